@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,6 +48,8 @@ class SafetensorsArchive {
  private:
   SafetensorsArchive() = default;
   Status add_file(const std::string& path);
+  Status add_index(const std::string& dir, const std::string& index_path);
+  std::string source_;  // the directory or file opened, for messages
   std::vector<std::unique_ptr<MappedFile>> files_;
   std::map<std::string, TensorView> tensors_;
 };
@@ -67,5 +70,38 @@ struct TensorToWrite {
 };
 Status write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                          const std::map<std::string, std::string>& metadata = {});
+
+// Streams tensors into a .safetensors file without holding them all in memory (a 4B
+// model is ~8 GB). The header is written first (keys sorted, padded with spaces so the
+// data starts 8-byte aligned); the data of `specs[0]`, `specs[1]`, ... must then be
+// appended in that order, in as many pieces as convenient. Not thread-safe.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+};
+class SafetensorsWriter {
+ public:
+  static Result<std::unique_ptr<SafetensorsWriter>> create(
+      const std::string& path, std::vector<TensorSpec> specs,
+      const std::map<std::string, std::string>& metadata = {});
+  // Closes the file; one never finish()ed is removed, so no partial checkpoint remains.
+  ~SafetensorsWriter();
+  SafetensorsWriter(const SafetensorsWriter&) = delete;
+  SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
+
+  // The next `nbytes` of tensor data; may span tensor boundaries.
+  Status append(const void* data, size_t nbytes);
+  // Checks that every tensor was written in full and flushes the file.
+  Status finish();
+
+ private:
+  SafetensorsWriter() = default;
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  uint64_t expected_bytes_ = 0;  // sum of all tensors' sizes
+  uint64_t written_bytes_ = 0;
+  bool finished_ = false;
+};
 
 }  // namespace ream

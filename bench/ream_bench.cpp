@@ -1,0 +1,195 @@
+// ream_bench: drives the engine for checks and benchmarks on a GPU machine.
+//
+//   ream_bench run     --model DIR [--device cuda] --requests IN.jsonl --out OUT.jsonl [--concurrent]
+//       Runs each request ({"prompt_ids": [...], "max_tokens": N, "top_logprobs": K,
+//       "temperature": T}) and writes one result line each ({"ids", "top_logprobs", "usage"}).
+//       --concurrent submits them all at once (continuous batching), else one at a time.
+//   ream_bench prefill --model DIR [--device cuda] --tokens N [--repeat R]
+//       Time to first token for one random prompt of N tokens.
+//   ream_bench decode  --model DIR [--device cuda] --batch B [--prompt-len P] [--new-tokens T]
+//       Aggregate decode tokens/s with B concurrent requests.
+// Every mode prints one JSON object per measurement on stdout.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ream/engine/engine.h"
+
+using namespace ream;
+using json = nlohmann::json;
+
+namespace {
+
+std::string flag(int argc, char** argv, const std::string& name, const std::string& fallback = "") {
+  for (int i = 2; i + 1 < argc; ++i)
+    if (argv[i] == "--" + name) return argv[i + 1];
+  return fallback;
+}
+bool has_flag(int argc, char** argv, const std::string& name) {
+  for (int i = 2; i < argc; ++i)
+    if (argv[i] == "--" + name) return true;
+  return false;
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Submits all requests at once (or one by one) and waits for every completion.
+std::vector<Completion> run_all(Engine& e, const std::vector<GenerationRequest>& reqs, bool concurrent) {
+  std::vector<Completion> out(reqs.size());
+  if (!concurrent) {
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      auto c = e.generate(reqs[i]);
+      if (!c.ok()) {
+        std::fprintf(stderr, "request %zu failed: %s\n", i, c.status().to_string().c_str());
+        std::exit(1);
+      }
+      out[i] = std::move(c).value();
+    }
+    return out;
+  }
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < reqs.size(); ++i)
+    threads.emplace_back([&, i] {
+      auto c = e.generate(reqs[i]);
+      if (!c.ok()) {
+        std::fprintf(stderr, "request %zu failed: %s\n", i, c.status().to_string().c_str());
+        std::exit(1);
+      }
+      out[i] = std::move(c).value();
+    });
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+GenerationRequest greedy(std::vector<int32_t> prompt, int max_tokens, int top_logprobs) {
+  GenerationRequest r;
+  r.prompt = std::move(prompt);
+  r.sampling.temperature = 0;
+  r.sampling.max_tokens = max_tokens;
+  r.sampling.ignore_eos = true;
+  r.sampling.top_logprobs = top_logprobs;
+  return r;
+}
+
+std::vector<int32_t> random_prompt(std::mt19937& rng, int64_t n) {
+  std::vector<int32_t> p(n);
+  for (auto& t : p) t = static_cast<int32_t>(rng() % 151643);
+  return p;
+}
+
+int cmd_run(Engine& e, int argc, char** argv) {
+  std::ifstream in(flag(argc, argv, "requests"));
+  if (!in) {
+    std::fprintf(stderr, "cannot read --requests\n");
+    return 2;
+  }
+  std::vector<GenerationRequest> reqs;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    json j = json::parse(line);
+    GenerationRequest r = greedy(j["prompt_ids"].get<std::vector<int32_t>>(), j.value("max_tokens", 64),
+                                 j.value("top_logprobs", 5));
+    r.sampling.temperature = j.value("temperature", 0.0f);
+    reqs.push_back(std::move(r));
+  }
+  const double t0 = now_s();
+  auto outs = run_all(e, reqs, has_flag(argc, argv, "concurrent"));
+  const double t1 = now_s();
+  std::ofstream out(flag(argc, argv, "out"));
+  for (const auto& c : outs) {
+    json tops = json::array();
+    for (const auto& step : c.top_logprobs) {
+      json s = json::array();
+      for (const auto& t : step) s.push_back({t.id, t.logprob});
+      tops.push_back(s);
+    }
+    out << json{{"ids", c.tokens}, {"top_logprobs", tops},
+                {"usage", {{"prompt_tokens", c.usage.prompt_tokens}, {"cached", c.usage.cached_prompt_tokens}}},
+                {"ttft_ms", c.timings.ttft_ms}}
+               .dump()
+        << "\n";
+  }
+  std::cout << json{{"mode", "run"}, {"requests", reqs.size()}, {"seconds", t1 - t0}}.dump() << std::endl;
+  return 0;
+}
+
+int cmd_prefill(Engine& e, int argc, char** argv) {
+  const int64_t n = std::stoll(flag(argc, argv, "tokens", "4096"));
+  const int repeat = std::stoi(flag(argc, argv, "repeat", "1"));
+  std::mt19937 rng(12345);
+  for (int r = 0; r < repeat; ++r) {
+    // A fresh prompt each time so the prefix cache cannot help.
+    auto req = greedy(random_prompt(rng, n), 1, 0);
+    const double t0 = now_s();
+    auto c = e.generate(req);
+    const double t1 = now_s();
+    if (!c.ok()) {
+      std::fprintf(stderr, "prefill failed: %s\n", c.status().to_string().c_str());
+      return 1;
+    }
+    std::cout << json{{"mode", "prefill"}, {"tokens", n}, {"seconds", t1 - t0},
+                      {"tokens_per_s", n / (t1 - t0)}, {"ttft_ms", c->timings.ttft_ms}}
+                     .dump()
+              << std::endl;
+  }
+  return 0;
+}
+
+int cmd_decode(Engine& e, int argc, char** argv) {
+  const int batch = std::stoi(flag(argc, argv, "batch", "1"));
+  const int64_t prompt_len = std::stoll(flag(argc, argv, "prompt-len", "128"));
+  const int new_tokens = std::stoi(flag(argc, argv, "new-tokens", "256"));
+  std::mt19937 rng(777);
+  std::vector<GenerationRequest> reqs;
+  for (int i = 0; i < batch; ++i) reqs.push_back(greedy(random_prompt(rng, prompt_len), new_tokens, 0));
+  // Aggregate decode rate: tokens after each request's first, over the span from the
+  // last first-token to the last finish (when all B sequences decode together).
+  const double t0 = now_s();
+  auto outs = run_all(e, reqs, true);
+  const double t1 = now_s();
+  double sum_rate = 0;
+  for (const auto& c : outs) sum_rate += c.timings.decode_tokens_per_s;
+  std::cout << json{{"mode", "decode"}, {"batch", batch}, {"prompt_len", prompt_len}, {"new_tokens", new_tokens},
+                    {"wall_s", t1 - t0}, {"aggregate_tokens_per_s", sum_rate},
+                    {"per_seq_tokens_per_s", sum_rate / batch}}
+                   .dump()
+            << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs("usage: ream_bench run|prefill|decode --model DIR [--device cuda] ...\n", stderr);
+    return 2;
+  }
+  EngineOptions o;
+  o.model = flag(argc, argv, "model");
+  o.device = flag(argc, argv, "device", "cuda");
+  o.max_batch_tokens = std::stoi(flag(argc, argv, "max-batch-tokens", "8192"));
+  o.max_num_seqs = std::stoi(flag(argc, argv, "max-num-seqs", "64"));
+  if (has_flag(argc, argv, "no-prefix-cache")) o.enable_prefix_caching = false;
+  auto engine = Engine::create(o);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "ream_bench: %s\n", engine.status().to_string().c_str());
+    return 1;
+  }
+  const std::string mode = argv[1];
+  if (mode == "run") return cmd_run(**engine, argc, argv);
+  if (mode == "prefill") return cmd_prefill(**engine, argc, argv);
+  if (mode == "decode") return cmd_decode(**engine, argc, argv);
+  std::fprintf(stderr, "ream_bench: unknown mode %s\n", mode.c_str());
+  return 2;
+}

@@ -1,0 +1,131 @@
+// ream::Tokenizer and ream::StreamDecoder: encode (added tokens first, then NFC,
+// the Qwen2 pre-tokenizer and byte-level BPE per segment), decode with U+FFFD repair,
+// and incremental decoding that never splits a UTF-8 character.
+#include "ream/engine/tokenizer.h"
+
+#include "tokenizer/pretokenize.h"
+#include "tokenizer/tokenizer_impl.h"
+#include "tokenizer/unicode.h"
+
+namespace ream {
+
+namespace {
+
+// Leftmost-longest match of an added token at or after `from`; returns the index into
+// impl.added and sets `at`, or SIZE_MAX when none is left.
+size_t find_added(const Tokenizer::Impl& impl, std::string_view text, size_t from,
+                  bool parse_special, size_t& at) {
+  for (size_t pos = from; pos < text.size(); ++pos) {
+    const auto& bucket = impl.added_by_first_byte[static_cast<unsigned char>(text[pos])];
+    for (size_t idx : bucket) {
+      const AddedToken& a = impl.added[idx];
+      if (a.special && !parse_special) continue;
+      if (text.compare(pos, a.content.size(), a.content) == 0) {
+        at = pos;
+        return idx;
+      }
+    }
+  }
+  return SIZE_MAX;
+}
+
+void encode_segment(const Tokenizer::Impl& impl, std::string_view segment,
+                    std::vector<TokenId>& out) {
+  if (segment.empty()) return;
+  std::string normalized = impl.nfc ? tok::nfc(segment) : std::string(segment);
+  for (std::string_view piece : tok::pretokenize_qwen2(normalized)) {
+    impl.bpe->encode_word(piece, out);
+  }
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tokenizer::~Tokenizer() = default;
+
+Result<std::shared_ptr<const Tokenizer>> Tokenizer::load(const std::string& dir) {
+  REAM_ASSIGN_OR_RETURN(auto impl, tok::load_tokenizer_impl(dir));
+  return std::shared_ptr<const Tokenizer>(new Tokenizer(std::move(impl)));
+}
+
+std::vector<TokenId> Tokenizer::encode(std::string_view text, bool parse_special) const {
+  // Callers may hand us arbitrary bytes; HF only ever sees valid strings, so broken
+  // sequences become U+FFFD first.
+  std::string repaired;
+  if (!tok::is_valid_utf8(text)) {
+    repaired = tok::repair_utf8(text);
+    text = repaired;
+  }
+  std::vector<TokenId> out;
+  out.reserve(text.size() / 3 + 4);
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t at = 0;
+    size_t idx = find_added(*impl_, text, pos, parse_special, at);
+    if (idx == SIZE_MAX) break;
+    encode_segment(*impl_, text.substr(pos, at - pos), out);
+    out.push_back(impl_->added[idx].id);
+    pos = at + impl_->added[idx].content.size();
+  }
+  encode_segment(*impl_, text.substr(pos), out);
+  return out;
+}
+
+std::string Tokenizer::decode(const std::vector<TokenId>& ids, bool skip_special) const {
+  std::string bytes;
+  bytes.reserve(ids.size() * 4);
+  for (TokenId id : ids) {
+    if (const AddedToken* a = impl_->find_added(id)) {
+      if (!(skip_special && a->special)) bytes += a->content;
+    } else if (const std::string* b = impl_->bpe->token_raw_bytes(id)) {
+      bytes += *b;
+    }
+  }
+  return tok::is_valid_utf8(bytes) ? bytes : tok::repair_utf8(bytes);
+}
+
+std::string Tokenizer::token_bytes(TokenId id) const {
+  if (const AddedToken* a = impl_->find_added(id)) return a->content;
+  if (const std::string* b = impl_->bpe->token_raw_bytes(id)) return *b;
+  return {};
+}
+
+TokenId Tokenizer::token_to_id(std::string_view token) const {
+  auto it = impl_->added_by_content.find(std::string(token));
+  if (it != impl_->added_by_content.end()) return impl_->added[it->second].id;
+  return impl_->bpe->token_to_id(token);
+}
+
+int32_t Tokenizer::vocab_size() const { return impl_->vocab_size; }
+
+bool Tokenizer::is_special(TokenId id) const {
+  const AddedToken* a = impl_->find_added(id);
+  return a != nullptr && a->special;
+}
+
+TokenId Tokenizer::eos_token_id() const { return impl_->eos_id; }
+TokenId Tokenizer::pad_token_id() const { return impl_->pad_id; }
+const std::string& Tokenizer::chat_template() const { return impl_->chat_template; }
+
+StreamDecoder::StreamDecoder(std::shared_ptr<const Tokenizer> tokenizer, bool skip_special)
+    : tokenizer_(std::move(tokenizer)), skip_special_(skip_special) {}
+
+std::string StreamDecoder::push(TokenId id) {
+  if (skip_special_ && tokenizer_->is_special(id)) return {};
+  pending_ += tokenizer_->token_bytes(id);
+  // Everything before a trailing, still-incomplete character is final: a lead byte
+  // always starts a new sequence, so repairing the prefix alone equals repairing it
+  // as part of the whole.
+  size_t cut = tok::incomplete_tail_start(pending_);
+  std::string out = tok::repair_utf8(std::string_view(pending_).substr(0, cut));
+  pending_.erase(0, cut);
+  return out;
+}
+
+std::string StreamDecoder::flush() {
+  std::string out = tok::repair_utf8(pending_);
+  pending_.clear();
+  return out;
+}
+
+}  // namespace ream

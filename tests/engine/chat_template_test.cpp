@@ -1,0 +1,129 @@
+// Chat template tests. tests/data/tokenizer/chat_golden.jsonl holds conversations
+// rendered by transformers' apply_chat_template with the real Qwen3 template (text and
+// ids); render_chat must reproduce the text byte for byte and the tokenizer the ids.
+// Hand-checked renderings and the error paths of render_chat / parse_chat_json too.
+#include "ream/engine/chat_template.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "ream/engine/tokenizer.h"
+
+namespace ream {
+namespace {
+
+using nlohmann::json;
+
+const std::string kGoldenPath = std::string(REAM_TEST_DATA_DIR) + "/tokenizer/chat_golden.jsonl";
+
+std::vector<json> load_golden() {
+  std::vector<json> rows;
+  std::ifstream in(kGoldenPath);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) rows.push_back(json::parse(line));
+  }
+  EXPECT_GE(rows.size(), 30u) << "golden file missing or short: " << kGoldenPath
+                              << "\nproduce it with tools/make_tokenizer_golden.py on a machine "
+                                 "with tokenizers + transformers";
+  return rows;
+}
+
+std::string render_or_error(const std::vector<ChatMessage>& msgs, bool gen) {
+  auto r = render_chat(msgs, gen);
+  return r.ok() ? r.value() : "ERROR: " + r.status().to_string();
+}
+
+TEST(ChatTemplateGolden, TextAndIdsMatchTransformers) {
+  auto tok = Tokenizer::load(REAM_TOKENIZER_DIR);
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  for (const json& e : load_golden()) {
+    std::string name = e["name"];
+    auto msgs = parse_chat_json(e["messages"].dump());
+    ASSERT_TRUE(msgs.ok()) << name << ": " << msgs.status().to_string();
+    std::string text = render_or_error(*msgs, e["add_generation_prompt"].get<bool>());
+    EXPECT_EQ(text, e["text"].get<std::string>()) << "conversation " << name;
+    EXPECT_EQ((*tok)->encode(e["text"].get<std::string>()), e["ids"].get<std::vector<TokenId>>())
+        << "conversation " << name;
+  }
+}
+
+TEST(ChatTemplate, UserOnly) {
+  EXPECT_EQ(render_or_error({{"user", "hi"}}, true),
+            "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(render_or_error({{"user", "hi"}}, false), "<|im_start|>user\nhi<|im_end|>\n");
+}
+
+TEST(ChatTemplate, SystemFirstAndLater) {
+  EXPECT_EQ(render_or_error({{"system", "S"}, {"user", "U"}, {"system", "T"}}, false),
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n"
+            "<|im_start|>system\nT<|im_end|>\n");
+}
+
+TEST(ChatTemplate, ReasoningDroppedBeforeLastQueryKeptAfter) {
+  std::vector<ChatMessage> msgs = {{"user", "Q1"},
+                                   {"assistant", "<think>\nr1\n</think>\n\nA1"},
+                                   {"user", "Q2"},
+                                   {"assistant", "<think>r2</think>A2"}};
+  EXPECT_EQ(render_or_error(msgs, false),
+            "<|im_start|>user\nQ1<|im_end|>\n"
+            "<|im_start|>assistant\nA1<|im_end|>\n"
+            "<|im_start|>user\nQ2<|im_end|>\n"
+            "<|im_start|>assistant\n<think>\nr2\n</think>\n\nA2<|im_end|>\n");
+}
+
+TEST(ChatTemplate, LastAssistantWithoutReasoningGetsEmptyThink) {
+  EXPECT_EQ(render_or_error({{"user", "Q"}, {"assistant", "A"}}, false),
+            "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nA<|im_end|>\n");
+}
+
+TEST(ChatTemplate, ToolMessagesGroupIntoOneUserTurn) {
+  std::vector<ChatMessage> msgs = {{"user", "Q"}, {"assistant", "call"}, {"tool", "r1"},
+                                   {"tool", "r2"}};
+  EXPECT_EQ(render_or_error(msgs, true),
+            "<|im_start|>user\nQ<|im_end|>\n"
+            "<|im_start|>assistant\ncall<|im_end|>\n"
+            "<|im_start|>user\n<tool_response>\nr1\n</tool_response>\n<tool_response>\nr2\n"
+            "</tool_response><|im_end|>\n<|im_start|>assistant\n");
+}
+
+TEST(ChatTemplate, Errors) {
+  auto empty = render_chat({}, true);
+  ASSERT_FALSE(empty.ok());
+  auto bad_role = render_chat({{"user", "a"}, {"wizard", "b"}}, true);
+  ASSERT_FALSE(bad_role.ok());
+  EXPECT_NE(bad_role.status().message().find("message 1"), std::string::npos);
+  EXPECT_NE(bad_role.status().message().find("wizard"), std::string::npos);
+}
+
+TEST(ParseChatJson, ParsesAndNamesBadIndex) {
+  auto ok = parse_chat_json(R"([{"role": "system", "content": "s"},
+                                {"role": "assistant", "content": null},
+                                {"role": "user", "content": [{"type": "text", "text": "a"},
+                                                             {"type": "text", "text": "b"}]}])");
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  ASSERT_EQ(ok->size(), 3u);
+  EXPECT_EQ((*ok)[0].role, "system");
+  EXPECT_EQ((*ok)[1].content, "");
+  EXPECT_EQ((*ok)[2].content, "ab");
+
+  auto no_role = parse_chat_json(R"([{"role": "user", "content": "x"}, {"content": "y"}])");
+  ASSERT_FALSE(no_role.ok());
+  EXPECT_NE(no_role.status().message().find("message 1"), std::string::npos);
+
+  auto bad_content = parse_chat_json(R"([{"role": "user", "content": "x"},
+                                         {"role": "user", "content": "y"},
+                                         {"role": "user", "content": 5}])");
+  ASSERT_FALSE(bad_content.ok());
+  EXPECT_NE(bad_content.status().message().find("message 2"), std::string::npos);
+
+  EXPECT_FALSE(parse_chat_json("{\"role\": \"user\"}").ok());
+  EXPECT_FALSE(parse_chat_json("[{\"role\": ").ok());
+  EXPECT_FALSE(parse_chat_json("[3]").ok());
+}
+
+}  // namespace
+}  // namespace ream
