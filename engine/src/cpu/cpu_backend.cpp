@@ -1,7 +1,7 @@
 // The CPU reference backend: Qwen3 forward pass in fp32 over the paged KV cache.
 //
-// Weights are converted to fp32 once at load (F32 checkpoints are used in place from
-// the mapping). Activation buffers grow to the largest step seen and are reused.
+// Weights are used in place from the mapping when F32 or BF16 (bf16 matrices are widened
+// to fp32 inside the dot products); F16 ones are converted to fp32 once at load. Activation buffers grow to the largest step seen and are reused.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -38,8 +38,37 @@ class F32Tensor {
   std::vector<float> own_;
 };
 
+// A weight matrix used in place from the mapping when it is bf16 (fp32 math on the
+// fly, half the bytes per token), else as fp32.
+class MatrixWeight {
+ public:
+  MatrixWeight() = default;
+  explicit MatrixWeight(const TensorView* t) {
+    const bool aligned = reinterpret_cast<uintptr_t>(t->data) % alignof(uint16_t) == 0;
+    if (t->dtype == DType::kBF16 && aligned) bf16_ = static_cast<const uint16_t*>(t->data);
+    else f32_ = F32Tensor(t);
+  }
+  // y (n, out) = x (n, in) @ W^T
+  void matmul(const float* x, int64_t n, int64_t in, int64_t out, float* y, ThreadPool* pool) const {
+    if (bf16_) matmul_bf16w_cpu(x, bf16_, n, in, out, y, pool);
+    else matmul_cpu(x, f32_.data(), n, in, out, y, pool);
+  }
+  // Row `r` (length dim) as fp32.
+  void row(int64_t r, int64_t dim, float* out) const {
+    if (bf16_) to_f32(DType::kBF16, bf16_ + r * dim, out, dim);
+    else std::memcpy(out, f32_.data() + r * dim, dim * sizeof(float));
+  }
+
+ private:
+  const uint16_t* bf16_ = nullptr;
+  F32Tensor f32_;
+};
+
 struct CpuLayer {
-  F32Tensor ln1, wq, wk, wv, wo, q_norm, k_norm, ln2, w_gate, w_up, w_down;
+  F32Tensor ln1;
+  MatrixWeight wq, wk, wv, wo;
+  F32Tensor q_norm, k_norm, ln2;
+  MatrixWeight w_gate, w_up, w_down;
 };
 
 class CpuBackend final : public Backend {
@@ -48,14 +77,14 @@ class CpuBackend final : public Backend {
       : model_(std::move(model)), cfg_(model_->config), pool_(options.num_threads),
         block_size_(options.block_size) {
     const Qwen3Weights& w = model_->weights;
-    embed_ = F32Tensor(w.embed_tokens);
+    embed_ = MatrixWeight(w.embed_tokens);
     norm_ = F32Tensor(w.norm);
-    if (w.lm_head != w.embed_tokens) lm_head_ = F32Tensor(w.lm_head);
+    lm_head_ = MatrixWeight(w.lm_head);  // the same mapping as embed_ when tied
     for (const auto& l : w.layers) {
-      layers_.push_back({F32Tensor(l.input_layernorm), F32Tensor(l.q_proj), F32Tensor(l.k_proj),
-                         F32Tensor(l.v_proj), F32Tensor(l.o_proj), F32Tensor(l.q_norm),
+      layers_.push_back({F32Tensor(l.input_layernorm), MatrixWeight(l.q_proj), MatrixWeight(l.k_proj),
+                         MatrixWeight(l.v_proj), MatrixWeight(l.o_proj), F32Tensor(l.q_norm),
                          F32Tensor(l.k_norm), F32Tensor(l.post_attention_layernorm),
-                         F32Tensor(l.gate_proj), F32Tensor(l.up_proj), F32Tensor(l.down_proj)});
+                         MatrixWeight(l.gate_proj), MatrixWeight(l.up_proj), MatrixWeight(l.down_proj)});
     }
     const int64_t per_block = cfg_.num_key_value_heads * block_size_ * cfg_.head_dim;
     const int64_t bytes_per_block = per_block * 2 * cfg_.num_hidden_layers * sizeof(float);
@@ -101,24 +130,24 @@ class CpuBackend final : public Backend {
                                     pos % block_size_;
       }
 
-    embedding_cpu(embed_.data(), batch.tokens.data(), T, H, x_.data());
+    for (int64_t t = 0; t < T; ++t) embed_.row(batch.tokens[t], H, x_.data() + t * H);
     for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
       const CpuLayer& L = layers_[l];
       rmsnorm_cpu(x_.data(), L.ln1.data(), T, H, eps, xn_.data());
-      matmul_cpu(xn_.data(), L.wq.data(), T, H, nh * hd, q_.data(), &pool_);
-      matmul_cpu(xn_.data(), L.wk.data(), T, H, nkv * hd, k_.data(), &pool_);
-      matmul_cpu(xn_.data(), L.wv.data(), T, H, nkv * hd, v_.data(), &pool_);
+      L.wq.matmul(xn_.data(), T, H, nh * hd, q_.data(), &pool_);
+      L.wk.matmul(xn_.data(), T, H, nkv * hd, k_.data(), &pool_);
+      L.wv.matmul(xn_.data(), T, H, nkv * hd, v_.data(), &pool_);
       qk_norm_rope_cpu(q_.data(), T, nh, hd, L.q_norm.data(), batch.positions.data(), cfg_.rope_theta, eps);
       qk_norm_rope_cpu(k_.data(), T, nkv, hd, L.k_norm.data(), batch.positions.data(), cfg_.rope_theta, eps);
       kv_store_cpu(k_.data(), v_.data(), slots_.data(), T, nkv, hd, block_size_, k_cache_[l].get(),
                    v_cache_[l].get());
       attention(batch, l);
-      matmul_cpu(attn_.data(), L.wo.data(), T, nh * hd, H, tmp_.data(), &pool_);
+      L.wo.matmul(attn_.data(), T, nh * hd, H, tmp_.data(), &pool_);
       add_rmsnorm_cpu(x_.data(), tmp_.data(), L.ln2.data(), T, H, eps, xn_.data());
-      matmul_cpu(xn_.data(), L.w_gate.data(), T, H, I, gate_.data(), &pool_);
-      matmul_cpu(xn_.data(), L.w_up.data(), T, H, I, up_.data(), &pool_);
+      L.w_gate.matmul(xn_.data(), T, H, I, gate_.data(), &pool_);
+      L.w_up.matmul(xn_.data(), T, H, I, up_.data(), &pool_);
       swiglu_cpu(gate_.data(), up_.data(), T, I, gate_.data());
-      matmul_cpu(gate_.data(), L.w_down.data(), T, I, H, tmp_.data(), &pool_);
+      L.w_down.matmul(gate_.data(), T, I, H, tmp_.data(), &pool_);
       for (int64_t i = 0; i < T * H; ++i) x_[i] += tmp_[i];
     }
     return sample(batch, out);
@@ -142,13 +171,12 @@ class CpuBackend final : public Backend {
 
   Status sample(const StepBatch& batch, std::vector<SampleResult>* out) {
     const int64_t H = cfg_.hidden_size, V = cfg_.vocab_size;
-    const float* head = lm_head_.data() ? lm_head_.data() : embed_.data();
     std::vector<float> row(H), logits(V);
     for (const SeqSlice& s : batch.seqs) {
       if (!s.sample) continue;
       const int64_t last = s.query_start + s.query_len - 1;
       rmsnorm_cpu(x_.data() + last * H, norm_.data(), 1, H, static_cast<float>(cfg_.rms_norm_eps), row.data());
-      matmul_cpu(row.data(), head, 1, H, V, logits.data(), &pool_);
+      lm_head_.matmul(row.data(), 1, H, V, logits.data(), &pool_);
       out->push_back(sample_cpu(logits.data(), V, s));
     }
     return Status();
@@ -159,7 +187,8 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   int block_size_;
   int64_t num_blocks_ = 0;
-  F32Tensor embed_, norm_, lm_head_;
+  MatrixWeight embed_, lm_head_;
+  F32Tensor norm_;
   std::vector<CpuLayer> layers_;
   std::vector<std::unique_ptr<float[]>> k_cache_, v_cache_;  // per layer [blocks][nkv][block_size][hd]
   std::vector<float> x_, xn_, q_, k_, v_, attn_, tmp_, gate_, up_;

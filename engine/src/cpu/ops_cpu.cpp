@@ -25,6 +25,28 @@ float dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+// Dot product of fp32 `a` with bf16 `b` (a bf16 is the top half of an fp32).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+float dot_bf16(const float* a, const uint16_t* b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) {
+      uint32_t bits = static_cast<uint32_t>(b[i + k]) << 16;
+      float w;
+      std::memcpy(&w, &bits, sizeof w);
+      acc[k] += a[i + k] * w;
+    }
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; ++i) {
+    uint32_t bits = static_cast<uint32_t>(b[i]) << 16;
+    float w;
+    std::memcpy(&w, &bits, sizeof w);
+    s += a[i] * w;
+  }
+  return s;
+}
+
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
@@ -77,9 +99,12 @@ void qk_norm_rope_cpu(float* qk, int64_t n_tokens, int64_t n_heads, int64_t head
   }
 }
 
-void matmul_cpu(const float* x, const float* w, int64_t n, int64_t in, int64_t out, float* y,
-                ThreadPool* pool) {
-  // Blocks of output features keep a slab of W hot in cache while every row of x passes.
+namespace {
+
+// Blocks of output features keep a slab of W hot in cache while every row of x passes.
+template <class W, class Dot>
+void blocked_matmul(const float* x, const W* w, int64_t n, int64_t in, int64_t out, float* y,
+                    ThreadPool* pool, Dot dot_fn) {
   constexpr int64_t kBlock = 16;
   const int64_t n_blocks = (out + kBlock - 1) / kBlock;
   auto run = [&](int64_t b0, int64_t b1) {
@@ -87,12 +112,24 @@ void matmul_cpu(const float* x, const float* w, int64_t n, int64_t in, int64_t o
       const int64_t j0 = b * kBlock, j1 = std::min(out, j0 + kBlock);
       for (int64_t i = 0; i < n; ++i) {
         const float* xi = x + i * in;
-        for (int64_t j = j0; j < j1; ++j) y[i * out + j] = dot(xi, w + j * in, in);
+        for (int64_t j = j0; j < j1; ++j) y[i * out + j] = dot_fn(xi, w + j * in, in);
       }
     }
   };
   if (pool) pool->parallel_for(n_blocks, 1, run);
   else run(0, n_blocks);
+}
+
+}  // namespace
+
+void matmul_cpu(const float* x, const float* w, int64_t n, int64_t in, int64_t out, float* y,
+                ThreadPool* pool) {
+  blocked_matmul(x, w, n, in, out, y, pool, dot);
+}
+
+void matmul_bf16w_cpu(const float* x, const uint16_t* w, int64_t n, int64_t in, int64_t out,
+                      float* y, ThreadPool* pool) {
+  blocked_matmul(x, w, n, in, out, y, pool, dot_bf16);
 }
 
 void swiglu_cpu(const float* gate, const float* up, int64_t n, int64_t width, float* out) {

@@ -31,6 +31,10 @@ void qk_norm_rope_cpu(float* qk, int64_t n_tokens, int64_t n_heads, int64_t head
 // y (n, out) = x (n, in) @ w^T, w (out, in). Parallel over `pool` when given.
 void matmul_cpu(const float* x, const float* w, int64_t n, int64_t in, int64_t out, float* y,
                 ThreadPool* pool);
+// The same with w stored as bf16 (raw uint16 bits); products and sums in fp32. Used for
+// bf16 checkpoints, whose weights then stay in the mapping: half the bytes per token.
+void matmul_bf16w_cpu(const float* x, const uint16_t* w, int64_t n, int64_t in, int64_t out,
+                      float* y, ThreadPool* pool);
 
 // out = silu(gate) * up                            gate, up, out (n, width)
 void swiglu_cpu(const float* gate, const float* up, int64_t n, int64_t width, float* out);
