@@ -1,0 +1,62 @@
+// Paged flash attention (prefill chunks and decode), GQA, causal, bf16 in and out.
+#pragma once
+
+#include <vector>
+
+#include "cuda/common.cuh"
+
+namespace ream::cuda {
+
+constexpr int kAttnHeadDim = 128;   // the only head_dim the kernels are built for
+constexpr int kAttnKvTile = 64;     // keys per tile; split pieces are whole tiles
+constexpr int kAttnRowsPrefill = 64;  // (query token, head) rows per block, prefill kernel
+constexpr int kAttnRowsDecode = 16;   // rows per block, decode kernel
+
+// One sequence of the step, as the kernels see it.
+struct AttnSeq {
+  int32_t query_start;  // first new token's row in q / out
+  int32_t query_len;    // new tokens, at positions [context_len - query_len, context_len)
+  int32_t context_len;  // keys in the cache, the new tokens' included
+  int32_t bt_offset;    // its block table starts at block_tables[bt_offset]
+};
+
+// One block's share: sequence `seq`, new tokens [q0, q0 + rows / group) of it.
+struct AttnWork {
+  int32_t seq;
+  int32_t q0;
+};
+
+struct AttentionArgs {
+  const bf16* q = nullptr;      // token t's query head h at q + t*q_stride + h*head_dim
+  int64_t q_stride = 0;
+  const bf16* k_cache = nullptr;  // this layer, [num_blocks][n_kv_heads][block_size][head_dim]
+  const bf16* v_cache = nullptr;
+  bf16* out = nullptr;          // token t's head h at out + t*out_stride + h*head_dim
+  int64_t out_stride = 0;
+  const int32_t* block_tables = nullptr;
+  const AttnSeq* seqs = nullptr;
+  const AttnWork* work = nullptr;  // device array of n_work items
+  int n_work = 0;
+  int n_heads = 0, n_kv_heads = 0, head_dim = kAttnHeadDim, block_size = 16;
+  float scale = 0;              // 1/sqrt(head_dim)
+  int num_splits = 1;           // > 1: each block's key range is cut into this many pieces
+  float* part_o = nullptr;      // (num_splits * n_work * n_kv_heads * rows, head_dim) fp32
+  float* part_ml = nullptr;     // (num_splits * n_work * n_kv_heads * rows, 2) fp32
+};
+
+// The blocks of one launch: every sequence's new tokens in tiles of rows / group tokens.
+// `rows` is kAttnRowsPrefill or kAttnRowsDecode; `group` = n_heads / n_kv_heads <= rows.
+void append_attention_work(int32_t seq_index, int32_t query_len, int rows, int group,
+                           std::vector<AttnWork>* work);
+
+// How many pieces to cut each block's keys into so that `base_blocks` blocks fill
+// `sm_count` multiprocessors, given the longest key range and the partial buffers'
+// capacity in rows (splits * base_blocks * rows <= capacity_rows).
+int choose_attention_splits(int64_t base_blocks, int64_t max_keys, int sm_count, int64_t capacity_rows, int rows);
+
+// Causal attention of every work item's query rows over its sequence's paged keys;
+// out = softmax(q k^T * scale) v per query head, head h reading KV head h / group.
+// rows = kAttnRowsPrefill or kAttnRowsDecode picks the kernel. Twin: paged_attention_cpu.
+Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t stream);
+
+}  // namespace ream::cuda

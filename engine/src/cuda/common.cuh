@@ -1,0 +1,162 @@
+// Shared pieces of the CUDA backend: the one error checker that every CUDA and cuBLAS
+// call goes through (it returns a ream::Status instead of aborting), RAII owners of
+// device and pinned host memory, and small device helpers (bf16 packing, reductions).
+//
+// Only files under engine/src/cuda include this header (it pulls in CUDA headers).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "ream/engine/status.h"
+
+namespace ream::cuda {
+
+using bf16 = __nv_bfloat16;
+
+// The one checker: ok for cudaSuccess, else a Status naming the call and the place.
+// Out-of-memory becomes kResourceExhausted, everything else kInternal.
+Status check_cuda(cudaError_t err, const char* expr, const char* file, int line);
+Status check_cublas(cublasStatus_t st, const char* expr, const char* file, int line);
+// The last launch's error (cudaGetLastError), as a Status naming `what`.
+Status check_launch(const char* what, const char* file, int line);
+
+}  // namespace ream::cuda
+
+#define CUDA_CHECK(expr) REAM_RETURN_IF_ERROR(::ream::cuda::check_cuda((expr), #expr, __FILE__, __LINE__))
+#define CUBLAS_CHECK(expr) \
+  REAM_RETURN_IF_ERROR(::ream::cuda::check_cublas((expr), #expr, __FILE__, __LINE__))
+// After a kernel launch inside a launcher returning Status.
+#define CUDA_CHECK_LAUNCH(what) REAM_RETURN_IF_ERROR(::ream::cuda::check_launch((what), __FILE__, __LINE__))
+
+namespace ream::cuda {
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+// Device memory owned by one object. Copy deleted, move allowed.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  ~DeviceBuffer() { reset(); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      ptr_ = std::exchange(o.ptr_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
+  // Frees what was held and allocates `bytes` (uninitialised). `what` names it in errors.
+  Status allocate(size_t bytes, const char* what);
+  void reset();
+  void* get() const { return ptr_; }
+  template <class T> T* as() const { return static_cast<T*>(ptr_); }
+  size_t size() const { return size_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Page-locked host memory (for fast, asynchronous copies). Copy deleted, move allowed.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  ~PinnedBuffer() { reset(); }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  PinnedBuffer(PinnedBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  Status allocate(size_t bytes, const char* what);
+  void reset();
+  void* get() const { return ptr_; }
+  template <class T> T* as() const { return static_cast<T*>(ptr_); }
+  size_t size() const { return size_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t size_ = 0;
+};
+
+// RAII stream / event / cuBLAS handle.
+class Stream {
+ public:
+  Stream() = default;
+  ~Stream() { if (s_) cudaStreamDestroy(s_); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  Status create();
+  cudaStream_t get() const { return s_; }
+
+ private:
+  cudaStream_t s_ = nullptr;
+};
+
+class Event {
+ public:
+  Event() = default;
+  ~Event() { if (e_) cudaEventDestroy(e_); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  Status create();
+  cudaEvent_t get() const { return e_; }
+
+ private:
+  cudaEvent_t e_ = nullptr;
+};
+
+class CublasHandle {
+ public:
+  CublasHandle() = default;
+  ~CublasHandle() { if (h_) cublasDestroy(h_); }
+  CublasHandle(const CublasHandle&) = delete;
+  CublasHandle& operator=(const CublasHandle&) = delete;
+  Status create();
+  cublasHandle_t get() const { return h_; }
+
+ private:
+  cublasHandle_t h_ = nullptr;
+};
+
+#if defined(__CUDACC__)
+// ---- device helpers ----
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// Sum over the block; `scratch` holds 32 floats. Every thread gets the result.
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = (blockDim.x + 31) >> 5;
+  v = warp_sum(v);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  v = lane < n_warps ? scratch[lane] : 0.0f;
+  return warp_sum(v);
+}
+
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+#endif
+
+}  // namespace ream::cuda

@@ -1,0 +1,123 @@
+// Matrix products y = x @ w^T (bf16 operands, fp32 accumulation).
+//
+// Few rows (decode: one row per sequence, n <= 8): a GEMV kernel, one warp per output
+// feature, streaming the weight row with 16-byte loads (4 in flight per lane) and
+// reusing each one for all n rows of x; the weights are read once at close to memory
+// bandwidth, which bounds batch-1 decode.
+// More rows: cuBLAS (cublasGemmEx, CUBLAS_COMPUTE_32F). cuBLAS is column-major:
+// row-major y (n, out) is column-major y^T (out, n) = W (out, in) x^T (in, n); row-major
+// W (out, in) is column-major (in, out), hence op(A) = T, and row-major x (n, in) is
+// column-major (in, n), hence op(B) = N. The handle carries a fixed workspace (set by the
+// backend) so products can be captured into CUDA graphs.
+#include "cuda/gemm.cuh"
+
+namespace ream::cuda {
+namespace {
+
+constexpr int kGemvMaxRows = 8;
+constexpr int kGemvWarps = 8;
+constexpr int kGemvUnroll = 4;
+
+// ---- kernels ----
+
+__device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
+  const __nv_bfloat162* ah = reinterpret_cast<const __nv_bfloat162*>(&a);
+  const __nv_bfloat162* bh = reinterpret_cast<const __nv_bfloat162*>(&b);
+  float s = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 x = __bfloat1622float2(ah[i]), y = __bfloat1622float2(bh[i]);
+    s = fmaf(x.x, y.x, s);
+    s = fmaf(x.y, y.y, s);
+  }
+  return s;
+}
+
+// Weights are read once: stream them past L1 (ld.global.cs would evict early from L2 too;
+// L1::no_allocate keeps x, which every warp re-reads, in L1).
+__device__ __forceinline__ uint4 ld_stream(const bf16* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+template <int N>
+__global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(const bf16* __restrict__ x, const bf16* __restrict__ w,
+                                                              int64_t in, int64_t out, void* __restrict__ y,
+                                                              bool y_f32) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
+  if (row >= out) return;
+  const bf16* wr = w + row * in;
+  float acc[N];
+#pragma unroll
+  for (int n = 0; n < N; ++n) acc[n] = 0.0f;
+  constexpr int64_t kStep = 32 * 8 * kGemvUnroll;
+  int64_t k0 = 0;
+  for (; k0 + kStep <= in; k0 += kStep) {
+    uint4 wv[kGemvUnroll];
+#pragma unroll
+    for (int u = 0; u < kGemvUnroll; ++u) wv[u] = ld_stream(wr + k0 + (u * 32 + lane) * 8);
+#pragma unroll
+    for (int u = 0; u < kGemvUnroll; ++u) {
+      const int64_t k = k0 + (u * 32 + lane) * 8;
+#pragma unroll
+      for (int n = 0; n < N; ++n) acc[n] += dot8(wv[u], *reinterpret_cast<const uint4*>(x + n * in + k));
+    }
+  }
+  for (int64_t k = k0 + lane * 8; k < in; k += 32 * 8) {
+    const uint4 wv = ld_stream(wr + k);
+#pragma unroll
+    for (int n = 0; n < N; ++n) acc[n] += dot8(wv, *reinterpret_cast<const uint4*>(x + n * in + k));
+  }
+#pragma unroll
+  for (int n = 0; n < N; ++n) {
+    const float s = warp_sum(acc[n]);
+    if (lane == 0) {
+      if (y_f32) static_cast<float*>(y)[n * out + row] = s;
+      else static_cast<bf16*>(y)[n * out + row] = __float2bfloat16(s);
+    }
+  }
+}
+
+template <int N>
+Status launch_gemv(const bf16* x, const bf16* w, int64_t in, int64_t out, void* y, bool y_f32, cudaStream_t stream) {
+  gemv_kernel<N><<<static_cast<unsigned>(ceil_div(out, kGemvWarps)), kGemvWarps * 32, 0, stream>>>(x, w, in, out, y,
+                                                                                                 y_f32);
+  CUDA_CHECK_LAUNCH("gemv_kernel");
+  return Status();
+}
+
+}  // namespace
+
+// ---- launchers ----
+
+Status launch_matmul(cublasHandle_t handle, const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out,
+                     void* y, bool y_f32, cudaStream_t stream) {
+  if (n == 0 || out == 0) return Status();
+  if (n <= kGemvMaxRows && in % 8 == 0) {
+    switch (n) {
+      case 1: return launch_gemv<1>(x, w, in, out, y, y_f32, stream);
+      case 2: return launch_gemv<2>(x, w, in, out, y, y_f32, stream);
+      case 3: return launch_gemv<3>(x, w, in, out, y, y_f32, stream);
+      case 4: return launch_gemv<4>(x, w, in, out, y, y_f32, stream);
+      case 5: return launch_gemv<5>(x, w, in, out, y, y_f32, stream);
+      case 6: return launch_gemv<6>(x, w, in, out, y, y_f32, stream);
+      case 7: return launch_gemv<7>(x, w, in, out, y, y_f32, stream);
+      default: return launch_gemv<8>(x, w, in, out, y, y_f32, stream);
+    }
+  }
+  if (n > INT32_MAX || in > INT32_MAX || out > INT32_MAX)
+    return invalid_argument("matmul: dimensions exceed the 32-bit range of cuBLAS");
+  const float alpha = 1.0f, beta = 0.0f;
+  CUBLAS_CHECK(cublasSetStream(handle, stream));
+  CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(n),
+                            static_cast<int>(in), &alpha, w, CUDA_R_16BF, static_cast<int>(in), x, CUDA_R_16BF,
+                            static_cast<int>(in), &beta, y, y_f32 ? CUDA_R_32F : CUDA_R_16BF,
+                            static_cast<int>(out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  return Status();
+}
+
+}  // namespace ream::cuda

@@ -1,0 +1,169 @@
+// Paged flash attention against paged_attention_cpu: several sequences of different
+// lengths in one launch (decode tokens, prefill chunks over earlier context, a whole
+// prompt), block tables drawn from a shuffled pool over a cache full of noise, both
+// kernels (decode: 16 rows, prefill: 64 rows), with and without split keys.
+#include <algorithm>
+#include <numeric>
+
+#include "cpu/ops_cpu.h"
+#include "cuda/attention.cuh"
+#include "cuda_test_util.h"
+
+namespace ream::test {
+namespace {
+
+using cuda::AttnSeq;
+using cuda::AttnWork;
+using cuda::bf16;
+
+struct SeqSpec {
+  int32_t query_len, context_len;
+};
+
+struct Problem {
+  int64_t n_heads, n_kv_heads, head_dim = 128, block_size, num_blocks;
+  std::vector<SeqSpec> seqs;
+  std::vector<std::vector<int32_t>> tables;
+  std::vector<int32_t> query_start;
+  int64_t n_tokens = 0;
+  std::vector<float> q, k_cache, v_cache;  // bf16-exact values
+};
+
+Problem make_problem(std::mt19937_64& rng, int64_t n_heads, int64_t n_kv, int64_t bs, std::vector<SeqSpec> seqs) {
+  Problem p;
+  p.n_heads = n_heads;
+  p.n_kv_heads = n_kv;
+  p.block_size = bs;
+  p.seqs = std::move(seqs);
+  int64_t blocks_needed = 0;
+  for (const auto& s : p.seqs) blocks_needed += (s.context_len + bs - 1) / bs;
+  p.num_blocks = blocks_needed + 7;
+  std::vector<int32_t> pool(p.num_blocks);
+  std::iota(pool.begin(), pool.end(), 0);
+  std::shuffle(pool.begin(), pool.end(), rng);
+  size_t next = 0;
+  for (const auto& s : p.seqs) {
+    std::vector<int32_t> t((s.context_len + bs - 1) / bs);
+    for (auto& b : t) b = pool[next++];
+    p.tables.push_back(t);
+    p.query_start.push_back(static_cast<int32_t>(p.n_tokens));
+    p.n_tokens += s.query_len;
+  }
+  p.q = randn_bf16(rng, p.n_tokens * n_heads * p.head_dim, 1.5f);
+  const int64_t cache_n = p.num_blocks * n_kv * bs * p.head_dim;
+  p.k_cache = randn_bf16(rng, cache_n, 1.5f);
+  p.v_cache = randn_bf16(rng, cache_n, 1.0f);
+  return p;
+}
+
+std::vector<float> cpu_reference(const Problem& p) {
+  std::vector<float> out(p.n_tokens * p.n_heads * p.head_dim);
+  for (size_t i = 0; i < p.seqs.size(); ++i) {
+    const int64_t off = p.query_start[i] * p.n_heads * p.head_dim;
+    paged_attention_cpu(p.q.data() + off, p.k_cache.data(), p.v_cache.data(), p.tables[i].data(), p.seqs[i].query_len,
+                        p.seqs[i].context_len, p.n_heads, p.n_kv_heads, p.head_dim, p.block_size, out.data() + off);
+  }
+  return out;
+}
+
+// Runs every sequence through the kernel with `rows`, cutting each block's keys into
+// `splits` pieces.
+std::vector<float> gpu_attention(const Problem& p, int rows, int splits) {
+  std::vector<AttnSeq> seqs;
+  std::vector<int32_t> bt;
+  std::vector<AttnWork> work;
+  for (size_t i = 0; i < p.seqs.size(); ++i) {
+    seqs.push_back({p.query_start[i], p.seqs[i].query_len, p.seqs[i].context_len, static_cast<int32_t>(bt.size())});
+    bt.insert(bt.end(), p.tables[i].begin(), p.tables[i].end());
+    cuda::append_attention_work(static_cast<int32_t>(i), p.seqs[i].query_len, rows,
+                                static_cast<int>(p.n_heads / p.n_kv_heads), &work);
+  }
+  DevVec<uint16_t> d_q(to_bf16(p.q)), d_k(to_bf16(p.k_cache)), d_v(to_bf16(p.v_cache));
+  DevVec<uint16_t> d_out(p.n_tokens * p.n_heads * p.head_dim);
+  DevVec<int32_t> d_bt(bt);
+  DevVec<AttnSeq> d_seqs(seqs);
+  DevVec<AttnWork> d_work(work);
+  cuda::AttentionArgs a;
+  a.q = d_q.as<bf16>();
+  a.q_stride = p.n_heads * p.head_dim;
+  a.k_cache = d_k.as<bf16>();
+  a.v_cache = d_v.as<bf16>();
+  a.out = d_out.as<bf16>();
+  a.out_stride = p.n_heads * p.head_dim;
+  a.block_tables = d_bt.get();
+  a.seqs = d_seqs.get();
+  a.work = d_work.get();
+  a.n_work = static_cast<int>(work.size());
+  a.n_heads = static_cast<int>(p.n_heads);
+  a.n_kv_heads = static_cast<int>(p.n_kv_heads);
+  a.head_dim = static_cast<int>(p.head_dim);
+  a.block_size = static_cast<int>(p.block_size);
+  a.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  const int64_t part_rows = splits * static_cast<int64_t>(work.size()) * p.n_kv_heads * rows;
+  DevVec<float> d_part_o(splits > 1 ? part_rows * p.head_dim : 1), d_part_ml(splits > 1 ? part_rows * 2 : 1);
+  if (splits > 1) {
+    a.num_splits = splits;
+    a.part_o = d_part_o.get();
+    a.part_ml = d_part_ml.get();
+  }
+  const Status st = cuda::launch_paged_attention(a, rows, nullptr);
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  return from_bf16(d_out.host());
+}
+
+void check_all_variants(const Problem& p, bool decode_kernel_too) {
+  const auto ref = cpu_reference(p);
+  const double tol = 2e-2;  // bf16 inputs and probabilities, fp32 accumulation
+  EXPECT_LT(rel_l2(gpu_attention(p, cuda::kAttnRowsPrefill, 1), ref), tol) << "prefill kernel";
+  EXPECT_LT(rel_l2(gpu_attention(p, cuda::kAttnRowsPrefill, 5), ref), tol) << "prefill kernel, 5 splits";
+  if (decode_kernel_too) {
+    EXPECT_LT(rel_l2(gpu_attention(p, cuda::kAttnRowsDecode, 1), ref), tol) << "decode kernel";
+    EXPECT_LT(rel_l2(gpu_attention(p, cuda::kAttnRowsDecode, 16), ref), tol) << "decode kernel, 16 splits";
+    EXPECT_LT(rel_l2(gpu_attention(p, cuda::kAttnRowsDecode, 64), ref), tol) << "decode kernel, 64 splits";
+  }
+}
+
+class CudaAttention : public ::testing::TestWithParam<int> {};
+
+TEST_P(CudaAttention, MixedBatchMatchesCpu) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const int bs = GetParam();
+  // Qwen3-4B heads: 32 query heads over 8 KV heads.
+  const Problem p = make_problem(rng, 32, 8, bs,
+                                 {{1, 3000}, {1, 17}, {3, 301}, {200, 1200}, {77, 77}, {1, 1}, {130, 2500}});
+  check_all_variants(p, true);
+}
+
+TEST_P(CudaAttention, DecodeOnlyLongContextsMatchCpu) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const Problem p = make_problem(rng, 32, 8, GetParam(), {{1, 6000}, {1, 4097}, {2, 64}, {4, 129}});
+  check_all_variants(p, true);
+}
+
+TEST_P(CudaAttention, OtherGroupSizesMatchCpu) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const int bs = GetParam();
+  // 16 query heads per KV head (one decode row tile), and no grouping (MHA).
+  check_all_variants(make_problem(rng, 16, 1, bs, {{1, 700}, {40, 300}}), true);
+  check_all_variants(make_problem(rng, 4, 4, bs, {{1, 500}, {90, 90}, {5, 1000}}), true);
+  check_all_variants(make_problem(rng, 6, 2, bs, {{1, 333}, {33, 400}}), true);
+}
+
+INSTANTIATE_TEST_SUITE_P(BlockSizes, CudaAttention, ::testing::Values(16, 32, 7));
+
+TEST(CudaAttentionSplits, ChooseSplitsFillsTheGpuWithinCapacity) {
+  // Batch 1, long context: split up to the cap.
+  const int s = cuda::choose_attention_splits(8, 100000, 132, 65536, 16);
+  EXPECT_GT(s, 8);
+  EXPECT_LE(s, 64);
+  EXPECT_EQ(cuda::choose_attention_splits(4096, 100000, 132, 65536, 64), 1);  // enough blocks already
+  EXPECT_EQ(cuda::choose_attention_splits(8, 100, 132, 65536, 16), 1);        // too short to split
+  EXPECT_LE(cuda::choose_attention_splits(64, 50000, 132, 4096, 16) * 64 * 16, 4096);  // capacity-bound
+}
+
+}  // namespace
+}  // namespace ream::test

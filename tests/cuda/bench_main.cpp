@@ -1,0 +1,283 @@
+// ream_cuda_bench: throughput of the CUDA backend on a random Qwen3-4B-shaped model held
+// in host memory (no checkpoint on disk needed), plus the attention kernels alone.
+//
+//   ream_cuda_bench [all|decode|prefill|attention] [prefill_tokens]
+//
+// Prints one line per measurement: weight upload, batch-1 and batch-32 greedy decode
+// (tokens/s), a long prompt prefilled in chunks (s), attention TFLOP/s and GB/s.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend.h"
+#include "cuda/attention.cuh"
+#include "model/qwen3.h"
+#include "rng.h"
+
+using namespace ream;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct HostModel {
+  std::vector<std::vector<uint16_t>> data;
+  std::vector<std::unique_ptr<TensorView>> views;
+  std::shared_ptr<LoadedModel> model;
+};
+
+// bf16 noise ~ U(-a, a) (a = std * sqrt(3)), filled on all cores.
+void fill(std::vector<uint16_t>& v, float std, float mean, uint64_t seed) {
+  const unsigned n_threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> th;
+  const size_t per = (v.size() + n_threads - 1) / n_threads;
+  for (unsigned t = 0; t < n_threads; ++t)
+    th.emplace_back([&, t] {
+      const size_t lo = t * per, hi = std::min(v.size(), lo + per);
+      for (size_t i = lo; i < hi; ++i) {
+        const float u = uniform_at(seed, static_cast<int64_t>(i)) * 2.0f - 1.0f;
+        v[i] = f32_to_bf16(mean + u * std * 1.7320508f);
+      }
+    });
+  for (auto& x : th) x.join();
+}
+
+HostModel make_qwen3_4b() {
+  HostModel h;
+  auto m = std::make_shared<LoadedModel>();
+  ModelConfig& c = m->config;
+  c.vocab_size = 151936; c.hidden_size = 2560; c.intermediate_size = 9728; c.num_hidden_layers = 36;
+  c.num_attention_heads = 32; c.num_key_value_heads = 8; c.head_dim = 128;
+  c.max_position_embeddings = 262144; c.rms_norm_eps = 1e-6; c.rope_theta = 5e6; c.tie_word_embeddings = true;
+  uint64_t seed = 1;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, float std, float mean = 0.0f) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    h.data.emplace_back(n);
+    fill(h.data.back(), std, mean, seed++);
+    auto v = std::make_unique<TensorView>();
+    v->name = name; v->dtype = DType::kBF16; v->shape = shape; v->data = h.data.back().data();
+    v->nbytes = n * 2; v->file = "memory";
+    h.views.push_back(std::move(v));
+    return h.views.back().get();
+  };
+  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_attention_heads * c.head_dim,
+                kv = c.num_key_value_heads * c.head_dim;
+  m->weights.embed_tokens = add("embed", {c.vocab_size, H}, 0.02f);
+  m->weights.lm_head = m->weights.embed_tokens;
+  m->weights.norm = add("norm", {H}, 0.05f, 1.0f);
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    Qwen3LayerWeights w{};
+    w.input_layernorm = add("ln1", {H}, 0.05f, 1.0f);
+    w.q_proj = add("q", {q, H}, 0.02f);
+    w.k_proj = add("k", {kv, H}, 0.02f);
+    w.v_proj = add("v", {kv, H}, 0.02f);
+    w.o_proj = add("o", {H, q}, 0.02f);
+    w.q_norm = add("qn", {c.head_dim}, 0.05f, 1.0f);
+    w.k_norm = add("kn", {c.head_dim}, 0.05f, 1.0f);
+    w.post_attention_layernorm = add("ln2", {H}, 0.05f, 1.0f);
+    w.gate_proj = add("gate", {I, H}, 0.02f);
+    w.up_proj = add("up", {I, H}, 0.02f);
+    w.down_proj = add("down", {H, I}, 0.02f);
+    m->weights.layers.push_back(w);
+  }
+  h.model = m;
+  return h;
+}
+
+struct Runner {
+  Backend* b;
+  int block_size;
+  int64_t next_block = 0;
+  SamplingParams sp;
+  struct Seq {
+    std::vector<int32_t> table;
+    int32_t len = 0;
+    int32_t last = 0;
+  };
+  Seq new_seq(int32_t max_len) {
+    Seq s;
+    for (int32_t i = 0; i < (max_len + block_size - 1) / block_size; ++i) s.table.push_back(next_block++);
+    return s;
+  }
+  void add(StepBatch& batch, Seq& s, int32_t n, bool sample) {
+    SeqSlice sl;
+    sl.query_start = static_cast<int32_t>(batch.tokens.size());
+    sl.query_len = n;
+    sl.context_len = s.len + n;
+    sl.block_table = s.table;
+    sl.sample = sample;
+    sl.sampling = &sp;
+    for (int32_t i = 0; i < n; ++i) {
+      batch.tokens.push_back(n == 1 ? s.last : static_cast<int32_t>((s.len + i) * 7919 % 150000));
+      batch.positions.push_back(s.len + i);
+    }
+    s.len += n;
+    batch.seqs.push_back(sl);
+  }
+  bool run(const StepBatch& batch, std::vector<SampleResult>* out) {
+    const Status st = b->step(batch, out);
+    if (!st.ok()) std::printf("step failed: %s\n", st.message().c_str());
+    return st.ok();
+  }
+};
+
+void bench_decode(Backend* b, int batch_size, int prompt, int steps, int chunk) {
+  Runner r{b, 16};
+  r.sp.temperature = 0.0f;
+  std::vector<Runner::Seq> seqs;
+  for (int i = 0; i < batch_size; ++i) seqs.push_back(r.new_seq(prompt + steps + 1));
+  // Prefill, several sequences per step.
+  for (size_t i = 0; i < seqs.size();) {
+    StepBatch batch;
+    int64_t used = 0;
+    for (; i < seqs.size() && used + prompt <= chunk; ++i, used += prompt) r.add(batch, seqs[i], prompt, true);
+    std::vector<SampleResult> out;
+    if (!r.run(batch, &out)) return;
+  }
+  for (auto& s : seqs) s.last = 42;
+  double t = 0;
+  for (int step = 0; step < steps + 3; ++step) {
+    StepBatch batch;
+    for (auto& s : seqs) r.add(batch, s, 1, true);
+    std::vector<SampleResult> out;
+    const auto t0 = Clock::now();
+    if (!r.run(batch, &out)) return;
+    if (step >= 3) t += since(t0);  // the first steps warm up
+    for (size_t k = 0; k < seqs.size(); ++k) seqs[k].last = out[k].token;
+  }
+  std::printf("decode batch %-3d context %5d: %8.1f tok/s  (%.3f ms/step)\n", batch_size, prompt,
+              batch_size * steps / t, 1e3 * t / steps);
+}
+
+void bench_prefill(Backend* b, int total, int chunk) {
+  Runner r{b, 16};
+  r.sp.temperature = 0.0f;
+  Runner::Seq s = r.new_seq(total + 1);
+  const auto t0 = Clock::now();
+  for (int done = 0; done < total; done += chunk) {
+    const int n = std::min(chunk, total - done);
+    StepBatch batch;
+    r.add(batch, s, n, done + n == total);
+    std::vector<SampleResult> out;
+    const auto t1 = Clock::now();
+    if (!r.run(batch, &out)) return;
+    if ((done / chunk) % 8 == 7 || done + n == total)
+      std::printf("  prefill chunk ending at %6d: %.3f s (total %.2f s)\n", done + n, since(t1), since(t0));
+  }
+  const double t = since(t0);
+  std::printf("prefill %d tokens (chunks of %d): %.2f s, %.0f tok/s\n", total, chunk, t, total / t);
+}
+
+// The attention kernels alone: a prefill chunk at the end of a long context, and decode.
+void bench_attention() {
+  using namespace ream::cuda;
+  const int nh = 32, nkv = 8, hd = 128, bs = 16;
+  const int ctx = 131072, chunk = 4096;
+  const int64_t blocks = ctx / bs;
+  const int64_t cache_elems = blocks * nkv * bs * hd;
+  bf16 *k, *v, *q, *o;
+  int32_t* bt;
+  AttnSeq* seqs;
+  AttnWork* work;
+  float *po, *pml;
+  cudaMalloc(&k, cache_elems * 2); cudaMalloc(&v, cache_elems * 2);
+  cudaMemset(k, 0x3c, cache_elems * 2); cudaMemset(v, 0x3c, cache_elems * 2);
+  cudaMalloc(&q, int64_t{chunk} * nh * hd * 2); cudaMemset(q, 0x3c, int64_t{chunk} * nh * hd * 2);
+  cudaMalloc(&o, int64_t{chunk} * nh * hd * 2);
+  std::vector<int32_t> table(blocks);
+  std::iota(table.begin(), table.end(), 0);
+  cudaMalloc(&bt, blocks * 4); cudaMemcpy(bt, table.data(), blocks * 4, cudaMemcpyHostToDevice);
+  cudaMalloc(&seqs, 64 * sizeof(AttnSeq)); cudaMalloc(&work, 8192 * sizeof(AttnWork));
+  cudaMalloc(&po, int64_t{65536} * hd * 4); cudaMalloc(&pml, 65536 * 8);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0); cudaEventCreate(&e1);
+  auto time_it = [&](const AttentionArgs& a, int rows) {
+    for (int i = 0; i < 2; ++i) (void)launch_paged_attention(a, rows, nullptr);
+    cudaEventRecord(e0);
+    const int reps = 5;
+    for (int i = 0; i < reps; ++i) (void)launch_paged_attention(a, rows, nullptr);
+    cudaEventRecord(e1);
+    cudaEventSynchronize(e1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    return ms / reps;
+  };
+  AttentionArgs a;
+  a.q = q; a.q_stride = nh * hd; a.k_cache = k; a.v_cache = v; a.out = o; a.out_stride = nh * hd;
+  a.block_tables = bt; a.seqs = seqs; a.n_heads = nh; a.n_kv_heads = nkv; a.head_dim = hd; a.block_size = bs;
+  a.scale = 1.0f / std::sqrt(128.0f); a.part_o = po; a.part_ml = pml;
+  for (int c : {8192, 32768, 131072}) {
+    AttnSeq s{0, chunk, c, 0};
+    cudaMemcpy(seqs, &s, sizeof s, cudaMemcpyHostToDevice);
+    std::vector<AttnWork> w;
+    append_attention_work(0, chunk, kAttnRowsPrefill, nh / nkv, &w);
+    cudaMemcpy(work, w.data(), w.size() * sizeof(AttnWork), cudaMemcpyHostToDevice);
+    a.work = work; a.n_work = static_cast<int>(w.size());
+    a.num_splits = choose_attention_splits(a.n_work * nkv, c, 132, 65536, kAttnRowsPrefill);
+    const float ms = time_it(a, kAttnRowsPrefill);
+    // Causal FLOPs of the chunk: 4 * hd * nh * sum over queries of keys seen.
+    const double keys = static_cast<double>(chunk) * (c - chunk) + 0.5 * chunk * (chunk + 1.0);
+    std::printf("attention prefill chunk %d at context %6d: %7.3f ms, %6.1f TFLOP/s\n", chunk, c, ms,
+                4.0 * hd * nh * keys / (ms * 1e-3) / 1e12);
+  }
+  for (int batch : {1, 32}) {
+    for (int c : {4096, 32768, 131072}) {
+      if (int64_t{batch} * c > ctx * 2) continue;
+      std::vector<AttnSeq> ss;
+      std::vector<AttnWork> w;
+      for (int i = 0; i < batch; ++i) {
+        ss.push_back({i, 1, std::min(c, ctx), 0});  // all share one block table: bytes still move
+        append_attention_work(i, 1, kAttnRowsDecode, nh / nkv, &w);
+      }
+      cudaMemcpy(seqs, ss.data(), ss.size() * sizeof(AttnSeq), cudaMemcpyHostToDevice);
+      cudaMemcpy(work, w.data(), w.size() * sizeof(AttnWork), cudaMemcpyHostToDevice);
+      a.work = work; a.n_work = static_cast<int>(w.size());
+      a.num_splits = choose_attention_splits(a.n_work * nkv, c, 132, 65536, kAttnRowsDecode);
+      const float ms = time_it(a, kAttnRowsDecode);
+      const double bytes = 2.0 * batch * c * nkv * hd * 2;
+      std::printf("attention decode batch %2d context %6d: %7.3f ms, %6.0f GB/s (splits %d)\n", batch, c, ms,
+                  bytes / (ms * 1e-3) / 1e9, a.num_splits);
+    }
+  }
+  cudaFree(k); cudaFree(v); cudaFree(q); cudaFree(o); cudaFree(bt); cudaFree(seqs); cudaFree(work);
+  cudaFree(po); cudaFree(pml);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "all";
+  const int prefill_tokens = argc > 2 ? std::atoi(argv[2]) : 131072;
+  if (mode == "attention" || mode == "all") bench_attention();
+  if (mode == "attention") return 0;
+  auto t0 = Clock::now();
+  HostModel hm = make_qwen3_4b();
+  std::printf("random Qwen3-4B in host memory: %.1f s\n", since(t0));
+  BackendOptions o;
+  o.max_num_seqs = 64;
+  o.max_batch_tokens = 8192;
+  o.gpu_memory_utilization = 0.9;
+  t0 = Clock::now();
+  auto b = make_cuda_backend(hm.model, o);
+  if (!b.ok()) {
+    std::printf("make_cuda_backend failed: %s\n", b.status().message().c_str());
+    return 1;
+  }
+  std::printf("backend ready in %.2f s (%s, %lld KV blocks)\n", since(t0), (*b)->name().c_str(),
+              static_cast<long long>((*b)->num_kv_blocks()));
+  if (mode == "decode" || mode == "all") {
+    bench_decode(b->get(), 1, 512, 128, 8192);
+    bench_decode(b->get(), 32, 512, 64, 8192);
+    bench_decode(b->get(), 1, 8192, 64, 8192);
+  }
+  if (mode == "prefill" || mode == "all") bench_prefill(b->get(), prefill_tokens, 8192);
+  return 0;
+}

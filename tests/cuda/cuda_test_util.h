@@ -1,0 +1,100 @@
+// Helpers shared by the CUDA tests: GPU detection (tests skip without one), fresh random
+// inputs, bf16 rounding on the host, device buffers from vectors, relative L2 error.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include "model/safetensors.h"
+
+namespace ream::test {
+
+inline bool have_gpu() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return n > 0;
+}
+
+#define REAM_REQUIRE_GPU()                                                                   \
+  do {                                                                                       \
+    if (!::ream::test::have_gpu()) GTEST_SKIP() << "no CUDA device: GPU tests need one (label gpu)"; \
+  } while (0)
+
+// A generator seeded from std::random_device: inputs are fresh on every run. The seed
+// is printed so a failure can be replayed.
+inline std::mt19937_64 fresh_rng() {
+  const uint64_t seed = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+  std::printf("[ rng seed ] %llu\n", static_cast<unsigned long long>(seed));
+  return std::mt19937_64(seed);
+}
+
+// n values ~ N(mean, std^2), rounded to bf16 (so host and device see the same numbers).
+inline std::vector<float> randn_bf16(std::mt19937_64& rng, size_t n, float std = 1.0f, float mean = 0.0f) {
+  std::normal_distribution<float> d(mean, std);
+  std::vector<float> v(n);
+  for (auto& x : v) x = bf16_to_f32(f32_to_bf16(d(rng)));
+  return v;
+}
+
+inline std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
+  std::vector<uint16_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = f32_to_bf16(v[i]);
+  return out;
+}
+
+inline std::vector<float> from_bf16(const std::vector<uint16_t>& v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = bf16_to_f32(v[i]);
+  return out;
+}
+
+// ||a - b|| / ||b||; NaN anywhere gives +inf.
+inline double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) || std::isnan(b[i])) return INFINITY;
+    const double d = static_cast<double>(a[i]) - b[i];
+    num += d * d;
+    den += static_cast<double>(b[i]) * b[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+// A device allocation filled from / read into host vectors.
+template <class T>
+class DevVec {
+ public:
+  explicit DevVec(size_t n) : n_(n) {
+    EXPECT_EQ(cudaMalloc(&p_, std::max<size_t>(n, 1) * sizeof(T)), cudaSuccess);
+    // Poison: every output element must be written by the kernel under test.
+    EXPECT_EQ(cudaMemset(p_, 0xFF, std::max<size_t>(n, 1) * sizeof(T)), cudaSuccess);
+  }
+  explicit DevVec(const std::vector<T>& v) : DevVec(v.size()) {
+    EXPECT_EQ(cudaMemcpy(p_, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  ~DevVec() { cudaFree(p_); }
+  DevVec(const DevVec&) = delete;
+  DevVec& operator=(const DevVec&) = delete;
+  T* get() const { return p_; }
+  template <class U> U* as() const { return reinterpret_cast<U*>(p_); }
+  std::vector<T> host() const {
+    std::vector<T> v(n_);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(v.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+    return v;
+  }
+
+ private:
+  T* p_ = nullptr;
+  size_t n_;
+};
+
+}  // namespace ream::test

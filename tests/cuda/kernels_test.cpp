@@ -1,0 +1,186 @@
+// Each elementwise / normalisation / GEMM kernel of the CUDA backend against its CPU twin
+// (cpu/ops_cpu.h) on fresh random inputs of Qwen3-4B shapes. bf16 outputs are held to a
+// relative L2 error of 1e-2 (bf16 has 8 significant bits); exact copies must be exact.
+#include <algorithm>
+#include <numeric>
+
+#include "cpu/ops_cpu.h"
+#include "cuda/activation.cuh"
+#include "cuda/convert.cuh"
+#include "cuda/embedding.cuh"
+#include "cuda/gemm.cuh"
+#include "cuda/kv_cache.cuh"
+#include "cuda/norm.cuh"
+#include "cuda/rope.cuh"
+#include "cuda_test_util.h"
+
+namespace ream::test {
+namespace {
+
+using cuda::bf16;
+constexpr int64_t kHidden = 2560, kHeads = 32, kKvHeads = 8, kHeadDim = 128, kInter = 9728;
+constexpr float kEps = 1e-6f;
+
+TEST(CudaKernels, EmbeddingMatchesCpu) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const int64_t vocab = 3001, n = 37;
+  const auto table = randn_bf16(rng, vocab * kHidden);
+  std::vector<int32_t> ids(n);
+  for (auto& id : ids) id = static_cast<int32_t>(rng() % vocab);
+  DevVec<uint16_t> d_table(to_bf16(table));
+  DevVec<int32_t> d_ids(ids);
+  DevVec<float> d_out(n * kHidden);
+  ASSERT_TRUE(cuda::launch_embedding(d_table.as<bf16>(), d_ids.get(), n, kHidden, d_out.get(), nullptr).ok());
+  std::vector<float> ref(n * kHidden);
+  embedding_cpu(table.data(), ids.data(), n, kHidden, ref.data());
+  EXPECT_EQ(d_out.host(), ref);
+}
+
+TEST(CudaKernels, RmsNormAndAddRmsNormMatchCpu) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  for (int64_t dim : {kHidden, int64_t{1000}, int64_t{37}}) {  // vector and scalar paths
+    const int64_t n = 33;
+    auto residual = randn_bf16(rng, n * dim, 3.0f);
+    const auto x = randn_bf16(rng, n * dim, 1.0f);
+    const auto w = randn_bf16(rng, dim, 0.2f, 1.0f);
+    DevVec<float> d_res(residual), d_x(x), d_w(w);
+    DevVec<uint16_t> d_out(n * dim);
+    ASSERT_TRUE(cuda::launch_rmsnorm(d_res.get(), d_w.get(), n, dim, kEps, d_out.as<bf16>(), nullptr).ok());
+    std::vector<float> ref(n * dim);
+    rmsnorm_cpu(residual.data(), w.data(), n, dim, kEps, ref.data());
+    EXPECT_LT(rel_l2(from_bf16(d_out.host()), ref), 1e-2) << "rmsnorm dim " << dim;
+
+    ASSERT_TRUE(
+        cuda::launch_add_rmsnorm(d_res.get(), d_x.get(), d_w.get(), n, dim, kEps, d_out.as<bf16>(), nullptr).ok());
+    add_rmsnorm_cpu(residual.data(), x.data(), w.data(), n, dim, kEps, ref.data());
+    EXPECT_EQ(d_res.host(), residual) << "residual sum, dim " << dim;
+    EXPECT_LT(rel_l2(from_bf16(d_out.host()), ref), 1e-2) << "add_rmsnorm dim " << dim;
+  }
+}
+
+TEST(CudaKernels, QkNormRopeMatchesCpu) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const int64_t T = 45, stride = (kHeads + 2 * kKvHeads) * kHeadDim;
+  auto qkv = randn_bf16(rng, T * stride, 2.0f);
+  std::vector<int32_t> pos(T);
+  for (auto& p : pos) p = static_cast<int32_t>(rng() % 40000);
+  const auto qn = randn_bf16(rng, kHeadDim, 0.3f, 1.0f), kn = randn_bf16(rng, kHeadDim, 0.3f, 1.0f);
+  const double theta = 1e6;
+  DevVec<uint16_t> d_qkv(to_bf16(qkv));
+  DevVec<int32_t> d_pos(pos);
+  DevVec<float> d_qn(qn), d_kn(kn);
+  DevVec<float2> d_cs(T * kHeadDim / 2);
+  ASSERT_TRUE(cuda::launch_rope_cos_sin(d_pos.get(), T, kHeadDim, theta, d_cs.get(), nullptr).ok());
+  ASSERT_TRUE(cuda::launch_qk_norm_rope(d_qkv.as<bf16>(), T, kHeads, kKvHeads, kHeadDim, stride, d_qn.get(),
+                                        d_kn.get(), d_cs.get(), kEps, nullptr)
+                  .ok());
+  const auto got = from_bf16(d_qkv.host());
+  // CPU: q and k as separate contiguous tensors.
+  std::vector<float> q(T * kHeads * kHeadDim), k(T * kKvHeads * kHeadDim), gq(q.size()), gk(k.size());
+  for (int64_t t = 0; t < T; ++t) {
+    std::copy_n(qkv.begin() + t * stride, kHeads * kHeadDim, q.begin() + t * kHeads * kHeadDim);
+    std::copy_n(qkv.begin() + t * stride + kHeads * kHeadDim, kKvHeads * kHeadDim, k.begin() + t * kKvHeads * kHeadDim);
+    std::copy_n(got.begin() + t * stride, kHeads * kHeadDim, gq.begin() + t * kHeads * kHeadDim);
+    std::copy_n(got.begin() + t * stride + kHeads * kHeadDim, kKvHeads * kHeadDim, gk.begin() + t * kKvHeads * kHeadDim);
+    // V is untouched.
+    for (int64_t j = (kHeads + kKvHeads) * kHeadDim; j < stride; ++j) ASSERT_EQ(got[t * stride + j], qkv[t * stride + j]);
+  }
+  qk_norm_rope_cpu(q.data(), T, kHeads, kHeadDim, qn.data(), pos.data(), theta, kEps);
+  qk_norm_rope_cpu(k.data(), T, kKvHeads, kHeadDim, kn.data(), pos.data(), theta, kEps);
+  EXPECT_LT(rel_l2(gq, q), 1e-2);
+  EXPECT_LT(rel_l2(gk, k), 1e-2);
+}
+
+TEST(CudaKernels, SwigluMatchesCpu) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  for (int64_t width : {kInter, int64_t{333}}) {
+    const int64_t n = 19;
+    const auto gate_up = randn_bf16(rng, n * 2 * width, 2.0f);
+    std::vector<float> gate(n * width), up(n * width), ref(n * width);
+    for (int64_t i = 0; i < n; ++i) {
+      std::copy_n(gate_up.begin() + i * 2 * width, width, gate.begin() + i * width);
+      std::copy_n(gate_up.begin() + i * 2 * width + width, width, up.begin() + i * width);
+    }
+    swiglu_cpu(gate.data(), up.data(), n, width, ref.data());
+    DevVec<uint16_t> d_in(to_bf16(gate_up)), d_out(n * width);
+    ASSERT_TRUE(cuda::launch_swiglu(d_in.as<bf16>(), n, width, d_out.as<bf16>(), nullptr).ok());
+    EXPECT_LT(rel_l2(from_bf16(d_out.host()), ref), 1e-2) << "width " << width;
+  }
+}
+
+TEST(CudaKernels, KvStoreMatchesCpu) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const int64_t T = 70, blocks = 40, bs = 16, stride = (kHeads + 2 * kKvHeads) * kHeadDim;
+  const int64_t cache_n = blocks * kKvHeads * bs * kHeadDim;
+  const auto qkv = randn_bf16(rng, T * stride);
+  std::vector<int64_t> all(blocks * bs);
+  std::iota(all.begin(), all.end(), 0);
+  std::shuffle(all.begin(), all.end(), rng);
+  std::vector<int64_t> slots(all.begin(), all.begin() + T);
+  auto kc = randn_bf16(rng, cache_n), vc = randn_bf16(rng, cache_n);
+  DevVec<uint16_t> d_qkv(to_bf16(qkv)), d_kc(to_bf16(kc)), d_vc(to_bf16(vc));
+  DevVec<int64_t> d_slots(slots);
+  const bf16* base = d_qkv.as<bf16>();
+  ASSERT_TRUE(cuda::launch_kv_store(base + kHeads * kHeadDim, base + (kHeads + kKvHeads) * kHeadDim, stride,
+                                    d_slots.get(), T, kKvHeads, kHeadDim, bs, d_kc.as<bf16>(), d_vc.as<bf16>(),
+                                    nullptr)
+                  .ok());
+  std::vector<float> k(T * kKvHeads * kHeadDim), v(k.size());
+  for (int64_t t = 0; t < T; ++t) {
+    std::copy_n(qkv.begin() + t * stride + kHeads * kHeadDim, kKvHeads * kHeadDim, k.begin() + t * kKvHeads * kHeadDim);
+    std::copy_n(qkv.begin() + t * stride + (kHeads + kKvHeads) * kHeadDim, kKvHeads * kHeadDim,
+                v.begin() + t * kKvHeads * kHeadDim);
+  }
+  kv_store_cpu(k.data(), v.data(), slots.data(), T, kKvHeads, kHeadDim, bs, kc.data(), vc.data());
+  EXPECT_EQ(from_bf16(d_kc.host()), kc);
+  EXPECT_EQ(from_bf16(d_vc.host()), vc);
+}
+
+TEST(CudaKernels, MatmulMatchesCpu) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  cublasHandle_t h = nullptr;
+  ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+  for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{8}, int64_t{37}, int64_t{300}}) {
+    const int64_t in = kHidden, out = 1536;
+    const auto x = randn_bf16(rng, n * in), w = randn_bf16(rng, out * in, 0.02f);
+    std::vector<float> ref(n * out);
+    matmul_cpu(x.data(), w.data(), n, in, out, ref.data(), nullptr);
+    DevVec<uint16_t> d_x(to_bf16(x)), d_w(to_bf16(w)), d_y16(n * out);
+    DevVec<float> d_y32(n * out);
+    ASSERT_TRUE(cuda::launch_matmul(h, d_x.as<bf16>(), d_w.as<bf16>(), n, in, out, d_y32.get(), true, nullptr).ok());
+    ASSERT_TRUE(cuda::launch_matmul(h, d_x.as<bf16>(), d_w.as<bf16>(), n, in, out, d_y16.get(), false, nullptr).ok());
+    EXPECT_LT(rel_l2(d_y32.host(), ref), 1e-4) << "fp32 output, n " << n;  // n <= 8: the GEMV kernel
+    EXPECT_LT(rel_l2(from_bf16(d_y16.host()), ref), 1e-2) << "bf16 output, n " << n;
+  }
+  cublasDestroy(h);
+}
+
+TEST(CudaKernels, ConvertRoundsLikeTheHost) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  std::normal_distribution<float> d(0.0f, 10.0f);
+  std::vector<float> f(100003);
+  for (auto& x : f) x = d(rng);
+  std::vector<uint16_t> want(f.size()), half(f.size());
+  for (size_t i = 0; i < f.size(); ++i) {
+    want[i] = f32_to_bf16(f[i]);
+    half[i] = f32_to_f16(f[i]);
+  }
+  DevVec<float> d_f(f);
+  DevVec<uint16_t> d_h(half), d_out(f.size());
+  DevVec<float> d_back(f.size());
+  ASSERT_TRUE(cuda::launch_convert_to_bf16(DType::kF32, d_f.get(), f.size(), d_out.as<bf16>(), nullptr).ok());
+  EXPECT_EQ(d_out.host(), want);
+  ASSERT_TRUE(cuda::launch_convert_to_f32(DType::kF16, d_h.get(), f.size(), d_back.get(), nullptr).ok());
+  const auto back = d_back.host();
+  for (size_t i = 0; i < f.size(); i += 997) EXPECT_EQ(back[i], f16_to_f32(half[i]));
+}
+
+}  // namespace
+}  // namespace ream::test
