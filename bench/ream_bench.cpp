@@ -3,7 +3,9 @@
 //   ream_bench run     --model DIR [--device cuda] --requests IN.jsonl --out OUT.jsonl [--concurrent]
 //       Runs each request ({"prompt_ids": [...], "max_tokens": N, "top_logprobs": K,
 //       "temperature": T}) and writes one result line each ({"ids", "top_logprobs", "usage"}).
-//       --concurrent submits them all at once (continuous batching), else one at a time.
+//       --concurrent submits them all at once (continuous batching), else one at a time;
+//       --twice runs the list a second time in the same engine and writes that run.
+//   Common: --max-batch-tokens N, --max-num-seqs N, --kv-cache-bytes N, --no-prefix-cache.
 //   ream_bench prefill --model DIR [--device cuda] --tokens N [--repeat R]
 //       Time to first token for one random prompt of N tokens.
 //   ream_bench decode  --model DIR [--device cuda] --batch B [--prompt-len P] [--new-tokens T]
@@ -103,9 +105,12 @@ int cmd_run(Engine& e, int argc, char** argv) {
     r.sampling.temperature = j.value("temperature", 0.0f);
     reqs.push_back(std::move(r));
   }
+  const bool concurrent = has_flag(argc, argv, "concurrent");
   const double t0 = now_s();
-  auto outs = run_all(e, reqs, has_flag(argc, argv, "concurrent"));
+  auto outs = run_all(e, reqs, concurrent);
   const double t1 = now_s();
+  // --twice: run the list again in the same engine (prefix-cache hits) and write that.
+  if (has_flag(argc, argv, "twice")) outs = run_all(e, reqs, concurrent);
   std::ofstream out(flag(argc, argv, "out"));
   for (const auto& c : outs) {
     json tops = json::array();
@@ -120,7 +125,12 @@ int cmd_run(Engine& e, int argc, char** argv) {
                .dump()
         << "\n";
   }
-  std::cout << json{{"mode", "run"}, {"requests", reqs.size()}, {"seconds", t1 - t0}}.dump() << std::endl;
+  const EngineStats st = e.stats();
+  std::cout << json{{"mode", "run"}, {"requests", reqs.size()}, {"seconds", t1 - t0},
+                    {"preemptions", st.preemptions}, {"prefix_cache_hits", st.prefix_cache_hits},
+                    {"kv_blocks_total", st.kv_blocks_total}}
+                   .dump()
+            << std::endl;
   return 0;
 }
 
@@ -181,6 +191,7 @@ int main(int argc, char** argv) {
   o.max_batch_tokens = std::stoi(flag(argc, argv, "max-batch-tokens", "8192"));
   o.max_num_seqs = std::stoi(flag(argc, argv, "max-num-seqs", "64"));
   if (has_flag(argc, argv, "no-prefix-cache")) o.enable_prefix_caching = false;
+  o.kv_cache_bytes = std::stoll(flag(argc, argv, "kv-cache-bytes", "0"));
   auto engine = Engine::create(o);
   if (!engine.ok()) {
     std::fprintf(stderr, "ream_bench: %s\n", engine.status().to_string().c_str());

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
-  libyaml-cpp-dev libspdlog-dev libsqlite3-dev sqlite3 libboost-dev libgtest-dev
+  libyaml-cpp-dev libspdlog-dev libpoppler-cpp-dev libsqlite3-dev sqlite3 libboost-dev libgtest-dev
   nlohmann-json3-dev libutf8proc-dev libsystemd-dev libssl-dev npm)
 
 missing=()

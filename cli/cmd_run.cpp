@@ -1,0 +1,231 @@
+// `ream run`: runs a workflow locally, in-process with the engine, recording the
+// job in SQLite; `ream run --resume JOB_ID` continues an interrupted job.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "args.h"
+#include "commands.h"
+#include "flow/engine_model_client.h"
+#include "flow/executor.h"
+#include "flow/job.h"
+#include "flow/paths.h"
+#include "flow/report.h"
+#include "flow/workflow.h"
+#include "plugins/plugin_host.h"
+#include "ream/engine/engine.h"
+#include "store/store.h"
+
+namespace ream::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+void on_sigint(int) { g_interrupted = true; }
+
+const char* kUsage =
+    "usage: ream run WORKFLOW --model DIR [--input NAME=VALUE ...] [--doc PATH ...]\n"
+    "                [--device cpu|cuda] [--db PATH] [--format md|json] [--plugins DIR ...]\n"
+    "                [--max-parallel N] [--quiet]\n"
+    "       ream run --resume JOB_ID --model DIR [--db PATH] [--format md|json]\n"
+    "\n"
+    "WORKFLOW is a file or the name of a shipped workflow (summarize, long_qa).\n"
+    "--input NAME=VALUE   a workflow input; lists: repeat it, give JSON ([...]) or @FILE (YAML/JSON list)\n"
+    "--doc PATH           a document for the workflow's first document input (repeatable)\n"
+    "--db PATH            the SQLite store (default: $XDG_DATA_HOME/ream/ream.db)\n"
+    "--plugins DIR        plugin directory (repeatable; default: $REAM_PLUGIN_PATH or the built/installed ones)\n"
+    "--format md|json     the result on stdout (default md)\n"
+    "Progress goes to stderr: a bar on a terminal, one line per event otherwise.\n"
+    "Ctrl-C interrupts the job; `--resume JOB_ID` continues it.\n";
+
+int fail(const std::string& message, int code = 1) {
+  std::fprintf(stderr, "ream run: %s\n", message.c_str());
+  return code;
+}
+
+std::string default_db_path() {
+  std::string base;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) {
+    base = x;
+  } else if (const char* h = std::getenv("HOME"); h && *h) {
+    base = std::string(h) + "/.local/share";
+  } else {
+    base = ".";
+  }
+  return base + "/ream/ream.db";
+}
+
+// Draws a progress bar (terminal) until stopped.
+class ProgressView {
+ public:
+  ProgressView(const flow::Progress& p, const flow::ModelClient& model, bool tty)
+      : p_(p), model_(model), tty_(tty) {
+    if (tty_) thread_ = std::thread([this] { loop(); });
+  }
+  ~ProgressView() { stop(); }
+  void stop() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    thread_.join();
+    std::lock_guard lock(mu_);
+    std::fprintf(stderr, "\r\033[K");
+  }
+  void line(const std::string& text) {
+    std::lock_guard lock(mu_);
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    std::fprintf(stderr, "ream: %s\n", text.c_str());
+  }
+
+ private:
+  void loop() {
+    auto t0 = std::chrono::steady_clock::now();
+    while (!stop_) {
+      draw(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  void draw(double secs) {
+    int64_t total = std::max<int64_t>(p_.runs_total.load(), 1), done = p_.runs_done.load();
+    int width = 24, filled = static_cast<int>(width * std::min<int64_t>(done, total) / total);
+    int64_t tokens = std::max(model_.tokens_streamed(), p_.completion_tokens.load());
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar += std::string(static_cast<size_t>(width - filled), '.');
+    std::lock_guard lock(mu_);
+    std::fprintf(stderr, "\r\033[K[%s] steps %d/%d  runs %lld/%lld  prompts %lld/%lld  %lld tok  %.1f tok/s",
+                 bar.c_str(), p_.steps_done.load(), p_.steps_total.load(), static_cast<long long>(done),
+                 static_cast<long long>(p_.runs_total.load()), static_cast<long long>(p_.prompts_done.load()),
+                 static_cast<long long>(p_.prompts_total.load()), static_cast<long long>(tokens),
+                 secs > 0 ? static_cast<double>(tokens) / secs : 0.0);
+    std::fflush(stderr);
+  }
+
+  const flow::Progress& p_;
+  const flow::ModelClient& model_;
+  bool tty_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::thread thread_;
+};
+
+int print_result(store::Store& store, int64_t job_id, const std::string& format) {
+  if (format == "json") {
+    auto r = flow::job_result_json(store, job_id);
+    if (!r.ok()) return fail(r.status().message());
+    std::cout << r->dump(2) << "\n";
+  } else {
+    auto r = flow::job_result_markdown(store, job_id);
+    if (!r.ok()) return fail(r.status().message());
+    std::cout << *r;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cmd_run(const Args& args) {
+  Flags f({"input", "doc", "model", "device", "db", "format", "resume", "plugins", "max-parallel", "priority"},
+          {"help", "quiet"});
+  if (std::string err = f.parse(args); !err.empty()) return fail(err + "\n" + kUsage, 2);
+  if (f.has("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const bool resume = f.has("resume");
+  if ((resume ? !f.positional().empty() : f.positional().size() != 1) || !f.has("model")) {
+    return fail(std::string(resume ? "--resume takes no WORKFLOW" : "give one WORKFLOW") +
+                    (f.has("model") ? "" : " and --model DIR") + "\n" + kUsage, 2);
+  }
+  const std::string format = f.get("format", "md");
+  if (format != "md" && format != "json") return fail("--format must be md or json", 2);
+  const int max_parallel = std::atoi(f.get("max-parallel", "4").c_str());
+  if (max_parallel < 1) return fail("--max-parallel must be at least 1", 2);
+
+  plugins::PluginHost host;
+  std::vector<std::string> plugin_dirs = f.has("plugins") ? f.all("plugins") : flow::default_plugin_dirs();
+  host.load_dirs(plugin_dirs);
+  for (const auto& e : host.errors()) std::fprintf(stderr, "ream run: warning: plugin not loaded: %s\n", e.message.c_str());
+
+  const std::string db_path = f.get("db", default_db_path());
+  std::error_code ec;
+  if (auto parent = std::filesystem::path(db_path).parent_path(); !parent.empty()) {
+    std::filesystem::create_directories(parent, ec);
+  }
+  auto store = store::Store::open(db_path);
+  if (!store.ok()) return fail(store.status().message());
+
+  // Check the workflow and inputs before the (slow) model load.
+  std::optional<flow::Workflow> workflow;
+  nlohmann::json inputs;
+  int64_t job_id = 0;
+  if (resume) {
+    job_id = std::atoll(f.get("resume").c_str());
+    auto job = (*store)->get_job(job_id);
+    if (!job.ok()) return fail(job.status().message(), 2);
+  } else {
+    auto path = flow::resolve_workflow(f.positional()[0], flow::default_workflow_dirs());
+    if (!path.ok()) return fail(path.status().message(), 2);
+    auto wf = flow::load_workflow(*path, flow::catalog_of(host));
+    if (!wf.ok()) return fail(wf.status().message());
+    workflow = std::move(wf).value();
+    auto in = flow::inputs_from_args(*workflow, f.all("input"), f.all("doc"));
+    if (!in.ok()) return fail(in.status().message(), 2);
+    auto checked = flow::check_inputs(*workflow, *in);
+    if (!checked.ok()) return fail(checked.status().message(), 2);
+    inputs = std::move(in).value();
+  }
+
+  EngineOptions eo;
+  eo.model = f.get("model");
+  eo.device = f.get("device", "cpu");
+  auto engine = Engine::create(eo);
+  if (!engine.ok()) return fail("cannot load the model: " + engine.status().message());
+  flow::EngineModelClient model(**engine);
+
+  if (!resume) {
+    flow::JobRequest req;
+    req.inputs = inputs;
+    req.priority = std::atoi(f.get("priority", "0").c_str());
+    auto id = flow::create_job(**store, *workflow, req, &model);
+    if (!id.ok()) return fail(id.status().message());
+    job_id = *id;
+  }
+  const bool quiet = f.has("quiet");
+  if (!quiet) std::fprintf(stderr, "ream: job %lld in %s\n", static_cast<long long>(job_id), db_path.c_str());
+
+  flow::Progress progress;
+  ProgressView view(progress, model, !quiet && isatty(STDERR_FILENO));
+  flow::RunOptions opt;
+  opt.max_parallel = max_parallel;
+  opt.progress = &progress;
+  opt.cancel = &g_interrupted;
+  opt.cancel_is_interrupt = true;
+  if (!quiet) opt.on_event = [&view](const std::string& line) { view.line(line); };
+  if (const char* k = std::getenv("REAM_TEST_KILL_AFTER_STEP")) opt.kill_after_commits = std::atoi(k);
+  std::signal(SIGINT, on_sigint);
+  flow::Executor executor(**store, host, model);
+  auto outcome = executor.run(job_id, opt);
+  std::signal(SIGINT, SIG_DFL);
+  view.stop();
+  if (!outcome.ok()) return fail(outcome.status().message());
+  if (int rc = print_result(**store, job_id, format); rc != 0) return rc;
+  if (outcome->status != store::kJobSucceeded) {
+    std::fprintf(stderr, "ream: job %lld %s: %s\n", static_cast<long long>(job_id), outcome->status.c_str(),
+                 outcome->error.c_str());
+    if (outcome->status == store::kJobFailed) {
+      std::fprintf(stderr, "ream: continue it with: ream run --resume %lld --db %s --model %s\n",
+                   static_cast<long long>(job_id), db_path.c_str(), f.get("model").c_str());
+    }
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace ream::cli

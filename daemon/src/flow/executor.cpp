@@ -1,0 +1,469 @@
+// Executor: job loading, the step DAG, foreach expansion, the worker pool,
+// retries with backoff, commits and the job's final state.
+#include "flow/executor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <csignal>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "flow/chunker.h"
+#include "flow/step_runner.h"
+#include "flow/workflow.h"
+
+namespace ream::flow {
+
+using nlohmann::json;
+
+namespace {
+
+enum class SlotState { kWaiting, kRunning, kDone, kSkipped, kFailed };
+
+struct StepSlot {
+  SlotState state = SlotState::kWaiting;
+  int runs_left = 0;
+  bool foreach = false;
+  int iterations = 0;
+  std::map<int, json> outputs;  // by iteration
+  int64_t findings = 0;
+};
+
+std::string run_name(const Step& step, int iteration) {
+  return iteration < 0 ? step.id : step.id + "[" + std::to_string(iteration) + "]";
+}
+
+class JobRun {
+ public:
+  JobRun(store::Store& store, const plugins::PluginHost& plugins, ModelClient& model, int64_t job_id,
+         const RunOptions& options)
+      : store_(store), plugins_(plugins), model_(model), job_id_(job_id), opt_(options) {}
+
+  Result<JobOutcome> run();
+
+ private:
+  Status load();
+  bool cancelled() const { return opt_.cancel && opt_.cancel->load(); }
+  void event(const std::string& line);
+  void after_commit();  // under lock
+  bool needs_met(const Step& step) const;
+  void expand_ready();
+  Status expand(size_t index);
+  std::vector<std::string> select_documents(const Template* source, const json& ctx) const;
+  plugins::Document whole_document(const std::string& key) const;
+  Sampling step_sampling(const Step& step, const json& ctx) const {
+    json merged = engine_;
+    merged.update(resolve_value(step.engine, ctx));
+    return sampling_from(merged);
+  }
+  void finish_step(size_t index);
+  void worker();
+  void run_unit(const RunUnit& unit);
+  void unit_done(const RunUnit& unit, bool ok, const json& outputs, int64_t findings, const std::string& error);
+
+  store::Store& store_;
+  const plugins::PluginHost& plugins_;
+  ModelClient& model_;
+  const int64_t job_id_;
+  const RunOptions& opt_;
+
+  Workflow wf_;
+  std::map<std::string, JobDoc> docs_;
+  std::vector<std::string> doc_keys_;  // in job order
+  std::map<std::pair<std::string, int>, store::StepRunRecord> existing_;
+  json engine_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  json ctx_;
+  std::vector<StepSlot> slots_;
+  std::deque<RunUnit> queue_;
+  int running_ = 0;
+  bool stop_ = false;
+  bool failed_ = false;
+  std::string error_;
+  int commits_ = 0;
+};
+
+void JobRun::event(const std::string& line) {
+  spdlog::info("job {}: {}", job_id_, line);
+  if (opt_.on_event) opt_.on_event(line);
+}
+
+void JobRun::after_commit() {
+  ++commits_;
+  if (opt_.kill_after_commits > 0 && commits_ == opt_.kill_after_commits) std::raise(SIGKILL);
+}
+
+Status JobRun::load() {
+  REAM_ASSIGN_OR_RETURN(store::JobRecord job, store_.get_job(job_id_));
+  if (job.status == store::kJobSucceeded || job.status == store::kJobCancelled) {
+    return failed_precondition("job " + std::to_string(job_id_) + " has already " +
+                               (job.status == store::kJobSucceeded ? "succeeded" : "been cancelled"));
+  }
+  REAM_ASSIGN_OR_RETURN(store::WorkflowRecord w, store_.get_workflow(job.workflow_id));
+  auto wf = parse_workflow(w.source, w.path, catalog_of(plugins_));
+  if (!wf.ok()) return wf.status();
+  wf_ = std::move(wf).value();
+  REAM_ASSIGN_OR_RETURN(std::vector<store::JobDocument> jdocs, store_.job_documents(job_id_));
+  json doc_info = json::object();
+  for (const store::JobDocument& jd : jdocs) {
+    REAM_ASSIGN_OR_RETURN(store::DocumentRecord d, store_.get_document(jd.document_id));
+    docs_[jd.key] = JobDoc{d.id, jd.key, d.source_path, std::move(d.text), d.token_count};
+    doc_keys_.push_back(jd.key);
+    const JobDoc& doc = docs_[jd.key];
+    doc_info[jd.key] = {{"id", jd.key}, {"path", doc.path}, {"bytes", doc.text.size()}, {"tokens", doc.tokens}};
+  }
+  json inputs = json::parse(job.inputs_json);
+  for (const InputSpec& in : wf_.inputs) {
+    if (!inputs.contains(in.name)) continue;
+    json& v = inputs[in.name];
+    if (in.type == InputType::kDocument && v.is_string()) v = doc_info.value(v.get<std::string>(), json());
+    if (in.type == InputType::kDocuments && v.is_array()) {
+      for (json& k : v) k = doc_info.value(k.get<std::string>(), json());
+    }
+  }
+  ctx_ = {{"inputs", inputs}, {"steps", json::object()}, {"job", {{"id", job_id_}}}};
+  engine_ = resolve_value(wf_.engine, ctx_);
+  REAM_ASSIGN_OR_RETURN(std::vector<store::StepRunRecord> runs, store_.step_runs(job_id_));
+  for (store::StepRunRecord& r : runs) existing_[{r.step_id, r.iteration}] = std::move(r);
+  slots_.resize(wf_.steps.size());
+  return {};
+}
+
+bool JobRun::needs_met(const Step& step) const {
+  for (const std::string& n : step.needs) {
+    for (size_t j = 0; j < wf_.steps.size(); ++j) {
+      if (wf_.steps[j].id != n) continue;
+      SlotState s = slots_[j].state;
+      if (s != SlotState::kDone && s != SlotState::kSkipped && s != SlotState::kFailed) return false;
+    }
+  }
+  return true;
+}
+
+void JobRun::expand_ready() {
+  for (size_t i : wf_.order) {
+    if (failed_ || slots_[i].state != SlotState::kWaiting || !needs_met(wf_.steps[i])) continue;
+    Status st = expand(i);
+    if (!st.ok()) {
+      failed_ = true;
+      error_ = "step '" + wf_.steps[i].id + "': " + st.message();
+      event(error_);
+    }
+  }
+}
+
+std::vector<std::string> JobRun::select_documents(const Template* source, const json& ctx) const {
+  if (!source) return doc_keys_;
+  json v = source->eval(ctx);
+  std::vector<std::string> keys;
+  auto add = [&](const json& d) {
+    if (d.is_object() && d.contains("id")) keys.push_back(d["id"].get<std::string>());
+  };
+  if (v.is_array()) {
+    for (const json& d : v) add(d);
+  } else {
+    add(v);
+  }
+  return keys;
+}
+
+plugins::Document JobRun::whole_document(const std::string& key) const {
+  const JobDoc& d = docs_.at(key);
+  plugins::Document out;
+  out.id = d.key;
+  out.path = d.path;
+  out.text = d.text;
+  out.total_bytes = static_cast<int64_t>(d.text.size());
+  out.token_count = d.tokens;
+  return out;
+}
+
+Status JobRun::expand(size_t index) {
+  const Step& step = wf_.steps[index];
+  StepSlot& slot = slots_[index];
+  slot.state = SlotState::kRunning;
+  auto skipped = existing_.find({step.id, -1});
+  bool skip = skipped != existing_.end() && skipped->second.status == store::kStepSkipped;
+  if (!skip && step.when && !truthy(step.when->eval(ctx_))) {
+    REAM_RETURN_IF_ERROR(store_.skip_step(job_id_, step.id));
+    after_commit();
+    skip = true;
+  }
+  if (skip) {
+    slot.state = SlotState::kSkipped;
+    ctx_["steps"][step.id] = {{"status", "skipped"}, {"outputs", json::object()}, {"findings", 0}};
+    if (opt_.progress) ++opt_.progress->steps_done;
+    event("step " + step.id + " skipped (when is false)");
+    return {};
+  }
+  std::vector<RunUnit> units;
+  slot.foreach = step.foreach.kind != ForeachKind::kNone;
+  if (step.foreach.kind == ForeachKind::kNone) {
+    RunUnit u{index, -1, json(), {}};
+    for (const std::string& k : select_documents(step.documents ? &*step.documents : nullptr, ctx_)) {
+      u.documents.push_back(whole_document(k));
+    }
+    units.push_back(std::move(u));
+  } else if (step.foreach.kind == ForeachKind::kItems) {
+    json items = step.foreach.literal_items ? *step.foreach.literal_items : step.foreach.source.eval(ctx_);
+    if (!items.is_array()) return invalid_argument("foreach items is not a list (got " + items.dump() + ")");
+    std::vector<std::string> keys = select_documents(step.documents ? &*step.documents : nullptr, ctx_);
+    for (size_t i = 0; i < items.size(); ++i) {
+      RunUnit u{index, static_cast<int>(i), items[i], {}};
+      for (const std::string& k : keys) u.documents.push_back(whole_document(k));
+      units.push_back(std::move(u));
+    }
+  } else {
+    std::vector<std::string> keys = select_documents(&step.foreach.source, ctx_);
+    Sampling sampling = step_sampling(step, ctx_);
+    for (const std::string& key : keys) {
+      plugins::Document whole = whole_document(key);
+      if (step.foreach.kind == ForeachKind::kDocuments) {
+        int it = static_cast<int>(units.size());
+        units.push_back({index, it, {{"document", key}, {"index", it}}, {whole}});
+        continue;
+      }
+      int64_t budget = step.foreach.chunk_tokens;
+      if (budget <= 0) {
+        budget = model_.context_size() - sampling.max_tokens - model_.prompt_overhead() - 512;
+        budget = std::max<int64_t>(budget, 256);
+      }
+      auto count = [this](std::string_view t) { return model_.count_tokens(t); };
+      std::vector<Chunk> chunks = chunk_text(whole.text, budget, step.foreach.overlap_tokens, count);
+      for (size_t c = 0; c < chunks.size(); ++c) {
+        plugins::Document d = whole;
+        if (chunks.size() > 1) {
+          d.text = whole.text.substr(static_cast<size_t>(chunks[c].start),
+                                     static_cast<size_t>(chunks[c].end - chunks[c].start));
+          d.base_offset = chunks[c].start;
+          d.chunk_index = static_cast<int>(c);
+          d.chunk_count = static_cast<int>(chunks.size());
+          d.token_count = model_.count_tokens(d.text);
+        }
+        int it = static_cast<int>(units.size());
+        json item = {{"document", key}, {"chunk", c}, {"chunks", chunks.size()},
+                     {"start", chunks[c].start}, {"end", chunks[c].end}};
+        units.push_back({index, it, std::move(item), {std::move(d)}});
+      }
+    }
+  }
+  slot.iterations = static_cast<int>(units.size());
+  if (opt_.progress) opt_.progress->runs_total += static_cast<int64_t>(units.size());
+  int queued = 0;
+  for (RunUnit& u : units) {
+    auto done = existing_.find({step.id, u.iteration});
+    if (done != existing_.end() && done->second.status == store::kStepSucceeded) {
+      slot.outputs[u.iteration] = json::parse(done->second.outputs_json, nullptr, false);
+      if (opt_.progress) ++opt_.progress->runs_done;
+      continue;  // committed before: reuse, never run twice
+    }
+    queue_.push_back(std::move(u));
+    ++queued;
+  }
+  slot.runs_left = queued;
+  if (queued == 0) {
+    finish_step(index);
+  } else {
+    event("step " + step.id + " started: " + std::to_string(queued) + " run" + (queued == 1 ? "" : "s"));
+  }
+  cv_.notify_all();
+  return {};
+}
+
+void JobRun::finish_step(size_t index) {
+  const Step& step = wf_.steps[index];
+  StepSlot& slot = slots_[index];
+  if (slot.state == SlotState::kRunning) slot.state = SlotState::kDone;
+  json outputs = json::object();
+  if (!slot.foreach) {
+    if (slot.outputs.count(-1) && slot.outputs[-1].is_object()) outputs = slot.outputs[-1];
+  } else {
+    std::set<std::string> names;
+    for (const auto& [it, o] : slot.outputs) {
+      if (o.is_object()) for (const auto& [k, v] : o.items()) names.insert(k);
+    }
+    for (const std::string& n : names) {
+      json list = json::array();
+      for (int i = 0; i < slot.iterations; ++i) {
+        list.push_back(slot.outputs.count(i) && slot.outputs[i].is_object() ? slot.outputs[i].value(n, json()) : json());
+      }
+      outputs[n] = list;
+    }
+  }
+  ctx_["steps"][step.id] = {{"status", slot.state == SlotState::kFailed ? "failed" : "succeeded"},
+                            {"outputs", outputs}, {"findings", slot.findings}};
+  if (opt_.progress) ++opt_.progress->steps_done;
+  event("step " + step.id + (slot.state == SlotState::kFailed ? " finished with errors" : " succeeded"));
+}
+
+void JobRun::unit_done(const RunUnit& unit, bool ok, const json& outputs, int64_t findings,
+                       const std::string& error) {
+  const Step& step = wf_.steps[unit.step];
+  StepSlot& slot = slots_[unit.step];
+  if (opt_.progress) ++opt_.progress->runs_done;
+  if (ok) {
+    slot.outputs[unit.iteration] = outputs;
+    slot.findings += findings;
+  } else if (step.continue_on_error) {
+    slot.state = SlotState::kFailed;
+  } else if (!failed_) {
+    failed_ = true;
+    error_ = error;
+  }
+  if (--slot.runs_left == 0 && (ok || step.continue_on_error || slot.state == SlotState::kFailed)) {
+    finish_step(unit.step);
+  }
+}
+
+void JobRun::run_unit(const RunUnit& unit) {
+  const Step& step = wf_.steps[unit.step];
+  const std::string name = run_name(step, unit.iteration);
+  AttemptEnv env;
+  env.workflow = &wf_;
+  env.plugin = plugins_.find(step.plugin);
+  env.model = &model_;
+  env.docs = &docs_;
+  env.cancel = opt_.cancel;
+  env.progress = opt_.progress;
+  env.timeout_s = step.timeout_s;
+  env.job_id = job_id_;
+  env.tag = "job " + std::to_string(job_id_) + " step " + name;
+  {
+    std::lock_guard lock(mu_);
+    env.context = ctx_;
+  }
+  env.context["item"] = unit.item;
+  env.sampling = step_sampling(step, env.context);
+  const std::string item_json = unit.item.is_null() ? "" : unit.item.dump();
+  std::string error;
+  for (int attempt = 1; attempt <= step.retry.attempts; ++attempt) {
+    if (cancelled()) {
+      error = "step '" + name + "': cancelled";
+      break;
+    }
+    auto begun = store_.begin_step_run(job_id_, step.id, unit.iteration, item_json);
+    if (!begun.ok()) {
+      error = "step '" + name + "': " + begun.status().message();
+      break;
+    }
+    store::StepRunRecord rec = std::move(begun).value();
+    env.deadline = step.timeout_s > 0
+                       ? std::chrono::steady_clock::now() +
+                             std::chrono::milliseconds(static_cast<int64_t>(step.timeout_s * 1000))
+                       : std::chrono::steady_clock::time_point::max();
+    AttemptResult res;
+    auto t0 = std::chrono::steady_clock::now();
+    Status st = run_attempt(env, unit, &res);
+    if (st.ok()) {
+      rec.usage = res.usage;
+      rec.outputs_json = res.outputs.dump();
+      rec.warnings_json = json(res.warnings).dump();
+      Status commit = store_.commit_step_run(rec, res.findings);
+      std::lock_guard lock(mu_);
+      if (!commit.ok()) {
+        unit_done(unit, false, json(), 0, "step '" + name + "': cannot commit: " + commit.message());
+        return;
+      }
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      event("step " + name + " succeeded: " + std::to_string(res.findings.size()) + " findings, " +
+            std::to_string(res.warnings.size()) + " warnings, " + std::to_string(res.usage.prompts) +
+            " prompts (" + std::to_string(static_cast<int>(secs * 1000)) + " ms)");
+      for (const std::string& w : res.warnings) event("step " + name + " warning: " + w);
+      unit_done(unit, true, res.outputs, static_cast<int64_t>(res.findings.size()), "");
+      after_commit();
+      return;
+    }
+    error = "step '" + name + "' failed: " + st.message();
+    bool retry = attempt < step.retry.attempts && st.code() != StatusCode::kCancelled && !cancelled();
+    (void)store_.fail_step_run(rec.id, error, retry, res.usage);
+    if (!retry) break;
+    double wait = std::min(step.retry.max_backoff_s,
+                           step.retry.backoff_s * std::pow(step.retry.factor, attempt - 1));
+    event(error + " (attempt " + std::to_string(attempt) + " of " + std::to_string(step.retry.attempts) +
+          "; retrying in " + std::to_string(static_cast<int>(wait * 1000)) + " ms)");
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000));
+    while (std::chrono::steady_clock::now() < until && !cancelled()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  std::lock_guard lock(mu_);
+  event(error);
+  unit_done(unit, false, json(), 0, error);
+}
+
+void JobRun::worker() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    if (queue_.empty() || failed_ || cancelled()) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      continue;
+    }
+    RunUnit unit = std::move(queue_.front());
+    queue_.pop_front();
+    ++running_;
+    lock.unlock();
+    run_unit(unit);
+    lock.lock();
+    --running_;
+    cv_.notify_all();
+  }
+}
+
+Result<JobOutcome> JobRun::run() {
+  REAM_RETURN_IF_ERROR(load());
+  REAM_RETURN_IF_ERROR(store_.mark_job_running(job_id_));
+  if (opt_.progress) opt_.progress->steps_total = static_cast<int>(wf_.steps.size());
+  event("running workflow " + wf_.name + " (" + std::to_string(wf_.steps.size()) + " steps)");
+  std::vector<std::thread> workers;
+  for (int i = 0; i < std::max(1, opt_.max_parallel); ++i) workers.emplace_back([this] { worker(); });
+  {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (!failed_ && !cancelled()) expand_ready();
+      bool all_done = true;
+      for (const StepSlot& s : slots_) {
+        all_done = all_done && (s.state == SlotState::kDone || s.state == SlotState::kSkipped ||
+                                s.state == SlotState::kFailed);
+      }
+      if (failed_ || cancelled()) queue_.clear();
+      if ((all_done || failed_ || cancelled()) && running_ == 0 && queue_.empty()) break;
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    stop_ = true;
+    cv_.notify_all();
+  }
+  for (std::thread& t : workers) t.join();
+  JobOutcome out;
+  if (cancelled() && !failed_) {
+    out.status = opt_.cancel_is_interrupt ? store::kJobFailed : store::kJobCancelled;
+    out.error = opt_.cancel_is_interrupt ? "interrupted" : "cancelled";
+  } else if (failed_ && cancelled() && opt_.cancel_is_interrupt) {
+    out.status = store::kJobFailed;
+    out.error = "interrupted";
+  } else if (failed_) {
+    out.status = store::kJobFailed;
+    out.error = error_;
+  } else {
+    out.status = store::kJobSucceeded;
+    for (const auto& [name, t] : wf_.outputs) out.outputs[name] = t.eval(ctx_);
+  }
+  REAM_RETURN_IF_ERROR(store_.finish_job(job_id_, out.status, out.outputs.dump(), out.error));
+  event("job " + out.status + (out.error.empty() ? "" : ": " + out.error));
+  return out;
+}
+
+}  // namespace
+
+Result<JobOutcome> Executor::run(int64_t job_id, const RunOptions& options) {
+  JobRun run(store_, plugins_, model_, job_id, options);
+  return run.run();
+}
+
+}  // namespace ream::flow

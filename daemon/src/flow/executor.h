@@ -1,0 +1,71 @@
+// Executor: runs a job's workflow to its end, or resumes it.
+//
+// Steps run when all their `needs` have finished (skipped counts as finished, as
+// in Argo); a step with `foreach` expands into iterations. Step iterations ("step
+// runs") run on a pool of `max_parallel` workers, and each sends its prompts to
+// the model all at once, so the engine batches them. Every step run commits its
+// findings, outputs and state in one store transaction; on resume, committed runs
+// are reused and everything else runs again, so no finding is written twice.
+//
+// Each attempt of a step run: resolve `with:` -> plugin.plan -> prompts to the
+// model -> plugin.reduce (more rounds while reduce asks for more prompts) ->
+// evidence located in the documents -> commit. A failed attempt is retried per the
+// step's `retry`; `timeout` bounds one attempt (prompts in flight are cancelled).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "flow/model_client.h"
+#include "plugins/plugin_host.h"
+#include "ream/engine/status.h"
+#include "store/store.h"
+
+namespace ream::flow {
+
+// Live counters for progress displays; written by the executor, read by anyone.
+struct Progress {
+  std::atomic<int> steps_total{0}, steps_done{0};
+  std::atomic<int64_t> runs_total{0}, runs_done{0};
+  std::atomic<int64_t> prompts_total{0}, prompts_done{0};
+  std::atomic<int64_t> prompt_tokens{0}, completion_tokens{0}, cached_prompt_tokens{0};
+};
+
+struct RunOptions {
+  int max_parallel = 4;                      // step runs in flight at once
+  const std::atomic<bool>* cancel = nullptr; // set to stop: the job ends `cancelled`
+  // When set, a stop through `cancel` is an interruption instead: the job ends
+  // `failed` with error "interrupted" and can be resumed (what Ctrl-C does in `ream run`).
+  bool cancel_is_interrupt = false;
+  Progress* progress = nullptr;
+  std::function<void(const std::string&)> on_event;  // one human-readable line per event
+  // Test hook: the process raises SIGKILL right after its Nth step-run commit
+  // (or skip). 0 = off. `ream run` sets it from REAM_TEST_KILL_AFTER_STEP.
+  int kill_after_commits = 0;
+};
+
+struct JobOutcome {
+  std::string status;  // succeeded, failed or cancelled
+  std::string error;
+  nlohmann::json outputs = nlohmann::json::object();
+};
+
+class Executor {
+ public:
+  Executor(store::Store& store, const plugins::PluginHost& plugins, ModelClient& model)
+      : store_(store), plugins_(plugins), model_(model) {}
+
+  // Runs job `job_id` (queued, running after a crash, or failed) to its end and
+  // records the final state. A non-OK status means the job could not be run at
+  // all (unknown job, store error, workflow no longer valid).
+  Result<JobOutcome> run(int64_t job_id, const RunOptions& options);
+
+ private:
+  store::Store& store_;
+  const plugins::PluginHost& plugins_;
+  ModelClient& model_;
+};
+
+}  // namespace ream::flow

@@ -1,0 +1,396 @@
+// Workflow expressions: tokenizer, recursive-descent parser and evaluator.
+#include "flow/expr.h"
+
+#include <cctype>
+#include <cmath>
+#include <stdexcept>
+
+namespace ream::flow {
+
+using nlohmann::json;
+
+struct ExprNode {
+  enum Kind { kLiteral, kName, kMember, kIndex, kNot, kBinary, kCall } kind;
+  json value;                                   // kLiteral
+  std::string name;                             // kName, kMember, kBinary op, kCall
+  std::vector<std::shared_ptr<const ExprNode>> kids;
+};
+
+namespace {
+
+using NodePtr = std::shared_ptr<const ExprNode>;
+
+struct ParseError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+NodePtr make(ExprNode::Kind kind, std::string name = {}, std::vector<NodePtr> kids = {},
+             json value = nullptr) {
+  auto n = std::make_shared<ExprNode>();
+  n->kind = kind;
+  n->name = std::move(name);
+  n->kids = std::move(kids);
+  n->value = std::move(value);
+  return n;
+}
+
+class Parser {
+ public:
+  explicit Parser(const std::string& s) : s_(s) {}
+
+  NodePtr parse() {
+    skip();
+    if (pos_ >= s_.size()) fail("empty expression");
+    NodePtr n = parse_or();
+    skip();
+    if (pos_ < s_.size()) fail("unexpected '" + std::string(1, s_[pos_]) + "'");
+    return n;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) {
+    throw ParseError(what + " at column " + std::to_string(pos_ + 1));
+  }
+  void skip() {
+    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+  }
+  bool eat(const char* op) {
+    skip();
+    size_t n = std::char_traits<char>::length(op);
+    if (s_.compare(pos_, n, op) == 0) {
+      pos_ += n;
+      return true;
+    }
+    return false;
+  }
+
+  NodePtr parse_or() {
+    NodePtr left = parse_and();
+    while (eat("||")) left = make(ExprNode::kBinary, "||", {left, parse_and()});
+    return left;
+  }
+  NodePtr parse_and() {
+    NodePtr left = parse_cmp();
+    while (eat("&&")) left = make(ExprNode::kBinary, "&&", {left, parse_cmp()});
+    return left;
+  }
+  NodePtr parse_cmp() {
+    NodePtr left = parse_unary();
+    for (const char* op : {"==", "!=", "<=", ">=", "<", ">"}) {
+      if (eat(op)) return make(ExprNode::kBinary, op, {left, parse_unary()});
+    }
+    return left;
+  }
+  NodePtr parse_unary() {
+    skip();
+    if (pos_ < s_.size() && s_[pos_] == '!' && s_.compare(pos_, 2, "!=") != 0) {
+      ++pos_;
+      return make(ExprNode::kNot, "", {parse_unary()});
+    }
+    return parse_postfix();
+  }
+  NodePtr parse_postfix() {
+    NodePtr n = parse_primary();
+    for (;;) {
+      if (eat(".")) {
+        std::string name = ident();
+        if (name.empty()) fail("expected a name after '.'");
+        n = make(ExprNode::kMember, name, {n});
+      } else if (eat("[")) {
+        NodePtr index = parse_or();
+        if (!eat("]")) fail("expected ']'");
+        n = make(ExprNode::kIndex, "", {n, index});
+      } else {
+        return n;
+      }
+    }
+  }
+  std::string ident() {
+    skip();
+    size_t start = pos_;
+    while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) ||
+                                s_[pos_] == '_' || s_[pos_] == '-')) {
+      ++pos_;
+    }
+    return s_.substr(start, pos_ - start);
+  }
+  NodePtr parse_primary() {
+    skip();
+    if (pos_ >= s_.size()) fail("unexpected end of expression");
+    char c = s_[pos_];
+    if (c == '(') {
+      ++pos_;
+      NodePtr n = parse_or();
+      if (!eat(")")) fail("expected ')'");
+      return n;
+    }
+    if (c == '\'') return make(ExprNode::kLiteral, "", {}, string_literal());
+    if (std::isdigit(static_cast<unsigned char>(c)) || c == '-') return number();
+    if (!std::isalpha(static_cast<unsigned char>(c)) && c != '_') {
+      fail("unexpected '" + std::string(1, c) + "'");
+    }
+    std::string name = ident();
+    if (name == "true") return make(ExprNode::kLiteral, "", {}, true);
+    if (name == "false") return make(ExprNode::kLiteral, "", {}, false);
+    if (name == "null") return make(ExprNode::kLiteral, "", {}, nullptr);
+    if (eat("(")) return call(name);
+    return make(ExprNode::kName, name);
+  }
+  json string_literal() {
+    std::string out;
+    ++pos_;
+    for (;;) {
+      if (pos_ >= s_.size()) fail("unterminated string");
+      char c = s_[pos_++];
+      if (c == '\'') {
+        if (pos_ < s_.size() && s_[pos_] == '\'') {
+          out += '\'';
+          ++pos_;
+          continue;
+        }
+        return out;
+      }
+      out += c;
+    }
+  }
+  NodePtr number() {
+    size_t start = pos_;
+    if (s_[pos_] == '-') ++pos_;
+    while (pos_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '.')) {
+      ++pos_;
+    }
+    std::string text = s_.substr(start, pos_ - start);
+    json v = json::parse(text, nullptr, false);
+    if (v.is_discarded() || !v.is_number()) {
+      pos_ = start;
+      fail("bad number '" + text + "'");
+    }
+    return make(ExprNode::kLiteral, "", {}, v);
+  }
+  NodePtr call(const std::string& name) {
+    static const std::vector<std::pair<std::string, size_t>> kFunctions = {
+        {"length", 1}, {"contains", 2}, {"join", 2}, {"toJSON", 1}};
+    size_t arity = 0;
+    for (const auto& [fn, n] : kFunctions) {
+      if (fn == name) arity = n;
+    }
+    if (arity == 0) fail("unknown function '" + name + "' (known: length, contains, join, toJSON)");
+    std::vector<NodePtr> args;
+    if (!eat(")")) {
+      do {
+        args.push_back(parse_or());
+      } while (eat(","));
+      if (!eat(")")) fail("expected ')' after the arguments of " + name);
+    }
+    if (args.size() != arity) {
+      fail(name + "() takes " + std::to_string(arity) + " argument" + (arity == 1 ? "" : "s"));
+    }
+    return make(ExprNode::kCall, name, std::move(args));
+  }
+
+  const std::string& s_;
+  size_t pos_ = 0;
+};
+
+bool loose_equal(const json& a, const json& b) {
+  if (a.is_number() && b.is_number()) return a.get<double>() == b.get<double>();
+  return a == b;
+}
+
+json eval_node(const ExprNode& n, const json& ctx);
+
+json eval_binary(const ExprNode& n, const json& ctx) {
+  const std::string& op = n.name;
+  json a = eval_node(*n.kids[0], ctx);
+  if (op == "&&") return truthy(a) ? eval_node(*n.kids[1], ctx) : a;
+  if (op == "||") return truthy(a) ? a : eval_node(*n.kids[1], ctx);
+  json b = eval_node(*n.kids[1], ctx);
+  if (op == "==") return loose_equal(a, b);
+  if (op == "!=") return !loose_equal(a, b);
+  if (a.is_number() && b.is_number()) {
+    double x = a.get<double>(), y = b.get<double>();
+    if (op == "<") return x < y;
+    if (op == "<=") return x <= y;
+    if (op == ">") return x > y;
+    return x >= y;
+  }
+  if (a.is_string() && b.is_string()) {
+    int c = a.get<std::string>().compare(b.get<std::string>());
+    if (op == "<") return c < 0;
+    if (op == "<=") return c <= 0;
+    if (op == ">") return c > 0;
+    return c >= 0;
+  }
+  return false;
+}
+
+json eval_call(const ExprNode& n, const json& ctx) {
+  std::vector<json> args;
+  for (const auto& k : n.kids) args.push_back(eval_node(*k, ctx));
+  if (n.name == "length") {
+    if (args[0].is_string()) return args[0].get<std::string>().size();
+    if (args[0].is_array() || args[0].is_object()) return args[0].size();
+    return 0;
+  }
+  if (n.name == "contains") {
+    if (args[0].is_string()) return args[0].get<std::string>().find(stringify(args[1])) != std::string::npos;
+    if (args[0].is_array()) {
+      for (const json& v : args[0]) {
+        if (loose_equal(v, args[1])) return true;
+      }
+    }
+    return false;
+  }
+  if (n.name == "join") {
+    if (!args[0].is_array()) return stringify(args[0]);
+    std::string out, sep = stringify(args[1]);
+    for (size_t i = 0; i < args[0].size(); ++i) out += (i ? sep : "") + stringify(args[0][i]);
+    return out;
+  }
+  return args[0].dump();  // toJSON
+}
+
+json eval_node(const ExprNode& n, const json& ctx) {
+  switch (n.kind) {
+    case ExprNode::kLiteral: return n.value;
+    case ExprNode::kName: return ctx.is_object() && ctx.contains(n.name) ? ctx[n.name] : json();
+    case ExprNode::kMember: {
+      json base = eval_node(*n.kids[0], ctx);
+      return base.is_object() && base.contains(n.name) ? base[n.name] : json();
+    }
+    case ExprNode::kIndex: {
+      json base = eval_node(*n.kids[0], ctx), index = eval_node(*n.kids[1], ctx);
+      if (base.is_array() && index.is_number_integer()) {
+        auto i = index.get<int64_t>();
+        return i >= 0 && static_cast<size_t>(i) < base.size() ? base[static_cast<size_t>(i)] : json();
+      }
+      if (base.is_object() && index.is_string() && base.contains(index.get<std::string>())) {
+        return base[index.get<std::string>()];
+      }
+      return json();
+    }
+    case ExprNode::kNot: return !truthy(eval_node(*n.kids[0], ctx));
+    case ExprNode::kBinary: return eval_binary(n, ctx);
+    case ExprNode::kCall: return eval_call(n, ctx);
+  }
+  return json();
+}
+
+// Collects the static reference path of a member/index chain ending at a name.
+bool ref_path(const ExprNode& n, RefPath* path) {
+  if (n.kind == ExprNode::kName) {
+    path->push_back(n.name);
+    return true;
+  }
+  if (n.kind == ExprNode::kMember) {
+    if (!ref_path(*n.kids[0], path)) return false;
+    path->push_back(n.name);
+    return true;
+  }
+  if (n.kind == ExprNode::kIndex) {
+    if (!ref_path(*n.kids[0], path)) return false;
+    const ExprNode& idx = *n.kids[1];
+    if (idx.kind == ExprNode::kLiteral && idx.value.is_string()) path->push_back(idx.value.get<std::string>());
+    return false;  // stop the static prefix here either way
+  }
+  return false;
+}
+
+void collect(const ExprNode& n, std::vector<RefPath>* out) {
+  if (n.kind == ExprNode::kName || n.kind == ExprNode::kMember || n.kind == ExprNode::kIndex) {
+    RefPath path;
+    bool complete = ref_path(n, &path);
+    if (!path.empty()) out->push_back(path);
+    if (complete) return;
+    if (n.kind == ExprNode::kIndex) collect(*n.kids[1], out);
+    return;
+  }
+  for (const auto& k : n.kids) collect(*k, out);
+}
+
+}  // namespace
+
+Result<Expr> Expr::parse(const std::string& text) {
+  Expr e;
+  e.text_ = text;
+  try {
+    e.root_ = Parser(text).parse();
+  } catch (const ParseError& err) {
+    return invalid_argument(err.what());
+  }
+  return e;
+}
+
+json Expr::eval(const json& context) const { return eval_node(*root_, context); }
+
+std::vector<RefPath> Expr::references() const {
+  std::vector<RefPath> out;
+  collect(*root_, &out);
+  return out;
+}
+
+Result<Template> Template::parse(const std::string& text) {
+  Template t;
+  size_t pos = 0;
+  std::string literal;
+  for (;;) {
+    size_t open = text.find("${{", pos);
+    if (open == std::string::npos) {
+      literal += text.substr(pos);
+      break;
+    }
+    size_t close = text.find("}}", open + 3);
+    if (close == std::string::npos) return invalid_argument("'${{' without a closing '}}'");
+    literal += text.substr(pos, open - pos);
+    std::string inner = text.substr(open + 3, close - open - 3);
+    // Columns in messages count from the expression's first character.
+    size_t first = inner.find_first_not_of(" \t"), last = inner.find_last_not_of(" \t");
+    auto expr = Expr::parse(first == std::string::npos ? std::string() : inner.substr(first, last - first + 1));
+    if (!expr.ok()) {
+      return invalid_argument("bad expression '${{" + inner + "}}': " + expr.status().message());
+    }
+    t.literals_.push_back(std::move(literal));
+    literal.clear();
+    t.exprs_.push_back(std::move(expr).value());
+    pos = close + 2;
+  }
+  t.literals_.push_back(std::move(literal));
+  t.whole_ = t.exprs_.size() == 1 && t.literals_[0].empty() && t.literals_[1].empty();
+  return t;
+}
+
+json Template::eval(const json& context) const {
+  if (exprs_.empty()) return literals_.empty() ? std::string() : literals_[0];
+  if (whole_) return exprs_[0].eval(context);
+  std::string out = literals_[0];
+  for (size_t i = 0; i < exprs_.size(); ++i) out += stringify(exprs_[i].eval(context)) + literals_[i + 1];
+  return out;
+}
+
+std::vector<RefPath> Template::references() const {
+  std::vector<RefPath> out;
+  for (const Expr& e : exprs_) {
+    auto refs = e.references();
+    out.insert(out.end(), refs.begin(), refs.end());
+  }
+  return out;
+}
+
+bool truthy(const json& v) {
+  if (v.is_null()) return false;
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number()) {
+    double d = v.get<double>();
+    return d != 0 && !std::isnan(d);
+  }
+  if (v.is_string()) return !v.get<std::string>().empty();
+  return true;
+}
+
+std::string stringify(const json& v) {
+  if (v.is_null()) return "";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+}  // namespace ream::flow

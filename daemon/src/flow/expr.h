@@ -1,0 +1,63 @@
+// Workflow expressions: the `${{ ... }}` language of `with`, `when`, `foreach` and
+// `outputs`, in the spirit of GitHub Actions expressions.
+//
+//   literals     'text' (a '' inside is a quote), 12, 1.5, true, false, null
+//   references   inputs.name, steps.<id>.outputs.<name>, steps.<id>.status, item,
+//                item.field, job.id; a[0] and a['key'] index lists and objects
+//   operators    ! (not), == != < <= > >= (numbers; strings compare case-sensitively),
+//                && || (yield one of their operands, as in JavaScript), ( )
+//   functions    length(x), contains(list_or_string, x), join(list, sep), toJSON(x)
+//
+// A missing property evaluates to null. Values are JSON values.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "ream/engine/status.h"
+
+namespace ream::flow {
+
+struct ExprNode;
+
+// A reference path such as {"steps", "a", "outputs", "x"}, as written.
+using RefPath = std::vector<std::string>;
+
+class Expr {
+ public:
+  // Parses the text between `${{` and `}}`. Errors say what was expected where.
+  static Result<Expr> parse(const std::string& text);
+  nlohmann::json eval(const nlohmann::json& context) const;
+  // Every reference, longest static prefix (stops at a computed index).
+  std::vector<RefPath> references() const;
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+  std::shared_ptr<const ExprNode> root_;
+};
+
+// A string that may contain `${{ ... }}` parts. A string that is exactly one
+// expression evaluates to the expression's value (any JSON type); otherwise the
+// parts are stringified and concatenated.
+class Template {
+ public:
+  static Result<Template> parse(const std::string& text);
+  bool is_literal() const { return exprs_.empty(); }
+  nlohmann::json eval(const nlohmann::json& context) const;
+  std::vector<RefPath> references() const;
+
+ private:
+  std::vector<std::string> literals_;  // literals_.size() == exprs_.size() + 1
+  std::vector<Expr> exprs_;
+  bool whole_ = false;
+};
+
+// Truthiness: false, null, 0, "" and NaN are false; everything else is true.
+bool truthy(const nlohmann::json& value);
+// How a value is written into a string: strings as is, null as "", others as JSON.
+std::string stringify(const nlohmann::json& value);
+
+}  // namespace ream::flow

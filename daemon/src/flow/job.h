@@ -1,0 +1,41 @@
+// Creating a job: checking inputs against the workflow, reading and storing the
+// documents, and recording the workflow and the job (status queued).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "flow/model_client.h"
+#include "flow/workflow.h"
+#include "ream/engine/status.h"
+#include "store/store.h"
+
+namespace ream::flow {
+
+struct JobRequest {
+  // Input values by name. Document inputs hold a path (document) or a list of
+  // paths (documents).
+  nlohmann::json inputs = nlohmann::json::object();
+  int priority = 0;
+  std::string idempotency_key;
+};
+
+// Turns `--input name=value` arguments and `--doc PATH` arguments into typed
+// input values. A value starting with '[' or '{' is parsed as JSON; "@FILE" reads
+// a JSON or YAML list from FILE; a list input given several times collects the
+// values. --doc paths go to the workflow's first document(s) input.
+Result<nlohmann::json> inputs_from_args(const Workflow& workflow,
+                                        const std::vector<std::string>& name_values,
+                                        const std::vector<std::string>& doc_paths);
+
+// Validates the inputs (unknown, missing, wrong type, out of range: errors name the
+// input), applies defaults, reads the documents (token counts from `model` when
+// given) and records everything. Returns the new job's id.
+Result<int64_t> create_job(store::Store& store, const Workflow& workflow, const JobRequest& request,
+                           const ModelClient* model);
+
+// Checks and completes inputs (defaults applied); document inputs stay paths.
+Result<nlohmann::json> check_inputs(const Workflow& workflow, const nlohmann::json& inputs);
+
+}  // namespace ream::flow

@@ -1,0 +1,67 @@
+// ModelClient: the flow executor's seam to the model. The production
+// implementation (engine_model_client.h) wraps ream::Engine; unit tests of the
+// executor use a scripted client so that they can control replies and timing.
+//
+// Thread-safety: all methods may be called from any thread. `done` callbacks may
+// run on any thread, including inside submit() itself.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "plugins/plugin_host.h"
+#include "ream/engine/status.h"
+
+namespace ream::flow {
+
+struct Sampling {
+  float temperature = 0.7f;
+  float top_p = 0.8f;
+  int top_k = 20;
+  float min_p = 0.0f;
+  float presence_penalty = 0.0f;
+  float repetition_penalty = 1.0f;
+  int max_tokens = 1024;
+  std::optional<uint64_t> seed;
+};
+
+struct ModelRequest {
+  std::vector<plugins::Message> messages;  // rendered with the chat template; or
+  std::string text;                        // a raw prompt when messages is empty
+  Sampling sampling;
+  std::string tag;                         // "job 3 step ask[2] q-1", for logs
+};
+
+struct ModelReply {
+  Status status;                           // not ok: the request failed or was cancelled
+  std::string text;
+  std::string finish_reason;               // "stop", "length", "cancelled", "error"
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cached_prompt_tokens = 0;
+};
+
+class ModelClient {
+ public:
+  virtual ~ModelClient() = default;
+  // Tokens of plain text (no chat template).
+  virtual int64_t count_tokens(std::string_view text) const = 0;
+  // The most tokens a prompt and its reply may take together.
+  virtual int64_t context_size() const = 0;
+  // Tokens the chat template adds around a short conversation.
+  virtual int64_t prompt_overhead() const = 0;
+  // Starts a request. On success `done` is called exactly once, later or inside
+  // this call; on failure it is never called.
+  virtual Result<uint64_t> submit(const ModelRequest& request,
+                                  std::function<void(ModelReply)> done) = 0;
+  // Cancels a running request; its `done` still runs (with a cancelled status).
+  virtual void cancel(uint64_t id) = 0;
+  // Completion tokens produced so far by all requests (for a live tokens/s).
+  virtual int64_t tokens_streamed() const { return 0; }
+};
+
+}  // namespace ream::flow

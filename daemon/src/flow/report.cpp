@@ -1,0 +1,130 @@
+// Job results as JSON and Markdown.
+#include "flow/report.h"
+
+#include <map>
+#include <sstream>
+
+namespace ream::flow {
+
+using nlohmann::json;
+
+const char* severity_name(int severity) {
+  static const char* kNames[] = {"info", "low", "medium", "high", "critical"};
+  return severity >= 0 && severity <= 4 ? kNames[severity] : "unknown";
+}
+
+Result<json> job_result_json(store::Store& store, int64_t job_id) {
+  REAM_ASSIGN_OR_RETURN(store::JobRecord job, store.get_job(job_id));
+  REAM_ASSIGN_OR_RETURN(std::vector<store::StepRunRecord> runs, store.step_runs(job_id));
+  REAM_ASSIGN_OR_RETURN(std::vector<store::FindingRecord> findings, store.findings(job_id));
+  REAM_ASSIGN_OR_RETURN(std::vector<store::JobDocument> docs, store.job_documents(job_id));
+  json out;
+  out["job"] = {{"id", job.id}, {"workflow", job.workflow_name}, {"status", job.status},
+                {"error", job.error}, {"created_at", job.created_at}, {"started_at", job.started_at},
+                {"finished_at", job.finished_at}, {"inputs", json::parse(job.inputs_json, nullptr, false)},
+                {"usage", {{"prompts", job.usage.prompts}, {"prompt_tokens", job.usage.prompt_tokens},
+                           {"completion_tokens", job.usage.completion_tokens},
+                           {"cached_prompt_tokens", job.usage.cached_prompt_tokens}}}};
+  out["outputs"] = json::parse(job.outputs_json, nullptr, false);
+  out["documents"] = json::array();
+  for (const store::JobDocument& d : docs) {
+    auto rec = store.get_document(d.document_id);
+    json doc = {{"id", d.key}, {"input", d.input_name}};
+    if (rec.ok()) {
+      doc["path"] = rec->source_path;
+      doc["bytes"] = rec->text.size();
+      doc["tokens"] = rec->token_count;
+      doc["sha256"] = rec->content_hash;
+    }
+    out["documents"].push_back(doc);
+  }
+  out["steps"] = json::array();
+  out["warnings"] = json::array();
+  for (const store::StepRunRecord& r : runs) {
+    json w = json::parse(r.warnings_json, nullptr, false);
+    out["steps"].push_back({{"step", r.step_id}, {"iteration", r.iteration}, {"status", r.status},
+                            {"attempt", r.attempt}, {"error", r.error},
+                            {"duration_ms", r.finished_at > r.started_at ? r.finished_at - r.started_at : 0},
+                            {"prompts", r.usage.prompts}, {"prompt_tokens", r.usage.prompt_tokens},
+                            {"completion_tokens", r.usage.completion_tokens},
+                            {"cached_prompt_tokens", r.usage.cached_prompt_tokens}});
+    if (w.is_array()) {
+      for (const json& msg : w) out["warnings"].push_back({{"step", r.step_id}, {"iteration", r.iteration}, {"message", msg}});
+    }
+  }
+  out["findings"] = json::array();
+  int unverified = 0;
+  for (const store::FindingRecord& f : findings) {
+    json ev = json::array();
+    for (const store::EvidenceRecord& e : f.evidence) {
+      unverified += e.verified ? 0 : 1;
+      ev.push_back({{"document", e.document_key}, {"quote", e.quote}, {"verified", e.verified},
+                    {"start", e.start_char}, {"end", e.end_char},
+                    {"start_byte", e.start_byte}, {"end_byte", e.end_byte}});
+    }
+    out["findings"].push_back({{"id", f.id}, {"step", f.step_id}, {"kind", f.kind}, {"category", f.category},
+                               {"severity", severity_name(f.severity)}, {"title", f.title}, {"text", f.text},
+                               {"confidence", f.confidence < 0 ? json() : json(f.confidence)},
+                               {"evidence", ev}, {"details", json::parse(f.details_json, nullptr, false)}});
+  }
+  out["summary"] = {{"findings", findings.size()}, {"unverified_quotes", unverified},
+                    {"warnings", out["warnings"].size()}};
+  return out;
+}
+
+Result<std::string> job_result_markdown(store::Store& store, int64_t job_id) {
+  REAM_ASSIGN_OR_RETURN(json r, job_result_json(store, job_id));
+  std::ostringstream md;
+  const json& job = r["job"];
+  md << "# " << job["workflow"].get<std::string>() << " — job " << job["id"] << "\n\n";
+  md << "- Status: **" << job["status"].get<std::string>() << "**";
+  if (!job["error"].get<std::string>().empty()) md << " — " << job["error"].get<std::string>();
+  md << "\n- Documents: ";
+  for (size_t i = 0; i < r["documents"].size(); ++i) {
+    const json& d = r["documents"][i];
+    md << (i ? ", " : "") << "`" << d.value("path", d["id"].get<std::string>()) << "` (" << d.value("tokens", -1) << " tokens)";
+  }
+  const json& u = job["usage"];
+  md << "\n- Model: " << u["prompts"] << " prompts, " << u["prompt_tokens"] << " prompt tokens ("
+     << u["cached_prompt_tokens"] << " from the prefix cache), " << u["completion_tokens"] << " generated\n";
+  md << "- Findings: " << r["summary"]["findings"] << "; unverified quotes: " << r["summary"]["unverified_quotes"]
+     << "; warnings: " << r["summary"]["warnings"] << "\n\n";
+  if (!r["outputs"].empty()) {
+    md << "## Outputs\n\n";
+    for (const auto& [k, v] : r["outputs"].items()) {
+      md << "### " << k << "\n\n" << (v.is_string() ? v.get<std::string>() : "```json\n" + v.dump(2) + "\n```") << "\n\n";
+    }
+  }
+  std::map<std::string, std::vector<const json*>> by_kind;
+  for (const json& f : r["findings"]) by_kind[f["kind"].get<std::string>()].push_back(&f);
+  for (const auto& [kind, list] : by_kind) {
+    md << "## Findings: " << kind << "\n\n";
+    for (int sev = 4; sev >= 0; --sev) {
+      for (const json* f : list) {
+        if ((*f)["severity"] != severity_name(sev)) continue;
+        md << "### [" << severity_name(sev) << "] " << (*f)["title"].get<std::string>() << "\n\n";
+        if (!(*f)["category"].get<std::string>().empty()) md << "*" << (*f)["category"].get<std::string>() << "*\n\n";
+        md << (*f)["text"].get<std::string>() << "\n\n";
+        for (const json& e : (*f)["evidence"]) {
+          md << "> " << e["quote"].get<std::string>() << "\n\n— " << e["document"].get<std::string>();
+          if (e["verified"].get<bool>()) {
+            md << ", characters " << e["start"] << "–" << e["end"] << "\n\n";
+          } else {
+            md << " (quote not found in the document: unverified)\n\n";
+          }
+        }
+      }
+    }
+  }
+  if (!r["warnings"].empty()) {
+    md << "## Warnings\n\n";
+    for (const json& w : r["warnings"]) {
+      md << "- " << w["step"].get<std::string>();
+      if (w["iteration"].get<int>() >= 0) md << "[" << w["iteration"] << "]";
+      md << ": " << w["message"].get<std::string>() << "\n";
+    }
+  }
+  return md.str();
+}
+
+}  // namespace ream::flow

@@ -1,0 +1,68 @@
+// One attempt of one step run: parameters, plan, prompts, reduce rounds and
+// evidence. Internal to the executor.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "flow/executor.h"
+#include "flow/model_client.h"
+#include "flow/workflow.h"
+#include "plugins/plugin_host.h"
+#include "store/records.h"
+
+namespace ream::flow {
+
+// A whole document of the job.
+struct JobDoc {
+  int64_t db_id = 0;
+  std::string key;   // "doc-1"
+  std::string path;
+  std::string text;
+  int64_t tokens = -1;
+};
+
+// One step run to execute.
+struct RunUnit {
+  size_t step = 0;                           // index into Workflow::steps
+  int iteration = -1;
+  nlohmann::json item;                       // foreach item, null without foreach
+  std::vector<plugins::Document> documents;  // what plan/reduce see
+};
+
+struct AttemptResult {
+  std::vector<store::FindingRecord> findings;
+  nlohmann::json outputs = nlohmann::json::object();
+  std::vector<std::string> warnings;
+  store::Usage usage;
+};
+
+struct AttemptEnv {
+  const Workflow* workflow = nullptr;
+  const plugins::Plugin* plugin = nullptr;
+  ModelClient* model = nullptr;
+  const std::map<std::string, JobDoc>* docs = nullptr;  // by key
+  nlohmann::json context;                               // expression context (item set)
+  Sampling sampling;                                    // workflow + step engine settings
+  std::chrono::steady_clock::time_point deadline;       // max() = none
+  double timeout_s = 0;
+  const std::atomic<bool>* cancel = nullptr;
+  Progress* progress = nullptr;
+  std::string tag;                                      // "job 3 step ask[2]"
+  int64_t job_id = 0;
+};
+
+// Runs one attempt. Usage is filled even when the attempt fails.
+Status run_attempt(const AttemptEnv& env, const RunUnit& unit, AttemptResult* result);
+
+// Resolves every ${{ }} inside a JSON value (strings, lists, objects).
+nlohmann::json resolve_value(const nlohmann::json& value, const nlohmann::json& context);
+
+// Sampling settings from resolved engine JSON (workflow defaults then step overrides).
+Sampling sampling_from(const nlohmann::json& engine);
+
+}  // namespace ream::flow

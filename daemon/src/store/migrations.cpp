@@ -1,0 +1,133 @@
+// Schema migrations, oldest first.
+#include "store/migrations.h"
+
+namespace ream::store {
+
+namespace {
+
+// Version 1: workflows, documents, jobs (with lease columns for the daemon's
+// runners), job documents, step runs, findings, evidence and job events.
+const char* kV1 = R"SQL(
+CREATE TABLE workflows (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT NOT NULL,
+  version       TEXT NOT NULL,
+  content_hash  TEXT NOT NULL,
+  source        TEXT NOT NULL,
+  path          TEXT NOT NULL DEFAULT '',
+  created_at    INTEGER NOT NULL,
+  UNIQUE (name, version, content_hash)
+);
+
+CREATE TABLE documents (
+  id            INTEGER PRIMARY KEY,
+  content_hash  TEXT NOT NULL UNIQUE,
+  source_path   TEXT NOT NULL DEFAULT '',
+  media_type    TEXT NOT NULL DEFAULT 'text/plain',
+  size_bytes    INTEGER NOT NULL,
+  token_count   INTEGER NOT NULL DEFAULT -1,
+  text          TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE jobs (
+  id                INTEGER PRIMARY KEY,
+  workflow_id       INTEGER NOT NULL REFERENCES workflows(id),
+  status            TEXT NOT NULL CHECK (status IN
+                      ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+  inputs_json       TEXT NOT NULL DEFAULT '{}',
+  outputs_json      TEXT NOT NULL DEFAULT '{}',
+  error             TEXT NOT NULL DEFAULT '',
+  priority          INTEGER NOT NULL DEFAULT 0,
+  created_at        INTEGER NOT NULL,
+  started_at        INTEGER NOT NULL DEFAULT 0,
+  finished_at       INTEGER NOT NULL DEFAULT 0,
+  updated_at        INTEGER NOT NULL,
+  lease_owner       TEXT NOT NULL DEFAULT '',
+  lease_expires_at  INTEGER NOT NULL DEFAULT 0,
+  idempotency_key   TEXT UNIQUE
+);
+CREATE INDEX jobs_by_status ON jobs(status, id);
+
+CREATE TABLE job_documents (
+  job_id       INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  ordinal      INTEGER NOT NULL,
+  document_id  INTEGER NOT NULL REFERENCES documents(id),
+  key          TEXT NOT NULL,
+  input_name   TEXT NOT NULL,
+  PRIMARY KEY (job_id, ordinal),
+  UNIQUE (job_id, key)
+);
+
+CREATE TABLE step_runs (
+  id                    INTEGER PRIMARY KEY,
+  job_id                INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  step_id               TEXT NOT NULL,
+  iteration             INTEGER NOT NULL,
+  item_json             TEXT NOT NULL DEFAULT '',
+  status                TEXT NOT NULL CHECK (status IN
+                          ('running', 'retrying', 'succeeded', 'failed', 'skipped')),
+  attempt               INTEGER NOT NULL DEFAULT 0,
+  started_at            INTEGER NOT NULL DEFAULT 0,
+  finished_at           INTEGER NOT NULL DEFAULT 0,
+  prompts               INTEGER NOT NULL DEFAULT 0,
+  prompt_tokens         INTEGER NOT NULL DEFAULT 0,
+  completion_tokens     INTEGER NOT NULL DEFAULT 0,
+  cached_prompt_tokens  INTEGER NOT NULL DEFAULT 0,
+  outputs_json          TEXT NOT NULL DEFAULT '{}',
+  warnings_json         TEXT NOT NULL DEFAULT '[]',
+  error                 TEXT NOT NULL DEFAULT '',
+  UNIQUE (job_id, step_id, iteration)
+);
+
+CREATE TABLE findings (
+  id           INTEGER PRIMARY KEY,
+  job_id       INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  step_run_id  INTEGER NOT NULL REFERENCES step_runs(id) ON DELETE CASCADE,
+  step_id      TEXT NOT NULL,
+  seq          INTEGER NOT NULL,
+  kind         TEXT NOT NULL,
+  category     TEXT NOT NULL DEFAULT '',
+  severity     INTEGER NOT NULL DEFAULT 0 CHECK (severity BETWEEN 0 AND 4),
+  title        TEXT NOT NULL DEFAULT '',
+  text         TEXT NOT NULL DEFAULT '',
+  confidence   REAL NOT NULL DEFAULT -1,
+  details_json TEXT NOT NULL DEFAULT '{}',
+  created_at   INTEGER NOT NULL,
+  UNIQUE (step_run_id, seq)
+);
+CREATE INDEX findings_by_job ON findings(job_id, step_run_id, seq);
+
+CREATE TABLE evidence (
+  id           INTEGER PRIMARY KEY,
+  finding_id   INTEGER NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+  ordinal      INTEGER NOT NULL,
+  document_id  INTEGER REFERENCES documents(id),
+  document_key TEXT NOT NULL DEFAULT '',
+  quote        TEXT NOT NULL,
+  start_byte   INTEGER NOT NULL DEFAULT -1,
+  end_byte     INTEGER NOT NULL DEFAULT -1,
+  start_char   INTEGER NOT NULL DEFAULT -1,
+  end_char     INTEGER NOT NULL DEFAULT -1,
+  verified     INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (finding_id, ordinal)
+);
+
+CREATE TABLE job_events (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id      INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  type        TEXT NOT NULL,
+  data_json   TEXT NOT NULL DEFAULT '{}',
+  created_at  INTEGER NOT NULL
+);
+CREATE INDEX job_events_by_job ON job_events(job_id, id);
+)SQL";
+
+}  // namespace
+
+const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> kMigrations = {kV1};
+  return kMigrations;
+}
+
+}  // namespace ream::store

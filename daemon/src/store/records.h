@@ -1,0 +1,126 @@
+// Plain records the store reads and writes: workflows, documents, jobs, step runs,
+// findings with their evidence, and job events. Times are milliseconds since the
+// Unix epoch (UTC); 0 means "not yet".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ream::store {
+
+struct WorkflowRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string version;
+  std::string content_hash;  // sha256 of `source`, hex
+  std::string source;        // the YAML text as loaded
+  std::string path;          // where it was loaded from
+  int64_t created_at = 0;
+};
+
+struct DocumentRecord {
+  int64_t id = 0;
+  std::string content_hash;  // sha256 of `text`, hex; documents are deduplicated by it
+  std::string source_path;
+  std::string media_type;    // "text/plain", ...
+  int64_t size_bytes = 0;    // of the source file
+  int64_t token_count = -1;  // of `text`, -1 if unknown
+  std::string text;          // normalised UTF-8 text
+  int64_t created_at = 0;
+};
+
+// A document attached to a job: under which input, in what order, with which key.
+struct JobDocument {
+  int64_t document_id = 0;
+  std::string key;         // "doc-1": the id plugins and findings use
+  std::string input_name;  // the workflow input it was given for
+  int ordinal = 0;
+};
+
+// Job states: queued -> running -> succeeded | failed | cancelled.
+inline constexpr const char* kJobQueued = "queued";
+inline constexpr const char* kJobRunning = "running";
+inline constexpr const char* kJobSucceeded = "succeeded";
+inline constexpr const char* kJobFailed = "failed";
+inline constexpr const char* kJobCancelled = "cancelled";
+
+struct Usage {
+  int64_t prompts = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cached_prompt_tokens = 0;
+};
+
+struct JobRecord {
+  int64_t id = 0;
+  int64_t workflow_id = 0;
+  std::string workflow_name;
+  std::string status;
+  std::string inputs_json = "{}";
+  std::string outputs_json = "{}";
+  std::string error;
+  int priority = 0;
+  int64_t created_at = 0, started_at = 0, finished_at = 0, updated_at = 0;
+  std::string lease_owner;
+  int64_t lease_expires_at = 0;
+  std::string idempotency_key;
+  Usage usage;  // summed over the job's committed step runs
+};
+
+// Step-run states: running -> succeeded | failed | skipped; `retrying` between
+// attempts. A run found `running` after a crash is simply run again.
+inline constexpr const char* kStepRunning = "running";
+inline constexpr const char* kStepRetrying = "retrying";
+inline constexpr const char* kStepSucceeded = "succeeded";
+inline constexpr const char* kStepFailed = "failed";
+inline constexpr const char* kStepSkipped = "skipped";
+
+// One execution unit: a step, or one iteration of a `foreach` step.
+struct StepRunRecord {
+  int64_t id = 0;
+  int64_t job_id = 0;
+  std::string step_id;
+  int iteration = -1;          // foreach index, -1 for a step without foreach
+  std::string item_json;       // the foreach item, "" without foreach
+  std::string status;
+  int attempt = 0;             // attempts started so far (across restarts)
+  int64_t started_at = 0, finished_at = 0;
+  Usage usage;
+  std::string outputs_json = "{}";
+  std::string warnings_json = "[]";
+  std::string error;
+};
+
+struct EvidenceRecord {
+  int64_t document_id = 0;     // documents.id, 0 when the quote names no known document
+  std::string document_key;    // "doc-1"
+  std::string quote;
+  int64_t start_byte = -1, end_byte = -1;  // in the whole document's text
+  int64_t start_char = -1, end_char = -1;  // the same, in Unicode code points
+  bool verified = false;       // the quote was found in the document at these offsets
+};
+
+struct FindingRecord {
+  int64_t id = 0;
+  int64_t job_id = 0;
+  int64_t step_run_id = 0;
+  std::string step_id;
+  int seq = 0;                 // order within its step run
+  std::string kind, category;
+  int severity = 0;            // 0 info .. 4 critical
+  std::string title, text;
+  double confidence = -1;
+  std::string details_json = "{}";
+  std::vector<EvidenceRecord> evidence;
+};
+
+struct EventRecord {
+  int64_t id = 0;
+  int64_t job_id = 0;
+  std::string type;  // "job_started", "step_succeeded", ...
+  std::string data_json;
+  int64_t created_at = 0;
+};
+
+}  // namespace ream::store

@@ -1,0 +1,269 @@
+// Store: step runs, findings with evidence, and job events.
+#include <map>
+
+#include "store/sqlite.h"
+#include "store/store.h"
+
+namespace ream::store {
+
+namespace {
+
+constexpr const char* kStepColumns =
+    "SELECT id, job_id, step_id, iteration, item_json, status, attempt, started_at, "
+    "finished_at, prompts, prompt_tokens, completion_tokens, cached_prompt_tokens, "
+    "outputs_json, warnings_json, error FROM step_runs ";
+
+StepRunRecord read_step_run(const Stmt& q) {
+  StepRunRecord r;
+  r.id = q.col_int(0);
+  r.job_id = q.col_int(1);
+  r.step_id = q.col_text(2);
+  r.iteration = static_cast<int>(q.col_int(3));
+  r.item_json = q.col_text(4);
+  r.status = q.col_text(5);
+  r.attempt = static_cast<int>(q.col_int(6));
+  r.started_at = q.col_int(7);
+  r.finished_at = q.col_int(8);
+  r.usage.prompts = q.col_int(9);
+  r.usage.prompt_tokens = q.col_int(10);
+  r.usage.completion_tokens = q.col_int(11);
+  r.usage.cached_prompt_tokens = q.col_int(12);
+  r.outputs_json = q.col_text(13);
+  r.warnings_json = q.col_text(14);
+  r.error = q.col_text(15);
+  return r;
+}
+
+std::string step_event_json(const std::string& step_id, int iteration, const std::string& extra) {
+  // Step ids are validated identifiers, so no escaping is needed for them.
+  std::string s = "{\"step\":\"" + step_id + "\",\"iteration\":" + std::to_string(iteration);
+  if (!extra.empty()) s += "," + extra;
+  return s + "}";
+}
+
+}  // namespace
+
+Result<std::vector<StepRunRecord>> Store::step_runs(int64_t job_id) {
+  std::lock_guard lock(mu_);
+  Stmt q = db_->prepare(std::string(kStepColumns) + "WHERE job_id = ?1 ORDER BY id");
+  q.bind(1, job_id);
+  std::vector<StepRunRecord> out;
+  Status st;
+  while (q.step(&st)) out.push_back(read_step_run(q));
+  REAM_RETURN_IF_ERROR(st);
+  return out;
+}
+
+Result<StepRunRecord> Store::begin_step_run(int64_t job_id, const std::string& step_id,
+                                            int iteration, const std::string& item_json) {
+  std::lock_guard lock(mu_);
+  WriteTxn txn(*db_);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  int64_t now = now_ms();
+  Stmt up = db_->prepare(
+      "INSERT INTO step_runs(job_id, step_id, iteration, item_json, status, attempt, started_at) "
+      "VALUES (?1, ?2, ?3, ?4, 'running', 1, ?5) "
+      "ON CONFLICT(job_id, step_id, iteration) DO UPDATE SET status = 'running', "
+      "attempt = attempt + 1, started_at = ?5, finished_at = 0, error = '' "
+      "WHERE status NOT IN ('succeeded', 'skipped')");
+  up.bind(1, job_id).bind(2, step_id).bind(3, iteration).bind(4, item_json).bind(5, now);
+  REAM_RETURN_IF_ERROR(up.run());
+  if (db_->changes() == 0) {
+    return Status(StatusCode::kAlreadyExists,
+                  "step run " + step_id + "[" + std::to_string(iteration) + "] already finished");
+  }
+  Stmt q = db_->prepare(std::string(kStepColumns) +
+                        "WHERE job_id = ?1 AND step_id = ?2 AND iteration = ?3");
+  q.bind(1, job_id).bind(2, step_id).bind(3, iteration);
+  Status st;
+  if (!q.step(&st)) return st.ok() ? internal_error("step run vanished") : st;
+  StepRunRecord run = read_step_run(q);
+  REAM_RETURN_IF_ERROR(add_event_locked(
+      job_id, "step_started",
+      step_event_json(step_id, iteration, "\"attempt\":" + std::to_string(run.attempt))));
+  REAM_RETURN_IF_ERROR(txn.commit());
+  return run;
+}
+
+Status Store::commit_step_run(const StepRunRecord& run,
+                              const std::vector<FindingRecord>& findings) {
+  std::lock_guard lock(mu_);
+  WriteTxn txn(*db_);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  int64_t now = now_ms();
+  // The state change goes first: if the run already committed, nothing is written.
+  Stmt up = db_->prepare(
+      "UPDATE step_runs SET status = 'succeeded', finished_at = ?2, prompts = ?3, "
+      "prompt_tokens = ?4, completion_tokens = ?5, cached_prompt_tokens = ?6, "
+      "outputs_json = ?7, warnings_json = ?8, error = '' "
+      "WHERE id = ?1 AND status NOT IN ('succeeded', 'skipped')");
+  up.bind(1, run.id).bind(2, now).bind(3, run.usage.prompts).bind(4, run.usage.prompt_tokens);
+  up.bind(5, run.usage.completion_tokens).bind(6, run.usage.cached_prompt_tokens);
+  up.bind(7, run.outputs_json).bind(8, run.warnings_json);
+  REAM_RETURN_IF_ERROR(up.run());
+  if (db_->changes() == 0) {
+    return Status(StatusCode::kAlreadyExists,
+                  "step run " + std::to_string(run.id) + " was already committed");
+  }
+  int seq = 0;
+  for (const FindingRecord& f : findings) {
+    Stmt ins = db_->prepare(
+        "INSERT INTO findings(job_id, step_run_id, step_id, seq, kind, category, severity, "
+        "title, text, confidence, details_json, created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    ins.bind(1, run.job_id).bind(2, run.id).bind(3, run.step_id).bind(4, seq++);
+    ins.bind(5, f.kind).bind(6, f.category).bind(7, f.severity).bind(8, f.title);
+    ins.bind(9, f.text).bind(10, f.confidence).bind(11, f.details_json).bind(12, now);
+    REAM_RETURN_IF_ERROR(ins.run());
+    int64_t finding_id = db_->last_insert_id();
+    int ordinal = 0;
+    for (const EvidenceRecord& e : f.evidence) {
+      Stmt ev = db_->prepare(
+          "INSERT INTO evidence(finding_id, ordinal, document_id, document_key, quote, "
+          "start_byte, end_byte, start_char, end_char, verified) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+      ev.bind(1, finding_id).bind(2, ordinal++);
+      if (e.document_id > 0) {
+        ev.bind(3, e.document_id);
+      } else {
+        ev.bind_null(3);
+      }
+      ev.bind(4, e.document_key).bind(5, e.quote).bind(6, e.start_byte).bind(7, e.end_byte);
+      ev.bind(8, e.start_char).bind(9, e.end_char).bind(10, e.verified ? 1 : 0);
+      REAM_RETURN_IF_ERROR(ev.run());
+    }
+  }
+  REAM_RETURN_IF_ERROR(add_event_locked(
+      run.job_id, "step_succeeded",
+      step_event_json(run.step_id, run.iteration,
+                      "\"findings\":" + std::to_string(findings.size()))));
+  return txn.commit();
+}
+
+Status Store::fail_step_run(int64_t step_run_id, const std::string& error, bool will_retry,
+                            const Usage& usage) {
+  std::lock_guard lock(mu_);
+  WriteTxn txn(*db_);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Stmt up = db_->prepare(
+      "UPDATE step_runs SET status = ?2, error = ?3, finished_at = ?4, prompts = ?5, "
+      "prompt_tokens = ?6, completion_tokens = ?7, cached_prompt_tokens = ?8 "
+      "WHERE id = ?1 AND status NOT IN ('succeeded', 'skipped') "
+      "RETURNING job_id, step_id, iteration");
+  up.bind(1, step_run_id).bind(2, will_retry ? kStepRetrying : kStepFailed).bind(3, error);
+  up.bind(4, now_ms()).bind(5, usage.prompts).bind(6, usage.prompt_tokens);
+  up.bind(7, usage.completion_tokens).bind(8, usage.cached_prompt_tokens);
+  Status st;
+  if (!up.step(&st)) {
+    return st.ok() ? failed_precondition("step run " + std::to_string(step_run_id) +
+                                         " is not running")
+                   : st;
+  }
+  int64_t job_id = up.col_int(0);
+  std::string step_id = up.col_text(1);
+  int iteration = static_cast<int>(up.col_int(2));
+  REAM_RETURN_IF_ERROR(up.run());
+  REAM_RETURN_IF_ERROR(add_event_locked(job_id, will_retry ? "step_retrying" : "step_failed",
+                                        step_event_json(step_id, iteration, "")));
+  return txn.commit();
+}
+
+Status Store::skip_step(int64_t job_id, const std::string& step_id) {
+  std::lock_guard lock(mu_);
+  WriteTxn txn(*db_);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  int64_t now = now_ms();
+  Stmt ins = db_->prepare(
+      "INSERT INTO step_runs(job_id, step_id, iteration, status, started_at, finished_at) "
+      "VALUES (?1, ?2, -1, 'skipped', ?3, ?3) "
+      "ON CONFLICT(job_id, step_id, iteration) DO UPDATE SET status = 'skipped', "
+      "finished_at = ?3 WHERE status NOT IN ('succeeded', 'skipped')");
+  ins.bind(1, job_id).bind(2, step_id).bind(3, now);
+  REAM_RETURN_IF_ERROR(ins.run());
+  REAM_RETURN_IF_ERROR(add_event_locked(job_id, "step_skipped", step_event_json(step_id, -1, "")));
+  return txn.commit();
+}
+
+Result<std::vector<FindingRecord>> Store::findings(int64_t job_id) {
+  std::lock_guard lock(mu_);
+  Stmt q = db_->prepare(
+      "SELECT id, job_id, step_run_id, step_id, seq, kind, category, severity, title, text, "
+      "confidence, details_json FROM findings WHERE job_id = ?1 ORDER BY step_run_id, seq");
+  q.bind(1, job_id);
+  std::vector<FindingRecord> out;
+  std::map<int64_t, size_t> index;
+  Status st;
+  while (q.step(&st)) {
+    FindingRecord f;
+    f.id = q.col_int(0);
+    f.job_id = q.col_int(1);
+    f.step_run_id = q.col_int(2);
+    f.step_id = q.col_text(3);
+    f.seq = static_cast<int>(q.col_int(4));
+    f.kind = q.col_text(5);
+    f.category = q.col_text(6);
+    f.severity = static_cast<int>(q.col_int(7));
+    f.title = q.col_text(8);
+    f.text = q.col_text(9);
+    f.confidence = q.col_double(10);
+    f.details_json = q.col_text(11);
+    index[f.id] = out.size();
+    out.push_back(std::move(f));
+  }
+  REAM_RETURN_IF_ERROR(st);
+  Stmt ev = db_->prepare(
+      "SELECT e.finding_id, COALESCE(e.document_id, 0), e.document_key, e.quote, e.start_byte, "
+      "e.end_byte, e.start_char, e.end_char, e.verified FROM evidence e "
+      "JOIN findings f ON f.id = e.finding_id WHERE f.job_id = ?1 "
+      "ORDER BY e.finding_id, e.ordinal");
+  ev.bind(1, job_id);
+  while (ev.step(&st)) {
+    auto it = index.find(ev.col_int(0));
+    if (it == index.end()) continue;
+    EvidenceRecord e;
+    e.document_id = ev.col_int(1);
+    e.document_key = ev.col_text(2);
+    e.quote = ev.col_text(3);
+    e.start_byte = ev.col_int(4);
+    e.end_byte = ev.col_int(5);
+    e.start_char = ev.col_int(6);
+    e.end_char = ev.col_int(7);
+    e.verified = ev.col_int(8) != 0;
+    out[it->second].evidence.push_back(std::move(e));
+  }
+  REAM_RETURN_IF_ERROR(st);
+  return out;
+}
+
+Status Store::add_event_locked(int64_t job_id, const std::string& type,
+                               const std::string& data_json) {
+  Stmt ins = db_->prepare(
+      "INSERT INTO job_events(job_id, type, data_json, created_at) VALUES (?1, ?2, ?3, ?4)");
+  ins.bind(1, job_id).bind(2, type).bind(3, data_json).bind(4, now_ms());
+  return ins.run();
+}
+
+Status Store::add_event(int64_t job_id, const std::string& type, const std::string& data_json) {
+  std::lock_guard lock(mu_);
+  WriteTxn txn(*db_);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  REAM_RETURN_IF_ERROR(add_event_locked(job_id, type, data_json));
+  return txn.commit();
+}
+
+Result<std::vector<EventRecord>> Store::events(int64_t job_id, int64_t after_id) {
+  std::lock_guard lock(mu_);
+  Stmt q = db_->prepare(
+      "SELECT id, job_id, type, data_json, created_at FROM job_events "
+      "WHERE job_id = ?1 AND id > ?2 ORDER BY id");
+  q.bind(1, job_id).bind(2, after_id);
+  std::vector<EventRecord> out;
+  Status st;
+  while (q.step(&st)) {
+    out.push_back({q.col_int(0), q.col_int(1), q.col_text(2), q.col_text(3), q.col_int(4)});
+  }
+  REAM_RETURN_IF_ERROR(st);
+  return out;
+}
+
+}  // namespace ream::store

@@ -1,0 +1,315 @@
+// Executor tests with SCRIPTED model replies (ScriptedModelClient): they check the
+// machinery (DAG order, foreach, retries, timeouts, resume, plugin errors); the
+// end-to-end tests with the real engine are in tests/plugins/cli_e2e_test.cpp.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "flow/executor.h"
+#include "flow/job.h"
+#include "flow/workflow.h"
+#include "scripted_model.h"
+#include "test_util.h"
+
+namespace ream::flow {
+namespace {
+
+using nlohmann::json;
+using test::query;
+using test::query_one;
+using test::ScriptedModelClient;
+using test::ScriptedReply;
+
+class ExecutorScripted : public ::testing::Test {
+ protected:
+  ExecutorScripted() {
+    host_.load_dirs({REAM_TEST_PLUGIN_DIR "/good"});
+    db_ = dir_.path("ream.db");
+    store_ = std::move(store::Store::open(db_)).value();
+  }
+
+  // Creates and runs a job; returns its id.
+  int64_t run(const std::string& yaml, json inputs, ScriptedModelClient& model, RunOptions opt = {}) {
+    auto wf = parse_workflow(yaml, dir_.path("wf.yaml"), catalog_of(host_));
+    EXPECT_TRUE(wf.ok()) << wf.status().message();
+    if (!wf.ok()) return 0;
+    JobRequest req;
+    req.inputs = std::move(inputs);
+    auto id = create_job(*store_, *wf, req, &model);
+    EXPECT_TRUE(id.ok()) << id.status().message();
+    if (!id.ok()) return 0;
+    outcome_ = rerun(*id, model, opt);
+    return *id;
+  }
+  JobOutcome rerun(int64_t id, ScriptedModelClient& model, RunOptions opt = {}) {
+    Executor ex(*store_, host_, model);
+    auto out = ex.run(id, opt);
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    return out.ok() ? *out : JobOutcome{};
+  }
+  std::string count(const std::string& sql) { return query_one(db_, sql); }
+
+  test::TempDir dir_;
+  std::string db_;
+  plugins::PluginHost host_;
+  std::unique_ptr<store::Store> store_;
+  JobOutcome outcome_;
+};
+
+const char* kDagYaml = R"(name: dag
+inputs:
+  doc: {type: document}
+steps:
+  - id: d
+    plugin: testkit
+    needs: [b, c]
+    with: {tag: "${{ steps.b.outputs.reply }}+${{ steps.c.outputs.reply }}"}
+  - id: b
+    plugin: testkit
+    needs: a
+    with: {tag: "${{ steps.a.outputs.reply }}"}
+  - id: c
+    plugin: testkit
+    needs: a
+  - id: a
+    plugin: testkit
+outputs:
+  joined: ${{ steps.d.outputs.tag }}
+  from_b: ${{ steps.b.outputs.tag }}
+)";
+
+TEST_F(ExecutorScripted, DagRunsStepsAfterTheirNeedsAndPassesOutputs) {
+  ScriptedModelClient model([](const ModelRequest&, int i) { return ScriptedReply{"r" + std::to_string(i)}; });
+  std::string doc = dir_.write("doc.txt", "A short document about foxes and dogs.");
+  run(kDagYaml, {{"doc", doc}}, model);
+  ASSERT_EQ(outcome_.status, "succeeded") << outcome_.error;
+  auto order = query(db_, "SELECT json_extract(data_json, '$.step') FROM job_events WHERE type = 'step_succeeded' ORDER BY id");
+  ASSERT_EQ(order.size(), 4u);
+  EXPECT_EQ(order[0][0], "a");
+  EXPECT_EQ(order[3][0], "d");
+  EXPECT_EQ(outcome_.outputs["from_b"], "r0");  // a's reply flowed into b's parameter
+  std::string joined = outcome_.outputs["joined"];
+  EXPECT_TRUE(joined == "r1+r2" || joined == "r2+r1") << joined;
+  EXPECT_EQ(count("SELECT COUNT(*) FROM findings"), "4");
+  EXPECT_EQ(count("SELECT status FROM jobs"), "succeeded");
+}
+
+TEST_F(ExecutorScripted, ForeachOverChunksSendsEachChunkAndMapsEvidenceToTheDocument) {
+  std::string text;
+  for (int i = 0; i < 400; ++i) text += "Clause " + std::to_string(i) + " says the party shall comply.\n";
+  std::string doc = dir_.write("long.txt", text);
+  ScriptedModelClient model([](const ModelRequest&, int) { return ScriptedReply{"ok"}; }, 2000);
+  run(R"(name: chunks
+inputs:
+  doc: {type: document}
+steps:
+  - id: map
+    plugin: testkit
+    foreach: {chunks: "${{ inputs.doc }}", chunk_tokens: 1000, overlap_tokens: 50}
+outputs:
+  counts: ${{ steps.map.outputs.count }}
+)",
+      {{"doc", doc}}, model);
+  ASSERT_EQ(outcome_.status, "succeeded") << outcome_.error;
+  int chunks = std::stoi(count("SELECT COUNT(*) FROM step_runs WHERE step_id = 'map'"));
+  EXPECT_GE(chunks, 4);  // ~4000 tokens at 1000 a chunk
+  EXPECT_EQ(outcome_.outputs["counts"].size(), static_cast<size_t>(chunks));
+  for (const ModelRequest& r : model.requests()) {
+    const std::string& body = r.messages[1].content;
+    EXPECT_LT(body.size(), text.size() / 2);  // a chunk, not the whole document
+    EXPECT_LE(static_cast<int64_t>(body.size()) / 4, 1100);
+  }
+  // Evidence: the first 24 bytes of each chunk, located at the chunk's offset in the whole document.
+  auto rows = query(db_, "SELECT e.quote, e.start_byte, e.end_byte, e.verified, s.item_json FROM evidence e "
+                         "JOIN findings f ON f.id = e.finding_id JOIN step_runs s ON s.id = f.step_run_id");
+  ASSERT_EQ(rows.size(), static_cast<size_t>(chunks));
+  for (const auto& row : rows) {
+    int64_t start = std::stoll(row[1]), end = std::stoll(row[2]);
+    EXPECT_EQ(row[3], "1");
+    EXPECT_EQ(text.substr(start, end - start), row[0]);
+    EXPECT_EQ(json::parse(row[4])["start"].get<int64_t>(), start);
+  }
+}
+
+TEST_F(ExecutorScripted, ForeachItemsAndWhenSkipsAStep) {
+  ScriptedModelClient model([](const ModelRequest& r, int) { return ScriptedReply{"echo " + test::last_text(r).substr(test::last_text(r).find("item="))}; });
+  run(R"(name: items
+inputs:
+  doc: {type: document}
+  qs: {type: list, items: string}
+  deep: {type: boolean, default: false}
+steps:
+  - id: each
+    plugin: testkit
+    foreach: {items: "${{ inputs.qs }}"}
+    with: {tag: "${{ item }}"}
+  - id: deep
+    plugin: testkit
+    needs: each
+    when: inputs.deep
+  - id: last
+    plugin: testkit
+    needs: deep
+    with: {tag: "${{ steps.deep.status }}"}
+outputs:
+  tags: ${{ steps.each.outputs.tag }}
+  deep: ${{ steps.last.outputs.tag }}
+)",
+      {{"doc", dir_.write("d.txt", "Doc text here.")}, {"qs", {"alpha", "beta", "gamma"}}}, model);
+  ASSERT_EQ(outcome_.status, "succeeded") << outcome_.error;
+  EXPECT_EQ(outcome_.outputs["tags"], json({"alpha", "beta", "gamma"}));
+  EXPECT_EQ(outcome_.outputs["deep"], "skipped");
+  EXPECT_EQ(count("SELECT status FROM step_runs WHERE step_id = 'deep'"), "skipped");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM step_runs WHERE step_id = 'each' AND status = 'succeeded'"), "3");
+}
+
+TEST_F(ExecutorScripted, RetriesWithBackoffThenSucceed) {
+  ScriptedModelClient model([](const ModelRequest&, int i) {
+    return i < 2 ? ScriptedReply{"", internal_error("model exploded")} : ScriptedReply{"fine"};
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  run(R"(name: retry
+inputs:
+  doc: {type: document}
+steps:
+  - id: a
+    plugin: testkit
+    retry: {attempts: 3, backoff: 100ms, factor: 2}
+)",
+      {{"doc", dir_.write("d.txt", "Doc text here.")}}, model);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(outcome_.status, "succeeded") << outcome_.error;
+  EXPECT_EQ(count("SELECT attempt || ':' || status FROM step_runs"), "3:succeeded");
+  EXPECT_GE(secs, 0.3);  // 100 ms, then 200 ms
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_events WHERE type = 'step_retrying'"), "2");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM findings"), "1");
+}
+
+TEST_F(ExecutorScripted, RetriesExhaustedFailTheJobWithTheLastError) {
+  ScriptedModelClient model([](const ModelRequest&, int) { return ScriptedReply{"", internal_error("model exploded")}; });
+  run(R"(name: retry
+inputs:
+  doc: {type: document}
+steps:
+  - id: a
+    plugin: testkit
+    retry: {attempts: 2, backoff: 10ms}
+  - id: b
+    plugin: testkit
+    needs: a
+)",
+      {{"doc", dir_.write("d.txt", "Doc text here.")}}, model);
+  EXPECT_EQ(outcome_.status, "failed");
+  EXPECT_EQ(outcome_.error, "step 'a' failed: prompt 'k0': model exploded");
+  EXPECT_EQ(count("SELECT error FROM jobs"), "step 'a' failed: prompt 'k0': model exploded");
+  EXPECT_EQ(count("SELECT attempt || ':' || status FROM step_runs WHERE step_id = 'a'"), "2:failed");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM step_runs WHERE step_id = 'b'"), "0");
+}
+
+TEST_F(ExecutorScripted, TimeoutCancelsPromptsInFlightAndFailsTheStep) {
+  ScriptedModelClient model([](const ModelRequest&, int) { return ScriptedReply{"late", {}, 10000}; });
+  auto t0 = std::chrono::steady_clock::now();
+  run(R"(name: slow
+inputs:
+  doc: {type: document}
+steps:
+  - id: a
+    plugin: testkit
+    with: {prompts: 3}
+    timeout: 200ms
+)",
+      {{"doc", dir_.write("d.txt", "Doc text here.")}}, model);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(outcome_.status, "failed");
+  EXPECT_EQ(outcome_.error, "step 'a' failed: timed out after 0.2s");
+  EXPECT_EQ(model.cancels_seen(), 3);
+  EXPECT_LT(secs, 5.0);
+}
+
+TEST_F(ExecutorScripted, PluginErrorFailsItsStepWithThatMessage) {
+  ScriptedModelClient model([](const ModelRequest&, int) { return ScriptedReply{"x"}; });
+  run(R"(name: perr
+inputs:
+  doc: {type: document}
+steps:
+  - id: a
+    plugin: testkit
+    with: {mode: fail_plan, message: "the contract is missing its schedules"}
+)",
+      {{"doc", dir_.write("d.txt", "Doc text here.")}}, model);
+  EXPECT_EQ(outcome_.status, "failed");
+  EXPECT_EQ(outcome_.error,
+            "step 'a' failed: plugin 'testkit' plan failed (failed): the contract is missing its schedules");
+  EXPECT_EQ(count("SELECT error FROM step_runs"), outcome_.error);
+  EXPECT_TRUE(model.requests().empty());
+}
+
+TEST_F(ExecutorScripted, ReduceRoundsSendFollowUpPromptsAndCarryState) {
+  ScriptedModelClient model([](const ModelRequest& r, int) { return ScriptedReply{"re:" + test::last_text(r).substr(0, 6)}; });
+  run(R"(name: rounds
+inputs:
+  doc: {type: document}
+steps:
+  - id: a
+    plugin: testkit
+    with: {mode: rounds}
+)",
+      {{"doc", dir_.write("d.txt", "Doc text here.")}}, model);
+  ASSERT_EQ(outcome_.status, "succeeded") << outcome_.error;
+  ASSERT_EQ(model.requests().size(), 2u);
+  EXPECT_EQ(model.requests()[1].text, "second round");
+  EXPECT_EQ(count("SELECT text || ' ' || details_json FROM findings"), "re:second {\"round\":1,\"state\":{\"round\":1}}");
+  EXPECT_EQ(count("SELECT prompts FROM step_runs"), "2");
+}
+
+TEST_F(ExecutorScripted, ResumeReusesCommittedStepsAndWritesNoDuplicateFindings) {
+  bool b_fails = true;
+  ScriptedModelClient model([&](const ModelRequest& r, int) {
+    bool is_b = test::last_text(r).find("<doc>") != std::string::npos && r.tag.find("step b") != std::string::npos;
+    return is_b && b_fails ? ScriptedReply{"", unavailable("engine went away")} : ScriptedReply{"fine"};
+  });
+  int64_t job = run(R"(name: resume
+inputs:
+  doc: {type: document}
+steps:
+  - {id: a, plugin: testkit, with: {findings: 2}}
+  - {id: b, plugin: testkit, needs: a, with: {findings: 3}}
+  - {id: c, plugin: testkit, needs: b}
+)",
+                    {{"doc", dir_.write("d.txt", "Doc text here.")}}, model);
+  ASSERT_EQ(outcome_.status, "failed");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM findings"), "2");
+  size_t calls_before = model.requests().size();
+  b_fails = false;
+  outcome_ = rerun(job, model);
+  ASSERT_EQ(outcome_.status, "succeeded") << outcome_.error;
+  EXPECT_EQ(model.requests().size(), calls_before + 2);  // b and c only; a was not run again
+  EXPECT_EQ(count("SELECT attempt FROM step_runs WHERE step_id = 'a'"), "1");
+  EXPECT_EQ(count("SELECT attempt FROM step_runs WHERE step_id = 'b'"), "2");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM findings"), "6");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM (SELECT step_run_id, seq FROM findings GROUP BY 1, 2 HAVING COUNT(*) > 1)"), "0");
+  // A finished job is not run again.
+  Executor ex(*store_, host_, model);
+  EXPECT_EQ(ex.run(job, {}).status().message(), "job " + std::to_string(job) + " has already succeeded");
+}
+
+TEST_F(ExecutorScripted, InputsAreCheckedBeforeAnythingRuns) {
+  auto wf = parse_workflow("name: in\ninputs:\n  doc: {type: document}\n  n: {type: integer, maximum: 5}\n"
+                           "steps:\n  - {id: a, plugin: testkit}\n",
+                           "wf.yaml", catalog_of(host_));
+  ASSERT_TRUE(wf.ok());
+  ScriptedModelClient model([](const ModelRequest&, int) { return ScriptedReply{"x"}; });
+  auto create = [&](json in) { return create_job(*store_, *wf, {in, 0, ""}, &model).status().message(); };
+  EXPECT_EQ(create({{"n", 1}}), "missing required input 'doc'");
+  EXPECT_EQ(create({{"doc", "/nonexistent/file.txt"}, {"n", 1}}), "/nonexistent/file.txt: no such file");
+  EXPECT_EQ(create({{"doc", dir_.write("a.txt", "x")}, {"n", 9}}), "input 'n' must be at most 5");
+  EXPECT_EQ(create({{"doc", dir_.write("b.txt", "x")}, {"n", "two"}}), "input 'n' must be an integer (got \"two\")");
+  EXPECT_EQ(create({{"doc", dir_.write("c.txt", "x")}, {"m", 1}}), "unknown input 'm' for workflow 'in'");
+  EXPECT_EQ(create({{"doc", dir_.write("e.bin", std::string("a\0b", 3))}, {"n", 1}}), dir_.path("e.bin") + ": binary file (NUL bytes), not text");
+  auto args = inputs_from_args(*wf, {"n=3"}, {dir_.path("a.txt")});
+  ASSERT_TRUE(args.ok());
+  EXPECT_EQ(*args, json({{"n", 3}, {"doc", dir_.path("a.txt")}}));
+}
+
+}  // namespace
+}  // namespace ream::flow

@@ -1,0 +1,166 @@
+// Store: migrations, WAL, deduplication, jobs, and the step-run commit that
+// writes findings exactly once.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "store/store.h"
+#include "test_util.h"
+
+namespace ream::store {
+namespace {
+
+using test::query;
+using test::query_one;
+
+std::string random_hash() {
+  std::mt19937_64 rng(std::random_device{}());
+  return std::to_string(rng()) + std::to_string(rng());
+}
+
+struct Fixture {
+  test::TempDir dir;
+  std::string db = dir.path("ream.db");
+  std::unique_ptr<Store> store;
+  int64_t job = 0;
+
+  Fixture() {
+    auto s = Store::open(db);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    store = std::move(s).value();
+    WorkflowRecord w{0, "wf", "1", random_hash(), "name: wf", "wf.yaml", 0};
+    auto wid = store->put_workflow(w);
+    EXPECT_TRUE(wid.ok());
+    DocumentRecord d;
+    d.content_hash = random_hash();
+    d.text = "The quick brown fox.";
+    d.size_bytes = 20;
+    auto did = store->put_document(d);
+    EXPECT_TRUE(did.ok());
+    JobRecord j;
+    j.workflow_id = *wid;
+    j.inputs_json = R"({"document":"doc-1"})";
+    auto id = store->create_job(j, {{*did, "doc-1", "document", 1}});
+    EXPECT_TRUE(id.ok()) << id.status().message();
+    job = *id;
+  }
+};
+
+TEST(Store, OpensInWalModeAtTheCurrentSchemaVersion) {
+  Fixture f;
+  EXPECT_EQ(query_one(f.db, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(*f.store->schema_version(), current_schema_version());
+  EXPECT_EQ(query_one(f.db, "PRAGMA user_version"), std::to_string(current_schema_version()));
+  // Reopening migrates nothing and keeps the data.
+  auto again = Store::open(f.db);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->get_job(f.job)->status, "queued");
+}
+
+TEST(Store, RefusesADatabaseFromANewerRelease) {
+  test::TempDir dir;
+  std::string db = dir.path("new.db");
+  ASSERT_TRUE(Store::open(db).ok());
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  auto s = Store::open(db);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), db + ": database schema version 99 is newer than this ream supports (" +
+                                      std::to_string(current_schema_version()) + ")");
+}
+
+TEST(Store, DeduplicatesDocumentsAndWorkflowsByContentHash) {
+  Fixture f;
+  DocumentRecord d;
+  d.content_hash = random_hash();
+  d.text = "same";
+  auto a = f.store->put_document(d);
+  auto b = f.store->put_document(d);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ(f.store->get_document(*a)->text, "same");
+  WorkflowRecord w{0, "wf2", "1", random_hash(), "src", "p", 0};
+  EXPECT_EQ(*f.store->put_workflow(w), *f.store->put_workflow(w));
+}
+
+TEST(Store, StepCommitWritesFindingsOnceAndRefusesASecondCommit) {
+  Fixture f;
+  ASSERT_TRUE(f.store->mark_job_running(f.job).ok());
+  auto run = f.store->begin_step_run(f.job, "ask", 0, "\"q\"");
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_EQ(run->attempt, 1);
+  FindingRecord fr;
+  fr.kind = "answer";
+  fr.title = "t";
+  fr.severity = 2;
+  fr.evidence.push_back({0, "doc-1", "quick brown", 4, 15, 4, 15, true});
+  StepRunRecord done = *run;
+  done.usage = {2, 100, 10, 60};
+  done.outputs_json = R"({"x":1})";
+  ASSERT_TRUE(f.store->commit_step_run(done, {fr, fr}).ok());
+  Status again = f.store->commit_step_run(done, {fr});
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM findings"), "2");
+  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM evidence"), "2");
+  // A committed run cannot be started again.
+  EXPECT_EQ(f.store->begin_step_run(f.job, "ask", 0, "").status().code(), StatusCode::kAlreadyExists);
+  auto findings = f.store->findings(f.job);
+  ASSERT_TRUE(findings.ok());
+  ASSERT_EQ(findings->size(), 2u);
+  EXPECT_EQ((*findings)[1].seq, 1);
+  EXPECT_EQ((*findings)[0].evidence[0].quote, "quick brown");
+  auto job = f.store->get_job(f.job);
+  EXPECT_EQ(job->usage.prompt_tokens, 100);
+  EXPECT_EQ(job->usage.cached_prompt_tokens, 60);
+}
+
+TEST(Store, FailedAttemptsCountUpAndKeepTheirError) {
+  Fixture f;
+  auto first = f.store->begin_step_run(f.job, "s", -1, "");
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(f.store->fail_step_run(first->id, "boom", true, {}).ok());
+  EXPECT_EQ(query_one(f.db, "SELECT status || ':' || error FROM step_runs"), "retrying:boom");
+  auto second = f.store->begin_step_run(f.job, "s", -1, "");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->attempt, 2);
+  EXPECT_EQ(second->id, first->id);
+  ASSERT_TRUE(f.store->fail_step_run(second->id, "boom again", false, {}).ok());
+  EXPECT_EQ(query_one(f.db, "SELECT status || ':' || attempt FROM step_runs"), "failed:2");
+  ASSERT_TRUE(f.store->finish_job(f.job, kJobFailed, "{}", "boom again").ok());
+  EXPECT_EQ(f.store->get_job(f.job)->error, "boom again");
+  auto events = f.store->events(f.job, 0);
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> types;
+  for (const auto& e : *events) types.push_back(e.type);
+  EXPECT_EQ(types, (std::vector<std::string>{"job_queued", "step_started", "step_retrying", "step_started",
+                                             "step_failed", "job_failed"}));
+}
+
+TEST(Store, ConcurrentWritersFromTwoConnectionsBothCommit) {
+  Fixture f;
+  auto other = Store::open(f.db);
+  ASSERT_TRUE(other.ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      Store& s = t == 0 ? *f.store : **other;
+      for (int i = 0; i < 25; ++i) {
+        auto run = s.begin_step_run(f.job, "s" + std::to_string(t), i, "");
+        ASSERT_TRUE(run.ok()) << run.status().message();
+        FindingRecord fr;
+        fr.kind = "k";
+        ASSERT_TRUE(s.commit_step_run(*run, {fr}).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM findings"), "50");
+  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded'"), "50");
+}
+
+}  // namespace
+}  // namespace ream::store

@@ -1,0 +1,215 @@
+// Workflow loading and validation: a catalogue of invalid workflows, each with its
+// exact message (file:line:col and what was expected), plus valid workflows and
+// the step order the needs DAG gives.
+#include <gtest/gtest.h>
+
+#include "flow/workflow.h"
+
+namespace ream::flow {
+namespace {
+
+plugins::Manifest manifest(const std::string& name, const std::string& params, const std::string& outputs) {
+  plugins::Manifest m;
+  m.name = name;
+  m.version = "1.0";
+  m.params_schema = params;
+  m.outputs_schema = outputs;
+  return m;
+}
+
+class WorkflowValidation : public ::testing::Test {
+ protected:
+  WorkflowValidation() {
+    plugins_.push_back(manifest("qa",
+                                R"({"type":"object","properties":{"questions":{"type":"array","items":{"type":"string"}},)"
+                                R"("max_quotes":{"type":"integer","minimum":0,"default":3},"style":{"type":"string","enum":["short","long"]}},)"
+                                R"("required":["questions"]})",
+                                R"({"answers":{"type":"array"},"answered":{"type":"integer"}})"));
+    plugins_.push_back(manifest("sum", R"({"type":"object","properties":{"max_words":{"type":"integer"}}})",
+                                R"({"summary":{"type":"string"}})"));
+    catalog_.find = [this](const std::string& name) -> const plugins::Manifest* {
+      for (const auto& m : plugins_) {
+        if (m.name == name) return &m;
+      }
+      return nullptr;
+    };
+    catalog_.names = [] { return std::vector<std::string>{"qa", "sum"}; };
+  }
+
+  std::string error_of(const std::string& yaml) {
+    auto wf = parse_workflow(yaml, "wf.yaml", catalog_);
+    return wf.ok() ? "<ok>" : wf.status().message();
+  }
+
+  std::vector<plugins::Manifest> plugins_;
+  PluginCatalog catalog_;
+};
+
+const char* kHeader =
+    "name: t\n"
+    "inputs:\n"
+    "  doc: {type: document}\n"
+    "  qs: {type: list, items: string}\n";
+
+TEST_F(WorkflowValidation, CatalogueOfInvalidWorkflowsWithExactMessages) {
+  struct Case {
+    std::string yaml, message;
+  };
+  const std::string h = kHeader;
+  const std::vector<Case> cases = {
+      {"name: [unclosed\n", "wf.yaml:2:1: invalid YAML: end of sequence flow not found"},
+      {"- just\n- a list\n", "wf.yaml:1:1: expected a mapping at the top level"},
+      {"steps:\n  - {id: a, plugin: sum}\n", "wf.yaml:1:1: workflow is missing required field 'name'"},
+      {"name: t\n", "wf.yaml:1:1: workflow is missing required field 'steps'"},
+      {"name: t\nstpes: []\nsteps:\n  - {id: a, plugin: sum}\n",
+       "wf.yaml:2:1: unknown field 'stpes' in workflow (expected one of: name, version, description, inputs, "
+       "engine, steps, outputs, schedule)"},
+      {"name: t\nsteps: []\n", "wf.yaml:2:8: 'steps' must be a non-empty list of steps"},
+      {h + "steps:\n  - id: a\n    plugin: sumarize\n",
+       "wf.yaml:6:5: step 'a': unknown plugin 'sumarize' (loaded plugins: qa, sum)"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    nedds: [b]\n",
+       "wf.yaml:8:5: unknown field 'nedds' in step 'a' (expected one of: id, name, plugin, with, documents, needs, "
+       "foreach, parallel, retry, timeout, when, engine, continue_on_error)"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n  - id: a\n    plugin: sum\n",
+       "wf.yaml:8:9: duplicate step id 'a' (first defined at line 6)"},
+      {h + "steps:\n  - id: 9lives\n    plugin: sum\n",
+       "wf.yaml:6:9: step id '9lives' is not valid (expected letters, digits, '_' or '-', starting with a letter)"},
+      {h + "steps:\n  - plugin: sum\n", "wf.yaml:6:5: step is missing required field 'id'"},
+      {h + "steps:\n  - id: a\n", "wf.yaml:6:5: step 'a' is missing required field 'plugin'"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    needs: [c]\n", "wf.yaml:6:5: step 'a': needs unknown step 'c'"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    needs: a\n", "wf.yaml:6:5: step 'a' needs itself"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    needs: c\n  - id: b\n    plugin: sum\n    needs: a\n"
+           "  - id: c\n    plugin: sum\n    needs: b\n",
+       "wf.yaml:6:5: cycle in needs: a -> c -> b -> a"},
+      {h + "steps:\n  - id: a\n    plugin: qa\n    with:\n      questions: ${{ inputs.question }}\n",
+       "wf.yaml:9:18: step 'a': unknown input 'question' in 'inputs.question' (declared inputs: doc, qs)"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n  - id: b\n    plugin: qa\n    with:\n"
+           "      questions: ['${{ steps.a.outputs.summary }}']\n",
+       "wf.yaml:11:18: step 'b': references steps.a but 'a' is not in its needs"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n  - id: b\n    plugin: qa\n    needs: a\n    with:\n"
+           "      questions: ['${{ steps.a.outputs.summry }}']\n",
+       "wf.yaml:12:18: step 'b': plugin 'sum' of step 'a' declares no output 'summry' (declared: summary)"},
+      {h + "steps:\n  - id: a\n    plugin: qa\n    with:\n      questions: ${{ inputs. }}\n",
+       "wf.yaml:9:18: step 'a': parameter 'questions': bad expression '${{ inputs. }}': expected a name after '.' "
+       "at column 8"},
+      {h + "steps:\n  - id: a\n    plugin: qa\n    with:\n      questions: [a]\n      questons: [b]\n",
+       "wf.yaml:10:17: step 'a': unknown parameter 'questons' for plugin 'qa' (expected one of: max_quotes, "
+       "questions, style)"},
+      {h + "steps:\n  - id: a\n    plugin: qa\n    with:\n      max_quotes: 2\n",
+       "wf.yaml:6:5: step 'a': missing required parameter 'questions' for plugin 'qa'"},
+      {h + "steps:\n  - id: a\n    plugin: qa\n    with:\n      questions: [a]\n      max_quotes: many\n",
+       "wf.yaml:10:19: step 'a': parameter 'max_quotes' must be an integer"},
+      {h + "steps:\n  - id: a\n    plugin: qa\n    with:\n      questions: [a]\n      style: medium\n",
+       "wf.yaml:10:14: step 'a': parameter 'style' must be one of: short, long"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    retry: {attempts: 0}\n",
+       "wf.yaml:8:12: step 'a': retry attempts must be between 1 and 100"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    timeout: soon\n",
+       "wf.yaml:8:14: 'timeout' must be a duration such as 30s, 500ms, 5m or 1h"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    foreach: {chunks: '${{ inputs.doc }}', items: '${{ inputs.qs }}'}\n",
+       "wf.yaml:8:14: step 'a': 'foreach' needs exactly one of: documents, chunks, items"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    foreach: {chunks: '${{ inputs.qs }}'}\n",
+       "wf.yaml:8:23: step 'a': 'foreach' source must be a document or documents input, as in ${{ inputs.document }}"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    with: {max_words: '${{ item }}'}\n",
+       "wf.yaml:8:23: step 'a': 'item' is only defined in a step with 'foreach'"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    when: ${{ input.x == 1 }}\n",
+       "wf.yaml:6:5: step 'a': 'when': unknown name 'input' (expected inputs, steps, item or job)"},
+      {"name: t\ninputs:\n  n: {type: integr}\nsteps:\n  - {id: a, plugin: sum}\n",
+       "wf.yaml:3:13: input 'n': unknown type 'integr' (expected one of: string, number, integer, boolean, enum, "
+       "list, document, documents)"},
+      {"name: t\ninputs:\n  n: {type: integer, default: lots}\nsteps:\n  - {id: a, plugin: sum}\n",
+       "wf.yaml:3:31: input 'n': default must be an integer"},
+      {"name: t\ninputs:\n  e: {type: enum}\nsteps:\n  - {id: a, plugin: sum}\n",
+       "wf.yaml:3:6: input 'e': an enum needs 'values'"},
+      {"name: t\nengine: {temperature: hot}\nsteps:\n  - {id: a, plugin: sum}\n",
+       "wf.yaml:2:23: engine 'temperature' must be a number"},
+      {"name: t\nsteps:\n  - {id: a, plugin: sum}\noutputs:\n  s: ${{ steps.b.outputs.summary }}\n",
+       "wf.yaml:5:6: output 's': unknown step 'b' in 'steps.b.outputs.summary'"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    EXPECT_EQ(error_of(c.yaml), c.message);
+  }
+}
+
+TEST_F(WorkflowValidation, ReportsEveryErrorNotJustTheFirst) {
+  // Structural errors are all reported; references are checked once the structure is sound.
+  std::string msg = error_of(std::string(kHeader) +
+                             "steps:\n  - id: a\n    plugin: sum\n    timeout: soon\n"
+                             "  - id: b\n    plugin: sum\n    retry: -2\n");
+  EXPECT_EQ(msg,
+            "wf.yaml:8:14: 'timeout' must be a duration such as 30s, 500ms, 5m or 1h\n"
+            "wf.yaml:11:12: step 'b': retry attempts must be between 1 and 100");
+  msg = error_of(std::string(kHeader) + "steps:\n  - {id: a, plugin: nope}\n  - {id: b, plugin: sum, needs: a, "
+                 "with: {max_words: '${{ inputs.nope }}'}}\n");
+  EXPECT_EQ(msg,
+            "wf.yaml:6:5: step 'a': unknown plugin 'nope' (loaded plugins: qa, sum)\n"
+            "wf.yaml:7:54: step 'b': unknown input 'nope' in 'inputs.nope' (declared inputs: doc, qs)");
+}
+
+TEST_F(WorkflowValidation, NeedsGiveATopologicalOrder) {
+  auto wf = parse_workflow(std::string(kHeader) +
+                               "steps:\n"
+                               "  - {id: report, plugin: sum, needs: [left, right]}\n"
+                               "  - {id: left, plugin: sum, needs: root}\n"
+                               "  - {id: right, plugin: sum, needs: root}\n"
+                               "  - {id: root, plugin: sum}\n",
+                           "wf.yaml", catalog_);
+  ASSERT_TRUE(wf.ok()) << wf.status().message();
+  std::vector<std::string> order;
+  for (size_t i : wf->order) order.push_back(wf->steps[i].id);
+  ASSERT_EQ(order.size(), 4u);
+  auto pos = [&](const std::string& id) { return std::find(order.begin(), order.end(), id) - order.begin(); };
+  EXPECT_LT(pos("root"), pos("left"));
+  EXPECT_LT(pos("root"), pos("right"));
+  EXPECT_LT(pos("left"), pos("report"));
+  EXPECT_LT(pos("right"), pos("report"));
+}
+
+TEST_F(WorkflowValidation, ValidWorkflowKeepsTypesDefaultsAndSettings) {
+  auto wf = parse_workflow(std::string(kHeader) +
+                               "  n: {type: integer, default: 7, minimum: 1}\n"
+                               "  mode: {type: enum, values: [fast, slow], default: slow}\n"
+                               "engine:\n  temperature: 0.2\n  max_tokens: ${{ inputs.n }}\n"
+                               "steps:\n"
+                               "  - id: ask\n    plugin: qa\n    documents: ${{ inputs.doc }}\n"
+                               "    foreach: {items: '${{ inputs.qs }}'}\n"
+                               "    with: {questions: ['${{ item }}'], style: short}\n"
+                               "    retry: {attempts: 3, backoff: 250ms, factor: 3, max_backoff: 1m}\n"
+                               "    timeout: 2m\n"
+                               "    when: inputs.mode == 'slow' && length(inputs.qs) > 0\n"
+                               "outputs:\n  answers: ${{ steps.ask.outputs.answers }}\n",
+                           "wf.yaml", catalog_);
+  ASSERT_TRUE(wf.ok()) << wf.status().message();
+  const InputSpec* n = wf->find_input("n");
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->type, InputType::kInteger);
+  EXPECT_EQ(n->default_value->get<int>(), 7);
+  EXPECT_FALSE(n->required);
+  EXPECT_TRUE(wf->find_input("doc")->required);
+  const Step& s = wf->steps[0];
+  EXPECT_EQ(s.foreach.kind, ForeachKind::kItems);
+  EXPECT_EQ(s.retry.attempts, 3);
+  EXPECT_DOUBLE_EQ(s.retry.backoff_s, 0.25);
+  EXPECT_DOUBLE_EQ(s.retry.factor, 3);
+  EXPECT_DOUBLE_EQ(s.retry.max_backoff_s, 60);
+  EXPECT_DOUBLE_EQ(s.timeout_s, 120);
+  EXPECT_DOUBLE_EQ(wf->engine["temperature"].get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(wf->engine["top_p"].get<double>(), 0.8);  // Qwen3-2507 default kept
+  EXPECT_EQ(wf->engine["top_k"].get<int>(), 20);
+  EXPECT_EQ(wf->engine["max_tokens"], "${{ inputs.n }}");
+  EXPECT_EQ(wf->content_hash.size(), 64u);
+}
+
+TEST_F(WorkflowValidation, ShippedWorkflowsLoadAgainstTheirPluginsSchemas) {
+  plugins_.push_back(manifest("summarize", R"({"type":"object","properties":{"max_words":{},"focus":{},"max_tokens":{}}})",
+                              R"({"summary":{},"parts":{}})"));
+  plugins_.push_back(manifest("long_qa", R"({"type":"object","properties":{"questions":{},"max_quotes":{},"repair":{},"max_tokens":{}}})",
+                              R"({"answers":{},"answered":{},"unparsed":{}})"));
+  for (const char* name : {"summarize", "long_qa"}) {
+    auto wf = load_workflow(std::string(REAM_SOURCE_DIR) + "/workflows/" + name + ".yaml", catalog_);
+    EXPECT_TRUE(wf.ok()) << name << ": " << wf.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace ream::flow

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs ream's GPU verification on a machine with an NVIDIA GPU, torch and transformers:
+# the `gpu` GoogleTest programs, the Qwen3-4B-shape comparison with transformers
+# (tools/check_qwen3_4b.py), one 262,144-token prompt (time and peak GPU memory) and
+# the benchmarks beside transformers. Results go to $OUT (default ./gpu-results).
+#
+# usage: tools/gpu_verify.sh BIN_DIR TOKENIZER_DIR [tests|check|long|bench ...]
+#   BIN_DIR holds ream_bench and the gpu test programs (with any .so they need).
+set -uo pipefail
+BIN=$(realpath "$1"); TOK=$(realpath "$2"); shift 2
+STAGES=${*:-tests check long bench}
+OUT=${OUT:-$PWD/gpu-results}
+mkdir -p "$OUT"
+export LD_LIBRARY_PATH=$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+MODEL=/tmp/qwen3-4b-random
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+status=0
+ensure_model() {  # the random-weight Qwen3-4B-shape model, made by transformers
+  [ -f "$MODEL/config.json" ] || python3 -c "import sys; sys.path.insert(0, '$(dirname "$0")'); \
+import check_qwen3_4b as c; c.make_model('$MODEL', '$TOK')"
+}
+for stage in $STAGES; do
+  [ "$stage" = tests ] || ensure_model
+  case $stage in
+    tests)
+      for t in "$BIN"/*_test; do
+        echo "== $(basename "$t")"
+        "$t" --gtest_brief=1 2>&1 | tail -5 | tee -a "$OUT/tests.log" || status=1
+      done ;;
+    check)
+      python3 "$(dirname "$0")/check_qwen3_4b.py" --ream-bench "$BIN/ream_bench" --tokenizer-dir "$TOK" \
+        --out "$OUT" --model-dir "$MODEL" 2>&1 | grep -v "^\[.*info\]" | tee "$OUT/check.log" || status=1 ;;
+    long)
+      # One prompt filling the whole 262,144-token context (262,143 + 1 generated), with a
+      # KV cache of exactly that size (36 layers x K,V x 8 heads x 128 x bf16 per token), so
+      # the peak is what the prompt needs rather than the default 90% reservation.
+      (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) > "$OUT/mem.txt" &
+      sampler=$!
+      "$BIN/ream_bench" prefill --model "$MODEL" --device cuda --tokens 262143 \
+        --kv-cache-bytes $((262144 * 36 * 2 * 8 * 128 * 2)) 2>&1 | tee "$OUT/long.log" || status=1
+      kill $sampler
+      echo "peak GPU memory used (MiB): $(sort -n "$OUT/mem.txt" | tail -1)" | tee -a "$OUT/long.log" ;;
+    bench)
+      {
+        "$BIN/ream_bench" prefill --model "$MODEL" --device cuda --tokens 131072
+        "$BIN/ream_bench" decode --model "$MODEL" --device cuda --batch 1 --new-tokens 256
+        "$BIN/ream_bench" decode --model "$MODEL" --device cuda --batch 32 --new-tokens 256
+        python3 "$(dirname "$0")/bench_transformers.py" --model-dir "$MODEL" --prefill 131072,262144 --decode-batches 1,32
+      } 2>&1 | grep -v "^\[.*info\]" | tee "$OUT/bench.log" ;;
+  esac
+done
+exit $status
