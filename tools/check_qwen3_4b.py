@@ -52,7 +52,7 @@ def make_model(model_dir, tokenizer_dir):
     torch.cuda.empty_cache()
 
 
-def reference(model_dir, prompts, new_tokens, dtype=torch.bfloat16):
+def reference(model_dir, prompts, new_tokens, dtype=torch.bfloat16, max_len=None):
     """Greedy ids, top-5 logprobs and top-2 margins from transformers in `dtype`.
 
     bf16 is transformers as people serve it; fp32 (the bf16 weights upcast, all math in
@@ -61,6 +61,9 @@ def reference(model_dir, prompts, new_tokens, dtype=torch.bfloat16):
         model_dir, dtype=dtype, attn_implementation="sdpa").cuda().eval()
     out = []
     for ids in prompts:
+        if max_len is not None and len(ids) > max_len:
+            out.append(None)
+            continue
         x = torch.tensor([ids], device="cuda")
         t0 = time.time()
         with torch.no_grad():
@@ -136,7 +139,9 @@ def main():
     prompts = [torch.randint(0, 151643, (n,), generator=g).tolist() for n in lengths]
 
     ref = reference(a.model_dir, prompts, a.new_tokens)
-    exact = reference(a.model_dir, prompts, a.new_tokens, torch.float32)
+    # fp32 attention in transformers materialises the L x L scores (128 GiB at 32K), so the
+    # exact reference stops at 8,192 tokens; longer prompts compare with bf16 only.
+    exact = reference(a.model_dir, prompts, a.new_tokens, torch.float32, max_len=8192)
     solo = run_ream(a.ream_bench, a.model_dir, prompts, a.new_tokens, a.out, False, "solo")
     # Batch invariance: the same 8 prompts inside a batch of 32 (24 short fillers).
     fillers = [torch.randint(0, 151643, (64 + 7 * i,), generator=g).tolist() for i in range(24)]
@@ -152,6 +157,8 @@ def main():
     ok = True
     for n, r, e, s, b, c, p in zip(lengths, ref, exact, solo, batched, cached, preempted):
         # Both bf16 implementations against the fp32 function, and against each other.
+        if e is None:
+            e = r  # no fp32 run at this length: transformers-bf16 is the reference
         div, explained, err = compare(e, s)
         hf_div, hf_explained, hf_err = compare(e, {"ids": r["ids"], "top_logprobs": r["top5"]})
         vs_hf_div, _, vs_hf_err = compare(r, s)

@@ -42,10 +42,13 @@ for stage in $STAGES; do
       echo "peak GPU memory used (MiB): $(sort -n "$OUT/mem.txt" | tail -1)" | tee -a "$OUT/long.log" ;;
     bench)
       {
-        "$BIN/ream_bench" prefill --model "$MODEL" --device cuda --tokens 131072
-        "$BIN/ream_bench" decode --model "$MODEL" --device cuda --batch 1 --new-tokens 256
-        "$BIN/ream_bench" decode --model "$MODEL" --device cuda --batch 32 --new-tokens 256
-        python3 "$(dirname "$0")/bench_transformers.py" --model-dir "$MODEL" --prefill 131072,262144 --decode-batches 1,32
+        for mode in "" --no-batch-invariant; do
+          "$BIN/ream_bench" prefill --model "$MODEL" --device cuda --tokens 131072 $mode
+          "$BIN/ream_bench" decode --model "$MODEL" --device cuda --batch 1 --new-tokens 256 $mode
+          "$BIN/ream_bench" decode --model "$MODEL" --device cuda --batch 32 --new-tokens 256 $mode
+        done
+        python3 "$(dirname "$0")/bench_transformers.py" --model-dir "$MODEL" \
+          --prefill "${PEER_PREFILL:-131072,262144}" --decode-batches 1,32
       } 2>&1 | grep -v "^\[.*info\]" | tee "$OUT/bench.log" ;;
   esac
 done

@@ -59,6 +59,7 @@ struct BackendOptions {
   double gpu_memory_utilization = 0.9;
   int max_num_seqs = 64;
   int max_batch_tokens = 4096;
+  bool batch_invariant = true;  // see EngineOptions::batch_invariant
 };
 
 class Backend {

@@ -335,6 +335,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
   bo.gpu_memory_utilization = options.gpu_memory_utilization;
   bo.max_num_seqs = options.max_num_seqs;
   bo.max_batch_tokens = options.max_batch_tokens;
+  bo.batch_invariant = options.batch_invariant;
   Result<std::unique_ptr<Backend>> backend =
       options.device == "cpu"    ? make_cpu_backend(model, bo)
       : options.device == "cuda" ? make_cuda_backend(model, bo)

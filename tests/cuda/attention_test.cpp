@@ -1,7 +1,9 @@
 // Paged flash attention against paged_attention_cpu: several sequences of different
 // lengths in one launch (decode tokens, prefill chunks over earlier context, a whole
 // prompt), block tables drawn from a shuffled pool over a cache full of noise, both
-// kernels (decode: 16 rows, prefill: 64 rows), with and without split keys.
+// block shapes (decode: 16 rows, prefill: 64 rows), fold and split mode. Batch
+// invariance: every variant, and the same query rows cut into other chunks, give
+// bitwise-identical outputs.
 #include <algorithm>
 #include <numeric>
 
@@ -66,8 +68,42 @@ std::vector<float> cpu_reference(const Problem& p) {
   return out;
 }
 
-// Runs every sequence through the kernel with `rows`, cutting each block's keys into
-// `splits` pieces.
+// The same query rows and cache, the single sequence of `p` cut into chunks at `cuts`
+// (each chunk a sequence of its own over the shared block table, as later steps see it).
+Problem rechunk(const Problem& p, const std::vector<int32_t>& cuts) {
+  Problem r = p;
+  r.seqs.clear();
+  r.tables.clear();
+  r.query_start.clear();
+  const SeqSpec whole = p.seqs.at(0);
+  int32_t a = 0;
+  std::vector<int32_t> ends = cuts;
+  ends.push_back(whole.query_len);
+  for (int32_t b : ends) {
+    const int32_t ctx = whole.context_len - whole.query_len + b;
+    r.seqs.push_back({b - a, ctx});
+    r.tables.push_back(p.tables[0]);
+    r.query_start.push_back(a);
+    a = b;
+  }
+  return r;
+}
+
+int max_context(const Problem& p) {
+  int m = 0;
+  for (const auto& s : p.seqs) m = std::max(m, s.context_len);
+  return m;
+}
+
+// Splits that cover every piece of the longest context (split mode), or 1 (fold mode).
+int split_mode(const Problem& p) {
+  int s = 2;
+  while (s < cuda::attention_pieces(max_context(p), cuda::kAttnPiece)) s *= 2;
+  return s;
+}
+
+// Runs every sequence through the kernel with `rows`, in fold mode (splits 1) or split
+// mode (splits >= the pieces of the longest context).
 std::vector<float> gpu_attention(const Problem& p, int rows, int splits) {
   std::vector<AttnSeq> seqs;
   std::vector<int32_t> bt;
@@ -115,12 +151,14 @@ std::vector<float> gpu_attention(const Problem& p, int rows, int splits) {
 void check_all_variants(const Problem& p, bool decode_kernel_too) {
   const auto ref = cpu_reference(p);
   const double tol = 2e-2;  // bf16 inputs and probabilities, fp32 accumulation
-  EXPECT_LT(rel_l2(gpu_attention(p, cuda::kAttnRowsPrefill, 1), ref), tol) << "prefill kernel";
-  EXPECT_LT(rel_l2(gpu_attention(p, cuda::kAttnRowsPrefill, 5), ref), tol) << "prefill kernel, 5 splits";
+  const auto base = gpu_attention(p, cuda::kAttnRowsPrefill, 1);
+  EXPECT_LT(rel_l2(base, ref), tol) << "prefill blocks, fold mode";
+  const int splits = split_mode(p);
+  EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsPrefill, splits), base) << "prefill blocks, " << splits << " splits";
+  EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsPrefill, 2 * splits), base) << "prefill blocks, " << 2 * splits;
   if (decode_kernel_too) {
-    EXPECT_LT(rel_l2(gpu_attention(p, cuda::kAttnRowsDecode, 1), ref), tol) << "decode kernel";
-    EXPECT_LT(rel_l2(gpu_attention(p, cuda::kAttnRowsDecode, 16), ref), tol) << "decode kernel, 16 splits";
-    EXPECT_LT(rel_l2(gpu_attention(p, cuda::kAttnRowsDecode, 64), ref), tol) << "decode kernel, 64 splits";
+    EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsDecode, 1), base) << "decode blocks, fold mode";
+    EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsDecode, splits), base) << "decode blocks, " << splits << " splits";
   }
 }
 
@@ -153,16 +191,36 @@ TEST_P(CudaAttention, OtherGroupSizesMatchCpu) {
   check_all_variants(make_problem(rng, 6, 2, bs, {{1, 333}, {33, 400}}), true);
 }
 
+// A prompt's rows computed in one chunk, in other chunks, and token by token (decode)
+// over the same cache are bitwise the same: what prefix caching and preemption rely on.
+TEST_P(CudaAttention, ChunkingDoesNotChangeAnyBit) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const Problem p = make_problem(rng, 32, 8, GetParam(), {{700, 1900}});
+  const auto whole = gpu_attention(p, cuda::kAttnRowsPrefill, 1);
+  EXPECT_LT(rel_l2(whole, cpu_reference(p)), 2e-2);
+  for (const std::vector<int32_t>& cuts : std::vector<std::vector<int32_t>>{{1}, {63, 64, 300}, {250, 699}}) {
+    const Problem c = rechunk(p, cuts);
+    EXPECT_EQ(gpu_attention(c, cuda::kAttnRowsPrefill, 1), whole) << "chunks cut at " << cuts.size();
+    EXPECT_EQ(gpu_attention(c, cuda::kAttnRowsPrefill, split_mode(c)), whole) << "split, cut at " << cuts.size();
+  }
+  std::vector<int32_t> every;  // the last 20 rows one by one, as decode steps
+  for (int32_t i = 680; i < 700; ++i) every.push_back(i);
+  const Problem d = rechunk(p, every);
+  EXPECT_EQ(gpu_attention(d, cuda::kAttnRowsDecode, 1), whole);
+  EXPECT_EQ(gpu_attention(d, cuda::kAttnRowsDecode, split_mode(d)), whole);
+}
+
 INSTANTIATE_TEST_SUITE_P(BlockSizes, CudaAttention, ::testing::Values(16, 32, 7));
 
 TEST(CudaAttentionSplits, ChooseSplitsFillsTheGpuWithinCapacity) {
-  // Batch 1, long context: split up to the cap.
-  const int s = cuda::choose_attention_splits(8, 100000, 132, 65536, 16);
-  EXPECT_GT(s, 8);
-  EXPECT_LE(s, 64);
-  EXPECT_EQ(cuda::choose_attention_splits(4096, 100000, 132, 65536, 64), 1);  // enough blocks already
-  EXPECT_EQ(cuda::choose_attention_splits(8, 100, 132, 65536, 16), 1);        // too short to split
-  EXPECT_LE(cuda::choose_attention_splits(64, 50000, 132, 4096, 16) * 64 * 16, 4096);  // capacity-bound
+  // Batch 1, long context: every piece its own block, a power of two.
+  const int s = cuda::choose_attention_splits(8, 100000, 132, 131072, 16, cuda::kAttnPiece);
+  EXPECT_GE(s, cuda::attention_pieces(100000, cuda::kAttnPiece));
+  EXPECT_EQ(s & (s - 1), 0);
+  EXPECT_EQ(cuda::choose_attention_splits(4096, 100000, 132, 131072, 64, cuda::kAttnPiece), 1);  // enough blocks
+  EXPECT_EQ(cuda::choose_attention_splits(8, 200, 132, 131072, 16, cuda::kAttnPiece), 1);  // one piece
+  EXPECT_EQ(cuda::choose_attention_splits(64, 50000, 132, 4096, 16, cuda::kAttnPiece), 1);  // over capacity
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 // teacher-forced with the CPU's tokens so both see the same inputs at every step. Also:
 // F32 checkpoints (converted on upload) with tied embeddings, invalid batches returning
 // InvalidArgument without breaking the backend, and a KV budget that cannot fit.
+// Batch invariance: one sequence's samples alone, inside a batch of 32 with its prompt in
+// other chunks, after a prefix-cache hit and after a preemption are bitwise the same.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -97,7 +99,7 @@ struct Pair {
   std::unique_ptr<Backend> cpu, gpu;
 };
 
-Pair make_pair_of_backends(const std::string& dir, int block_size) {
+Pair make_pair_of_backends(const std::string& dir, int block_size, bool batch_invariant = true) {
   auto model = load_model(dir);
   EXPECT_TRUE(model.ok()) << model.status().message();
   std::shared_ptr<LoadedModel> shared(std::move(model).value());
@@ -107,6 +109,7 @@ Pair make_pair_of_backends(const std::string& dir, int block_size) {
   o.kv_cache_bytes = int64_t{64} << 20;
   o.max_num_seqs = 8;
   o.max_batch_tokens = 1024;
+  o.batch_invariant = batch_invariant;
   auto cpu = make_cpu_backend(shared, o);
   auto gpu = make_cuda_backend(shared, o);
   EXPECT_TRUE(cpu.ok()) << cpu.status().message();
@@ -209,6 +212,10 @@ TEST(CudaBackend, StepsMatchCpuBackendBf16) {
     EXPECT_NE(b.gpu->name().find("cuda"), std::string::npos);
     run_and_compare(b, rng, bs, 0.15);
   }
+  SCOPED_TRACE("batch_invariant off (cuBLAS / GEMV products)");
+  Pair fast = make_pair_of_backends(dir, 16, false);
+  ASSERT_TRUE(fast.gpu);
+  run_and_compare(fast, rng, 16, 0.15);
   fs::remove_all(dir);
 }
 
@@ -270,6 +277,159 @@ TEST(CudaBackend, InvalidBatchesFailCleanlyAndTheBackendStaysUsable) {
   auto too_big = make_cuda_backend(std::shared_ptr<LoadedModel>(std::move(model).value()), o);
   ASSERT_FALSE(too_big.ok());
   EXPECT_EQ(too_big.status().code(), StatusCode::kResourceExhausted) << too_big.status().message();
+  fs::remove_all(dir);
+}
+
+// Drives one GPU backend: sequences with their own (or shared) block tables, greedy.
+class InvarianceRunner {
+ public:
+  struct Seq {
+    std::vector<int32_t> tokens;  // prompt, then generated tokens
+    int32_t done = 0;             // tokens in the KV cache
+    std::vector<int32_t> table;
+    std::vector<SampleResult> samples;
+  };
+  InvarianceRunner(Backend* b, int block_size) : b_(b), bs_(block_size) {
+    sp_.temperature = 0.0f;
+    sp_.top_logprobs = 20;
+  }
+  // A sequence with room for max_len tokens; its first table blocks may be given (a cached prefix).
+  Seq make(std::vector<int32_t> tokens, int32_t max_len, std::vector<int32_t> prefix_blocks = {}) {
+    Seq s;
+    s.tokens = std::move(tokens);
+    s.table = std::move(prefix_blocks);
+    s.done = static_cast<int32_t>(s.table.size()) * bs_;
+    while (static_cast<int32_t>(s.table.size()) * bs_ < max_len) s.table.push_back(next_block_++);
+    EXPECT_LE(next_block_, b_->num_kv_blocks());
+    return s;
+  }
+  // One step: each (sequence, new tokens); a sequence that reaches its last token samples.
+  void step(const std::vector<std::pair<Seq*, int32_t>>& parts) {
+    StepBatch batch;
+    std::vector<Seq*> sampled;
+    for (const auto& [s, n] : parts) {
+      SeqSlice sl;
+      sl.seq_id = reinterpret_cast<uintptr_t>(s);
+      sl.query_start = static_cast<int32_t>(batch.tokens.size());
+      sl.query_len = n;
+      sl.context_len = s->done + n;
+      sl.block_table = s->table;
+      for (int32_t t = 0; t < n; ++t) {
+        batch.tokens.push_back(s->tokens.at(s->done + t));
+        batch.positions.push_back(s->done + t);
+      }
+      sl.sample = sl.context_len == static_cast<int32_t>(s->tokens.size());
+      sl.sampling = &sp_;
+      if (sl.sample) sampled.push_back(s);
+      batch.seqs.push_back(sl);
+      s->done += n;
+    }
+    std::vector<SampleResult> out;
+    const Status st = b_->step(batch, &out);
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ(out.size(), sampled.size());
+    for (size_t k = 0; k < out.size(); ++k) {
+      sampled[k]->tokens.push_back(out[k].token);
+      sampled[k]->samples.push_back(out[k]);
+    }
+  }
+
+ private:
+  Backend* b_;
+  int bs_;
+  int32_t next_block_ = 0;
+  SamplingParams sp_;
+};
+
+void expect_same_samples(const std::vector<SampleResult>& got, const std::vector<SampleResult>& want, size_t first,
+                         const char* what) {
+  ASSERT_LE(first + got.size(), want.size()) << what;
+  for (size_t k = 0; k < got.size(); ++k) {
+    SCOPED_TRACE(std::string(what) + ", sample " + std::to_string(first + k));
+    const SampleResult &g = got[k], &w = want[first + k];
+    EXPECT_EQ(g.token, w.token);
+    EXPECT_EQ(g.logprob, w.logprob);  // bitwise, not near
+    ASSERT_EQ(g.top.size(), w.top.size());
+    for (size_t j = 0; j < g.top.size(); ++j) {
+      EXPECT_EQ(g.top[j].id, w.top[j].id) << "rank " << j;
+      EXPECT_EQ(g.top[j].logprob, w.top[j].logprob) << "rank " << j;
+    }
+  }
+}
+
+TEST(CudaBackend, BatchInvariantAloneBatchedCachedAndPreempted) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const std::string dir = write_model(rng, DType::kBF16, false);
+  auto model = load_model(dir);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  BackendOptions o;
+  o.block_size = 16;
+  o.kv_cache_bytes = int64_t{128} << 20;
+  o.max_num_seqs = 40;
+  o.max_batch_tokens = 2048;
+  auto made = make_cuda_backend(std::shared_ptr<LoadedModel>(std::move(model).value()), o);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  std::unique_ptr<Backend> b = std::move(made).value();
+  InvarianceRunner r(b.get(), o.block_size);
+  auto random_tokens = [&](int32_t n) {
+    std::vector<int32_t> t(n);
+    for (auto& x : t) x = static_cast<int32_t>(rng() % kVocab);
+    return t;
+  };
+  constexpr int32_t kPrompt = 300, kGen = 8;
+  const std::vector<int32_t> prompt = random_tokens(kPrompt);
+
+  // A: alone, the prompt in one chunk, then decode steps of batch 1.
+  auto a = r.make(prompt, kPrompt + kGen);
+  r.step({{&a, kPrompt}});
+  for (int i = 1; i < kGen; ++i) r.step({{&a, 1}});
+  ASSERT_EQ(a.samples.size(), static_cast<size_t>(kGen));
+
+  // B: 31 other sequences of varied lengths; the prompt in chunks of 100 / 150 / 50 beside
+  // their decodes; then decode in batches of up to 32.
+  std::vector<InvarianceRunner::Seq> others;
+  for (int i = 0; i < 31; ++i) {
+    const int32_t len = 10 + static_cast<int32_t>(rng() % 390);
+    others.push_back(r.make(random_tokens(len), len + 20));
+  }
+  for (size_t i = 0; i < others.size();) {  // prefill the others, several per step
+    std::vector<std::pair<InvarianceRunner::Seq*, int32_t>> parts;
+    int32_t used = 0;
+    for (; i < others.size() && used + static_cast<int32_t>(others[i].tokens.size()) <= o.max_batch_tokens; ++i) {
+      parts.push_back({&others[i], static_cast<int32_t>(others[i].tokens.size())});
+      used += static_cast<int32_t>(others[i].tokens.size());
+    }
+    r.step(parts);
+  }
+  auto batched = r.make(prompt, kPrompt + kGen);
+  auto with_others = [&](InvarianceRunner::Seq* s, int32_t n, int step) {
+    std::vector<std::pair<InvarianceRunner::Seq*, int32_t>> parts;
+    for (size_t i = 0; i < others.size(); ++i)
+      if ((step + i) % 5 != 0) parts.push_back({&others[i], 1});
+    parts.insert(parts.begin() + (step * 7) % (parts.size() + 1), {s, n});  // anywhere in the batch
+    return parts;
+  };
+  int step = 0;
+  for (int32_t chunk : {100, 150, 50}) r.step(with_others(&batched, chunk, step++));
+  for (int i = 1; i < kGen; ++i) r.step(with_others(&batched, 1, step++));
+  expect_same_samples(batched.samples, a.samples, 0, "batched, chunked prompt");
+
+  // C: a prefix-cache hit: A's first 18 blocks (288 tokens) reused, the last 12 computed.
+  const std::vector<int32_t> cached(a.table.begin(), a.table.begin() + kPrompt / o.block_size);
+  auto warm = r.make(prompt, kPrompt + kGen, cached);
+  r.step({{&others[3], 1}, {&warm, kPrompt - warm.done}, {&others[7], 1}});
+  for (int i = 1; i < kGen; ++i) r.step({{&warm, 1}});
+  expect_same_samples(warm.samples, a.samples, 0, "prefix cache hit");
+
+  // D: preempted after 4 tokens: prompt + those tokens recomputed in chunks of 200 / 104.
+  std::vector<int32_t> resumed_tokens = prompt;
+  resumed_tokens.insert(resumed_tokens.end(), a.tokens.begin() + kPrompt, a.tokens.begin() + kPrompt + 4);
+  auto resumed = r.make(resumed_tokens, kPrompt + kGen);
+  r.step({{&resumed, 200}});
+  r.step({{&others[0], 1}, {&resumed, 104}});
+  for (int i = 5; i < kGen; ++i) r.step({{&resumed, 1}});
+  expect_same_samples(resumed.samples, a.samples, 4, "recomputed after preemption");
   fs::remove_all(dir);
 }
 

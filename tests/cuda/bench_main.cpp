@@ -196,7 +196,7 @@ void bench_attention() {
   std::iota(table.begin(), table.end(), 0);
   cudaMalloc(&bt, blocks * 4); cudaMemcpy(bt, table.data(), blocks * 4, cudaMemcpyHostToDevice);
   cudaMalloc(&seqs, 64 * sizeof(AttnSeq)); cudaMalloc(&work, 8192 * sizeof(AttnWork));
-  cudaMalloc(&po, int64_t{65536} * hd * 4); cudaMalloc(&pml, 65536 * 8);
+  cudaMalloc(&po, int64_t{131072} * hd * 4); cudaMalloc(&pml, 131072 * 8);
   cudaEvent_t e0, e1;
   cudaEventCreate(&e0); cudaEventCreate(&e1);
   auto time_it = [&](const AttentionArgs& a, int rows) {
@@ -221,7 +221,7 @@ void bench_attention() {
     append_attention_work(0, chunk, kAttnRowsPrefill, nh / nkv, &w);
     cudaMemcpy(work, w.data(), w.size() * sizeof(AttnWork), cudaMemcpyHostToDevice);
     a.work = work; a.n_work = static_cast<int>(w.size());
-    a.num_splits = choose_attention_splits(a.n_work * nkv, c, 132, 65536, kAttnRowsPrefill);
+    a.num_splits = choose_attention_splits(a.n_work * nkv, c, 132, 131072, kAttnRowsPrefill, kAttnPiece);
     const float ms = time_it(a, kAttnRowsPrefill);
     // Causal FLOPs of the chunk: 4 * hd * nh * sum over queries of keys seen.
     const double keys = static_cast<double>(chunk) * (c - chunk) + 0.5 * chunk * (chunk + 1.0);
@@ -240,7 +240,7 @@ void bench_attention() {
       cudaMemcpy(seqs, ss.data(), ss.size() * sizeof(AttnSeq), cudaMemcpyHostToDevice);
       cudaMemcpy(work, w.data(), w.size() * sizeof(AttnWork), cudaMemcpyHostToDevice);
       a.work = work; a.n_work = static_cast<int>(w.size());
-      a.num_splits = choose_attention_splits(a.n_work * nkv, c, 132, 65536, kAttnRowsDecode);
+      a.num_splits = choose_attention_splits(a.n_work * nkv, c, 132, 131072, kAttnRowsDecode, kAttnPiece);
       const float ms = time_it(a, kAttnRowsDecode);
       const double bytes = 2.0 * batch * c * nkv * hd * 2;
       std::printf("attention decode batch %2d context %6d: %7.3f ms, %6.0f GB/s (splits %d)\n", batch, c, ms,
@@ -261,23 +261,26 @@ int main(int argc, char** argv) {
   auto t0 = Clock::now();
   HostModel hm = make_qwen3_4b();
   std::printf("random Qwen3-4B in host memory: %.1f s\n", since(t0));
-  BackendOptions o;
-  o.max_num_seqs = 64;
-  o.max_batch_tokens = 8192;
-  o.gpu_memory_utilization = 0.9;
-  t0 = Clock::now();
-  auto b = make_cuda_backend(hm.model, o);
-  if (!b.ok()) {
-    std::printf("make_cuda_backend failed: %s\n", b.status().message().c_str());
-    return 1;
+  for (bool invariant : {true, false}) {
+    BackendOptions o;
+    o.max_num_seqs = 64;
+    o.max_batch_tokens = 8192;
+    o.gpu_memory_utilization = 0.9;
+    o.batch_invariant = invariant;
+    t0 = Clock::now();
+    auto b = make_cuda_backend(hm.model, o);
+    if (!b.ok()) {
+      std::printf("make_cuda_backend failed: %s\n", b.status().message().c_str());
+      return 1;
+    }
+    std::printf("backend ready in %.2f s (%s, %lld KV blocks), batch_invariant %s\n", since(t0),
+                (*b)->name().c_str(), static_cast<long long>((*b)->num_kv_blocks()), invariant ? "on" : "off");
+    if (mode == "decode" || mode == "all") {
+      bench_decode(b->get(), 1, 512, 128, 8192);
+      bench_decode(b->get(), 32, 512, 64, 8192);
+      bench_decode(b->get(), 1, 8192, 64, 8192);
+    }
+    if (mode == "prefill" || mode == "all") bench_prefill(b->get(), prefill_tokens, 8192);
   }
-  std::printf("backend ready in %.2f s (%s, %lld KV blocks)\n", since(t0), (*b)->name().c_str(),
-              static_cast<long long>((*b)->num_kv_blocks()));
-  if (mode == "decode" || mode == "all") {
-    bench_decode(b->get(), 1, 512, 128, 8192);
-    bench_decode(b->get(), 32, 512, 64, 8192);
-    bench_decode(b->get(), 1, 8192, 64, 8192);
-  }
-  if (mode == "prefill" || mode == "all") bench_prefill(b->get(), prefill_tokens, 8192);
   return 0;
 }

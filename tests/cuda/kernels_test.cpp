@@ -161,6 +161,40 @@ TEST(CudaKernels, MatmulMatchesCpu) {
   cublasDestroy(h);
 }
 
+// The batch-invariant product: close to the CPU, and every row bitwise the same whatever
+// the row count (small-n kernel, tiled kernel, ragged tails of features and of K segments).
+TEST(CudaKernels, MatmulInvariantRowsDoNotDependOnTheBatch) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  for (const auto& [in, out] : std::vector<std::pair<int64_t, int64_t>>{{1312, 1000}, {512, 999}, {2560, 2048}}) {
+    SCOPED_TRACE("in " + std::to_string(in) + ", out " + std::to_string(out));
+    const int64_t big = 300;
+    const auto x = randn_bf16(rng, big * in), w = randn_bf16(rng, out * in, 0.02f);
+    std::vector<float> ref(big * out);
+    matmul_cpu(x.data(), w.data(), big, in, out, ref.data(), nullptr);
+    DevVec<uint16_t> d_w(to_bf16(w));
+    auto run = [&](int64_t row0, int64_t n, bool f32) {
+      const std::vector<float> xs(x.begin() + row0 * in, x.begin() + (row0 + n) * in);
+      DevVec<uint16_t> d_x(to_bf16(xs)), d_y16(n * out);
+      DevVec<float> d_y32(n * out);
+      void* y = f32 ? static_cast<void*>(d_y32.get()) : static_cast<void*>(d_y16.get());
+      const Status st = cuda::launch_matmul_invariant(d_x.as<bf16>(), d_w.as<bf16>(), n, in, out, y, f32, nullptr);
+      EXPECT_TRUE(st.ok()) << st.message();
+      return f32 ? d_y32.host() : from_bf16(d_y16.host());
+    };
+    const auto all32 = run(0, big, true), all16 = run(0, big, false);
+    EXPECT_LT(rel_l2(all32, ref), 1e-4);
+    EXPECT_LT(rel_l2(all16, ref), 1e-2);
+    for (const auto& [row0, n] : std::vector<std::pair<int64_t, int64_t>>{
+             {0, 1}, {7, 1}, {299, 1}, {3, 5}, {10, 16}, {40, 17}, {1, 33}, {100, 64}, {20, 100}, {150, 129}, {0, 256}}) {
+      SCOPED_TRACE("rows " + std::to_string(row0) + " + " + std::to_string(n));
+      const auto y32 = run(row0, n, true), y16 = run(row0, n, false);
+      EXPECT_EQ(y32, std::vector<float>(all32.begin() + row0 * out, all32.begin() + (row0 + n) * out));
+      EXPECT_EQ(y16, std::vector<float>(all16.begin() + row0 * out, all16.begin() + (row0 + n) * out));
+    }
+  }
+}
+
 TEST(CudaKernels, ConvertRoundsLikeTheHost) {
   REAM_REQUIRE_GPU();
   auto rng = fresh_rng();

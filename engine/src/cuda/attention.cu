@@ -10,12 +10,18 @@
 // probabilities are re-packed as bf16 A-fragments and multiplied by V (ldmatrix.trans).
 // No score matrix touches memory. Causality: a row at position p sees keys <= p.
 //
-// Two builds: 4 warps (64 rows) for prefill chunks; 1 warp (16 rows) for decode, where
-// a sequence has 1 token (rows = group size). When the blocks are too few to fill the
-// GPU (small batch, long context) each block's key range is cut into num_splits pieces
-// of whole tiles (the piece length derives from the block's own range, so a launch's
-// parameters do not change as contexts grow: CUDA graphs can replay it); each piece
-// writes its unnormalised output with its (max, sum), and a combine kernel merges them.
+// Batch invariance. One kernel (4 warps for prefill tiles, 1 warp for decode) runs the
+// same per-row arithmetic whatever the block: keys are visited in absolute tiles from
+// position 0 and cut into absolute *pieces* of piece_len keys; each piece runs the online
+// softmax from a fresh state and the pieces are folded left to right with fold() (the
+// same function in this kernel and in the combine kernel). Keys past a row's position
+// are exact no-ops for it (zero probabilities, correction 1), so a row's result depends
+// only on its query, its keys and piece_len: not on the chunk it came in, the other rows
+// of its block, the batch, or the split mode. Two ways to run the same arithmetic:
+//   - fold (num_splits == 1): a block walks all its pieces and folds them in registers;
+//   - split (num_splits > 1): block z computes piece z only and writes (o, max, sum); the
+//     combine kernel folds each row's pieces in order. Used when blocks are too few to
+//     fill the GPU (small batch, long context); choosing it changes timing, not results.
 #include "cuda/attention.cuh"
 
 #include <algorithm>
@@ -56,12 +62,34 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t& r0, uint32_t& r1, ui
                : "r"(s));
 }
 
+// Sum over the 4 lanes of a quad (the 4 threads holding one row's columns).
+__device__ __forceinline__ float quad_sum(float v) {
+  v = __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+
+// Folding a piece (max m, sum l, outputs o) into the running (M, L, O): new max M', then
+// L = L 2^(M - M') + l 2^(m - M'), likewise O. Explicit roundings: no contraction can
+// differ between the two kernels that use these.
+struct FoldCoef {
+  float m_new, a, b;
+};
+__device__ __forceinline__ FoldCoef fold_coef(float m_acc, float m_piece) {
+  const float m_new = fmaxf(m_acc, m_piece);
+  const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+  return {m_new, exp2f(__fsub_rn(m_acc, m_use)), exp2f(__fsub_rn(m_piece, m_use))};
+}
+__device__ __forceinline__ float fold(float acc, float a, float v, float b) {
+  return __fmaf_rn(acc, a, __fmul_rn(v, b));
+}
+__device__ __forceinline__ float finish(float o, float l) { return __fmul_rn(o, l > 0.0f ? __frcp_rn(l) : 0.0f); }
+
 // ---- kernels ----
 
-template <int NWARPS>
-__global__ void __launch_bounds__(NWARPS * 32) paged_attention_kernel(const AttentionArgs a) {
-  constexpr int ROWS = NWARPS * 16;
-  constexpr int NT = NWARPS * 32;
+// blockDim.x = 32 * warps (1 or 4); rows = 16 * warps.
+__global__ void __launch_bounds__(128, 3) paged_attention_kernel(const AttentionArgs a) {
+  const int ROWS = static_cast<int>(blockDim.x >> 5) * 16;
+  const int NT = static_cast<int>(blockDim.x);
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* k_s = reinterpret_cast<bf16*>(smem_raw);  // [2][KT][LDS]
   bf16* v_s = k_s + 2 * KT * LDS;                 // [2][KT][LDS]
@@ -76,10 +104,10 @@ __global__ void __launch_bounds__(NWARPS * 32) paged_attention_kernel(const Atte
   const int first_pos = s.context_len - s.query_len;
   const int n_tok = min(tokens_per_tile, s.query_len - w.q0);
   int kv_begin = 0, kv_end = first_pos + w.q0 + n_tok;  // keys [kv_begin, kv_end)
-  if (a.num_splits > 1) {  // this block's piece of its own key range, in whole tiles
-    const int split_len = ((kv_end + a.num_splits - 1) / a.num_splits + KT - 1) / KT * KT;
-    kv_begin = split * split_len;
-    kv_end = min(kv_end, kv_begin + split_len);
+  if (a.num_splits > 1) {  // split mode: piece `split` only
+    kv_begin = split * a.piece_len;
+    if (kv_begin >= kv_end) return;  // no row of this block reaches it; the combine never reads it
+    kv_end = min(kv_end, kv_begin + a.piece_len);
   }
 
   // The two rows this thread holds results for: r0 (c0, c1) and r1 = r0 + 8 (c2, c3).
@@ -114,7 +142,11 @@ __global__ void __launch_bounds__(NWARPS * 32) paged_attention_kernel(const Atte
   float o[HD / 8][4];
 #pragma unroll
   for (int i = 0; i < HD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};  // the current piece
+  float o_acc[HD / 8][4];  // fold mode: the pieces folded so far
+#pragma unroll
+  for (int i = 0; i < HD / 8; ++i) o_acc[i][0] = o_acc[i][1] = o_acc[i][2] = o_acc[i][3] = 0.0f;
+  float m_acc[2] = {-INFINITY, -INFINITY}, l_acc[2] = {0.0f, 0.0f};
   const float scale_log2 = a.scale * 1.4426950408889634f;
 
   const int32_t* bt = a.block_tables + s.bt_offset;
@@ -173,7 +205,7 @@ __global__ void __launch_bounds__(NWARPS * 32) paged_attention_kernel(const Atte
       for (int e = 0; e < 4; ++e) {
         const int col = tile_start + nt * 8 + 2 * t4 + (e & 1);
         const int ri = e >> 1;
-        const float x = (col < kv_end && col <= row_pos[ri]) ? sc[nt][e] * scale_log2 : -INFINITY;
+        const float x = (col < kv_end && col <= row_pos[ri]) ? __fmul_rn(sc[nt][e], scale_log2) : -INFINITY;
         sc[nt][e] = x;
         mx[ri] = fmaxf(mx[ri], x);
       }
@@ -185,26 +217,26 @@ __global__ void __launch_bounds__(NWARPS * 32) paged_attention_kernel(const Atte
       mx[ri] = fmaxf(mx[ri], __shfl_xor_sync(0xffffffffu, mx[ri], 2));
       const float m_new = fmaxf(m_run[ri], mx[ri]);
       m_use[ri] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet stays at zero
-      corr[ri] = exp2f(m_run[ri] - m_use[ri]);
+      corr[ri] = exp2f(__fsub_rn(m_run[ri], m_use[ri]));
       m_run[ri] = m_new;
     }
 #pragma unroll
     for (int nt = 0; nt < KT / 8; ++nt) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const float p = exp2f(sc[nt][e] - m_use[e >> 1]);
+        const float p = exp2f(__fsub_rn(sc[nt][e], m_use[e >> 1]));
         sc[nt][e] = p;
-        rsum[e >> 1] += p;
+        rsum[e >> 1] = __fadd_rn(rsum[e >> 1], p);
       }
     }
 #pragma unroll
-    for (int ri = 0; ri < 2; ++ri) l_run[ri] = l_run[ri] * corr[ri] + rsum[ri];
+    for (int ri = 0; ri < 2; ++ri) l_run[ri] = __fmaf_rn(l_run[ri], corr[ri], rsum[ri]);
 #pragma unroll
     for (int dt = 0; dt < HD / 8; ++dt) {
-      o[dt][0] *= corr[0];
-      o[dt][1] *= corr[0];
-      o[dt][2] *= corr[1];
-      o[dt][3] *= corr[1];
+      o[dt][0] = __fmul_rn(o[dt][0], corr[0]);
+      o[dt][1] = __fmul_rn(o[dt][1], corr[0]);
+      o[dt][2] = __fmul_rn(o[dt][2], corr[1]);
+      o[dt][3] = __fmul_rn(o[dt][3], corr[1]);
     }
 
     // O += P V: P's accumulator layout is exactly the A-fragment layout of the next mma.
@@ -226,26 +258,41 @@ __global__ void __launch_bounds__(NWARPS * 32) paged_attention_kernel(const Atte
       }
     }
     __syncthreads();  // the buffer is refilled by the next iteration's prefetch
-  }
 
+    // Fold mode, end of a piece (or of the block's keys): fold it in, start the next.
+    if (a.num_splits == 1 && (it + 1 == n_tiles || (tile_start + KT) % a.piece_len == 0)) {
 #pragma unroll
-  for (int ri = 0; ri < 2; ++ri) {
-    l_run[ri] += __shfl_xor_sync(0xffffffffu, l_run[ri], 1);
-    l_run[ri] += __shfl_xor_sync(0xffffffffu, l_run[ri], 2);
+      for (int ri = 0; ri < 2; ++ri) {
+        const float l_piece = quad_sum(l_run[ri]);
+        const FoldCoef f = fold_coef(m_acc[ri], m_run[ri]);
+        l_acc[ri] = fold(l_acc[ri], f.a, l_piece, f.b);
+        m_acc[ri] = f.m_new;
+#pragma unroll
+        for (int dt = 0; dt < HD / 8; ++dt) {
+          o_acc[dt][2 * ri] = fold(o_acc[dt][2 * ri], f.a, o[dt][2 * ri], f.b);
+          o_acc[dt][2 * ri + 1] = fold(o_acc[dt][2 * ri + 1], f.a, o[dt][2 * ri + 1], f.b);
+          o[dt][2 * ri] = o[dt][2 * ri + 1] = 0.0f;
+        }
+        m_run[ri] = -INFINITY;
+        l_run[ri] = 0.0f;
+      }
+    }
   }
 
   if (a.num_splits == 1) {
 #pragma unroll
     for (int ri = 0; ri < 2; ++ri) {
       if (!row_valid[ri]) continue;
-      const float inv = l_run[ri] > 0.0f ? 1.0f / l_run[ri] : 0.0f;
       bf16* dst = a.out + static_cast<int64_t>(s.query_start + w.q0 + row_tok[ri]) * a.out_stride +
                   static_cast<int64_t>(row_head[ri]) * HD + 2 * t4;
 #pragma unroll
       for (int dt = 0; dt < HD / 8; ++dt)
-        *reinterpret_cast<uint32_t*>(dst + dt * 8) = pack_bf16x2(o[dt][2 * ri] * inv, o[dt][2 * ri + 1] * inv);
+        *reinterpret_cast<uint32_t*>(dst + dt * 8) =
+            pack_bf16x2(finish(o_acc[dt][2 * ri], l_acc[ri]), finish(o_acc[dt][2 * ri + 1], l_acc[ri]));
     }
   } else {
+#pragma unroll
+    for (int ri = 0; ri < 2; ++ri) l_run[ri] = quad_sum(l_run[ri]);
     const int64_t rowblock = static_cast<int64_t>(blockIdx.x) * a.n_kv_heads + kvh;
     const int64_t n_rowblocks = static_cast<int64_t>(a.n_work) * a.n_kv_heads;
 #pragma unroll
@@ -261,48 +308,32 @@ __global__ void __launch_bounds__(NWARPS * 32) paged_attention_kernel(const Atte
   }
 }
 
-// Merges the splits of one (work item, KV head): one thread per head dim, rows in turn.
-template <int ROWS>
+// Folds each row's pieces, in order, for one (work item, KV head): one thread per head
+// dim, rows in turn. A row at position p has pieces 0 .. p / piece_len.
 __global__ void __launch_bounds__(HD) attention_combine_kernel(const AttentionArgs a) {
   const AttnWork w = a.work[blockIdx.x];
   const AttnSeq s = a.seqs[w.seq];
   const int kvh = blockIdx.y, d = threadIdx.x;
   const int group = a.n_heads / a.n_kv_heads;
-  const int n_tok = min(ROWS / group, s.query_len - w.q0);
+  const int n_tok = min(a.rows / group, s.query_len - w.q0);
+  const int first_pos = s.context_len - s.query_len;
   const int64_t rowblock = static_cast<int64_t>(blockIdx.x) * a.n_kv_heads + kvh;
   const int64_t n_rowblocks = static_cast<int64_t>(a.n_work) * a.n_kv_heads;
   for (int r = 0; r < n_tok * group; ++r) {
-    float m = -INFINITY;
-    for (int sp = 0; sp < a.num_splits; ++sp)
-      m = fmaxf(m, a.part_ml[((sp * n_rowblocks + rowblock) * ROWS + r) * 2]);
-    if (m == -INFINITY) m = 0.0f;
-    float acc = 0.0f, l = 0.0f;
-    for (int sp = 0; sp < a.num_splits; ++sp) {
-      const int64_t prow = (sp * n_rowblocks + rowblock) * ROWS + r;
-      const float2 ml = *reinterpret_cast<const float2*>(a.part_ml + prow * 2);
-      const float f = exp2f(ml.x - m);
-      l += f * ml.y;
-      acc += f * a.part_o[prow * HD + d];
-    }
     const int tok = r / group, head = kvh * group + r % group;
+    const int n_pieces = min(a.num_splits, (first_pos + w.q0 + tok) / a.piece_len + 1);
+    float m_acc = -INFINITY, l_acc = 0.0f, o_acc = 0.0f;
+    for (int z = 0; z < n_pieces; ++z) {
+      const int64_t prow = (z * n_rowblocks + rowblock) * a.rows + r;
+      const float2 ml = *reinterpret_cast<const float2*>(a.part_ml + prow * 2);
+      const FoldCoef f = fold_coef(m_acc, ml.x);
+      l_acc = fold(l_acc, f.a, ml.y, f.b);
+      o_acc = fold(o_acc, f.a, a.part_o[prow * HD + d], f.b);
+      m_acc = f.m_new;
+    }
     a.out[static_cast<int64_t>(s.query_start + w.q0 + tok) * a.out_stride + static_cast<int64_t>(head) * HD + d] =
-        __float2bfloat16(l > 0.0f ? acc / l : 0.0f);
+        __float2bfloat16(finish(o_acc, l_acc));
   }
-}
-
-template <int NWARPS>
-Status launch_variant(const AttentionArgs& a, cudaStream_t stream) {
-  // Above 48 KiB of dynamic shared memory needs the opt-in (a cheap host-side call).
-  CUDA_CHECK(cudaFuncSetAttribute(paged_attention_kernel<NWARPS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kSmemBytes)));
-  const dim3 grid(a.n_work, a.n_kv_heads, a.num_splits);
-  paged_attention_kernel<NWARPS><<<grid, NWARPS * 32, kSmemBytes, stream>>>(a);
-  CUDA_CHECK_LAUNCH("paged_attention_kernel");
-  if (a.num_splits > 1) {
-    attention_combine_kernel<NWARPS * 16><<<dim3(a.n_work, a.n_kv_heads), HD, 0, stream>>>(a);
-    CUDA_CHECK_LAUNCH("attention_combine_kernel");
-  }
-  return Status();
 }
 
 }  // namespace
@@ -314,15 +345,19 @@ void append_attention_work(int32_t seq_index, int32_t query_len, int rows, int g
   for (int32_t q0 = 0; q0 < query_len; q0 += tokens_per_tile) work->push_back({seq_index, q0});
 }
 
-int choose_attention_splits(int64_t base_blocks, int64_t max_keys, int sm_count, int64_t capacity_rows, int rows) {
-  if (base_blocks <= 0 || max_keys <= 2 * KT) return 1;
-  const int64_t target_blocks = 4 * static_cast<int64_t>(sm_count);
-  if (base_blocks >= target_blocks / 2) return 1;
-  int64_t splits = ceil_div(target_blocks, base_blocks);
-  splits = std::min<int64_t>(splits, ceil_div(max_keys, 2 * KT));  // at least two tiles a split
-  splits = std::min<int64_t>(splits, capacity_rows / (base_blocks * rows));
-  splits = std::min<int64_t>(splits, 64);
-  return static_cast<int>(std::max<int64_t>(splits, 1));
+int attention_pieces(int64_t max_keys, int piece_len) {
+  return static_cast<int>(std::max<int64_t>(1, ceil_div(max_keys, piece_len)));
+}
+
+int choose_attention_splits(int64_t base_blocks, int64_t max_keys, int sm_count, int64_t capacity_rows, int rows,
+                            int piece_len) {
+  const int64_t pieces = attention_pieces(max_keys, piece_len);
+  if (base_blocks <= 0 || pieces <= 1) return 1;
+  if (base_blocks >= 2 * static_cast<int64_t>(sm_count)) return 1;  // the blocks fill the GPU already
+  int64_t splits = 2;  // a power of two: CUDA graphs keyed by it stay few as contexts grow
+  while (splits < pieces) splits *= 2;
+  if (splits * base_blocks * rows > capacity_rows) return 1;
+  return static_cast<int>(splits);
 }
 
 // ---- launchers ----
@@ -335,11 +370,25 @@ Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t 
   if (args.n_kv_heads <= 0 || args.n_heads % args.n_kv_heads != 0 || args.n_heads / args.n_kv_heads > rows)
     return unimplemented("paged attention: " + std::to_string(args.n_heads) + " query heads over " +
                          std::to_string(args.n_kv_heads) + " KV heads is not supported");
-  if (args.num_splits > 1 && (!args.part_o || !args.part_ml))
+  if (args.piece_len <= 0 || args.piece_len % KT != 0)
+    return invalid_argument("paged attention: piece_len must be a positive multiple of " + std::to_string(KT));
+  if (args.num_splits < 1 || (args.num_splits > 1 && (!args.part_o || !args.part_ml)))
     return invalid_argument("paged attention: bad split configuration");
-  if (rows == kAttnRowsPrefill) return launch_variant<kAttnRowsPrefill / 16>(args, stream);
-  if (rows == kAttnRowsDecode) return launch_variant<kAttnRowsDecode / 16>(args, stream);
-  return invalid_argument("paged attention: rows must be 16 or 64");
+  if (rows != kAttnRowsPrefill && rows != kAttnRowsDecode)
+    return invalid_argument("paged attention: rows must be 16 or 64");
+  AttentionArgs a = args;
+  a.rows = rows;
+  // Above 48 KiB of dynamic shared memory needs the opt-in (a cheap host-side call).
+  CUDA_CHECK(cudaFuncSetAttribute(paged_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(kSmemBytes)));
+  const dim3 grid(a.n_work, a.n_kv_heads, a.num_splits);
+  paged_attention_kernel<<<grid, rows * 2, kSmemBytes, stream>>>(a);  // 16 rows per warp
+  CUDA_CHECK_LAUNCH("paged_attention_kernel");
+  if (a.num_splits > 1) {
+    attention_combine_kernel<<<dim3(a.n_work, a.n_kv_heads), HD, 0, stream>>>(a);
+    CUDA_CHECK_LAUNCH("attention_combine_kernel");
+  }
+  return Status();
 }
 
 }  // namespace ream::cuda

@@ -11,6 +11,12 @@ constexpr int kAttnHeadDim = 128;   // the only head_dim the kernels are built f
 constexpr int kAttnKvTile = 64;     // keys per tile; split pieces are whole tiles
 constexpr int kAttnRowsPrefill = 64;  // (query token, head) rows per block, prefill kernel
 constexpr int kAttnRowsDecode = 16;   // rows per block, decode kernel
+// Keys per piece (see attention.cu): a row's softmax runs piece by piece over absolute key
+// ranges [z * piece_len, (z + 1) * piece_len) and the pieces are folded in order. Fixed
+// (kAttnPiece) for batch invariance; a fold-mode launch may use any multiple of
+// kAttnKvTile (kAttnPieceWhole: one piece) when results may follow the batch.
+constexpr int kAttnPiece = 256;
+constexpr int kAttnPieceWhole = 1 << 30;
 
 // One sequence of the step, as the kernels see it.
 struct AttnSeq {
@@ -39,7 +45,10 @@ struct AttentionArgs {
   int n_work = 0;
   int n_heads = 0, n_kv_heads = 0, head_dim = kAttnHeadDim, block_size = 16;
   float scale = 0;              // 1/sqrt(head_dim)
-  int num_splits = 1;           // > 1: each block's key range is cut into this many pieces
+  int piece_len = kAttnPiece;   // keys per piece, a multiple of kAttnKvTile
+  int num_splits = 1;           // 1: fold mode; > 1: split mode, block z computes piece z, so
+                                // num_splits >= attention_pieces(longest context, piece_len)
+  int rows = 0;                 // set by launch_paged_attention
   float* part_o = nullptr;      // (num_splits * n_work * n_kv_heads * rows, head_dim) fp32
   float* part_ml = nullptr;     // (num_splits * n_work * n_kv_heads * rows, 2) fp32
 };
@@ -49,14 +58,22 @@ struct AttentionArgs {
 void append_attention_work(int32_t seq_index, int32_t query_len, int rows, int group,
                            std::vector<AttnWork>* work);
 
-// How many pieces to cut each block's keys into so that `base_blocks` blocks fill
-// `sm_count` multiprocessors, given the longest key range and the partial buffers'
-// capacity in rows (splits * base_blocks * rows <= capacity_rows).
-int choose_attention_splits(int64_t base_blocks, int64_t max_keys, int sm_count, int64_t capacity_rows, int rows);
+// Pieces of piece_len keys covering max_keys keys (at least 1).
+int attention_pieces(int64_t max_keys, int piece_len);
+
+// Split mode or fold mode for one launch of `base_blocks` blocks (work items x KV heads)
+// whose longest context is max_keys: 1 (fold) when the blocks fill `sm_count`
+// multiprocessors, a single piece suffices or the partial buffers (capacity_rows rows)
+// cannot hold every piece; else a power of two >= attention_pieces(max_keys, piece_len).
+// Either way the results are the same, bit for bit.
+int choose_attention_splits(int64_t base_blocks, int64_t max_keys, int sm_count, int64_t capacity_rows, int rows,
+                            int piece_len);
 
 // Causal attention of every work item's query rows over its sequence's paged keys;
 // out = softmax(q k^T * scale) v per query head, head h reading KV head h / group.
-// rows = kAttnRowsPrefill or kAttnRowsDecode picks the kernel. Twin: paged_attention_cpu.
+// rows = kAttnRowsPrefill (4 warps) or kAttnRowsDecode (1 warp) sizes the blocks; a row's
+// result depends only on its inputs and piece_len, never on rows, the work list or
+// num_splits. Twin: paged_attention_cpu.
 Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t stream);
 
 }  // namespace ream::cuda

@@ -10,6 +10,13 @@
 // decode steps (one token and one sample per sequence) run as CUDA graphs, captured once
 // per (batch size, attention splits) and replayed: ~450 launches become one.
 // REAM_CUDA_GRAPHS=0 in the environment turns graphs off.
+//
+// Batch invariance (BackendOptions::batch_invariant, on by default): the matrix products
+// run ream's fixed-order kernels (gemm_invariant.cu) instead of GEMV / cuBLAS, and
+// attention folds fixed pieces of kAttnPiece keys (attention.cu), so every token's K/V and
+// every sampled row's logits are bitwise the same whatever else is in the step, however
+// the prompt was chunked and whether its prefix came from the cache. Every other kernel
+// already works row by row. Off: cuBLAS and the GEMV kernel (faster prefill products).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -40,7 +47,7 @@ namespace cuda {
 namespace {
 
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
-constexpr int64_t kPartialRows = 65536;  // split-attention partial rows (x head_dim fp32)
+constexpr int64_t kPartialRows = 131072;  // split-attention partial rows (x head_dim fp32)
 constexpr size_t kReserveBytes = size_t{512} << 20;  // left free for cuBLAS, the driver, graphs
 
 // Activations, carved from one allocation. Shapes use T = max_batch_tokens, S = max_num_seqs.
@@ -95,6 +102,7 @@ class CudaBackend final : public Backend {
   Status allocate_kv_cache();
   Status forward(const StepPlan& plan);
   Status attention(const StepPlan& plan, int64_t layer);
+  Status matmul(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32);
   Status sample_kernels(const StepPlan& plan);
   Status device_work(const StepPlan& plan);  // forward + sampling kernels: what a graph holds
   Status run_graph(const StepPlan& plan);
@@ -143,6 +151,11 @@ Status CudaBackend::check_model() const {
   if (opt_.max_batch_tokens <= 0 || opt_.max_num_seqs <= 0)
     return invalid_argument("max_batch_tokens and max_num_seqs must be positive");
   return Status();
+}
+
+Status CudaBackend::matmul(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32) {
+  if (opt_.batch_invariant) return launch_matmul_invariant(x, w, n, in, out, y, y_f32, stream_.get());
+  return launch_matmul(cublas_.get(), x, w, n, in, out, y, y_f32, stream_.get());
 }
 
 Status CudaBackend::allocate_activations() {
@@ -234,10 +247,15 @@ Status CudaBackend::init() {
   REAM_RETURN_IF_ERROR(allocate_kv_cache());
   const char* env = std::getenv("REAM_CUDA_GRAPHS");
   use_graphs_ = !(env && std::string(env) == "0");
+  if (opt_.batch_invariant && (cfg_.hidden_size % 32 != 0 || cfg_.intermediate_size % 32 != 0)) {
+    spdlog::warn("cuda backend: hidden_size {} / intermediate_size {} not multiples of 32: batch invariance off",
+                 cfg_.hidden_size, cfg_.intermediate_size);
+    opt_.batch_invariant = false;
+  }
   spdlog::info("cuda backend: {} ({} SMs); weights {:.2f} GiB uploaded in {:.2f} s; activations {:.0f} MiB; "
-               "{} KV blocks of {} tokens ({:.2f} GiB)",
+               "{} KV blocks of {} tokens ({:.2f} GiB); batch invariant: {}",
                prop.name, sm_count_, w_.storage.size() / 1073741824.0, secs, act_buf_.size() / 1048576.0,
-               num_blocks_, opt_.block_size, kv_.size() / 1073741824.0);
+               num_blocks_, opt_.block_size, kv_.size() / 1073741824.0, opt_.batch_invariant ? "yes" : "no");
   return Status();
 }
 
@@ -271,6 +289,8 @@ Status CudaBackend::attention(const StepPlan& plan, int64_t layer) {
     args.work = meta<AttnWork>(l.work);
     args.n_work = l.n_work;
     args.num_splits = l.splits;
+    // Invariant: always the fixed pieces. Otherwise a fold launch runs one piece (no folds).
+    args.piece_len = opt_.batch_invariant || l.splits > 1 ? kAttnPiece : kAttnPieceWhole;
     REAM_RETURN_IF_ERROR(launch_paged_attention(args, l.rows, stream_.get()));
   }
   return Status();
@@ -282,23 +302,22 @@ Status CudaBackend::forward(const StepPlan& plan) {
   const int64_t qkv_w = (nh + 2 * nkv) * hd;
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
   cudaStream_t s = stream_.get();
-  cublasHandle_t cb = cublas_.get();
   REAM_RETURN_IF_ERROR(launch_embedding(w_.embed, meta<int32_t>(layout_.tokens), T, H, a_.residual, s));
   REAM_RETURN_IF_ERROR(launch_rmsnorm(a_.residual, w_.layers[0].input_layernorm, T, H, eps, a_.x, s));
   REAM_RETURN_IF_ERROR(launch_rope_cos_sin(meta<int32_t>(layout_.positions), T, hd, cfg_.rope_theta, a_.cos_sin, s));
   for (size_t l = 0; l < w_.layers.size(); ++l) {
     const DeviceLayer& L = w_.layers[l];
-    REAM_RETURN_IF_ERROR(launch_matmul(cb, a_.x, L.w_qkv, T, H, qkv_w, a_.qkv, false, s));
+    REAM_RETURN_IF_ERROR(matmul(a_.x, L.w_qkv, T, H, qkv_w, a_.qkv, false));
     REAM_RETURN_IF_ERROR(launch_qk_norm_rope(a_.qkv, T, nh, nkv, hd, qkv_w, L.q_norm, L.k_norm, a_.cos_sin, eps, s));
     REAM_RETURN_IF_ERROR(launch_kv_store(a_.qkv + nh * hd, a_.qkv + (nh + nkv) * hd, qkv_w,
                                          meta<int64_t>(layout_.slots), T, nkv, hd, opt_.block_size,
                                          k_cache(static_cast<int64_t>(l)), v_cache(static_cast<int64_t>(l)), s));
     REAM_RETURN_IF_ERROR(attention(plan, static_cast<int64_t>(l)));
-    REAM_RETURN_IF_ERROR(launch_matmul(cb, a_.attn, L.w_o, T, nh * hd, H, a_.proj, true, s));
+    REAM_RETURN_IF_ERROR(matmul(a_.attn, L.w_o, T, nh * hd, H, a_.proj, true));
     REAM_RETURN_IF_ERROR(launch_add_rmsnorm(a_.residual, a_.proj, L.post_attention_layernorm, T, H, eps, a_.x, s));
-    REAM_RETURN_IF_ERROR(launch_matmul(cb, a_.x, L.w_gate_up, T, H, 2 * I, a_.gate_up, false, s));
+    REAM_RETURN_IF_ERROR(matmul(a_.x, L.w_gate_up, T, H, 2 * I, a_.gate_up, false));
     REAM_RETURN_IF_ERROR(launch_swiglu(a_.gate_up, T, I, a_.act, s));
-    REAM_RETURN_IF_ERROR(launch_matmul(cb, a_.act, L.w_down, T, I, H, a_.proj, true, s));
+    REAM_RETURN_IF_ERROR(matmul(a_.act, L.w_down, T, I, H, a_.proj, true));
     const float* next_norm = l + 1 < w_.layers.size() ? w_.layers[l + 1].input_layernorm : w_.norm;
     REAM_RETURN_IF_ERROR(launch_add_rmsnorm(a_.residual, a_.proj, next_norm, T, H, eps, a_.x, s));
   }
@@ -309,7 +328,7 @@ Status CudaBackend::sample_kernels(const StepPlan& plan) {
   const int64_t n = plan.n_sample, H = cfg_.hidden_size, V = cfg_.vocab_size;
   cudaStream_t s = stream_.get();
   REAM_RETURN_IF_ERROR(launch_gather_rows(a_.x, meta<int32_t>(layout_.sample_rows), n, H, a_.x_sample, s));
-  REAM_RETURN_IF_ERROR(launch_matmul(cublas_.get(), a_.x_sample, w_.lm_head, n, H, V, a_.logits, true, s));
+  REAM_RETURN_IF_ERROR(matmul(a_.x_sample, w_.lm_head, n, H, V, a_.logits, true));
   REAM_RETURN_IF_ERROR(launch_sample(a_.logits, n, V, meta<SampleParamsDev>(layout_.sample_params),
                                      meta<PenaltyEntry>(layout_.penalties), a_.pen_saved, a_.samples, s));
   return Status();
@@ -374,9 +393,9 @@ Status CudaBackend::step(const StepBatch& batch, std::vector<SampleResult>* out)
   if (plan.n_tokens == 0) return Status();
   const int64_t nkv = cfg_.num_key_value_heads;
   plan.splits_prefill = choose_attention_splits(plan.n_work_prefill * nkv, plan.max_keys_prefill, sm_count_,
-                                                kPartialRows, kAttnRowsPrefill);
+                                                kPartialRows, kAttnRowsPrefill, kAttnPiece);
   plan.splits_decode = choose_attention_splits(plan.n_work_decode * nkv, plan.max_keys_decode, sm_count_,
-                                               kPartialRows, kAttnRowsDecode);
+                                               kPartialRows, kAttnRowsDecode, kAttnPiece);
   // Whatever fails below, the stream is drained before returning so the pinned metadata
   // is never rewritten under a copy still in flight, and the next step starts clean.
   struct Drain {

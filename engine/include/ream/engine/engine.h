@@ -34,6 +34,11 @@ struct EngineOptions {
   int max_batch_tokens = 4096;      // tokens per engine step (chunked prefill budget)
   int64_t max_model_len = 0;        // 0 = config's max_position_embeddings
   bool enable_prefix_caching = true;
+  // CUDA: every token's result is bitwise the same whatever else shares its step, however
+  // its prompt was chunked and whether its prefix came from the cache (fixed-order matrix
+  // products and attention). Off: faster cuBLAS/GEMV products whose rounding follows the
+  // batch. The CPU backend is batch invariant either way.
+  bool batch_invariant = true;
 };
 
 enum class Priority { kInteractive = 0, kBatch = 1 };
