@@ -34,7 +34,7 @@ void on_sigint(int) { g_interrupted = true; }
 const char* kUsage =
     "usage: ream run WORKFLOW --model DIR [--input NAME=VALUE ...] [--doc PATH ...]\n"
     "                [--device cpu|cuda] [--db PATH] [--format md|json] [--plugins DIR ...]\n"
-    "                [--max-parallel N] [--quiet]\n"
+    "                [--max-parallel N] [--max-model-len N] [--quiet]\n"
     "       ream run --resume JOB_ID --model DIR [--db PATH] [--format md|json]\n"
     "\n"
     "WORKFLOW is a file or the name of a shipped workflow (summarize, long_qa).\n"
@@ -43,6 +43,8 @@ const char* kUsage =
     "--db PATH            the SQLite store (default: $XDG_DATA_HOME/ream/ream.db)\n"
     "--plugins DIR        plugin directory (repeatable; default: $REAM_PLUGIN_PATH or the built/installed ones)\n"
     "--format md|json     the result on stdout (default md)\n"
+    "--max-model-len N    the context in tokens (default: the model's); documents that do not fit\n"
+    "                     with the reply are split (the plan shows in the progress)\n"
     "Progress goes to stderr: a bar on a terminal, one line per event otherwise.\n"
     "Ctrl-C interrupts the job; `--resume JOB_ID` continues it.\n";
 
@@ -119,7 +121,7 @@ int print_result(store::Store& store, int64_t job_id, const std::string& format)
   if (format == "json") {
     auto r = flow::job_result_json(store, job_id);
     if (!r.ok()) return fail(r.status().message());
-    std::cout << r->dump(2) << "\n";
+    std::cout << r->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     auto r = flow::job_result_markdown(store, job_id);
     if (!r.ok()) return fail(r.status().message());
@@ -131,7 +133,8 @@ int print_result(store::Store& store, int64_t job_id, const std::string& format)
 }  // namespace
 
 int cmd_run(const Args& args) {
-  Flags f({"input", "doc", "model", "device", "db", "format", "resume", "plugins", "max-parallel", "priority"},
+  Flags f({"input", "doc", "model", "device", "db", "format", "resume", "plugins", "max-parallel", "priority",
+           "max-model-len"},
           {"help", "quiet"});
   if (std::string err = f.parse(args); !err.empty()) return fail(err + "\n" + kUsage, 2);
   if (f.has("help")) {
@@ -185,6 +188,8 @@ int cmd_run(const Args& args) {
   EngineOptions eo;
   eo.model = f.get("model");
   eo.device = f.get("device", "cpu");
+  eo.max_model_len = std::atoll(f.get("max-model-len", "0").c_str());
+  if (eo.max_model_len < 0) return fail("--max-model-len must be positive", 2);
   auto engine = Engine::create(eo);
   if (!engine.ok()) return fail("cannot load the model: " + engine.status().message());
   flow::EngineModelClient model(**engine);

@@ -5,9 +5,15 @@
 
 #include <chrono>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "flow/executor.h"
 #include "flow/job.h"
+#include "flow/report.h"
 #include "flow/workflow.h"
+#include "ingest/ingest.h"
 #include "scripted_model.h"
 #include "test_util.h"
 
@@ -55,6 +61,11 @@ class ExecutorScripted : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   JobOutcome outcome_;
 };
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 const char* kDagYaml = R"(name: dag
 inputs:
@@ -129,6 +140,164 @@ outputs:
     EXPECT_EQ(text.substr(start, end - start), row[0]);
     EXPECT_EQ(json::parse(row[4])["start"].get<int64_t>(), start);
   }
+  // The plan is in the job's events: one chunk_plan for the step, its chunks cut
+  // at line starts, each within the budget, overlapping the one before.
+  auto plan = json::parse(count("SELECT data_json FROM job_events WHERE type = 'chunk_plan'"));
+  EXPECT_EQ(plan["step"], "map");
+  EXPECT_EQ(plan["document"], "doc-1");
+  EXPECT_EQ(plan["budget"], 1000);
+  EXPECT_EQ(plan["count"].get<int>(), chunks);
+  ASSERT_EQ(plan["chunks"].size(), static_cast<size_t>(chunks));
+  for (size_t i = 0; i < plan["chunks"].size(); ++i) {
+    const json& c = plan["chunks"][i];
+    int64_t start = c["start"], end = c["end"];
+    EXPECT_LE(c["tokens"].get<int64_t>(), 1000);
+    EXPECT_EQ(c["tokens"].get<int64_t>(), static_cast<int64_t>((end - start) / 4 + 1));  // the model's counter
+    EXPECT_TRUE(start == 0 || text[static_cast<size_t>(start) - 1] == '\n') << "chunk " << i << " starts mid-line";
+    if (i > 0) EXPECT_LT(start, plan["chunks"][i - 1]["end"].get<int64_t>());
+  }
+  EXPECT_EQ(plan["chunks"].back()["end"].get<int64_t>(), static_cast<int64_t>(text.size()));
+  // And the job-level plan for the context (2000 tokens minus the reply's 1024 and
+  // the margin leaves the 256-token floor): the document does not fit in one pass.
+  auto doc_plan = json::parse(count("SELECT data_json FROM job_events WHERE type = 'document_plan'"));
+  EXPECT_EQ(doc_plan["document"], "doc-1");
+  EXPECT_FALSE(doc_plan["fits"].get<bool>());
+  EXPECT_GT(doc_plan["count"].get<int>(), chunks);
+}
+
+TEST_F(ExecutorScripted, DocumentsAreIngestedAndBadOnesRecordedWhileTheOthersGoOn) {
+  std::string html = dir_.write("filing.html",
+      "<html><head><style>p{}</style></head><body><h1>Item 1A. Risk Factors</h1>"
+      "<p>Our results &amp; margins may vary.</p><table><tr><td>Net sales</td><td>$</td><td>391,035</td></tr></table>"
+      "</body></html>");
+  std::string good = dir_.write("notes.md", "# Notes\n\nSupplier shall deliver.\n");
+  std::string empty = dir_.write("blank.txt", "   \n");
+  std::string docx = dir_.write("memo.docx", "PK\x03\x04");
+  ScriptedModelClient model([](const ModelRequest&, int) { return ScriptedReply{"ok"}; });
+  run(R"(name: many
+inputs:
+  docs: {type: documents}
+steps:
+  - {id: each, plugin: testkit, foreach: {documents: "${{ inputs.docs }}"}}
+outputs:
+  counts: ${{ steps.each.outputs.count }}
+)",
+      {{"docs", {html, empty, good, docx, dir_.path("missing.txt")}}}, model);
+  ASSERT_EQ(outcome_.status, "succeeded") << outcome_.error;
+  EXPECT_EQ(outcome_.outputs["counts"].size(), 2u);
+  // Stored rows: media type, sizes, token count, content hash of the source, a layout.
+  auto rows = query(db_, "SELECT d.media_type, d.size_bytes, d.token_count, d.content_hash, length(d.layout) > 0, "
+                         "jd.key, d.source_path FROM documents d JOIN job_documents jd ON jd.document_id = d.id "
+                         "ORDER BY jd.ordinal");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][0], "text/html");
+  EXPECT_EQ(rows[0][1], std::to_string(std::filesystem::file_size(html)));
+  EXPECT_EQ(rows[0][3], ingest::sha256_hex(read_all(html)));
+  EXPECT_EQ(rows[0][4], "1");
+  EXPECT_EQ(rows[0][5], "doc-1");
+  EXPECT_EQ(rows[1][0], "text/markdown");
+  EXPECT_EQ(rows[1][5], "doc-2");
+  EXPECT_EQ(rows[1][6], good);
+  const std::string html_text = count("SELECT text FROM documents WHERE media_type = 'text/html'");
+  EXPECT_EQ(rows[0][2], std::to_string(html_text.size() / 4 + 1));  // the model's counter
+  EXPECT_NE(html_text.find("Our results & margins may vary."), std::string::npos) << html_text;
+  EXPECT_EQ(html_text.find("p{}"), std::string::npos);
+  // Each bad document: an event naming it and why; the job's report lists them.
+  auto failed = query(db_, "SELECT json_extract(data_json, '$.path'), json_extract(data_json, '$.error') "
+                           "FROM job_events WHERE type = 'document_failed' ORDER BY id");
+  ASSERT_EQ(failed.size(), 3u);
+  EXPECT_EQ(failed[0][1], empty + ": empty document");
+  EXPECT_EQ(failed[1][1], docx + ": unsupported document type (extension .docx)");
+  EXPECT_EQ(failed[2][1], dir_.path("missing.txt") + ": no such file or folder");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_events WHERE type = 'document_ingested'"), "2");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_events WHERE type = 'document_plan'"), "2");
+  auto report = job_result_json(*store_, 1);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ((*report)["summary"]["document_errors"], 3);
+  EXPECT_EQ((*report)["documents"][0]["media_type"], "text/html");
+  EXPECT_TRUE((*report)["documents"][0]["plan"]["fits"].get<bool>());
+  auto md = job_result_markdown(*store_, 1);
+  ASSERT_TRUE(md.ok());
+  EXPECT_NE(md->find("- Not ingested: `" + docx + "` — " + docx + ": unsupported document type (extension .docx)"),
+            std::string::npos) << *md;
+  // When nothing of an input can be ingested there is no job, and every reason is given.
+  auto wf = parse_workflow("name: one\ninputs:\n  docs: {type: documents}\nsteps:\n  - {id: a, plugin: testkit}\n",
+                           "wf.yaml", catalog_of(host_));
+  ASSERT_TRUE(wf.ok());
+  auto none = create_job(*store_, *wf, {{{"docs", {empty, docx}}}, 0, ""}, &model);
+  EXPECT_EQ(none.status().message(), "input 'docs': no document could be ingested: " + empty + ": empty document; " +
+                                         docx + ": unsupported document type (extension .docx)");
+}
+
+TEST_F(ExecutorScripted, EvidenceGetsSourceLocationsAndUnlocatedQuotesAreCounted) {
+  // testkit quotes the first 24 bytes of the text it was given: in a source tree
+  // that is the header of the first file; with `foreach: chunks` each chunk's start.
+  std::filesystem::create_directories(dir_.path("tree/src"));
+  std::string code;
+  for (int i = 1; i <= 300; ++i) code += "def f" + std::to_string(i) + "(x):\n    return x * " + std::to_string(i) + "\n\n";
+  dir_.write("tree/src/a.py", code);
+  dir_.write("tree/src/b.py", code);
+  dir_.write("tree/.gitignore", "build/\n");
+  std::filesystem::create_directories(dir_.path("tree/build"));
+  dir_.write("tree/build/gen.py", "generated = True\n");
+  ScriptedModelClient model([](const ModelRequest&, int) { return ScriptedReply{"ok"}; }, 20000);
+  run(R"(name: tree
+inputs:
+  src: {type: document}
+steps:
+  - id: map
+    plugin: testkit
+    foreach: {chunks: "${{ inputs.src }}", chunk_tokens: 2000}
+)",
+      {{"src", dir_.path("tree")}}, model);
+  ASSERT_EQ(outcome_.status, "succeeded") << outcome_.error;
+  EXPECT_EQ(count("SELECT media_type FROM documents"), "inode/directory");
+  auto ingested = json::parse(count("SELECT data_json FROM job_events WHERE type = 'document_ingested'"));
+  EXPECT_EQ(ingested["parts"], 3);  // .gitignore, src/a.py, src/b.py; build/ is ignored
+  EXPECT_EQ(ingested["skipped_files"], 1);
+  // A cut falls on the boundary between the two files, and each chunk names the
+  // file it starts in (for progress displays).
+  const std::string all = count("SELECT text FROM documents");
+  const auto b_header = static_cast<int64_t>(all.find("==> src/b.py (Python) <=="));
+  auto plan = json::parse(count("SELECT data_json FROM job_events WHERE type = 'chunk_plan'"));
+  ASSERT_GE(plan["chunks"].size(), 3u);
+  bool cut_at_file = false;
+  for (const json& c : plan["chunks"]) {
+    cut_at_file = cut_at_file || c["end"].get<int64_t>() == b_header;
+    const std::string heading = c["heading"];
+    EXPECT_EQ(heading.rfind("==> ", 0), 0u) << plan.dump();
+  }
+  EXPECT_TRUE(cut_at_file) << plan.dump();
+  EXPECT_EQ(plan["chunks"].back()["heading"], "==> src/b.py (Python) <==");
+  auto rows = query(db_, "SELECT verified, match_kind, source_path, source_line, source_page FROM evidence");
+  ASSERT_EQ(rows.size(), plan["chunks"].size());
+  for (const auto& r : rows) {
+    EXPECT_EQ(r[0], "1");
+    EXPECT_EQ(r[1], "exact");
+    EXPECT_TRUE(r[2] == ".gitignore" || r[2] == "src/a.py" || r[2] == "src/b.py") << r[2];
+    EXPECT_GE(std::stoi(r[3]), 1);
+    EXPECT_EQ(r[4], "0");
+  }
+  auto report = job_result_json(*store_, 1);
+  ASSERT_TRUE(report.ok());
+  bool in_b = false;
+  for (const json& f : (*report)["findings"]) {
+    const json& loc = f["evidence"][0]["location"];
+    if (loc["source"] != "src/b.py") continue;
+    in_b = true;
+    EXPECT_EQ(loc["text"], "src/b.py:" + std::to_string(loc["line"].get<int>()) + ":" + std::to_string(loc["column"].get<int>()));
+    // The quote is the text at that line of the file as written.
+    const int line = loc["line"];
+    size_t at = 0;
+    for (int l = 1; l < line; ++l) at = code.find('\n', at) + 1;
+    EXPECT_EQ(code.substr(at + loc["column"].get<size_t>() - 1, 10), f["evidence"][0]["quote"].get<std::string>().substr(0, 10));
+  }
+  EXPECT_TRUE(in_b);
+  EXPECT_EQ((*report)["summary"]["unverified_quotes"], 0);
+  EXPECT_EQ((*report)["summary"]["verified_quotes"], rows.size());
+  auto md = job_result_markdown(*store_, 1);
+  ASSERT_TRUE(md.ok());
+  EXPECT_NE(md->find(", `src/b.py:"), std::string::npos) << *md;
 }
 
 TEST_F(ExecutorScripted, ForeachItemsAndWhenSkipsAStep) {
@@ -301,11 +470,12 @@ TEST_F(ExecutorScripted, InputsAreCheckedBeforeAnythingRuns) {
   ScriptedModelClient model([](const ModelRequest&, int) { return ScriptedReply{"x"}; });
   auto create = [&](json in) { return create_job(*store_, *wf, {in, 0, ""}, &model).status().message(); };
   EXPECT_EQ(create({{"n", 1}}), "missing required input 'doc'");
-  EXPECT_EQ(create({{"doc", "/nonexistent/file.txt"}, {"n", 1}}), "/nonexistent/file.txt: no such file");
+  EXPECT_EQ(create({{"doc", "/nonexistent/file.txt"}, {"n", 1}}), "/nonexistent/file.txt: no such file or folder");
   EXPECT_EQ(create({{"doc", dir_.write("a.txt", "x")}, {"n", 9}}), "input 'n' must be at most 5");
   EXPECT_EQ(create({{"doc", dir_.write("b.txt", "x")}, {"n", "two"}}), "input 'n' must be an integer (got \"two\")");
   EXPECT_EQ(create({{"doc", dir_.write("c.txt", "x")}, {"m", 1}}), "unknown input 'm' for workflow 'in'");
-  EXPECT_EQ(create({{"doc", dir_.write("e.bin", std::string("a\0b", 3))}, {"n", 1}}), dir_.path("e.bin") + ": binary file (NUL bytes), not text");
+  EXPECT_EQ(create({{"doc", dir_.write("e.txt", std::string("a\0b", 3))}, {"n", 1}}), dir_.path("e.txt") + ": binary (NUL bytes), not a text document");
+  EXPECT_EQ(create({{"doc", dir_.write("m.docx", "PK")}, {"n", 1}}), dir_.path("m.docx") + ": unsupported document type (extension .docx)");
   auto args = inputs_from_args(*wf, {"n=3"}, {dir_.path("a.txt")});
   ASSERT_TRUE(args.ok());
   EXPECT_EQ(*args, json({{"n", 3}, {"doc", dir_.path("a.txt")}}));

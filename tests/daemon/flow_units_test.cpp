@@ -1,12 +1,15 @@
-// Expressions, chunking, quote location and SHA-256: the flow library's pieces.
+// The flow library's pieces: expressions, and evidence quotes located in ingested
+// documents (offsets, how they matched, file:line and PDF page). Chunk plans,
+// quote normalisation and SHA-256 are ream_ingest's, tested in tests/ingest.
 #include <gtest/gtest.h>
 
-#include <random>
+#include <filesystem>
 
-#include "flow/chunker.h"
 #include "flow/expr.h"
-#include "flow/quotes.h"
-#include "flow/sha256.h"
+#include "flow/step_runner.h"
+#include "ingest/ingest.h"
+#include "make_pdf.h"
+#include "test_util.h"
 
 namespace ream::flow {
 namespace {
@@ -57,65 +60,113 @@ TEST(Expr, SyntaxErrorsSayWhatAndWhere) {
   EXPECT_EQ(Template::parse("${{ x").status().message(), "'${{' without a closing '}}'");
 }
 
-std::string random_text(std::mt19937& rng, size_t words) {
-  static const char* kWords[] = {"the", "party", "shall", "indemnify", "agreement", "term", "notice", "läuft", "€uro"};
-  std::string s;
-  for (size_t i = 0; i < words; ++i) {
-    s += kWords[rng() % 9];
-    s += (rng() % 13 == 0) ? ".\n\n" : (rng() % 7 == 0 ? "\n" : " ");
+// A job document as the executor holds it: ingested, with its quote index.
+JobDoc job_doc(const std::string& key, ingest::Document doc) {
+  auto d = std::make_shared<const ingest::Document>(std::move(doc));
+  return JobDoc{7, key, d, std::make_shared<const ingest::QuoteIndex>(*d)};
+}
+
+plugins::Document given(const JobDoc& jd, int64_t begin, int64_t end) {
+  plugins::Document d;
+  d.id = jd.key;
+  d.path = jd.doc->source;
+  d.text = jd.doc->text.substr(static_cast<size_t>(begin), static_cast<size_t>(end - begin));
+  d.base_offset = begin;
+  return d;
+}
+
+TEST(Evidence, ExactThenNormalisedWithOffsetsAndFileLine) {
+  test::TempDir dir;
+  std::string path = dir.write("terms.txt", "Preamble.\r\nThe  Supplier shall\r\n deliver \u201cGoods\u201d on time. \u00dcber alles.\r\n");
+  auto ingested = ingest::ingest_path(path);
+  ASSERT_TRUE(ingested.ok()) << ingested.status().message();
+  std::map<std::string, JobDoc> docs;
+  docs.emplace("doc-1", job_doc("doc-1", *ingested));
+  const std::string& text = docs.at("doc-1").doc->text;  // CRLF -> LF
+  RunUnit unit;
+  unit.documents.push_back(given(docs.at("doc-1"), 0, static_cast<int64_t>(text.size())));
+
+  auto e = locate_evidence({"doc-1", "Supplier shall", -1, -1}, unit, docs);
+  ASSERT_TRUE(e.verified);
+  EXPECT_EQ(e.match_kind, "exact");
+  EXPECT_EQ(e.document_id, 7);
+  EXPECT_EQ(text.substr(e.start_byte, e.end_byte - e.start_byte), "Supplier shall");
+  EXPECT_EQ(e.source_path, path);
+  EXPECT_EQ(e.source_line, 2);
+  EXPECT_EQ(e.source_column, 6);
+
+  // Case, runs of white space and typographic quotes do not stop a match; lines
+  // are the source file's.
+  e = locate_evidence({"doc-1", "the supplier shall deliver \"goods\" on time", -1, -1}, unit, docs);
+  ASSERT_TRUE(e.verified);
+  EXPECT_EQ(e.match_kind, "normalized");
+  EXPECT_EQ(text.substr(e.start_byte, e.end_byte - e.start_byte), "The  Supplier shall\n deliver \u201cGoods\u201d on time");
+  EXPECT_EQ(e.source_line, 2);
+  EXPECT_EQ(e.source_end_line, 3);
+  // Character offsets count code points: two curly quotes (3 bytes each), a U umlaut (2 bytes).
+  auto alles = locate_evidence({"doc-1", "alles", -1, -1}, unit, docs);
+  ASSERT_TRUE(alles.verified);
+  EXPECT_EQ(alles.start_char, alles.start_byte - 2 * 2 - 1);
+
+  EXPECT_FALSE(locate_evidence({"doc-1", "the buyer shall pay", -1, -1}, unit, docs).verified);
+  EXPECT_FALSE(locate_evidence({"doc-1", "", -1, -1}, unit, docs).verified);
+  auto unknown = locate_evidence({"doc-9", "Preamble", -1, -1}, unit, docs);
+  EXPECT_FALSE(unknown.verified);
+  EXPECT_EQ(unknown.document_id, 0);
+}
+
+TEST(Evidence, ChunkOffsetsMapToTheWholeDocumentAndTheNearestRepeat) {
+  std::string text;
+  for (int i = 1; i <= 40; ++i) text += "Clause " + std::to_string(i) + ". The fee is due monthly.\n";
+  auto ingested = ingest::ingest_buffer("fees.txt", text);
+  ASSERT_TRUE(ingested.ok());
+  std::map<std::string, JobDoc> docs;
+  docs.emplace("doc-1", job_doc("doc-1", *ingested));
+  const int64_t begin = static_cast<int64_t>(text.find("Clause 30."));
+  RunUnit unit;
+  unit.documents.push_back(given(docs.at("doc-1"), begin, static_cast<int64_t>(text.size())));
+  // The plugin's offsets are relative to its chunk.
+  auto e = locate_evidence({"doc-1", "Clause 30", 0, 9}, unit, docs);
+  ASSERT_TRUE(e.verified);
+  EXPECT_EQ(e.start_byte, begin);
+  EXPECT_EQ(e.source_line, 30);
+  // A repeated sentence without offsets: the copy in the plugin's chunk, not the first.
+  e = locate_evidence({"doc-1", "THE FEE IS DUE MONTHLY", -1, -1}, unit, docs);
+  ASSERT_TRUE(e.verified);
+  EXPECT_EQ(e.source_line, 30);
+  // Wrong offsets are not trusted: the quote is searched for instead.
+  e = locate_evidence({"doc-1", "Clause 31", 0, 9}, unit, docs);
+  ASSERT_TRUE(e.verified);
+  EXPECT_EQ(e.source_line, 31);
+}
+
+TEST(Evidence, PdfPagesAndFilesOfASourceTree) {
+  test::TempDir dir;
+  std::string pdf = dir.write("msa.pdf", ingest::testing::make_pdf({{"MASTER AGREEMENT"}, {"Fees", "Payment is due in thirty days."}}));
+  std::filesystem::create_directories(dir.path("tree/src"));
+  dir.write("tree/src/app.py", "import re\n\ndef handler(req):\n    return re.compile(req.pattern)\n");
+  dir.write("tree/README.md", "# App\n");
+  std::map<std::string, JobDoc> docs;
+  for (const auto& [key, path] : {std::pair{"doc-1", pdf}, std::pair{"doc-2", dir.path("tree")}}) {
+    auto d = ingest::ingest_path(path);
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    docs.emplace(key, job_doc(key, *d));
   }
-  return s;
-}
-
-TEST(Chunker, ChunksFitTheBudgetCoverTheTextAndOverlap) {
-  std::mt19937 rng(std::random_device{}());
-  std::string text = random_text(rng, 3000);
-  auto count = [](std::string_view t) { return static_cast<int64_t>(t.size() / 4 + 1); };
-  const int64_t budget = 300, overlap = 40;
-  auto chunks = chunk_text(text, budget, overlap, count);
-  ASSERT_GT(chunks.size(), 3u);
-  EXPECT_EQ(chunks.front().start, 0);
-  EXPECT_EQ(chunks.back().end, static_cast<int64_t>(text.size()));
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    EXPECT_LE(count(std::string_view(text).substr(chunks[i].start, chunks[i].end - chunks[i].start)), budget);
-    // Never splits a UTF-8 character.
-    if (chunks[i].start < static_cast<int64_t>(text.size())) {
-      EXPECT_NE(static_cast<unsigned char>(text[chunks[i].start]) & 0xC0, 0x80);
-    }
-    if (i > 0) {
-      EXPECT_LT(chunks[i].start, chunks[i - 1].end);  // overlaps the previous chunk
-      EXPECT_GT(chunks[i].start, chunks[i - 1].start);
-    }
+  RunUnit unit;
+  for (const char* key : {"doc-1", "doc-2"}) {
+    unit.documents.push_back(given(docs.at(key), 0, static_cast<int64_t>(docs.at(key).doc->text.size())));
   }
-  auto whole = chunk_text("short text", budget, overlap, count);
-  ASSERT_EQ(whole.size(), 1u);
-  EXPECT_EQ(whole[0].end, 10);
-}
-
-TEST(Quotes, ExactThenNormalisedMatchesWithCharacterOffsets) {
-  std::string text = "Preamble.\nThe  Supplier shall\n deliver “Goods” on time. Über alles.";
-  auto m = locate_quote(text, "Supplier shall");
-  ASSERT_TRUE(m.found);
-  EXPECT_EQ(text.substr(m.start, m.end - m.start), "Supplier shall");
-  m = locate_quote(text, "the supplier shall deliver \"goods\" on time");
-  ASSERT_TRUE(m.found);
-  EXPECT_EQ(text.substr(m.start, m.end - m.start), "The  Supplier shall\n deliver “Goods” on time");
-  EXPECT_FALSE(locate_quote(text, "the buyer shall pay").found);
-  EXPECT_FALSE(locate_quote(text, "").found);
-  size_t at = text.find("alles");
-  EXPECT_EQ(char_offset(text, static_cast<int64_t>(at)), static_cast<int64_t>(at) - 4 - 1);  // “ ” (2 extra bytes each), Ü (1)
-  auto hinted = locate_quote(text, "Preamble", 0, 8);
-  EXPECT_TRUE(hinted.found);
-  EXPECT_EQ(hinted.start, 0);
-}
-
-TEST(Sha256, MatchesFips180Vectors) {
-  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
-            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  auto e = locate_evidence({"doc-1", "Payment is due in thirty days", -1, -1}, unit, docs);
+  ASSERT_TRUE(e.verified);
+  EXPECT_EQ(e.source_path, pdf);
+  EXPECT_EQ(e.source_page, 2);
+  EXPECT_EQ(e.source_line, 2);
+  e = locate_evidence({"doc-2", "return re.compile(req.pattern)", -1, -1}, unit, docs);
+  ASSERT_TRUE(e.verified);
+  EXPECT_EQ(e.source_path, "src/app.py");
+  EXPECT_EQ(e.source_page, 0);
+  EXPECT_EQ(e.source_line, 4);
+  EXPECT_EQ(e.source_column, 5);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "store/migrations.h"
 #include "store/store.h"
 #include "test_util.h"
 
@@ -71,6 +72,64 @@ TEST(Store, RefusesADatabaseFromANewerRelease) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().message(), db + ": database schema version 99 is newer than this ream supports (" +
                                       std::to_string(current_schema_version()) + ")");
+}
+
+TEST(Store, MigratesAVersion1DatabaseAndKeepsItsRows) {
+  test::TempDir dir;
+  std::string db = dir.path("v1.db");
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  const std::string hash = random_hash();
+  const std::string v1 = migrations().at(0) +
+      "PRAGMA user_version = 1;"
+      "INSERT INTO documents(content_hash, size_bytes, text, created_at) VALUES ('" + hash + "', 4, 'text', 1);";
+  ASSERT_EQ(sqlite3_exec(raw, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+  sqlite3_close(raw);
+  auto s = Store::open(db);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(*(*s)->schema_version(), current_schema_version());
+  auto old = (*s)->get_document(1);
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(old->text, "text");
+  EXPECT_EQ(old->layout, "");
+  // The same document ingested again fills in the layout and token count it lacked.
+  DocumentRecord d = *old;
+  d.layout = std::string("RLY1\0\x01\xff", 7);  // bytes, NULs included
+  d.token_count = 2;
+  ASSERT_EQ(*(*s)->put_document(d), 1);
+  EXPECT_EQ((*s)->get_document(1)->layout, d.layout);
+  EXPECT_EQ((*s)->get_document(1)->token_count, 2);
+}
+
+TEST(Store, EvidenceKeepsHowAndWhereAQuoteWasFound) {
+  Fixture f;
+  auto run = f.store->begin_step_run(f.job, "ask", -1, "");
+  ASSERT_TRUE(run.ok());
+  FindingRecord fr;
+  fr.kind = "answer";
+  EvidenceRecord located{1, "doc-1", "quick brown", 4, 15, 4, 15, true};
+  located.match_kind = "normalized";
+  located.source_path = "contract.pdf";
+  located.source_page = 3;
+  located.source_line = 12;
+  located.source_column = 5;
+  located.source_end_line = 13;
+  fr.evidence = {located, {1, "doc-1", "made up", -1, -1, -1, -1, false}};
+  ASSERT_TRUE(f.store->commit_step_run(*run, {fr}).ok());
+  auto found = f.store->findings(f.job);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->at(0).evidence.size(), 2u);
+  const EvidenceRecord& a = found->at(0).evidence[0];
+  EXPECT_EQ(a.match_kind, "normalized");
+  EXPECT_EQ(a.source_path, "contract.pdf");
+  EXPECT_EQ(a.source_page, 3);
+  EXPECT_EQ(a.source_line, 12);
+  EXPECT_EQ(a.source_column, 5);
+  EXPECT_EQ(a.source_end_line, 13);
+  const EvidenceRecord& b = found->at(0).evidence[1];
+  EXPECT_FALSE(b.verified);
+  EXPECT_EQ(b.match_kind, "");
+  EXPECT_EQ(b.source_line, 0);
 }
 
 TEST(Store, DeduplicatesDocumentsAndWorkflowsByContentHash) {

@@ -7,9 +7,13 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -23,6 +27,54 @@ using test::query_one;
 
 const std::string kRream = REAM_BINARY_DIR "/cli/ream";
 const std::string kContract = REAM_SHARED_DATA_DIR "/cuad/contracts/ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).txt";
+const std::string kTenK =
+    std::filesystem::path(REAM_SHARED_DATA_DIR "/edgar/aapl-10-k-2024-11-01.html").lexically_normal().string();
+// The tiny model's context for the 10-K runs: 2,048 tokens makes the ~50K-token
+// filing split into many chunks and keeps every prefill short on a CPU.
+const std::string kSmallContext = " --max-model-len 2048";
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Line `line` (1-based) of `text` from byte column `column` (1-based) on.
+std::string at_line(const std::string& text, int64_t line, int64_t column) {
+  size_t at = 0;
+  for (int64_t l = 1; l < line && at != std::string::npos; ++l) {
+    at = text.find('\n', at);
+    if (at != std::string::npos) ++at;
+  }
+  if (at == std::string::npos || at + static_cast<size_t>(column - 1) > text.size()) return "";
+  return text.substr(at + static_cast<size_t>(column - 1), 64);
+}
+
+// A small source tree as repositories hold them: code and docs to keep, and a
+// .gitignore'd build folder, a log, vendored node_modules and a binary to skip.
+std::string make_tree(const test::TempDir& dir) {
+  namespace fs = std::filesystem;
+  const std::string root = dir.path("app");
+  for (const char* d : {"src", "docs", "build", "node_modules/left-pad"}) fs::create_directories(root + "/" + d);
+  std::string py = "import re\nimport json\n\n";
+  for (int i = 1; i <= 120; ++i) {
+    py += "def handler_" + std::to_string(i) + "(request, rows):\n"
+          "    for row in rows:\n"
+          "        if re.compile(r'^id-" + std::to_string(i) + "').match(row):\n"
+          "            return json.dumps({'row': row, 'n': " + std::to_string(i) + "})\n"
+          "    return None\n\n";
+  }
+  dir.write("app/src/server.py", py);
+  std::string js;
+  for (int i = 1; i <= 60; ++i) js += "export function f" + std::to_string(i) + "(x) {\n  return x * " + std::to_string(i) + ";\n}\n\n";
+  dir.write("app/src/util.js", js);
+  dir.write("app/docs/README.md", "# App\n\nServes rows by id.\n");
+  dir.write("app/.gitignore", "build/\n*.log\n");
+  dir.write("app/build/generated.py", "GENERATED = True\n");
+  dir.write("app/debug.log", "started\n");
+  dir.write("app/node_modules/left-pad/index.js", "module.exports = (s) => s;\n");
+  dir.write("app/src/logo.png", std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16));
+  return root;
+}
 
 std::string quote(const std::string& s) {
   std::string out = "'";
@@ -105,7 +157,7 @@ TEST_F(CliEndToEnd, LongQaTinyModelOnACuadContractRecordsTheMachinery) {
   EXPECT_EQ(result["outputs"]["unparsed"].get<int>(), warnings);
   EXPECT_EQ(query_one(db, "SELECT status FROM jobs"), "succeeded");
   EXPECT_EQ(query_one(db, "SELECT group_concat(type, ',') FROM (SELECT type FROM job_events ORDER BY id)"),
-            "job_queued,job_started,step_started,step_succeeded,job_succeeded");
+            "job_queued,document_ingested,job_started,document_plan,step_started,step_succeeded,job_succeeded");
 }
 
 TEST_F(CliEndToEnd, SummarizeTinyModelPrintsAMarkdownReport) {
@@ -117,6 +169,137 @@ TEST_F(CliEndToEnd, SummarizeTinyModelPrintsAMarkdownReport) {
   EXPECT_NE(r.out.find("## Findings: summary"), std::string::npos);
   EXPECT_EQ(query_one(db, "SELECT COUNT(*) FROM findings WHERE kind = 'summary'"), "1");
   EXPECT_EQ(query_one(db, "SELECT completion_tokens > 0 AND completion_tokens <= 16 FROM step_runs"), "1");
+}
+
+TEST_F(CliEndToEnd, SummarizeA10KAndASourceTreeStoresDocumentsAndShowsTheContextPlan) {
+  ASSERT_TRUE(std::filesystem::exists(kTenK)) << kTenK;
+  const std::string tree = make_tree(local_), db = local_.path("sum.db"), err = local_.path("err.txt");
+  Shell r = sh(kRream + " run " REAM_SOURCE_DIR "/workflows/summarize.yaml --model " + model_ + kSmallContext +
+               " --doc " + quote(kTenK) + " --doc " + quote(tree) +
+               " --input max_tokens=8 --input max_words=20 --db " + db + " --format json 2>" + err);
+  ASSERT_EQ(r.status, 0) << r.out << read_all(err);
+  json result = json::parse(r.out);
+  EXPECT_EQ(result["job"]["status"], "succeeded");
+  // The rows: what each document is, how big, how many tokens (the engine's
+  // tokenizer), the content hash and the layout that maps text back to the source.
+  auto docs = query(db, "SELECT media_type, size_bytes, token_count, length(content_hash), length(layout) > 0, "
+                        "source_path, text FROM documents ORDER BY id");
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0][0], "text/html");
+  EXPECT_EQ(std::stoll(docs[0][1]), static_cast<long long>(std::filesystem::file_size(kTenK)));
+  const int64_t tenk_tokens = std::stoll(docs[0][2]);
+  EXPECT_GT(tenk_tokens, 20000);
+  EXPECT_EQ(docs[0][3], "64");
+  EXPECT_EQ(docs[0][4], "1");
+  EXPECT_EQ(docs[0][5], kTenK);
+  EXPECT_NE(docs[0][6].find("Total net sales"), std::string::npos);
+  EXPECT_EQ(docs[0][6].find("<div"), std::string::npos);
+  EXPECT_EQ(docs[1][0], "inode/directory");
+  EXPECT_EQ(docs[1][5], tree);
+  const std::string& tree_text = docs[1][6];
+  EXPECT_NE(tree_text.find("==> src/server.py (Python) <=="), std::string::npos);
+  EXPECT_NE(tree_text.find("==> src/util.js (JavaScript) <=="), std::string::npos);
+  for (const char* gone : {"GENERATED", "left-pad", "started", "IHDR"}) EXPECT_EQ(tree_text.find(gone), std::string::npos) << gone;
+  EXPECT_GT(std::stoll(docs[1][2]), 1000);
+  auto ingested = query(db, "SELECT json_extract(data_json, '$.skipped_files') FROM job_events "
+                            "WHERE type = 'document_ingested' ORDER BY id");
+  ASSERT_EQ(ingested.size(), 2u);
+  EXPECT_EQ(ingested[1][0], "4");  // build/, debug.log, node_modules/, logo.png
+  // The context plan: the 10-K does not fit 2,048 tokens with the reply, so it is
+  // cut into chunks within the budget; the tree does not fit either.
+  auto plans = query(db, "SELECT data_json FROM job_events WHERE type = 'document_plan' ORDER BY id");
+  ASSERT_EQ(plans.size(), 2u);
+  json plan = json::parse(plans[0][0]);
+  EXPECT_EQ(plan["document"], "doc-1");
+  EXPECT_FALSE(plan["fits"].get<bool>());
+  EXPECT_EQ(plan["tokens"].get<int64_t>(), tenk_tokens);
+  const int64_t budget = plan["budget"];
+  EXPECT_LT(budget, 2048 - 8 - 512);
+  EXPECT_GT(budget, 1000);
+  EXPECT_GT(plan["count"].get<int64_t>(), tenk_tokens / budget);
+  int64_t sum = 0;
+  for (const json& c : plan["chunks"]) {
+    EXPECT_LE(c["tokens"].get<int64_t>(), budget);
+    EXPECT_GT(c["tokens"].get<int64_t>(), 0);
+    sum += c["tokens"].get<int64_t>();
+  }
+  EXPECT_GE(sum, tenk_tokens);  // overlap repeats a little of each chunk
+  EXPECT_EQ(json::parse(plans[1][0])["document"], "doc-2");
+  const std::string progress = read_all(err);
+  EXPECT_NE(progress.find("ream: context plan: doc-1 (" ), std::string::npos) << progress;
+  EXPECT_NE(progress.find(" chunks of at most "), std::string::npos) << progress;
+  // The summaries themselves are noise from a random model; the machinery ran once per document.
+  EXPECT_EQ(query_one(db, "SELECT COUNT(*) FROM findings WHERE kind = 'summary'"), "2");
+  EXPECT_EQ(result["documents"][0]["media_type"], "text/html");
+  EXPECT_EQ(result["documents"][1]["plan"]["chunk_tokens"].size(), json::parse(plans[1][0])["chunks"].size());
+}
+
+TEST_F(CliEndToEnd, ChunkedStepLocatesEvidenceInA10KAndASourceTree) {
+  // testkit quotes the first 24 bytes of each chunk it is given, so every chunk
+  // yields one quote to verify and locate; the engine still answers each prompt.
+  const std::string tree = make_tree(local_), db = local_.path("loc.db"), err = local_.path("err.txt");
+  const std::string wf = local_.write("locate.yaml", R"(name: locate
+inputs:
+  docs: {type: documents}
+engine: {max_tokens: 4}
+steps:
+  - id: read
+    plugin: testkit
+    foreach: {chunks: "${{ inputs.docs }}"}
+)");
+  Shell r = sh(kRream + " run " + wf + " --plugins " REAM_TEST_PLUGIN_DIR "/good --model " + model_ + kSmallContext +
+               " --doc " + quote(kTenK) + " --doc " + quote(tree) + " --db " + db + " --format json 2>" + err);
+  ASSERT_EQ(r.status, 0) << r.out << read_all(err);
+  json result = json::parse(r.out);
+  // One chunk plan per document, as many runs as chunks.
+  auto plans = query(db, "SELECT data_json FROM job_events WHERE type = 'chunk_plan' ORDER BY id");
+  ASSERT_EQ(plans.size(), 2u);
+  size_t chunks = 0;
+  for (const auto& p : plans) chunks += json::parse(p[0])["chunks"].size();
+  EXPECT_GT(json::parse(plans[0][0])["chunks"].size(), 10u);
+  EXPECT_GE(json::parse(plans[1][0])["chunks"].size(), 2u);
+  EXPECT_EQ(query_one(db, "SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded'"), std::to_string(chunks));
+  EXPECT_NE(read_all(err).find("step read chunk plan: doc-1 ("), std::string::npos);
+  // Every quote verified, with a place in its source that holds those very bytes.
+  auto rows = query(db, "SELECT e.document_key, e.quote, e.verified, e.match_kind, e.source_path, e.source_line, "
+                        "e.source_column, e.source_page FROM evidence e ORDER BY e.id");
+  ASSERT_EQ(rows.size(), chunks);
+  const std::string html = read_all(kTenK);
+  size_t html_rows = 0, tree_rows = 0;
+  for (const auto& row : rows) {
+    EXPECT_EQ(row[2], "1") << row[1];
+    EXPECT_EQ(row[3], "exact");
+    EXPECT_EQ(row[7], "0");
+    const int64_t line = std::stoll(row[5]), column = std::stoll(row[6]);
+    EXPECT_GE(line, 1);
+    EXPECT_GE(column, 1);
+    // The quote's first word (or first byte): a run of text copied verbatim, which
+    // maps byte for byte (what follows may be a decoded entity or a table separator).
+    size_t word = 0;
+    while (word < row[1].size() && std::isalnum(static_cast<unsigned char>(row[1][word]))) ++word;
+    const std::string head = row[1].substr(0, std::max<size_t>(word, 1));
+    if (row[0] == "doc-1") {
+      ++html_rows;
+      EXPECT_EQ(row[4], kTenK);
+      EXPECT_EQ(at_line(html, line, column).rfind(head, 0), 0u)
+          << "line " << line << ":" << column << " should start with '" << head << "'";
+    } else {
+      ++tree_rows;
+      EXPECT_TRUE(row[4] == "src/server.py" || row[4] == "src/util.js" || row[4] == "docs/README.md" ||
+                  row[4] == ".gitignore") << row[4];
+      if (row[1].rfind("==> ", 0) == 0) continue;  // a file header is ream's, not the file's
+      EXPECT_EQ(at_line(read_all(tree + "/" + row[4]), line, column).rfind(head, 0), 0u)
+          << row[4] << ":" << line << ":" << column << " should start with '" << head << "'";
+    }
+  }
+  EXPECT_GT(html_rows, 10u);
+  EXPECT_GE(tree_rows, 2u);
+  // The report carries the locations.
+  EXPECT_EQ(result["summary"]["verified_quotes"].get<size_t>(), chunks);
+  EXPECT_EQ(result["summary"]["unverified_quotes"], 0);
+  const json& loc = result["findings"].back()["evidence"][0]["location"];
+  EXPECT_EQ(loc["text"], loc["source"].get<std::string>() + ":" + std::to_string(loc["line"].get<int>()) + ":" +
+                             std::to_string(loc["column"].get<int>()));
 }
 
 TEST_F(CliEndToEnd, KillAtEveryStepBoundaryThenResumeWithTheRealEngine) {

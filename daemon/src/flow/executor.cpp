@@ -13,9 +13,10 @@
 #include <set>
 #include <thread>
 
-#include "flow/chunker.h"
 #include "flow/step_runner.h"
 #include "flow/workflow.h"
+#include "ingest/chunking.h"
+#include "ingest/layout.h"
 
 namespace ream::flow {
 
@@ -38,6 +39,50 @@ std::string run_name(const Step& step, int iteration) {
   return iteration < 0 ? step.id : step.id + "[" + std::to_string(iteration) + "]";
 }
 
+// The ingested document of a stored row: text plus, when the row kept it, the
+// offset map and parts (so quotes get source locations and chunks cut at pages).
+std::shared_ptr<const ingest::Document> document_of(store::DocumentRecord&& d, std::string* warning) {
+  auto doc = std::make_shared<ingest::Document>();
+  doc->id = d.content_hash;
+  doc->source = d.source_path;
+  doc->media_type = d.media_type;
+  doc->text = std::move(d.text);
+  doc->source_bytes = d.size_bytes;
+  doc->tokens = d.token_count;
+  if (d.layout.empty()) {
+    *warning = d.source_path + ": stored without an offset map; quotes get offsets but no source location";
+  } else if (Status st = ingest::decode_layout(d.layout, doc.get()); !st.ok()) {
+    *warning = st.message() + "; quotes get offsets but no source location";
+  }
+  return doc;
+}
+
+// "12,345"
+std::string grouped(int64_t n) {
+  std::string s = std::to_string(n < 0 ? -n : n);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return n < 0 ? "-" + s : s;
+}
+
+// One line for people: "doc-1 (91,234 tokens) in 4 chunks of at most 30,000 tokens: 29,874 + ...".
+std::string plan_line(const std::string& key, const ingest::ChunkPlan& plan, int64_t budget) {
+  std::string line = key + " (" + grouped(plan.total_tokens) + " tokens)";
+  if (plan.fits) return line + " fits the budget of " + grouped(budget) + " tokens: one pass";
+  line += " in " + std::to_string(plan.chunks.size()) + " chunks of at most " + grouped(budget) + " tokens:";
+  for (size_t i = 0; i < plan.chunks.size(); ++i) line += (i ? " + " : " ") + grouped(plan.chunks[i].tokens);
+  return line;
+}
+
+nlohmann::json plan_json(const std::string& key, const ingest::ChunkPlan& plan, int64_t budget,
+                         int64_t overlap) {
+  nlohmann::json chunks = nlohmann::json::array();
+  for (const ingest::Chunk& c : plan.chunks) {
+    chunks.push_back({{"start", c.text_begin}, {"end", c.text_end}, {"tokens", c.tokens}, {"heading", c.heading}});
+  }
+  return {{"document", key}, {"tokens", plan.total_tokens}, {"budget", budget}, {"overlap", overlap},
+          {"fits", plan.fits}, {"count", plan.chunks.size()}, {"chunks", chunks}};
+}
+
 class JobRun {
  public:
   JobRun(store::Store& store, const plugins::PluginHost& plugins, ModelClient& model, int64_t job_id,
@@ -56,6 +101,9 @@ class JobRun {
   Status expand(size_t index);
   std::vector<std::string> select_documents(const Template* source, const json& ctx) const;
   plugins::Document whole_document(const std::string& key) const;
+  int64_t context_budget(const Sampling& sampling) const;
+  Result<ingest::ChunkPlan> chunk_plan(const JobDoc& doc, int64_t budget, int64_t overlap) const;
+  void plan_documents();
   Sampling step_sampling(const Step& step, const json& ctx) const {
     json merged = engine_;
     merged.update(resolve_value(step.engine, ctx));
@@ -88,6 +136,7 @@ class JobRun {
   bool failed_ = false;
   std::string error_;
   int commits_ = 0;
+  bool fresh_ = false;  // the job had never started: show the documents' context plans
 };
 
 void JobRun::event(const std::string& line) {
@@ -114,11 +163,17 @@ Status JobRun::load() {
   json doc_info = json::object();
   for (const store::JobDocument& jd : jdocs) {
     REAM_ASSIGN_OR_RETURN(store::DocumentRecord d, store_.get_document(jd.document_id));
-    docs_[jd.key] = JobDoc{d.id, jd.key, d.source_path, std::move(d.text), d.token_count};
+    const int64_t db_id = d.id;
+    std::string warning;
+    std::shared_ptr<const ingest::Document> doc = document_of(std::move(d), &warning);
+    if (!warning.empty()) event(jd.key + ": " + warning);
+    auto quotes = std::make_shared<const ingest::QuoteIndex>(*doc);
+    docs_[jd.key] = JobDoc{db_id, jd.key, doc, std::move(quotes)};
     doc_keys_.push_back(jd.key);
-    const JobDoc& doc = docs_[jd.key];
-    doc_info[jd.key] = {{"id", jd.key}, {"path", doc.path}, {"bytes", doc.text.size()}, {"tokens", doc.tokens}};
+    doc_info[jd.key] = {{"id", jd.key}, {"path", doc->source}, {"media_type", doc->media_type},
+                        {"bytes", doc->text.size()}, {"tokens", doc->tokens}};
   }
+  fresh_ = job.started_at == 0;
   json inputs = json::parse(job.inputs_json);
   for (const InputSpec& in : wf_.inputs) {
     if (!inputs.contains(in.name)) continue;
@@ -175,14 +230,54 @@ std::vector<std::string> JobRun::select_documents(const Template* source, const 
 }
 
 plugins::Document JobRun::whole_document(const std::string& key) const {
-  const JobDoc& d = docs_.at(key);
+  const ingest::Document& d = *docs_.at(key).doc;
   plugins::Document out;
-  out.id = d.key;
-  out.path = d.path;
+  out.id = key;
+  out.path = d.source;
   out.text = d.text;
   out.total_bytes = static_cast<int64_t>(d.text.size());
   out.token_count = d.tokens;
   return out;
+}
+
+// What one prompt may spend on document text: the context minus the reserved
+// output (max_tokens), the chat template and a margin for the plugin's own words.
+int64_t JobRun::context_budget(const Sampling& sampling) const {
+  int64_t budget = model_.context_size() - sampling.max_tokens - model_.prompt_overhead() - 512;
+  return std::max<int64_t>(budget, 256);
+}
+
+// plan_chunks with the engine's counter; a document whose stored token count
+// already fits is one chunk without counting again.
+Result<ingest::ChunkPlan> JobRun::chunk_plan(const JobDoc& jd, int64_t budget, int64_t overlap) const {
+  const ingest::Document& doc = *jd.doc;
+  if (doc.tokens >= 0 && doc.tokens <= budget) {
+    ingest::ChunkPlan plan;
+    plan.chunks.push_back({0, static_cast<int64_t>(doc.text.size()), doc.tokens, ""});
+    plan.total_tokens = doc.tokens;
+    plan.fits = true;
+    return plan;
+  }
+  if (overlap < 0) overlap = std::min<int64_t>(budget / 16, 512);
+  auto count = [this](std::string_view t) { return model_.count_tokens(t); };
+  auto plan = ingest::plan_chunks(doc, budget, overlap, count);
+  if (!plan.ok()) return Status(plan.status().code(), jd.key + ": " + plan.status().message());
+  return plan;
+}
+
+// At a job's first start: how each document fits the context with the workflow's
+// reply limit (one pass, or how many chunks of how many tokens), as events.
+void JobRun::plan_documents() {
+  const int64_t budget = context_budget(sampling_from(engine_));
+  for (const std::string& key : doc_keys_) {
+    auto plan = chunk_plan(docs_.at(key), budget, -1);
+    if (!plan.ok()) {
+      event("cannot plan " + plan.status().message());
+      continue;
+    }
+    (void)store_.add_event(job_id_, "document_plan", plan_json(key, *plan, budget, -1).dump());
+    event("context plan: " + plan_line(key, *plan, budget));
+  }
 }
 
 Status JobRun::expand(size_t index) {
@@ -230,26 +325,26 @@ Status JobRun::expand(size_t index) {
         units.push_back({index, it, {{"document", key}, {"index", it}}, {whole}});
         continue;
       }
-      int64_t budget = step.foreach.chunk_tokens;
-      if (budget <= 0) {
-        budget = model_.context_size() - sampling.max_tokens - model_.prompt_overhead() - 512;
-        budget = std::max<int64_t>(budget, 256);
-      }
-      auto count = [this](std::string_view t) { return model_.count_tokens(t); };
-      std::vector<Chunk> chunks = chunk_text(whole.text, budget, step.foreach.overlap_tokens, count);
-      for (size_t c = 0; c < chunks.size(); ++c) {
+      int64_t budget = step.foreach.chunk_tokens > 0 ? step.foreach.chunk_tokens : context_budget(sampling);
+      REAM_ASSIGN_OR_RETURN(ingest::ChunkPlan plan, chunk_plan(docs_.at(key), budget, step.foreach.overlap_tokens));
+      json plan_event = plan_json(key, plan, budget, step.foreach.overlap_tokens);
+      plan_event["step"] = step.id;
+      (void)store_.add_event(job_id_, "chunk_plan", plan_event.dump());
+      event("step " + step.id + " chunk plan: " + plan_line(key, plan, budget));
+      const size_t n = plan.chunks.size();
+      for (size_t c = 0; c < n; ++c) {
+        const ingest::Chunk& ch = plan.chunks[c];
         plugins::Document d = whole;
-        if (chunks.size() > 1) {
-          d.text = whole.text.substr(static_cast<size_t>(chunks[c].start),
-                                     static_cast<size_t>(chunks[c].end - chunks[c].start));
-          d.base_offset = chunks[c].start;
+        if (n > 1) {
+          d.text = whole.text.substr(static_cast<size_t>(ch.text_begin), static_cast<size_t>(ch.text_end - ch.text_begin));
+          d.base_offset = ch.text_begin;
           d.chunk_index = static_cast<int>(c);
-          d.chunk_count = static_cast<int>(chunks.size());
-          d.token_count = model_.count_tokens(d.text);
+          d.chunk_count = static_cast<int>(n);
+          d.token_count = ch.tokens;
         }
         int it = static_cast<int>(units.size());
-        json item = {{"document", key}, {"chunk", c}, {"chunks", chunks.size()},
-                     {"start", chunks[c].start}, {"end", chunks[c].end}};
+        json item = {{"document", key}, {"chunk", c}, {"chunks", n}, {"start", ch.text_begin},
+                     {"end", ch.text_end}, {"tokens", ch.tokens}, {"heading", ch.heading}};
         units.push_back({index, it, std::move(item), {std::move(d)}});
       }
     }
@@ -421,6 +516,7 @@ Result<JobOutcome> JobRun::run() {
   REAM_RETURN_IF_ERROR(store_.mark_job_running(job_id_));
   if (opt_.progress) opt_.progress->steps_total = static_cast<int>(wf_.steps.size());
   event("running workflow " + wf_.name + " (" + std::to_string(wf_.steps.size()) + " steps)");
+  if (fresh_) plan_documents();
   std::vector<std::thread> workers;
   for (int i = 0; i < std::max(1, opt_.max_parallel); ++i) workers.emplace_back([this] { worker(); });
   {

@@ -1,13 +1,16 @@
-// Job creation: inputs, documents, records.
+// Job creation: inputs, documents (through ream_ingest), records.
 #include "flow/job.h"
 
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
-#include "flow/documents.h"
 #include "flow/yaml_util.h"
+#include "ingest/ingest.h"
+#include "ingest/layout.h"
 
 namespace ream::flow {
 
@@ -162,33 +165,116 @@ Result<json> check_inputs(const Workflow& wf, const json& inputs) {
   return out;
 }
 
+namespace {
+
+// One document path of the job's inputs, and what ingesting it gave.
+struct PendingDoc {
+  std::string input;
+  std::string path;
+  Result<ingest::Document> doc = internal_error("not ingested");
+};
+
+// The path documents are ingested and recorded under (so locations name it too).
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
+  return ec ? path : abs;
+}
+
+store::DocumentRecord document_record(const ingest::Document& doc, const std::string& path) {
+  store::DocumentRecord d;
+  d.content_hash = doc.id;
+  d.source_path = path;
+  d.media_type = doc.media_type;
+  d.size_bytes = doc.source_bytes;
+  d.token_count = doc.tokens;
+  d.text = doc.text;
+  d.layout = ingest::encode_layout(doc);
+  return d;
+}
+
+json ingested_event(const ingest::Document& doc, const store::DocumentRecord& d, const std::string& key,
+                    const std::string& input) {
+  json e = {{"document", key}, {"input", input}, {"path", d.source_path}, {"media_type", d.media_type},
+            {"source_bytes", d.size_bytes}, {"text_bytes", d.text.size()}, {"tokens", d.token_count},
+            {"parts", doc.parts.size()}, {"skipped_files", doc.skipped.size()}};
+  if (!doc.skipped.empty()) {
+    std::map<std::string, int> reasons;
+    for (const ingest::SkippedFile& f : doc.skipped) ++reasons[f.reason];
+    e["skipped_reasons"] = reasons;
+  }
+  return e;
+}
+
+}  // namespace
+
+std::vector<Result<ingest::Document>> ingest_documents(const std::vector<std::string>& paths,
+                                                       const ModelClient* model) {
+  ingest::IngestOptions opt;
+  if (model) opt.count_tokens = [model](std::string_view t) { return model->count_tokens(t); };
+  return ingest::ingest_paths(paths, opt);
+}
+
 Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobRequest& request,
                            const ModelClient* model) {
   REAM_ASSIGN_OR_RETURN(json inputs, check_inputs(wf, request.inputs));
-  std::vector<store::JobDocument> docs;
-  int ordinal = 0;
-  auto add_doc = [&](const std::string& input, const std::string& path) -> Result<std::string> {
-    REAM_ASSIGN_OR_RETURN(store::DocumentRecord d, read_text_document(path));
-    if (model) d.token_count = model->count_tokens(d.text);
-    REAM_ASSIGN_OR_RETURN(int64_t id, store.put_document(d));
-    std::string key = "doc-" + std::to_string(++ordinal);
-    docs.push_back({id, key, input, ordinal});
-    return key;
-  };
+  // Ingest every document first (one bad document does not stop the others), then
+  // decide: a `document` input, or a `documents` input left with none, cannot run.
+  std::vector<PendingDoc> pending;
   for (const InputSpec& in : wf.inputs) {
     if (!inputs.contains(in.name)) continue;
-    if (in.type == InputType::kDocument) {
-      REAM_ASSIGN_OR_RETURN(std::string key, add_doc(in.name, inputs[in.name].get<std::string>()));
-      inputs[in.name] = key;
-    } else if (in.type == InputType::kDocuments) {
-      json keys = json::array();
-      for (const json& p : inputs[in.name]) {
-        REAM_ASSIGN_OR_RETURN(std::string key, add_doc(in.name, p.get<std::string>()));
-        keys.push_back(key);
-      }
-      inputs[in.name] = keys;
+    if (in.type == InputType::kDocument) pending.push_back({in.name, absolute_path(inputs[in.name].get<std::string>())});
+    if (in.type == InputType::kDocuments) {
+      for (const json& p : inputs[in.name]) pending.push_back({in.name, absolute_path(p.get<std::string>())});
     }
   }
+  std::vector<std::string> paths;
+  for (const PendingDoc& p : pending) paths.push_back(p.path);
+  std::vector<Result<ingest::Document>> ingested = ingest_documents(paths, model);
+  std::vector<std::string> errors;
+  std::map<std::string, int> usable;  // documents ingested, by input
+  for (size_t i = 0; i < pending.size(); ++i) {
+    pending[i].doc = std::move(ingested[i]);
+    if (pending[i].doc.ok()) {
+      ++usable[pending[i].input];
+    } else {
+      errors.push_back(pending[i].doc.status().message());
+    }
+  }
+  for (const InputSpec& in : wf.inputs) {
+    bool is_doc = in.type == InputType::kDocument || in.type == InputType::kDocuments;
+    if (!is_doc || !inputs.contains(in.name) || usable[in.name] > 0) continue;
+    std::string msg;
+    for (const std::string& e : errors) msg += (msg.empty() ? "" : "; ") + e;
+    return Status(pending.size() == 1 ? pending[0].doc.status().code() : StatusCode::kInvalidArgument,
+                  in.type == InputType::kDocument || pending.size() == 1
+                      ? msg
+                      : "input '" + in.name + "': no document could be ingested: " + msg);
+  }
+  std::vector<store::JobDocument> docs;
+  std::vector<store::EventRecord> events;
+  std::map<std::string, json> keys;  // input -> key or list of keys
+  int ordinal = 0;
+  for (const PendingDoc& p : pending) {
+    const InputSpec* in = wf.find_input(p.input);
+    if (!keys.count(p.input)) keys[p.input] = in->type == InputType::kDocuments ? json::array() : json();
+    if (!p.doc.ok()) {
+      json e = {{"input", p.input}, {"path", p.path}, {"error", p.doc.status().message()}};
+      events.push_back({0, 0, "document_failed", e.dump(), 0});
+      continue;
+    }
+    store::DocumentRecord d = document_record(*p.doc, p.path);
+    REAM_ASSIGN_OR_RETURN(int64_t id, store.put_document(d));
+    std::string key = "doc-" + std::to_string(++ordinal);
+    docs.push_back({id, key, p.input, ordinal});
+    events.push_back({0, 0, "document_ingested", ingested_event(*p.doc, d, key, p.input).dump(), 0});
+    if (keys[p.input].is_array()) {
+      keys[p.input].push_back(key);
+    } else {
+      keys[p.input] = key;
+    }
+  }
+  for (auto& [input, k] : keys) inputs[input] = k;
   store::WorkflowRecord w{0, wf.name, wf.version, wf.content_hash, wf.source, wf.path, 0};
   REAM_ASSIGN_OR_RETURN(int64_t workflow_id, store.put_workflow(w));
   store::JobRecord job;
@@ -196,7 +282,7 @@ Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobReq
   job.inputs_json = inputs.dump();
   job.priority = request.priority;
   job.idempotency_key = request.idempotency_key;
-  return store.create_job(job, docs);
+  return store.create_job(job, docs, events);
 }
 
 }  // namespace ream::flow

@@ -8,6 +8,7 @@
 
 #include "flow/model_client.h"
 #include "flow/workflow.h"
+#include "ingest/document.h"
 #include "ream/engine/status.h"
 #include "store/store.h"
 
@@ -30,10 +31,20 @@ Result<nlohmann::json> inputs_from_args(const Workflow& workflow,
                                         const std::vector<std::string>& doc_paths);
 
 // Validates the inputs (unknown, missing, wrong type, out of range: errors name the
-// input), applies defaults, reads the documents (token counts from `model` when
-// given) and records everything. Returns the new job's id.
+// input), applies defaults, ingests the documents with ream_ingest (files of any
+// supported type or folders as source trees; token counts from `model` when given)
+// and records everything: each document row with its content hash, source path,
+// media type, size, token count and layout, and the job with a `document_ingested`
+// event per document. A document that cannot be ingested is recorded as a
+// `document_failed` event (path and message) and the others go on; only when a
+// `document` input, or every document of a `documents` input, fails is no job
+// created (the error lists every document's message). Returns the new job's id.
 Result<int64_t> create_job(store::Store& store, const Workflow& workflow, const JobRequest& request,
                            const ModelClient* model);
+
+// Ingests documents as create_job does: one result per path, in order.
+std::vector<Result<ingest::Document>> ingest_documents(const std::vector<std::string>& paths,
+                                                       const ModelClient* model);
 
 // Checks and completes inputs (defaults applied); document inputs stay paths.
 Result<nlohmann::json> check_inputs(const Workflow& workflow, const nlohmann::json& inputs);

@@ -4,9 +4,33 @@
 #include <map>
 #include <sstream>
 
+#include "ingest/document.h"
+
 namespace ream::flow {
 
 using nlohmann::json;
+
+namespace {
+
+// The evidence's place in the source, or null when the quote was not located.
+json location_json(const store::EvidenceRecord& e) {
+  if (!e.verified) return json();
+  ingest::Location l;
+  l.source = e.source_path;
+  l.page = e.source_page;
+  l.line = e.source_line;
+  l.column = e.source_column;
+  json out = {{"source", e.source_path}, {"text", l.to_string()}};
+  if (e.source_page > 0) out["page"] = e.source_page;
+  if (e.source_line > 0) {
+    out["line"] = e.source_line;
+    out["column"] = e.source_column;
+    out["end_line"] = e.source_end_line;
+  }
+  return out;
+}
+
+}  // namespace
 
 const char* severity_name(int severity) {
   static const char* kNames[] = {"info", "low", "medium", "high", "critical"};
@@ -18,6 +42,7 @@ Result<json> job_result_json(store::Store& store, int64_t job_id) {
   REAM_ASSIGN_OR_RETURN(std::vector<store::StepRunRecord> runs, store.step_runs(job_id));
   REAM_ASSIGN_OR_RETURN(std::vector<store::FindingRecord> findings, store.findings(job_id));
   REAM_ASSIGN_OR_RETURN(std::vector<store::JobDocument> docs, store.job_documents(job_id));
+  REAM_ASSIGN_OR_RETURN(std::vector<store::EventRecord> events, store.events(job_id, 0));
   json out;
   out["job"] = {{"id", job.id}, {"workflow", job.workflow_name}, {"status", job.status},
                 {"error", job.error}, {"created_at", job.created_at}, {"started_at", job.started_at},
@@ -32,11 +57,29 @@ Result<json> job_result_json(store::Store& store, int64_t job_id) {
     json doc = {{"id", d.key}, {"input", d.input_name}};
     if (rec.ok()) {
       doc["path"] = rec->source_path;
+      doc["media_type"] = rec->media_type;
+      doc["source_bytes"] = rec->size_bytes;
       doc["bytes"] = rec->text.size();
       doc["tokens"] = rec->token_count;
       doc["sha256"] = rec->content_hash;
     }
     out["documents"].push_back(doc);
+  }
+  // Documents that could not be ingested (the job went on without them), and how
+  // each document fitted the context.
+  out["document_errors"] = json::array();
+  for (const store::EventRecord& ev : events) {
+    json data = json::parse(ev.data_json, nullptr, false);
+    if (ev.type == "document_failed" && data.is_object()) out["document_errors"].push_back(data);
+    if (ev.type == "document_plan" && data.is_object()) {
+      for (json& d : out["documents"]) {
+        if (d["id"] == data.value("document", "")) {
+          json sizes = json::array();
+          for (const json& c : data.value("chunks", json::array())) sizes.push_back(c.value("tokens", 0));
+          d["plan"] = {{"budget", data.value("budget", 0)}, {"fits", data.value("fits", false)}, {"chunk_tokens", sizes}};
+        }
+      }
+    }
   }
   out["steps"] = json::array();
   out["warnings"] = json::array();
@@ -53,22 +96,24 @@ Result<json> job_result_json(store::Store& store, int64_t job_id) {
     }
   }
   out["findings"] = json::array();
-  int unverified = 0;
+  int unverified = 0, verified = 0;
   for (const store::FindingRecord& f : findings) {
     json ev = json::array();
     for (const store::EvidenceRecord& e : f.evidence) {
-      unverified += e.verified ? 0 : 1;
+      (e.verified ? verified : unverified) += 1;
       ev.push_back({{"document", e.document_key}, {"quote", e.quote}, {"verified", e.verified},
+                    {"match", e.match_kind.empty() ? json() : json(e.match_kind)},
                     {"start", e.start_char}, {"end", e.end_char},
-                    {"start_byte", e.start_byte}, {"end_byte", e.end_byte}});
+                    {"start_byte", e.start_byte}, {"end_byte", e.end_byte}, {"location", location_json(e)}});
     }
     out["findings"].push_back({{"id", f.id}, {"step", f.step_id}, {"kind", f.kind}, {"category", f.category},
                                {"severity", severity_name(f.severity)}, {"title", f.title}, {"text", f.text},
                                {"confidence", f.confidence < 0 ? json() : json(f.confidence)},
                                {"evidence", ev}, {"details", json::parse(f.details_json, nullptr, false)}});
   }
-  out["summary"] = {{"findings", findings.size()}, {"unverified_quotes", unverified},
-                    {"warnings", out["warnings"].size()}};
+  out["summary"] = {{"findings", findings.size()}, {"verified_quotes", verified},
+                    {"unverified_quotes", unverified}, {"warnings", out["warnings"].size()},
+                    {"document_errors", out["document_errors"].size()}};
   return out;
 }
 
@@ -82,7 +127,14 @@ Result<std::string> job_result_markdown(store::Store& store, int64_t job_id) {
   md << "\n- Documents: ";
   for (size_t i = 0; i < r["documents"].size(); ++i) {
     const json& d = r["documents"][i];
-    md << (i ? ", " : "") << "`" << d.value("path", d["id"].get<std::string>()) << "` (" << d.value("tokens", -1) << " tokens)";
+    md << (i ? ", " : "") << "`" << d.value("path", d["id"].get<std::string>()) << "` (";
+    if (d.contains("media_type")) md << d["media_type"].get<std::string>() << ", ";
+    md << d.value("tokens", -1) << " tokens";
+    if (d.contains("plan") && !d["plan"].value("fits", true)) md << ", " << d["plan"]["chunk_tokens"].size() << " chunks";
+    md << ")";
+  }
+  for (const json& e : r["document_errors"]) {
+    md << "\n- Not ingested: `" << e.value("path", "") << "` — " << e.value("error", "");
   }
   const json& u = job["usage"];
   md << "\n- Model: " << u["prompts"] << " prompts, " << u["prompt_tokens"] << " prompt tokens ("
@@ -108,7 +160,11 @@ Result<std::string> job_result_markdown(store::Store& store, int64_t job_id) {
         for (const json& e : (*f)["evidence"]) {
           md << "> " << e["quote"].get<std::string>() << "\n\n— " << e["document"].get<std::string>();
           if (e["verified"].get<bool>()) {
-            md << ", characters " << e["start"] << "–" << e["end"] << "\n\n";
+            const json& loc = e["location"];
+            if (loc.is_object() && !loc.value("text", "").empty()) md << ", `" << loc["text"].get<std::string>() << "`";
+            md << ", characters " << e["start"] << "–" << e["end"];
+            if (e.value("match", "") != "exact" && e["match"].is_string()) md << " (" << e["match"].get<std::string>() << " match)";
+            md << "\n\n";
           } else {
             md << " (quote not found in the document: unverified)\n\n";
           }

@@ -4,13 +4,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 
 #include "flow/params_schema.h"
-#include "flow/quotes.h"
+#include "ingest/utf8.h"
 
 namespace ream::flow {
 
@@ -19,6 +20,39 @@ using nlohmann::json;
 namespace {
 
 constexpr int kMaxRounds = 16;
+
+// `s` as valid UTF-8, every invalid byte replaced by U+FFFD. With `trim_cut`, a
+// character cut at either end (a quote sliced mid-character) is dropped first and
+// *front says how many bytes went from the front.
+std::string valid_text(std::string_view s, bool trim_cut = false, size_t* front = nullptr) {
+  if (front) *front = 0;
+  if (ingest::valid_utf8(s)) return std::string(s);
+  auto continuation = [&](size_t i) { return (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; };
+  if (trim_cut) {
+    size_t b = 0;
+    while (b < s.size() && b < 3 && continuation(b)) ++b;
+    s.remove_prefix(b);
+    if (front) *front = b;
+    for (size_t back = 1; back <= 3 && back <= s.size(); ++back) {
+      const size_t at = s.size() - back;
+      if (continuation(at)) continue;
+      if (static_cast<unsigned char>(s[at]) >= 0xC0 && ingest::utf8_seq_len(s, at) == 0) s.remove_suffix(back);
+      break;
+    }
+  }
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const int n = ingest::utf8_seq_len(s, i);
+    if (n > 0) {
+      out.append(s.substr(i, static_cast<size_t>(n)));
+      i += static_cast<size_t>(n);
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
 
 std::string fmt_seconds(double s) {
   json v = s;
@@ -104,59 +138,82 @@ Status run_prompts(const AttemptEnv& env, const std::vector<plugins::Prompt>& pr
   return {};
 }
 
-store::EvidenceRecord locate(const plugins::Evidence& e, const RunUnit& unit,
-                             const std::map<std::string, JobDoc>& docs) {
+void collect(const plugins::CallResult& call, const RunUnit& unit, const AttemptEnv& env,
+             AttemptResult* result) {
+  for (const plugins::Finding& f : call.findings) {
+    store::FindingRecord rec;
+    rec.kind = valid_text(f.kind);
+    rec.category = valid_text(f.category);
+    rec.severity = f.severity;
+    rec.title = valid_text(f.title);
+    rec.text = valid_text(f.text);
+    rec.confidence = f.confidence;
+    rec.details_json = f.details_json.empty() ? "{}" : f.details_json;
+    for (const plugins::Evidence& e : f.evidence) rec.evidence.push_back(locate_evidence(e, unit, *env.docs));
+    result->findings.push_back(std::move(rec));
+  }
+  for (const auto& [name, value] : call.outputs) result->outputs[name] = json::parse(value);
+  for (const std::string& w : call.warnings) result->warnings.push_back(valid_text(w));
+}
+
+// Unicode code points in text[0, byte_offset).
+int64_t char_offset(std::string_view text, int64_t byte_offset) {
+  int64_t n = 0;
+  const size_t limit = std::min(text.size(), static_cast<size_t>(std::max<int64_t>(byte_offset, 0)));
+  for (size_t i = 0; i < limit; ++i) n += (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
+store::EvidenceRecord locate_evidence(const plugins::Evidence& e, const RunUnit& unit,
+                                      const std::map<std::string, JobDoc>& docs) {
   store::EvidenceRecord r;
   r.document_key = e.document_id;
-  r.quote = e.quote;
+  // Stored and reported quotes are valid UTF-8; a quote cut mid-character keeps
+  // its whole characters (and its offsets move with the bytes dropped in front).
+  size_t dropped = 0;
+  r.quote = valid_text(e.quote, true, &dropped);
+  const int64_t hint_begin = e.start >= 0 ? e.start + static_cast<int64_t>(dropped) : -1;
+  const int64_t hint_end = hint_begin >= 0 ? hint_begin + static_cast<int64_t>(r.quote.size()) : -1;
   const plugins::Document* local = nullptr;
   for (const plugins::Document& d : unit.documents) {
     if (d.id == e.document_id || (e.document_id.empty() && unit.documents.size() == 1)) local = &d;
   }
   if (local) r.document_key = local->id;
   auto whole = docs.find(r.document_key);
-  if (whole == docs.end()) return r;
+  if (whole == docs.end() || r.quote.empty()) return r;
   r.document_id = whole->second.db_id;
-  const std::string& text = whole->second.text;
-  QuoteMatch m;
-  int64_t base = 0;
-  if (local) {
-    m = locate_quote(local->text, e.quote, e.start, e.end);
-    base = local->base_offset;
+  const ingest::Document& doc = *whole->second.doc;
+  const std::string_view text = doc.text;
+  const int64_t base = local ? local->base_offset : 0;
+  ingest::QuoteMatch m;
+  const int64_t hint = base + hint_begin;
+  const bool hint_given = e.start >= 0 && e.end - e.start == static_cast<int64_t>(e.quote.size());
+  if (local && hint_given && base + hint_end <= static_cast<int64_t>(text.size()) &&
+      text.substr(static_cast<size_t>(hint), r.quote.size()) == r.quote) {
+    m.kind = ingest::QuoteMatchKind::kExact;
+    m.text_begin = hint;
+    m.text_end = hint + static_cast<int64_t>(r.quote.size());
+  } else {
+    m = whole->second.quotes->find(r.quote, local ? base + std::max<int64_t>(hint_begin, 0) : -1);
   }
-  if (!m.found) {
-    m = locate_quote(text, e.quote);
-    base = 0;
-  }
-  if (!m.found) return r;
+  if (!m.found()) return r;
   r.verified = true;
-  r.start_byte = base + m.start;
-  r.end_byte = base + m.end;
+  r.match_kind = ingest::quote_match_kind_name(m.kind);
+  r.start_byte = m.text_begin;
+  r.end_byte = m.text_end;
   r.start_char = char_offset(text, r.start_byte);
-  r.end_char = r.start_char + char_offset(std::string_view(text).substr(static_cast<size_t>(r.start_byte)),
-                                          r.end_byte - r.start_byte);
+  r.end_char = r.start_char + char_offset(text.substr(static_cast<size_t>(r.start_byte)), r.end_byte - r.start_byte);
+  const ingest::Location first = doc.locate(static_cast<size_t>(m.text_begin));
+  const ingest::Location last = doc.locate(static_cast<size_t>(std::max(m.text_begin, m.text_end - 1)));
+  r.source_path = first.source.empty() ? doc.source : first.source;
+  r.source_page = first.page;
+  r.source_line = first.line;
+  r.source_column = first.column;
+  r.source_end_line = last.source == first.source && last.page == first.page ? last.line : first.line;
   return r;
 }
-
-void collect(const plugins::CallResult& call, const RunUnit& unit, const AttemptEnv& env,
-             AttemptResult* result) {
-  for (const plugins::Finding& f : call.findings) {
-    store::FindingRecord rec;
-    rec.kind = f.kind;
-    rec.category = f.category;
-    rec.severity = f.severity;
-    rec.title = f.title;
-    rec.text = f.text;
-    rec.confidence = f.confidence;
-    rec.details_json = f.details_json.empty() ? "{}" : f.details_json;
-    for (const plugins::Evidence& e : f.evidence) rec.evidence.push_back(locate(e, unit, *env.docs));
-    result->findings.push_back(std::move(rec));
-  }
-  for (const auto& [name, value] : call.outputs) result->outputs[name] = json::parse(value);
-  result->warnings.insert(result->warnings.end(), call.warnings.begin(), call.warnings.end());
-}
-
-}  // namespace
 
 json resolve_value(const json& value, const json& context) {
   if (value.is_string()) {
@@ -209,7 +266,7 @@ Status run_attempt(const AttemptEnv& env, const RunUnit& unit, AttemptResult* re
     spdlog::log(lvl, "{}: plugin: {}", tag, msg);
   };
   REAM_ASSIGN_OR_RETURN(plugins::CallResult plan, env.plugin->plan(call, unit.documents, params_json, item_json));
-  result->warnings = plan.warnings;
+  for (const std::string& w : plan.warnings) result->warnings.push_back(valid_text(w));
   std::vector<plugins::Prompt> prompts = std::move(plan.prompts);
   std::string state = plan.state_json;
   for (int round = 0;; ++round) {

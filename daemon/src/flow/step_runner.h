@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -12,18 +13,20 @@
 #include "flow/executor.h"
 #include "flow/model_client.h"
 #include "flow/workflow.h"
+#include "ingest/document.h"
+#include "ingest/quotes.h"
 #include "plugins/plugin_host.h"
 #include "store/records.h"
 
 namespace ream::flow {
 
-// A whole document of the job.
+// A whole document of the job as ingested (normalised text, offset map back to
+// the source, parts), with the index its evidence quotes are verified against.
 struct JobDoc {
   int64_t db_id = 0;
-  std::string key;   // "doc-1"
-  std::string path;
-  std::string text;
-  int64_t tokens = -1;
+  std::string key;                                   // "doc-1"
+  std::shared_ptr<const ingest::Document> doc;       // never null once loaded
+  std::shared_ptr<const ingest::QuoteIndex> quotes;  // over *doc
 };
 
 // One step run to execute.
@@ -61,6 +64,14 @@ Status run_attempt(const AttemptEnv& env, const RunUnit& unit, AttemptResult* re
 
 // Resolves every ${{ }} inside a JSON value (strings, lists, objects).
 nlohmann::json resolve_value(const nlohmann::json& value, const nlohmann::json& context);
+
+// Finds an evidence quote in its whole document: the plugin's own offsets when
+// they hold the quote exactly, else the document's QuoteIndex (exact, then
+// normalised) preferring the match nearest the text the plugin was given. A
+// located quote gets byte and character offsets, how it matched and its source
+// location (file, PDF page, line and column); an unlocated one stays unverified.
+store::EvidenceRecord locate_evidence(const plugins::Evidence& evidence, const RunUnit& unit,
+                                      const std::map<std::string, JobDoc>& docs);
 
 // Sampling settings from resolved engine JSON (workflow defaults then step overrides).
 Sampling sampling_from(const nlohmann::json& engine);

@@ -52,7 +52,8 @@ struct Foreach {
   std::optional<nlohmann::json> literal_items;  // kItems given as a YAML list
   std::string source_text;
   int64_t chunk_tokens = 0;   // kChunks: tokens per chunk; 0 = fit the context
-  int64_t overlap_tokens = 0; // kChunks: tokens repeated at the start of the next chunk
+  int64_t overlap_tokens = -1; // kChunks: tokens repeated at the start of the next chunk;
+                               // -1 (not given) = automatic: 1/16 of the budget, at most 512
   SourcePos pos;
 };
 

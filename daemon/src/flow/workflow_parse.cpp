@@ -4,9 +4,9 @@
 #include <regex>
 #include <sstream>
 
-#include "flow/sha256.h"
 #include "flow/workflow.h"
 #include "flow/yaml_util.h"
+#include "ingest/ingest.h"
 
 namespace ream::flow {
 
@@ -180,8 +180,9 @@ void parse_foreach(const YAML::Node& node, Step& step, YamlErrors& errors) {
     }
     if (node["chunk_tokens"]) step.foreach.chunk_tokens = get_int(node["chunk_tokens"], "chunk_tokens", errors).value_or(0);
     if (node["overlap_tokens"]) step.foreach.overlap_tokens = get_int(node["overlap_tokens"], "overlap_tokens", errors).value_or(0);
-    if (step.foreach.chunk_tokens < 0 || step.foreach.overlap_tokens < 0 ||
-        (step.foreach.chunk_tokens > 0 && step.foreach.overlap_tokens >= step.foreach.chunk_tokens)) {
+    const int64_t overlap = node["overlap_tokens"] ? step.foreach.overlap_tokens : 0;
+    if (step.foreach.chunk_tokens < 0 || overlap < 0 ||
+        (step.foreach.chunk_tokens > 0 && overlap >= step.foreach.chunk_tokens)) {
       errors.add(node, "step '" + step.id + "': need chunk_tokens >= 0 and 0 <= overlap_tokens < chunk_tokens");
     }
   }
@@ -358,7 +359,7 @@ Result<Workflow> parse_workflow(const std::string& source, const std::string& pa
   Workflow wf;
   wf.path = path;
   wf.source = source;
-  wf.content_hash = sha256_hex(source);
+  wf.content_hash = ingest::sha256_hex(source);
   YAML::Node root;
   try {
     root = YAML::Load(source);

@@ -53,6 +53,11 @@ struct MapPiece {
 
 class OffsetMap {
  public:
+  // Rebuilds a map from its parts (see ingest/layout.h): `pieces` sorted by
+  // text_begin, each piece's unit an index into `units`.
+  static OffsetMap from_parts(std::vector<SourceUnit> units, std::vector<MapPiece> pieces,
+                              int64_t text_size);
+
   // Location of text byte `text_offset` (clamped into the text). An empty map
   // gives a Location with only `source` empty and offsets -1.
   Location locate(size_t text_offset) const;
@@ -62,6 +67,7 @@ class OffsetMap {
 
   const std::vector<SourceUnit>& units() const { return units_; }
   const std::vector<MapPiece>& pieces() const { return pieces_; }
+  int64_t text_size() const { return text_size_; }
 
  private:
   friend class TextBuilder;

@@ -17,6 +17,15 @@ std::string Location::to_string() const {
   return s;
 }
 
+OffsetMap OffsetMap::from_parts(std::vector<SourceUnit> units, std::vector<MapPiece> pieces,
+                                int64_t text_size) {
+  OffsetMap m;
+  m.units_ = std::move(units);
+  m.pieces_ = std::move(pieces);
+  m.text_size_ = text_size;
+  return m;
+}
+
 size_t OffsetMap::piece_index(size_t text_offset) const {
   auto it = std::upper_bound(pieces_.begin(), pieces_.end(), static_cast<int64_t>(text_offset),
                              [](int64_t off, const MapPiece& p) { return off < p.text_begin; });

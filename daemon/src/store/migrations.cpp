@@ -123,10 +123,24 @@ CREATE TABLE job_events (
 CREATE INDEX job_events_by_job ON job_events(job_id, id);
 )SQL";
 
+// Version 2: documents keep their ingest layout (offset map and parts, see
+// ingest/layout.h) so quotes can be located in the source long after ingest;
+// evidence records how a quote matched and where it is in the source (the file
+// inside a tree, the PDF page, the line and column).
+const char* kV2 = R"SQL(
+ALTER TABLE documents ADD COLUMN layout BLOB;
+ALTER TABLE evidence ADD COLUMN match_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE evidence ADD COLUMN source_path TEXT NOT NULL DEFAULT '';
+ALTER TABLE evidence ADD COLUMN source_page INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE evidence ADD COLUMN source_line INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE evidence ADD COLUMN source_column INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE evidence ADD COLUMN source_end_line INTEGER NOT NULL DEFAULT 0;
+)SQL";
+
 }  // namespace
 
 const std::vector<std::string>& migrations() {
-  static const std::vector<std::string> kMigrations = {kV1};
+  static const std::vector<std::string> kMigrations = {kV1, kV2};
   return kMigrations;
 }
 

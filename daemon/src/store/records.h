@@ -21,12 +21,15 @@ struct WorkflowRecord {
 
 struct DocumentRecord {
   int64_t id = 0;
-  std::string content_hash;  // sha256 of `text`, hex; documents are deduplicated by it
+  std::string content_hash;  // sha256 hex of the source bytes (of `text` for a source tree);
+                             // documents are deduplicated by it
   std::string source_path;
-  std::string media_type;    // "text/plain", ...
-  int64_t size_bytes = 0;    // of the source file
+  std::string media_type;    // "text/plain", "text/markdown", "text/html", "application/pdf",
+                             // "inode/directory" (a source tree)
+  int64_t size_bytes = 0;    // of the source (sum of the kept files for a tree)
   int64_t token_count = -1;  // of `text`, -1 if unknown
   std::string text;          // normalised UTF-8 text
+  std::string layout;        // ingest's encoded offset map and parts (ingest/layout.h); "" if none
   int64_t created_at = 0;
 };
 
@@ -99,6 +102,13 @@ struct EvidenceRecord {
   int64_t start_byte = -1, end_byte = -1;  // in the whole document's text
   int64_t start_char = -1, end_char = -1;  // the same, in Unicode code points
   bool verified = false;       // the quote was found in the document at these offsets
+  std::string match_kind;      // "exact", "normalized", "ignoring_space"; "" when not found
+  // Where the quote is in the source (when verified and the document has a layout):
+  std::string source_path;     // the file (for a source tree, the file inside the tree)
+  int64_t source_page = 0;     // 1-based PDF page, 0 for other formats
+  int64_t source_line = 0;     // 1-based line of the first byte (in the page text for PDF); 0 unknown
+  int64_t source_column = 0;   // 1-based byte column of the first byte
+  int64_t source_end_line = 0; // line of the last byte
 };
 
 struct FindingRecord {

@@ -43,6 +43,15 @@ Stmt& Stmt::bind(int index, std::string_view text) {
   }
   return *this;
 }
+Stmt& Stmt::bind_blob(int index, std::string_view bytes) {
+  if (!stmt_) return *this;
+  if (bytes.empty()) {
+    sqlite3_bind_null(stmt_, index);
+  } else {
+    sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  }
+  return *this;
+}
 Stmt& Stmt::bind_null(int index) {
   if (stmt_) sqlite3_bind_null(stmt_, index);
   return *this;
@@ -75,6 +84,11 @@ std::string Stmt::col_text(int col) const {
   const unsigned char* p = sqlite3_column_text(stmt_, col);
   int n = sqlite3_column_bytes(stmt_, col);
   return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+std::string Stmt::col_blob(int col) const {
+  const void* p = sqlite3_column_blob(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
 bool Stmt::col_is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 

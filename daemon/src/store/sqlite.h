@@ -35,6 +35,8 @@ class Stmt {
   Stmt& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
   Stmt& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
   Stmt& bind_null(int index);
+  // Binds bytes as a BLOB (NULL when empty).
+  Stmt& bind_blob(int index, std::string_view bytes);
   // Binds NULL for an empty optional.
   Stmt& bind(int index, const std::optional<int64_t>& value);
 
@@ -46,6 +48,7 @@ class Stmt {
   int64_t col_int(int col) const;
   double col_double(int col) const;
   std::string col_text(int col) const;
+  std::string col_blob(int col) const;  // "" for NULL
   bool col_is_null(int col) const;
 
  private:

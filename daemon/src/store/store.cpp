@@ -110,13 +110,24 @@ Result<int64_t> Store::put_document(const DocumentRecord& d) {
   Stmt find = db_->prepare("SELECT id FROM documents WHERE content_hash = ?1");
   find.bind(1, d.content_hash);
   Status st;
-  if (find.step(&st)) return find.col_int(0);
+  if (find.step(&st)) {
+    // A row from before layouts (or token counts) were kept gains them now.
+    int64_t id = find.col_int(0);
+    Stmt fill = db_->prepare(
+        "UPDATE documents SET layout = COALESCE(layout, ?2), "
+        "token_count = CASE WHEN token_count < 0 THEN ?3 ELSE token_count END WHERE id = ?1");
+    fill.bind(1, id).bind_blob(2, d.layout).bind(3, d.token_count);
+    REAM_RETURN_IF_ERROR(fill.run());
+    REAM_RETURN_IF_ERROR(txn.commit());
+    return id;
+  }
   REAM_RETURN_IF_ERROR(st);
   Stmt ins = db_->prepare(
       "INSERT INTO documents(content_hash, source_path, media_type, size_bytes, token_count, "
-      "text, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "text, layout, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   ins.bind(1, d.content_hash).bind(2, d.source_path).bind(3, d.media_type);
-  ins.bind(4, d.size_bytes).bind(5, d.token_count).bind(6, d.text).bind(7, now_ms());
+  ins.bind(4, d.size_bytes).bind(5, d.token_count).bind(6, d.text).bind_blob(7, d.layout);
+  ins.bind(8, now_ms());
   REAM_RETURN_IF_ERROR(ins.run());
   int64_t id = db_->last_insert_id();
   REAM_RETURN_IF_ERROR(txn.commit());
@@ -127,7 +138,7 @@ Result<DocumentRecord> Store::get_document(int64_t id) {
   std::lock_guard lock(mu_);
   Stmt q = db_->prepare(
       "SELECT id, content_hash, source_path, media_type, size_bytes, token_count, text, "
-      "created_at FROM documents WHERE id = ?1");
+      "created_at, layout FROM documents WHERE id = ?1");
   q.bind(1, id);
   Status st;
   if (!q.step(&st)) return st.ok() ? not_found("no document " + std::to_string(id)) : st;
@@ -140,10 +151,12 @@ Result<DocumentRecord> Store::get_document(int64_t id) {
   d.token_count = q.col_int(5);
   d.text = q.col_text(6);
   d.created_at = q.col_int(7);
+  d.layout = q.col_blob(8);
   return d;
 }
 
-Result<int64_t> Store::create_job(const JobRecord& job, const std::vector<JobDocument>& docs) {
+Result<int64_t> Store::create_job(const JobRecord& job, const std::vector<JobDocument>& docs,
+                                  const std::vector<EventRecord>& events) {
   std::lock_guard lock(mu_);
   WriteTxn txn(*db_);
   REAM_RETURN_IF_ERROR(txn.begin_status());
@@ -168,6 +181,7 @@ Result<int64_t> Store::create_job(const JobRecord& job, const std::vector<JobDoc
     REAM_RETURN_IF_ERROR(jd.run());
   }
   REAM_RETURN_IF_ERROR(add_event_locked(job_id, "job_queued", "{}"));
+  for (const EventRecord& e : events) REAM_RETURN_IF_ERROR(add_event_locked(job_id, e.type, e.data_json));
   REAM_RETURN_IF_ERROR(txn.commit());
   return job_id;
 }

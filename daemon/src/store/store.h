@@ -45,13 +45,16 @@ class Store {
   Result<int64_t> put_workflow(const WorkflowRecord& workflow);
   Result<WorkflowRecord> get_workflow(int64_t id);
 
-  // Documents: deduplicated by content_hash; returns the existing id on a match.
+  // Documents: deduplicated by content_hash; returns the existing id on a match
+  // (filling in its layout and token count when the stored row lacks them).
   Result<int64_t> put_document(const DocumentRecord& document);
   Result<DocumentRecord> get_document(int64_t id);
 
-  // Jobs. create_job inserts the job (status queued) and its documents in one
-  // transaction.
-  Result<int64_t> create_job(const JobRecord& job, const std::vector<JobDocument>& documents);
+  // Jobs. create_job inserts the job (status queued), its documents, the
+  // `job_queued` event and then `events` (type and data_json used; e.g. documents
+  // that could not be ingested) in one transaction.
+  Result<int64_t> create_job(const JobRecord& job, const std::vector<JobDocument>& documents,
+                             const std::vector<EventRecord>& events = {});
   Result<JobRecord> get_job(int64_t id);
   Result<std::vector<JobRecord>> list_jobs(const std::string& status_filter, int limit,
                                            int64_t before_id = 0);

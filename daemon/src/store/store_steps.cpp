@@ -120,8 +120,9 @@ Status Store::commit_step_run(const StepRunRecord& run,
     for (const EvidenceRecord& e : f.evidence) {
       Stmt ev = db_->prepare(
           "INSERT INTO evidence(finding_id, ordinal, document_id, document_key, quote, "
-          "start_byte, end_byte, start_char, end_char, verified) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+          "start_byte, end_byte, start_char, end_char, verified, match_kind, source_path, "
+          "source_page, source_line, source_column, source_end_line) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
       ev.bind(1, finding_id).bind(2, ordinal++);
       if (e.document_id > 0) {
         ev.bind(3, e.document_id);
@@ -130,6 +131,8 @@ Status Store::commit_step_run(const StepRunRecord& run,
       }
       ev.bind(4, e.document_key).bind(5, e.quote).bind(6, e.start_byte).bind(7, e.end_byte);
       ev.bind(8, e.start_char).bind(9, e.end_char).bind(10, e.verified ? 1 : 0);
+      ev.bind(11, e.match_kind).bind(12, e.source_path).bind(13, e.source_page);
+      ev.bind(14, e.source_line).bind(15, e.source_column).bind(16, e.source_end_line);
       REAM_RETURN_IF_ERROR(ev.run());
     }
   }
@@ -213,7 +216,8 @@ Result<std::vector<FindingRecord>> Store::findings(int64_t job_id) {
   REAM_RETURN_IF_ERROR(st);
   Stmt ev = db_->prepare(
       "SELECT e.finding_id, COALESCE(e.document_id, 0), e.document_key, e.quote, e.start_byte, "
-      "e.end_byte, e.start_char, e.end_char, e.verified FROM evidence e "
+      "e.end_byte, e.start_char, e.end_char, e.verified, e.match_kind, e.source_path, "
+      "e.source_page, e.source_line, e.source_column, e.source_end_line FROM evidence e "
       "JOIN findings f ON f.id = e.finding_id WHERE f.job_id = ?1 "
       "ORDER BY e.finding_id, e.ordinal");
   ev.bind(1, job_id);
@@ -229,6 +233,12 @@ Result<std::vector<FindingRecord>> Store::findings(int64_t job_id) {
     e.start_char = ev.col_int(6);
     e.end_char = ev.col_int(7);
     e.verified = ev.col_int(8) != 0;
+    e.match_kind = ev.col_text(9);
+    e.source_path = ev.col_text(10);
+    e.source_page = ev.col_int(11);
+    e.source_line = ev.col_int(12);
+    e.source_column = ev.col_int(13);
+    e.source_end_line = ev.col_int(14);
     out[it->second].evidence.push_back(std::move(e));
   }
   REAM_RETURN_IF_ERROR(st);
