@@ -1,0 +1,46 @@
+# reamd: the long-running service (issue 5). Included from daemon/CMakeLists.txt.
+#   reamd_http    Beast listener/sessions, router, auth, SSE, multipart; metrics registry
+#   reamd_store   reamd's tables: leases, idempotency keys, schedule state
+#   reamd_cron    cron expressions, TZif time zones, the planner and the scheduler
+#   reamd_core    config, job queue (leases), runners, schedules service, API handlers
+#   reamd         the executable (daemon/src/main.cpp)
+find_package(Boost 1.74 REQUIRED)
+find_package(OpenSSL REQUIRED)
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+
+add_library(reamd_http STATIC
+  src/http/auth.cpp src/http/errors.cpp src/http/message.cpp src/http/multipart.cpp
+  src/http/router.cpp src/http/server.cpp src/http/sse.cpp src/metrics/metrics.cpp)
+target_include_directories(reamd_http PUBLIC ${REAM_DAEMON_SRC} ${REAM_ENGINE_INCLUDE})
+target_link_libraries(reamd_http
+  PUBLIC Boost::headers nlohmann_json::nlohmann_json
+  PRIVATE OpenSSL::SSL OpenSSL::Crypto spdlog::spdlog Threads::Threads ream::engine)
+target_compile_definitions(reamd_http PUBLIC BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+target_compile_options(reamd_http PRIVATE -Wall -Wextra)
+
+# reamd's own tables (leases, idempotency keys, schedule state): SQL stays in src/store.
+add_library(reamd_store STATIC src/store/daemon_store.cpp)
+target_link_libraries(reamd_store PUBLIC ream_store PRIVATE SQLite::SQLite3 ream::engine)
+target_compile_options(reamd_store PRIVATE -Wall -Wextra)
+
+add_library(reamd_cron STATIC
+  src/cron/cron.cpp src/cron/tz.cpp src/cron/planner.cpp src/cron/scheduler.cpp)
+target_include_directories(reamd_cron PUBLIC ${REAM_DAEMON_SRC} ${REAM_ENGINE_INCLUDE})
+target_link_libraries(reamd_cron
+  PUBLIC reamd_store nlohmann_json::nlohmann_json PRIVATE ream::engine spdlog::spdlog)
+target_compile_options(reamd_cron PRIVATE -Wall -Wextra)
+
+file(GLOB REAMD_CORE_SOURCES CONFIGURE_DEPENDS
+     ${REAM_DAEMON_SRC}/api/*.cpp ${REAM_DAEMON_SRC}/config/*.cpp)
+add_library(reamd_core STATIC ${REAMD_CORE_SOURCES})
+target_include_directories(reamd_core PUBLIC ${REAM_DAEMON_SRC})
+target_link_libraries(reamd_core
+  PUBLIC reamd_http reamd_cron ream_flow_engine ream_flow ream_plugin_host ream_store ream::engine
+  PRIVATE ream_engine_internal yaml-cpp spdlog::spdlog Threads::Threads)
+target_compile_options(reamd_core PRIVATE -Wall -Wextra)
+
+add_executable(reamd src/main.cpp)
+target_link_libraries(reamd PRIVATE reamd_core PkgConfig::SYSTEMD spdlog::spdlog)
+target_compile_options(reamd PRIVATE -Wall -Wextra)
+install(TARGETS reamd RUNTIME DESTINATION bin)
+install(FILES ${PROJECT_SOURCE_DIR}/etc/reamd.yaml DESTINATION etc/ream)

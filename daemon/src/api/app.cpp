@@ -1,0 +1,230 @@
+// App: assembling reamd and running its lifecycle.
+#include "api/app.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "api/routes.h"
+#include "api/runners.h"
+#include "flow/job.h"
+#include "model/init_model.h"
+
+namespace ream::api {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kDefaultHfModel = "Qwen/Qwen3-4B-Instruct-2507";
+}
+
+App::App(config::Config config) : config_(std::move(config)) {}
+
+App::~App() { stop(); }
+
+std::shared_ptr<const Catalog> App::catalog() {
+  std::lock_guard lock(catalog_mu_);
+  return catalog_;
+}
+
+Status App::open() {
+  std::error_code ec;
+  fs::create_directories(config_.data_dir, ec);
+  if (ec) return unavailable("data_dir " + config_.data_dir + ": " + ec.message());
+  config_.data_dir = fs::canonical(config_.data_dir, ec).string();
+  documents_dir_ = config_.data_dir + "/documents";
+  fs::create_directories(documents_dir_, ec);
+  if (ec) return unavailable(documents_dir_ + ": " + ec.message());
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  owner_ = std::string(host) + ":" + std::to_string(getpid()) + ":" +
+           std::to_string(store::now_ms());
+
+  const std::string db = config_.data_dir + "/ream.db";
+  auto st = store::Store::open(db);
+  if (!st.ok()) return st.status();
+  store_ = std::move(st).value();
+  auto ds = store::DaemonStore::open(db);
+  if (!ds.ok()) return ds.status();
+  dstore_ = std::move(ds).value();
+  auto requeued = dstore_->requeue_orphans(host, owner_);
+  if (requeued.ok() && requeued.value() > 0) {
+    spdlog::warn("store: {} job(s) left by an earlier run went back to the queue; they resume "
+                 "at their first unfinished step",
+                 requeued.value());
+  }
+  spdlog::info("store: {} (schema {})", db, store_->schema_version().ok()
+                                                ? store_->schema_version().value()
+                                                : -1);
+  catalog_ = load_catalog(config_);
+  runners_ = std::make_unique<Runners>(*this, config_.runners);
+  if (config_.schedules_enabled) {
+    scheduler_ = std::make_unique<cron::Scheduler>(
+        *dstore_, *this, [] { return store::now_ms(); },
+        static_cast<int64_t>(config_.schedule_grace_s * 1000));
+    scheduler_->set_specs(catalog_->schedules);
+  }
+  install_routes();
+  install_metrics();
+  http::Authenticator auth(config_.api_keys, config_.auth_required());
+  server_ = std::make_unique<http::Server>(config_.http, router_, auth, &metrics_);
+  REAM_RETURN_IF_ERROR(server_->start());
+  spdlog::info("http: listening on {}{}:{} (auth {}, {} key(s))",
+               config_.http.tls_cert_file.empty() ? "http://" : "https://", config_.http.host,
+               server_->port(), config_.auth_required() ? "required" : "off",
+               config_.api_keys.size());
+  return {};
+}
+
+Status App::resolve_model() {
+  if (!config_.model.empty()) {
+    auto dir = resolve_model_dir(config_.model);
+    if (!dir.ok()) return dir.status().with_context("engine.model");
+    model_dir_ = dir.value();
+    return {};
+  }
+  if (auto dir = resolve_model_dir(kDefaultHfModel); dir.ok()) {
+    model_dir_ = dir.value();
+    spdlog::info("engine: using {} from the Hugging Face cache", kDefaultHfModel);
+    return {};
+  }
+  model_dir_ = config_.data_dir + "/demo-model";
+  demo_model_ = true;
+  spdlog::warn("engine: no model configured and {} is not in the Hugging Face cache; using a "
+               "random-weight demo model ({}): the daemon works end to end but the model's text "
+               "is meaningless. Set engine.model or --model for real results.",
+               kDefaultHfModel, model_dir_);
+  InitModelOptions opt;
+  opt.shape = "tiny";
+  opt.out_dir = model_dir_;
+  return init_random_model(opt);
+}
+
+Status App::load_engine() {
+  REAM_RETURN_IF_ERROR(resolve_model());
+  EngineOptions eo;
+  eo.model = model_dir_;
+  eo.device = config_.device;
+  eo.num_threads = config_.engine_threads;
+  eo.kv_cache_bytes = config_.kv_cache_bytes;
+  eo.gpu_memory_utilization = config_.gpu_memory_utilization;
+  eo.max_num_seqs = config_.max_num_seqs;
+  eo.max_batch_tokens = config_.max_batch_tokens;
+  eo.max_model_len = config_.max_model_len;
+  auto t0 = std::chrono::steady_clock::now();
+  auto engine = Engine::create(eo);
+  if (!engine.ok()) return engine.status().with_context("engine");
+  engine_ = std::move(engine).value();
+  model_ = std::make_unique<flow::EngineModelClient>(*engine_);
+  spdlog::info("engine: {} on {} ({} layers, context {}) loaded in {:.1f}s", model_dir_,
+               engine_->device_name(), engine_->config().num_hidden_layers,
+               engine_->max_model_len(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  ready_ = true;
+  runners_->start();
+  return {};
+}
+
+nlohmann::json App::reload() {
+  auto fresh = load_catalog(config_);
+  {
+    std::lock_guard lock(catalog_mu_);
+    catalog_ = fresh;
+  }
+  if (scheduler_) scheduler_->set_specs(fresh->schedules);
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& [path, msg] : fresh->errors) errors.push_back({{"path", path}, {"message", msg}});
+  spdlog::info("reload: {} workflows, {} plugins, {} schedules; running jobs keep their "
+               "snapshot", fresh->workflows.size(), fresh->plugins->plugins().size(),
+               fresh->schedules.size());
+  return {{"workflows", fresh->workflows.size()},
+          {"plugins", fresh->plugins->plugins().size()},
+          {"schedules", fresh->schedules.size()},
+          {"errors", errors}};
+}
+
+bool App::drain() {
+  draining_ = true;
+  if (!runners_) return true;
+  runners_->stop_taking();
+  int running = runners_->running();
+  if (running > 0) {
+    spdlog::info("drain: waiting up to {:.0f}s for {} running job(s)", config_.drain_timeout_s,
+                 running);
+  }
+  if (runners_->wait_idle(config_.drain_timeout_s)) {
+    runners_->join();
+    return true;
+  }
+  for (int64_t id : runners_->release_all()) {
+    spdlog::warn("drain: job {} still running after {:.0f}s; its lease is released and it "
+                 "resumes at its first unfinished step on the next start job_id={}",
+                 id, config_.drain_timeout_s, id);
+  }
+  return false;
+}
+
+void App::stop() {
+  if (server_) server_->stop();
+}
+
+void App::tick() {
+  if (scheduler_ && ready_ && !draining_) scheduler_->tick();
+}
+
+std::string App::status_line() {
+  auto q = dstore_ ? dstore_->count_queued() : Result<int64_t>(int64_t{0});
+  std::string s = draining_ ? "draining" : ready_ ? "serving" : "loading model";
+  s += "; " + std::to_string(runners_ ? runners_->running() : 0) + " running, " +
+       std::to_string(q.ok() ? q.value() : -1) + " queued";
+  return s;
+}
+
+Result<int64_t> App::create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
+                                int priority, const std::string& idempotency_key) {
+  flow::JobRequest req;
+  req.inputs = inputs;
+  req.priority = priority;
+  req.idempotency_key = idempotency_key;
+  auto id = flow::create_job(*store_, workflow, req, model());
+  if (!id.ok() && !idempotency_key.empty()) {
+    auto existing = dstore_->job_by_idempotency_key(idempotency_key);
+    if (existing.ok() && existing.value() > 0) {
+      return Status(StatusCode::kAlreadyExists, std::to_string(existing.value()));
+    }
+  }
+  if (id.ok()) {
+    spdlog::info("job {} queued (workflow {}, priority {}) job_id={}", id.value(), workflow.name,
+                 priority, id.value());
+    if (runners_) runners_->notify();
+  }
+  return id;
+}
+
+Result<int64_t> App::submit(const cron::ScheduleSpec& spec, const std::string& key) {
+  auto existing = dstore_->job_by_idempotency_key(key);
+  if (existing.ok() && existing.value() > 0) return existing.value();
+  auto cat = catalog();
+  auto it = cat->workflows.find(spec.workflow);
+  if (it == cat->workflows.end()) return not_found("workflow '" + spec.workflow + "' is gone");
+  auto id = create_job(*it->second, spec.inputs, spec.priority, key);
+  if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
+    return std::stoll(id.status().message());
+  }
+  return id;
+}
+
+bool App::job_active(int64_t job_id) {
+  auto job = store_->get_job(job_id);
+  return job.ok() && (job->status == store::kJobQueued || job->status == store::kJobRunning);
+}
+
+void App::install_routes() {
+  add_job_routes(router_, *this);
+  add_document_routes(router_, *this);
+  add_meta_routes(router_, *this);
+  add_chat_routes(router_, *this);
+}
+
+}  // namespace ream::api

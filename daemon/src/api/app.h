@@ -1,0 +1,122 @@
+// App: reamd assembled. Owns the store, the engine, the plugin and workflow
+// catalog, the runners, the scheduler, the metrics and the HTTP server, and runs
+// the daemon's life: open -> load the engine -> serve -> (reload)* -> drain -> stop.
+//
+// The catalog (plugins + workflows + schedules) is an immutable snapshot swapped
+// whole on reload; a running job keeps the snapshot it started with, so SIGHUP
+// never pulls a plugin out from under a job.
+//
+// Thread-safety: handlers and runners call the accessors from many threads; the
+// lifecycle methods are called from main's thread only.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "cron/scheduler.h"
+#include "flow/engine_model_client.h"
+#include "flow/workflow.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "metrics/metrics.h"
+#include "plugins/plugin_host.h"
+#include "ream/engine/engine.h"
+#include "store/daemon_store.h"
+#include "store/store.h"
+
+namespace ream::api {
+
+class Runners;
+
+struct Catalog {
+  std::shared_ptr<plugins::PluginHost> plugins;
+  std::map<std::string, std::shared_ptr<const flow::Workflow>> workflows;
+  std::vector<std::pair<std::string, std::string>> errors;  // (path, message)
+  std::vector<cron::ScheduleSpec> schedules;
+  int64_t loaded_at_ms = 0;
+};
+
+// Loads plugins, then workflows (validated against those plugins), then their
+// schedules. Failures of single files are collected in `errors`, not fatal.
+std::shared_ptr<const Catalog> load_catalog(const config::Config& config);
+
+class App : public cron::ScheduleHost {
+ public:
+  explicit App(config::Config config);
+  ~App() override;
+
+  // Data dir, store, catalog, scheduler, routes and the listener (before the
+  // engine loads: /healthz answers, /readyz says not ready).
+  Status open();
+  // Loads the model (or makes the demo model) and starts the runners.
+  Status load_engine();
+  // SIGHUP / POST /v1/admin/reload: a fresh catalog; running jobs are untouched.
+  nlohmann::json reload();
+  // SIGTERM: stop taking work (new jobs and chat get 503), let running jobs end
+  // within drain_timeout_s. Returns true when every job finished in time.
+  bool drain();
+  // Stops the listener and the engine. After drain().
+  void stop();
+  // Periodic work from main's loop (about once a second): schedules.
+  void tick();
+  std::string status_line();
+
+  uint16_t port() const { return server_ ? server_->port() : 0; }
+  bool ready() const { return ready_.load(); }
+  bool draining() const { return draining_.load(); }
+
+  // For handlers and runners.
+  const config::Config& config() const { return config_; }
+  store::Store& store() { return *store_; }
+  store::DaemonStore& daemon_store() { return *dstore_; }
+  std::shared_ptr<const Catalog> catalog();
+  Engine* engine() { return engine_.get(); }
+  flow::ModelClient* model() { return ready_ ? model_.get() : nullptr; }
+  Runners& runners() { return *runners_; }
+  metrics::Registry& metrics() { return metrics_; }
+  cron::Scheduler* scheduler() { return scheduler_.get(); }
+  const std::string& documents_dir() const { return documents_dir_; }
+  const std::string& owner() const { return owner_; }
+  const std::string& model_dir() const { return model_dir_; }
+  bool demo_model() const { return demo_model_; }
+
+  // cron::ScheduleHost
+  Result<int64_t> submit(const cron::ScheduleSpec& spec, const std::string& idempotency_key) override;
+  bool job_active(int64_t job_id) override;
+
+  // Creates a job for `workflow` with already resolved inputs; kAlreadyExists when
+  // `idempotency_key` is taken (the existing id is in *existing).
+  Result<int64_t> create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
+                             int priority, const std::string& idempotency_key);
+
+ private:
+  Status resolve_model();
+  void install_routes();
+  void install_metrics();
+
+  config::Config config_;
+  std::string documents_dir_;
+  std::string owner_;
+  std::string model_dir_;
+  bool demo_model_ = false;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::DaemonStore> dstore_;
+  std::mutex catalog_mu_;
+  std::shared_ptr<const Catalog> catalog_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<flow::EngineModelClient> model_;
+  std::unique_ptr<Runners> runners_;
+  std::unique_ptr<cron::Scheduler> scheduler_;
+  metrics::Registry metrics_;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace ream::api

@@ -1,0 +1,145 @@
+// Document inputs: allowed roots, uploads and inline text.
+#include "api/documents.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "ingest/ingest.h"
+#include "ingest/utf8.h"
+
+namespace ream::api {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string extension_for(const std::string& name) {
+  std::string ext = fs::path(name).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".md" || ext == ".markdown" || ext == ".txt" || ext == ".html" || ext == ".htm" ||
+      ext == ".csv" || ext == ".json" || ext == ".yaml" || ext == ".xml") {
+    return ext;
+  }
+  return ".txt";
+}
+
+// Whether `path` (canonical) lies under one of the roots (canonicalised here).
+bool under_roots(const fs::path& path, const std::vector<std::string>& roots) {
+  for (const std::string& r : roots) {
+    std::error_code ec;
+    fs::path root = fs::canonical(r, ec);
+    if (ec) continue;
+    auto rel = path.lexically_relative(root);
+    if (!rel.empty() && *rel.begin() != "..") return true;
+  }
+  return false;
+}
+
+Result<std::string> resolve_one(App& app, const json& v, const std::string& where) {
+  if (v.is_string()) {
+    const std::string p = v.get<std::string>();
+    if (p.empty() || p[0] != '/') {
+      return invalid_argument(where + ": document paths must be absolute (got '" + p + "')");
+    }
+    std::error_code ec;
+    fs::path canon = fs::weakly_canonical(p, ec);
+    std::vector<std::string> roots = app.config().allowed_roots;
+    roots.push_back(app.documents_dir());
+    if (ec || !under_roots(canon, roots)) {
+      return failed_precondition(where + ": '" + p + "' is outside the allowed document roots");
+    }
+    // A file of any type ream_ingest reads, or a folder (a source tree).
+    if (!fs::is_regular_file(canon, ec) && !fs::is_directory(canon, ec)) {
+      return invalid_argument(where + ": no file or folder '" + p + "'");
+    }
+    return canon.string();
+  }
+  if (v.is_object() && v.contains("document_id")) {
+    if (!v["document_id"].is_string()) return invalid_argument(where + ".document_id: expected a string");
+    const std::string id = v["document_id"].get<std::string>();
+    if (id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return invalid_argument(where + ".document_id: expected the 64-hex-digit id from POST /v1/documents");
+    }
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(app.documents_dir(), ec)) {
+      if (entry.path().stem() == id) return entry.path().string();
+    }
+    return invalid_argument(where + ": no uploaded document " + id);
+  }
+  if (v.is_object() && v.contains("text")) {
+    if (!v["text"].is_string()) return invalid_argument(where + ".text: expected a string");
+    std::string name = v.value("name", std::string("inline.txt"));
+    REAM_ASSIGN_OR_RETURN(StoredDocument d, store_document_text(app, name, v["text"].get<std::string>()));
+    return d.path;
+  }
+  return invalid_argument(where + ": expected a path, {\"document_id\": ...} or {\"text\": ...}");
+}
+
+}  // namespace
+
+Result<StoredDocument> store_document_text(App& app, const std::string& name,
+                                           const std::string& data) {
+  if (data.empty()) return invalid_argument("the document is empty");
+  if (static_cast<int64_t>(data.size()) > app.config().max_document_bytes) {
+    return invalid_argument("the document exceeds documents.max_bytes (" +
+                            std::to_string(app.config().max_document_bytes) + ")");
+  }
+  if (data.find('\0') != std::string::npos || !ingest::valid_utf8(data)) {
+    return invalid_argument("the document is not UTF-8 text");
+  }
+  std::string text;
+  text.reserve(data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    if (data[i] == '\r' && i + 1 < data.size() && data[i + 1] == '\n') continue;
+    text.push_back(data[i]);
+  }
+  StoredDocument d;
+  d.id = ingest::sha256_hex(text);
+  d.name = name.empty() ? d.id : fs::path(name).filename().string();
+  d.size_bytes = static_cast<int64_t>(data.size());
+  d.path = app.documents_dir() + "/" + d.id + extension_for(name);
+  std::error_code ec;
+  if (fs::exists(d.path, ec)) {
+    d.deduplicated = true;
+    return d;
+  }
+  // Write to a temporary name and rename, so a crash never leaves half a document.
+  std::string tmp = d.path + ".tmp" + std::to_string(store::now_ms());
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    if (!out) return internal_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, d.path, ec);
+  if (ec) return internal_error("cannot store " + d.path + ": " + ec.message());
+  return d;
+}
+
+Status resolve_document_inputs(App& app, const flow::Workflow& wf, json* inputs,
+                               std::string* field) {
+  // kFailedPrecondition marks a path outside the roots (the route answers 403).
+  for (const flow::InputSpec& in : wf.inputs) {
+    if (!inputs->contains(in.name)) continue;
+    json& v = (*inputs)[in.name];
+    const std::string where = "input '" + in.name + "'";
+    *field = "inputs." + in.name;
+    if (in.type == flow::InputType::kDocument) {
+      REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(app, v, where));
+      v = p;
+    } else if (in.type == flow::InputType::kDocuments) {
+      json list = v.is_array() ? v : json::array({v});
+      json out = json::array();
+      for (size_t i = 0; i < list.size(); ++i) {
+        REAM_ASSIGN_OR_RETURN(std::string p,
+                              resolve_one(app, list[i], where + "[" + std::to_string(i) + "]"));
+        out.push_back(p);
+      }
+      v = out;
+    }
+  }
+  field->clear();
+  return {};
+}
+
+}  // namespace ream::api

@@ -1,0 +1,30 @@
+// The REST API's routes, one file per resource family. docs/api.md documents
+// each route with curl examples; the error codes are those of http/errors.h.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "api/app.h"
+#include "http/errors.h"
+#include "http/router.h"
+
+namespace ream::api {
+
+void add_job_routes(http::Router& router, App& app);       // routes_jobs.cpp
+void add_document_routes(http::Router& router, App& app);  // routes_documents.cpp
+void add_meta_routes(http::Router& router, App& app);      // routes_meta.cpp
+void add_chat_routes(http::Router& router, App& app);      // routes_chat.cpp
+
+// Shared helpers (routes_util.cpp).
+// Parses a JSON object body; on failure fills *error with a 400 (or 415).
+std::optional<nlohmann::json> parse_json_body(const http::Request& req, http::Response* error);
+// "2025-01-06T09:00:00.123Z", or null for 0.
+nlohmann::json iso_time(int64_t ms);
+// A 503 for a draining or not-yet-ready daemon.
+http::Response unavailable_response(const App& app);
+// The field an input-validation message names ("input 'x' ..." -> "inputs.x").
+std::string field_of_input_error(const std::string& message);
+
+}  // namespace ream::api

@@ -1,0 +1,359 @@
+// /v1/jobs: submit (idempotent, bounded), get, list, cancel, result, events (SSE).
+#include <spdlog/spdlog.h>
+
+#include "api/documents.h"
+#include "api/routes.h"
+#include "api/runners.h"
+#include "flow/report.h"
+#include "http/auth.h"
+#include "http/sse.h"
+
+namespace ream::api {
+
+namespace {
+
+using nlohmann::json;
+using http::json_error;
+using http::Request;
+using http::Response;
+
+bool is_final(const std::string& status) {
+  return status == store::kJobSucceeded || status == store::kJobFailed ||
+         status == store::kJobCancelled;
+}
+
+Result<int64_t> job_id_param(const Request& req) {
+  const std::string& s = req.params.at("id");
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) {
+    return invalid_argument("job id '" + s + "' is not a number");
+  }
+  return std::stoll(s);
+}
+
+json progress_json(App& app, const store::JobRecord& job) {
+  json p = json::object();
+  if (auto live = app.runners().progress(job.id)) {
+    p = {{"steps_total", live->steps_total.load()},   {"steps_done", live->steps_done.load()},
+         {"runs_total", live->runs_total.load()},     {"runs_done", live->runs_done.load()},
+         {"prompts_total", live->prompts_total.load()}, {"prompts_done", live->prompts_done.load()},
+         {"completion_tokens", live->completion_tokens.load()}};
+    return p;
+  }
+  auto runs = app.store().step_runs(job.id);
+  int64_t done = 0, total = 0;
+  if (runs.ok()) {
+    for (const auto& r : runs.value()) {
+      ++total;
+      if (r.status == store::kStepSucceeded || r.status == store::kStepSkipped) ++done;
+    }
+  }
+  p = {{"runs_total", total}, {"runs_done", done}};
+  return p;
+}
+
+json job_json(App& app, const store::JobRecord& j) {
+  json inputs = json::parse(j.inputs_json, nullptr, false);
+  json out = {{"id", j.id},
+              {"workflow", j.workflow_name},
+              {"status", j.status},
+              {"priority", j.priority},
+              {"inputs", inputs.is_discarded() ? json::object() : inputs},
+              {"created_at", iso_time(j.created_at)},
+              {"started_at", iso_time(j.started_at)},
+              {"finished_at", iso_time(j.finished_at)},
+              {"updated_at", iso_time(j.updated_at)},
+              {"error", j.error.empty() ? json(nullptr) : json(j.error)},
+              {"usage",
+               {{"prompts", j.usage.prompts},
+                {"prompt_tokens", j.usage.prompt_tokens},
+                {"completion_tokens", j.usage.completion_tokens},
+                {"cached_prompt_tokens", j.usage.cached_prompt_tokens}}},
+              {"progress", progress_json(app, j)},
+              {"links",
+               {{"self", "/v1/jobs/" + std::to_string(j.id)},
+                {"result", "/v1/jobs/" + std::to_string(j.id) + "/result"},
+                {"events", "/v1/jobs/" + std::to_string(j.id) + "/events"}}}};
+  if (!j.idempotency_key.empty()) out["idempotency_key"] = j.idempotency_key;
+  if (j.status == store::kJobSucceeded) {
+    json outputs = json::parse(j.outputs_json, nullptr, false);
+    out["outputs"] = outputs.is_discarded() ? json::object() : outputs;
+  }
+  return out;
+}
+
+Response submit(App& app, Request& req) {
+  if (app.draining()) return unavailable_response(app);
+  Response err;
+  auto body = parse_json_body(req, &err);
+  if (!body) return err;
+  for (const auto& [k, v] : body->items()) {
+    if (k != "workflow" && k != "inputs" && k != "priority") {
+      return json_error(400, "invalid_request",
+                        "unknown field '" + k + "' (expected workflow, inputs, priority)", k);
+    }
+  }
+  if (!body->contains("workflow")) {
+    return json_error(400, "invalid_request", "missing field 'workflow'", "workflow");
+  }
+  if (!(*body)["workflow"].is_string()) {
+    return json_error(400, "invalid_request", "'workflow' must be a string", "workflow");
+  }
+  json inputs = body->value("inputs", json::object());
+  if (!inputs.is_object()) {
+    return json_error(400, "invalid_request", "'inputs' must be an object", "inputs");
+  }
+  int priority = 0;
+  if (body->contains("priority")) {
+    const json& p = (*body)["priority"];
+    if (!p.is_number_integer() || p.get<int64_t>() < -1000 || p.get<int64_t>() > 1000) {
+      return json_error(400, "invalid_request", "'priority' must be an integer in -1000..1000",
+                        "priority");
+    }
+    priority = p.get<int>();
+  }
+  const std::string name = (*body)["workflow"].get<std::string>();
+
+  // Idempotency: the same key and the same request replay; another request conflicts.
+  std::string key = req.header("idempotency-key");
+  std::string request_hash;
+  if (!key.empty()) {
+    if (key.size() > 255) {
+      return json_error(400, "invalid_request", "Idempotency-Key is longer than 255 characters",
+                        "Idempotency-Key");
+    }
+    request_hash = http::sha256_hex(json{{"workflow", name}, {"inputs", inputs},
+                                         {"priority", priority}}.dump());
+    auto prior = app.daemon_store().find_idempotency(key);
+    if (prior.ok() && prior.value()) {
+      if (prior.value()->request_hash != request_hash) {
+        return json_error(409, "conflict",
+                          "Idempotency-Key '" + key + "' was used for a different request (job " +
+                              std::to_string(prior.value()->job_id) + ")",
+                          "Idempotency-Key");
+      }
+      auto job = app.store().get_job(prior.value()->job_id);
+      if (!job.ok()) return http::error_from_status(job.status());
+      Response r = http::json_response(202, {{"id", job->id}, {"status", job->status}});
+      r.set_header("Idempotent-Replayed", "true");
+      r.set_header("Location", "/v1/jobs/" + std::to_string(job->id));
+      return r;
+    }
+  }
+
+  auto cat = app.catalog();
+  auto it = cat->workflows.find(name);
+  if (it == cat->workflows.end()) {
+    std::string known;
+    for (const auto& [n, _] : cat->workflows) known += (known.empty() ? "" : ", ") + n;
+    return json_error(400, "invalid_request",
+                      "unknown workflow '" + name + "' (known: " + known + ")", "workflow");
+  }
+  auto queued = app.daemon_store().count_queued();
+  if (queued.ok() && queued.value() >= app.config().max_queued) {
+    Response r = json_error(429, "queue_full",
+                            "the queue holds " + std::to_string(queued.value()) +
+                                " jobs (queue.max_queued); retry later");
+    r.set_header("Retry-After", std::to_string(static_cast<int>(app.config().retry_after_s)));
+    return r;
+  }
+  std::string field;
+  Status st = resolve_document_inputs(app, *it->second, &inputs, &field);
+  if (st.code() == StatusCode::kFailedPrecondition) {
+    return json_error(403, "forbidden_path", st.message(), field);
+  }
+  if (!st.ok()) return http::error_from_status(st, field);
+
+  auto id = app.create_job(*it->second, inputs, priority, key);
+  if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
+    // Lost a race with the same key: treat as a replay if the hash matches.
+    auto prior = app.daemon_store().find_idempotency(key);
+    if (prior.ok() && prior.value() && prior.value()->request_hash != request_hash) {
+      return json_error(409, "conflict", "Idempotency-Key '" + key + "' was used for a different request",
+                        "Idempotency-Key");
+    }
+    return http::json_response(202, {{"id", std::stoll(id.status().message())}, {"status", "queued"}});
+  }
+  if (!id.ok()) {
+    if (id.status().code() == StatusCode::kInvalidArgument ||
+        id.status().code() == StatusCode::kNotFound) {
+      return json_error(400, "invalid_request", id.status().message(),
+                        field_of_input_error(id.status().message()));
+    }
+    return http::error_from_status(id.status());
+  }
+  if (!key.empty()) (void)app.daemon_store().put_idempotency({key, request_hash, id.value()});
+  Response r = http::json_response(202, {{"id", id.value()}, {"status", "queued"}, {"workflow", name}});
+  r.set_header("Location", "/v1/jobs/" + std::to_string(id.value()));
+  return r;
+}
+
+Response get_job(App& app, Request& req) {
+  auto id = job_id_param(req);
+  if (!id.ok()) return http::error_from_status(id.status(), "id");
+  auto job = app.store().get_job(id.value());
+  if (!job.ok()) return json_error(404, "not_found", "no job " + std::to_string(id.value()));
+  return http::json_response(200, job_json(app, job.value()));
+}
+
+Response list_jobs(App& app, Request& req) {
+  std::string status = req.query_or("status");
+  if (!status.empty() && status != "queued" && status != "running" && status != "succeeded" &&
+      status != "failed" && status != "cancelled") {
+    return json_error(400, "invalid_request",
+                      "status must be queued, running, succeeded, failed or cancelled", "status");
+  }
+  std::string workflow = req.query_or("workflow");
+  int limit = 50;
+  int64_t cursor = 0;
+  try {
+    limit = std::stoi(req.query_or("limit", "50"));
+    cursor = std::stoll(req.query_or("cursor", "0"));
+  } catch (...) {
+    return json_error(400, "invalid_request", "limit and cursor must be integers");
+  }
+  if (limit < 1 || limit > 1000) {
+    return json_error(400, "invalid_request", "limit must be in 1..1000", "limit");
+  }
+  json jobs = json::array();
+  int64_t next = cursor;
+  bool more = true;
+  while (static_cast<int>(jobs.size()) < limit && more) {
+    auto page = app.store().list_jobs(status, limit, next);
+    if (!page.ok()) return http::error_from_status(page.status());
+    more = static_cast<int>(page->size()) == limit;
+    for (const auto& j : page.value()) {
+      next = j.id;
+      if (!workflow.empty() && j.workflow_name != workflow) continue;
+      jobs.push_back(job_json(app, j));
+      if (static_cast<int>(jobs.size()) == limit) break;
+    }
+    if (page->empty()) more = false;
+  }
+  json out = {{"jobs", jobs}};
+  out["next_cursor"] = (static_cast<int>(jobs.size()) == limit && next > 1) ? json(std::to_string(next))
+                                                                           : json(nullptr);
+  return http::json_response(200, out);
+}
+
+Response cancel_job(App& app, Request& req) {
+  auto id = job_id_param(req);
+  if (!id.ok()) return http::error_from_status(id.status(), "id");
+  auto job = app.store().get_job(id.value());
+  if (!job.ok()) return json_error(404, "not_found", "no job " + std::to_string(id.value()));
+  if (is_final(job->status)) {
+    return json_error(409, "conflict", "job " + std::to_string(id.value()) + " has already " +
+                                           (job->status == "cancelled" ? "been cancelled" : job->status));
+  }
+  auto queued = app.daemon_store().cancel_if_queued(id.value());
+  if (queued.ok() && queued.value()) {
+    spdlog::info("job {} cancelled while queued job_id={}", id.value(), id.value());
+    return http::json_response(200, {{"id", id.value()}, {"status", "cancelled"}});
+  }
+  if (app.runners().cancel(id.value())) {
+    spdlog::info("job {} cancelling (engine requests are cancelled) job_id={}", id.value(), id.value());
+    return http::json_response(202, {{"id", id.value()}, {"status", "cancelling"}});
+  }
+  return json_error(409, "conflict", "job " + std::to_string(id.value()) +
+                                         " is held by another reamd process; cancel it there");
+}
+
+Response job_result(App& app, Request& req) {
+  auto id = job_id_param(req);
+  if (!id.ok()) return http::error_from_status(id.status(), "id");
+  auto job = app.store().get_job(id.value());
+  if (!job.ok()) return json_error(404, "not_found", "no job " + std::to_string(id.value()));
+  std::string format = req.query_or("format", "json");
+  if (format == "md" || format == "markdown") {
+    auto md = flow::job_result_markdown(app.store(), id.value());
+    if (!md.ok()) return http::error_from_status(md.status());
+    Response r;
+    r.content_type = "text/markdown; charset=utf-8";
+    r.body = md.value();
+    return r;
+  }
+  if (format != "json") return json_error(400, "invalid_request", "format must be json or md", "format");
+  auto js = flow::job_result_json(app.store(), id.value());
+  if (!js.ok()) return http::error_from_status(js.status());
+  return http::json_response(200, js.value());
+}
+
+// Streams a job's stored events from after `last_id`, ending after the final one.
+class JobEventStream : public http::StreamSource {
+ public:
+  JobEventStream(App& app, int64_t job_id, int64_t last_id)
+      : app_(app), job_id_(job_id), last_id_(last_id) {}
+  Chunk poll() override {
+    Chunk c;
+    if (done_) {
+      c.done = true;
+      return c;
+    }
+    auto events = app_.store().events(job_id_, last_id_);
+    if (!events.ok()) {
+      c.data = http::format_sse(0, "error", http::error_body("internal", events.status().message()));
+      c.done = done_ = true;
+      return c;
+    }
+    for (const auto& e : events.value()) {
+      json data = json::parse(e.data_json, nullptr, false);
+      if (data.is_discarded() || !data.is_object()) data = json::object();
+      data["job_id"] = job_id_;
+      data["type"] = e.type;
+      data["time"] = iso_time(e.created_at);
+      c.data += http::format_sse(e.id, e.type, data.dump());
+      last_id_ = e.id;
+      if (e.type == "job_succeeded" || e.type == "job_failed" || e.type == "job_cancelled") {
+        c.done = done_ = true;
+        break;
+      }
+    }
+    return c;
+  }
+  std::string keepalive() const override { return http::sse_keepalive(); }
+
+ private:
+  App& app_;
+  int64_t job_id_;
+  int64_t last_id_;
+  bool done_ = false;
+};
+
+Response job_events(App& app, Request& req) {
+  auto id = job_id_param(req);
+  if (!id.ok()) return http::error_from_status(id.status(), "id");
+  auto job = app.store().get_job(id.value());
+  if (!job.ok()) return json_error(404, "not_found", "no job " + std::to_string(id.value()));
+  std::string last = req.header("last-event-id");
+  if (last.empty()) last = req.query_or("after", "0");
+  int64_t last_id = 0;
+  if (!last.empty()) {
+    if (last.find_first_not_of("0123456789") != std::string::npos || last.size() > 18) {
+      return json_error(400, "invalid_request", "Last-Event-ID must be an event id", "Last-Event-ID");
+    }
+    last_id = std::stoll(last);
+  }
+  Response r;
+  r.content_type = "text/event-stream";
+  r.stream = std::make_shared<JobEventStream>(app, id.value(), last_id);
+  return r;
+}
+
+}  // namespace
+
+void add_job_routes(http::Router& router, App& app) {
+  using http::Access;
+  router.add("POST", "/v1/jobs", "jobs_create", Access::kSubmit,
+             [&app](Request& r) { return submit(app, r); });
+  router.add("GET", "/v1/jobs", "jobs_list", Access::kRead,
+             [&app](Request& r) { return list_jobs(app, r); });
+  router.add("GET", "/v1/jobs/{id}", "jobs_get", Access::kRead,
+             [&app](Request& r) { return get_job(app, r); });
+  router.add("DELETE", "/v1/jobs/{id}", "jobs_cancel", Access::kSubmit,
+             [&app](Request& r) { return cancel_job(app, r); });
+  router.add("GET", "/v1/jobs/{id}/result", "jobs_result", Access::kRead,
+             [&app](Request& r) { return job_result(app, r); });
+  router.add("GET", "/v1/jobs/{id}/events", "jobs_events", Access::kRead,
+             [&app](Request& r) { return job_events(app, r); });
+}
+
+}  // namespace ream::api

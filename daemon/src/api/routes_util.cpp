@@ -1,0 +1,70 @@
+// Helpers shared by the route files.
+#include <ctime>
+
+#include "api/routes.h"
+
+namespace ream::api {
+
+using nlohmann::json;
+
+std::optional<json> parse_json_body(const http::Request& req, http::Response* error) {
+  std::string ct = req.header("content-type");
+  // curl -d sends application/x-www-form-urlencoded by default; accept it as JSON.
+  if (!ct.empty() && ct.find("json") == std::string::npos &&
+      ct.rfind("application/x-www-form-urlencoded", 0) != 0) {
+    *error = http::json_error(415, "unsupported_media_type",
+                              "expected Content-Type: application/json, got " + ct);
+    return std::nullopt;
+  }
+  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    // Re-parse for the position of the error (the happy path above throws nothing).
+    std::string detail = "the body is not valid JSON";
+    try {
+      json again = json::parse(req.body);
+      (void)again;
+    } catch (const json::parse_error& e) {
+      detail += " (at byte " + std::to_string(e.byte) + ")";
+    }
+    *error = http::json_error(400, "invalid_json", detail);
+    return std::nullopt;
+  }
+  if (!body.is_object()) {
+    *error = http::json_error(400, "invalid_request", "the body must be a JSON object");
+    return std::nullopt;
+  }
+  return body;
+}
+
+json iso_time(int64_t ms) {
+  if (ms <= 0) return nullptr;
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+http::Response unavailable_response(const App& app) {
+  if (app.draining()) {
+    http::Response r = http::json_error(503, "draining", "reamd is shutting down; retry elsewhere");
+    r.set_header("Retry-After", "30");
+    return r;
+  }
+  http::Response r = http::json_error(503, "not_ready", "reamd is still loading the model");
+  r.set_header("Retry-After", "5");
+  return r;
+}
+
+std::string field_of_input_error(const std::string& m) {
+  size_t at = m.find("input '");
+  if (at == std::string::npos) return "inputs";
+  size_t start = at + 7, end = m.find('\'', start);
+  if (end == std::string::npos) return "inputs";
+  return "inputs." + m.substr(start, end - start);
+}
+
+}  // namespace ream::api

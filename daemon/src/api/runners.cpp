@@ -1,0 +1,186 @@
+// Runners: leasing, running, heartbeats, cancellation and draining.
+#include "api/runners.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "api/app.h"
+
+namespace ream::api {
+
+Runners::Runners(App& app, int count) : app_(app), count_(count) {
+  auto& m = app_.metrics();
+  jobs_finished_ = &m.counter("reamd_jobs_finished_total", "Jobs that reached a final state here.",
+                              {"workflow", "status"});
+  job_seconds_ = &m.histogram("reamd_job_duration_seconds", "Wall time of a job run, by workflow.",
+                              {"workflow"}, metrics::latency_buckets());
+  step_seconds_ = &m.histogram("reamd_step_duration_seconds",
+                               "Wall time of committed step runs, by workflow and step.",
+                               {"workflow", "step"}, metrics::latency_buckets());
+}
+
+Runners::~Runners() {
+  stop_taking();
+  if (!joined_) {
+    for (auto& t : threads_) {
+      if (t.joinable()) t.detach();
+    }
+    if (heartbeat_.joinable()) heartbeat_.detach();
+  }
+}
+
+void Runners::start() {
+  for (int i = 0; i < count_; ++i) threads_.emplace_back([this, i] { loop(i); });
+  heartbeat_ = std::thread([this] { heartbeat_loop(); });
+}
+
+void Runners::notify() {
+  std::lock_guard lock(mu_);
+  ++wakeups_;
+  cv_.notify_all();
+}
+
+bool Runners::cancel(int64_t job_id) {
+  std::lock_guard lock(mu_);
+  auto it = active_.find(job_id);
+  if (it == active_.end()) return false;
+  it->second->cancel = true;
+  return true;
+}
+
+std::shared_ptr<const flow::Progress> Runners::progress(int64_t job_id) {
+  std::lock_guard lock(mu_);
+  auto it = active_.find(job_id);
+  if (it == active_.end()) return nullptr;
+  return std::shared_ptr<const flow::Progress>(it->second, &it->second->progress);
+}
+
+int Runners::running() {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(active_.size());
+}
+
+void Runners::stop_taking() {
+  stopping_ = true;
+  cv_.notify_all();
+}
+
+bool Runners::wait_idle(double timeout_s) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s),
+                      [this] { return active_.empty(); });
+}
+
+std::vector<int64_t> Runners::release_all() {
+  std::vector<int64_t> ids;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, a] : active_) ids.push_back(id);
+  }
+  for (int64_t id : ids) (void)app_.daemon_store().release(id, app_.owner());
+  return ids;
+}
+
+void Runners::join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  if (heartbeat_.joinable()) heartbeat_.join();
+  joined_ = true;
+}
+
+void Runners::loop(int index) {
+  const int64_t lease_ms = static_cast<int64_t>(app_.config().lease_s * 1000);
+  while (!stopping_) {
+    auto leased = app_.daemon_store().lease_next(app_.owner(), lease_ms);
+    if (!leased.ok()) {
+      spdlog::error("runner {}: lease failed: {}", index, leased.status().message());
+    }
+    if (!leased.ok() || leased.value() == 0) {
+      std::unique_lock lock(mu_);
+      int64_t seen = wakeups_;
+      cv_.wait_for(lock, std::chrono::milliseconds(500),
+                   [&] { return stopping_ || wakeups_ != seen; });
+      continue;
+    }
+    run_job(leased.value());
+  }
+}
+
+void Runners::run_job(int64_t job_id) {
+  auto active = std::make_shared<Active>();
+  active->job_id = job_id;
+  {
+    std::lock_guard lock(mu_);
+    active_[job_id] = active;
+  }
+  auto catalog = app_.catalog();  // held for the whole run: plugins stay loaded
+  std::string workflow = "?";
+  if (auto job = app_.store().get_job(job_id); job.ok()) workflow = job->workflow_name;
+  spdlog::info("job {} leased by {} (workflow {}) job_id={}", job_id, app_.owner(), workflow,
+               job_id);
+  flow::RunOptions opt;
+  opt.max_parallel = app_.config().step_parallel;
+  opt.cancel = &active->cancel;
+  opt.progress = &active->progress;
+  opt.on_event = [job_id](const std::string& line) {
+    spdlog::info("job {}: {} job_id={}", job_id, line, job_id);
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  flow::Executor executor(app_.store(), *catalog->plugins, *app_.model());
+  auto outcome = executor.run(job_id, opt);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::string status;
+  if (outcome.ok()) {
+    status = outcome->status;
+  } else if (outcome.status().code() == StatusCode::kFailedPrecondition) {
+    status = "skipped";  // already final (a race with cancel, or a replay)
+    spdlog::warn("job {}: {} job_id={}", job_id, outcome.status().message(), job_id);
+  } else {
+    status = "failed";
+    spdlog::error("job {} could not run: {} job_id={}", job_id, outcome.status().message(),
+                  job_id);
+    (void)app_.store().finish_job(job_id, "failed", "{}", outcome.status().message());
+  }
+  (void)app_.daemon_store().release(job_id, app_.owner());
+  if (status != "skipped") record_metrics(job_id, workflow, status, secs);
+  {
+    std::lock_guard lock(mu_);
+    active_.erase(job_id);
+  }
+  cv_.notify_all();
+}
+
+void Runners::record_metrics(int64_t job_id, const std::string& workflow,
+                             const std::string& status, double seconds) {
+  jobs_finished_->add({workflow, status});
+  job_seconds_->observe({workflow}, seconds);
+  auto runs = app_.store().step_runs(job_id);
+  if (!runs.ok()) return;
+  for (const auto& r : runs.value()) {
+    if (r.status == "succeeded" && r.finished_at > r.started_at && r.started_at > 0) {
+      step_seconds_->observe({workflow, r.step_id},
+                             static_cast<double>(r.finished_at - r.started_at) / 1000.0);
+    }
+  }
+}
+
+void Runners::heartbeat_loop() {
+  const int64_t lease_ms = static_cast<int64_t>(app_.config().lease_s * 1000);
+  const auto every = std::chrono::duration<double>(app_.config().heartbeat_s);
+  std::unique_lock lock(mu_);
+  while (!(stopping_ && active_.empty())) {
+    cv_.wait_for(lock, every);
+    std::vector<int64_t> ids;
+    for (auto& [id, a] : active_) ids.push_back(id);
+    lock.unlock();
+    for (int64_t id : ids) {
+      Status st = app_.daemon_store().heartbeat(id, app_.owner(), lease_ms);
+      if (!st.ok()) spdlog::warn("job {}: heartbeat: {} job_id={}", id, st.message(), id);
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace ream::api

@@ -1,0 +1,79 @@
+// Runners: the threads that lease queued jobs and run them through the flow
+// executor, all feeding the one engine (whose scheduler batches their prompts).
+//
+// Each runner leases a job (DaemonStore::lease_next), runs it with the catalog
+// snapshot of that moment, and releases the lease at the end. One heartbeat
+// thread renews the leases of every job running here. A job whose lease lapses
+// (this process died) is taken by the next runner anywhere and resumes at its
+// first unfinished step.
+//
+// Thread-safety: every public method may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "flow/executor.h"
+#include "metrics/metrics.h"
+
+namespace ream::api {
+
+class App;
+
+class Runners {
+ public:
+  Runners(App& app, int count);
+  ~Runners();
+
+  void start();
+  // Wakes an idle runner (a job was queued).
+  void notify();
+  // Requests cancellation of a job running here; false when it is not.
+  bool cancel(int64_t job_id);
+  // Live progress of a job running here, or null.
+  std::shared_ptr<const flow::Progress> progress(int64_t job_id);
+  int running();
+
+  // Stops leasing; running jobs carry on.
+  void stop_taking();
+  // Waits until no job runs here or `timeout_s` passes; true when idle.
+  bool wait_idle(double timeout_s);
+  // Gives up the leases of jobs still running (they resume at the next start) and
+  // returns their ids.
+  std::vector<int64_t> release_all();
+  // Joins the threads (after wait_idle succeeded).
+  void join();
+
+ private:
+  struct Active {
+    int64_t job_id = 0;
+    std::atomic<bool> cancel{false};
+    flow::Progress progress;
+  };
+  void loop(int index);
+  void run_job(int64_t job_id);
+  void heartbeat_loop();
+  void record_metrics(int64_t job_id, const std::string& workflow, const std::string& status,
+                      double seconds);
+
+  App& app_;
+  int count_;
+  std::vector<std::thread> threads_;
+  std::thread heartbeat_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<bool> stopping_{false};
+  bool joined_ = false;
+  int64_t wakeups_ = 0;
+  std::map<int64_t, std::shared_ptr<Active>> active_;
+  metrics::Family* jobs_finished_ = nullptr;
+  metrics::Family* job_seconds_ = nullptr;
+  metrics::Family* step_seconds_ = nullptr;
+};
+
+}  // namespace ream::api

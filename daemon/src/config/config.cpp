@@ -1,0 +1,257 @@
+// Config: embedded defaults and the YAML reader (yaml-cpp; its exceptions stay here).
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace ream::config {
+
+namespace {
+
+// A config error with the position yaml-cpp recorded for `node`.
+struct ConfigError {
+  std::string message;
+};
+
+std::string where(const std::string& path, const YAML::Node& node, const std::string& key) {
+  const YAML::Mark m = node.Mark();
+  return path + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " + key;
+}
+
+template <class T>
+T as(const std::string& path, const YAML::Node& node, const std::string& key, const char* what) {
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    throw ConfigError{where(path, node, key) + ": expected " + what};
+  }
+}
+
+using Setter = std::function<void(const YAML::Node&, const std::string& key)>;
+
+void walk(const std::string& path, const YAML::Node& map, const std::string& prefix,
+          const std::map<std::string, Setter>& fields) {
+  if (!map.IsMap()) throw ConfigError{where(path, map, prefix) + ": expected a mapping"};
+  for (const auto& kv : map) {
+    std::string k = kv.first.as<std::string>();
+    std::string full = prefix.empty() ? k : prefix + "." + k;
+    auto it = fields.find(k);
+    if (it == fields.end()) {
+      std::string known;
+      for (const auto& [name, _] : fields) known += (known.empty() ? "" : ", ") + name;
+      throw ConfigError{where(path, kv.first, full) + ": unknown key (expected one of: " + known +
+                        ")"};
+    }
+    it->second(kv.second, full);
+  }
+}
+
+std::vector<std::string> string_list(const std::string& path, const YAML::Node& n,
+                                     const std::string& key) {
+  if (n.IsScalar()) return {n.as<std::string>()};
+  if (!n.IsSequence()) throw ConfigError{where(path, n, key) + ": expected a list of strings"};
+  std::vector<std::string> out;
+  for (const auto& e : n) out.push_back(as<std::string>(path, e, key, "a string"));
+  return out;
+}
+
+void parse_keys(const std::string& path, const YAML::Node& n, Config* c) {
+  if (!n.IsSequence()) throw ConfigError{where(path, n, "auth.keys") + ": expected a list"};
+  c->api_keys.clear();
+  for (const auto& e : n) {
+    http::ApiKey key;
+    std::string digest, role = "admin";
+    walk(path, e, "auth.keys[]",
+         {{"name", [&](auto& v, auto& k) { key.name = as<std::string>(path, v, k, "a string"); }},
+          {"sha256", [&](auto& v, auto& k) { digest = as<std::string>(path, v, k, "a string"); }},
+          {"role", [&](auto& v, auto& k) { role = as<std::string>(path, v, k, "a string"); }}});
+    auto d = http::parse_key_digest(digest);
+    if (!d.ok()) throw ConfigError{where(path, e, "auth.keys[].sha256") + ": " + d.status().message()};
+    auto r = http::parse_role(role);
+    if (!r.ok()) throw ConfigError{where(path, e, "auth.keys[].role") + ": " + r.status().message()};
+    key.sha256 = d.value();
+    key.role = r.value();
+    if (key.name.empty()) key.name = "key-" + std::to_string(c->api_keys.size() + 1);
+    c->api_keys.push_back(key);
+  }
+}
+
+#define REAM_FIELD(name, target, type, what) \
+  {name, [&](auto& v, auto& k) { target = as<type>(path, v, k, what); }}
+
+void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
+  auto& h = c->http;
+  walk(path, root, "",
+       {{"listen",
+         [&](auto& v, auto& k) {
+           Status st = parse_listen(as<std::string>(path, v, k, "HOST:PORT"), &h.host, &h.port);
+           if (!st.ok()) throw ConfigError{where(path, v, k) + ": " + st.message()};
+         }},
+        REAM_FIELD("data_dir", c->data_dir, std::string, "a directory"),
+        {"log",
+         [&](auto& v, auto&) {
+           walk(path, v, "log",
+                {REAM_FIELD("format", c->log_format, std::string, "text or json"),
+                 REAM_FIELD("level", c->log_level, std::string, "a log level")});
+         }},
+        {"engine",
+         [&](auto& v, auto&) {
+           walk(path, v, "engine",
+                {REAM_FIELD("model", c->model, std::string, "a directory or repo id"),
+                 REAM_FIELD("device", c->device, std::string, "cpu or cuda"),
+                 REAM_FIELD("threads", c->engine_threads, int, "an integer"),
+                 REAM_FIELD("kv_cache_bytes", c->kv_cache_bytes, int64_t, "an integer"),
+                 REAM_FIELD("gpu_memory_utilization", c->gpu_memory_utilization, double,
+                            "a number"),
+                 REAM_FIELD("max_num_seqs", c->max_num_seqs, int, "an integer"),
+                 REAM_FIELD("max_batch_tokens", c->max_batch_tokens, int, "an integer"),
+                 REAM_FIELD("max_model_len", c->max_model_len, int64_t, "an integer")});
+         }},
+        {"workflows", [&](auto& v, auto& k) { c->workflow_dirs = string_list(path, v, k); }},
+        {"plugins", [&](auto& v, auto& k) { c->plugin_dirs = string_list(path, v, k); }},
+        {"auth",
+         [&](auto& v, auto&) {
+           walk(path, v, "auth",
+                {REAM_FIELD("mode", c->auth_mode, std::string, "auto, required or disabled"),
+                 {"keys", [&](auto& kv, auto&) { parse_keys(path, kv, c); }}});
+         }},
+        {"tls",
+         [&](auto& v, auto&) {
+           walk(path, v, "tls",
+                {REAM_FIELD("cert_file", h.tls_cert_file, std::string, "a file"),
+                 REAM_FIELD("key_file", h.tls_key_file, std::string, "a file")});
+         }},
+        {"http",
+         [&](auto& v, auto&) {
+           walk(path, v, "http",
+                {REAM_FIELD("io_threads", h.io_threads, int, "an integer"),
+                 REAM_FIELD("handler_threads", h.handler_threads, int, "an integer"),
+                 REAM_FIELD("max_header_bytes", h.max_header_bytes, size_t, "an integer"),
+                 REAM_FIELD("max_body_bytes", h.max_body_bytes, size_t, "an integer"),
+                 REAM_FIELD("max_connections", h.max_connections, int, "an integer"),
+                 REAM_FIELD("header_timeout_s", h.header_timeout_s, double, "seconds"),
+                 REAM_FIELD("body_timeout_s", h.body_timeout_s, double, "seconds"),
+                 REAM_FIELD("idle_timeout_s", h.idle_timeout_s, double, "seconds"),
+                 REAM_FIELD("write_timeout_s", h.write_timeout_s, double, "seconds"),
+                 REAM_FIELD("stream_keepalive_s", h.stream_keepalive_s, double, "seconds")});
+         }},
+        {"documents",
+         [&](auto& v, auto&) {
+           walk(path, v, "documents",
+                {{"allowed_roots",
+                  [&](auto& r, auto& k) { c->allowed_roots = string_list(path, r, k); }},
+                 REAM_FIELD("max_bytes", c->max_document_bytes, int64_t, "an integer")});
+         }},
+        {"queue",
+         [&](auto& v, auto&) {
+           walk(path, v, "queue",
+                {REAM_FIELD("runners", c->runners, int, "an integer"),
+                 REAM_FIELD("step_parallel", c->step_parallel, int, "an integer"),
+                 REAM_FIELD("max_queued", c->max_queued, int, "an integer"),
+                 REAM_FIELD("retry_after_s", c->retry_after_s, double, "seconds"),
+                 REAM_FIELD("lease_s", c->lease_s, double, "seconds"),
+                 REAM_FIELD("heartbeat_s", c->heartbeat_s, double, "seconds"),
+                 REAM_FIELD("drain_timeout_s", c->drain_timeout_s, double, "seconds")});
+         }},
+        {"schedules", [&](auto& v, auto&) {
+           walk(path, v, "schedules",
+                {REAM_FIELD("enabled", c->schedules_enabled, bool, "true or false"),
+                 REAM_FIELD("tick_s", c->schedule_tick_s, double, "seconds"),
+                 REAM_FIELD("grace_s", c->schedule_grace_s, double, "seconds"),
+                 REAM_FIELD("zoneinfo_dir", c->zoneinfo_dir, std::string, "a directory")});
+         }}});
+}
+
+#undef REAM_FIELD
+
+}  // namespace
+
+bool Config::auth_required() const {
+  if (auth_mode == "required") return true;
+  if (auth_mode == "disabled") return false;
+  return !http::is_loopback_host(http.host);
+}
+
+Config default_config() {
+  Config c;
+  const char* state = std::getenv("STATE_DIRECTORY");  // systemd StateDirectory=
+  c.data_dir = state != nullptr && *state != '\0' ? std::string(state) : "./reamd-data";
+  return c;
+}
+
+Status parse_listen(const std::string& text, std::string* host, uint16_t* port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return invalid_argument("listen: '" + text + "' is not HOST:PORT");
+  }
+  std::string h = text.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  std::string p = text.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(p) > 65535) {
+    return invalid_argument("listen: '" + p + "' is not a port number");
+  }
+  *host = h;
+  *port = static_cast<uint16_t>(std::stoi(p));
+  return {};
+}
+
+Result<Config> parse_config(const std::string& text, const std::string& path, Config base) {
+  base.source = path;
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (root.IsNull()) return base;  // an empty file: the defaults
+    parse_root(path, root, &base);
+  } catch (const ConfigError& e) {
+    return invalid_argument(e.message);
+  } catch (const YAML::ParserException& e) {
+    return invalid_argument(path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                            std::to_string(e.mark.column + 1) + ": " + e.msg);
+  } catch (const YAML::Exception& e) {
+    return invalid_argument(path + ": " + e.what());
+  }
+  return base;
+}
+
+Result<Config> load_config_file(const std::string& path, Config base) {
+  std::ifstream in(path);
+  if (!in) return not_found("config file " + path + " cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path, std::move(base));
+}
+
+Status validate_config(const Config& c) {
+  auto bad = [&](const std::string& m) { return invalid_argument(c.source + ": " + m); };
+  if (c.log_format != "text" && c.log_format != "json") return bad("log.format: text or json");
+  if (c.device != "cpu" && c.device != "cuda") return bad("engine.device: cpu or cuda");
+  if (c.auth_mode != "auto" && c.auth_mode != "required" && c.auth_mode != "disabled") {
+    return bad("auth.mode: auto, required or disabled");
+  }
+  if (c.auth_required() && c.api_keys.empty()) {
+    return bad("auth is required (listening on " + c.http.host +
+               ", beyond loopback) but auth.keys is empty; add a key (reamd hash-key) or set "
+               "auth.mode: disabled behind a trusted proxy");
+  }
+  if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty()) {
+    return bad("tls: cert_file and key_file go together");
+  }
+  if (c.runners < 1 || c.runners > 256) return bad("queue.runners: 1..256");
+  if (c.max_queued < 1) return bad("queue.max_queued: at least 1");
+  if (c.lease_s < 2 || c.heartbeat_s <= 0 || c.heartbeat_s * 2 > c.lease_s) {
+    return bad("queue: lease_s must be at least 2 and at least twice heartbeat_s");
+  }
+  if (c.http.max_connections < 1) return bad("http.max_connections: at least 1");
+  if (c.http.header_timeout_s <= 0 || c.http.body_timeout_s <= 0) {
+    return bad("http: timeouts must be positive");
+  }
+  if (c.data_dir.empty()) return bad("data_dir: must be set");
+  return {};
+}
+
+}  // namespace ream::config

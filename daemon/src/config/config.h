@@ -1,0 +1,81 @@
+// Config: everything reamd can be told, with embedded defaults that work with no
+// file at all. The YAML schema is documented field by field in etc/reamd.yaml.
+//
+// Precedence: embedded defaults < the config file < command-line flags. The file
+// is ./reamd.yaml or /etc/ream/reamd.yaml when --config is not given (the first
+// that exists); with neither, the defaults stand. Unknown keys are errors that
+// name the file, line and key, so a typo never silently falls back to a default.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "http/auth.h"
+#include "http/server.h"
+#include "ream/engine/status.h"
+
+namespace ream::config {
+
+struct Config {
+  std::string source = "embedded defaults";  // the file it came from
+
+  http::ServerOptions http;                   // listen, limits, timeouts, TLS
+  std::string data_dir;                       // SQLite, uploads, demo model
+  std::string log_format = "text";            // text | json
+  std::string log_level = "info";             // trace debug info warn error
+
+  // Engine.
+  std::string model;                          // dir or HF id; "" = auto (see main.cpp)
+  std::string device = "cpu";                 // cpu | cuda
+  int engine_threads = 0;
+  int64_t kv_cache_bytes = 0;
+  double gpu_memory_utilization = 0.90;
+  int max_num_seqs = 64;
+  int max_batch_tokens = 4096;
+  int64_t max_model_len = 0;
+
+  std::vector<std::string> workflow_dirs;     // "" -> flow::default_workflow_dirs()
+  std::vector<std::string> plugin_dirs;       // "" -> flow::default_plugin_dirs()
+
+  // Auth.
+  std::string auth_mode = "auto";             // auto | required | disabled
+  std::vector<http::ApiKey> api_keys;
+
+  // Documents: paths a job may name must resolve under one of these roots.
+  std::vector<std::string> allowed_roots;
+  int64_t max_document_bytes = 64ll << 20;
+
+  // Queue and runners.
+  int runners = 2;                            // jobs running at once
+  int step_parallel = 4;                      // step runs in flight per job
+  int max_queued = 1000;                      // more queued jobs -> 429
+  double retry_after_s = 10;
+  double lease_s = 30;
+  double heartbeat_s = 10;
+  double drain_timeout_s = 60;
+
+  // Schedules.
+  bool schedules_enabled = true;
+  double schedule_tick_s = 1;
+  double schedule_grace_s = 60;
+  std::string zoneinfo_dir = "/usr/share/zoneinfo";
+
+  // systemd: watchdog pings are sent when the unit sets WatchdogSec.
+
+  // Whether auth applies: required, or auto and listening beyond loopback.
+  bool auth_required() const;
+};
+
+// Defaults: listen 127.0.0.1:8080, data dir $STATE_DIRECTORY or ./reamd-data.
+Config default_config();
+// Parses YAML text over `base`; `path` names the file in errors.
+Result<Config> parse_config(const std::string& yaml_text, const std::string& path, Config base);
+// Reads and parses a file over `base`.
+Result<Config> load_config_file(const std::string& path, Config base);
+// Checks cross-field rules (keys present when auth is required, TLS pairs, ranges).
+Status validate_config(const Config& config);
+// "HOST:PORT" or "[V6]:PORT" -> host, port.
+Status parse_listen(const std::string& text, std::string* host, uint16_t* port);
+
+}  // namespace ream::config

@@ -1,0 +1,72 @@
+// Server: the HTTP/1.1 listener of reamd (Boost.Beast), plain or TLS.
+//
+// Shape of Beast's advanced server: a listener accepting onto strands, one session
+// per connection with do_read/on_read pairs, error_code on the I/O path. Every
+// socket carries a deadline: reading a request's header (slowloris), its body,
+// waiting for the next keep-alive request, writing. Header and body sizes are
+// capped (431 / 413, before the body is read when Content-Length says so), and so
+// is the number of open connections (excess ones get 503 and are closed).
+//
+// Handlers run on a separate pool, so a slow handler never stalls I/O. The server
+// authenticates each request against its route's Access before the handler runs,
+// counts requests by route and status, and logs one line per request.
+//
+// Thread-safety: start() and stop() from one controlling thread; the rest is internal.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "http/auth.h"
+#include "http/router.h"
+#include "metrics/metrics.h"
+#include "ream/engine/status.h"
+
+namespace ream::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;                    // 0 = any free port (see Server::port())
+  int io_threads = 2;
+  int handler_threads = 8;
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 64ull << 20;
+  int max_connections = 512;
+  double header_timeout_s = 10;            // to receive a complete request header
+  double body_timeout_s = 120;             // to receive the body once the header is in
+  double idle_timeout_s = 75;              // between keep-alive requests
+  double write_timeout_s = 60;             // per write
+  double stream_poll_s = 0.25;             // StreamSource re-poll without a wake-up
+  double stream_keepalive_s = 15;          // idle stream -> keep-alive bytes
+  std::string tls_cert_file, tls_key_file; // both set: serve HTTPS only
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_host(const std::string& host);
+
+class Server {
+ public:
+  Server(ServerOptions options, const Router& router, Authenticator auth,
+         metrics::Registry* registry);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts the I/O and handler threads.
+  Status start();
+  // The bound port (useful with port 0).
+  uint16_t port() const;
+  // Stops accepting; open connections carry on.
+  void stop_accepting();
+  // Closes every connection and joins the threads. Idempotent.
+  void stop();
+  int open_connections() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ream::http

@@ -1,0 +1,331 @@
+// HTTP sessions: one per connection, plain TCP or TLS, sharing their logic
+// through CRTP (as Beast's advanced "flex" server does). Internal to server.cpp.
+//
+// The read loop is do_read -> on_header -> (100-continue) -> on_body -> dispatch to
+// the handler pool -> respond -> on_write -> do_read. Streamed responses go
+// write_stream_head -> pump (poll the source, write a chunk or wait on a timer
+// the source can cut short) -> last chunk -> do_read.
+#pragma once
+
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "http/errors.h"
+#include "http/server_impl.h"
+
+namespace ream::http {
+
+namespace bhttp = boost::beast::http;
+
+template <class Derived>
+class Session {
+ public:
+  explicit Session(Server::Impl& server) : srv_(server) { srv_.connections.fetch_add(1); }
+  ~Session() {
+    if (stream_) stream_->close();
+    srv_.connections.fetch_sub(1);
+  }
+
+ protected:
+  Derived& derived() { return static_cast<Derived&>(*this); }
+  auto& lowest() { return beast::get_lowest_layer(derived().stream()); }
+
+  // Called on the session's strand once the transport is ready.
+  void start() {
+    beast::error_code ec;
+    auto ep = lowest().socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    timer_.emplace(derived().stream().get_executor());
+    if (srv_.connections.load() > srv_.opt.max_connections) {
+      srv_.count_rejected();
+      return send_error(503, "overloaded", "too many open connections; try again later");
+    }
+    do_read();
+  }
+
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(srv_.opt.max_header_bytes));
+    parser_->body_limit(srv_.opt.max_body_bytes);
+    lowest().expires_after(
+        seconds_d(served_ == 0 ? srv_.opt.header_timeout_s : srv_.opt.idle_timeout_s));
+    bhttp::async_read_header(derived().stream(), buffer_, *parser_,
+                             beast::bind_front_handler(&Session::on_header,
+                                                       derived().shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec == bhttp::error::end_of_stream) return derived().do_eof();
+    // On a timeout the stream has already closed the socket: nothing can be sent.
+    if (ec == beast::error::timeout) return;
+    if (ec == bhttp::error::header_limit) {
+      return send_error(431, "headers_too_large",
+                        "request headers exceed " + std::to_string(srv_.opt.max_header_bytes) +
+                            " bytes");
+    }
+    // Beast already compares a declared Content-Length with the body limit.
+    if (ec == bhttp::error::body_limit) return send_too_large();
+    if (ec) return on_bad_request(ec);
+    auto cl = parser_->content_length();
+    if (cl && *cl > srv_.opt.max_body_bytes) return send_too_large();
+    const auto& h = parser_->get();
+    if (beast::iequals(h[bhttp::field::expect], "100-continue")) {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                       11);
+      lowest().expires_after(seconds_d(srv_.opt.write_timeout_s));
+      bhttp::async_write(derived().stream(), *cont,
+                         [self = derived().shared_from_this(), cont](beast::error_code e,
+                                                                     std::size_t) {
+                           if (!e) self->read_body();
+                         });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    lowest().expires_after(seconds_d(srv_.opt.body_timeout_s));
+    bhttp::async_read(derived().stream(), buffer_, *parser_,
+                      beast::bind_front_handler(&Session::on_body, derived().shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, std::size_t) {
+    if (ec == beast::error::timeout) return;
+    if (ec == bhttp::error::body_limit) return send_too_large();
+    if (ec) return on_bad_request(ec);
+    dispatch();
+  }
+
+  void on_bad_request(beast::error_code ec) {
+    if (ec == net::error::eof || ec == net::error::connection_reset ||
+        ec == net::error::operation_aborted || ec == net::ssl::error::stream_truncated) {
+      return;
+    }
+    send_error(400, "invalid_request", "malformed HTTP request: " + ec.message());
+  }
+
+  void send_too_large() {
+    send_error(413, "payload_too_large",
+               "request body exceeds " + std::to_string(srv_.opt.max_body_bytes) + " bytes");
+  }
+
+  // Sends an error and closes the connection.
+  void send_error(unsigned status, const std::string& code, const std::string& message) {
+    keep_alive_ = false;
+    Response r = json_error(status, code, message);
+    Request info;
+    info.method = "-";
+    info.remote = remote_;
+    info.request_id = srv_.next_request_id();
+    srv_.log_request(info, status, 0, "-");
+    respond(std::move(r), info.request_id, false);
+  }
+
+  void dispatch() {
+    auto breq = parser_->release();
+    keep_alive_ = breq.keep_alive();
+    ++served_;
+    auto req = std::make_shared<Request>();
+    req->method = std::string(breq.method_string());
+    req->target = std::string(breq.target());
+    for (const auto& f : breq) {
+      std::string name(f.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req->headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req->body = std::move(breq.body());
+    req->remote = remote_;
+    std::string rid = req->header("x-request-id");
+    bool rid_ok = !rid.empty() && rid.size() <= 64 &&
+                  rid.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789-_.") == std::string::npos;
+    req->request_id = rid_ok ? rid : srv_.next_request_id();
+    bool head = req->method == "HEAD";
+    net::post(srv_.handlers, [self = derived().shared_from_this(), req, head]() {
+      Response res = self->srv_.handle(*req);
+      auto exec = self->derived().stream().get_executor();
+      net::post(exec, [self, req, head, res = std::move(res)]() mutable {
+        self->respond(std::move(res), req->request_id, head);
+      });
+    });
+  }
+
+  void respond(Response r, const std::string& request_id, bool head) {
+    if (r.stream) return write_stream_head(std::move(r), request_id);
+    res_ = {};
+    res_.version(11);
+    res_.result(r.status);
+    res_.set(bhttp::field::server, "reamd");
+    res_.set(bhttp::field::content_type, r.content_type);
+    res_.set("X-Request-Id", request_id);
+    for (auto& [k, v] : r.headers) res_.set(k, v);
+    res_.body() = std::move(r.body);
+    res_.keep_alive(keep_alive_);
+    res_.prepare_payload();
+    if (head) res_.body().clear();
+    lowest().expires_after(seconds_d(srv_.opt.write_timeout_s));
+    bhttp::async_write(derived().stream(), res_,
+                       beast::bind_front_handler(&Session::on_write, derived().shared_from_this(),
+                                                 !keep_alive_));
+  }
+
+  void on_write(bool close, beast::error_code ec, std::size_t) {
+    if (ec) return;
+    if (close) return derived().do_eof();
+    do_read();
+  }
+
+  void write_stream_head(Response r, const std::string& request_id) {
+    stream_ = std::move(r.stream);
+    stream_head_ = {};
+    stream_head_.version(11);
+    stream_head_.result(r.status);
+    stream_head_.set(bhttp::field::server, "reamd");
+    stream_head_.set(bhttp::field::content_type, r.content_type);
+    stream_head_.set(bhttp::field::cache_control, "no-cache");
+    stream_head_.set("X-Request-Id", request_id);
+    for (auto& [k, v] : r.headers) stream_head_.set(k, v);
+    stream_head_.keep_alive(keep_alive_);
+    stream_head_.chunked(true);
+    stream_sr_.emplace(stream_head_);
+    std::weak_ptr<Derived> weak = derived().shared_from_this();
+    auto exec = derived().stream().get_executor();
+    stream_->set_waker([weak, exec]() {
+      net::post(exec, [weak]() {
+        if (auto self = weak.lock(); self && self->timer_) self->timer_->cancel();
+      });
+    });
+    last_sent_ = std::chrono::steady_clock::now();
+    lowest().expires_after(seconds_d(srv_.opt.write_timeout_s));
+    bhttp::async_write_header(
+        derived().stream(), *stream_sr_,
+        [self = derived().shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) return self->end_stream();
+          self->pump();
+        });
+  }
+
+  void pump() {
+    if (!stream_) return;
+    StreamSource::Chunk c = stream_->poll();
+    if (!c.data.empty() || c.done) return write_chunk(std::move(c.data), c.done);
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_sent_ >= seconds_d(srv_.opt.stream_keepalive_s)) {
+      std::string ka = stream_->keepalive();
+      if (!ka.empty()) return write_chunk(std::move(ka), false);
+    }
+    timer_->expires_after(seconds_d(srv_.opt.stream_poll_s));
+    timer_->async_wait([self = derived().shared_from_this()](beast::error_code) { self->pump(); });
+  }
+
+  void write_chunk(std::string data, bool done) {
+    last_sent_ = std::chrono::steady_clock::now();
+    lowest().expires_after(seconds_d(srv_.opt.write_timeout_s));
+    auto self = derived().shared_from_this();
+    if (data.empty()) {
+      return net::async_write(derived().stream(), bhttp::make_chunk_last(),
+                              [self](beast::error_code ec, std::size_t) {
+                                self->end_stream();
+                                if (!ec) self->after_stream();
+                              });
+    }
+    chunk_ = std::move(data);
+    net::async_write(derived().stream(), bhttp::make_chunk(net::buffer(chunk_)),
+                     [self, done](beast::error_code ec, std::size_t) {
+                       if (ec) return self->end_stream();
+                       if (done) return self->write_chunk("", true);
+                       self->pump();
+                     });
+  }
+
+  void end_stream() {
+    if (stream_) stream_->close();
+    stream_.reset();
+  }
+
+  void after_stream() {
+    if (!keep_alive_) return derived().do_eof();
+    do_read();
+  }
+
+  Server::Impl& srv_;
+  beast::flat_buffer buffer_;
+  std::string remote_;
+
+ private:
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> res_;
+  bhttp::response<bhttp::empty_body> stream_head_;
+  std::optional<bhttp::response_serializer<bhttp::empty_body>> stream_sr_;
+  std::shared_ptr<StreamSource> stream_;
+  std::optional<net::steady_timer> timer_;
+  std::string chunk_;
+  std::chrono::steady_clock::time_point last_sent_;
+  bool keep_alive_ = true;
+  int served_ = 0;
+};
+
+class PlainSession : public Session<PlainSession>,
+                     public std::enable_shared_from_this<PlainSession> {
+ public:
+  PlainSession(Server::Impl& server, tcp::socket&& socket)
+      : Session(server), stream_(std::move(socket)) {}
+  beast::tcp_stream& stream() { return stream_; }
+  void run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()]() { self->start(); });
+  }
+  // Half-closes, then reads and discards what the client still sends (a body we
+  // refused, say) for a short while, so closing does not reset the connection
+  // before the client has read our response (nginx's lingering close).
+  void do_eof() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    linger();
+  }
+
+ private:
+  void linger() {
+    if (lingered_ > (16u << 20)) return;
+    stream_.expires_after(std::chrono::seconds(2));
+    stream_.async_read_some(net::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->lingered_ += n;
+                              if (!ec) self->linger();
+                            });
+  }
+  beast::tcp_stream stream_;
+  std::array<char, 16384> discard_{};
+  size_t lingered_ = 0;
+};
+
+class TlsSession : public Session<TlsSession>, public std::enable_shared_from_this<TlsSession> {
+ public:
+  TlsSession(Server::Impl& server, tcp::socket&& socket, ssl::context& ctx)
+      : Session(server), stream_(std::move(socket), ctx) {}
+  beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
+  void run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()]() {
+      beast::get_lowest_layer(self->stream_).expires_after(
+          seconds_d(self->srv_.opt.header_timeout_s));
+      self->stream_.async_handshake(ssl::stream_base::server,
+                                    beast::bind_front_handler(&TlsSession::on_handshake, self));
+    });
+  }
+  void do_eof() {
+    beast::get_lowest_layer(stream_).expires_after(seconds_d(srv_.opt.write_timeout_s));
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
+  }
+
+ private:
+  void on_handshake(beast::error_code ec) {
+    if (ec) return;
+    start();
+  }
+  beast::ssl_stream<beast::tcp_stream> stream_;
+};
+
+}  // namespace ream::http

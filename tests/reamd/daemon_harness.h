@@ -1,0 +1,80 @@
+// Test harness: starts the real `reamd` (fork/exec) on a free loopback port with a
+// config written for the test, and talks to it over HTTP with Boost.Beast's
+// synchronous client. The tiny random-weight model is made once per test binary
+// with `ream init-model --shape tiny`.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ream::testing {
+
+struct HttpResult {
+  unsigned status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+// One request on a fresh connection. `headers` are extra header lines.
+HttpResult http_request(uint16_t port, const std::string& method, const std::string& target,
+                        const std::string& body = "",
+                        const std::vector<std::pair<std::string, std::string>>& headers = {},
+                        const std::string& host = "127.0.0.1");
+
+// A fresh temporary directory, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The tiny model directory shared by a test binary (made on first use).
+const std::string& tiny_model_dir();
+uint16_t free_port();
+
+class Daemon {
+ public:
+  // `config_yaml` is appended to a base config (listen, data_dir, model, dirs).
+  explicit Daemon(std::string data_dir, std::string config_yaml = "");
+  ~Daemon();
+
+  // Starts reamd and waits until /readyz says ready (or `wait_ready` is false and
+  // /healthz answers). Returns false if it did not come up.
+  bool start(bool wait_ready = true, double timeout_s = 90);
+  // Sends a signal; stop() waits for the exit status.
+  void signal(int sig);
+  int wait_exit(double timeout_s = 60);  // exit code, or -signal, or -1000 on timeout
+  void kill9();
+
+  uint16_t port() const { return port_; }
+  const std::string& data_dir() const { return data_dir_; }
+  std::string db_path() const { return data_dir_ + "/ream.db"; }
+  std::string log() const;  // stderr so far
+
+  HttpResult get(const std::string& target,
+                 const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
+  HttpResult post(const std::string& target, const nlohmann::json& body,
+                  const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
+
+ private:
+  std::string data_dir_;
+  std::string config_yaml_;
+  std::string config_path_;
+  std::string log_path_;
+  uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// Polls GET /v1/jobs/{id} until the job is final; returns its JSON (null on timeout).
+nlohmann::json wait_job(const Daemon& d, int64_t id, double timeout_s = 120);
+
+}  // namespace ream::testing
