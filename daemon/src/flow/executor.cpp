@@ -13,10 +13,9 @@
 #include <set>
 #include <thread>
 
+#include "flow/job_documents.h"
 #include "flow/step_runner.h"
 #include "flow/workflow.h"
-#include "ingest/chunking.h"
-#include "ingest/layout.h"
 
 namespace ream::flow {
 
@@ -39,50 +38,6 @@ std::string run_name(const Step& step, int iteration) {
   return iteration < 0 ? step.id : step.id + "[" + std::to_string(iteration) + "]";
 }
 
-// The ingested document of a stored row: text plus, when the row kept it, the
-// offset map and parts (so quotes get source locations and chunks cut at pages).
-std::shared_ptr<const ingest::Document> document_of(store::DocumentRecord&& d, std::string* warning) {
-  auto doc = std::make_shared<ingest::Document>();
-  doc->id = d.content_hash;
-  doc->source = d.source_path;
-  doc->media_type = d.media_type;
-  doc->text = std::move(d.text);
-  doc->source_bytes = d.size_bytes;
-  doc->tokens = d.token_count;
-  if (d.layout.empty()) {
-    *warning = d.source_path + ": stored without an offset map; quotes get offsets but no source location";
-  } else if (Status st = ingest::decode_layout(d.layout, doc.get()); !st.ok()) {
-    *warning = st.message() + "; quotes get offsets but no source location";
-  }
-  return doc;
-}
-
-// "12,345"
-std::string grouped(int64_t n) {
-  std::string s = std::to_string(n < 0 ? -n : n);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return n < 0 ? "-" + s : s;
-}
-
-// One line for people: "doc-1 (91,234 tokens) in 4 chunks of at most 30,000 tokens: 29,874 + ...".
-std::string plan_line(const std::string& key, const ingest::ChunkPlan& plan, int64_t budget) {
-  std::string line = key + " (" + grouped(plan.total_tokens) + " tokens)";
-  if (plan.fits) return line + " fits the budget of " + grouped(budget) + " tokens: one pass";
-  line += " in " + std::to_string(plan.chunks.size()) + " chunks of at most " + grouped(budget) + " tokens:";
-  for (size_t i = 0; i < plan.chunks.size(); ++i) line += (i ? " + " : " ") + grouped(plan.chunks[i].tokens);
-  return line;
-}
-
-nlohmann::json plan_json(const std::string& key, const ingest::ChunkPlan& plan, int64_t budget,
-                         int64_t overlap) {
-  nlohmann::json chunks = nlohmann::json::array();
-  for (const ingest::Chunk& c : plan.chunks) {
-    chunks.push_back({{"start", c.text_begin}, {"end", c.text_end}, {"tokens", c.tokens}, {"heading", c.heading}});
-  }
-  return {{"document", key}, {"tokens", plan.total_tokens}, {"budget", budget}, {"overlap", overlap},
-          {"fits", plan.fits}, {"count", plan.chunks.size()}, {"chunks", chunks}};
-}
-
 class JobRun {
  public:
   JobRun(store::Store& store, const plugins::PluginHost& plugins, ModelClient& model, int64_t job_id,
@@ -101,8 +56,6 @@ class JobRun {
   Status expand(size_t index);
   std::vector<std::string> select_documents(const Template* source, const json& ctx) const;
   plugins::Document whole_document(const std::string& key) const;
-  int64_t context_budget(const Sampling& sampling) const;
-  Result<ingest::ChunkPlan> chunk_plan(const JobDoc& doc, int64_t budget, int64_t overlap) const;
   void plan_documents();
   Sampling step_sampling(const Step& step, const json& ctx) const {
     json merged = engine_;
@@ -165,7 +118,7 @@ Status JobRun::load() {
     REAM_ASSIGN_OR_RETURN(store::DocumentRecord d, store_.get_document(jd.document_id));
     const int64_t db_id = d.id;
     std::string warning;
-    std::shared_ptr<const ingest::Document> doc = document_of(std::move(d), &warning);
+    std::shared_ptr<const ingest::Document> doc = document_from_record(std::move(d), &warning);
     if (!warning.empty()) event(jd.key + ": " + warning);
     auto quotes = std::make_shared<const ingest::QuoteIndex>(*doc);
     docs_[jd.key] = JobDoc{db_id, jd.key, doc, std::move(quotes)};
@@ -240,37 +193,12 @@ plugins::Document JobRun::whole_document(const std::string& key) const {
   return out;
 }
 
-// What one prompt may spend on document text: the context minus the reserved
-// output (max_tokens), the chat template and a margin for the plugin's own words.
-int64_t JobRun::context_budget(const Sampling& sampling) const {
-  int64_t budget = model_.context_size() - sampling.max_tokens - model_.prompt_overhead() - 512;
-  return std::max<int64_t>(budget, 256);
-}
-
-// plan_chunks with the engine's counter; a document whose stored token count
-// already fits is one chunk without counting again.
-Result<ingest::ChunkPlan> JobRun::chunk_plan(const JobDoc& jd, int64_t budget, int64_t overlap) const {
-  const ingest::Document& doc = *jd.doc;
-  if (doc.tokens >= 0 && doc.tokens <= budget) {
-    ingest::ChunkPlan plan;
-    plan.chunks.push_back({0, static_cast<int64_t>(doc.text.size()), doc.tokens, ""});
-    plan.total_tokens = doc.tokens;
-    plan.fits = true;
-    return plan;
-  }
-  if (overlap < 0) overlap = std::min<int64_t>(budget / 16, 512);
-  auto count = [this](std::string_view t) { return model_.count_tokens(t); };
-  auto plan = ingest::plan_chunks(doc, budget, overlap, count);
-  if (!plan.ok()) return Status(plan.status().code(), jd.key + ": " + plan.status().message());
-  return plan;
-}
-
 // At a job's first start: how each document fits the context with the workflow's
 // reply limit (one pass, or how many chunks of how many tokens), as events.
 void JobRun::plan_documents() {
-  const int64_t budget = context_budget(sampling_from(engine_));
+  const int64_t budget = context_budget(model_, sampling_from(engine_));
   for (const std::string& key : doc_keys_) {
-    auto plan = chunk_plan(docs_.at(key), budget, -1);
+    auto plan = plan_document(model_, docs_.at(key), budget, -1);
     if (!plan.ok()) {
       event("cannot plan " + plan.status().message());
       continue;
@@ -325,8 +253,8 @@ Status JobRun::expand(size_t index) {
         units.push_back({index, it, {{"document", key}, {"index", it}}, {whole}});
         continue;
       }
-      int64_t budget = step.foreach.chunk_tokens > 0 ? step.foreach.chunk_tokens : context_budget(sampling);
-      REAM_ASSIGN_OR_RETURN(ingest::ChunkPlan plan, chunk_plan(docs_.at(key), budget, step.foreach.overlap_tokens));
+      int64_t budget = step.foreach.chunk_tokens > 0 ? step.foreach.chunk_tokens : context_budget(model_, sampling);
+      REAM_ASSIGN_OR_RETURN(ingest::ChunkPlan plan, plan_document(model_, docs_.at(key), budget, step.foreach.overlap_tokens));
       json plan_event = plan_json(key, plan, budget, step.foreach.overlap_tokens);
       plan_event["step"] = step.id;
       (void)store_.add_event(job_id_, "chunk_plan", plan_event.dump());
@@ -408,7 +336,9 @@ void JobRun::unit_done(const RunUnit& unit, bool ok, const json& outputs, int64_
     slot.findings += findings;
   } else if (step.continue_on_error) {
     slot.state = SlotState::kFailed;
-  } else if (!failed_) {
+  } else if (!failed_ && !cancelled()) {
+    // A run stopped by the job's cancellation does not fail the job: it ends
+    // cancelled (or, for an interruption, resumable).
     failed_ = true;
     error_ = error;
   }

@@ -11,6 +11,12 @@
 // model -> plugin.reduce (more rounds while reduce asks for more prompts) ->
 // evidence located in the documents -> commit. A failed attempt is retried per the
 // step's `retry`; `timeout` bounds one attempt (prompts in flight are cancelled).
+//
+// Documents are the job's ingested ones (ream_ingest), rebuilt from the store with
+// their offset maps. At a job's first start each document's fit to the context is
+// recorded (`document_plan` events); `foreach: chunks` cuts with ream_ingest's
+// plan_chunks (`chunk_plan` events); every evidence quote is verified with the
+// document's QuoteIndex and stored with its source location.
 #pragma once
 
 #include <atomic>

@@ -206,6 +206,41 @@ json ingested_event(const ingest::Document& doc, const store::DocumentRecord& d,
   return e;
 }
 
+// The document paths of the inputs (made absolute), in input order.
+std::vector<PendingDoc> document_paths(const Workflow& wf, const json& inputs) {
+  std::vector<PendingDoc> pending;
+  for (const InputSpec& in : wf.inputs) {
+    if (!inputs.contains(in.name)) continue;
+    if (in.type == InputType::kDocument) pending.push_back({in.name, absolute_path(inputs[in.name].get<std::string>())});
+    if (in.type == InputType::kDocuments) {
+      for (const json& p : inputs[in.name]) pending.push_back({in.name, absolute_path(p.get<std::string>())});
+    }
+  }
+  return pending;
+}
+
+// A `document` input that failed, or a `documents` input none of whose documents
+// could be ingested, stops the job; the error gives each document's reason. It is
+// kInvalidArgument whatever ingest's code (unsupported, broken, encrypted, too
+// large, missing): the caller gave a document ream cannot read.
+Status check_ingested(const Workflow& wf, const std::vector<PendingDoc>& pending) {
+  for (const InputSpec& in : wf.inputs) {
+    std::vector<const PendingDoc*> mine;
+    bool any_ok = false;
+    for (const PendingDoc& p : pending) {
+      if (p.input != in.name) continue;
+      mine.push_back(&p);
+      any_ok = any_ok || p.doc.ok();
+    }
+    if (mine.empty() || any_ok) continue;
+    std::string msg;
+    for (const PendingDoc* p : mine) msg += (msg.empty() ? "" : "; ") + p->doc.status().message();
+    if (mine.size() == 1) return invalid_argument(msg);
+    return invalid_argument("input '" + in.name + "': no document could be ingested: " + msg);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::vector<Result<ingest::Document>> ingest_documents(const std::vector<std::string>& paths,
@@ -219,45 +254,19 @@ Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobReq
                            const ModelClient* model) {
   REAM_ASSIGN_OR_RETURN(json inputs, check_inputs(wf, request.inputs));
   // Ingest every document first (one bad document does not stop the others), then
-  // decide: a `document` input, or a `documents` input left with none, cannot run.
-  std::vector<PendingDoc> pending;
-  for (const InputSpec& in : wf.inputs) {
-    if (!inputs.contains(in.name)) continue;
-    if (in.type == InputType::kDocument) pending.push_back({in.name, absolute_path(inputs[in.name].get<std::string>())});
-    if (in.type == InputType::kDocuments) {
-      for (const json& p : inputs[in.name]) pending.push_back({in.name, absolute_path(p.get<std::string>())});
-    }
-  }
+  // decide whether the job can run at all.
+  std::vector<PendingDoc> pending = document_paths(wf, inputs);
   std::vector<std::string> paths;
   for (const PendingDoc& p : pending) paths.push_back(p.path);
   std::vector<Result<ingest::Document>> ingested = ingest_documents(paths, model);
-  std::vector<std::string> errors;
-  std::map<std::string, int> usable;  // documents ingested, by input
-  for (size_t i = 0; i < pending.size(); ++i) {
-    pending[i].doc = std::move(ingested[i]);
-    if (pending[i].doc.ok()) {
-      ++usable[pending[i].input];
-    } else {
-      errors.push_back(pending[i].doc.status().message());
-    }
-  }
-  for (const InputSpec& in : wf.inputs) {
-    bool is_doc = in.type == InputType::kDocument || in.type == InputType::kDocuments;
-    if (!is_doc || !inputs.contains(in.name) || usable[in.name] > 0) continue;
-    std::string msg;
-    for (const std::string& e : errors) msg += (msg.empty() ? "" : "; ") + e;
-    return Status(pending.size() == 1 ? pending[0].doc.status().code() : StatusCode::kInvalidArgument,
-                  in.type == InputType::kDocument || pending.size() == 1
-                      ? msg
-                      : "input '" + in.name + "': no document could be ingested: " + msg);
-  }
+  for (size_t i = 0; i < pending.size(); ++i) pending[i].doc = std::move(ingested[i]);
+  REAM_RETURN_IF_ERROR(check_ingested(wf, pending));
   std::vector<store::JobDocument> docs;
   std::vector<store::EventRecord> events;
-  std::map<std::string, json> keys;  // input -> key or list of keys
+  std::map<std::string, json> keys;  // input -> its key, or list of keys
   int ordinal = 0;
   for (const PendingDoc& p : pending) {
-    const InputSpec* in = wf.find_input(p.input);
-    if (!keys.count(p.input)) keys[p.input] = in->type == InputType::kDocuments ? json::array() : json();
+    if (!keys.count(p.input)) keys[p.input] = wf.find_input(p.input)->type == InputType::kDocuments ? json::array() : json();
     if (!p.doc.ok()) {
       json e = {{"input", p.input}, {"path", p.path}, {"error", p.doc.status().message()}};
       events.push_back({0, 0, "document_failed", e.dump(), 0});

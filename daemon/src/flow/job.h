@@ -38,7 +38,7 @@ Result<nlohmann::json> inputs_from_args(const Workflow& workflow,
 // event per document. A document that cannot be ingested is recorded as a
 // `document_failed` event (path and message) and the others go on; only when a
 // `document` input, or every document of a `documents` input, fails is no job
-// created (the error lists every document's message). Returns the new job's id.
+// created (kInvalidArgument listing every document's message). Returns the new job's id.
 Result<int64_t> create_job(store::Store& store, const Workflow& workflow, const JobRequest& request,
                            const ModelClient* model);
 
