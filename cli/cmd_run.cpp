@@ -20,6 +20,7 @@
 #include "flow/job.h"
 #include "flow/paths.h"
 #include "flow/report.h"
+#include "flow/sarif.h"
 #include "flow/workflow.h"
 #include "plugins/plugin_host.h"
 #include "ream/engine/engine.h"
@@ -33,16 +34,16 @@ void on_sigint(int) { g_interrupted = true; }
 
 const char* kUsage =
     "usage: ream run WORKFLOW --model DIR [--input NAME=VALUE ...] [--doc PATH ...]\n"
-    "                [--device cpu|cuda] [--db PATH] [--format md|json] [--plugins DIR ...]\n"
+    "                [--device cpu|cuda] [--db PATH] [--format md|json|sarif] [--plugins DIR ...]\n"
     "                [--max-parallel N] [--max-model-len N] [--quiet]\n"
-    "       ream run --resume JOB_ID --model DIR [--db PATH] [--format md|json]\n"
+    "       ream run --resume JOB_ID --model DIR [--db PATH] [--format md|json|sarif]\n"
     "\n"
     "WORKFLOW is a file or the name of a shipped workflow (summarize, long_qa).\n"
     "--input NAME=VALUE   a workflow input; lists: repeat it, give JSON ([...]) or @FILE (YAML/JSON list)\n"
     "--doc PATH           a document for the workflow's first document input (repeatable)\n"
     "--db PATH            the SQLite store (default: $XDG_DATA_HOME/ream/ream.db)\n"
     "--plugins DIR        plugin directory (repeatable; default: $REAM_PLUGIN_PATH or the built/installed ones)\n"
-    "--format md|json     the result on stdout (default md)\n"
+    "--format md|json|sarif  the result on stdout (default md; sarif: SARIF 2.1.0 for code audits)\n"
     "--max-model-len N    the context in tokens (default: the model's); documents that do not fit\n"
     "                     with the reply are split (the plan shows in the progress)\n"
     "Progress goes to stderr: a bar on a terminal, one line per event otherwise.\n"
@@ -118,8 +119,8 @@ class ProgressView {
 };
 
 int print_result(store::Store& store, int64_t job_id, const std::string& format) {
-  if (format == "json") {
-    auto r = flow::job_result_json(store, job_id);
+  if (format == "json" || format == "sarif") {
+    auto r = format == "json" ? flow::job_result_json(store, job_id) : flow::job_result_sarif(store, job_id);
     if (!r.ok()) return fail(r.status().message());
     std::cout << r->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
@@ -147,7 +148,7 @@ int cmd_run(const Args& args) {
                     (f.has("model") ? "" : " and --model DIR") + "\n" + kUsage, 2);
   }
   const std::string format = f.get("format", "md");
-  if (format != "md" && format != "json") return fail("--format must be md or json", 2);
+  if (format != "md" && format != "json" && format != "sarif") return fail("--format must be md, json or sarif", 2);
   const int max_parallel = std::atoi(f.get("max-parallel", "4").c_str());
   if (max_parallel < 1) return fail("--max-parallel must be at least 1", 2);
 

