@@ -44,8 +44,15 @@ int main(int argc, char** argv) {
   if (cmd == "tokenize") return ream::cli::cmd_tokenize(args);
   if (cmd == "generate") return ream::cli::cmd_generate(args);
   if (cmd == "init-model") return ream::cli::cmd_init_model(args);
+#ifndef REAM_CLI_WITHOUT_WORKFLOWS
   if (cmd == "run") return ream::cli::cmd_run(args);
   if (cmd == "plugin") return ream::cli::cmd_plugin(args);
+#else
+  if (cmd == "run" || cmd == "plugin") {
+    std::fprintf(stderr, "ream: this build has no workflow libraries (configured with REAM_BUILD_DAEMON=OFF)\n");
+    return 1;
+  }
+#endif
   std::fprintf(stderr, "ream: unknown command '%s'\n", cmd.c_str());
   usage();
   return 2;
