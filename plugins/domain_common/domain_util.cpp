@@ -165,9 +165,16 @@ ream_status sort_replies(const ream_host* host, ream_call* call, const ream_repl
       p.messages.emplace_back("user", "That reply cannot be used: " + why +
                                           ". Reply again with only the JSON object, no code fence and no "
                                           "other text, in exactly this schema:\n" + policy.schema_text);
-      if (ream_status rc = plugin_util::emit_prompt(host, call, p); rc != REAM_OK) return rc;
-      ++out->repairs_emitted;
-      continue;
+      // The repair prompt repeats the original with the reply and the schema appended;
+      // when that no longer fits the context, the reply is recorded as unusable instead.
+      int64_t tokens = host->prompt_overhead(call) + policy.max_tokens;
+      for (const auto& m : p.messages) tokens += host->count_tokens(call, rs(m.second)) + 8;
+      if (tokens <= host->context_size(call)) {
+        if (ream_status rc = plugin_util::emit_prompt(host, call, p); rc != REAM_OK) return rc;
+        ++out->repairs_emitted;
+        continue;
+      }
+      why += "; no room in the context for a repair prompt";
     }
     std::string what = describe ? describe(base) : base;
     plugin_util::warn(host, call,
