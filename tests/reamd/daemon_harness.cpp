@@ -138,7 +138,7 @@ bool Daemon::start(bool wait_ready, double timeout_s) {
     int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 2);
     dup2(fd, 1);
-    std::string listen = "127.0.0.1:" + std::to_string(port_);
+    std::string listen = listen_host_ + ":" + std::to_string(port_);
     std::string bin = std::string(REAM_BINARY_DIR) + "/daemon/reamd";
     execl(bin.c_str(), "reamd", "--config", config_path_.c_str(), "--listen", listen.c_str(),
           static_cast<char*>(nullptr));

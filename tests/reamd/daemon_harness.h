@@ -55,6 +55,10 @@ class Daemon {
   int wait_exit(double timeout_s = 60);  // exit code, or -signal, or -1000 on timeout
   void kill9();
 
+  // The address reamd binds (default 127.0.0.1). Requests always go to 127.0.0.1:port,
+  // so a daemon bound to 0.0.0.0 is "listening beyond loopback" while every byte of the
+  // test's traffic stays on this machine.
+  void set_listen_host(std::string host) { listen_host_ = std::move(host); }
   uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
   std::string db_path() const { return data_dir_ + "/ream.db"; }
@@ -71,6 +75,7 @@ class Daemon {
   std::string config_path_;
   std::string log_path_;
   uint16_t port_ = 0;
+  std::string listen_host_ = "127.0.0.1";
   pid_t pid_ = -1;
 };
 

@@ -143,6 +143,23 @@ TEST(DaemonOps, AuthRequiredRefusesUnauthenticatedRequests) {
   EXPECT_EQ(d.log().find(admin), std::string::npos);  // keys never reach the log
 }
 
+TEST(DaemonOps, ListenerBeyondLoopbackRefusesUnauthenticatedRequests) {
+  // Bound to 0.0.0.0 with keys configured and no auth mode given: the default policy
+  // must require a key on every route but /healthz, also for clients on loopback.
+  TempDir tmp;
+  std::mt19937_64 rng(std::random_device{}());
+  const std::string key = "k-" + std::to_string(rng()) + std::to_string(rng());
+  Daemon d(tmp.path() + "/data",
+           "auth:\n  keys:\n    - {name: ops, sha256: \"" + http::sha256_hex(key) + "\", role: admin}\n");
+  d.set_listen_host("0.0.0.0");
+  ASSERT_TRUE(d.start(false)) << d.log();
+  EXPECT_EQ(d.get("/healthz").status, 200u);
+  for (const char* route : {"/v1/jobs", "/v1/workflows", "/v1/plugins", "/metrics", "/readyz"})
+    EXPECT_EQ(d.get(route).status, 401u) << route;
+  EXPECT_EQ(d.post("/v1/jobs", json{{"workflow", "summarize"}}).status, 401u);
+  EXPECT_EQ(d.get("/v1/workflows", {{"Authorization", "Bearer " + key}}).status, 200u);
+}
+
 TEST(DaemonOps, LoopbackPolicy) {
   TempDir tmp;
   std::string cfg = tmp.path() + "/c.yaml";
