@@ -51,6 +51,30 @@ TEST(ChatTemplateGolden, TextAndIdsMatchTransformers) {
   }
 }
 
+// render_chat_spans renders the same text and marks exactly the message contents.
+TEST(ChatTemplateGolden, SpansRenderTheSameTextAndCoverTheContents) {
+  for (const json& e : load_golden()) {
+    auto msgs = parse_chat_json(e["messages"].dump());
+    ASSERT_TRUE(msgs.ok());
+    auto r = render_chat_spans(*msgs, e["add_generation_prompt"].get<bool>());
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->text, e["text"].get<std::string>()) << e["name"];
+    size_t last_end = 0;
+    for (const auto& [b, end] : r->content_ranges) {
+      EXPECT_LE(last_end, b);
+      EXPECT_LE(end, r->text.size());
+      last_end = end;
+    }
+    // Every user and system content appears verbatim as one of the ranges.
+    for (const ChatMessage& m : *msgs) {
+      if (m.role != "user" && m.role != "system") continue;
+      bool found = false;
+      for (const auto& [b, end] : r->content_ranges) found |= r->text.substr(b, end - b) == m.content;
+      EXPECT_TRUE(found) << e["name"] << ": " << m.content;
+    }
+  }
+}
+
 TEST(ChatTemplate, UserOnly) {
   EXPECT_EQ(render_or_error({{"user", "hi"}}, true),
             "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -29,7 +30,9 @@ inline void write_file(const std::string& path, std::string_view bytes) {
 
 // A generator seeded fresh each run; the seed goes into failure messages.
 struct Rng {
-  uint32_t seed = std::random_device{}();
+  // REAM_TEST_SEED replays a failing run; otherwise fresh each run.
+  uint32_t seed = std::getenv("REAM_TEST_SEED") ? static_cast<uint32_t>(std::stoul(std::getenv("REAM_TEST_SEED")))
+                                                : std::random_device{}();
   std::mt19937_64 gen{seed};
   int64_t uniform(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(gen); }
 };

@@ -29,14 +29,16 @@ int64_t EngineModelClient::count_tokens(std::string_view text) const {
 int64_t EngineModelClient::context_size() const { return engine_.max_model_len(); }
 
 Result<uint64_t> EngineModelClient::submit(const ModelRequest& request, std::function<void(ModelReply)> done) {
-  std::string prompt = request.text;
-  if (!request.messages.empty()) {
-    auto rendered = render_chat(to_chat(request.messages), /*add_generation_prompt=*/true);
-    if (!rendered.ok()) return rendered.status();
-    prompt = std::move(rendered).value();
-  }
   GenerationRequest gen;
-  gen.prompt = tokenizer_->encode(prompt, /*parse_special=*/true);
+  if (!request.messages.empty()) {
+    // Message contents (documents, questions) are literal text: a special token inside a
+    // document cannot end its turn or start another.
+    auto rendered = render_chat_spans(to_chat(request.messages), /*add_generation_prompt=*/true);
+    if (!rendered.ok()) return rendered.status();
+    gen.prompt = tokenizer_->encode(rendered->text, rendered->content_ranges);
+  } else {
+    gen.prompt = tokenizer_->encode(request.text, /*parse_special=*/true);
+  }
   gen.priority = Priority::kBatch;
   gen.tag = request.tag;
   SamplingParams& s = gen.sampling;

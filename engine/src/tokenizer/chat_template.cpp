@@ -39,8 +39,15 @@ size_t last_query_index(const std::vector<ChatMessage>& messages) {
   return messages.size() - 1;
 }
 
+// Appends message content to the rendering, remembering where it went.
+void add_content(RenderedChat& r, std::string_view content) {
+  r.content_ranges.emplace_back(r.text.size(), r.text.size() + content.size());
+  r.text += content;
+}
+
 void render_assistant(const std::vector<ChatMessage>& messages, size_t i, size_t last_query,
-                      std::string& out) {
+                      RenderedChat& r) {
+  std::string& out = r.text;
   const std::string& raw = messages[i].content;
   std::string content = raw;
   std::string reasoning;
@@ -61,23 +68,28 @@ void render_assistant(const std::vector<ChatMessage>& messages, size_t i, size_t
   bool last = i + 1 == messages.size();
   out += "<|im_start|>assistant\n";
   if (i > last_query && (last || !reasoning.empty())) {
-    out += "<think>\n" + strip_newlines(reasoning) + "\n</think>\n\n" + lstrip_newlines(content);
+    out += "<think>\n";
+    add_content(r, strip_newlines(reasoning));
+    out += "\n</think>\n\n";
+    add_content(r, lstrip_newlines(content));
   } else {
-    out += content;
+    add_content(r, content);
   }
   out += "<|im_end|>\n";
 }
 
-void render_tool(const std::vector<ChatMessage>& messages, size_t i, std::string& out) {
-  if (i == 0 || messages[i - 1].role != "tool") out += "<|im_start|>user";
-  out += "\n<tool_response>\n" + messages[i].content + "\n</tool_response>";
-  if (i + 1 == messages.size() || messages[i + 1].role != "tool") out += "<|im_end|>\n";
+void render_tool(const std::vector<ChatMessage>& messages, size_t i, RenderedChat& r) {
+  if (i == 0 || messages[i - 1].role != "tool") r.text += "<|im_start|>user";
+  r.text += "\n<tool_response>\n";
+  add_content(r, messages[i].content);
+  r.text += "\n</tool_response>";
+  if (i + 1 == messages.size() || messages[i + 1].role != "tool") r.text += "<|im_end|>\n";
 }
 
 }  // namespace
 
-Result<std::string> render_chat(const std::vector<ChatMessage>& messages,
-                                bool add_generation_prompt) {
+Result<RenderedChat> render_chat_spans(const std::vector<ChatMessage>& messages,
+                                       bool add_generation_prompt) {
   if (messages.empty()) return invalid_argument("chat: no messages");
   for (size_t i = 0; i < messages.size(); ++i) {
     const std::string& r = messages[i].role;
@@ -85,23 +97,33 @@ Result<std::string> render_chat(const std::vector<ChatMessage>& messages,
       return invalid_argument("chat: message " + std::to_string(i) + ": unknown role '" + r + "'");
     }
   }
-  std::string out;
+  RenderedChat r;
   if (messages[0].role == "system") {
-    out += "<|im_start|>system\n" + messages[0].content + "<|im_end|>\n";
+    r.text += "<|im_start|>system\n";
+    add_content(r, messages[0].content);
+    r.text += "<|im_end|>\n";
   }
   size_t last_query = last_query_index(messages);
   for (size_t i = 0; i < messages.size(); ++i) {
     const ChatMessage& m = messages[i];
     if (m.role == "user" || (m.role == "system" && i != 0)) {
-      out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+      r.text += "<|im_start|>" + m.role + "\n";
+      add_content(r, m.content);
+      r.text += "<|im_end|>\n";
     } else if (m.role == "assistant") {
-      render_assistant(messages, i, last_query, out);
+      render_assistant(messages, i, last_query, r);
     } else if (m.role == "tool") {
-      render_tool(messages, i, out);
+      render_tool(messages, i, r);
     }
   }
-  if (add_generation_prompt) out += "<|im_start|>assistant\n";
-  return out;
+  if (add_generation_prompt) r.text += "<|im_start|>assistant\n";
+  return r;
+}
+
+Result<std::string> render_chat(const std::vector<ChatMessage>& messages,
+                                bool add_generation_prompt) {
+  REAM_ASSIGN_OR_RETURN(RenderedChat r, render_chat_spans(messages, add_generation_prompt));
+  return std::move(r.text);
 }
 
 Result<std::vector<ChatMessage>> parse_chat_json(const std::string& json_text) {

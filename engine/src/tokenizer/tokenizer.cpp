@@ -13,13 +13,24 @@ namespace {
 
 // Leftmost-longest match of an added token at or after `from`; returns the index into
 // impl.added and sets `at`, or SIZE_MAX when none is left.
+// `literal` (sorted, disjoint byte ranges) marks where special tokens are plain text.
+using Ranges = std::vector<std::pair<size_t, size_t>>;
+
+bool overlaps_literal(const Ranges* literal, size_t begin, size_t end) {
+  if (!literal) return false;
+  for (const auto& [b, e] : *literal)
+    if (b < end && begin < e) return true;
+  return false;
+}
+
 size_t find_added(const Tokenizer::Impl& impl, std::string_view text, size_t from,
-                  bool parse_special, size_t& at) {
+                  bool parse_special, size_t& at, const Ranges* literal = nullptr) {
   for (size_t pos = from; pos < text.size(); ++pos) {
     const auto& bucket = impl.added_by_first_byte[static_cast<unsigned char>(text[pos])];
     for (size_t idx : bucket) {
       const AddedToken& a = impl.added[idx];
       if (a.special && !parse_special) continue;
+      if (a.special && overlaps_literal(literal, pos, pos + a.content.size())) continue;
       if (text.compare(pos, a.content.size(), a.content) == 0) {
         at = pos;
         return idx;
@@ -48,27 +59,51 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::load(const std::string& dir)
   return std::shared_ptr<const Tokenizer>(new Tokenizer(std::move(impl)));
 }
 
-std::vector<TokenId> Tokenizer::encode(std::string_view text, bool parse_special) const {
-  // Callers may hand us arbitrary bytes; HF only ever sees valid strings, so broken
-  // sequences become U+FFFD first.
-  std::string repaired;
-  if (!tok::is_valid_utf8(text)) {
-    repaired = tok::repair_utf8(text);
-    text = repaired;
-  }
+namespace {
+
+// Added tokens first (leftmost, longest), the text between them through NFC, the
+// pre-tokenizer and BPE. `text` is valid UTF-8.
+std::vector<TokenId> encode_valid(const Tokenizer::Impl& impl, std::string_view text, bool parse_special,
+                                  const Ranges* literal) {
   std::vector<TokenId> out;
   out.reserve(text.size() / 3 + 4);
   size_t pos = 0;
   while (pos < text.size()) {
     size_t at = 0;
-    size_t idx = find_added(*impl_, text, pos, parse_special, at);
+    size_t idx = find_added(impl, text, pos, parse_special, at, literal);
     if (idx == SIZE_MAX) break;
-    encode_segment(*impl_, text.substr(pos, at - pos), out);
-    out.push_back(impl_->added[idx].id);
-    pos = at + impl_->added[idx].content.size();
+    encode_segment(impl, text.substr(pos, at - pos), out);
+    out.push_back(impl.added[idx].id);
+    pos = at + impl.added[idx].content.size();
   }
-  encode_segment(*impl_, text.substr(pos), out);
+  encode_segment(impl, text.substr(pos), out);
   return out;
+}
+
+}  // namespace
+
+std::vector<TokenId> Tokenizer::encode(std::string_view text, bool parse_special) const {
+  // Callers may hand us arbitrary bytes; HF only ever sees valid strings, so broken
+  // sequences become U+FFFD first.
+  if (!tok::is_valid_utf8(text)) return encode_valid(*impl_, tok::repair_utf8(text), parse_special, nullptr);
+  return encode_valid(*impl_, text, parse_special, nullptr);
+}
+
+std::vector<TokenId> Tokenizer::encode(std::string_view text, const Ranges& literal_ranges) const {
+  if (tok::is_valid_utf8(text)) return encode_valid(*impl_, text, true, &literal_ranges);
+  // Repair each stretch between range boundaries on its own so the ranges can follow.
+  std::string repaired;
+  Ranges moved;
+  size_t pos = 0;
+  for (const auto& [b, e] : literal_ranges) {
+    repaired += tok::repair_utf8(text.substr(pos, b - pos));
+    const size_t nb = repaired.size();
+    repaired += tok::repair_utf8(text.substr(b, e - b));
+    moved.emplace_back(nb, repaired.size());
+    pos = e;
+  }
+  repaired += tok::repair_utf8(text.substr(pos));
+  return encode_valid(*impl_, repaired, true, &moved);
 }
 
 std::string Tokenizer::decode(const std::vector<TokenId>& ids, bool skip_special) const {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ream/engine/status.h"
@@ -22,6 +23,17 @@ struct ChatMessage {
 // Fails on an unknown role or an empty message list.
 Result<std::string> render_chat(const std::vector<ChatMessage>& messages,
                                 bool add_generation_prompt = true);
+
+// The same rendering, with the byte ranges [begin, end) of `text` that came from
+// message contents. Tokenizing with those ranges as literal text
+// (Tokenizer::encode(text, literal_ranges)) keeps a document that happens to contain
+// "<|im_end|>" from closing its own turn.
+struct RenderedChat {
+  std::string text;
+  std::vector<std::pair<size_t, size_t>> content_ranges;
+};
+Result<RenderedChat> render_chat_spans(const std::vector<ChatMessage>& messages,
+                                       bool add_generation_prompt = true);
 
 // Parses a JSON array of {"role": ..., "content": ...} objects. Errors name the
 // index of the offending message.

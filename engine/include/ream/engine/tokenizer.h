@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ream/engine/status.h"
@@ -35,6 +36,11 @@ class Tokenizer {
   // Text -> ids. With parse_special=false, special added tokens in `text` are treated
   // as ordinary text (as HF does with split_special_tokens=True).
   std::vector<TokenId> encode(std::string_view text, bool parse_special = true) const;
+  // Special tokens are parsed everywhere but inside `literal_ranges` (sorted, disjoint
+  // byte ranges [begin, end) of `text`), where they are ordinary text. Text in and out
+  // of the ranges is otherwise tokenized as one string.
+  std::vector<TokenId> encode(std::string_view text,
+                              const std::vector<std::pair<size_t, size_t>>& literal_ranges) const;
 
   // Ids -> UTF-8 text. Invalid UTF-8 sequences are replaced with U+FFFD
   // (HF's errors="replace"). With skip_special, special added tokens are dropped.
