@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "daemon_harness.h"
+#include "make_pdf.h"
 
 namespace ream::testing {
 namespace {
@@ -206,7 +207,26 @@ TEST_F(ApiTest, UploadsDeduplicateRawAndMultipart) {
   EXPECT_TRUE(b.json()["deduplicated"].get<bool>());
   expect_error(http_request(daemon_->port(), "POST", "/v1/documents", std::string("bin\0ary", 7),
                             {{"Content-Type", "application/octet-stream"}}),
-               400, "invalid_request", "not UTF-8 text");
+               400, "invalid_request", "neither UTF-8 text nor a PDF");
+}
+
+TEST_F(ApiTest, PdfUploadsAreIngestedPageByPageAndBrokenOnesRefused) {
+  const std::string word = random_text(*rng_, 1);
+  const std::string pdf = ingest::testing::make_pdf({{"Page one says " + word + "."}, {"Page two."}});
+  auto up = http_request(daemon_->port(), "POST", "/v1/documents?name=brief.pdf", pdf,
+                         {{"Content-Type", "application/pdf"}});
+  ASSERT_EQ(up.status, 201u) << up.body;
+  auto sub = daemon_->post("/v1/jobs", summarize(json::array({{{"document_id", up.json()["id"]}}})));
+  ASSERT_EQ(sub.status, 202u) << sub.body;
+  json job = wait_job(*daemon_, sub.json()["id"]);
+  EXPECT_EQ(job["status"], "succeeded") << job.dump();
+  auto result = daemon_->get("/v1/jobs/" + std::to_string(sub.json()["id"].get<int64_t>()) + "/result");
+  ASSERT_EQ(result.status, 200u);
+  EXPECT_EQ(result.json()["documents"][0]["media_type"], "application/pdf") << result.body;
+  // A PDF that cannot be opened is refused at the upload, with the reason.
+  expect_error(http_request(daemon_->port(), "POST", "/v1/documents?name=bad.pdf",
+                            pdf.substr(0, pdf.size() / 2), {{"Content-Type", "application/pdf"}}),
+               400, "invalid_request", "bad.pdf");
 }
 
 TEST_F(ApiTest, BadRequestCatalogue) {

@@ -85,20 +85,29 @@ Result<StoredDocument> store_document_text(App& app, const std::string& name,
     return invalid_argument("the document exceeds documents.max_bytes (" +
                             std::to_string(app.config().max_document_bytes) + ")");
   }
-  if (data.find('\0') != std::string::npos || !ingest::valid_utf8(data)) {
-    return invalid_argument("the document is not UTF-8 text");
-  }
+  // A PDF is kept as uploaded (ingestion reads it page by page when a job uses it); it
+  // is opened once here so that a broken or encrypted file is refused at the upload.
+  const bool pdf = ingest::detect_media_type(name.empty() ? "upload" : name, data) == "application/pdf";
   std::string text;
-  text.reserve(data.size());
-  for (size_t i = 0; i < data.size(); ++i) {
-    if (data[i] == '\r' && i + 1 < data.size() && data[i + 1] == '\n') continue;
-    text.push_back(data[i]);
+  if (pdf) {
+    auto checked = ingest::ingest_buffer(name.empty() ? "upload.pdf" : name, data, "application/pdf");
+    if (!checked.ok()) return invalid_argument(checked.status().message());
+    text = data;
+  } else {
+    if (data.find('\0') != std::string::npos || !ingest::valid_utf8(data)) {
+      return invalid_argument("the document is neither UTF-8 text nor a PDF");
+    }
+    text.reserve(data.size());
+    for (size_t i = 0; i < data.size(); ++i) {
+      if (data[i] == '\r' && i + 1 < data.size() && data[i + 1] == '\n') continue;
+      text.push_back(data[i]);
+    }
   }
   StoredDocument d;
   d.id = ingest::sha256_hex(text);
   d.name = name.empty() ? d.id : fs::path(name).filename().string();
   d.size_bytes = static_cast<int64_t>(data.size());
-  d.path = app.documents_dir() + "/" + d.id + extension_for(name);
+  d.path = app.documents_dir() + "/" + d.id + (pdf ? std::string(".pdf") : extension_for(name));
   std::error_code ec;
   if (fs::exists(d.path, ec)) {
     d.deduplicated = true;
