@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the CUDA test programs and ream_bench here (where the Debian packages are) and
+# packs them, with the shared libraries a bare GPU machine lacks, into .carry/gpu for
+# tools/gpu_verify.sh to run there (that machine has CUDA 13 but no apt packages).
+#
+# usage: tools/pack_gpu.sh            then, on the GPU machine, from the repo root:
+#        tools/gpu_verify.sh .carry/gpu .deps/tokenizer-qwen3 [tests|check|long|bench ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh >/dev/null
+BUILD=build-cuda
+cmake -S . -B $BUILD -G Ninja -DREAM_CUDA=ON -DREAM_BUILD_DAEMON=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build $BUILD -j"$(nproc)" --target ream_bench cuda_kernels_test cuda_attention_test \
+  cuda_sampling_test cuda_backend_test
+rm -rf .carry/gpu && mkdir -p .carry/gpu
+cp $BUILD/bench/ream_bench $BUILD/tests/cuda/cuda_*_test .carry/gpu/
+strip .carry/gpu/*
+# Libraries from Debian packages; CUDA's own (cudart, cuBLAS) are on the GPU machine.
+ldd .carry/gpu/ream_bench | awk '/spdlog|fmt|utf8proc/ {print $3}' | xargs -r -I{} cp -L {} .carry/gpu/
+ls -la .carry/gpu
