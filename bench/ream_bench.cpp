@@ -47,30 +47,25 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+Completion generate_or_exit(Engine& e, const GenerationRequest& req, size_t index) {
+  auto c = e.generate(req);
+  if (!c.ok()) {
+    std::fprintf(stderr, "request %zu failed: %s\n", index, c.status().to_string().c_str());
+    std::exit(1);
+  }
+  return std::move(c).value();
+}
+
 // Submits all requests at once (or one by one) and waits for every completion.
 std::vector<Completion> run_all(Engine& e, const std::vector<GenerationRequest>& reqs, bool concurrent) {
   std::vector<Completion> out(reqs.size());
   if (!concurrent) {
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      auto c = e.generate(reqs[i]);
-      if (!c.ok()) {
-        std::fprintf(stderr, "request %zu failed: %s\n", i, c.status().to_string().c_str());
-        std::exit(1);
-      }
-      out[i] = std::move(c).value();
-    }
+    for (size_t i = 0; i < reqs.size(); ++i) out[i] = generate_or_exit(e, reqs[i], i);
     return out;
   }
   std::vector<std::thread> threads;
   for (size_t i = 0; i < reqs.size(); ++i)
-    threads.emplace_back([&, i] {
-      auto c = e.generate(reqs[i]);
-      if (!c.ok()) {
-        std::fprintf(stderr, "request %zu failed: %s\n", i, c.status().to_string().c_str());
-        std::exit(1);
-      }
-      out[i] = std::move(c).value();
-    });
+    threads.emplace_back([&, i] { out[i] = generate_or_exit(e, reqs[i], i); });
   for (auto& t : threads) t.join();
   return out;
 }

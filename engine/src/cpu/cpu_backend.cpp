@@ -171,13 +171,14 @@ class CpuBackend final : public Backend {
 
   Status sample(const StepBatch& batch, std::vector<SampleResult>* out) {
     const int64_t H = cfg_.hidden_size, V = cfg_.vocab_size;
-    std::vector<float> row(H), logits(V);
+    row_.resize(H);
+    logits_.resize(V);
     for (const SeqSlice& s : batch.seqs) {
       if (!s.sample) continue;
       const int64_t last = s.query_start + s.query_len - 1;
-      rmsnorm_cpu(x_.data() + last * H, norm_.data(), 1, H, static_cast<float>(cfg_.rms_norm_eps), row.data());
-      lm_head_.matmul(row.data(), 1, H, V, logits.data(), &pool_);
-      out->push_back(sample_cpu(logits.data(), V, s));
+      rmsnorm_cpu(x_.data() + last * H, norm_.data(), 1, H, static_cast<float>(cfg_.rms_norm_eps), row_.data());
+      lm_head_.matmul(row_.data(), 1, H, V, logits_.data(), &pool_);
+      out->push_back(sample_cpu(logits_.data(), V, s));
     }
     return Status();
   }
@@ -191,7 +192,7 @@ class CpuBackend final : public Backend {
   F32Tensor norm_;
   std::vector<CpuLayer> layers_;
   std::vector<std::unique_ptr<float[]>> k_cache_, v_cache_;  // per layer [blocks][nkv][block_size][hd]
-  std::vector<float> x_, xn_, q_, k_, v_, attn_, tmp_, gate_, up_;
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, tmp_, gate_, up_, row_, logits_;
   std::vector<int64_t> slots_;
 };
 
