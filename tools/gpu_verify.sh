@@ -12,6 +12,8 @@ STAGES=${*:-tests check long bench}
 OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH=$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# The golden files the tests read, from this checkout (the programs were built elsewhere).
+export REAM_TEST_DATA_DIR=${REAM_TEST_DATA_DIR:-$(cd "$(dirname "$0")/.." && pwd)/tests/data}
 MODEL=/tmp/qwen3-4b-random
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 status=0

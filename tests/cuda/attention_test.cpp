@@ -1,11 +1,13 @@
 // Paged flash attention against paged_attention_cpu: several sequences of different
 // lengths in one launch (decode tokens, prefill chunks over earlier context, a whole
 // prompt), block tables drawn from a shuffled pool over a cache full of noise, both
-// block shapes (decode: 16 rows, prefill: 64 rows), fold and split mode. Batch
+// block shapes (decode: 16 rows, prefill: 64 rows), fold and split mode, head_dim 128
+// (Qwen3) and the smaller ones the kernels are built for. Batch
 // invariance: every variant, and the same query rows cut into other chunks, give
 // bitwise-identical outputs.
 #include <algorithm>
 #include <numeric>
+#include <string>
 
 #include "cpu/ops_cpu.h"
 #include "cuda/attention.cuh"
@@ -31,8 +33,10 @@ struct Problem {
   std::vector<float> q, k_cache, v_cache;  // bf16-exact values
 };
 
-Problem make_problem(std::mt19937_64& rng, int64_t n_heads, int64_t n_kv, int64_t bs, std::vector<SeqSpec> seqs) {
+Problem make_problem(std::mt19937_64& rng, int64_t n_heads, int64_t n_kv, int64_t bs, std::vector<SeqSpec> seqs,
+                     int64_t head_dim = 128) {
   Problem p;
+  p.head_dim = head_dim;
   p.n_heads = n_heads;
   p.n_kv_heads = n_kv;
   p.block_size = bs;
@@ -189,6 +193,18 @@ TEST_P(CudaAttention, OtherGroupSizesMatchCpu) {
   check_all_variants(make_problem(rng, 16, 1, bs, {{1, 700}, {40, 300}}), true);
   check_all_variants(make_problem(rng, 4, 4, bs, {{1, 500}, {90, 90}, {5, 1000}}), true);
   check_all_variants(make_problem(rng, 6, 2, bs, {{1, 333}, {33, 400}}), true);
+}
+
+// The smaller head sizes the kernels are built for (the tiny golden models use 16 and 32).
+TEST_P(CudaAttention, OtherHeadDimsMatchCpu) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const int bs = GetParam();
+  for (const int64_t hd : {16, 32, 64}) {
+    SCOPED_TRACE("head_dim " + std::to_string(hd));
+    check_all_variants(make_problem(rng, 8, 2, bs, {{1, 700}, {40, 300}, {3, 77}}, hd), true);
+    check_all_variants(make_problem(rng, 4, 4, bs, {{1, 500}, {90, 90}}, hd), true);
+  }
 }
 
 // A prompt's rows computed in one chunk, in other chunks, and token by token (decode)

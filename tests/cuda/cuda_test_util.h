@@ -2,7 +2,9 @@
 // inputs, bf16 rounding on the host, device buffers from vectors, relative L2 error.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -54,6 +56,34 @@ inline std::vector<float> from_bf16(const std::vector<uint16_t>& v) {
   std::vector<float> out(v.size());
   for (size_t i = 0; i < v.size(); ++i) out[i] = bf16_to_f32(v[i]);
   return out;
+}
+
+// x rounded to bf16 (nearest even), as a float.
+inline float rbf16(float x) { return bf16_to_f32(f32_to_bf16(x)); }
+
+// How two vectors of bf16 values differ, in bf16 units in the last place: the fraction of
+// elements that differ at all and the largest difference. A kernel that rounds where its
+// host model rounds differs only where fp32 details (an rsqrtf, an expf, a summation
+// order) put a value on the other side of a rounding boundary: rarely, and by one unit.
+struct UlpDiff {
+  double frac_differ = 0;
+  int64_t max_ulps = 0;
+};
+inline UlpDiff ulp_diff(const std::vector<float>& got, const std::vector<float>& want) {
+  auto ordered = [](float v) {  // bf16 bit pattern -> integers in the order of the values
+    const int32_t b = f32_to_bf16(v);
+    return (b & 0x8000) ? -static_cast<int64_t>(b & 0x7FFF) : static_cast<int64_t>(b);
+  };
+  UlpDiff d;
+  int64_t n_diff = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const int64_t u = std::llabs(ordered(got[i]) - ordered(want[i]));
+    if (std::isnan(got[i]) != std::isnan(want[i])) return {1.0, INT64_MAX};
+    n_diff += u != 0;
+    d.max_ulps = std::max(d.max_ulps, u);
+  }
+  d.frac_differ = got.empty() ? 0.0 : static_cast<double>(n_diff) / static_cast<double>(got.size());
+  return d;
 }
 
 // ||a - b|| / ||b||; NaN anywhere gives +inf.

@@ -1,8 +1,12 @@
 // Each elementwise / normalisation / GEMM kernel of the CUDA backend against its CPU twin
 // (cpu/ops_cpu.h) on fresh random inputs of Qwen3-4B shapes. bf16 outputs are held to a
 // relative L2 error of 1e-2 (bf16 has 8 significant bits); exact copies must be exact.
+// The kernels of the bf16 dataflow (norms, RoPE, SwiGLU) must also reproduce, almost
+// bitwise, host models of the roundings a bf16 Qwen3 makes in transformers.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <string>
 
 #include "cpu/ops_cpu.h"
 #include "cuda/activation.cuh"
@@ -21,6 +25,50 @@ using cuda::bf16;
 constexpr int64_t kHidden = 2560, kHeads = 32, kKvHeads = 8, kHeadDim = 128, kInter = 9728;
 constexpr float kEps = 1e-6f;
 
+// ---- host models of transformers' bf16 roundings (what the CUDA kernels reproduce) ----
+
+// Qwen3RMSNorm on bf16 input: fp32 statistics, normalised value rounded, times the weight, rounded.
+void hf_rmsnorm(const float* x, const float* w, int64_t dim, float eps, float* out) {
+  float ss = 0.0f;
+  for (int64_t j = 0; j < dim; ++j) ss += x[j] * x[j];
+  const float inv = 1.0f / std::sqrt(ss * (1.0f / static_cast<float>(dim)) + eps);
+  for (int64_t j = 0; j < dim; ++j) out[j] = rbf16(w[j] * rbf16(x[j] * inv));
+}
+
+// Per head: hf_rmsnorm, then q*cos + rotate_half(q)*sin with bf16 cos/sin and every product
+// and the sum rounded (transformers' apply_rotary_pos_emb in bf16).
+void hf_qk_norm_rope(float* qk, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const float* norm_w,
+                     const int32_t* positions, double theta, float eps) {
+  const int64_t half = head_dim / 2;
+  std::vector<float> c(half), sn(half), v(head_dim);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t j = 0; j < half; ++j) {
+      const float expo = static_cast<float>(2 * j) / static_cast<float>(head_dim);
+      const float inv_freq = 1.0f / static_cast<float>(std::pow(static_cast<double>(static_cast<float>(theta)), expo));
+      const float angle = static_cast<float>(positions[t]) * inv_freq;
+      c[j] = rbf16(static_cast<float>(std::cos(static_cast<double>(angle))));
+      sn[j] = rbf16(static_cast<float>(std::sin(static_cast<double>(angle))));
+    }
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* x = qk + (t * n_heads + h) * head_dim;
+      hf_rmsnorm(x, norm_w, head_dim, eps, v.data());
+      for (int64_t j = 0; j < half; ++j) {
+        x[j] = rbf16(rbf16(v[j] * c[j]) - rbf16(v[j + half] * sn[j]));
+        x[j + half] = rbf16(rbf16(v[j + half] * c[j]) + rbf16(v[j] * sn[j]));
+      }
+    }
+  }
+}
+
+// A kernel reproducing a host model: almost every element bitwise, the rest a unit or two
+// away (fp32 details such as rsqrtf or expf can put a value across a rounding boundary).
+void expect_reproduces(const std::vector<float>& got, const std::vector<float>& want, int64_t max_ulps,
+                       const std::string& what) {
+  const UlpDiff d = ulp_diff(got, want);
+  EXPECT_LT(d.frac_differ, 1e-3) << what << ": elements not bitwise equal to transformers' roundings";
+  EXPECT_LE(d.max_ulps, max_ulps) << what;
+}
+
 TEST(CudaKernels, EmbeddingMatchesCpu) {
   REAM_REQUIRE_GPU();
   auto rng = fresh_rng();
@@ -30,85 +78,112 @@ TEST(CudaKernels, EmbeddingMatchesCpu) {
   for (auto& id : ids) id = static_cast<int32_t>(rng() % vocab);
   DevVec<uint16_t> d_table(to_bf16(table));
   DevVec<int32_t> d_ids(ids);
-  DevVec<float> d_out(n * kHidden);
-  ASSERT_TRUE(cuda::launch_embedding(d_table.as<bf16>(), d_ids.get(), n, kHidden, d_out.get(), nullptr).ok());
+  DevVec<uint16_t> d_out(n * kHidden);
+  ASSERT_TRUE(cuda::launch_embedding(d_table.as<bf16>(), d_ids.get(), n, kHidden, d_out.as<bf16>(), nullptr).ok());
   std::vector<float> ref(n * kHidden);
   embedding_cpu(table.data(), ids.data(), n, kHidden, ref.data());
-  EXPECT_EQ(d_out.host(), ref);
+  EXPECT_EQ(from_bf16(d_out.host()), ref);
 }
 
-TEST(CudaKernels, RmsNormAndAddRmsNormMatchCpu) {
+TEST(CudaKernels, RmsNormAndAddRmsNormMatchCpuInBf16Roundings) {
   REAM_REQUIRE_GPU();
   auto rng = fresh_rng();
   for (int64_t dim : {kHidden, int64_t{1000}, int64_t{37}}) {  // vector and scalar paths
+    SCOPED_TRACE("dim " + std::to_string(dim));
     const int64_t n = 33;
     auto residual = randn_bf16(rng, n * dim, 3.0f);
     const auto x = randn_bf16(rng, n * dim, 1.0f);
     const auto w = randn_bf16(rng, dim, 0.2f, 1.0f);
-    DevVec<float> d_res(residual), d_x(x), d_w(w);
-    DevVec<uint16_t> d_out(n * dim);
-    ASSERT_TRUE(cuda::launch_rmsnorm(d_res.get(), d_w.get(), n, dim, kEps, d_out.as<bf16>(), nullptr).ok());
-    std::vector<float> ref(n * dim);
+    DevVec<uint16_t> d_res(to_bf16(residual)), d_x(to_bf16(x)), d_out(n * dim);
+    DevVec<float> d_w(w);
+    ASSERT_TRUE(cuda::launch_rmsnorm(d_res.as<bf16>(), d_w.get(), n, dim, kEps, d_out.as<bf16>(), nullptr).ok());
+    std::vector<float> ref(n * dim), hf(n * dim);
     rmsnorm_cpu(residual.data(), w.data(), n, dim, kEps, ref.data());
-    EXPECT_LT(rel_l2(from_bf16(d_out.host()), ref), 1e-2) << "rmsnorm dim " << dim;
+    for (int64_t i = 0; i < n; ++i) hf_rmsnorm(&residual[i * dim], w.data(), dim, kEps, &hf[i * dim]);
+    auto got = from_bf16(d_out.host());
+    EXPECT_LT(rel_l2(got, ref), 1e-2) << "rmsnorm against the fp32 twin";
+    expect_reproduces(got, hf, 2, "rmsnorm");
 
-    ASSERT_TRUE(
-        cuda::launch_add_rmsnorm(d_res.get(), d_x.get(), d_w.get(), n, dim, kEps, d_out.as<bf16>(), nullptr).ok());
+    ASSERT_TRUE(cuda::launch_add_rmsnorm(d_res.as<bf16>(), d_x.as<bf16>(), d_w.get(), n, dim, kEps,
+                                         d_out.as<bf16>(), nullptr)
+                    .ok());
+    std::vector<float> summed(n * dim);
+    for (size_t i = 0; i < summed.size(); ++i) summed[i] = rbf16(residual[i] + x[i]);
+    EXPECT_EQ(from_bf16(d_res.host()), summed) << "residual = bf16(residual + x)";
     add_rmsnorm_cpu(residual.data(), x.data(), w.data(), n, dim, kEps, ref.data());
-    EXPECT_EQ(d_res.host(), residual) << "residual sum, dim " << dim;
-    EXPECT_LT(rel_l2(from_bf16(d_out.host()), ref), 1e-2) << "add_rmsnorm dim " << dim;
+    for (int64_t i = 0; i < n; ++i) hf_rmsnorm(&summed[i * dim], w.data(), dim, kEps, &hf[i * dim]);
+    got = from_bf16(d_out.host());
+    EXPECT_LT(rel_l2(got, ref), 1e-2) << "add_rmsnorm against the fp32 twin";
+    expect_reproduces(got, hf, 2, "add_rmsnorm");
   }
 }
 
-TEST(CudaKernels, QkNormRopeMatchesCpu) {
+TEST(CudaKernels, QkNormRopeMatchesCpuInBf16Roundings) {
   REAM_REQUIRE_GPU();
   auto rng = fresh_rng();
   const int64_t T = 45, stride = (kHeads + 2 * kKvHeads) * kHeadDim;
   auto qkv = randn_bf16(rng, T * stride, 2.0f);
   std::vector<int32_t> pos(T);
-  for (auto& p : pos) p = static_cast<int32_t>(rng() % 40000);
+  for (auto& p : pos) p = static_cast<int32_t>(rng() % 262144);
   const auto qn = randn_bf16(rng, kHeadDim, 0.3f, 1.0f), kn = randn_bf16(rng, kHeadDim, 0.3f, 1.0f);
-  const double theta = 1e6;
-  DevVec<uint16_t> d_qkv(to_bf16(qkv));
-  DevVec<int32_t> d_pos(pos);
-  DevVec<float> d_qn(qn), d_kn(kn);
-  DevVec<float2> d_cs(T * kHeadDim / 2);
-  ASSERT_TRUE(cuda::launch_rope_cos_sin(d_pos.get(), T, kHeadDim, theta, d_cs.get(), nullptr).ok());
-  ASSERT_TRUE(cuda::launch_qk_norm_rope(d_qkv.as<bf16>(), T, kHeads, kKvHeads, kHeadDim, stride, d_qn.get(),
-                                        d_kn.get(), d_cs.get(), kEps, nullptr)
-                  .ok());
-  const auto got = from_bf16(d_qkv.host());
-  // CPU: q and k as separate contiguous tensors.
-  std::vector<float> q(T * kHeads * kHeadDim), k(T * kKvHeads * kHeadDim), gq(q.size()), gk(k.size());
-  for (int64_t t = 0; t < T; ++t) {
-    std::copy_n(qkv.begin() + t * stride, kHeads * kHeadDim, q.begin() + t * kHeads * kHeadDim);
-    std::copy_n(qkv.begin() + t * stride + kHeads * kHeadDim, kKvHeads * kHeadDim, k.begin() + t * kKvHeads * kHeadDim);
-    std::copy_n(got.begin() + t * stride, kHeads * kHeadDim, gq.begin() + t * kHeads * kHeadDim);
-    std::copy_n(got.begin() + t * stride + kHeads * kHeadDim, kKvHeads * kHeadDim, gk.begin() + t * kKvHeads * kHeadDim);
-    // V is untouched.
-    for (int64_t j = (kHeads + kKvHeads) * kHeadDim; j < stride; ++j) ASSERT_EQ(got[t * stride + j], qkv[t * stride + j]);
+  for (const double theta : {1e6, 5e6}) {
+    SCOPED_TRACE("theta " + std::to_string(theta));
+    DevVec<uint16_t> d_qkv(to_bf16(qkv));
+    DevVec<int32_t> d_pos(pos);
+    DevVec<float> d_qn(qn), d_kn(kn);
+    DevVec<float2> d_cs(T * kHeadDim / 2);
+    ASSERT_TRUE(cuda::launch_rope_cos_sin(d_pos.get(), T, kHeadDim, theta, d_cs.get(), nullptr).ok());
+    ASSERT_TRUE(cuda::launch_qk_norm_rope(d_qkv.as<bf16>(), T, kHeads, kKvHeads, kHeadDim, stride, d_qn.get(),
+                                          d_kn.get(), d_cs.get(), kEps, nullptr)
+                    .ok());
+    const auto got = from_bf16(d_qkv.host());
+    // CPU: q and k as separate contiguous tensors.
+    std::vector<float> q(T * kHeads * kHeadDim), k(T * kKvHeads * kHeadDim), gq(q.size()), gk(k.size());
+    for (int64_t t = 0; t < T; ++t) {
+      std::copy_n(qkv.begin() + t * stride, kHeads * kHeadDim, q.begin() + t * kHeads * kHeadDim);
+      std::copy_n(qkv.begin() + t * stride + kHeads * kHeadDim, kKvHeads * kHeadDim,
+                  k.begin() + t * kKvHeads * kHeadDim);
+      std::copy_n(got.begin() + t * stride, kHeads * kHeadDim, gq.begin() + t * kHeads * kHeadDim);
+      std::copy_n(got.begin() + t * stride + kHeads * kHeadDim, kKvHeads * kHeadDim,
+                  gk.begin() + t * kKvHeads * kHeadDim);
+      // V is untouched.
+      for (int64_t j = (kHeads + kKvHeads) * kHeadDim; j < stride; ++j)
+        ASSERT_EQ(got[t * stride + j], qkv[t * stride + j]);
+    }
+    std::vector<float> hq = q, hk = k;
+    qk_norm_rope_cpu(q.data(), T, kHeads, kHeadDim, qn.data(), pos.data(), theta, kEps);
+    qk_norm_rope_cpu(k.data(), T, kKvHeads, kHeadDim, kn.data(), pos.data(), theta, kEps);
+    EXPECT_LT(rel_l2(gq, q), 1e-2);
+    EXPECT_LT(rel_l2(gk, k), 1e-2);
+    hf_qk_norm_rope(hq.data(), T, kHeads, kHeadDim, qn.data(), pos.data(), theta, kEps);
+    hf_qk_norm_rope(hk.data(), T, kKvHeads, kHeadDim, kn.data(), pos.data(), theta, kEps);
+    // A sum can cancel, so a one-unit change in a product is many units of the result:
+    // held to the fraction of differing elements and a tight relative error instead.
+    EXPECT_LT(ulp_diff(gq, hq).frac_differ, 1e-3);
+    EXPECT_LT(ulp_diff(gk, hk).frac_differ, 1e-3);
+    EXPECT_LT(rel_l2(gq, hq), 1e-4);
+    EXPECT_LT(rel_l2(gk, hk), 1e-4);
   }
-  qk_norm_rope_cpu(q.data(), T, kHeads, kHeadDim, qn.data(), pos.data(), theta, kEps);
-  qk_norm_rope_cpu(k.data(), T, kKvHeads, kHeadDim, kn.data(), pos.data(), theta, kEps);
-  EXPECT_LT(rel_l2(gq, q), 1e-2);
-  EXPECT_LT(rel_l2(gk, k), 1e-2);
 }
 
-TEST(CudaKernels, SwigluMatchesCpu) {
+TEST(CudaKernels, SwigluMatchesCpuInBf16Roundings) {
   REAM_REQUIRE_GPU();
   auto rng = fresh_rng();
   for (int64_t width : {kInter, int64_t{333}}) {
     const int64_t n = 19;
     const auto gate_up = randn_bf16(rng, n * 2 * width, 2.0f);
-    std::vector<float> gate(n * width), up(n * width), ref(n * width);
+    std::vector<float> gate(n * width), up(n * width), ref(n * width), hf(n * width);
     for (int64_t i = 0; i < n; ++i) {
       std::copy_n(gate_up.begin() + i * 2 * width, width, gate.begin() + i * width);
       std::copy_n(gate_up.begin() + i * 2 * width + width, width, up.begin() + i * width);
     }
     swiglu_cpu(gate.data(), up.data(), n, width, ref.data());
+    for (size_t i = 0; i < hf.size(); ++i) hf[i] = rbf16(rbf16(gate[i] / (1.0f + std::exp(-gate[i]))) * up[i]);
     DevVec<uint16_t> d_in(to_bf16(gate_up)), d_out(n * width);
     ASSERT_TRUE(cuda::launch_swiglu(d_in.as<bf16>(), n, width, d_out.as<bf16>(), nullptr).ok());
-    EXPECT_LT(rel_l2(from_bf16(d_out.host()), ref), 1e-2) << "width " << width;
+    const auto got = from_bf16(d_out.host());
+    EXPECT_LT(rel_l2(got, ref), 1e-2) << "width " << width;
+    expect_reproduces(got, hf, 2, "swiglu width " + std::to_string(width));
   }
 }
 

@@ -82,7 +82,9 @@ void qk_norm_rope_cpu(float* qk, int64_t n_tokens, int64_t n_heads, int64_t head
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t j = 0; j < half; ++j) {
       // inv_freq is computed in fp32 as transformers does, then the angle in fp32.
-      float inv_freq = static_cast<float>(1.0 / std::pow(theta, static_cast<double>(2 * j) / head_dim));
+      const float expo = static_cast<float>(2 * j) / static_cast<float>(head_dim);
+      const float inv_freq =
+          1.0f / static_cast<float>(std::pow(static_cast<double>(static_cast<float>(theta)), static_cast<double>(expo)));
       float angle = static_cast<float>(positions[t]) * inv_freq;
       cos_t[j] = std::cos(angle);
       sin_t[j] = std::sin(angle);

@@ -1,5 +1,6 @@
 // SwiGLU over the fused gate/up projection: reads both halves of a row once, 16 bytes
-// per thread per half, computes in fp32, writes bf16.
+// per thread per half, computes in fp32, writes bf16. Rounded as transformers' bf16
+// `act_fn(gate) * up` is: silu(g) = g / (1 + exp(-g)) rounded to bf16, then the product.
 #include "cuda/activation.cuh"
 
 namespace ream::cuda {
@@ -7,7 +8,9 @@ namespace {
 
 // ---- kernels ----
 
-__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + __expf(-g)) * u; }
+__device__ __forceinline__ float silu_mul(float g, float u) {
+  return round_bf16(__fdiv_rn(g, 1.0f + expf(-g))) * u;
+}
 
 __global__ void swiglu_vec_kernel(const bf16* __restrict__ gate_up, int64_t n, int64_t width, bf16* __restrict__ out) {
   const int64_t vec_per_row = width / 8;

@@ -30,10 +30,12 @@
 namespace ream::cuda {
 namespace {
 
-constexpr int HD = kAttnHeadDim;
 constexpr int KT = kAttnKvTile;
-constexpr int LDS = HD + 8;  // padded smem row (272 bytes): conflict-free fragment loads
-constexpr size_t kSmemBytes = 2 /*K,V*/ * 2 /*stages*/ * KT * LDS * sizeof(bf16);
+// Padded smem rows (HD + 8 bf16: 272 bytes at HD 128): conflict-free fragment loads.
+template <int HD>
+constexpr size_t smem_bytes() {
+  return 2 /*K,V*/ * 2 /*stages*/ * KT * (HD + 8) * sizeof(bf16);
+}
 
 // ---- device helpers ----
 
@@ -86,8 +88,10 @@ __device__ __forceinline__ float finish(float o, float l) { return __fmul_rn(o, 
 
 // ---- kernels ----
 
-// blockDim.x = 32 * warps (1 or 4); rows = 16 * warps.
+// blockDim.x = 32 * warps (1 or 4); rows = 16 * warps. HD: head_dim, a multiple of 16.
+template <int HD>
 __global__ void __launch_bounds__(128, 3) paged_attention_kernel(const AttentionArgs a) {
+  constexpr int LDS = HD + 8;
   const int ROWS = static_cast<int>(blockDim.x >> 5) * 16;
   const int NT = static_cast<int>(blockDim.x);
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -310,6 +314,7 @@ __global__ void __launch_bounds__(128, 3) paged_attention_kernel(const Attention
 
 // Folds each row's pieces, in order, for one (work item, KV head): one thread per head
 // dim, rows in turn. A row at position p has pieces 0 .. p / piece_len.
+template <int HD>
 __global__ void __launch_bounds__(HD) attention_combine_kernel(const AttentionArgs a) {
   const AttnWork w = a.work[blockIdx.x];
   const AttnSeq s = a.seqs[w.seq];
@@ -362,10 +367,34 @@ int choose_attention_splits(int64_t base_blocks, int64_t max_keys, int sm_count,
 
 // ---- launchers ----
 
+namespace {
+
+template <int HD>
+Status launch_paged_attention_hd(const AttentionArgs& a, cudaStream_t stream) {
+  constexpr size_t kSmem = smem_bytes<HD>();
+  // Above 48 KiB of dynamic shared memory needs the opt-in (a cheap host-side call).
+  CUDA_CHECK(cudaFuncSetAttribute(paged_attention_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(kSmem)));
+  const dim3 grid(a.n_work, a.n_kv_heads, a.num_splits);
+  paged_attention_kernel<HD><<<grid, a.rows * 2, kSmem, stream>>>(a);  // 16 rows per warp
+  CUDA_CHECK_LAUNCH("paged_attention_kernel");
+  if (a.num_splits > 1) {
+    attention_combine_kernel<HD><<<dim3(a.n_work, a.n_kv_heads), HD, 0, stream>>>(a);
+    CUDA_CHECK_LAUNCH("attention_combine_kernel");
+  }
+  return Status();
+}
+
+}  // namespace
+
+bool attention_supports_head_dim(int64_t head_dim) {
+  return head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128;
+}
+
 Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t stream) {
   if (args.n_work == 0) return Status();
-  if (args.head_dim != HD)
-    return unimplemented("paged attention is built for head_dim " + std::to_string(HD) + ", not " +
+  if (!attention_supports_head_dim(args.head_dim))
+    return unimplemented("paged attention is built for head_dim 16, 32, 64 and 128, not " +
                          std::to_string(args.head_dim));
   if (args.n_kv_heads <= 0 || args.n_heads % args.n_kv_heads != 0 || args.n_heads / args.n_kv_heads > rows)
     return unimplemented("paged attention: " + std::to_string(args.n_heads) + " query heads over " +
@@ -378,17 +407,12 @@ Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t 
     return invalid_argument("paged attention: rows must be 16 or 64");
   AttentionArgs a = args;
   a.rows = rows;
-  // Above 48 KiB of dynamic shared memory needs the opt-in (a cheap host-side call).
-  CUDA_CHECK(cudaFuncSetAttribute(paged_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kSmemBytes)));
-  const dim3 grid(a.n_work, a.n_kv_heads, a.num_splits);
-  paged_attention_kernel<<<grid, rows * 2, kSmemBytes, stream>>>(a);  // 16 rows per warp
-  CUDA_CHECK_LAUNCH("paged_attention_kernel");
-  if (a.num_splits > 1) {
-    attention_combine_kernel<<<dim3(a.n_work, a.n_kv_heads), HD, 0, stream>>>(a);
-    CUDA_CHECK_LAUNCH("attention_combine_kernel");
+  switch (a.head_dim) {
+    case 16: return launch_paged_attention_hd<16>(a, stream);
+    case 32: return launch_paged_attention_hd<32>(a, stream);
+    case 64: return launch_paged_attention_hd<64>(a, stream);
+    default: return launch_paged_attention_hd<128>(a, stream);
   }
-  return Status();
 }
 
 }  // namespace ream::cuda

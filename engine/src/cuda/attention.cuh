@@ -7,7 +7,6 @@
 
 namespace ream::cuda {
 
-constexpr int kAttnHeadDim = 128;   // the only head_dim the kernels are built for
 constexpr int kAttnKvTile = 64;     // keys per tile; split pieces are whole tiles
 constexpr int kAttnRowsPrefill = 64;  // (query token, head) rows per block, prefill kernel
 constexpr int kAttnRowsDecode = 16;   // rows per block, decode kernel
@@ -43,7 +42,7 @@ struct AttentionArgs {
   const AttnSeq* seqs = nullptr;
   const AttnWork* work = nullptr;  // device array of n_work items
   int n_work = 0;
-  int n_heads = 0, n_kv_heads = 0, head_dim = kAttnHeadDim, block_size = 16;
+  int n_heads = 0, n_kv_heads = 0, head_dim = 128, block_size = 16;
   float scale = 0;              // 1/sqrt(head_dim)
   int piece_len = kAttnPiece;   // keys per piece, a multiple of kAttnKvTile
   int num_splits = 1;           // 1: fold mode; > 1: split mode, block z computes piece z, so
@@ -68,6 +67,9 @@ int attention_pieces(int64_t max_keys, int piece_len);
 // Either way the results are the same, bit for bit.
 int choose_attention_splits(int64_t base_blocks, int64_t max_keys, int sm_count, int64_t capacity_rows, int rows,
                             int piece_len);
+
+// The head_dims the kernels are built for: 16, 32, 64 and 128 (Qwen3: 128).
+bool attention_supports_head_dim(int64_t head_dim);
 
 // Causal attention of every work item's query rows over its sequence's paged keys;
 // out = softmax(q k^T * scale) v per query head, head h reading KV head h / group.

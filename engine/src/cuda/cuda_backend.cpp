@@ -11,6 +11,13 @@
 // per (batch size, attention splits) and replayed: ~450 launches become one.
 // REAM_CUDA_GRAPHS=0 in the environment turns graphs off.
 //
+// Dataflow: bf16 between kernels, fp32 inside them, rounded where a bf16 Qwen3 in
+// transformers rounds: the residual stream after every add, each projection's output, the
+// norms' normalised value and their product with the weight, cos/sin and each RoPE product,
+// silu(gate) and its product with up, and the logits (then widened to fp32 for the
+// sampler). Rounding once where transformers rounds twice would be a little more precise
+// and no longer within bf16 noise of it; docs/cuda_backend.md has the measurements.
+//
 // Batch invariance (BackendOptions::batch_invariant, on by default): the matrix products
 // run ream's fixed-order kernels (gemm_invariant.cu) instead of GEMV / cuBLAS, and
 // attention folds fixed pieces of kAttnPiece keys (attention.cu), so every token's K/V and
@@ -32,6 +39,7 @@
 #include "cuda/activation.cuh"
 #include "cuda/attention.cuh"
 #include "cuda/common.cuh"
+#include "cuda/convert.cuh"
 #include "cuda/embedding.cuh"
 #include "cuda/gemm.cuh"
 #include "cuda/kv_cache.cuh"
@@ -52,16 +60,17 @@ constexpr size_t kReserveBytes = size_t{512} << 20;  // left free for cuBLAS, th
 
 // Activations, carved from one allocation. Shapes use T = max_batch_tokens, S = max_num_seqs.
 struct Activations {
-  float* residual;     // (T, hidden) fp32 residual stream
+  bf16* residual;      // (T, hidden) residual stream
   bf16* x;             // (T, hidden) normalised input of the next projection
   bf16* qkv;           // (T, (n_heads + 2 n_kv) * head_dim)
   bf16* attn;          // (T, n_heads * head_dim)
-  float* proj;         // (T, hidden) o_proj / down_proj output
+  bf16* proj;          // (T, hidden) o_proj / down_proj output
   bf16* gate_up;       // (T, 2 * intermediate)
   bf16* act;           // (T, intermediate)
   float2* cos_sin;     // (T, head_dim / 2)
   bf16* x_sample;      // (S, hidden) rows that sample
-  float* logits;       // (S, vocab)
+  bf16* logits_bf16;   // (S, vocab) the LM head's output
+  float* logits;       // (S, vocab) the same, in fp32 for the sampler
   float* pen_saved;    // (S * vocab) raw logits of penalised tokens
   SampleOut* samples;  // (S)
   float* part_o;       // (kPartialRows, head_dim)
@@ -137,8 +146,8 @@ class CudaBackend final : public Backend {
 };
 
 Status CudaBackend::check_model() const {
-  if (cfg_.head_dim != kAttnHeadDim)
-    return unimplemented("the CUDA backend supports head_dim " + std::to_string(kAttnHeadDim) + ", the model has " +
+  if (!attention_supports_head_dim(cfg_.head_dim))
+    return unimplemented("the CUDA backend supports head_dim 16, 32, 64 and 128, the model has " +
                          std::to_string(cfg_.head_dim));
   if (cfg_.num_key_value_heads <= 0 || cfg_.num_attention_heads % cfg_.num_key_value_heads != 0 ||
       cfg_.num_attention_heads / cfg_.num_key_value_heads > kAttnRowsDecode)
@@ -168,15 +177,16 @@ Status CudaBackend::allocate_activations() {
     parts.push_back({reinterpret_cast<void**>(ptr), off});
     off = align_up(off + bytes, 256);
   };
-  add(&a_.residual, T * H * 4);
+  add(&a_.residual, T * H * 2);
   add(&a_.x, T * H * 2);
   add(&a_.qkv, T * (nh + 2 * nkv) * hd * 2);
   add(&a_.attn, T * nh * hd * 2);
-  add(&a_.proj, T * H * 4);
+  add(&a_.proj, T * H * 2);
   add(&a_.gate_up, T * 2 * I * 2);
   add(&a_.act, T * I * 2);
   add(&a_.cos_sin, T * (hd / 2) * sizeof(float2));
   add(&a_.x_sample, S * H * 2);
+  add(&a_.logits_bf16, S * V * 2);
   add(&a_.logits, S * V * 4);
   add(&a_.pen_saved, S * V * 4);
   add(&a_.samples, S * sizeof(SampleOut));
@@ -313,11 +323,11 @@ Status CudaBackend::forward(const StepPlan& plan) {
                                          meta<int64_t>(layout_.slots), T, nkv, hd, opt_.block_size,
                                          k_cache(static_cast<int64_t>(l)), v_cache(static_cast<int64_t>(l)), s));
     REAM_RETURN_IF_ERROR(attention(plan, static_cast<int64_t>(l)));
-    REAM_RETURN_IF_ERROR(matmul(a_.attn, L.w_o, T, nh * hd, H, a_.proj, true));
+    REAM_RETURN_IF_ERROR(matmul(a_.attn, L.w_o, T, nh * hd, H, a_.proj, false));
     REAM_RETURN_IF_ERROR(launch_add_rmsnorm(a_.residual, a_.proj, L.post_attention_layernorm, T, H, eps, a_.x, s));
     REAM_RETURN_IF_ERROR(matmul(a_.x, L.w_gate_up, T, H, 2 * I, a_.gate_up, false));
     REAM_RETURN_IF_ERROR(launch_swiglu(a_.gate_up, T, I, a_.act, s));
-    REAM_RETURN_IF_ERROR(matmul(a_.act, L.w_down, T, I, H, a_.proj, true));
+    REAM_RETURN_IF_ERROR(matmul(a_.act, L.w_down, T, I, H, a_.proj, false));
     const float* next_norm = l + 1 < w_.layers.size() ? w_.layers[l + 1].input_layernorm : w_.norm;
     REAM_RETURN_IF_ERROR(launch_add_rmsnorm(a_.residual, a_.proj, next_norm, T, H, eps, a_.x, s));
   }
@@ -328,7 +338,9 @@ Status CudaBackend::sample_kernels(const StepPlan& plan) {
   const int64_t n = plan.n_sample, H = cfg_.hidden_size, V = cfg_.vocab_size;
   cudaStream_t s = stream_.get();
   REAM_RETURN_IF_ERROR(launch_gather_rows(a_.x, meta<int32_t>(layout_.sample_rows), n, H, a_.x_sample, s));
-  REAM_RETURN_IF_ERROR(matmul(a_.x_sample, w_.lm_head, n, H, V, a_.logits, true));
+  // bf16 logits, as transformers' bf16 LM head gives them, widened for the sampler.
+  REAM_RETURN_IF_ERROR(matmul(a_.x_sample, w_.lm_head, n, H, V, a_.logits_bf16, false));
+  REAM_RETURN_IF_ERROR(launch_convert_to_f32(DType::kBF16, a_.logits_bf16, n * V, a_.logits, s));
   REAM_RETURN_IF_ERROR(launch_sample(a_.logits, n, V, meta<SampleParamsDev>(layout_.sample_params),
                                      meta<PenaltyEntry>(layout_.penalties), a_.pen_saved, a_.samples, s));
   return Status();

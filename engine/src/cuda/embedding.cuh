@@ -5,9 +5,9 @@
 
 namespace ream::cuda {
 
-// out[i, :] = float(table[ids[i], :])      table (vocab, dim) bf16, out (n, dim) fp32.
+// out[i, :] = table[ids[i], :]             table (vocab, dim) bf16, out (n, dim) bf16.
 // Twin: embedding_cpu.
-Status launch_embedding(const bf16* table, const int32_t* ids, int64_t n, int64_t dim, float* out,
+Status launch_embedding(const bf16* table, const int32_t* ids, int64_t n, int64_t dim, bf16* out,
                         cudaStream_t stream);
 
 // out[i, :] = src[rows[i], :]              src (*, dim), out (n, dim), both bf16.

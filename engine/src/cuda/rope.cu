@@ -1,6 +1,10 @@
 // Qwen3 attention input preparation: per-head RMSNorm (q_norm / k_norm) then RoPE, in
 // place on the fused QKV activations, one warp per (token, head). The cos/sin table is
 // built once per step (positions are shared by every layer).
+//
+// Roundings follow a bf16 Qwen3 in transformers: inv_freq = 1 / theta^(2j/d) in fp32, the
+// angle in fp32, cos and sin rounded to bf16; the norm as in norm.cu (two roundings); then
+// q*cos + rotate_half(q)*sin with each product and the sum rounded to bf16.
 #include "cuda/rope.cuh"
 
 namespace ream::cuda {
@@ -16,11 +20,13 @@ __global__ void rope_cos_sin_kernel(const int32_t* __restrict__ positions, int64
   if (i >= n * half) return;
   const int64_t t = i / half;
   const int j = static_cast<int>(i % half);
-  const float inv_freq = static_cast<float>(1.0 / pow(theta, static_cast<double>(2 * j) / head_dim));
-  const float angle = static_cast<float>(positions[t]) * inv_freq;
+  const float expo = __fdiv_rn(static_cast<float>(2 * j), static_cast<float>(head_dim));
+  const float p = static_cast<float>(pow(static_cast<double>(static_cast<float>(theta)), static_cast<double>(expo)));
+  const float inv_freq = __fdiv_rn(1.0f, p);
+  const float angle = __fmul_rn(static_cast<float>(positions[t]), inv_freq);
   double s, c;
-  sincos(static_cast<double>(angle), &s, &c);
-  out[i] = make_float2(static_cast<float>(c), static_cast<float>(s));
+  sincos(static_cast<double>(angle), &s, &c);  // the fp32 cos/sin to within rounding
+  out[i] = make_float2(round_bf16(static_cast<float>(c)), round_bf16(static_cast<float>(s)));
 }
 
 __global__ void qk_norm_rope_kernel(bf16* __restrict__ x, int64_t n_tokens, int n_q_heads, int n_heads, int head_dim,
@@ -44,16 +50,17 @@ __global__ void qk_norm_rope_kernel(bf16* __restrict__ x, int64_t n_tokens, int 
     ss += a[p] * a[p] + b[p] * b[p];
   }
   ss = warp_sum(ss);
-  const float inv = rsqrtf(ss / static_cast<float>(head_dim) + eps);
+  const float inv = rsqrtf(ss * (1.0f / static_cast<float>(head_dim)) + eps);
   const float2* cs = cos_sin + t * half;
 #pragma unroll
   for (int p = 0; p < kMaxPairsPerLane; ++p) {
     const int j = lane + 32 * p;
     if (j < half) {
-      const float an = a[p] * inv * w[j], bn = b[p] * inv * w[j + half];
+      const float an = round_bf16(w[j] * round_bf16(a[p] * inv));
+      const float bn = round_bf16(w[j + half] * round_bf16(b[p] * inv));
       const float2 c = cs[j];
-      v[j] = __float2bfloat16(an * c.x - bn * c.y);
-      v[j + half] = __float2bfloat16(bn * c.x + an * c.y);
+      v[j] = __float2bfloat16_rn(round_bf16(an * c.x) - round_bf16(bn * c.y));
+      v[j + half] = __float2bfloat16_rn(round_bf16(bn * c.x) + round_bf16(an * c.y));
     }
   }
 }
