@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,9 @@ struct SeqSlice {
   int32_t query_len = 0;     // new tokens this step (a prefill chunk, or 1 when decoding)
   int32_t context_len = 0;   // tokens in the KV cache after this step; the new tokens sit at
                              // positions [context_len - query_len, context_len)
-  std::vector<int32_t> block_table;  // blocks holding positions [0, context_len)
+  // Blocks holding positions [0, context_len): a view of the sequence's own table, valid
+  // for the step (the scheduler changes no table of a sequence it has placed in a step).
+  std::span<const int32_t> block_table;
   bool sample = false;       // sample a token after its last new token
   // Sampling state, read only when sample is true.
   const SamplingParams* sampling = nullptr;

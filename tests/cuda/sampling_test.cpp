@@ -86,13 +86,14 @@ TEST(CudaSampling, MatchesCpuSampler) {
     batch.positions.push_back(0);
   }
   const uint64_t seed_base = rng();
+  const std::vector<int32_t> table = {0};
   for (int r = 0; r < n; ++r) {
     SeqSlice s;
     s.seq_id = r;
     s.query_start = r;
     s.query_len = 1;
     s.context_len = 1;
-    s.block_table = {0};
+    s.block_table = table;
     s.sample = true;
     s.sampling = &cs[r / kDraws].p;
     s.rng_seed = seed_base + r;

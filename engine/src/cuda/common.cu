@@ -84,16 +84,19 @@ void PinnedBuffer::reset() {
 }
 
 Status Stream::create() {
-  CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking));
+  reset();
+  CUDA_CHECK(cudaStreamCreateWithFlags(&h_, cudaStreamNonBlocking));
   return Status();
 }
 
 Status Event::create() {
-  CUDA_CHECK(cudaEventCreateWithFlags(&e_, cudaEventDisableTiming));
+  reset();
+  CUDA_CHECK(cudaEventCreateWithFlags(&h_, cudaEventDisableTiming));
   return Status();
 }
 
 Status CublasHandle::create() {
+  reset();
   CUBLAS_CHECK(cublasCreate(&h_));
   return Status();
 }

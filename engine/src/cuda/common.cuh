@@ -76,6 +76,14 @@ class PinnedBuffer {
   PinnedBuffer(const PinnedBuffer&) = delete;
   PinnedBuffer& operator=(const PinnedBuffer&) = delete;
   PinnedBuffer(PinnedBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      ptr_ = std::exchange(o.ptr_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
   Status allocate(size_t bytes, const char* what);
   void reset();
   void* get() const { return ptr_; }
@@ -87,44 +95,45 @@ class PinnedBuffer {
   size_t size_ = 0;
 };
 
-// RAII stream / event / cuBLAS handle.
-class Stream {
+// One CUDA or cuBLAS handle, destroyed with its owner. Copy deleted, move allowed.
+template <class H, auto Destroy>
+class UniqueHandle {
  public:
-  Stream() = default;
-  ~Stream() { if (s_) cudaStreamDestroy(s_); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  Status create();
-  cudaStream_t get() const { return s_; }
+  UniqueHandle() = default;
+  ~UniqueHandle() { reset(); }
+  UniqueHandle(const UniqueHandle&) = delete;
+  UniqueHandle& operator=(const UniqueHandle&) = delete;
+  UniqueHandle(UniqueHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  UniqueHandle& operator=(UniqueHandle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      h_ = std::exchange(o.h_, nullptr);
+    }
+    return *this;
+  }
+  H get() const { return h_; }
+  void reset() {
+    if (h_) Destroy(h_);
+    h_ = nullptr;
+  }
 
- private:
-  cudaStream_t s_ = nullptr;
+ protected:
+  H h_ = nullptr;
 };
 
-class Event {
+class Stream : public UniqueHandle<cudaStream_t, cudaStreamDestroy> {
  public:
-  Event() = default;
-  ~Event() { if (e_) cudaEventDestroy(e_); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  Status create();
-  cudaEvent_t get() const { return e_; }
-
- private:
-  cudaEvent_t e_ = nullptr;
+  Status create();  // non-blocking with respect to the legacy default stream
 };
 
-class CublasHandle {
+class Event : public UniqueHandle<cudaEvent_t, cudaEventDestroy> {
  public:
-  CublasHandle() = default;
-  ~CublasHandle() { if (h_) cublasDestroy(h_); }
-  CublasHandle(const CublasHandle&) = delete;
-  CublasHandle& operator=(const CublasHandle&) = delete;
-  Status create();
-  cublasHandle_t get() const { return h_; }
+  Status create();  // timing disabled
+};
 
- private:
-  cublasHandle_t h_ = nullptr;
+class CublasHandle : public UniqueHandle<cublasHandle_t, cublasDestroy> {
+ public:
+  Status create();
 };
 
 #if defined(__CUDACC__)

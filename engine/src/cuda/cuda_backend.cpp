@@ -78,17 +78,9 @@ struct Activations {
 };
 
 // An instantiated CUDA graph. Copy deleted, move allowed.
-class GraphExec {
+class GraphExec : public UniqueHandle<cudaGraphExec_t, cudaGraphExecDestroy> {
  public:
-  explicit GraphExec(cudaGraphExec_t e) : e_(e) {}
-  ~GraphExec() { if (e_) cudaGraphExecDestroy(e_); }
-  GraphExec(GraphExec&& o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
-  GraphExec(const GraphExec&) = delete;
-  GraphExec& operator=(const GraphExec&) = delete;
-  cudaGraphExec_t get() const { return e_; }
-
- private:
-  cudaGraphExec_t e_ = nullptr;
+  explicit GraphExec(cudaGraphExec_t e) { h_ = e; }
 };
 
 class CudaBackend final : public Backend {
