@@ -2,9 +2,8 @@
 // lengths in one launch (decode tokens, prefill chunks over earlier context, a whole
 // prompt), block tables drawn from a shuffled pool over a cache full of noise, both
 // block shapes (decode: 16 rows, prefill: 64 rows), fold and split mode, head_dim 128
-// (Qwen3) and the smaller ones the kernels are built for. Batch
-// invariance: every variant, and the same query rows cut into other chunks, give
-// bitwise-identical outputs.
+// (Qwen3) and the smaller ones the kernels are built for. Batch invariance: every
+// variant, and the same query rows cut into other chunks, give bitwise-identical outputs.
 #include <algorithm>
 #include <numeric>
 #include <string>

@@ -3,8 +3,8 @@
 // end-to-end tests with the real engine are in tests/plugins/cli_e2e_test.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -330,6 +330,73 @@ outputs:
   EXPECT_EQ(outcome_.outputs["deep"], "skipped");
   EXPECT_EQ(count("SELECT status FROM step_runs WHERE step_id = 'deep'"), "skipped");
   EXPECT_EQ(count("SELECT COUNT(*) FROM step_runs WHERE step_id = 'each' AND status = 'succeeded'"), "3");
+}
+
+// Counts the prompts in flight (submitted, reply not yet delivered) whose text names an
+// item starting with `prefix`, and keeps the largest count seen.
+class InFlightCounter : public ScriptedModelClient {
+ public:
+  InFlightCounter(Script script, std::vector<std::string> prefixes)
+      : ScriptedModelClient(std::move(script)), prefixes_(std::move(prefixes)), now_(prefixes_.size()),
+        max_(prefixes_.size()) {}
+  Result<uint64_t> submit(const ModelRequest& r, std::function<void(ModelReply)> done) override {
+    const size_t k = which(test::last_text(r));
+    if (k < prefixes_.size()) {
+      std::lock_guard lock(mu_);
+      max_[k] = std::max(max_[k], ++now_[k]);
+    }
+    return ScriptedModelClient::submit(r, [this, k, done = std::move(done)](ModelReply reply) {
+      if (k < prefixes_.size()) {
+        std::lock_guard lock(mu_);
+        --now_[k];
+      }
+      done(std::move(reply));
+    });
+  }
+  int max_in_flight(size_t k) {
+    std::lock_guard lock(mu_);
+    return max_[k];
+  }
+
+ private:
+  size_t which(const std::string& text) const {
+    for (size_t k = 0; k < prefixes_.size(); ++k)
+      if (text.find("item=\"" + prefixes_[k]) != std::string::npos) return k;
+    return prefixes_.size();
+  }
+  std::vector<std::string> prefixes_;
+  std::mutex mu_;
+  std::vector<int> now_, max_;
+};
+
+TEST_F(ExecutorScripted, StepParallelCapsItsRunsInFlight) {
+  // Two independent foreach steps of 8 runs each on a pool of 6 workers; replies take
+  // 100 ms. `capped` may have 2 runs in flight, `free` as many as the pool gives it.
+  InFlightCounter model([](const ModelRequest&, int) { return ScriptedReply{"ok", Status(), 100}; }, {"c", "f"});
+  RunOptions opt;
+  opt.max_parallel = 6;
+  run(R"(name: caps
+inputs:
+  doc: {type: document}
+  cs: {type: list, items: string}
+  fs: {type: list, items: string}
+steps:
+  - id: capped
+    plugin: testkit
+    parallel: 2
+    foreach: {items: "${{ inputs.cs }}"}
+  - id: free
+    plugin: testkit
+    foreach: {items: "${{ inputs.fs }}"}
+)",
+      {{"doc", dir_.write("d.txt", "Doc text here.")},
+       {"cs", {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"}},
+       {"fs", {"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"}}},
+      model, opt);
+  ASSERT_EQ(outcome_.status, "succeeded") << outcome_.error;
+  EXPECT_EQ(count("SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded'"), "16");
+  EXPECT_EQ(model.max_in_flight(0), 2) << "capped step";
+  EXPECT_GT(model.max_in_flight(1), 2) << "the uncapped step shares the pool";
 }
 
 TEST_F(ExecutorScripted, RetriesWithBackoffThenSucceed) {

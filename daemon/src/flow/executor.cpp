@@ -1,9 +1,11 @@
-// Executor: job loading, the step DAG, foreach expansion, the worker pool,
-// retries with backoff, commits and the job's final state.
+// Executor: job loading, the step DAG, foreach expansion, the worker pool (a step's
+// `parallel` caps its own runs in flight), retries with backoff, commits and the job's
+// final state.
 #include "flow/executor.h"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <condition_variable>
@@ -28,6 +30,7 @@ enum class SlotState { kWaiting, kRunning, kDone, kSkipped, kFailed };
 struct StepSlot {
   SlotState state = SlotState::kWaiting;
   int runs_left = 0;
+  int in_flight = 0;  // runs of this step being run by a worker now
   bool foreach = false;
   int iterations = 0;
   std::map<int, json> outputs;  // by iteration
@@ -426,16 +429,23 @@ void JobRun::run_unit(const RunUnit& unit) {
 void JobRun::worker() {
   std::unique_lock lock(mu_);
   while (!stop_) {
-    if (queue_.empty() || failed_ || cancelled()) {
+    // The first queued run whose step is under its `parallel` cap (0: the pool's size).
+    auto next = std::find_if(queue_.begin(), queue_.end(), [&](const RunUnit& u) {
+      const int cap = wf_.steps[u.step].parallel;
+      return cap <= 0 || slots_[u.step].in_flight < cap;
+    });
+    if (next == queue_.end() || failed_ || cancelled()) {
       cv_.wait_for(lock, std::chrono::milliseconds(100));
       continue;
     }
-    RunUnit unit = std::move(queue_.front());
-    queue_.pop_front();
+    RunUnit unit = std::move(*next);
+    queue_.erase(next);
     ++running_;
+    ++slots_[unit.step].in_flight;
     lock.unlock();
     run_unit(unit);
     lock.lock();
+    --slots_[unit.step].in_flight;
     --running_;
     cv_.notify_all();
   }
