@@ -2,7 +2,7 @@
 //
 // A block takes one KV head and a tile of query *rows*, a row being one (new token, query
 // head of that KV head's group) pair: with GQA the group's heads share every K/V tile a
-// block loads (Qwen3-4B: 4 heads per KV head, so a 64-row tile is 16 tokens x 4 heads).
+// block loads (Qwen3-4B: 4 heads per KV head, so a 128-row tile is 32 tokens x 4 heads).
 // Each warp owns 16 rows; Q stays in registers as mma A-fragments for the whole pass.
 // Keys stream through shared memory in tiles of 64, double-buffered with cp.async,
 // gathered through the sequence's block table. Scores S = Q K^T and the online softmax
@@ -10,7 +10,7 @@
 // probabilities are re-packed as bf16 A-fragments and multiplied by V (ldmatrix.trans).
 // No score matrix touches memory. Causality: a row at position p sees keys <= p.
 //
-// Batch invariance. One kernel (4 warps for prefill tiles, 1 warp for decode) runs the
+// Batch invariance. One kernel (8 warps for prefill tiles, 1 warp for decode) runs the
 // same per-row arithmetic whatever the block: keys are visited in absolute tiles from
 // position 0 and cut into absolute *pieces* of piece_len keys; each piece runs the online
 // softmax from a fresh state and the pieces are folded left to right with fold() (the
@@ -88,9 +88,11 @@ __device__ __forceinline__ float finish(float o, float l) { return __fmul_rn(o, 
 
 // ---- kernels ----
 
-// blockDim.x = 32 * warps (1 or 4); rows = 16 * warps. HD: head_dim, a multiple of 16.
+// blockDim.x = 32 * warps (1 or 8); rows = 16 * warps. HD: head_dim, a multiple of 16.
+// 8 warps (128 rows) load each K/V tile once for twice the rows of 4 warps: 10-11% faster
+// prefill on an H200 (65,536 tokens) at one block per SM with 255 registers.
 template <int HD>
-__global__ void __launch_bounds__(128, 3) paged_attention_kernel(const AttentionArgs a) {
+__global__ void __launch_bounds__(256, 1) paged_attention_kernel(const AttentionArgs a) {
   constexpr int LDS = HD + 8;
   const int ROWS = static_cast<int>(blockDim.x >> 5) * 16;
   const int NT = static_cast<int>(blockDim.x);
@@ -404,7 +406,8 @@ Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t 
   if (args.num_splits < 1 || (args.num_splits > 1 && (!args.part_o || !args.part_ml)))
     return invalid_argument("paged attention: bad split configuration");
   if (rows != kAttnRowsPrefill && rows != kAttnRowsDecode)
-    return invalid_argument("paged attention: rows must be 16 or 64");
+    return invalid_argument("paged attention: rows must be " + std::to_string(kAttnRowsDecode) + " or " +
+                            std::to_string(kAttnRowsPrefill));
   AttentionArgs a = args;
   a.rows = rows;
   switch (a.head_dim) {

@@ -8,7 +8,7 @@
 namespace ream::cuda {
 
 constexpr int kAttnKvTile = 64;     // keys per tile; split pieces are whole tiles
-constexpr int kAttnRowsPrefill = 64;  // (query token, head) rows per block, prefill kernel
+constexpr int kAttnRowsPrefill = 128;  // (query token, head) rows per block, prefill kernel
 constexpr int kAttnRowsDecode = 16;   // rows per block, decode kernel
 // Keys per piece (see attention.cu): a row's softmax runs piece by piece over absolute key
 // ranges [z * piece_len, (z + 1) * piece_len) and the pieces are folded in order. Fixed
@@ -73,7 +73,7 @@ bool attention_supports_head_dim(int64_t head_dim);
 
 // Causal attention of every work item's query rows over its sequence's paged keys;
 // out = softmax(q k^T * scale) v per query head, head h reading KV head h / group.
-// rows = kAttnRowsPrefill (4 warps) or kAttnRowsDecode (1 warp) sizes the blocks; a row's
+// rows = kAttnRowsPrefill (8 warps) or kAttnRowsDecode (1 warp) sizes the blocks; a row's
 // result depends only on its inputs and piece_len, never on rows, the work list or
 // num_splits. Twin: paged_attention_cpu.
 Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t stream);
