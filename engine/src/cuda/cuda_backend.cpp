@@ -15,8 +15,8 @@
 // transformers rounds: the residual stream after every add, each projection's output, the
 // norms' normalised value and their product with the weight, cos/sin and each RoPE product,
 // silu(gate) and its product with up, and the logits (then widened to fp32 for the
-// sampler). Rounding once where transformers rounds twice would be a little more precise
-// and no longer within bf16 noise of it; docs/cuda_backend.md has the measurements.
+// sampler). So ream computes the function people serve, not a near neighbour of it: its
+// logits are within one bf16 unit of a model of this dataflow (docs/cuda_backend.md).
 //
 // Batch invariance (BackendOptions::batch_invariant, on by default): the matrix products
 // run ream's fixed-order kernels (gemm_invariant.cu) instead of GEMV / cuBLAS, and
