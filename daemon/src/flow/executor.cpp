@@ -53,7 +53,7 @@ class JobRun {
   Status load();
   bool cancelled() const { return opt_.cancel && opt_.cancel->load(); }
   void event(const std::string& line);
-  void after_commit();  // under lock
+  void after_commit();  // under commit_mu_, right after a commit
   bool needs_met(const Step& step) const;
   void expand_ready();
   Status expand(size_t index);
@@ -91,6 +91,9 @@ class JobRun {
   bool stop_ = false;
   bool failed_ = false;
   std::string error_;
+  // Serialises each step-run commit (or skip) with its count, so the test hook's kill
+  // lands right after the Nth commit, before any other worker's (runs commit in parallel).
+  std::mutex commit_mu_;
   int commits_ = 0;
   bool fresh_ = false;  // the job had never started: show the documents' context plans
 };
@@ -218,8 +221,11 @@ Status JobRun::expand(size_t index) {
   auto skipped = existing_.find({step.id, -1});
   bool skip = skipped != existing_.end() && skipped->second.status == store::kStepSkipped;
   if (!skip && step.when && !truthy(step.when->eval(ctx_))) {
-    REAM_RETURN_IF_ERROR(store_.skip_step(job_id_, step.id));
-    after_commit();
+    {
+      std::lock_guard commit_lock(commit_mu_);
+      REAM_RETURN_IF_ERROR(store_.skip_step(job_id_, step.id));
+      after_commit();
+    }
     skip = true;
   }
   if (skip) {
@@ -393,7 +399,12 @@ void JobRun::run_unit(const RunUnit& unit) {
       rec.usage = res.usage;
       rec.outputs_json = res.outputs.dump();
       rec.warnings_json = json(res.warnings).dump();
-      Status commit = store_.commit_step_run(rec, res.findings);
+      Status commit;
+      {
+        std::lock_guard commit_lock(commit_mu_);
+        commit = store_.commit_step_run(rec, res.findings);
+        if (commit.ok()) after_commit();
+      }
       std::lock_guard lock(mu_);
       if (!commit.ok()) {
         unit_done(unit, false, json(), 0, "step '" + name + "': cannot commit: " + commit.message());
@@ -405,7 +416,6 @@ void JobRun::run_unit(const RunUnit& unit) {
             " prompts (" + std::to_string(static_cast<int>(secs * 1000)) + " ms)");
       for (const std::string& w : res.warnings) event("step " + name + " warning: " + w);
       unit_done(unit, true, res.outputs, static_cast<int64_t>(res.findings.size()), "");
-      after_commit();
       return;
     }
     error = "step '" + name + "' failed: " + st.message();
