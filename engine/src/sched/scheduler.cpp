@@ -89,13 +89,8 @@ ScheduledStep Scheduler::schedule() {
       if (s != seq && !scheduled(s) && (!worst || outranks(worst, s))) worst = s;
     return (worst && outranks(seq, worst)) ? worst : nullptr;
   };
-
-  std::sort(running_.begin(), running_.end(), outranks);
-  const std::vector<Sequence*> running = running_;
-  for (Sequence* seq : running) {
-    if (seq->state != SeqState::kRunning) continue;  // preempted as a victim this step
-    if (budget == 0 || static_cast<int>(in_step.size()) >= config_.max_num_seqs) break;
-    const int64_t n = std::min(seq->remaining(), budget);
+  // KV blocks for n more tokens of seq, preempting lower-ranked victims while needed.
+  auto make_room = [&](Sequence* seq, int64_t n) {
     bool ok = ensure_blocks(seq, n);
     while (!ok) {
       Sequence* victim = victim_for(seq);
@@ -103,7 +98,16 @@ ScheduledStep Scheduler::schedule() {
       preempt(victim);
       ok = ensure_blocks(seq, n);
     }
-    if (!ok) {
+    return ok;
+  };
+
+  std::sort(running_.begin(), running_.end(), outranks);
+  const std::vector<Sequence*> running = running_;
+  for (Sequence* seq : running) {
+    if (seq->state != SeqState::kRunning) continue;  // preempted as a victim this step
+    if (budget == 0 || static_cast<int>(in_step.size()) >= config_.max_num_seqs) break;
+    const int64_t n = std::min(seq->remaining(), budget);
+    if (!make_room(seq, n)) {
       preempt(seq);
       continue;
     }
@@ -112,7 +116,6 @@ ScheduledStep Scheduler::schedule() {
     budget -= n;
   }
 
-  std::vector<Sequence*> admitted;
   for (Sequence* seq : std::vector<Sequence*>(waiting_)) {
     if (budget == 0 || static_cast<int>(in_step.size()) >= config_.max_num_seqs) break;
     if (!seq->prefix_looked_up) {
@@ -130,14 +133,7 @@ ScheduledStep Scheduler::schedule() {
       }
     }
     const int64_t n = std::min(seq->remaining(), budget);
-    bool ok = ensure_blocks(seq, n);
-    while (!ok) {
-      Sequence* victim = victim_for(seq);
-      if (!victim) break;
-      preempt(victim);
-      ok = ensure_blocks(seq, n);
-    }
-    if (!ok) {
+    if (!make_room(seq, n)) {
       // Give the prefix back (it stays cached) and keep first-come-first-served order.
       blocks_->release(seq->block_table);
       seq->block_table.clear();
