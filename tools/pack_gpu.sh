@@ -9,11 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 BUILD=build-cuda
-cmake -S . -B $BUILD -G Ninja -DREAM_CUDA=ON -DREAM_BUILD_DAEMON=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build $BUILD -j"$(nproc)" --target ream_bench cuda_kernels_test cuda_attention_test \
+cmake -S . -B $BUILD -G Ninja -DREAM_CUDA=ON -DREAM_BUILD_DAEMON=OFF -DCMAKE_BUILD_TYPE=Release -DREAM_CUDA_ARCHITECTURES=90a >/dev/null
+cmake --build $BUILD -j"$(nproc)" --target ream_bench ream_cuda_bench cuda_kernels_test cuda_attention_test \
   cuda_sampling_test cuda_backend_test cuda_golden_test
 rm -rf .carry/gpu && mkdir -p .carry/gpu
-cp $BUILD/bench/ream_bench $BUILD/tests/cuda/cuda_*_test .carry/gpu/
+cp $BUILD/bench/ream_bench $BUILD/tests/cuda/ream_cuda_bench $BUILD/tests/cuda/cuda_*_test .carry/gpu/
 strip .carry/gpu/*
 # Libraries from Debian packages; CUDA's own (cudart, cuBLAS) are on the GPU machine.
 ldd .carry/gpu/ream_bench | awk '/spdlog|fmt|utf8proc/ {print $3}' | xargs -r -I{} cp -L {} .carry/gpu/

@@ -1,12 +1,14 @@
 // Paged flash attention against paged_attention_cpu: several sequences of different
 // lengths in one launch (decode tokens, prefill chunks over earlier context, a whole
 // prompt), block tables drawn from a shuffled pool over a cache full of noise, both
-// block shapes (decode: 16 rows, prefill: 64 rows), fold and split mode, head_dim 128
-// (Qwen3) and the smaller ones the kernels are built for. Batch invariance: every
-// variant, and the same query rows cut into other chunks, give bitwise-identical outputs.
+// block shapes (decode: 16 rows, prefill: 128 rows), fold and split mode, head_dim 128
+// (Qwen3) and the smaller ones the kernels are built for, the Hopper prefill kernel
+// (wgmma) where the device and block size allow. Batch invariance: every variant, and the
+// same query rows cut into other chunks, give bitwise-identical outputs.
 #include <algorithm>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include "cpu/ops_cpu.h"
 #include "cuda/attention.cuh"
@@ -106,8 +108,9 @@ int split_mode(const Problem& p) {
 }
 
 // Runs every sequence through the kernel with `rows`, in fold mode (splits 1) or split
-// mode (splits >= the pieces of the longest context).
-std::vector<float> gpu_attention(const Problem& p, int rows, int splits) {
+// mode (splits >= the pieces of the longest context). `portable`: the mma.sync kernel even
+// where the Hopper kernel would take the launch.
+std::vector<float> gpu_attention(const Problem& p, int rows, int splits, bool portable = false) {
   std::vector<AttnSeq> seqs;
   std::vector<int32_t> bt;
   std::vector<AttnWork> work;
@@ -137,6 +140,8 @@ std::vector<float> gpu_attention(const Problem& p, int rows, int splits) {
   a.n_kv_heads = static_cast<int>(p.n_kv_heads);
   a.head_dim = static_cast<int>(p.head_dim);
   a.block_size = static_cast<int>(p.block_size);
+  a.num_blocks = p.num_blocks;
+  a.portable_only = portable;
   a.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   const int64_t part_rows = splits * static_cast<int64_t>(work.size()) * p.n_kv_heads * rows;
   DevVec<float> d_part_o(splits > 1 ? part_rows * p.head_dim : 1), d_part_ml(splits > 1 ? part_rows * 2 : 1);
@@ -154,8 +159,9 @@ std::vector<float> gpu_attention(const Problem& p, int rows, int splits) {
 void check_all_variants(const Problem& p, bool decode_kernel_too) {
   const auto ref = cpu_reference(p);
   const double tol = 2e-2;  // bf16 inputs and probabilities, fp32 accumulation
-  const auto base = gpu_attention(p, cuda::kAttnRowsPrefill, 1);
+  const auto base = gpu_attention(p, cuda::kAttnRowsPrefill, 1, /*portable=*/true);
   EXPECT_LT(rel_l2(base, ref), tol) << "prefill blocks, fold mode";
+  EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsPrefill, 1), base) << "prefill blocks, fold mode, Hopper kernel if any";
   const int splits = split_mode(p);
   EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsPrefill, splits), base) << "prefill blocks, " << splits << " splits";
   EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsPrefill, 2 * splits), base) << "prefill blocks, " << 2 * splits;
@@ -226,7 +232,36 @@ TEST_P(CudaAttention, ChunkingDoesNotChangeAnyBit) {
   EXPECT_EQ(gpu_attention(d, cuda::kAttnRowsDecode, split_mode(d)), whole);
 }
 
-INSTANTIATE_TEST_SUITE_P(BlockSizes, CudaAttention, ::testing::Values(16, 32, 7));
+// The Hopper kernel (wgmma, TMA) against the mma.sync kernel, bit for bit, on prompts
+// long enough for many pieces and every pipeline stage to wrap: whole prompts, chunks
+// over earlier context, every block size and group size it takes.
+TEST_P(CudaAttention, HopperKernelIsTheMmaSyncKernelBitForBit) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const int bs = GetParam();
+  Problem probe = make_problem(rng, 32, 8, bs, {{1, 1}});
+  cuda::AttentionArgs args;
+  args.head_dim = 128;
+  args.block_size = bs;
+  args.num_blocks = probe.num_blocks;
+  args.n_heads = 32;
+  args.n_kv_heads = 8;
+  if (!cuda::hopper_attention_supported(args))
+    GTEST_SKIP() << "the Hopper kernel does not take block size " << bs << " on this device/build";
+  bool first = true;
+  for (const auto& [nh, nkv] : std::vector<std::pair<int64_t, int64_t>>{{32, 8}, {16, 1}, {8, 8}, {12, 4}}) {
+    SCOPED_TRACE("heads " + std::to_string(nh) + "/" + std::to_string(nkv));
+    const Problem p = make_problem(rng, nh, nkv, bs, {{600, 1800}, {200, 200}, {64, 700}, {129, 1300}});
+    const auto portable = gpu_attention(p, cuda::kAttnRowsPrefill, 1, true);
+    if (std::exchange(first, false)) EXPECT_LT(rel_l2(portable, cpu_reference(p)), 2e-2);
+    const auto hopper = gpu_attention(p, cuda::kAttnRowsPrefill, 1);
+    size_t diff = 0;
+    for (size_t i = 0; i < hopper.size(); ++i) diff += hopper[i] != portable[i];
+    EXPECT_EQ(diff, 0u) << "of " << hopper.size() << " outputs differ";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BlockSizes, CudaAttention, ::testing::Values(16, 32, 7, 128));
 
 TEST(CudaAttentionSplits, ChooseSplitsFillsTheGpuWithinCapacity) {
   // Batch 1, long context: every piece its own block, a power of two.

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <random>
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -176,58 +178,117 @@ void bench_prefill(Backend* b, int total, int chunk) {
   std::printf("prefill %d tokens (chunks of %d): %.2f s, %.0f tok/s\n", total, chunk, t, total / t);
 }
 
-// The attention kernels alone: a prefill chunk at the end of a long context, and decode.
+// The attention kernels alone. Prefill: whole prompts of N tokens in chunks of 8192 (each
+// chunk attends to everything before it), the mma.sync kernel and the Hopper kernel
+// (wgmma) side by side, their outputs compared bit for bit; then decode.
 void bench_attention() {
   using namespace ream::cuda;
-  const int nh = 32, nkv = 8, hd = 128, bs = 16;
-  const int ctx = 131072, chunk = 4096;
+  const int nh = 32, nkv = 8, hd = 128, bs = 16, chunk = 8192;
+  const int ctx = 262144;
   const int64_t blocks = ctx / bs;
   const int64_t cache_elems = blocks * nkv * bs * hd;
-  bf16 *k, *v, *q, *o;
+  bf16 *k, *v, *q, *o, *o2;
   int32_t* bt;
   AttnSeq* seqs;
   AttnWork* work;
   float *po, *pml;
-  cudaMalloc(&k, cache_elems * 2); cudaMalloc(&v, cache_elems * 2);
-  cudaMemset(k, 0x3c, cache_elems * 2); cudaMemset(v, 0x3c, cache_elems * 2);
-  cudaMalloc(&q, int64_t{chunk} * nh * hd * 2); cudaMemset(q, 0x3c, int64_t{chunk} * nh * hd * 2);
+  {  // noise, not constants (they hide wrong indexing); the same query rows serve every chunk
+    std::vector<uint16_t> h(cache_elems);
+    cudaMalloc(&k, cache_elems * 2); cudaMalloc(&v, cache_elems * 2);
+    fill(h, 1.0f, 0.0f, 11); cudaMemcpy(k, h.data(), cache_elems * 2, cudaMemcpyHostToDevice);
+    fill(h, 1.0f, 0.0f, 12); cudaMemcpy(v, h.data(), cache_elems * 2, cudaMemcpyHostToDevice);
+    h.resize(int64_t{chunk} * nh * hd);
+    fill(h, 1.0f, 0.0f, 13);
+    cudaMalloc(&q, h.size() * 2); cudaMemcpy(q, h.data(), h.size() * 2, cudaMemcpyHostToDevice);
+  }
   cudaMalloc(&o, int64_t{chunk} * nh * hd * 2);
+  cudaMalloc(&o2, int64_t{chunk} * nh * hd * 2);
   std::vector<int32_t> table(blocks);
   std::iota(table.begin(), table.end(), 0);
+  std::mt19937_64 rng(7);
+  std::shuffle(table.begin(), table.end(), rng);  // pages scattered, as a long-running cache has them
   cudaMalloc(&bt, blocks * 4); cudaMemcpy(bt, table.data(), blocks * 4, cudaMemcpyHostToDevice);
-  cudaMalloc(&seqs, 64 * sizeof(AttnSeq)); cudaMalloc(&work, 8192 * sizeof(AttnWork));
+  const int max_seqs = ctx / chunk;
+  cudaMalloc(&seqs, max_seqs * sizeof(AttnSeq));
+  cudaMalloc(&work, (ctx / 32 + 64) * sizeof(AttnWork));  // >= every work list below
   cudaMalloc(&po, int64_t{131072} * hd * 4); cudaMalloc(&pml, 131072 * 8);
   cudaEvent_t e0, e1;
   cudaEventCreate(&e0); cudaEventCreate(&e1);
-  auto time_it = [&](const AttentionArgs& a, int rows) {
-    for (int i = 0; i < 2; ++i) (void)launch_paged_attention(a, rows, nullptr);
+  AttentionArgs a;
+  a.q_stride = nh * hd; a.k_cache = k; a.v_cache = v; a.out_stride = nh * hd;
+  a.block_tables = bt; a.seqs = seqs; a.n_heads = nh; a.n_kv_heads = nkv; a.head_dim = hd; a.block_size = bs;
+  a.num_blocks = blocks; a.scale = 1.0f / std::sqrt(128.0f); a.part_o = po; a.part_ml = pml;
+  std::printf("attention: Hopper kernel %s on this device\n", hopper_attention_supported(a) ? "available" : "NOT available");
+  // One prompt of n tokens in chunks: chunk i is sequence i (its rows read the same query
+  // rows, query_start 0) over context (i + 1) * chunk; its work items start at i * per_chunk.
+  const int per_chunk = chunk / (kAttnRowsPrefill / (nh / nkv));
+  auto setup_prompt = [&](int n) {
+    std::vector<AttnSeq> ss;
+    std::vector<AttnWork> w;
+    for (int c0 = 0, i = 0; c0 < n; c0 += chunk, ++i) {
+      ss.push_back({0, std::min(chunk, n - c0), c0 + std::min(chunk, n - c0), 0});
+      append_attention_work(i, ss.back().query_len, kAttnRowsPrefill, nh / nkv, &w);
+    }
+    cudaMemcpy(seqs, ss.data(), ss.size() * sizeof(AttnSeq), cudaMemcpyHostToDevice);
+    cudaMemcpy(work, w.data(), w.size() * sizeof(AttnWork), cudaMemcpyHostToDevice);
+  };
+  auto run_prompt = [&](int n, bool portable, bf16* out) -> Status {
+    a.portable_only = portable;
+    a.q = q; a.out = out; a.seqs = seqs;
+    for (int c0 = 0, i = 0; c0 < n; c0 += chunk, ++i) {
+      a.work = work + static_cast<int64_t>(i) * per_chunk;
+      a.n_work = (std::min(chunk, n - c0) + kAttnRowsPrefill / (nh / nkv) - 1) / (kAttnRowsPrefill / (nh / nkv));
+      a.num_splits = choose_attention_splits(int64_t{a.n_work} * nkv, c0 + chunk, 132, 131072, kAttnRowsPrefill,
+                                             kAttnPiece);
+      REAM_RETURN_IF_ERROR(launch_paged_attention(a, kAttnRowsPrefill, nullptr));
+    }
+    return Status();
+  };
+  for (int n : {8192, 32768, 131072, 262144}) {
+    setup_prompt(n);
+    const double flops = 4.0 * hd * nh * (0.5 * n * (n + 1.0));  // causal: sum over queries of keys seen
+    float ms[2] = {0, 0};
+    for (int variant = 0; variant < 2; ++variant) {
+      const bool portable = variant == 0;
+      if (!portable && !hopper_attention_supported(a)) continue;
+      Status st = run_prompt(n, portable, portable ? o : o2);  // warm-up
+      if (!st.ok()) { std::printf("attention failed: %s\n", st.message().c_str()); return; }
+      const int reps = n >= 131072 ? 2 : 5;
+      cudaEventRecord(e0);
+      for (int r = 0; r < reps; ++r) (void)run_prompt(n, portable, portable ? o : o2);
+      cudaEventRecord(e1);
+      cudaEventSynchronize(e1);
+      cudaEventElapsedTime(&ms[variant], e0, e1);
+      ms[variant] /= reps;
+      const cudaError_t err = cudaGetLastError();
+      std::printf("attention prefill %6d tokens (chunks of %d), %-8s: %8.2f ms/layer, %6.1f TFLOP/s%s\n", n, chunk,
+                  portable ? "mma.sync" : "wgmma", ms[variant], flops / (ms[variant] * 1e-3) / 1e12,
+                  err == cudaSuccess ? "" : cudaGetErrorString(err));
+    }
+    if (ms[1] > 0) {
+      const int64_t elems = int64_t{chunk} * nh * hd;  // the last chunk's rows
+      std::vector<uint16_t> h1(elems), h2(elems);
+      cudaMemcpy(h1.data(), o, elems * 2, cudaMemcpyDeviceToHost);
+      cudaMemcpy(h2.data(), o2, elems * 2, cudaMemcpyDeviceToHost);
+      int64_t diff = 0;
+      for (int64_t i = 0; i < elems; ++i) diff += h1[i] != h2[i];
+      std::printf("attention prefill %6d tokens: wgmma vs mma.sync: %lld of %lld outputs differ; speed-up %.2fx\n", n,
+                  static_cast<long long>(diff), static_cast<long long>(elems), ms[0] / ms[1]);
+    }
+  }
+  a.portable_only = false;
+  a.q = q; a.out = o;
+  auto time_it = [&](const AttentionArgs& args, int rows) {
+    for (int i = 0; i < 2; ++i) (void)launch_paged_attention(args, rows, nullptr);
     cudaEventRecord(e0);
     const int reps = 5;
-    for (int i = 0; i < reps; ++i) (void)launch_paged_attention(a, rows, nullptr);
+    for (int i = 0; i < reps; ++i) (void)launch_paged_attention(args, rows, nullptr);
     cudaEventRecord(e1);
     cudaEventSynchronize(e1);
     float ms = 0;
     cudaEventElapsedTime(&ms, e0, e1);
     return ms / reps;
   };
-  AttentionArgs a;
-  a.q = q; a.q_stride = nh * hd; a.k_cache = k; a.v_cache = v; a.out = o; a.out_stride = nh * hd;
-  a.block_tables = bt; a.seqs = seqs; a.n_heads = nh; a.n_kv_heads = nkv; a.head_dim = hd; a.block_size = bs;
-  a.scale = 1.0f / std::sqrt(128.0f); a.part_o = po; a.part_ml = pml;
-  for (int c : {8192, 32768, 131072}) {
-    AttnSeq s{0, chunk, c, 0};
-    cudaMemcpy(seqs, &s, sizeof s, cudaMemcpyHostToDevice);
-    std::vector<AttnWork> w;
-    append_attention_work(0, chunk, kAttnRowsPrefill, nh / nkv, &w);
-    cudaMemcpy(work, w.data(), w.size() * sizeof(AttnWork), cudaMemcpyHostToDevice);
-    a.work = work; a.n_work = static_cast<int>(w.size());
-    a.num_splits = choose_attention_splits(a.n_work * nkv, c, 132, 131072, kAttnRowsPrefill, kAttnPiece);
-    const float ms = time_it(a, kAttnRowsPrefill);
-    // Causal FLOPs of the chunk: 4 * hd * nh * sum over queries of keys seen.
-    const double keys = static_cast<double>(chunk) * (c - chunk) + 0.5 * chunk * (chunk + 1.0);
-    std::printf("attention prefill chunk %d at context %6d: %7.3f ms, %6.1f TFLOP/s\n", chunk, c, ms,
-                4.0 * hd * nh * keys / (ms * 1e-3) / 1e12);
-  }
   for (int batch : {1, 32}) {
     for (int c : {4096, 32768, 131072}) {
       if (int64_t{batch} * c > ctx * 2) continue;
@@ -247,7 +308,7 @@ void bench_attention() {
                   bytes / (ms * 1e-3) / 1e9, a.num_splits);
     }
   }
-  cudaFree(k); cudaFree(v); cudaFree(q); cudaFree(o); cudaFree(bt); cudaFree(seqs); cudaFree(work);
+  cudaFree(k); cudaFree(v); cudaFree(q); cudaFree(o); cudaFree(o2); cudaFree(bt); cudaFree(seqs); cudaFree(work);
   cudaFree(po); cudaFree(pml);
 }
 

@@ -23,6 +23,7 @@
 //     combine kernel folds each row's pieces in order. Used when blocks are too few to
 //     fill the GPU (small batch, long context); choosing it changes timing, not results.
 #include "cuda/attention.cuh"
+#include "cuda/attention_math.cuh"
 
 #include <algorithm>
 #include <cmath>
@@ -63,28 +64,6 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t& r0, uint32_t& r1, ui
                : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
                : "r"(s));
 }
-
-// Sum over the 4 lanes of a quad (the 4 threads holding one row's columns).
-__device__ __forceinline__ float quad_sum(float v) {
-  v = __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, 1));
-  return __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, 2));
-}
-
-// Folding a piece (max m, sum l, outputs o) into the running (M, L, O): new max M', then
-// L = L 2^(M - M') + l 2^(m - M'), likewise O. Explicit roundings: no contraction can
-// differ between the two kernels that use these.
-struct FoldCoef {
-  float m_new, a, b;
-};
-__device__ __forceinline__ FoldCoef fold_coef(float m_acc, float m_piece) {
-  const float m_new = fmaxf(m_acc, m_piece);
-  const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-  return {m_new, exp2f(__fsub_rn(m_acc, m_use)), exp2f(__fsub_rn(m_piece, m_use))};
-}
-__device__ __forceinline__ float fold(float acc, float a, float v, float b) {
-  return __fmaf_rn(acc, a, __fmul_rn(v, b));
-}
-__device__ __forceinline__ float finish(float o, float l) { return __fmul_rn(o, l > 0.0f ? __frcp_rn(l) : 0.0f); }
 
 // ---- kernels ----
 
@@ -204,55 +183,15 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
 
     // Mask, scale (log2 domain) and the online softmax update.
     const int tile_start = kv_begin + it * KT;
-    float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-    for (int nt = 0; nt < KT / 8; ++nt) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int col = tile_start + nt * 8 + 2 * t4 + (e & 1);
-        const int ri = e >> 1;
-        const float x = (col < kv_end && col <= row_pos[ri]) ? __fmul_rn(sc[nt][e], scale_log2) : -INFINITY;
-        sc[nt][e] = x;
-        mx[ri] = fmaxf(mx[ri], x);
-      }
-    }
-    float corr[2], m_use[2], rsum[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int ri = 0; ri < 2; ++ri) {
-      mx[ri] = fmaxf(mx[ri], __shfl_xor_sync(0xffffffffu, mx[ri], 1));
-      mx[ri] = fmaxf(mx[ri], __shfl_xor_sync(0xffffffffu, mx[ri], 2));
-      const float m_new = fmaxf(m_run[ri], mx[ri]);
-      m_use[ri] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet stays at zero
-      corr[ri] = exp2f(__fsub_rn(m_run[ri], m_use[ri]));
-      m_run[ri] = m_new;
-    }
-#pragma unroll
-    for (int nt = 0; nt < KT / 8; ++nt) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float p = exp2f(__fsub_rn(sc[nt][e], m_use[e >> 1]));
-        sc[nt][e] = p;
-        rsum[e >> 1] = __fadd_rn(rsum[e >> 1], p);
-      }
-    }
-#pragma unroll
-    for (int ri = 0; ri < 2; ++ri) l_run[ri] = __fmaf_rn(l_run[ri], corr[ri], rsum[ri]);
-#pragma unroll
-    for (int dt = 0; dt < HD / 8; ++dt) {
-      o[dt][0] = __fmul_rn(o[dt][0], corr[0]);
-      o[dt][1] = __fmul_rn(o[dt][1], corr[0]);
-      o[dt][2] = __fmul_rn(o[dt][2], corr[1]);
-      o[dt][3] = __fmul_rn(o[dt][3], corr[1]);
-    }
+    float corr[2];
+    softmax_tile(sc, tile_start, kv_end, row_pos, t4, scale_log2, true, m_run, l_run, corr);
+    rescale_rows<HD>(o, corr);
 
     // O += P V: P's accumulator layout is exactly the A-fragment layout of the next mma.
 #pragma unroll
     for (int kc = 0; kc < KT / 16; ++kc) {
       uint32_t pa[4];
-      pa[0] = pack_bf16x2(sc[2 * kc][0], sc[2 * kc][1]);
-      pa[1] = pack_bf16x2(sc[2 * kc][2], sc[2 * kc][3]);
-      pa[2] = pack_bf16x2(sc[2 * kc + 1][0], sc[2 * kc + 1][1]);
-      pa[3] = pack_bf16x2(sc[2 * kc + 1][2], sc[2 * kc + 1][3]);
+      pack_probabilities(sc, kc, pa);
       const int vrow = kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
       const bf16* vbase = v_s + (buf * KT + vrow) * LDS + (lane >> 4) * 8;
 #pragma unroll
@@ -266,35 +205,17 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
     __syncthreads();  // the buffer is refilled by the next iteration's prefetch
 
     // Fold mode, end of a piece (or of the block's keys): fold it in, start the next.
-    if (a.num_splits == 1 && (it + 1 == n_tiles || (tile_start + KT) % a.piece_len == 0)) {
-#pragma unroll
-      for (int ri = 0; ri < 2; ++ri) {
-        const float l_piece = quad_sum(l_run[ri]);
-        const FoldCoef f = fold_coef(m_acc[ri], m_run[ri]);
-        l_acc[ri] = fold(l_acc[ri], f.a, l_piece, f.b);
-        m_acc[ri] = f.m_new;
-#pragma unroll
-        for (int dt = 0; dt < HD / 8; ++dt) {
-          o_acc[dt][2 * ri] = fold(o_acc[dt][2 * ri], f.a, o[dt][2 * ri], f.b);
-          o_acc[dt][2 * ri + 1] = fold(o_acc[dt][2 * ri + 1], f.a, o[dt][2 * ri + 1], f.b);
-          o[dt][2 * ri] = o[dt][2 * ri + 1] = 0.0f;
-        }
-        m_run[ri] = -INFINITY;
-        l_run[ri] = 0.0f;
-      }
-    }
+    if (a.num_splits == 1 && (it + 1 == n_tiles || (tile_start + KT) % a.piece_len == 0))
+      fold_piece<HD>(o, o_acc, m_run, l_run, m_acc, l_acc);
   }
 
   if (a.num_splits == 1) {
 #pragma unroll
     for (int ri = 0; ri < 2; ++ri) {
       if (!row_valid[ri]) continue;
-      bf16* dst = a.out + static_cast<int64_t>(s.query_start + w.q0 + row_tok[ri]) * a.out_stride +
-                  static_cast<int64_t>(row_head[ri]) * HD + 2 * t4;
-#pragma unroll
-      for (int dt = 0; dt < HD / 8; ++dt)
-        *reinterpret_cast<uint32_t*>(dst + dt * 8) =
-            pack_bf16x2(finish(o_acc[dt][2 * ri], l_acc[ri]), finish(o_acc[dt][2 * ri + 1], l_acc[ri]));
+      store_row<HD>(o_acc, l_acc, ri,
+                    a.out + static_cast<int64_t>(s.query_start + w.q0 + row_tok[ri]) * a.out_stride +
+                        static_cast<int64_t>(row_head[ri]) * HD + 2 * t4);
     }
   } else {
 #pragma unroll
@@ -410,6 +331,8 @@ Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t 
                             std::to_string(kAttnRowsPrefill));
   AttentionArgs a = args;
   a.rows = rows;
+  if (rows == kAttnRowsPrefill && !a.portable_only && hopper_attention_supported(a))
+    return launch_paged_attention_hopper(a, stream);
   switch (a.head_dim) {
     case 16: return launch_paged_attention_hd<16>(a, stream);
     case 32: return launch_paged_attention_hd<32>(a, stream);

@@ -43,6 +43,8 @@ struct AttentionArgs {
   const AttnWork* work = nullptr;  // device array of n_work items
   int n_work = 0;
   int n_heads = 0, n_kv_heads = 0, head_dim = 128, block_size = 16;
+  int64_t num_blocks = 0;       // blocks in the cache (the Hopper kernel's TMA bounds; 0: unknown)
+  bool portable_only = false;   // run the mma.sync kernel even where the Hopper kernel applies
   float scale = 0;              // 1/sqrt(head_dim)
   int piece_len = kAttnPiece;   // keys per piece, a multiple of kAttnKvTile
   int num_splits = 1;           // 1: fold mode; > 1: split mode, block z computes piece z, so
@@ -71,11 +73,19 @@ int choose_attention_splits(int64_t base_blocks, int64_t max_keys, int sm_count,
 // The head_dims the kernels are built for: 16, 32, 64 and 128 (Qwen3: 128).
 bool attention_supports_head_dim(int64_t head_dim);
 
+// Whether the Hopper prefill kernel (attention_hopper.cu: wgmma, TMA) takes a launch
+// with these arguments and rows = kAttnRowsPrefill: sm_90a build, compute capability
+// 9.0, head_dim 128, fold mode, block_size a multiple of 8 dividing 64 (or a multiple
+// of 64), num_blocks set. Its results are the mma.sync kernel's, bit for bit.
+bool hopper_attention_supported(const AttentionArgs& args);
+Status launch_paged_attention_hopper(const AttentionArgs& args, cudaStream_t stream);
+
 // Causal attention of every work item's query rows over its sequence's paged keys;
 // out = softmax(q k^T * scale) v per query head, head h reading KV head h / group.
 // rows = kAttnRowsPrefill (8 warps) or kAttnRowsDecode (1 warp) sizes the blocks; a row's
 // result depends only on its inputs and piece_len, never on rows, the work list or
-// num_splits. Twin: paged_attention_cpu.
+// num_splits. Prefill launches go to the Hopper kernel where it applies (unless
+// portable_only). Twin: paged_attention_cpu.
 Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t stream);
 
 }  // namespace ream::cuda

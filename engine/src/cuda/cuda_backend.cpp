@@ -276,6 +276,7 @@ Status CudaBackend::attention(const StepPlan& plan, int64_t layer) {
   args.n_kv_heads = static_cast<int>(nkv);
   args.head_dim = static_cast<int>(hd);
   args.block_size = opt_.block_size;
+  args.num_blocks = num_blocks_;
   args.scale = 1.0f / std::sqrt(static_cast<float>(hd));
   args.part_o = a_.part_o;
   args.part_ml = a_.part_ml;

@@ -1,0 +1,140 @@
+// The per-row arithmetic that every paged-attention kernel shares (attention.cu's
+// mma.sync kernel and its combine kernel, attention_hopper.cu's wgmma kernel). Batch
+// invariance rests on these being one definition: a row folded by any kernel goes
+// through exactly these roundings.
+#pragma once
+
+#include <cmath>
+
+#include "cuda/common.cuh"
+
+namespace ream::cuda {
+
+// Sum over the 4 lanes of a quad (the 4 threads holding one row's columns).
+__device__ __forceinline__ float quad_sum(float v) {
+  v = __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+
+// Folding a piece (max m, sum l, outputs o) into the running (M, L, O): new max M', then
+// L = L 2^(M - M') + l 2^(m - M'), likewise O. Explicit roundings: no contraction can
+// differ between the two kernels that use these.
+struct FoldCoef {
+  float m_new, a, b;
+};
+__device__ __forceinline__ FoldCoef fold_coef(float m_acc, float m_piece) {
+  const float m_new = fmaxf(m_acc, m_piece);
+  const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+  return {m_new, exp2f(__fsub_rn(m_acc, m_use)), exp2f(__fsub_rn(m_piece, m_use))};
+}
+__device__ __forceinline__ float fold(float acc, float a, float v, float b) {
+  return __fmaf_rn(acc, a, __fmul_rn(v, b));
+}
+__device__ __forceinline__ float finish(float o, float l) { return __fmul_rn(o, l > 0.0f ? __frcp_rn(l) : 0.0f); }
+
+constexpr int kAttnTileKeys = 64;  // keys per tile (attention.cuh's kAttnKvTile)
+
+// One 64-key tile's online-softmax step for the two rows a thread holds, in the
+// accumulator layout of mma.m16n8 / wgmma.m64nN (sc[nt][e]: row g + 8 (e >> 1), column
+// 8 nt + 2 t4 + (e & 1) of the tile). Masks keys past kv_end or past the row's position
+// (need_mask false: the caller knows none is), scales into the log2 domain, turns the
+// scores into probabilities against the new running max, and updates the running sum.
+// corr[i] is what the row's output accumulators must be multiplied by.
+__device__ __forceinline__ void softmax_tile(float (&sc)[kAttnTileKeys / 8][4], int tile_start, int kv_end,
+                                             const int (&row_pos)[2], int t4, float scale_log2, bool need_mask,
+                                             float (&m_run)[2], float (&l_run)[2], float (&corr)[2]) {
+  float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int nt = 0; nt < kAttnTileKeys / 8; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int col = tile_start + nt * 8 + 2 * t4 + (e & 1);
+      const int ri = e >> 1;
+      const bool keep = !need_mask || (col < kv_end && col <= row_pos[ri]);
+      const float x = keep ? __fmul_rn(sc[nt][e], scale_log2) : -INFINITY;
+      sc[nt][e] = x;
+      mx[ri] = fmaxf(mx[ri], x);
+    }
+  }
+  float m_use[2], rsum[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int ri = 0; ri < 2; ++ri) {
+    mx[ri] = fmaxf(mx[ri], __shfl_xor_sync(0xffffffffu, mx[ri], 1));
+    mx[ri] = fmaxf(mx[ri], __shfl_xor_sync(0xffffffffu, mx[ri], 2));
+    const float m_new = fmaxf(m_run[ri], mx[ri]);
+    m_use[ri] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet stays at zero
+    corr[ri] = exp2f(__fsub_rn(m_run[ri], m_use[ri]));
+    m_run[ri] = m_new;
+  }
+#pragma unroll
+  for (int nt = 0; nt < kAttnTileKeys / 8; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float p = exp2f(__fsub_rn(sc[nt][e], m_use[e >> 1]));
+      sc[nt][e] = p;
+      rsum[e >> 1] = __fadd_rn(rsum[e >> 1], p);
+    }
+  }
+#pragma unroll
+  for (int ri = 0; ri < 2; ++ri) l_run[ri] = __fmaf_rn(l_run[ri], corr[ri], rsum[ri]);
+}
+
+// Rows' output accumulators (o[dt][e]: head dims 8 dt + 2 t4 + (e & 1), row e >> 1)
+// times their correction. Multiplying by exactly 1 changes no bit, so rows whose max did
+// not move skip it.
+template <int HD>
+__device__ __forceinline__ void rescale_rows(float (&o)[HD / 8][4], const float (&corr)[2]) {
+  if (corr[0] == 1.0f && corr[1] == 1.0f) return;
+#pragma unroll
+  for (int dt = 0; dt < HD / 8; ++dt) {
+    o[dt][0] = __fmul_rn(o[dt][0], corr[0]);
+    o[dt][1] = __fmul_rn(o[dt][1], corr[0]);
+    o[dt][2] = __fmul_rn(o[dt][2], corr[1]);
+    o[dt][3] = __fmul_rn(o[dt][3], corr[1]);
+  }
+}
+
+// The tile's probabilities as bf16 A-fragments of the P V product, 16 keys per kc: the
+// accumulator layout of S is the A-fragment layout of the next product.
+__device__ __forceinline__ void pack_probabilities(const float (&sc)[kAttnTileKeys / 8][4], int kc,
+                                                   uint32_t (&pa)[4]) {
+  pa[0] = pack_bf16x2(sc[2 * kc][0], sc[2 * kc][1]);
+  pa[1] = pack_bf16x2(sc[2 * kc][2], sc[2 * kc][3]);
+  pa[2] = pack_bf16x2(sc[2 * kc + 1][0], sc[2 * kc + 1][1]);
+  pa[3] = pack_bf16x2(sc[2 * kc + 1][2], sc[2 * kc + 1][3]);
+}
+
+// End of a piece in fold mode: fold the piece (m_run, l_run, o) into the running
+// (m_acc, l_acc, o_acc) and start the next piece from a fresh state.
+template <int HD>
+__device__ __forceinline__ void fold_piece(float (&o)[HD / 8][4], float (&o_acc)[HD / 8][4], float (&m_run)[2],
+                                           float (&l_run)[2], float (&m_acc)[2], float (&l_acc)[2]) {
+#pragma unroll
+  for (int ri = 0; ri < 2; ++ri) {
+    const float l_piece = quad_sum(l_run[ri]);
+    const FoldCoef f = fold_coef(m_acc[ri], m_run[ri]);
+    l_acc[ri] = fold(l_acc[ri], f.a, l_piece, f.b);
+    m_acc[ri] = f.m_new;
+#pragma unroll
+    for (int dt = 0; dt < HD / 8; ++dt) {
+      o_acc[dt][2 * ri] = fold(o_acc[dt][2 * ri], f.a, o[dt][2 * ri], f.b);
+      o_acc[dt][2 * ri + 1] = fold(o_acc[dt][2 * ri + 1], f.a, o[dt][2 * ri + 1], f.b);
+      o[dt][2 * ri] = o[dt][2 * ri + 1] = 0.0f;
+    }
+    m_run[ri] = -INFINITY;
+    l_run[ri] = 0.0f;
+  }
+}
+
+// Fold mode's result: row `ri`'s normalised outputs, bf16, to dst (its head's first
+// column for this thread, 8 dt + 2 t4).
+template <int HD>
+__device__ __forceinline__ void store_row(const float (&o_acc)[HD / 8][4], const float (&l_acc)[2], int ri,
+                                          bf16* dst) {
+#pragma unroll
+  for (int dt = 0; dt < HD / 8; ++dt)
+    *reinterpret_cast<uint32_t*>(dst + dt * 8) =
+        pack_bf16x2(finish(o_acc[dt][2 * ri], l_acc[ri]), finish(o_acc[dt][2 * ri + 1], l_acc[ri]));
+}
+
+}  // namespace ream::cuda
