@@ -12,9 +12,11 @@ tokenizer files), then for prompts of several lengths:
   * transformers (bf16, sdpa) generates greedy tokens and their top-5 logprobs;
   * ream_bench runs the same prompts on ream's CUDA backend, alone and batched;
 and compares against transformers-bf16: greedy ids identical, or differing only at a step
-where transformers' top-2 margin is below bf16 noise (NOISE_MARGIN); top-5 logprobs within
-0.05 up to the first divergence; and the same greedy ids alone, in a batch of 32, from the
-prefix cache and after preemption. Exit status 0 only when every prompt passes.
+where transformers' top-2 margin is at most one bf16 unit (NOISE_MARGIN); top-5 logprob
+error up to the first divergence at most transformers' own spread on that prompt (its
+flash sdpa backend against its default one, same run) plus one bf16 unit (issue 11's
+criterion); and the same greedy ids alone, in a batch of 32, from the prefix cache and
+after preemption. Exit status 0 only when every prompt passes.
 
 usage: check_qwen3_4b.py --ream-bench BIN --tokenizer-dir DIR --out DIR
            [--model-dir DIR] [--lengths 16,...] [--new-tokens 64]
@@ -31,8 +33,12 @@ import torch
 import transformers
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-NOISE_MARGIN = 0.1  # top-2 logit margins below this are within bf16 noise for this depth
-LOGPROB_TOL = 0.05  # the issue's tolerance on top-5 logprobs
+NOISE_MARGIN = 0.03125 + 1e-6  # issue 11: a divergence counts as noise where the top-2 margin <= one bf16 unit
+LOGPROB_TOL = 0.05  # issue 3's fixed tolerance on top-5 logprobs (reported only)
+# One bf16 unit of the logits where they sit (4-8): issue 11 allows greedy divergences where
+# transformers' own top-2 margin is at most this, and this much logprob error above
+# transformers' own flash-vs-default spread.
+BF16_UNIT = 0.03125
 
 
 def qwen3_4b_config():
@@ -133,7 +139,7 @@ def compare(ref, ours):
         for tid, lp in ref["top5"][step]:
             # A reference top-5 token outside ream's top 20 counts as an unbounded error.
             max_err = max(max_err, abs(mine[tid] - lp) if tid in mine else float("inf"))
-    explained = div is not None and ref["margins"][div] < NOISE_MARGIN
+    explained = div is not None and ref["margins"][div] <= NOISE_MARGIN
     return div, explained, max_err
 
 
@@ -170,7 +176,7 @@ def main():
     preempted = run_ream(a.ream_bench, a.model_dir, prompts + fillers, a.new_tokens, a.out, True, "preempt",
                          ["--kv-cache-bytes", str(kv_bytes)])
 
-    report = {"prompts": [], "noise_margin": NOISE_MARGIN, "logprob_tolerance": LOGPROB_TOL}
+    report = {"prompts": [], "noise_margin": NOISE_MARGIN, "bf16_unit": BF16_UNIT, "issue3_logprob_tolerance": LOGPROB_TOL}
     ok = True
     n_pass = n_self_pass = 0
     for n, r, rf, e, s, b, c, p in zip(lengths, ref, ref_flash, exact, solo, batched, cached, preempted):
@@ -204,9 +210,12 @@ def main():
                "batch_invariant": batch_same, "prefix_cache_same": cache_same, "cached_tokens": c["usage"]["cached"],
                "preempted_same": preempt_same, "transformers_bf16_s": r["seconds"]}
         report["prompts"].append(row)
-        # 64 greedy tokens identical to transformers' or differing only where its top-2
-        # margin is below bf16 noise; top-5 logprobs within LOGPROB_TOL up to there.
-        good = ((div is None or explained) and err <= LOGPROB_TOL
+        # Issue 11's criterion: 64 greedy tokens identical to transformers' or differing only
+        # where its top-2 margin is at most one bf16 unit; top-5 logprob error at most
+        # transformers' own spread on this prompt (flash vs default sdpa) plus one bf16 unit.
+        allowed = terr + BF16_UNIT
+        row["logprob_allowed"] = allowed
+        good = ((div is None or explained) and err <= allowed
                 and batch_same and cache_same and preempt_same)
         ok &= good
         n_pass += good
@@ -216,8 +225,9 @@ def main():
         margin_txt = "" if div is None else f" (margin {r['margins'][div]:.4f})"
         print(f"{n:>6} tokens | vs transformers-bf16: div={div}{margin_txt} lp_err={err:.4f}{fp32_txt} | "
               f"batch={batch_same} cache={cache_same}({c['usage']['cached']}) preempt={preempt_same} "
-              f"{'OK' if good else 'FAIL'} | transformers-flash vs transformers-bf16: div={tdiv} lp_err={terr:.4f} "
-              f"{'OK' if self_good else 'FAIL'}", flush=True)
+              f"{'OK' if good else 'FAIL'} (allowed {allowed:.4f}) | transformers-flash vs transformers-bf16: "
+              f"div={tdiv} lp_err={terr:.4f} {'OK' if self_good else 'FAIL'} (issue 3's fixed {LOGPROB_TOL})",
+              flush=True)
     divs = [row["ream_vs_transformers_bf16"]["first_divergence"] for row in report["prompts"]]
     report["greedy_divergences"] = sum(d is not None for d in divs)
     print(f"greedy ids differ from transformers-bf16 in {report['greedy_divergences']} of {len(divs)} prompts",
@@ -225,8 +235,9 @@ def main():
     report["ok"] = ok
     report["prompts_passing"] = n_pass
     report["transformers_flash_prompts_passing"] = n_self_pass
-    print(f"the issue's criterion: ream passes {n_pass} of {len(lengths)} prompts; transformers with its flash "
-          f"sdpa backend, against itself with the default one, passes {n_self_pass} of {len(lengths)}", flush=True)
+    print(f"issue 11's criterion (error <= transformers' flash-vs-default spread + {BF16_UNIT}): ream passes "
+          f"{n_pass} of {len(lengths)} prompts; against issue 3's fixed {LOGPROB_TOL}, transformers' flash backend "
+          f"passes {n_self_pass} of {len(lengths)} against its default", flush=True)
     with open(os.path.join(a.out, "check_qwen3_4b.json"), "w") as f:
         json.dump(report, f, indent=1)
     sys.exit(0 if ok else 1)

@@ -184,7 +184,7 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
     // Mask, scale (log2 domain) and the online softmax update.
     const int tile_start = kv_begin + it * KT;
     float corr[2];
-    softmax_tile(sc, tile_start, kv_end, row_pos, t4, scale_log2, true, m_run, l_run, corr);
+    softmax_tile<true>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
     rescale_rows<HD>(o, corr);
 
     // O += P V: P's accumulator layout is exactly the A-fragment layout of the next mma.

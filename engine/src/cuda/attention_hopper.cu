@@ -8,10 +8,10 @@
 // mma.sync kernel's 8-warp block), keys are visited in absolute 64-key tiles from 0, the
 // online softmax runs per tile with the shared arithmetic of attention_math.cuh, and the
 // pieces of kAttnPiece keys are folded in order. What differs is how the work is fed:
-//   - warps 4-7 and 8-11 are two consumer warpgroups of 64 rows each. Q sits in shared
-//     memory (128-byte swizzle) as wgmma's A operand; S = Q K^T is 8 wgmma.m64n64k16 from
-//     shared memory, the probabilities go back in as register A-fragments of 4
-//     wgmma.m64n128k16 against V read transposed from shared memory;
+//   - warps 4-7 and 8-11 are two consumer warpgroups of 64 rows each. Q stays in
+//     registers as wgmma's A-fragments (the mma.sync kernel's layout); S = Q K^T is 8
+//     wgmma.m64n64k16 against the K stage, the probabilities go back in as register
+//     A-fragments of 4 wgmma.m64n128k16 against V read transposed from the V stage;
 //   - warp 0 is the producer (its warpgroup gives its registers to the consumers
 //     with setmaxnreg): for each tile it looks up the block table and issues one
 //     TMA copy per (page, 64-column half) of K and of V into a 128-byte-swizzled stage,
@@ -30,7 +30,8 @@
 
 #include <cuda.h>
 
-#include <mutex>
+#include <algorithm>
+#include <string>
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define REAM_SM90A_DEVICE 1
@@ -43,11 +44,10 @@ constexpr int HD = 128;
 constexpr int KT = kAttnKvTile;
 constexpr int kStages = 4;
 constexpr int kThreads = 384;               // a producer warpgroup + 2 consumer warpgroups
-constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128 x 40 + 256 x 232 <= 65,536
+constexpr int kProducerRegs = 24, kConsumerRegs = 240;  // 128 x 24 + 256 x 240 <= 65,536
 constexpr int kColBlockBytes = KT * 128;    // 64 rows x 128 bytes: one 64-column half of a tile
 constexpr int kTileBytes = KT * HD * 2;     // 16 KiB: one K or V tile
-constexpr int kQBytes = 128 * HD * 2;       // 32 KiB: 128 rows of Q
-constexpr size_t kSmemBytes = 1024 /*alignment slack*/ + kQBytes + 2 * kStages * kTileBytes + 64 * kStages;
+constexpr size_t kSmemBytes = 1024 /*alignment slack*/ + 2 * kStages * kTileBytes + 64 * kStages;
 static_assert(kAttnRowsPrefill == 128, "the Hopper kernel's block is the mma.sync kernel's 8-warp block");
 
 // ---- device helpers (sm_90a) ----
@@ -85,9 +85,6 @@ __device__ __forceinline__ void tma_load_4d(uint32_t dst, const CUtensorMap* map
 }
 // Ordinary shared-memory stores become visible to the async proxy (wgmma, TMA).
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
-  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
 
 // wgmma shared-memory descriptor, 128-byte swizzle: start address, leading byte offset
 // (between 64-element column blocks, MN-major only), stride byte offset (between 8-row
@@ -102,20 +99,21 @@ __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_grou
 // Pins an accumulator after wgmma_wait_all so that no use is scheduled before the wait.
 __device__ __forceinline__ void fence_operand(float& r) { asm volatile("" : "+f"(r)::"memory"); }
 
-// S (64 x 64, fp32, accumulated) += Q (64 x 16, smem) K^T (K: 64 keys x 16, smem, K-major).
-__device__ __forceinline__ void wgmma_qk(float (&d)[KT / 8][4], uint64_t da, uint64_t db) {
+// S (64 x 64, fp32, accumulated) += Q (64 x 16, registers: the mma.m16n8k16 A-fragment of
+// each warp's 16 rows) K^T (K: 64 keys x 16, smem, K-major).
+__device__ __forceinline__ void wgmma_qk(float (&d)[KT / 8][4], const uint32_t (&a)[4], uint64_t db) {
   asm volatile(
-      "{\n .reg .pred p;\n setp.ne.b32 p, %34, 0;\n"
+      "{\n .reg .pred p;\n setp.ne.b32 p, %37, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
       "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
       "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
-      "%32, %33, p, 1, 1, 0, 0;\n}\n"
+      "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
       : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]),
         "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]),
         "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]),
         "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
         "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
-      : "l"(da), "l"(db), "r"(1));
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
 }
 
 // O (64 x 128, fp32, accumulated) += P (64 x 16 keys, registers) V (16 keys x 128, smem, MN-major).
@@ -154,8 +152,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #ifdef REAM_SM90A_DEVICE
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
-  const uint32_t q_s = base;                          // [2 warpgroups][64 rows x 128] swizzled
-  const uint32_t k_s = q_s + kQBytes;                 // [kStages][64 keys x 128] swizzled
+  const uint32_t k_s = base;                          // [kStages][64 keys x 128] swizzled
   const uint32_t v_s = k_s + kStages * kTileBytes;    // [kStages][64 keys x 128] swizzled
   const uint32_t bars = v_s + kStages * kTileBytes;   // full_k, full_v, empty: kStages each
   auto full_k = [&](int st) { return bars + 8u * st; };
@@ -194,20 +191,22 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (it >= kStages) mbar_wait(empty(st), ((it / kStages) & 1) ^ 1);
       const int tile_start = it * KT;
       if (tile_start + KT <= kv_end) {
+        // The tile's pages, looked up by lanes 0..n-1 at once (one memory latency, not n).
+        const int n_boxes = KT / box_rows;
+        const int my_blk = lane < n_boxes ? bt[(tile_start + lane * box_rows) / bs] : 0;
         if (lane == 0) {
           mbar_expect_tx(full_k(st), kTileBytes);
-          for (int r = 0; r < KT; r += box_rows) {
-            const int tok = tile_start + r, blk = bt[tok / bs];
-            for (int c = 0; c < 2; ++c)
-              tma_load_4d(k_s + st * kTileBytes + c * kColBlockBytes + r * 128, &maps.k, c * 64, tok % bs, kvh, blk,
-                          full_k(st));
-          }
           mbar_expect_tx(full_v(st), kTileBytes);
-          for (int r = 0; r < KT; r += box_rows) {
-            const int tok = tile_start + r, blk = bt[tok / bs];
-            for (int c = 0; c < 2; ++c)
-              tma_load_4d(v_s + st * kTileBytes + c * kColBlockBytes + r * 128, &maps.v, c * 64, tok % bs, kvh, blk,
-                          full_v(st));
+        }
+        for (int r = 0, i = 0; r < KT; r += box_rows, ++i) {
+          const int blk = __shfl_sync(0xffffffffu, my_blk, i);
+          if (lane == 0) {
+            const int in_page = (tile_start + r) % bs;
+            const uint32_t off = st * kTileBytes + r * 128;
+            for (int c = 0; c < 2; ++c) {
+              tma_load_4d(k_s + off + c * kColBlockBytes, &maps.k, c * 64, in_page, kvh, blk, full_k(st));
+              tma_load_4d(v_s + off + c * kColBlockBytes, &maps.v, c * 64, in_page, kvh, blk, full_v(st));
+            }
           }
         }
         __syncwarp();
@@ -240,23 +239,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   // ---- consumers: warpgroup 1 + wg owns block rows [64 wg, 64 wg + 64) ----
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs));
   const int cw = warp - 4;  // consumer warp: the mma.sync kernel's warp of the same rows
-  const int wg = cw >> 2, g = lane >> 2, t4 = lane & 3;
-  const uint32_t q_wg = q_s + wg * (kQBytes / 2);
-  {  // Q rows into shared memory, swizzled; invalid rows repeat the last valid token
-    const int wtid = tid & 127;
-    for (int idx = wtid; idx < 64 * (HD / 8); idx += 128) {
-      const int r = idx / (HD / 8), c = idx % (HD / 8);
-      const int row = wg * 64 + r;
-      const int tok = min(row / group, n_tok - 1), head = kvh * group + row % group;
-      const uint4 v = *reinterpret_cast<const uint4*>(a.q + static_cast<int64_t>(s.query_start + w.q0 + tok) *
-                                                                a.q_stride +
-                                                      static_cast<int64_t>(head) * HD + c * 8);
-      *reinterpret_cast<uint4*>(smem_gen + (q_wg - base) + swizzled(r, c)) = v;
-    }
-    fence_proxy_async();
-    named_barrier_sync(1 + wg, 128);
-  }
-
+  const int g = lane >> 2, t4 = lane & 3;
   int row_tok[2], row_head[2], row_pos[2];
   bool row_valid[2];
 #pragma unroll
@@ -267,6 +250,21 @@ __global__ void __launch_bounds__(kThreads, 1)
     row_tok[i] = min(tok, n_tok - 1);
     row_head[i] = kvh * group + r % group;
     row_pos[i] = first_pos + w.q0 + row_tok[i];
+  }
+  // Q as A-fragments (as the mma.sync kernel holds it): qf[kc] covers head dims [16kc, 16kc + 16).
+  uint32_t qf[HD / 16][4];
+  {
+    const bf16* q0 = a.q + static_cast<int64_t>(s.query_start + w.q0 + row_tok[0]) * a.q_stride +
+                     static_cast<int64_t>(row_head[0]) * HD + 2 * t4;
+    const bf16* q1 = a.q + static_cast<int64_t>(s.query_start + w.q0 + row_tok[1]) * a.q_stride +
+                     static_cast<int64_t>(row_head[1]) * HD + 2 * t4;
+#pragma unroll
+    for (int kc = 0; kc < HD / 16; ++kc) {
+      qf[kc][0] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16);
+      qf[kc][1] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16);
+      qf[kc][2] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16 + 8);
+      qf[kc][3] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16 + 8);
+    }
   }
   const int min_pos = first_pos + w.q0;  // the block's first row
 
@@ -279,21 +277,24 @@ __global__ void __launch_bounds__(kThreads, 1)
   float m_acc[2] = {-INFINITY, -INFINITY}, l_acc[2] = {0.0f, 0.0f};
   const float scale_log2 = a.scale * 1.4426950408889634f;
 
+  // Per tile: S = Q K^T (8 wgmma), the softmax in registers, O += P V (4 wgmma), each
+  // waited for before the next. Overlapping the softmax with the previous tile's P V
+  // (FlashAttention-3's intra-warpgroup pipeline) measured 7% slower here: the second
+  // score buffer spills (H100, session 3).
   for (int it = 0; it < n_tiles; ++it) {
     const int st = it % kStages;
     const uint32_t parity = (it / kStages) & 1;
     const int tile_start = it * KT;
 
+    // S = Q K^T: Q's A-fragments from registers, K from the stage.
     float sc[KT / 8][4];
 #pragma unroll
     for (int nt = 0; nt < KT / 8; ++nt) sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.0f;
     mbar_wait(full_k(st), parity);
     wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < HD / 16; ++kk) {
-      const uint32_t koff = (kk >> 2) * kColBlockBytes + (kk & 3) * 32;
-      wgmma_qk(sc, smem_desc(q_wg + koff, 16, 1024), smem_desc(k_s + st * kTileBytes + koff, 16, 1024));
-    }
+    for (int kk = 0; kk < HD / 16; ++kk)
+      wgmma_qk(sc, qf[kk], smem_desc(k_s + st * kTileBytes + (kk >> 2) * kColBlockBytes + (kk & 3) * 32, 16, 1024));
     wgmma_commit();
     wgmma_wait_all();
 #pragma unroll
@@ -302,10 +303,13 @@ __global__ void __launch_bounds__(kThreads, 1)
       for (int e = 0; e < 4; ++e) fence_operand(sc[nt][e]);
 
     float corr[2];
-    const bool need_mask = tile_start + KT - 1 > min_pos;
-    softmax_tile(sc, tile_start, kv_end, row_pos, t4, scale_log2, need_mask, m_run, l_run, corr);
+    if (tile_start + KT - 1 > min_pos)  // the diagonal, or past the block's keys
+      softmax_tile<true>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
+    else
+      softmax_tile<false>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
     rescale_rows<HD>(o, corr);
 
+    // O += P V: P's accumulator layout is wgmma's register A-fragment; V read transposed.
     uint32_t pa[KT / 16][4];
 #pragma unroll
     for (int kc = 0; kc < KT / 16; ++kc) pack_probabilities(sc, kc, pa[kc]);
@@ -325,7 +329,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int e = 0; e < 4; ++e) fence_operand(o[dt][e]);
     __syncwarp();
-    if (lane == 0) mbar_arrive(empty(st));
+    if (lane == 0) mbar_arrive(empty(st));  // the stage is free for the producer
 
     if (it + 1 == n_tiles || (tile_start + KT) % a.piece_len == 0)
       fold_piece<HD>(o, o_acc, m_run, l_run, m_acc, l_acc);

@@ -10,6 +10,15 @@
 
 namespace ream::cuda {
 
+// 2^x on the special-function unit, subnormal results flushed to zero (one MUFU.EX2;
+// exp2f's subnormal handling costs three more instructions per score). Every kernel's
+// probabilities and fold coefficients go through it.
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // Sum over the 4 lanes of a quad (the 4 threads holding one row's columns).
 __device__ __forceinline__ float quad_sum(float v) {
   v = __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, 1));
@@ -25,7 +34,7 @@ struct FoldCoef {
 __device__ __forceinline__ FoldCoef fold_coef(float m_acc, float m_piece) {
   const float m_new = fmaxf(m_acc, m_piece);
   const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-  return {m_new, exp2f(__fsub_rn(m_acc, m_use)), exp2f(__fsub_rn(m_piece, m_use))};
+  return {m_new, exp2_ftz(__fsub_rn(m_acc, m_use)), exp2_ftz(__fsub_rn(m_piece, m_use))};
 }
 __device__ __forceinline__ float fold(float acc, float a, float v, float b) {
   return __fmaf_rn(acc, a, __fmul_rn(v, b));
@@ -37,23 +46,24 @@ constexpr int kAttnTileKeys = 64;  // keys per tile (attention.cuh's kAttnKvTile
 // One 64-key tile's online-softmax step for the two rows a thread holds, in the
 // accumulator layout of mma.m16n8 / wgmma.m64nN (sc[nt][e]: row g + 8 (e >> 1), column
 // 8 nt + 2 t4 + (e & 1) of the tile). Masks keys past kv_end or past the row's position
-// (need_mask false: the caller knows none is), scales into the log2 domain, turns the
-// scores into probabilities against the new running max, and updates the running sum.
-// corr[i] is what the row's output accumulators must be multiplied by.
+// (kMask false: the caller knows none is), turns the raw scores s into probabilities
+// 2^(s * scale_log2 - m) against the new running max m (in the log2 domain, one fused
+// multiply-add per score), and updates the running sum. corr[i] is what the row's output
+// accumulators must be multiplied by.
+template <bool kMask>
 __device__ __forceinline__ void softmax_tile(float (&sc)[kAttnTileKeys / 8][4], int tile_start, int kv_end,
-                                             const int (&row_pos)[2], int t4, float scale_log2, bool need_mask,
-                                             float (&m_run)[2], float (&l_run)[2], float (&corr)[2]) {
+                                             const int (&row_pos)[2], int t4, float scale_log2, float (&m_run)[2],
+                                             float (&l_run)[2], float (&corr)[2]) {
   float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
   for (int nt = 0; nt < kAttnTileKeys / 8; ++nt) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const int col = tile_start + nt * 8 + 2 * t4 + (e & 1);
-      const int ri = e >> 1;
-      const bool keep = !need_mask || (col < kv_end && col <= row_pos[ri]);
-      const float x = keep ? __fmul_rn(sc[nt][e], scale_log2) : -INFINITY;
-      sc[nt][e] = x;
-      mx[ri] = fmaxf(mx[ri], x);
+      if constexpr (kMask) {
+        const int col = tile_start + nt * 8 + 2 * t4 + (e & 1);
+        if (!(col < kv_end && col <= row_pos[e >> 1])) sc[nt][e] = -INFINITY;
+      }
+      mx[e >> 1] = fmaxf(mx[e >> 1], sc[nt][e]);
     }
   }
   float m_use[2], rsum[2] = {0.0f, 0.0f};
@@ -61,16 +71,17 @@ __device__ __forceinline__ void softmax_tile(float (&sc)[kAttnTileKeys / 8][4], 
   for (int ri = 0; ri < 2; ++ri) {
     mx[ri] = fmaxf(mx[ri], __shfl_xor_sync(0xffffffffu, mx[ri], 1));
     mx[ri] = fmaxf(mx[ri], __shfl_xor_sync(0xffffffffu, mx[ri], 2));
-    const float m_new = fmaxf(m_run[ri], mx[ri]);
+    // max(s) * scale rounds to max(s * scale): rounding is monotonic and scale > 0.
+    const float m_new = fmaxf(m_run[ri], __fmul_rn(mx[ri], scale_log2));
     m_use[ri] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet stays at zero
-    corr[ri] = exp2f(__fsub_rn(m_run[ri], m_use[ri]));
+    corr[ri] = exp2_ftz(__fsub_rn(m_run[ri], m_use[ri]));
     m_run[ri] = m_new;
   }
 #pragma unroll
   for (int nt = 0; nt < kAttnTileKeys / 8; ++nt) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const float p = exp2f(__fsub_rn(sc[nt][e], m_use[e >> 1]));
+      const float p = exp2_ftz(__fmaf_rn(sc[nt][e], scale_log2, -m_use[e >> 1]));
       sc[nt][e] = p;
       rsum[e >> 1] = __fadd_rn(rsum[e >> 1], p);
     }
