@@ -90,6 +90,7 @@ struct Part {
 struct SkippedFile {
   std::string path;   // relative path inside the tree
   std::string reason; // "binary (NUL bytes)", "ignored by .gitignore", "vendored folder", ...
+  bool outside_roots = false;  // a symbolic link leading out of the path policy's roots
 };
 
 struct Document {

@@ -8,6 +8,7 @@
 
 #include "ingest/document.h"
 #include "ingest/ingest.h"
+#include "ingest/path_policy.h"
 #include "ream/engine/status.h"
 
 namespace ream::ingest {
@@ -25,6 +26,9 @@ Status convert_html(const std::string& name, std::string_view bytes, Document& d
 // PDF through poppler, page by page.
 Status convert_pdf(const std::string& name, std::string_view bytes, Document& doc);
 // A directory: the files of a source tree, each headed "==> path (language) <==".
-Status convert_tree(const std::string& root, const TreeOptions& options, Document& doc);
+// `root` is the folder opened through `policy`, `root_path` its resolved path (links
+// inside the tree are checked from there), `shown` its name in errors.
+Status convert_tree(UniqueFd root, const std::string& root_path, const std::string& shown,
+                    const TreeOptions& options, const PathPolicy& policy, Document& doc);
 
 }  // namespace ream::ingest

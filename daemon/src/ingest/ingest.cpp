@@ -4,12 +4,11 @@
 #include "ingest/ingest.h"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "ingest/formats.h"
 
@@ -95,28 +94,22 @@ Result<Document> ingest_buffer(const std::string& name, std::string_view bytes, 
 
 Result<Document> ingest_path(const std::string& path, const IngestOptions& options) {
   std::error_code ec;
-  const auto status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) return not_found(path + ": no such file or folder");
-  if (fs::is_directory(status)) {
+  const std::string absolute = path.empty() || path[0] == '/' ? path : fs::absolute(path, ec).string();
+  CheckedPath checked;
+  REAM_ASSIGN_OR_RETURN(UniqueFd fd, options.paths.open_path(absolute, &checked));
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return not_found(path + ": unreadable (cannot stat)");
+  if (S_ISDIR(st.st_mode)) {
     Document doc;
     doc.source = path;
     doc.media_type = "inode/directory";
-    REAM_RETURN_IF_ERROR(convert_tree(path, options.tree, doc));
+    REAM_RETURN_IF_ERROR(convert_tree(std::move(fd), checked.path, path, options.tree, options.paths, doc));
     doc.id = sha256_hex(doc.text);
     if (options.count_tokens) doc.tokens = options.count_tokens(doc.text);
     return doc;
   }
-  if (!fs::is_regular_file(status)) return invalid_argument(path + ": not a regular file");
-  const auto size = fs::file_size(path, ec);
-  if (!ec && static_cast<int64_t>(size) > options.max_file_bytes)
-    return resource_exhausted(path + ": too large (" + std::to_string(size) + " bytes, limit " +
-                              std::to_string(options.max_file_bytes) + ")");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found(path + ": unreadable (cannot open for reading)");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return data_loss(path + ": unreadable (read error)");
-  const std::string bytes = std::move(ss).str();
+  if (!S_ISREG(st.st_mode)) return invalid_argument(path + ": not a regular file");
+  REAM_ASSIGN_OR_RETURN(std::string bytes, read_all(fd.get(), options.max_file_bytes, path));
   return ingest_buffer(path, bytes, {}, options);
 }
 

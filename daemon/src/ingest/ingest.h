@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ingest/document.h"
+#include "ingest/path_policy.h"
 #include "ream/engine/status.h"
 
 namespace ream::ingest {
@@ -30,13 +31,19 @@ struct IngestOptions {
   TokenCounter count_tokens;            // optional: fills Document::tokens
   int64_t max_file_bytes = 256LL << 20; // a single file larger than this is refused
   TreeOptions tree;
+  // Which paths ingest_path may read (see path_policy.h); reamd passes its
+  // documents.allowed_roots. Files are opened through it, link-free, and read from
+  // the descriptor.
+  PathPolicy paths = PathPolicy::unrestricted();
 };
 
 // Media type from the name's extension and the first bytes: "text/plain",
 // "text/markdown", "text/html", "application/pdf", or "" when unsupported.
 std::string detect_media_type(std::string_view name, std::string_view bytes);
 
-// Ingests a file (format from detect_media_type) or a directory (a source tree).
+// Ingests a file (format from detect_media_type) or a directory (a source tree),
+// checked and opened through options.paths. A relative path is taken from the
+// working directory. A path outside the policy's roots is kFailedPrecondition.
 Result<Document> ingest_path(const std::string& path, const IngestOptions& options = {});
 
 // Ingests bytes already in memory, e.g. an upload. `media_type` "" means detect.
