@@ -59,6 +59,8 @@ class Daemon {
   // so a daemon bound to 0.0.0.0 is "listening beyond loopback" while every byte of the
   // test's traffic stays on this machine.
   void set_listen_host(std::string host) { listen_host_ = std::move(host); }
+  // A further workflow folder, searched after the shipped workflows/.
+  void add_workflow_dir(std::string dir) { workflow_dirs_.push_back(std::move(dir)); }
   uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
   std::string db_path() const { return data_dir_ + "/ream.db"; }
@@ -76,6 +78,7 @@ class Daemon {
   std::string log_path_;
   uint16_t port_ = 0;
   std::string listen_host_ = "127.0.0.1";
+  std::vector<std::string> workflow_dirs_;
   pid_t pid_ = -1;
 };
 

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "api/documents.h"
 #include "api/routes.h"
 #include "api/runners.h"
 #include "flow/job.h"
@@ -36,6 +37,12 @@ Status App::open() {
   documents_dir_ = config_.data_dir + "/documents";
   fs::create_directories(documents_dir_, ec);
   if (ec) return unavailable(documents_dir_ + ": " + ec.message());
+  std::vector<std::string> roots = config_.allowed_roots;
+  roots.push_back(documents_dir_);
+  document_paths_ = ingest::PathPolicy::beneath(roots, "documents.allowed_roots");
+  for (const std::string& r : document_paths_.missing_roots()) {
+    spdlog::warn("documents.allowed_roots: '{}' is not an existing folder; no document may come from it", r);
+  }
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   owner_ = std::string(host) + ":" + std::to_string(getpid()) + ":" +
@@ -187,6 +194,7 @@ Result<int64_t> App::create_job(const flow::Workflow& workflow, const nlohmann::
   req.inputs = inputs;
   req.priority = priority;
   req.idempotency_key = idempotency_key;
+  req.paths = document_paths_;
   auto id = flow::create_job(*store_, workflow, req, model());
   if (!id.ok() && !idempotency_key.empty()) {
     auto existing = dstore_->job_by_idempotency_key(idempotency_key);
@@ -208,7 +216,11 @@ Result<int64_t> App::submit(const cron::ScheduleSpec& spec, const std::string& k
   auto cat = catalog();
   auto it = cat->workflows.find(spec.workflow);
   if (it == cat->workflows.end()) return not_found("workflow '" + spec.workflow + "' is gone");
-  auto id = create_job(*it->second, spec.inputs, spec.priority, key);
+  // A schedule's document inputs pass the same path policy as a REST job's.
+  nlohmann::json inputs = spec.inputs;
+  std::string field;
+  if (Status st = resolve_document_inputs(*this, *it->second, &inputs, &field); !st.ok()) return st;
+  auto id = create_job(*it->second, inputs, spec.priority, key);
   if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
     return std::stoll(id.status().message());
   }

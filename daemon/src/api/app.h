@@ -23,6 +23,7 @@
 #include "flow/workflow.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "ingest/path_policy.h"
 #include "metrics/metrics.h"
 #include "plugins/plugin_host.h"
 #include "ream/engine/engine.h"
@@ -81,6 +82,8 @@ class App : public cron::ScheduleHost {
   metrics::Registry& metrics() { return metrics_; }
   cron::Scheduler* scheduler() { return scheduler_.get(); }
   const std::string& documents_dir() const { return documents_dir_; }
+  // documents.allowed_roots plus documents_dir(): what a document path may name.
+  const ingest::PathPolicy& document_paths() const { return document_paths_; }
   const std::string& owner() const { return owner_; }
   const std::string& model_dir() const { return model_dir_; }
   bool demo_model() const { return demo_model_; }
@@ -89,7 +92,8 @@ class App : public cron::ScheduleHost {
   Result<int64_t> submit(const cron::ScheduleSpec& spec, const std::string& idempotency_key) override;
   bool job_active(int64_t job_id) override;
 
-  // Creates a job for `workflow` with already resolved inputs; kAlreadyExists when
+  // Creates a job for `workflow` with inputs already through resolve_document_inputs;
+  // its documents are read through document_paths(). kAlreadyExists when
   // `idempotency_key` is taken (the existing id is in *existing).
   Result<int64_t> create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
                              int priority, const std::string& idempotency_key);
@@ -101,6 +105,7 @@ class App : public cron::ScheduleHost {
 
   config::Config config_;
   std::string documents_dir_;
+  ingest::PathPolicy document_paths_;
   std::string owner_;
   std::string model_dir_;
   bool demo_model_ = false;

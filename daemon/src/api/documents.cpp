@@ -1,4 +1,4 @@
-// Document inputs: allowed roots, uploads and inline text.
+// Document inputs: paths through the path policy, uploads and inline text.
 #include "api/documents.h"
 
 #include <filesystem>
@@ -24,36 +24,15 @@ std::string extension_for(const std::string& name) {
   return ".txt";
 }
 
-// Whether `path` (canonical) lies under one of the roots (canonicalised here).
-bool under_roots(const fs::path& path, const std::vector<std::string>& roots) {
-  for (const std::string& r : roots) {
-    std::error_code ec;
-    fs::path root = fs::canonical(r, ec);
-    if (ec) continue;
-    auto rel = path.lexically_relative(root);
-    if (!rel.empty() && *rel.begin() != "..") return true;
-  }
-  return false;
-}
-
 Result<std::string> resolve_one(App& app, const json& v, const std::string& where) {
   if (v.is_string()) {
-    const std::string p = v.get<std::string>();
-    if (p.empty() || p[0] != '/') {
-      return invalid_argument(where + ": document paths must be absolute (got '" + p + "')");
-    }
-    std::error_code ec;
-    fs::path canon = fs::weakly_canonical(p, ec);
-    std::vector<std::string> roots = app.config().allowed_roots;
-    roots.push_back(app.documents_dir());
-    if (ec || !under_roots(canon, roots)) {
-      return failed_precondition(where + ": '" + p + "' is outside the allowed document roots");
-    }
-    // A file of any type ream_ingest reads, or a folder (a source tree).
-    if (!fs::is_regular_file(canon, ec) && !fs::is_directory(canon, ec)) {
-      return invalid_argument(where + ": no file or folder '" + p + "'");
-    }
-    return canon.string();
+    // The path policy (ingest/path_policy.h) decides; ingestion checks again when it
+    // opens the file, from the root and link-free.
+    auto checked = app.document_paths().check(v.get<std::string>());
+    if (checked.ok()) return checked->path;
+    const Status& st = checked.status();
+    StatusCode code = st.code() == StatusCode::kFailedPrecondition ? st.code() : StatusCode::kInvalidArgument;
+    return Status(code, where + ": " + st.message());
   }
   if (v.is_object() && v.contains("document_id")) {
     if (!v["document_id"].is_string()) return invalid_argument(where + ".document_id: expected a string");

@@ -3,7 +3,8 @@
 // A document input may be given as
 //   "/srv/contracts/a.md"                       a path: it must resolve (symlinks and
 //                                               "..") to a file, or a folder (a source
-//                                               tree), under documents.allowed_roots
+//                                               tree), under documents.allowed_roots or
+//                                               the documents folder (App::document_paths)
 //   {"document_id": "<sha256>"}                 a document uploaded with POST /v1/documents
 //   {"text": "...", "name": "notes.md"}         inline text (name optional)
 // Uploaded and inline documents are kept as <data_dir>/documents/<sha256><ext>,
@@ -32,7 +33,8 @@ Result<StoredDocument> store_document_text(App& app, const std::string& name,
 
 // Rewrites the document inputs of `inputs` into server paths. On error `*field`
 // names the input ("inputs.contract"); a path outside the allowed roots fails
-// with kFailedPrecondition, anything else wrong with kInvalidArgument.
+// with kFailedPrecondition, anything else wrong with kInvalidArgument. Every way a
+// job is made in reamd (REST, schedules) passes its inputs through here.
 Status resolve_document_inputs(App& app, const flow::Workflow& workflow, nlohmann::json* inputs,
                                std::string* field);
 

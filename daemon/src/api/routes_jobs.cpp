@@ -175,6 +175,10 @@ Response submit(App& app, Request& req) {
     return http::json_response(202, {{"id", std::stoll(id.status().message())}, {"status", "queued"}});
   }
   if (!id.ok()) {
+    if (id.status().code() == StatusCode::kFailedPrecondition) {  // a path left the roots since
+      return json_error(403, "forbidden_path", id.status().message(),
+                        field_of_input_error(id.status().message()));
+    }
     if (id.status().code() == StatusCode::kInvalidArgument ||
         id.status().code() == StatusCode::kNotFound) {
       return json_error(400, "invalid_request", id.status().message(),

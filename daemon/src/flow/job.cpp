@@ -1,6 +1,7 @@
 // Job creation: inputs, documents (through ream_ingest), records.
 #include "flow/job.h"
 
+#include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -203,6 +204,15 @@ json ingested_event(const ingest::Document& doc, const store::DocumentRecord& d,
     for (const ingest::SkippedFile& f : doc.skipped) ++reasons[f.reason];
     e["skipped_reasons"] = reasons;
   }
+  json links = json::array();  // links out of the allowed roots, named one by one
+  for (const ingest::SkippedFile& f : doc.skipped) {
+    if (f.outside_roots) links.push_back(f.path);
+  }
+  if (!links.empty()) {
+    e["skipped_links"] = links;
+    spdlog::warn("{}: {} symbolic link(s) leading out of the allowed roots left out: {}", d.source_path,
+                 links.size(), links.dump());
+  }
   return e;
 }
 
@@ -222,7 +232,8 @@ std::vector<PendingDoc> document_paths(const Workflow& wf, const json& inputs) {
 // A `document` input that failed, or a `documents` input none of whose documents
 // could be ingested, stops the job; the error gives each document's reason. It is
 // kInvalidArgument whatever ingest's code (unsupported, broken, encrypted, too
-// large, missing): the caller gave a document ream cannot read.
+// large, missing): the caller gave a document ream cannot read; but
+// kFailedPrecondition when one lies outside the path policy's roots.
 Status check_ingested(const Workflow& wf, const std::vector<PendingDoc>& pending) {
   for (const InputSpec& in : wf.inputs) {
     std::vector<const PendingDoc*> mine;
@@ -234,9 +245,13 @@ Status check_ingested(const Workflow& wf, const std::vector<PendingDoc>& pending
     }
     if (mine.empty() || any_ok) continue;
     std::string msg;
-    for (const PendingDoc* p : mine) msg += (msg.empty() ? "" : "; ") + p->doc.status().message();
-    if (mine.size() == 1) return invalid_argument(msg);
-    return invalid_argument("input '" + in.name + "': no document could be ingested: " + msg);
+    bool forbidden = false;  // a path outside the policy's roots: the caller's 403, not a 400
+    for (const PendingDoc* p : mine) {
+      msg += (msg.empty() ? "" : "; ") + p->doc.status().message();
+      forbidden = forbidden || p->doc.status().code() == StatusCode::kFailedPrecondition;
+    }
+    if (mine.size() > 1) msg = "input '" + in.name + "': no document could be ingested: " + msg;
+    return forbidden ? failed_precondition(msg) : invalid_argument(msg);
   }
   return {};
 }
@@ -244,8 +259,10 @@ Status check_ingested(const Workflow& wf, const std::vector<PendingDoc>& pending
 }  // namespace
 
 std::vector<Result<ingest::Document>> ingest_documents(const std::vector<std::string>& paths,
-                                                       const ModelClient* model) {
+                                                       const ModelClient* model,
+                                                       const ingest::PathPolicy& policy) {
   ingest::IngestOptions opt;
+  opt.paths = policy;
   if (model) opt.count_tokens = [model](std::string_view t) { return model->count_tokens(t); };
   return ingest::ingest_paths(paths, opt);
 }
@@ -258,7 +275,7 @@ Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobReq
   std::vector<PendingDoc> pending = document_paths(wf, inputs);
   std::vector<std::string> paths;
   for (const PendingDoc& p : pending) paths.push_back(p.path);
-  std::vector<Result<ingest::Document>> ingested = ingest_documents(paths, model);
+  std::vector<Result<ingest::Document>> ingested = ingest_documents(paths, model, request.paths);
   for (size_t i = 0; i < pending.size(); ++i) pending[i].doc = std::move(ingested[i]);
   REAM_RETURN_IF_ERROR(check_ingested(wf, pending));
   std::vector<store::JobDocument> docs;

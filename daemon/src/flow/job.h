@@ -9,6 +9,7 @@
 #include "flow/model_client.h"
 #include "flow/workflow.h"
 #include "ingest/document.h"
+#include "ingest/path_policy.h"
 #include "ream/engine/status.h"
 #include "store/store.h"
 
@@ -20,6 +21,9 @@ struct JobRequest {
   nlohmann::json inputs = nlohmann::json::object();
   int priority = 0;
   std::string idempotency_key;
+  // Which document paths the job may read (ingest/path_policy.h). The `ream`
+  // command reads as its user (unrestricted); reamd passes documents.allowed_roots.
+  ingest::PathPolicy paths = ingest::PathPolicy::unrestricted();
 };
 
 // Turns `--input name=value` arguments and `--doc PATH` arguments into typed
@@ -38,13 +42,15 @@ Result<nlohmann::json> inputs_from_args(const Workflow& workflow,
 // event per document. A document that cannot be ingested is recorded as a
 // `document_failed` event (path and message) and the others go on; only when a
 // `document` input, or every document of a `documents` input, fails is no job
-// created (kInvalidArgument listing every document's message). Returns the new job's id.
+// created (kInvalidArgument listing every document's message; kFailedPrecondition
+// when one of them lies outside request.paths' roots). Returns the new job's id.
 Result<int64_t> create_job(store::Store& store, const Workflow& workflow, const JobRequest& request,
                            const ModelClient* model);
 
 // Ingests documents as create_job does: one result per path, in order.
 std::vector<Result<ingest::Document>> ingest_documents(const std::vector<std::string>& paths,
-                                                       const ModelClient* model);
+                                                       const ModelClient* model,
+                                                       const ingest::PathPolicy& policy);
 
 // Checks and completes inputs (defaults applied); document inputs stay paths.
 Result<nlohmann::json> check_inputs(const Workflow& workflow, const nlohmann::json& inputs);
