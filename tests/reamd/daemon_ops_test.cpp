@@ -1,6 +1,6 @@
 // reamd as an operator sees it: kill -9 during 20 running jobs and a restart
 // (every job finishes exactly once, no duplicate step commit or finding, checked
-// in SQLite), auth, the loopback policy, backpressure (429), SIGHUP reload and
+// in SQLite), auth (configured keys enforced on loopback too), the loopback policy, backpressure (429), SIGHUP reload and
 // SIGTERM drain (503 while draining, exit 0).
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -158,6 +158,52 @@ TEST(DaemonOps, ListenerBeyondLoopbackRefusesUnauthenticatedRequests) {
     EXPECT_EQ(d.get(route).status, 401u) << route;
   EXPECT_EQ(d.post("/v1/jobs", json{{"workflow", "summarize"}}).status, 401u);
   EXPECT_EQ(d.get("/v1/workflows", {{"Authorization", "Bearer " + key}}).status, 200u);
+}
+
+TEST(DaemonAuth, AutoModeOnLoopbackEnforcesConfiguredKeys) {
+  TempDir tmp;
+  std::mt19937_64 rng(std::random_device{}());
+  const std::string admin = "adm-" + std::to_string(rng()) + std::to_string(rng());
+  const std::string reader = "rd-" + std::to_string(rng()) + std::to_string(rng());
+  Daemon d(tmp.path() + "/data",
+           "auth:\n  keys:\n"
+           "    - {name: ops, sha256: \"" + http::sha256_hex(admin) + "\", role: admin}\n"
+           "    - {name: dash, sha256: \"" + http::sha256_hex(reader) + "\", role: read}\n");
+  ASSERT_TRUE(d.start(false)) << d.log();  // loopback, auth.mode left at auto
+  auto bearer = [](const std::string& k) {
+    return std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + k}};
+  };
+  EXPECT_EQ(d.get("/healthz").status, 200u);
+  for (const char* route : {"/v1/jobs", "/v1/workflows", "/v1/plugins", "/v1/schedules", "/metrics", "/readyz"}) {
+    auto r = d.get(route);
+    EXPECT_EQ(r.status, 401u) << route << ": " << r.body;
+    EXPECT_EQ(r.json()["error"]["code"], "unauthenticated") << route;
+  }
+  EXPECT_EQ(d.post("/v1/admin/reload", json::object()).status, 401u);
+  EXPECT_EQ(d.post("/v1/jobs", json{{"workflow", "summarize"}}).status, 401u);
+  EXPECT_EQ(d.get("/v1/jobs", bearer(admin + "x")).status, 401u);
+  EXPECT_EQ(d.post("/v1/admin/reload", json::object(), bearer(reader)).status, 403u);
+  EXPECT_EQ(d.get("/v1/workflows", bearer(reader)).status, 200u);
+  EXPECT_EQ(d.post("/v1/admin/reload", json::object(), bearer(admin)).status, 200u);
+  EXPECT_NE(d.log().find("auth required"), std::string::npos) << d.log();
+}
+
+TEST(DaemonAuth, AutoModeOnLoopbackWithoutKeysStaysOpenAndDisabledWithKeysIsRefused) {
+  TempDir tmp;
+  Daemon d(tmp.path() + "/data");
+  ASSERT_TRUE(d.start(false)) << d.log();
+  EXPECT_EQ(d.get("/v1/workflows").status, 200u);
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+  // auth.mode: disabled with keys would leave configured keys unchecked: refused.
+  const std::string cfg = tmp.path() + "/c.yaml", out = tmp.path() + "/out";
+  std::ofstream(cfg) << "data_dir: " << tmp.path() << "\nauth:\n  mode: disabled\n  keys:\n"
+                     << "    - {name: ops, sha256: \"" << http::sha256_hex("k") << "\", role: admin}\n";
+  const std::string cmd = std::string(REAM_BINARY_DIR) + "/daemon/reamd --config " + cfg + " --check-config 2>" + out;
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
+  std::ifstream in(out);
+  std::string msg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(msg.find("auth.mode: disabled but auth.keys lists 1 key(s)"), std::string::npos) << msg;
 }
 
 // Runs a shell command and returns its stdout.

@@ -174,7 +174,9 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
 bool Config::auth_required() const {
   if (auth_mode == "required") return true;
   if (auth_mode == "disabled") return false;
-  return !http::is_loopback_host(http.host);
+  // auto: configured keys are always enforced; only a loopback listener with no key
+  // configured at all answers without one.
+  return !api_keys.empty() || !http::is_loopback_host(http.host);
 }
 
 Config default_config() {
@@ -234,9 +236,15 @@ Status validate_config(const Config& c) {
     return bad("auth.mode: auto, required or disabled");
   }
   if (c.auth_required() && c.api_keys.empty()) {
-    return bad("auth is required (listening on " + c.http.host +
-               ", beyond loopback) but auth.keys is empty; add a key (reamd hash-key) or set "
+    const std::string why = c.auth_mode == "required" ? "auth.mode: required"
+                                                      : "listening on " + c.http.host + ", beyond loopback";
+    return bad("auth is required (" + why + ") but auth.keys is empty; add a key (reamd hash-key) or set "
                "auth.mode: disabled behind a trusted proxy");
+  }
+  if (c.auth_mode == "disabled" && !c.api_keys.empty()) {
+    // Keys that are configured are enforced; a config must not suggest otherwise.
+    return bad("auth.mode: disabled but auth.keys lists " + std::to_string(c.api_keys.size()) +
+               " key(s), which would not be checked; remove the keys or use auth.mode: auto or required");
   }
   if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty()) {
     return bad("tls: cert_file and key_file go together");

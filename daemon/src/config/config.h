@@ -39,7 +39,7 @@ struct Config {
   std::vector<std::string> plugin_dirs;       // "" -> flow::default_plugin_dirs()
 
   // Auth.
-  std::string auth_mode = "auto";             // auto | required | disabled
+  std::string auth_mode = "auto";             // auto | required | disabled (see auth_required)
   std::vector<http::ApiKey> api_keys;
 
   // Documents: paths a job may name must resolve under one of these roots.
@@ -63,7 +63,8 @@ struct Config {
 
   // systemd: watchdog pings are sent when the unit sets WatchdogSec.
 
-  // Whether auth applies: required, or auto and listening beyond loopback.
+  // Whether auth applies: mode required; or mode auto with any key configured or a
+  // listener beyond loopback (auto answers keyless only on loopback with no keys).
   bool auth_required() const;
 };
 
