@@ -11,6 +11,9 @@
 //       Time to first token for one random prompt of N tokens.
 //   ream_bench decode  --model DIR [--device cuda] --batch B [--prompt-len P] [--new-tokens T]
 //       Aggregate decode tokens/s with B concurrent requests.
+//   ream_bench followup --model DIR [--device cuda] --tokens N [--new M] [--questions Q]
+//       A document of N tokens prefilled cold, then Q questions of M new tokens after it:
+//       each one's time to first token and prefix-cache hit.
 // Every mode prints one JSON object per measurement on stdout.
 #include <nlohmann/json.hpp>
 
@@ -152,6 +155,33 @@ int cmd_prefill(Engine& e, int argc, char** argv) {
   return 0;
 }
 
+// A document asked again: one cold prompt of N tokens (the document), then Q follow-up
+// questions, each the same document plus M new random tokens; reports each one's time to
+// first token and how many of its prompt tokens came from the prefix cache.
+int cmd_followup(Engine& e, int argc, char** argv) {
+  const int64_t n = std::stoll(flag(argc, argv, "tokens", "200000"));
+  const int64_t m = std::stoll(flag(argc, argv, "new", "16"));
+  const int questions = std::stoi(flag(argc, argv, "questions", "3"));
+  std::mt19937 rng(4242);
+  const std::vector<int32_t> doc = random_prompt(rng, n);
+  for (int q = 0; q <= questions; ++q) {
+    std::vector<int32_t> prompt = doc;
+    if (q > 0) {
+      const auto tail = random_prompt(rng, m);
+      prompt.insert(prompt.end(), tail.begin(), tail.end());
+    }
+    const double t0 = now_s();
+    const Completion c = generate_or_exit(e, greedy(prompt, 1, 0), static_cast<size_t>(q));
+    const double t1 = now_s();
+    std::cout << json{{"mode", "followup"}, {"question", q}, {"prompt_tokens", prompt.size()},
+                      {"cached_tokens", c.usage.cached_prompt_tokens}, {"seconds", t1 - t0},
+                      {"ttft_ms", c.timings.ttft_ms}}
+                     .dump()
+              << std::endl;
+  }
+  return 0;
+}
+
 int cmd_decode(Engine& e, int argc, char** argv) {
   const int batch = std::stoi(flag(argc, argv, "batch", "1"));
   const int64_t prompt_len = std::stoll(flag(argc, argv, "prompt-len", "128"));
@@ -178,7 +208,7 @@ int cmd_decode(Engine& e, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs("usage: ream_bench run|prefill|decode --model DIR [--device cuda] ...\n", stderr);
+    std::fputs("usage: ream_bench run|prefill|decode|followup --model DIR [--device cuda] ...\n", stderr);
     return 2;
   }
   EngineOptions o;
@@ -198,6 +228,7 @@ int main(int argc, char** argv) {
   if (mode == "run") return cmd_run(**engine, argc, argv);
   if (mode == "prefill") return cmd_prefill(**engine, argc, argv);
   if (mode == "decode") return cmd_decode(**engine, argc, argv);
+  if (mode == "followup") return cmd_followup(**engine, argc, argv);
   std::fprintf(stderr, "ream_bench: unknown mode %s\n", mode.c_str());
   return 2;
 }

@@ -110,7 +110,8 @@ int split_mode(const Problem& p) {
 // Runs every sequence through the kernel with `rows`, in fold mode (splits 1) or split
 // mode (splits >= the pieces of the longest context). `portable`: the mma.sync kernel even
 // where the Hopper kernel would take the launch.
-std::vector<float> gpu_attention(const Problem& p, int rows, int splits, bool portable = false) {
+// `rounds` > 1: split mode in rounds of `splits` pieces, through a running fold state.
+std::vector<float> gpu_attention(const Problem& p, int rows, int splits, bool portable = false, int rounds = 1) {
   std::vector<AttnSeq> seqs;
   std::vector<int32_t> bt;
   std::vector<AttnWork> work;
@@ -145,10 +146,14 @@ std::vector<float> gpu_attention(const Problem& p, int rows, int splits, bool po
   a.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   const int64_t part_rows = splits * static_cast<int64_t>(work.size()) * p.n_kv_heads * rows;
   DevVec<float> d_part_o(splits > 1 ? part_rows * p.head_dim : 1), d_part_ml(splits > 1 ? part_rows * 2 : 1);
+  const int64_t base_rows = static_cast<int64_t>(work.size()) * p.n_kv_heads * rows;
+  DevVec<float> d_state(rounds > 1 ? base_rows * (p.head_dim + 2) : 1);
   if (splits > 1) {
     a.num_splits = splits;
+    a.rounds = rounds;
     a.part_o = d_part_o.get();
     a.part_ml = d_part_ml.get();
+    a.fold_state = d_state.get();
   }
   const Status st = cuda::launch_paged_attention(a, rows, nullptr);
   EXPECT_TRUE(st.ok()) << st.message();
@@ -261,6 +266,24 @@ TEST_P(CudaAttention, HopperKernelIsTheMmaSyncKernelBitForBit) {
   }
 }
 
+// A few new rows over a long context (a question after a cached document) in split rounds:
+// each round's pieces folded into the running state in order give fold mode's bits.
+TEST_P(CudaAttention, SplitRoundsAreFoldModeBitForBit) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const Problem p = make_problem(rng, 32, 8, GetParam(), {{16, 20000}, {3, 9000}, {1, 300}});
+  const auto fold = gpu_attention(p, cuda::kAttnRowsPrefill, 1, /*portable=*/true);
+  EXPECT_LT(rel_l2(fold, cpu_reference(p)), 2e-2);
+  const int pieces = cuda::attention_pieces(max_context(p), cuda::kAttnPiece);
+  for (const int splits : {8, 16, 64}) {
+    const int rounds = (pieces + splits - 1) / splits;
+    EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsPrefill, splits, false, rounds), fold)
+        << splits << " splits x " << rounds << " rounds, prefill blocks";
+    EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsDecode, splits, false, rounds), fold)
+        << splits << " splits x " << rounds << " rounds, decode blocks";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(BlockSizes, CudaAttention, ::testing::Values(16, 32, 7, 128));
 
 TEST(CudaAttentionSplits, ChooseSplitsFillsTheGpuWithinCapacity) {
@@ -271,6 +294,21 @@ TEST(CudaAttentionSplits, ChooseSplitsFillsTheGpuWithinCapacity) {
   EXPECT_EQ(cuda::choose_attention_splits(4096, 100000, 132, 131072, 64, cuda::kAttnPiece), 1);  // enough blocks
   EXPECT_EQ(cuda::choose_attention_splits(8, 200, 132, 131072, 16, cuda::kAttnPiece), 1);  // one piece
   EXPECT_EQ(cuda::choose_attention_splits(64, 50000, 132, 4096, 16, cuda::kAttnPiece), 1);  // over capacity
+}
+
+TEST(CudaAttentionSplits, RoundsWhenFewBlocksFaceManyPieces) {
+  // 16 new tokens after a 200,000-token document: 8 blocks of 128 rows, 782 pieces.
+  const auto r = cuda::choose_attention_split_rounds(8, 200016, 132, 131072, 16384, 128, cuda::kAttnPiece);
+  EXPECT_EQ(r.splits, 128);  // 128 x 8 x 128 rows fill the partial buffers
+  EXPECT_GE(int64_t{r.splits} * r.rounds, cuda::attention_pieces(200016, cuda::kAttnPiece));
+  EXPECT_LT(int64_t{r.splits} * (r.rounds - 1), cuda::attention_pieces(200016, cuda::kAttnPiece));
+  // Pieces that fit one round: plain split mode.
+  const auto one = cuda::choose_attention_split_rounds(8, 20000, 132, 131072, 16384, 128, cuda::kAttnPiece);
+  EXPECT_EQ(one.rounds, 1);
+  EXPECT_GE(one.splits, cuda::attention_pieces(20000, cuda::kAttnPiece));
+  // Enough blocks, or rows past the state buffer: fold mode.
+  EXPECT_EQ(cuda::choose_attention_split_rounds(264, 200000, 132, 131072, 16384, 128, cuda::kAttnPiece).splits, 1);
+  EXPECT_EQ(cuda::choose_attention_split_rounds(100, 200000, 132, 131072, 8192, 128, cuda::kAttnPiece).splits, 1);
 }
 
 }  // namespace

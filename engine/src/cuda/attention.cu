@@ -89,8 +89,8 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   const int first_pos = s.context_len - s.query_len;
   const int n_tok = min(tokens_per_tile, s.query_len - w.q0);
   int kv_begin = 0, kv_end = first_pos + w.q0 + n_tok;  // keys [kv_begin, kv_end)
-  if (a.num_splits > 1) {  // split mode: piece `split` only
-    kv_begin = split * a.piece_len;
+  if (a.num_splits > 1) {  // split mode: piece piece0 + `split` only
+    kv_begin = (a.piece0 + split) * a.piece_len;
     if (kv_begin >= kv_end) return;  // no row of this block reaches it; the combine never reads it
     kv_end = min(kv_end, kv_begin + a.piece_len);
   }
@@ -235,8 +235,10 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   }
 }
 
-// Folds each row's pieces, in order, for one (work item, KV head): one thread per head
-// dim, rows in turn. A row at position p has pieces 0 .. p / piece_len.
+// Folds each row's pieces of this round, in order, for one (work item, KV head): one
+// thread per head dim, rows in turn. A row at position p has pieces 0 .. p / piece_len;
+// this round holds pieces piece0 .. piece0 + num_splits - 1. Rounds after the first start
+// from the running state the previous round left in fold_state; the last writes the output.
 template <int HD>
 __global__ void __launch_bounds__(HD) attention_combine_kernel(const AttentionArgs a) {
   const AttnWork w = a.work[blockIdx.x];
@@ -249,8 +251,14 @@ __global__ void __launch_bounds__(HD) attention_combine_kernel(const AttentionAr
   const int64_t n_rowblocks = static_cast<int64_t>(a.n_work) * a.n_kv_heads;
   for (int r = 0; r < n_tok * group; ++r) {
     const int tok = r / group, head = kvh * group + r % group;
-    const int n_pieces = min(a.num_splits, (first_pos + w.q0 + tok) / a.piece_len + 1);
+    const int n_pieces = min(a.num_splits, (first_pos + w.q0 + tok) / a.piece_len + 1 - a.piece0);
+    float* state = a.fold_state + (rowblock * a.rows + r) * (HD + 2);
     float m_acc = -INFINITY, l_acc = 0.0f, o_acc = 0.0f;
+    if (!a.first_round) {
+      m_acc = state[HD];
+      l_acc = state[HD + 1];
+      o_acc = state[d];
+    }
     for (int z = 0; z < n_pieces; ++z) {
       const int64_t prow = (z * n_rowblocks + rowblock) * a.rows + r;
       const float2 ml = *reinterpret_cast<const float2*>(a.part_ml + prow * 2);
@@ -259,8 +267,17 @@ __global__ void __launch_bounds__(HD) attention_combine_kernel(const AttentionAr
       o_acc = fold(o_acc, f.a, a.part_o[prow * HD + d], f.b);
       m_acc = f.m_new;
     }
-    a.out[static_cast<int64_t>(s.query_start + w.q0 + tok) * a.out_stride + static_cast<int64_t>(head) * HD + d] =
-        __float2bfloat16(finish(o_acc, l_acc));
+    if (a.last_round) {
+      a.out[static_cast<int64_t>(s.query_start + w.q0 + tok) * a.out_stride + static_cast<int64_t>(head) * HD + d] =
+          __float2bfloat16(finish(o_acc, l_acc));
+    } else {
+      __syncthreads();  // every thread has read m, l before thread 0 rewrites them
+      state[d] = o_acc;
+      if (d == 0) {
+        state[HD] = m_acc;
+        state[HD + 1] = l_acc;
+      }
+    }
   }
 }
 
@@ -288,6 +305,22 @@ int choose_attention_splits(int64_t base_blocks, int64_t max_keys, int sm_count,
   return static_cast<int>(splits);
 }
 
+AttnSplitPlan choose_attention_split_rounds(int64_t base_blocks, int64_t max_keys, int sm_count,
+                                            int64_t capacity_rows, int64_t state_rows, int rows, int piece_len) {
+  AttnSplitPlan p;
+  p.splits = choose_attention_splits(base_blocks, max_keys, sm_count, capacity_rows, rows, piece_len);
+  const int64_t pieces = attention_pieces(max_keys, piece_len);
+  if (p.splits > 1 || pieces <= 1 || base_blocks <= 0 || base_blocks >= sm_count) return p;
+  const int64_t base_rows = base_blocks * rows;
+  if (base_rows > state_rows) return p;
+  int64_t splits = 1;
+  while (splits * 2 * base_rows <= capacity_rows && splits * 2 <= pieces) splits *= 2;
+  if (splits < 8) return p;
+  p.splits = static_cast<int>(splits);
+  p.rounds = static_cast<int>(ceil_div(pieces, splits));
+  return p;
+}
+
 // ---- launchers ----
 
 namespace {
@@ -299,11 +332,18 @@ Status launch_paged_attention_hd(const AttentionArgs& a, cudaStream_t stream) {
   CUDA_CHECK(cudaFuncSetAttribute(paged_attention_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   static_cast<int>(kSmem)));
   const dim3 grid(a.n_work, a.n_kv_heads, a.num_splits);
-  paged_attention_kernel<HD><<<grid, a.rows * 2, kSmem, stream>>>(a);  // 16 rows per warp
-  CUDA_CHECK_LAUNCH("paged_attention_kernel");
-  if (a.num_splits > 1) {
-    attention_combine_kernel<HD><<<dim3(a.n_work, a.n_kv_heads), HD, 0, stream>>>(a);
-    CUDA_CHECK_LAUNCH("attention_combine_kernel");
+  const int rounds = a.num_splits > 1 ? a.rounds : 1;
+  for (int round = 0; round < rounds; ++round) {
+    AttentionArgs r = a;
+    r.piece0 = round * a.num_splits;
+    r.first_round = round == 0;
+    r.last_round = round + 1 == rounds;
+    paged_attention_kernel<HD><<<grid, r.rows * 2, kSmem, stream>>>(r);  // 16 rows per warp
+    CUDA_CHECK_LAUNCH("paged_attention_kernel");
+    if (a.num_splits > 1) {
+      attention_combine_kernel<HD><<<dim3(a.n_work, a.n_kv_heads), HD, 0, stream>>>(r);
+      CUDA_CHECK_LAUNCH("attention_combine_kernel");
+    }
   }
   return Status();
 }
@@ -324,7 +364,8 @@ Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t 
                          std::to_string(args.n_kv_heads) + " KV heads is not supported");
   if (args.piece_len <= 0 || args.piece_len % KT != 0)
     return invalid_argument("paged attention: piece_len must be a positive multiple of " + std::to_string(KT));
-  if (args.num_splits < 1 || (args.num_splits > 1 && (!args.part_o || !args.part_ml)))
+  if (args.num_splits < 1 || (args.num_splits > 1 && (!args.part_o || !args.part_ml)) || args.rounds < 1 ||
+      (args.num_splits > 1 && args.rounds > 1 && !args.fold_state))
     return invalid_argument("paged attention: bad split configuration");
   if (rows != kAttnRowsPrefill && rows != kAttnRowsDecode)
     return invalid_argument("paged attention: rows must be " + std::to_string(kAttnRowsDecode) + " or " +
