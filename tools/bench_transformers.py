@@ -7,6 +7,7 @@ after a short prompt (static KV cache not forced; transformers' default generate
 Prints one JSON object per measurement.
 
 usage: bench_transformers.py --model-dir DIR [--prefill 4096,131072] [--decode-batches 1,32]
+                             [--decode-prompt-lens 128,512] [--new-tokens 128]
 """
 import argparse
 import json
@@ -21,6 +22,7 @@ def main():
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--prefill", default="4096,32768,131072")
     ap.add_argument("--decode-batches", default="1,32")
+    ap.add_argument("--decode-prompt-lens", default="", help="prompt length per decode batch (default 128 each)")
     ap.add_argument("--new-tokens", type=int, default=128)
     a = ap.parse_args()
     model = transformers.AutoModelForCausalLM.from_pretrained(
@@ -39,8 +41,10 @@ def main():
             print(json.dumps({"peer": "transformers", "mode": "prefill", "tokens": n, "seconds": dt,
                               "tokens_per_s": n / dt,
                               "peak_gib": torch.cuda.max_memory_allocated() / 2**30}), flush=True)
-        for b in [int(x) for x in a.decode_batches.split(",") if x]:
-            x = torch.randint(0, 151643, (b, 128), generator=g).cuda()
+        batches = [int(x) for x in a.decode_batches.split(",") if x]
+        lens = [int(x) for x in a.decode_prompt_lens.split(",") if x] or [128] * len(batches)
+        for b, plen in zip(batches, lens):
+            x = torch.randint(0, 151643, (b, plen), generator=g).cuda()
             model.generate(x, max_new_tokens=4, do_sample=False, pad_token_id=0)
             torch.cuda.synchronize()
             t0 = time.time()
@@ -48,7 +52,8 @@ def main():
                            pad_token_id=0, eos_token_id=None)
             torch.cuda.synchronize()
             dt = time.time() - t0
-            print(json.dumps({"peer": "transformers", "mode": "decode", "batch": b, "new_tokens": a.new_tokens,
+            print(json.dumps({"peer": "transformers", "mode": "decode", "batch": b, "prompt_len": plen,
+                              "new_tokens": a.new_tokens,
                               "seconds": dt, "aggregate_tokens_per_s": b * a.new_tokens / dt}), flush=True)
 
 

@@ -4,7 +4,9 @@
 # (tools/check_qwen3_4b.py), one 262,144-token prompt (time and peak GPU memory) and
 # the benchmarks beside transformers. Results go to $OUT (default ./gpu-results).
 #
-# usage: tools/gpu_verify.sh BIN_DIR TOKENIZER_DIR [tests|check|long|bench ...]
+# usage: tools/gpu_verify.sh BIN_DIR TOKENIZER_DIR [tests|check|long|bench|table ...]
+#   table: issue 11's performance table beside transformers, in one call (~7 minutes on an
+#   H100), written as Markdown to $OUT/table/perf_table.md.
 #   BIN_DIR holds ream_bench and the gpu test programs (with any .so they need).
 set -uo pipefail
 BIN=$(realpath "$1"); TOK=$(realpath "$2"); shift 2
@@ -42,6 +44,31 @@ for stage in $STAGES; do
         --kv-cache-bytes $((262144 * 36 * 2 * 8 * 128 * 2)) 2>&1 | tee "$OUT/long.log" || status=1
       kill $sampler
       echo "peak GPU memory used (MiB): $(sort -n "$OUT/mem.txt" | tail -1)" | tee -a "$OUT/long.log" ;;
+    table)
+      # Issue 11's whole table in one call, beside transformers: tools/perf_table.py writes
+      # $OUT/table/perf_table.md (card, driver, date, ratios).
+      T=$OUT/table; mkdir -p "$T"; cp "$OUT/gpu.txt" "$T/"
+      python3 "$(dirname "$0")/perf_table.py" measure-copy > "$T/copy.json"
+      "$BIN/ream_cuda_bench" attention > "$T/attention.log" 2>&1
+      for variant in invariant fast; do
+        flags=""; [ $variant = fast ] && flags=--no-batch-invariant
+        {
+          for n in 4096 131072; do "$BIN/ream_bench" prefill --model "$MODEL" --device cuda --tokens $n $flags; done
+          "$BIN/ream_bench" decode --model "$MODEL" --device cuda --batch 1 --prompt-len 128 --new-tokens 256 $flags
+          "$BIN/ream_bench" decode --model "$MODEL" --device cuda --batch 32 --prompt-len 512 --new-tokens 128 $flags
+          "$BIN/ream_bench" decode --model "$MODEL" --device cuda --batch 1 --prompt-len 32768 --new-tokens 128 $flags
+          [ $variant = invariant ] && "$BIN/ream_bench" followup --model "$MODEL" --device cuda --tokens 200000 \
+            --new 16 --questions 3 --kv-cache-bytes $((210000 * 36 * 2 * 8 * 128 * 2))
+        } 2>/dev/null > "$T/ream_$variant.jsonl"
+      done
+      (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) > "$T/long_mem.txt" &
+      sampler=$!
+      "$BIN/ream_bench" prefill --model "$MODEL" --device cuda --tokens 262143 \
+        --kv-cache-bytes $((262144 * 36 * 2 * 8 * 128 * 2)) 2>/dev/null > "$T/long.jsonl"
+      kill $sampler
+      python3 "$(dirname "$0")/bench_transformers.py" --model-dir "$MODEL" --prefill 4096,131072,262143 \
+        --decode-batches 1,32 --decode-prompt-lens 128,512 2>/dev/null > "$T/transformers.jsonl"
+      python3 "$(dirname "$0")/perf_table.py" render "$T" "$MODEL" | tee "$T/perf_table.md" ;;
     bench)
       {
         for mode in "" --no-batch-invariant; do
