@@ -95,34 +95,10 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
     kv_end = min(kv_end, kv_begin + a.piece_len);
   }
 
-  // The two rows this thread holds results for: r0 (c0, c1) and r1 = r0 + 8 (c2, c3).
-  int row_tok[2], row_head[2], row_pos[2];
-  bool row_valid[2];
-#pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const int r = warp * 16 + g + 8 * i;
-    const int tok = r / group;
-    row_valid[i] = tok < n_tok;
-    row_tok[i] = min(tok, n_tok - 1);  // invalid rows compute a valid row's problem, unwritten
-    row_head[i] = kvh * group + r % group;
-    row_pos[i] = first_pos + w.q0 + row_tok[i];
-  }
-
-  // Q as A-fragments: qf[kc] covers head dims [16kc, 16kc + 16).
+  const AttnRows rows = attention_rows(warp, g, group, n_tok, kvh, first_pos + w.q0);
+  const int(&row_pos)[2] = rows.pos;
   uint32_t qf[HD / 16][4];
-  {
-    const bf16* q0 = a.q + static_cast<int64_t>(s.query_start + w.q0 + row_tok[0]) * a.q_stride +
-                     static_cast<int64_t>(row_head[0]) * HD + 2 * t4;
-    const bf16* q1 = a.q + static_cast<int64_t>(s.query_start + w.q0 + row_tok[1]) * a.q_stride +
-                     static_cast<int64_t>(row_head[1]) * HD + 2 * t4;
-#pragma unroll
-    for (int kc = 0; kc < HD / 16; ++kc) {
-      qf[kc][0] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16);
-      qf[kc][1] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16);
-      qf[kc][2] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16 + 8);
-      qf[kc][3] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16 + 8);
-    }
-  }
+  load_q_fragments<HD>(a.q, a.q_stride, s.query_start + w.q0, rows, t4, qf);
 
   float o[HD / 8][4];
 #pragma unroll
@@ -212,10 +188,10 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   if (a.num_splits == 1) {
 #pragma unroll
     for (int ri = 0; ri < 2; ++ri) {
-      if (!row_valid[ri]) continue;
+      if (!rows.valid[ri]) continue;
       store_row<HD>(o_acc, l_acc, ri,
-                    a.out + static_cast<int64_t>(s.query_start + w.q0 + row_tok[ri]) * a.out_stride +
-                        static_cast<int64_t>(row_head[ri]) * HD + 2 * t4);
+                    a.out + static_cast<int64_t>(s.query_start + w.q0 + rows.tok[ri]) * a.out_stride +
+                        static_cast<int64_t>(rows.head[ri]) * HD + 2 * t4);
     }
   } else {
 #pragma unroll

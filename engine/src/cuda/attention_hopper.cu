@@ -240,32 +240,10 @@ __global__ void __launch_bounds__(kThreads, 1)
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs));
   const int cw = warp - 4;  // consumer warp: the mma.sync kernel's warp of the same rows
   const int g = lane >> 2, t4 = lane & 3;
-  int row_tok[2], row_head[2], row_pos[2];
-  bool row_valid[2];
-#pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const int r = cw * 16 + g + 8 * i;
-    const int tok = r / group;
-    row_valid[i] = tok < n_tok;
-    row_tok[i] = min(tok, n_tok - 1);
-    row_head[i] = kvh * group + r % group;
-    row_pos[i] = first_pos + w.q0 + row_tok[i];
-  }
-  // Q as A-fragments (as the mma.sync kernel holds it): qf[kc] covers head dims [16kc, 16kc + 16).
+  const AttnRows rows = attention_rows(cw, g, group, n_tok, kvh, first_pos + w.q0);
+  const int(&row_pos)[2] = rows.pos;
   uint32_t qf[HD / 16][4];
-  {
-    const bf16* q0 = a.q + static_cast<int64_t>(s.query_start + w.q0 + row_tok[0]) * a.q_stride +
-                     static_cast<int64_t>(row_head[0]) * HD + 2 * t4;
-    const bf16* q1 = a.q + static_cast<int64_t>(s.query_start + w.q0 + row_tok[1]) * a.q_stride +
-                     static_cast<int64_t>(row_head[1]) * HD + 2 * t4;
-#pragma unroll
-    for (int kc = 0; kc < HD / 16; ++kc) {
-      qf[kc][0] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16);
-      qf[kc][1] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16);
-      qf[kc][2] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16 + 8);
-      qf[kc][3] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16 + 8);
-    }
-  }
+  load_q_fragments<HD>(a.q, a.q_stride, s.query_start + w.q0, rows, t4, qf);
   const int min_pos = first_pos + w.q0;  // the block's first row
 
   float o[HD / 8][4], o_acc[HD / 8][4];
@@ -337,10 +315,10 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 #pragma unroll
   for (int ri = 0; ri < 2; ++ri) {
-    if (!row_valid[ri]) continue;
+    if (!rows.valid[ri]) continue;
     store_row<HD>(o_acc, l_acc, ri,
-                  a.out + static_cast<int64_t>(s.query_start + w.q0 + row_tok[ri]) * a.out_stride +
-                      static_cast<int64_t>(row_head[ri]) * HD + 2 * t4);
+                  a.out + static_cast<int64_t>(s.query_start + w.q0 + rows.tok[ri]) * a.out_stride +
+                      static_cast<int64_t>(rows.head[ri]) * HD + 2 * t4);
   }
 #endif  // REAM_SM90A_DEVICE
 }

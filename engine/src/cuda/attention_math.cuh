@@ -148,4 +148,42 @@ __device__ __forceinline__ void store_row(const float (&o_acc)[HD / 8][4], const
         pack_bf16x2(finish(o_acc[dt][2 * ri], l_acc[ri]), finish(o_acc[dt][2 * ri + 1], l_acc[ri]));
 }
 
+// The two rows a thread holds results for (row r0 = 16 warp + g with c0, c1 and r0 + 8 with
+// c2, c3 of the accumulator layout), a row being (token r / group, head kvh * group +
+// r % group) of a block whose first token sits at position first_pos. Rows past the block's
+// n_tok tokens repeat its last token: they compute a valid row's problem and are not written.
+struct AttnRows {
+  int tok[2], head[2], pos[2];
+  bool valid[2];
+};
+__device__ __forceinline__ AttnRows attention_rows(int warp, int g, int group, int n_tok, int kvh, int first_pos) {
+  AttnRows r;
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int row = warp * 16 + g + 8 * i;
+    const int tok = row / group;
+    r.valid[i] = tok < n_tok;
+    r.tok[i] = min(tok, n_tok - 1);
+    r.head[i] = kvh * group + row % group;
+    r.pos[i] = first_pos + r.tok[i];
+  }
+  return r;
+}
+
+// The rows' queries as mma / wgmma A-fragments: qf[kc] covers head dims [16kc, 16kc + 16).
+// Token t's head h is at q + (row0 + t) * q_stride + h * HD.
+template <int HD>
+__device__ __forceinline__ void load_q_fragments(const bf16* q, int64_t q_stride, int64_t row0, const AttnRows& r,
+                                                 int t4, uint32_t (&qf)[HD / 16][4]) {
+  const bf16* q0 = q + (row0 + r.tok[0]) * q_stride + static_cast<int64_t>(r.head[0]) * HD + 2 * t4;
+  const bf16* q1 = q + (row0 + r.tok[1]) * q_stride + static_cast<int64_t>(r.head[1]) * HD + 2 * t4;
+#pragma unroll
+  for (int kc = 0; kc < HD / 16; ++kc) {
+    qf[kc][0] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16);
+    qf[kc][1] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16);
+    qf[kc][2] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16 + 8);
+    qf[kc][3] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16 + 8);
+  }
+}
+
 }  // namespace ream::cuda
