@@ -186,13 +186,7 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   }
 
   if (a.num_splits == 1) {
-#pragma unroll
-    for (int ri = 0; ri < 2; ++ri) {
-      if (!rows.valid[ri]) continue;
-      store_row<HD>(o_acc, l_acc, ri,
-                    a.out + static_cast<int64_t>(s.query_start + w.q0 + rows.tok[ri]) * a.out_stride +
-                        static_cast<int64_t>(rows.head[ri]) * HD + 2 * t4);
-    }
+    store_rows<HD>(o_acc, l_acc, rows, a.out, a.out_stride, s.query_start + w.q0, t4);
   } else {
 #pragma unroll
     for (int ri = 0; ri < 2; ++ri) l_run[ri] = quad_sum(l_run[ri]);

@@ -313,13 +313,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       fold_piece<HD>(o, o_acc, m_run, l_run, m_acc, l_acc);
   }
 
-#pragma unroll
-  for (int ri = 0; ri < 2; ++ri) {
-    if (!rows.valid[ri]) continue;
-    store_row<HD>(o_acc, l_acc, ri,
-                  a.out + static_cast<int64_t>(s.query_start + w.q0 + rows.tok[ri]) * a.out_stride +
-                      static_cast<int64_t>(rows.head[ri]) * HD + 2 * t4);
-  }
+  store_rows<HD>(o_acc, l_acc, rows, a.out, a.out_stride, s.query_start + w.q0, t4);
 #endif  // REAM_SM90A_DEVICE
 }
 

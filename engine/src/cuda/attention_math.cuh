@@ -137,17 +137,6 @@ __device__ __forceinline__ void fold_piece(float (&o)[HD / 8][4], float (&o_acc)
   }
 }
 
-// Fold mode's result: row `ri`'s normalised outputs, bf16, to dst (its head's first
-// column for this thread, 8 dt + 2 t4).
-template <int HD>
-__device__ __forceinline__ void store_row(const float (&o_acc)[HD / 8][4], const float (&l_acc)[2], int ri,
-                                          bf16* dst) {
-#pragma unroll
-  for (int dt = 0; dt < HD / 8; ++dt)
-    *reinterpret_cast<uint32_t*>(dst + dt * 8) =
-        pack_bf16x2(finish(o_acc[dt][2 * ri], l_acc[ri]), finish(o_acc[dt][2 * ri + 1], l_acc[ri]));
-}
-
 // The two rows a thread holds results for (row r0 = 16 warp + g with c0, c1 and r0 + 8 with
 // c2, c3 of the accumulator layout), a row being (token r / group, head kvh * group +
 // r % group) of a block whose first token sits at position first_pos. Rows past the block's
@@ -183,6 +172,22 @@ __device__ __forceinline__ void load_q_fragments(const bf16* q, int64_t q_stride
     qf[kc][1] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16);
     qf[kc][2] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16 + 8);
     qf[kc][3] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16 + 8);
+  }
+}
+
+// Fold mode's result: each valid row's normalised outputs, bf16, at out + (row0 + token) *
+// out_stride + head * HD (this thread's columns 8 dt + 2 t4).
+template <int HD>
+__device__ __forceinline__ void store_rows(const float (&o_acc)[HD / 8][4], const float (&l_acc)[2],
+                                           const AttnRows& r, bf16* out, int64_t out_stride, int64_t row0, int t4) {
+#pragma unroll
+  for (int ri = 0; ri < 2; ++ri) {
+    if (!r.valid[ri]) continue;
+    bf16* dst = out + (row0 + r.tok[ri]) * out_stride + static_cast<int64_t>(r.head[ri]) * HD + 2 * t4;
+#pragma unroll
+    for (int dt = 0; dt < HD / 8; ++dt)
+      *reinterpret_cast<uint32_t*>(dst + dt * 8) =
+          pack_bf16x2(finish(o_acc[dt][2 * ri], l_acc[ri]), finish(o_acc[dt][2 * ri + 1], l_acc[ri]));
   }
 }
 
