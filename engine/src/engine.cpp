@@ -50,7 +50,7 @@ class EngineImpl final : public Engine {
       : model_(std::move(model)), tokenizer_(std::move(tokenizer)), backend_(std::move(backend)),
         options_(options), max_model_len_(max_model_len),
         blocks_(backend_->num_kv_blocks(), options.kv_block_size, options.enable_prefix_caching),
-        scheduler_({options.max_num_seqs, options.max_batch_tokens}, &blocks_) {
+        scheduler_({options.max_num_seqs, options.max_batch_tokens, options.interactive_batch_chunk}, &blocks_) {
     eos_ = model_->generation.eos_token_ids;
     if (eos_.empty()) eos_ = model_->config.eos_token_ids;
     if (eos_.empty() && tokenizer_ && tokenizer_->eos_token_id() >= 0) eos_.push_back(tokenizer_->eos_token_id());
@@ -243,6 +243,7 @@ void EngineImpl::publish_stats() {
   stats_.tokens_generated = tokens_generated_;
   stats_.tokens_prefilled = tokens_prefilled_;
   stats_.preemptions = scheduler_.preemptions();
+  stats_.steps = scheduler_.steps();
 }
 
 void EngineImpl::run_loop() {
@@ -254,10 +255,8 @@ void EngineImpl::run_loop() {
     }
     drain_inputs();
     ScheduledStep step = scheduler_.schedule();
-    if (step.seqs.empty()) {
-      publish_stats();
-      continue;
-    }
+    publish_stats();  // the step count a callback of this step reads includes this step
+    if (step.seqs.empty()) continue;
     std::vector<SampleResult> results;
     Status st = backend_->step(step.batch, &results);
     if (!st.ok()) {
@@ -326,6 +325,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
   }
   if (options.kv_block_size <= 0 || options.max_batch_tokens <= 0 || options.max_num_seqs <= 0)
     return invalid_argument("kv_block_size, max_batch_tokens and max_num_seqs must be positive");
+  if (options.interactive_batch_chunk < 0)
+    return invalid_argument("interactive_batch_chunk must be 0 (no cap) or positive, not " +
+                            std::to_string(options.interactive_batch_chunk));
   int64_t max_len = model->config.max_position_embeddings;
   if (options.max_model_len > 0) max_len = std::min(max_len, options.max_model_len);
   BackendOptions bo;

@@ -250,5 +250,41 @@ TEST_F(EngineTest, InteractiveRequestsAreServedBeforeBatchOnes) {
   EXPECT_EQ(order[2], "batch");
 }
 
+// A chat request arriving while a batch request prefills a long prompt in many steps gets
+// its first token within two engine steps, and the batch request still finishes with the
+// output it gives alone.
+TEST_F(EngineTest, InteractiveRequestIsServedWithinTwoStepsOfALongBatchPrefill) {
+  EngineOptions o;
+  o.max_batch_tokens = 128;          // a 3,000-token prompt takes 24 steps
+  o.enable_prefix_caching = false;   // the second run of the prompt prefills it again
+  auto e = make_engine(o);
+  GenerationRequest batch = greedy(random_prompt(rng_, 3000), 4);
+  batch.priority = Priority::kBatch;
+  const auto solo = e->generate(batch);
+  ASSERT_TRUE(solo.ok()) << solo.status().to_string();
+
+  std::atomic<bool> batch_done{false}, chat_done{false};
+  std::atomic<int64_t> chat_first_step{-1};
+  Completion batch_out;
+  ASSERT_TRUE(e->submit(batch, [&](const StreamEvent& ev) {
+                 if (!ev.finished) batch_out.tokens.push_back(ev.token);
+                 else batch_done = true;
+               }).ok());
+  const int64_t solo_prefilled = e->stats().tokens_prefilled;
+  while (e->stats().tokens_prefilled < solo_prefilled + 128 * 2 && !batch_done)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  const int64_t submitted_at = e->stats().steps;  // the step under way (or the last one)
+  GenerationRequest chat = greedy(random_prompt(rng_, 10), 2);
+  ASSERT_TRUE(e->submit(chat, [&](const StreamEvent& ev) {
+                 if (!ev.finished && chat_first_step < 0) chat_first_step = e->stats().steps;
+                 if (ev.finished) chat_done = true;
+               }).ok());
+  while (!batch_done || !chat_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_GE(chat_first_step.load(), 0);
+  EXPECT_LE(chat_first_step.load() - submitted_at, 2)
+      << "the chat's first token came " << chat_first_step.load() - submitted_at << " steps after it was submitted";
+  EXPECT_EQ(batch_out.tokens, solo->tokens);
+}
+
 }  // namespace
 }  // namespace ream

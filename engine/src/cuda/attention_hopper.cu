@@ -44,8 +44,8 @@ constexpr int HD = 128;
 constexpr int KT = kAttnKvTile;
 constexpr int kStages = 4;
 constexpr int kThreads = 384;               // a producer warpgroup + 2 consumer warpgroups
-constexpr int kProducerRegs = 24, kConsumerRegs = 240;  // 128 x 24 + 256 x 240 <= 65,536
-constexpr int kColBlockBytes = KT * 128;    // 64 rows x 128 bytes: one 64-column half of a tile
+[[maybe_unused]] constexpr int kProducerRegs = 24, kConsumerRegs = 240;  // 128 x 24 + 256 x 240 <= 65,536
+[[maybe_unused]] constexpr int kColBlockBytes = KT * 128;  // 64 rows x 128 bytes: one 64-column half of a tile
 constexpr int kTileBytes = KT * HD * 2;     // 16 KiB: one K or V tile
 constexpr size_t kSmemBytes = 1024 /*alignment slack*/ + 2 * kStages * kTileBytes + 64 * kStages;
 static_assert(kAttnRowsPrefill == 128, "the Hopper kernel's block is the mma.sync kernel's 8-warp block");

@@ -2,6 +2,7 @@
 #include "sched/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace ream {
 namespace {
@@ -14,6 +15,16 @@ bool outranks(const Sequence* a, const Sequence* b) {
 int64_t blocks_for(int64_t tokens, int block_size) { return (tokens + block_size - 1) / block_size; }
 
 }  // namespace
+
+int64_t batch_chunk_cap(int64_t context, int chunk) {
+  if (chunk <= 0) return INT64_MAX;
+  const double pairs = static_cast<double>(chunk) * 8192.0;
+  const double c = static_cast<double>(context);
+  // Largest n with n (c + n) <= pairs: the positive root of n^2 + c n - pairs.
+  int64_t n = static_cast<int64_t>((-c + std::sqrt(c * c + 4.0 * pairs)) / 2.0);
+  while (n > 1 && static_cast<double>(n) * (c + n) > pairs) --n;
+  return std::clamp<int64_t>(n, 1, chunk);
+}
 
 Scheduler::Scheduler(SchedulerConfig config, BlockManager* blocks) : config_(config), blocks_(blocks) {}
 
@@ -75,10 +86,35 @@ void Scheduler::append(ScheduledStep* step, Sequence* seq, int64_t n) {
   }
 }
 
+void Scheduler::look_up_prefix(Sequence* seq) {
+  if (seq->prefix_looked_up) return;
+  std::vector<uint64_t> hashes;
+  const int64_t max_cached = static_cast<int64_t>(seq->tokens.size()) - 1;
+  seq->block_table = blocks_->acquire_prefix(seq->tokens, max_cached, &hashes);
+  seq->block_hashes = std::move(hashes);
+  seq->num_computed = static_cast<int64_t>(seq->block_table.size()) * blocks_->block_size();
+  seq->prefix_looked_up = true;
+  if (!seq->prefix_counted) {
+    seq->prefix_counted = true;
+    prefix_queries_ += seq->prompt_len;
+    prefix_hits_ += seq->num_computed;
+    seq->cached_prompt_tokens = seq->num_computed;
+  }
+}
+
+// A waiting sequence that could not be admitted gives its prefix back (it stays cached).
+void Scheduler::give_back_prefix(Sequence* seq) {
+  blocks_->release(seq->block_table);
+  seq->block_table.clear();
+  seq->block_hashes.clear();
+  seq->num_computed = 0;
+  seq->prefix_looked_up = false;
+}
+
 ScheduledStep Scheduler::schedule() {
   ScheduledStep step;
   int64_t budget = config_.max_batch_tokens;
-  std::vector<Sequence*> in_step;
+  std::vector<Sequence*> in_step, victims;
   auto scheduled = [&](const Sequence* s) {
     return std::find(in_step.begin(), in_step.end(), s) != in_step.end();
   };
@@ -96,59 +132,48 @@ ScheduledStep Scheduler::schedule() {
       Sequence* victim = victim_for(seq);
       if (!victim) break;
       preempt(victim);
+      victims.push_back(victim);
       ok = ensure_blocks(seq, n);
     }
     return ok;
   };
 
+  // One rank order over running and waiting sequences (both lists are kept sorted).
   std::sort(running_.begin(), running_.end(), outranks);
-  const std::vector<Sequence*> running = running_;
-  for (Sequence* seq : running) {
-    if (seq->state != SeqState::kRunning) continue;  // preempted as a victim this step
+  std::vector<Sequence*> order;
+  std::merge(running_.begin(), running_.end(), waiting_.begin(), waiting_.end(), std::back_inserter(order), outranks);
+  const bool interactive = std::any_of(order.begin(), order.end(), [](const Sequence* s) {
+    return s->request.priority == Priority::kInteractive;
+  });
+  bool admitting = true;  // waiting sequences are admitted in rank order until one does not fit
+  for (Sequence* seq : order) {
     if (budget == 0 || static_cast<int>(in_step.size()) >= config_.max_num_seqs) break;
-    const int64_t n = std::min(seq->remaining(), budget);
+    const bool running = seq->state == SeqState::kRunning;
+    if (!running && (!admitting || seq->state != SeqState::kWaiting)) continue;
+    if (std::find(victims.begin(), victims.end(), seq) != victims.end()) continue;  // waits for the next step
+    if (!running) look_up_prefix(seq);
+    int64_t n = std::min(seq->remaining(), budget);
+    if (interactive && seq->request.priority == Priority::kBatch)
+      n = std::min(n, batch_chunk_cap(seq->num_computed, config_.interactive_batch_chunk));
     if (!make_room(seq, n)) {
-      preempt(seq);
+      if (running) {
+        preempt(seq);
+      } else {
+        give_back_prefix(seq);
+        admitting = false;  // first come, first served among the waiting
+      }
       continue;
     }
+    if (!running) {
+      waiting_.erase(std::find(waiting_.begin(), waiting_.end(), seq));
+      seq->state = SeqState::kRunning;
+      running_.push_back(seq);
+    }
     append(&step, seq, n);
     in_step.push_back(seq);
     budget -= n;
   }
-
-  for (Sequence* seq : std::vector<Sequence*>(waiting_)) {
-    if (budget == 0 || static_cast<int>(in_step.size()) >= config_.max_num_seqs) break;
-    if (!seq->prefix_looked_up) {
-      std::vector<uint64_t> hashes;
-      const int64_t max_cached = static_cast<int64_t>(seq->tokens.size()) - 1;
-      seq->block_table = blocks_->acquire_prefix(seq->tokens, max_cached, &hashes);
-      seq->block_hashes = std::move(hashes);
-      seq->num_computed = static_cast<int64_t>(seq->block_table.size()) * blocks_->block_size();
-      seq->prefix_looked_up = true;
-      if (!seq->prefix_counted) {
-        seq->prefix_counted = true;
-        prefix_queries_ += seq->prompt_len;
-        prefix_hits_ += seq->num_computed;
-        seq->cached_prompt_tokens = seq->num_computed;
-      }
-    }
-    const int64_t n = std::min(seq->remaining(), budget);
-    if (!make_room(seq, n)) {
-      // Give the prefix back (it stays cached) and keep first-come-first-served order.
-      blocks_->release(seq->block_table);
-      seq->block_table.clear();
-      seq->block_hashes.clear();
-      seq->num_computed = 0;
-      seq->prefix_looked_up = false;
-      break;
-    }
-    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), seq));
-    seq->state = SeqState::kRunning;
-    running_.push_back(seq);
-    append(&step, seq, n);
-    in_step.push_back(seq);
-    budget -= n;
-  }
+  if (!step.seqs.empty()) ++steps_;
   return step;
 }
 

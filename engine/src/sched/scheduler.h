@@ -1,9 +1,15 @@
 // Scheduler: continuous batching with chunked prefill over the paged KV cache.
 //
-// Each step takes up to `max_batch_tokens` tokens and `max_num_seqs` sequences: running
-// sequences first (one decode token each, or their next prefill chunk), then waiting
-// ones in priority order (interactive before batch, then arrival). When the KV cache
-// runs out, the lowest-priority, latest-arrived running sequence is preempted: its
+// Each step takes up to `max_batch_tokens` tokens and `max_num_seqs` sequences, in rank
+// order over running and waiting sequences alike (interactive before batch, then arrival):
+// a running sequence gets one decode token or its next prefill chunk, a waiting one is
+// admitted with its first chunk. So an interactive request that arrives while a batch
+// request prefills a long document is admitted at the next step, ahead of it, and may
+// preempt batch sequences for KV blocks. While interactive work is waiting or running,
+// each batch prefill chunk is also capped (interactive_batch_chunk tokens, and fewer at
+// long context: chunk x (context + chunk) <= interactive_batch_chunk x 8192 key-token
+// pairs), so no step keeps an interactive request waiting longer than such a chunk costs.
+// When the KV cache runs out, the lowest-ranked running sequence is preempted: its
 // blocks are released (they stay in the prefix cache) and it is recomputed later from
 // its prompt and the tokens it already generated, which gives the same output.
 //
@@ -24,7 +30,13 @@ namespace ream {
 struct SchedulerConfig {
   int max_num_seqs = 64;
   int max_batch_tokens = 4096;
+  int interactive_batch_chunk = 512;  // 0: batch chunks are not capped for interactive work
 };
+
+// The most prefill tokens a batch sequence with `context` tokens computed may take in one
+// step while interactive work is present: at most `chunk`, and at most what keeps
+// tokens x (context + tokens) within chunk x 8192 key-token pairs; at least 1.
+int64_t batch_chunk_cap(int64_t context, int chunk);
 
 struct ScheduledStep {
   StepBatch batch;
@@ -45,6 +57,7 @@ class Scheduler {
   int64_t preemptions() const { return preemptions_; }
   int64_t prefix_queries() const { return prefix_queries_; }
   int64_t prefix_hits() const { return prefix_hits_; }
+  int64_t steps() const { return steps_; }
 
   // Builds the next step; empty when nothing can run.
   ScheduledStep schedule();
@@ -56,6 +69,8 @@ class Scheduler {
   void preempt(Sequence* seq);
   void register_full_blocks(Sequence* seq);
   void append(ScheduledStep* step, Sequence* seq, int64_t n);
+  void look_up_prefix(Sequence* seq);
+  void give_back_prefix(Sequence* seq);
 
   SchedulerConfig config_;
   BlockManager* blocks_;
@@ -64,6 +79,7 @@ class Scheduler {
   int64_t preemptions_ = 0;
   int64_t prefix_queries_ = 0;
   int64_t prefix_hits_ = 0;
+  int64_t steps_ = 0;
 };
 
 }  // namespace ream

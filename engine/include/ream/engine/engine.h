@@ -32,6 +32,11 @@ struct EngineOptions {
   double gpu_memory_utilization = 0.90;  // CUDA: share of device memory ream may use
   int max_num_seqs = 64;            // sequences in one step at most
   int max_batch_tokens = 4096;      // tokens per engine step (chunked prefill budget)
+  // While an interactive request waits or runs, a batch request's prefill chunk is at most
+  // this many tokens, and fewer at long context (chunk x (context + chunk) <= this x 8192
+  // key-token pairs), so a step that makes chat wait costs no more than such a chunk.
+  // 0: no cap (interactive requests still go first in every step).
+  int interactive_batch_chunk = 512;
   int64_t max_model_len = 0;        // 0 = config's max_position_embeddings
   bool enable_prefix_caching = true;
   // CUDA: every token's result is bitwise the same whatever else shares its step, however
@@ -110,6 +115,7 @@ struct EngineStats {
   int64_t tokens_generated = 0;
   int64_t tokens_prefilled = 0;
   int64_t preemptions = 0;
+  int64_t steps = 0;                  // engine steps scheduled so far (the current one included)
 };
 
 class Engine {
