@@ -14,8 +14,10 @@ The reference is `tokenizers.Tokenizer.from_file(tokenizer.json)`; transformers'
 AutoTokenizer is checked against it and any difference is recorded in the entry
 ("transformers_ids", "transformers_decoded") and in summary.json.
 
-Texts from the shared CUAD contracts are not copied: an entry names the file relative
-to --shared-data and how many bytes of it were encoded.
+Texts from the CUAD contracts are not copied: an entry names the file relative
+to --shared-data and how many bytes of it were encoded. tests/data/documents holds
+exactly the contracts these entries name (the tests read them from there), so
+`--shared-data tests/data/documents` gives the same entries as the larger corpus.
 
 `--dump-corpus FILE` writes only the corpus texts (JSON lines) and needs neither
 library; it is for checking the corpus on machines without them.

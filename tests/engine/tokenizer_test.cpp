@@ -61,15 +61,16 @@ std::vector<json> load_golden() {
   return rows;
 }
 
-// The text an encode entry covers: inline, or a prefix of a shared-data document.
+// The text an encode entry covers: inline, or a prefix of a test document
+// (`shared_path` is relative to REAM_TEST_DOCUMENTS_DIR; tools/make_tokenizer_golden.py).
 bool entry_text(const json& e, std::string& text) {
   if (e.contains("text")) {
     text = e["text"].get<std::string>();
     return true;
   }
-  std::string path = std::string(REAM_SHARED_DATA_DIR) + "/" + e["shared_path"].get<std::string>();
+  std::string path = std::string(REAM_TEST_DOCUMENTS_DIR) + "/" + e["shared_path"].get<std::string>();
   if (!fs::exists(path)) {
-    ADD_FAILURE() << e["name"] << ": shared data file missing: " << path;
+    ADD_FAILURE() << e["name"] << ": test document missing: " << path;
     return false;
   }
   text = read_file(path).substr(0, e["byte_len"].get<size_t>());

@@ -45,8 +45,8 @@ Document round_trip(const Document& d) {
 TEST(Layout, RoundTripsTextHtmlPdfAndTrees) {
   Rng rng;
   std::vector<std::string> paths = {
-      REAM_SHARED_DATA_DIR "/edgar/aapl-10-k-2024-11-01.html",
-      REAM_SHARED_DATA_DIR "/cuad/contracts/ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).txt",
+      REAM_TEST_DOCUMENTS_DIR "/edgar/aapl-10-k-2024-11-01.html",
+      REAM_TEST_DOCUMENTS_DIR "/cuad/contracts/ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).txt",
       REAM_SOURCE_DIR "/daemon/src/ingest"};
   for (const std::string& p : paths) {
     SCOPED_TRACE(p);

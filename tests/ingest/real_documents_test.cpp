@@ -1,5 +1,5 @@
-// The real documents of REAM_SHARED_DATA_DIR: all 33 CUAD contracts and the 3
-// EDGAR 10-K filings: ingestion, offsets that map back to the source bytes,
+// The real documents of REAM_TEST_DOCUMENTS_DIR (tests/data/documents: four CUAD
+// contracts and Apple's 10-K; or a larger corpus of the same layout): ingestion, offsets that map back to the source bytes,
 // chunk plans and quote verification. Token counts use bytes/4 (see
 // ingest_test_util.h); the engine's tokenizer is the real counter at run time.
 #include <gtest/gtest.h>
@@ -31,8 +31,8 @@ struct Loaded {
 std::vector<Loaded>& corpus() {
   static std::vector<Loaded> docs = [] {
     std::vector<std::string> paths;
-    for (const auto& e : fs::directory_iterator(REAM_SHARED_DATA_DIR "/cuad/contracts")) paths.push_back(e.path());
-    for (const auto& e : fs::directory_iterator(REAM_SHARED_DATA_DIR "/edgar"))
+    for (const auto& e : fs::directory_iterator(REAM_TEST_DOCUMENTS_DIR "/cuad/contracts")) paths.push_back(e.path());
+    for (const auto& e : fs::directory_iterator(REAM_TEST_DOCUMENTS_DIR "/edgar"))
       if (e.path().extension().string().rfind(".htm", 0) == 0) paths.push_back(e.path());
     std::sort(paths.begin(), paths.end());
     IngestOptions opt;
@@ -97,8 +97,9 @@ TEST(RealDocuments, AllIngestWithText) {
     EXPECT_EQ(l.doc.source, l.path);
     (l.html ? filings : contracts)++;
   }
-  EXPECT_EQ(contracts, 33);
-  EXPECT_EQ(filings, 3);
+  // At least what tests/data/documents holds (a larger corpus may be configured).
+  EXPECT_GE(contracts, 4);
+  EXPECT_GE(filings, 1);
 }
 
 TEST(RealDocuments, TenKTextIsCleanAndReadable) {
@@ -267,9 +268,11 @@ TEST(RealDocuments, QuotesFoundMangledFoundMadeUpNot) {
 // where speed is judged).
 TEST(RealDocuments, QuoteLookupOnTheLargestDocuments) {
   Rng rng;
+  int large = 0;
   for (const Loaded& l : corpus()) {
     if (l.doc.text.size() < 300000) continue;
     SCOPED_TRACE(l.path);
+    ++large;
     const auto start = std::chrono::steady_clock::now();
     const QuoteIndex index(l.doc);
     int found = 0;
@@ -283,6 +286,7 @@ TEST(RealDocuments, QuoteLookupOnTheLargestDocuments) {
     std::printf("%s: %zu bytes, index + 200 lookups in %.3f s\n", fs::path(l.path).filename().c_str(),
                 l.doc.text.size(), s);
   }
+  EXPECT_GE(large, 1) << "no document of 300,000 text bytes or more in " REAM_TEST_DOCUMENTS_DIR;
 }
 
 }  // namespace

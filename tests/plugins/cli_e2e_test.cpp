@@ -26,9 +26,9 @@ using test::query;
 using test::query_one;
 
 const std::string kRream = REAM_BINARY_DIR "/cli/ream";
-const std::string kContract = REAM_SHARED_DATA_DIR "/cuad/contracts/ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).txt";
+const std::string kContract = REAM_TEST_DOCUMENTS_DIR "/cuad/contracts/ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).txt";
 const std::string kTenK =
-    std::filesystem::path(REAM_SHARED_DATA_DIR "/edgar/aapl-10-k-2024-11-01.html").lexically_normal().string();
+    std::filesystem::path(REAM_TEST_DOCUMENTS_DIR "/edgar/aapl-10-k-2024-11-01.html").lexically_normal().string();
 // The tiny model's context for the 10-K runs: 2,048 tokens makes the ~50K-token
 // filing split into many chunks and keeps every prefill short on a CPU.
 const std::string kSmallContext = " --max-model-len 2048";
