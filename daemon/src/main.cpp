@@ -27,9 +27,25 @@ using ream::config::Config;
 const char* kUsage =
     "usage: reamd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--model DIR|REPO]\n"
     "             [--device cpu|cuda] [--workflows DIR]... [--plugins DIR]...\n"
-    "             [--log-format text|json] [--log-level LEVEL] [--check-config]\n"
+    "             [--allowed-root DIR]... [--log-format text|json] [--log-level LEVEL]\n"
+    "             [--check-config]\n"
     "       reamd hash-key        (reads an API key on stdin, prints its sha256 for auth.keys)\n"
-    "       reamd --version\n";
+    "       reamd --version\n"
+    "  --allowed-root DIR  a folder whose files jobs may name by path (repeatable; replaces\n"
+    "                      documents.allowed_roots of the config; uploads are always allowed)\n"
+    "Flags override the config file (docs/operations.md).\n";
+
+// Whether each repeatable folder flag was seen: its first use replaces the config's list.
+struct ListsSeen {
+  bool workflows = false, plugins = false, roots = false;
+};
+
+// Appends `v` to `list`, first clearing what the config file put there.
+void add_to_list(const std::string& v, bool* seen, std::vector<std::string>* list) {
+  if (!*seen) list->clear();
+  *seen = true;
+  list->push_back(v);
+}
 
 struct Flags {
   std::string config;
@@ -43,23 +59,16 @@ int usage_error(const std::string& msg) {
 }
 
 // Applies one override flag to the config.
-ream::Status apply_flag(const std::string& name, const std::string& v, Config* c, bool* dirs_w,
-                        bool* dirs_p) {
+ream::Status apply_flag(const std::string& name, const std::string& v, Config* c, ListsSeen* seen) {
   if (name == "--listen") return ream::config::parse_listen(v, &c->http.host, &c->http.port);
   if (name == "--data-dir") c->data_dir = v;
   else if (name == "--model") c->model = v;
   else if (name == "--device") c->device = v;
   else if (name == "--log-format") c->log_format = v;
   else if (name == "--log-level") c->log_level = v;
-  else if (name == "--workflows") {
-    if (!*dirs_w) c->workflow_dirs.clear();
-    *dirs_w = true;
-    c->workflow_dirs.push_back(v);
-  } else if (name == "--plugins") {
-    if (!*dirs_p) c->plugin_dirs.clear();
-    *dirs_p = true;
-    c->plugin_dirs.push_back(v);
-  }
+  else if (name == "--workflows") add_to_list(v, &seen->workflows, &c->workflow_dirs);
+  else if (name == "--plugins") add_to_list(v, &seen->plugins, &c->plugin_dirs);
+  else if (name == "--allowed-root") add_to_list(v, &seen->roots, &c->allowed_roots);
   return {};
 }
 
@@ -91,9 +100,9 @@ ream::Result<Config> load(const Flags& f) {
     if (!loaded.ok()) return loaded.status();
     c = std::move(loaded).value();
   }
-  bool dirs_w = false, dirs_p = false;
+  ListsSeen seen;
   for (const auto& [name, v] : f.overrides) {
-    REAM_RETURN_IF_ERROR(apply_flag(name, v, &c, &dirs_w, &dirs_p));
+    REAM_RETURN_IF_ERROR(apply_flag(name, v, &c, &seen));
   }
   REAM_RETURN_IF_ERROR(ream::config::validate_config(c));
   return c;
@@ -187,8 +196,8 @@ int main(int argc, char** argv) {
       continue;
     }
     static const char* kValued[] = {"--config", "--listen", "--data-dir", "--model",
-                                    "--device", "--workflows", "--plugins", "--log-format",
-                                    "--log-level"};
+                                    "--device", "--workflows", "--plugins", "--allowed-root",
+                                    "--log-format", "--log-level"};
     std::string name = a, value;
     size_t eq = a.find('=');
     if (eq != std::string::npos) {

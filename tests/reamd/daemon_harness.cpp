@@ -142,8 +142,12 @@ bool Daemon::start(bool wait_ready, double timeout_s) {
     dup2(fd, 1);
     std::string listen = listen_host_ + ":" + std::to_string(port_);
     std::string bin = std::string(REAM_BINARY_DIR) + "/daemon/reamd";
-    execl(bin.c_str(), "reamd", "--config", config_path_.c_str(), "--listen", listen.c_str(),
-          static_cast<char*>(nullptr));
+    std::vector<std::string> args = {"reamd", "--config", config_path_, "--listen", listen};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
     _exit(127);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);

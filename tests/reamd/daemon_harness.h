@@ -61,6 +61,8 @@ class Daemon {
   void set_listen_host(std::string host) { listen_host_ = std::move(host); }
   // A further workflow folder, searched after the shipped workflows/.
   void add_workflow_dir(std::string dir) { workflow_dirs_.push_back(std::move(dir)); }
+  // A further command-line argument, passed after --config and --listen.
+  void add_arg(std::string arg) { extra_args_.push_back(std::move(arg)); }
   uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
   std::string db_path() const { return data_dir_ + "/ream.db"; }
@@ -79,6 +81,7 @@ class Daemon {
   uint16_t port_ = 0;
   std::string listen_host_ = "127.0.0.1";
   std::vector<std::string> workflow_dirs_;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
 };
 

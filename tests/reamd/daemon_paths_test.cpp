@@ -134,6 +134,35 @@ TEST(DaemonPaths, RestFolderInputLeavesOutLinksOutOfTheRoots) {
   EXPECT_EQ(d.wait_exit(), 0) << d.log();
 }
 
+// `reamd --allowed-root DIR` (repeatable) replaces documents.allowed_roots of the
+// config: a root named only by the flag is readable, one named only in the file is
+// not, and a refusal names both ways to widen the roots.
+TEST(DaemonPaths, AllowedRootFlagsReplaceTheConfiguredRoots) {
+  TempDir tmp;
+  Layout l(tmp);
+  const std::string other = tmp.path() + "/other";
+  fs::create_directories(other);
+  std::ofstream(other + "/note.md") << "# Other\nA second root " << l.inside << ".\n";
+  Daemon d(tmp.path() + "/data", "documents:\n  allowed_roots: [" + l.outside + "]\n");
+  d.add_arg("--allowed-root");
+  d.add_arg(l.root);
+  d.add_arg("--allowed-root=" + other);
+  ASSERT_TRUE(d.start()) << d.log();
+  for (const std::string& p : {l.root + "/docs/in.md", other + "/note.md"}) {
+    auto ok = d.post("/v1/jobs", summarize({p}));
+    ASSERT_EQ(ok.status, 202u) << p << ": " << ok.body;
+    json job = wait_job(d, ok.json()["id"]);
+    ASSERT_TRUE(job.is_object()) << d.log();
+    EXPECT_EQ(job["status"], "succeeded") << job.dump();
+  }
+  const std::string secret = l.outside + "/secret.txt";
+  auto r = d.post("/v1/jobs", summarize({secret}));
+  expect_forbidden(r, secret);
+  EXPECT_NE(r.body.find("--allowed-root"), std::string::npos) << r.body;
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.log();
+}
+
 // A workflow with schedules that fire every minute, naming documents out of the
 // roots in each way, and two that are allowed (so the test sees schedules fire).
 std::string scheduled_workflow(const Layout& l) {

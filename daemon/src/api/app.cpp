@@ -39,7 +39,8 @@ Status App::open() {
   if (ec) return unavailable(documents_dir_ + ": " + ec.message());
   std::vector<std::string> roots = config_.allowed_roots;
   roots.push_back(documents_dir_);
-  document_paths_ = ingest::PathPolicy::beneath(roots, "documents.allowed_roots");
+  // The setting named in refusals says both ways to widen it: the config key and the flag.
+  document_paths_ = ingest::PathPolicy::beneath(roots, "documents.allowed_roots, reamd --allowed-root");
   for (const std::string& r : document_paths_.missing_roots()) {
     spdlog::warn("documents.allowed_roots: '{}' is not an existing folder; no document may come from it", r);
   }
