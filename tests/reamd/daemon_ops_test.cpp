@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <random>
 #include <thread>
 
@@ -39,6 +41,40 @@ int64_t sql_int(const std::string& db, const std::string& sql) {
   sqlite3_finalize(st);
   sqlite3_close(h);
   return v;
+}
+
+// Each job event is logged once (the executor reports, reamd logs), with job_id=.
+TEST(DaemonOps, EveryJobLogLineIsWrittenOnce) {
+  TempDir tmp;
+  Daemon d(tmp.path() + "/data");
+  ASSERT_TRUE(d.start()) << d.log();
+  std::mt19937 rng(std::random_device{}());
+  json body = {{"workflow", "summarize"},
+               {"inputs", {{"documents", json::array({{{"text", words(rng, 80)}, {"name", "n.md"}}})},
+                           {"max_words", 10}, {"max_tokens", 4}}}};
+  auto r = d.post("/v1/jobs", body);
+  ASSERT_EQ(r.status, 202u) << r.body;
+  const int64_t id = r.json()["id"];
+  json job = wait_job(d, id);
+  ASSERT_TRUE(job.is_object()) << d.log();
+  EXPECT_EQ(job["status"], "succeeded") << job.dump();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.log();
+  // The message of each line about this job (after "[level] "), counted.
+  std::map<std::string, int> seen;
+  std::istringstream lines(d.log());
+  const std::string tag = "job " + std::to_string(id) + ":";
+  for (std::string line; std::getline(lines, line);) {
+    const size_t at = line.find(tag);
+    if (at == std::string::npos) continue;
+    std::string msg = line.substr(at);
+    const std::string suffix = " job_id=" + std::to_string(id);
+    const bool tagged = msg.size() >= suffix.size() && msg.compare(msg.size() - suffix.size(), suffix.size(), suffix) == 0;
+    EXPECT_TRUE(tagged) << line;
+    ++seen[tagged ? msg.substr(0, msg.size() - suffix.size()) : msg];
+  }
+  EXPECT_GE(seen.size(), 2u) << d.log();
+  for (const auto& [msg, n] : seen) EXPECT_EQ(n, 1) << "logged " << n << " times: " << msg;
 }
 
 TEST(DaemonOps, KillNineDuringTwentyJobsThenRestartFinishesEachExactlyOnce) {

@@ -3,7 +3,6 @@
 // final state.
 #include "flow/executor.h"
 
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -98,8 +97,9 @@ class JobRun {
   bool fresh_ = false;  // the job had never started: show the documents' context plans
 };
 
+// The executor only reports; its caller logs (reamd) or shows (`ream run`) each line,
+// so a line is written once, with the caller's context (reamd adds job_id=).
 void JobRun::event(const std::string& line) {
-  spdlog::info("job {}: {}", job_id_, line);
   if (opt_.on_event) opt_.on_event(line);
 }
 

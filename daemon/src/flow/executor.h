@@ -46,7 +46,9 @@ struct RunOptions {
   // `failed` with error "interrupted" and can be resumed (what Ctrl-C does in `ream run`).
   bool cancel_is_interrupt = false;
   Progress* progress = nullptr;
-  std::function<void(const std::string&)> on_event;  // one human-readable line per event
+  // One human-readable line per event; the executor logs nothing itself, so the
+  // caller decides where each line goes (written once).
+  std::function<void(const std::string&)> on_event;
   // Test hook: the process raises SIGKILL right after its Nth step-run commit
   // (or skip). 0 = off. `ream run` sets it from REAM_TEST_KILL_AFTER_STEP.
   int kill_after_commits = 0;
