@@ -71,11 +71,24 @@ std::string parse_ids(const std::string& csv, std::vector<TokenId>* out) {
 
 }  // namespace
 
+std::string usage_tokenize() {
+  return "usage: ream tokenize --model DIR (--text T | --text-file F | --chat-file F) [--json]\n";
+}
+
+std::string usage_generate() {
+  return "usage: ream generate --model DIR (--prompt T | --prompt-ids 1,2,3 | --text-file F | --chat-file F)\n"
+         "         [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S]\n"
+         "         [--presence-penalty X] [--frequency-penalty X] [--repetition-penalty X]\n"
+         "         [--stop STR ...] [--ignore-eos] [--top-logprobs K] [--device cpu|cuda]\n"
+         "         [--threads N] [--max-model-len N] [--json]\n"
+         "Sampling defaults come from the model's generation_config.json; --temperature 0 is greedy.\n";
+}
+
 int cmd_tokenize(const Args& args) {
   Flags f({"model", "text", "text-file", "chat-file"}, {"json", "help"});
   if (auto err = f.parse(args); !err.empty()) return fail(err, 2);
   if (f.has("help") || !f.has("model")) {
-    std::fputs("usage: ream tokenize --model DIR (--text T | --text-file F | --chat-file F) [--json]\n", stderr);
+    std::fputs(usage_tokenize().c_str(), f.has("help") ? stdout : stderr);
     return f.has("help") ? 0 : 2;
   }
   std::string text;
@@ -104,14 +117,7 @@ int cmd_generate(const Args& args) {
           {"json", "ignore-eos", "help"});
   if (auto err = f.parse(args); !err.empty()) return fail(err, 2);
   if (f.has("help") || !f.has("model")) {
-    std::fputs(
-        "usage: ream generate --model DIR (--prompt T | --prompt-ids 1,2,3 | --text-file F | --chat-file F)\n"
-        "         [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S]\n"
-        "         [--presence-penalty X] [--frequency-penalty X] [--repetition-penalty X]\n"
-        "         [--stop STR ...] [--ignore-eos] [--top-logprobs K] [--device cpu|cuda]\n"
-        "         [--threads N] [--max-model-len N] [--json]\n"
-        "Sampling defaults come from the model's generation_config.json; --temperature 0 is greedy.\n",
-        stderr);
+    std::fputs(usage_generate().c_str(), f.has("help") ? stdout : stderr);
     return f.has("help") ? 0 : 2;
   }
   std::vector<TokenId> ids;

@@ -7,6 +7,12 @@
 
 namespace ream::cli {
 
+std::string usage_init_model() {
+  return "usage: ream init-model --shape tiny|qwen3-0.6b|qwen3-4b --out DIR [--seed S]\n"
+         "         [--dtype bf16|f16|f32] [--tokenizer-dir DIR]\n"
+         "Writes a model with RANDOM weights: it runs like the real one, but its text is meaningless.\n";
+}
+
 int cmd_init_model(const Args& args) {
   Flags f({"shape", "out", "seed", "tokenizer-dir", "dtype"}, {"help"});
   if (auto err = f.parse(args); !err.empty()) {
@@ -14,10 +20,7 @@ int cmd_init_model(const Args& args) {
     return 2;
   }
   if (f.has("help") || !f.has("shape") || !f.has("out")) {
-    std::fputs("usage: ream init-model --shape tiny|qwen3-0.6b|qwen3-4b --out DIR [--seed S]\n"
-               "         [--dtype bf16|f16|f32] [--tokenizer-dir DIR]\n"
-               "Writes a model with RANDOM weights: it runs like the real one, but its text is meaningless.\n",
-               stderr);
+    std::fputs(usage_init_model().c_str(), f.has("help") ? stdout : stderr);
     return f.has("help") ? 0 : 2;
   }
   InitModelOptions o;

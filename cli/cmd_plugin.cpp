@@ -1,6 +1,9 @@
 // `ream plugin check PATH`: loads a plugin, prints its manifest and runs its
-// callbacks on a sample document (with sample replies, or the real model when
-// --model is given), so that plugin authors can check their work.
+// callbacks on a sample document (every prompt gets one reply: the built-in sample,
+// --reply, or the real model with --model), so that plugin authors can check their
+// work. It shows what an author needs: the manifest, the first prompt in full, the
+// reply given to it, the findings parsed from the replies, and the warnings (the first
+// few, then a count, so one unusable sample reply per prompt is not a flood).
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
@@ -19,12 +22,14 @@ namespace {
 
 using nlohmann::json;
 
-const char* kUsage =
-    "usage: ream plugin check PATH [--doc FILE] [--params JSON] [--model DIR [--device cpu|cuda]]\n"
+const char* kUsageHead =
+    "usage: ream plugin check PATH [--doc FILE] [--params JSON] [--reply TEXT|@FILE]\n"
+    "                         [--model DIR [--device cpu|cuda]]\n"
     "\n"
     "Loads the plugin at PATH (checking its ABI version), prints its manifest, then runs\n"
-    "plan and reduce on a sample document (--doc, else a built-in text). Without --model\n"
-    "every prompt gets the sample reply below; with --model the model answers.\n";
+    "plan and reduce on a sample document (--doc, else a built-in text) and prints the\n"
+    "first prompt, the reply it got, the findings and the warnings. Without --model every\n"
+    "prompt gets one reply: --reply (text, or @FILE), else this sample reply:\n  ";
 
 const char* kSampleDoc =
     "MASTER SERVICES AGREEMENT\n\n"
@@ -37,6 +42,9 @@ const char* kSampleDoc =
 const char* kSampleReply =
     "{\"answer\": \"sample answer\", \"found\": true, "
     "\"quotes\": [\"This Agreement is governed by the laws of the State of New York.\"], \"confidence\": 0.5}";
+
+constexpr size_t kWarningsShown = 3;
+constexpr size_t kFindingsShown = 10;
 
 int fail(const std::string& message, int code = 1) {
   std::fprintf(stderr, "ream plugin: %s\n", message.c_str());
@@ -58,10 +66,11 @@ json sample_params(const json& schema) {
 }
 
 // Answers prompts: the real model when given, else the sample reply.
-std::vector<plugins::Reply> answer(const std::vector<plugins::Prompt>& prompts, flow::ModelClient* model) {
+std::vector<plugins::Reply> answer(const std::vector<plugins::Prompt>& prompts, const std::string& reply_text,
+                                   flow::ModelClient* model) {
   std::vector<plugins::Reply> out;
   for (const plugins::Prompt& p : prompts) {
-    plugins::Reply r{p.key, kSampleReply, "stop", 0, 0, 0};
+    plugins::Reply r{p.key, reply_text, "stop", 0, 0, 0};
     if (model) {
       flow::ModelRequest req{p.messages, p.text, {}, "plugin check " + p.key};
       req.sampling.max_tokens = p.max_tokens > 0 ? p.max_tokens : 256;
@@ -89,21 +98,67 @@ std::vector<plugins::Reply> answer(const std::vector<plugins::Prompt>& prompts, 
   return out;
 }
 
-void print_call(const char* what, const plugins::CallResult& r) {
+// Counts across the rounds, for the closing line.
+struct Totals {
+  size_t prompts = 0, findings = 0, warnings = 0;
+};
+
+// The first prompt of a call, in full but for the middle of a long one.
+void print_prompt(const plugins::Prompt& p) {
+  std::printf("  first prompt '%s' (max_tokens %d):\n", p.key.c_str(), static_cast<int>(p.max_tokens));
+  auto show = [](const std::string& role, std::string body) {
+    // Instructions and the reply format usually follow the document: keep more of the end.
+    if (body.size() > 4000) body = body.substr(0, 1000) + "\n  [... " + std::to_string(body.size() - 4000) + " bytes ...]\n" + body.substr(body.size() - 3000);
+    std::printf("  --- %s\n%s\n", role.c_str(), body.c_str());
+  };
+  if (p.messages.empty()) show("text", p.text);
+  for (const auto& m : p.messages) show(m.role, m.content);
+  std::printf("  ---\n");
+}
+
+void print_call(const char* what, const plugins::CallResult& r, Totals* t) {
   std::printf("%s: %zu prompts, %zu findings, %zu outputs, %zu warnings\n", what, r.prompts.size(),
               r.findings.size(), r.outputs.size(), r.warnings.size());
-  if (!r.prompts.empty()) {
-    const plugins::Prompt& p = r.prompts[0];
-    std::string body = p.messages.empty() ? p.text : p.messages.back().content;
-    if (body.size() > 300) body = body.substr(0, 150) + " [...] " + body.substr(body.size() - 150);
-    std::printf("  first prompt '%s' (%zu messages): %s\n", p.key.c_str(), p.messages.size(), body.c_str());
-  }
-  for (const plugins::Finding& f : r.findings) {
+  t->prompts += r.prompts.size();
+  t->findings += r.findings.size();
+  t->warnings += r.warnings.size();
+  if (!r.prompts.empty()) print_prompt(r.prompts[0]);
+  for (size_t i = 0; i < r.findings.size() && i < kFindingsShown; ++i) {
+    const plugins::Finding& f = r.findings[i];
     std::printf("  finding [%s] %s: %s (%zu quotes)\n", f.kind.c_str(), f.title.c_str(),
                 f.text.substr(0, 120).c_str(), f.evidence.size());
   }
+  if (r.findings.size() > kFindingsShown) std::printf("  ... and %zu more findings\n", r.findings.size() - kFindingsShown);
   for (const auto& [name, value] : r.outputs) std::printf("  output %s = %s\n", name.c_str(), value.substr(0, 200).c_str());
-  for (const std::string& w : r.warnings) std::printf("  warning: %s\n", w.c_str());
+  for (size_t i = 0; i < r.warnings.size() && i < kWarningsShown; ++i) std::printf("  warning: %s\n", r.warnings[i].c_str());
+  if (r.warnings.size() > kWarningsShown) std::printf("  ... and %zu more warnings\n", r.warnings.size() - kWarningsShown);
+}
+
+// The closing line: "ok" when the plugin ran, and what the warnings mean.
+int verdict(const plugins::Manifest& m, const Totals& t, bool with_model) {
+  std::printf("ok: %s %s loads and runs: %zu prompts, %zu findings, %zu warnings\n", m.name.c_str(),
+              m.version.c_str(), t.prompts, t.findings, t.warnings);
+  if (t.warnings > 0 && !with_model) {
+    std::printf("note: the warnings come from the reply above, which does not follow every prompt's format;\n"
+                "      pass --reply with a reply in the format the prompt asks for, or --model DIR\n");
+  }
+  return 0;
+}
+
+// The reply every prompt gets without a model: --reply TEXT or @FILE, else the sample.
+bool reply_from(const Flags& f, std::string* out) {
+  if (!f.has("reply")) {
+    *out = kSampleReply;
+    return true;
+  }
+  const std::string v = f.get("reply");
+  if (v.empty() || v[0] != '@') {
+    *out = v;
+    return true;
+  }
+  bool ok = false;
+  *out = read_file_or_empty(v.substr(1), &ok);
+  return ok;
 }
 
 int check(const Flags& f, const std::string& path) {
@@ -123,6 +178,8 @@ int check(const Flags& f, const std::string& path) {
     engine = std::move(e).value();
     model = std::make_unique<flow::EngineModelClient>(*engine);
   }
+  std::string reply_text;
+  if (!reply_from(f, &reply_text)) return fail("cannot read " + f.get("reply").substr(1), 2);
   plugins::Document doc;
   doc.id = "doc-1";
   doc.path = f.has("doc") ? f.get("doc") : "sample.txt";
@@ -150,17 +207,20 @@ int check(const Flags& f, const std::string& path) {
   std::vector<plugins::Document> docs{doc};
   auto plan = (*plugin)->plan(env, docs, applied->dump(), "");
   if (!plan.ok()) return fail(plan.status().message());
-  print_call("plan", *plan);
+  Totals totals;
+  print_call("plan", *plan, &totals);
   std::vector<plugins::Prompt> prompts = plan->prompts;
   std::string state = plan->state_json;
   for (int round = 0; round < 16; ++round) {
-    auto red = (*plugin)->reduce(env, docs, applied->dump(), "", round, answer(prompts, model.get()), state);
-    if (!red.ok()) return fail(red.status().message());
-    print_call(("reduce round " + std::to_string(round)).c_str(), *red);
-    if (red->prompts.empty()) {
-      std::printf("ok: %s %s loads and runs\n", m.name.c_str(), m.version.c_str());
-      return 0;
+    std::vector<plugins::Reply> replies = answer(prompts, reply_text, model.get());
+    if (!replies.empty()) {
+      std::printf("reply to '%s'%s:\n%s\n", replies[0].key.c_str(),
+                  model ? " (the model)" : " (the same for every prompt)", replies[0].text.c_str());
     }
+    auto red = (*plugin)->reduce(env, docs, applied->dump(), "", round, replies, state);
+    if (!red.ok()) return fail(red.status().message());
+    print_call(("reduce round " + std::to_string(round)).c_str(), *red, &totals);
+    if (red->prompts.empty()) return verdict(m, totals, model != nullptr);
     prompts = red->prompts;
     state = red->state_json;
   }
@@ -169,14 +229,16 @@ int check(const Flags& f, const std::string& path) {
 
 }  // namespace
 
+std::string usage_plugin() { return std::string(kUsageHead) + kSampleReply + "\n"; }
+
 int cmd_plugin(const Args& args) {
-  Flags f({"doc", "params", "model", "device"}, {"help"});
-  if (std::string err = f.parse(args); !err.empty()) return fail(err + "\n" + kUsage, 2);
+  Flags f({"doc", "params", "reply", "model", "device"}, {"help"});
+  if (std::string err = f.parse(args); !err.empty()) return fail(err + "\n" + usage_plugin().c_str(), 2);
   if (f.has("help")) {
-    std::fputs(kUsage, stdout);
+    std::fputs(usage_plugin().c_str(), stdout);
     return 0;
   }
-  if (f.positional().size() != 2 || f.positional()[0] != "check") return fail(std::string("expected: check PATH\n") + kUsage, 2);
+  if (f.positional().size() != 2 || f.positional()[0] != "check") return fail(std::string("expected: check PATH\n") + usage_plugin().c_str(), 2);
   return check(f, f.positional()[1]);
 }
 

@@ -32,22 +32,12 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 void on_sigint(int) { g_interrupted = true; }
 
-const char* kUsage =
-    "usage: ream run WORKFLOW --model DIR [--input NAME=VALUE ...] [--doc PATH ...]\n"
-    "                [--device cpu|cuda] [--db PATH] [--format md|json|sarif] [--plugins DIR ...]\n"
-    "                [--max-parallel N] [--max-model-len N] [--quiet]\n"
-    "       ream run --resume JOB_ID --model DIR [--db PATH] [--format md|json|sarif]\n"
-    "\n"
-    "WORKFLOW is a file or the name of a shipped workflow (summarize, long_qa).\n"
-    "--input NAME=VALUE   a workflow input; lists: repeat it, give JSON ([...]) or @FILE (YAML/JSON list)\n"
-    "--doc PATH           a document for the workflow's first document input (repeatable)\n"
-    "--db PATH            the SQLite store (default: $XDG_DATA_HOME/ream/ream.db)\n"
-    "--plugins DIR        plugin directory (repeatable; default: $REAM_PLUGIN_PATH or the built/installed ones)\n"
-    "--format md|json|sarif  the result on stdout (default md; sarif: SARIF 2.1.0 for code audits)\n"
-    "--max-model-len N    the context in tokens (default: the model's); documents that do not fit\n"
-    "                     with the reply are split (the plan shows in the progress)\n"
-    "Progress goes to stderr: a bar on a terminal, one line per event otherwise.\n"
-    "Ctrl-C interrupts the job; `--resume JOB_ID` continues it.\n";
+// The shipped workflows, as `ream run NAME` finds them: "a, b, c".
+std::string shipped_workflows() {
+  std::string list;
+  for (const std::string& n : flow::workflow_names(flow::default_workflow_dirs())) list += (list.empty() ? "" : ", ") + n;
+  return list.empty() ? "none found: set REAM_WORKFLOW_PATH" : list;
+}
 
 int fail(const std::string& message, int code = 1) {
   std::fprintf(stderr, "ream run: %s\n", message.c_str());
@@ -133,19 +123,40 @@ int print_result(store::Store& store, int64_t job_id, const std::string& format)
 
 }  // namespace
 
+std::string usage_run() {
+  return "usage: ream run WORKFLOW --model DIR [--input NAME=VALUE ...] [--doc PATH ...]\n"
+         "                [--device cpu|cuda] [--db PATH] [--format md|json|sarif] [--plugins DIR ...]\n"
+         "                [--max-parallel N] [--max-model-len N] [--priority N] [--quiet]\n"
+         "       ream run --resume JOB_ID --model DIR [--db PATH] [--format md|json|sarif]\n"
+         "\n"
+         "WORKFLOW is a file or the name of a shipped workflow (" + shipped_workflows() + ").\n"
+         "--input NAME=VALUE   a workflow input; lists: repeat it, give JSON ([...]) or @FILE (YAML/JSON list)\n"
+         "--doc PATH           a document for the workflow's first document input (repeatable)\n"
+         "--db PATH            the SQLite store (default: $XDG_DATA_HOME/ream/ream.db)\n"
+         "--plugins DIR        plugin directory (repeatable; default: $REAM_PLUGIN_PATH or the built/installed ones)\n"
+         "--format md|json|sarif  the result on stdout (default md; sarif: SARIF 2.1.0 for code audits)\n"
+         "--max-parallel N     step runs in flight (default 4)\n"
+         "--max-model-len N    the context in tokens (default: the model's); documents that do not fit\n"
+         "                     with the reply are split (the plan shows in the progress)\n"
+         "--priority N         the priority recorded with the job (default 0)\n"
+         "--quiet              no progress on stderr\n"
+         "Progress goes to stderr: a bar on a terminal, one line per event otherwise.\n"
+         "Ctrl-C interrupts the job; `--resume JOB_ID` continues it.\n";
+}
+
 int cmd_run(const Args& args) {
   Flags f({"input", "doc", "model", "device", "db", "format", "resume", "plugins", "max-parallel", "priority",
            "max-model-len"},
           {"help", "quiet"});
-  if (std::string err = f.parse(args); !err.empty()) return fail(err + "\n" + kUsage, 2);
+  if (std::string err = f.parse(args); !err.empty()) return fail(err + "\n" + usage_run(), 2);
   if (f.has("help")) {
-    std::fputs(kUsage, stdout);
+    std::fputs(usage_run().c_str(), stdout);
     return 0;
   }
   const bool resume = f.has("resume");
   if ((resume ? !f.positional().empty() : f.positional().size() != 1) || !f.has("model")) {
     return fail(std::string(resume ? "--resume takes no WORKFLOW" : "give one WORKFLOW") +
-                    (f.has("model") ? "" : " and --model DIR") + "\n" + kUsage, 2);
+                    (f.has("model") ? "" : " and --model DIR") + "\n" + usage_run(), 2);
   }
   const std::string format = f.get("format", "md");
   if (format != "md" && format != "json" && format != "sarif") return fail("--format must be md, json or sarif", 2);

@@ -9,6 +9,13 @@ namespace ream::cli {
 
 using Args = std::vector<std::string>;
 
+// Each command's usage text, as its `--help` prints it; `ream --help` prints them all.
+std::string usage_tokenize();
+std::string usage_generate();
+std::string usage_init_model();
+std::string usage_run();     // names the workflows found in the workflow folders
+std::string usage_plugin();
+
 int cmd_tokenize(const Args& args);
 int cmd_generate(const Args& args);
 int cmd_init_model(const Args& args);

@@ -11,21 +11,18 @@
 
 namespace {
 
-void usage() {
-  std::fputs(
-      "usage: ream <command> [options]\n"
-      "\n"
-      "commands:\n"
-      "  tokenize     --model DIR (--text T | --text-file F | --chat-file F) [--json]\n"
-      "  generate     --model DIR (--prompt T | --prompt-ids 1,2,3 | --chat-file F) [--max-tokens N]\n"
-      "               [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S]\n"
-      "               [--top-logprobs K] [--device cpu|cuda] [--json]\n"
-      "  init-model   --shape tiny|qwen3-0.6b|qwen3-4b --out DIR [--seed S]\n"
-      "  run          WORKFLOW --model DIR [--input k=v ...] [--doc PATH ...] [--db PATH]\n"
-      "  plugin check PATH\n"
-      "\n"
-      "Run `ream <command> --help` for a command's options.\n",
-      stderr);
+// The whole usage: every command with all its options (each command's own --help text).
+void usage(FILE* to) {
+  std::string text = "usage: ream <command> [options]\n\n";
+  for (const std::string& u : {ream::cli::usage_tokenize(), ream::cli::usage_generate(), ream::cli::usage_init_model()
+#ifndef REAM_CLI_WITHOUT_WORKFLOWS
+                               , ream::cli::usage_run(), ream::cli::usage_plugin()
+#endif
+       }) {
+    text += u + "\n";
+  }
+  text += "`ream <command> --help` prints one command's usage.\n";
+  std::fputs(text.c_str(), to);
 }
 
 }  // namespace
@@ -36,7 +33,7 @@ int main(int argc, char** argv) {
   if (const char* level = std::getenv("REAM_LOG_LEVEL")) spdlog::set_level(spdlog::level::from_str(level));
   else spdlog::set_level(spdlog::level::warn);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    usage();
+    usage(argc < 2 ? stderr : stdout);  // asked for: stdout, exit 0; no command: stderr, exit 2
     return argc < 2 ? 2 : 0;
   }
   const std::string cmd = argv[1];
@@ -54,6 +51,6 @@ int main(int argc, char** argv) {
   }
 #endif
   std::fprintf(stderr, "ream: unknown command '%s'\n", cmd.c_str());
-  usage();
+  usage(stderr);
   return 2;
 }

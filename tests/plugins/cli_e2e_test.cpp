@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "test_util.h"
 
@@ -346,6 +347,50 @@ TEST_F(CliEndToEnd, PluginCheckPrintsTheManifestAndRunsTheCallbacks) {
   Shell bad = sh(kRream + " plugin check " REAM_TEST_PLUGIN_DIR "/bad/bad_future.so 2>&1");
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.out.find("the plugin was built for ABI version 999, this ream speaks ABI version 1"), std::string::npos) << bad.out;
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// On a shipped domain plugin, `plugin check` shows what an author needs: the
+// manifest, one prompt in full, the reply it was given, the findings parsed from a
+// reply in the prompt's format (--reply), and at most a few warnings per call
+// instead of one per prompt.
+TEST_F(CliEndToEnd, PluginCheckOnAShippedPluginShowsPromptReplyAndFindings) {
+  const std::string plugin = REAM_BINARY_DIR "/plugins/legal_review.so";
+  Shell r = sh(kRream + " plugin check " + plugin + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("name:        legal_review"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--- user\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Reply with only this JSON object"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(the same for every prompt):\n{\"answer\": \"sample answer\""), std::string::npos) << r.out;
+  const size_t calls = count_of(r.out, "reduce round ") + 1;
+  EXPECT_LE(count_of(r.out, "  warning: "), 3 * calls) << r.out;
+  EXPECT_NE(r.out.find("more warnings"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ok: legal_review"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pass --reply"), std::string::npos) << r.out;
+
+  const std::string reply = local_.path("legal-reply.json");
+  std::ofstream(reply) << R"({"categories": [{"category": "Governing Law", "found": true, )"
+                          R"("clauses": [{"quote": "This Agreement is governed by the laws of the State of New York.", )"
+                          R"("section": "3"}], "answer": "New York", "risk": "high", "rationale": "Foreign law for us.", )"
+                          R"("fallback": "Delaware law"}]})";
+  Shell with = sh(kRream + " plugin check " + plugin + " --reply @" + reply + " 2>&1");
+  ASSERT_EQ(with.status, 0) << with.out;
+  EXPECT_NE(with.out.find("finding ["), std::string::npos) << with.out;
+  EXPECT_NE(with.out.find("Governing Law"), std::string::npos) << with.out;
+  // The closing line counts every warning: fewer once the replies follow the format.
+  auto warnings = [](const std::string& out) {
+    std::smatch m;
+    return std::regex_search(out, m, std::regex(R"(ok: legal_review \S+ loads and runs: \d+ prompts, \d+ findings, (\d+) warnings)"))
+               ? std::stoi(m[1]) : -1;
+  };
+  EXPECT_GT(warnings(r.out), 3) << r.out;
+  EXPECT_GE(warnings(with.out), 0) << with.out;
+  EXPECT_LT(warnings(with.out), warnings(r.out)) << with.out;
 }
 
 TEST_F(CliEndToEnd, ExamplePluginBuildsOutOfTreeAgainstAnInstalledReamAndRuns) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
 
 namespace ream::flow {
@@ -68,6 +69,19 @@ Result<std::string> resolve_workflow(const std::string& name_or_path, const std:
   std::string where;
   for (const std::string& d : dirs) where += (where.empty() ? "" : ", ") + d;
   return not_found("workflow '" + name_or_path + "' not found (a file path, or a name in: " + where + ")");
+}
+
+std::vector<std::string> workflow_names(const std::vector<std::string>& dirs) {
+  std::vector<std::string> names;
+  for (const std::string& d : dirs) {
+    std::error_code ec;
+    for (fs::directory_iterator it(d, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->path().extension() == ".yaml" && it->is_regular_file(ec)) names.push_back(it->path().stem().string());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
 }
 
 }  // namespace ream::flow

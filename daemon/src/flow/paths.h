@@ -17,5 +17,8 @@ std::vector<std::string> default_workflow_dirs();
 // NAME.yaml in the workflow dirs.
 Result<std::string> resolve_workflow(const std::string& name_or_path,
                                      const std::vector<std::string>& dirs);
+// The names resolve_workflow() finds in `dirs` (NAME of every NAME.yaml), sorted,
+// each once; folders that do not exist are skipped.
+std::vector<std::string> workflow_names(const std::vector<std::string>& dirs);
 
 }  // namespace ream::flow
