@@ -131,6 +131,48 @@ TEST_F(WorkflowValidation, CatalogueOfInvalidWorkflowsWithExactMessages) {
   }
 }
 
+TEST_F(WorkflowValidation, NumericFieldsOutOfRangeAreRefusedAtLoad) {
+  // Before: max_tokens 1e11 loaded and overflowed int when a job ran; parallel and
+  // retry attempts were narrowed to int before any check (2^32 + 1 attempts passed as 1).
+  struct Case {
+    std::string yaml, message;
+  };
+  const std::string h = kHeader;
+  const std::string step = "steps:\n  - id: a\n    plugin: sum\n";
+  const std::vector<Case> cases = {
+      {"name: t\nengine:\n  max_tokens: 100000000000\n" + step,
+       "wf.yaml:3:15: engine 'max_tokens' must be an integer in 1..262144 (got 100000000000)"},
+      {"name: t\nengine:\n  max_tokens: 0\n" + step,
+       "wf.yaml:3:15: engine 'max_tokens' must be an integer in 1..262144 (got 0)"},
+      {"name: t\nengine:\n  top_k: 1099511627776\n" + step,
+       "wf.yaml:3:10: engine 'top_k' must be an integer in 0..1000000 (got 1099511627776)"},
+      {"name: t\nengine:\n  top_k: 20.5\n" + step,
+       "wf.yaml:3:10: engine 'top_k' must be an integer in 0..1000000 (got 20.5)"},
+      {"name: t\nengine:\n  temperature: 1e9\n" + step,
+       "wf.yaml:3:16: engine 'temperature' must be a number in [0, 100] (got 1e9)"},
+      {"name: t\nengine:\n  top_p: 0\n" + step, "wf.yaml:3:10: engine 'top_p' must be a number in (0, 1] (got 0)"},
+      {"name: t\nengine:\n  seed: -1\n" + step,
+       "wf.yaml:3:9: engine 'seed' must be an integer in 0..9007199254740991 (got -1)"},
+      {h + step + "    engine: {max_tokens: 99999999999999999999}\n",
+       "wf.yaml:8:26: engine 'max_tokens' must be a number"},
+      {h + step + "    engine: {min_p: 2}\n", "wf.yaml:8:21: engine 'min_p' must be a number in [0, 1] (got 2)"},
+      {h + step + "    parallel: 4294967297\n", "wf.yaml:8:15: 'parallel' must be in 0..1024 (got 4294967297)"},
+      {h + step + "    retry: 4294967297\n", "wf.yaml:8:12: step 'a': retry attempts must be between 1 and 100"},
+      {h + step + "    timeout: 9999999h\n", "wf.yaml:8:14: 'timeout' must be at most 604800s (got 9999999h)"},
+      {h + step + "    retry: {attempts: 2, backoff: 100000h}\n",
+       "wf.yaml:8:35: 'backoff' must be at most 86400s (got 100000h)"},
+      {h + "steps:\n  - id: a\n    plugin: sum\n    foreach: {chunks: '${{ inputs.doc }}', chunk_tokens: 1000000000}\n",
+       "wf.yaml:8:58: 'chunk_tokens' must be in 0..262144 (got 1000000000)"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    EXPECT_EQ(error_of(c.yaml), c.message);
+  }
+  // The edges load.
+  EXPECT_EQ(error_of("name: t\nengine: {max_tokens: 262144, top_k: 0, temperature: 0, top_p: 1, seed: 0}\n" + step),
+            "<ok>");
+}
+
 TEST_F(WorkflowValidation, ReportsEveryErrorNotJustTheFirst) {
   // Structural errors are all reported; references are checked once the structure is sound.
   std::string msg = error_of(std::string(kHeader) +

@@ -1,5 +1,6 @@
 // Job creation: inputs, documents (through ream_ingest), records.
 #include "flow/job.h"
+#include "flow/step_runner.h"
 
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
@@ -103,6 +104,33 @@ Result<json> inputs_from_args(const Workflow& wf, const std::vector<std::string>
   return out;
 }
 
+namespace {
+
+// Engine settings given by expressions over the inputs (`max_tokens: ${{ inputs.n }}`)
+// must land in the same ranges as literal ones; the error names the input to blame.
+Status check_engine_from_inputs(const Workflow& wf, const json& inputs) {
+  const json ctx = {{"inputs", inputs}, {"steps", json::object()}, {"job", {{"id", 0}}}};
+  std::vector<const json*> settings = {&wf.engine};
+  for (const Step& s : wf.steps) settings.push_back(&s.engine);
+  for (const json* e : settings) {
+    for (const auto& [key, expr] : e->items()) {
+      if (!expr.is_string()) continue;
+      const json v = resolve_value(expr, ctx);
+      if (!v.is_number()) continue;  // the sampler keeps its default, as it always did
+      std::string bad = engine_value_error(key, v);
+      if (bad.empty()) continue;
+      std::string from = "'" + expr.get<std::string>() + "'";
+      for (const InputSpec& in : wf.inputs) {
+        if (expr.get<std::string>().find("inputs." + in.name) != std::string::npos) from = "input '" + in.name + "'";
+      }
+      return invalid_argument(from + " gives engine '" + key + "' = " + v.dump() + ", which " + bad);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<json> check_inputs(const Workflow& wf, const json& inputs) {
   if (!inputs.is_object()) return invalid_argument("inputs must be an object");
   json out = json::object();
@@ -163,6 +191,7 @@ Result<json> check_inputs(const Workflow& wf, const json& inputs) {
     if (in.maximum && measure > *in.maximum) return invalid_argument(where + "must be at most " + num(*in.maximum) + unit);
     out[in.name] = v;
   }
+  REAM_RETURN_IF_ERROR(check_engine_from_inputs(wf, out));
   return out;
 }
 

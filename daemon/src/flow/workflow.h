@@ -105,6 +105,11 @@ Result<Workflow> parse_workflow(const std::string& source, const std::string& pa
 // Reads and parses a file.
 Result<Workflow> load_workflow(const std::string& path, const PluginCatalog& catalog);
 
+// "" if engine setting `key` may take the number `v`, else what it must be ("must be an
+// integer in 1..262144"). Checked at load for literal values and at job creation for
+// values an expression over the inputs gives.
+std::string engine_value_error(const std::string& key, const nlohmann::json& v);
+
 // The engine defaults a workflow gets when it sets none (Qwen3-2507's recommendation).
 nlohmann::json default_engine_settings();
 

@@ -1,6 +1,8 @@
 // Workflow YAML -> Workflow: structure and field types. Cross-references (plugins,
 // needs, expressions, parameters) are checked in workflow_validate.cpp.
+#include <cmath>
 #include <fstream>
+#include <iomanip>
 #include <regex>
 #include <sstream>
 
@@ -29,6 +31,57 @@ const std::vector<std::string> kEngineKeys = {"temperature", "top_p", "top_k", "
                                               "repetition_penalty"};
 const std::vector<std::string> kTypeNames = {"string", "number", "integer", "boolean",
                                              "enum", "list", "document", "documents"};
+
+// Sane ranges for engine settings, checked at load so that no value is narrowed or
+// overflows when a job runs: the sampler's own ranges, max_tokens bounded by a
+// 262,144-token context (Qwen3-2507), top_k a little past any vocabulary, a seed exact
+// in a double (JSON clients read it as one).
+struct EngineBound {
+  const char* key;
+  double lo, hi;
+  bool integer;
+  bool lo_open;  // (lo, hi] rather than [lo, hi]
+};
+constexpr int64_t kMaxContextTokens = 262144;
+constexpr int64_t kMaxAttempts = 100;         // retry attempts of a step
+constexpr int64_t kMaxParallel = 1024;        // concurrent units of a step
+constexpr double kMaxBackoffS = 86400;        // one day between attempts at most
+constexpr double kMaxTimeoutS = 7 * 86400;    // a step that runs a week is a mistake
+constexpr EngineBound kEngineBounds[] = {
+    {"temperature", 0, 100, false, false},     {"top_p", 0, 1, false, true},
+    {"top_k", 0, 1000000, true, false},        {"min_p", 0, 1, false, false},
+    {"max_tokens", 1, kMaxContextTokens, true, false},
+    {"seed", 0, 9007199254740991.0, true, false},  // 2^53 - 1: exact in JSON clients too
+    {"presence_penalty", -2, 2, false, false}, {"repetition_penalty", 0, 10, false, true},
+};
+
+std::string format_bound(double v) {
+  std::ostringstream os;
+  os << std::setprecision(17) << v;
+  return os.str();
+}
+
+}  // namespace
+
+std::string engine_value_error(const std::string& key, const json& v) {
+  for (const EngineBound& b : kEngineBounds) {
+    if (key != b.key) continue;
+    const std::string lo = format_bound(b.lo), hi = format_bound(b.hi);
+    if (b.integer) {
+      if (!v.is_number_integer() || v.get<double>() < b.lo || v.get<double>() > b.hi) {
+        return "must be an integer in " + lo + ".." + hi;
+      }
+      return "";
+    }
+    const double d = v.get<double>();
+    if (!std::isfinite(d) || d > b.hi || d < b.lo || (b.lo_open && d == b.lo)) {
+      return std::string("must be a number in ") + (b.lo_open ? "(" : "[") + lo + ", " + hi + "]";
+    }
+  }
+  return "";
+}
+
+namespace {
 
 bool valid_id(const std::string& id) {
   static const std::regex kId("[A-Za-z][A-Za-z0-9_-]{0,63}");
@@ -143,6 +196,8 @@ void parse_engine(const YAML::Node& node, json& out, const std::string& where, Y
       out[key] = v;  // resolved per job
     } else if (!v.is_number()) {
       errors.add(it->second, "engine '" + key + "' must be a number");
+    } else if (std::string bad = engine_value_error(key, v); !bad.empty()) {
+      errors.add(it->second, "engine '" + key + "' " + bad + " (got " + it->second.Scalar() + ")");
     } else {
       out[key] = v;
     }
@@ -178,8 +233,13 @@ void parse_foreach(const YAML::Node& node, Step& step, YamlErrors& errors) {
     if (step.foreach.kind != ForeachKind::kChunks) {
       errors.add(node, "step '" + step.id + "': chunk_tokens and overlap_tokens apply only to 'foreach: chunks'");
     }
-    if (node["chunk_tokens"]) step.foreach.chunk_tokens = get_int(node["chunk_tokens"], "chunk_tokens", errors).value_or(0);
-    if (node["overlap_tokens"]) step.foreach.overlap_tokens = get_int(node["overlap_tokens"], "overlap_tokens", errors).value_or(0);
+    if (node["chunk_tokens"]) {
+      step.foreach.chunk_tokens = get_int_in(node["chunk_tokens"], "chunk_tokens", 0, kMaxContextTokens, errors).value_or(0);
+    }
+    if (node["overlap_tokens"]) {
+      step.foreach.overlap_tokens =
+          get_int_in(node["overlap_tokens"], "overlap_tokens", 0, kMaxContextTokens, errors).value_or(0);
+    }
     const int64_t overlap = node["overlap_tokens"] ? step.foreach.overlap_tokens : 0;
     if (step.foreach.chunk_tokens < 0 || overlap < 0 ||
         (step.foreach.chunk_tokens > 0 && overlap >= step.foreach.chunk_tokens)) {
@@ -190,20 +250,25 @@ void parse_foreach(const YAML::Node& node, Step& step, YamlErrors& errors) {
 
 void parse_retry(const YAML::Node& node, Step& step, YamlErrors& errors) {
   RetryPolicy& r = step.retry;
+  int64_t attempts = 1;  // checked before it is narrowed to int
   if (node.IsScalar()) {
-    r.attempts = static_cast<int>(get_int(node, "retry", errors).value_or(1));
+    attempts = get_int(node, "retry", errors).value_or(1);
   } else if (node.IsMap()) {
     check_keys(node, {"attempts", "backoff", "factor", "max_backoff"}, "retry of step '" + step.id + "'", errors);
-    if (node["attempts"]) r.attempts = static_cast<int>(get_int(node["attempts"], "attempts", errors).value_or(1));
-    if (node["backoff"]) r.backoff_s = get_duration(node["backoff"], "backoff", errors).value_or(1);
+    if (node["attempts"]) attempts = get_int(node["attempts"], "attempts", errors).value_or(1);
+    if (node["backoff"]) r.backoff_s = get_duration_in(node["backoff"], "backoff", kMaxBackoffS, errors).value_or(1);
     if (node["factor"]) r.factor = get_number(node["factor"], "factor", errors).value_or(2);
-    if (node["max_backoff"]) r.max_backoff_s = get_duration(node["max_backoff"], "max_backoff", errors).value_or(60);
+    if (node["max_backoff"]) r.max_backoff_s = get_duration_in(node["max_backoff"], "max_backoff", kMaxBackoffS, errors).value_or(60);
   } else {
     errors.add(node, "step '" + step.id + "': 'retry' must be a number of attempts or a mapping");
     return;
   }
-  if (r.attempts < 1 || r.attempts > 100) errors.add(node, "step '" + step.id + "': retry attempts must be between 1 and 100");
-  if (r.factor < 1) errors.add(node, "step '" + step.id + "': retry factor must be at least 1");
+  if (attempts < 1 || attempts > kMaxAttempts) {
+    errors.add(node, "step '" + step.id + "': retry attempts must be between 1 and 100");
+  } else {
+    r.attempts = static_cast<int>(attempts);
+  }
+  if (r.factor < 1 || r.factor > 100) errors.add(node, "step '" + step.id + "': retry factor must be in 1..100");
 }
 
 void parse_step_fields(const YAML::Node& node, Step& step, YamlErrors& errors) {
@@ -237,11 +302,10 @@ void parse_step_fields(const YAML::Node& node, Step& step, YamlErrors& errors) {
   }
   if (node["foreach"]) parse_foreach(node["foreach"], step, errors);
   if (node["parallel"]) {
-    step.parallel = static_cast<int>(get_int(node["parallel"], "parallel", errors).value_or(0));
-    if (step.parallel < 0) errors.add(node["parallel"], "step '" + step.id + "': 'parallel' must be at least 0");
+    step.parallel = static_cast<int>(get_int_in(node["parallel"], "parallel", 0, kMaxParallel, errors).value_or(0));
   }
   if (node["retry"]) parse_retry(node["retry"], step, errors);
-  if (node["timeout"]) step.timeout_s = get_duration(node["timeout"], "timeout", errors).value_or(0);
+  if (node["timeout"]) step.timeout_s = get_duration_in(node["timeout"], "timeout", kMaxTimeoutS, errors).value_or(0);
   if (YAML::Node when = node["when"]) {
     step.when_text = when.IsScalar() ? when.Scalar() : "";
     std::string text = step.when_text;

@@ -115,6 +115,33 @@ std::optional<double> get_duration(const YAML::Node& node, const std::string& wh
   return v;
 }
 
+std::optional<int64_t> get_int_in(const YAML::Node& node, const std::string& what, int64_t lo, int64_t hi,
+                                  YamlErrors& errors) {
+  json v = node.IsScalar() ? scalar_to_json(node) : json();
+  if (!v.is_number_integer()) {
+    errors.add(node, "'" + what + "' must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+    return std::nullopt;
+  }
+  const int64_t i = v.get<int64_t>();
+  if (i < lo || i > hi) {
+    errors.add(node, "'" + what + "' must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                         " (got " + node.Scalar() + ")");
+    return std::nullopt;
+  }
+  return i;
+}
+
+std::optional<double> get_duration_in(const YAML::Node& node, const std::string& what, double max_s,
+                                      YamlErrors& errors) {
+  auto d = get_duration(node, what, errors);
+  if (d && *d > max_s) {
+    errors.add(node, "'" + what + "' must be at most " + std::to_string(static_cast<int64_t>(max_s)) +
+                         "s (got " + node.Scalar() + ")");
+    return std::nullopt;
+  }
+  return d;
+}
+
 void check_keys(const YAML::Node& map, const std::vector<std::string>& allowed,
                 const std::string& where, YamlErrors& errors) {
   std::set<std::string> seen;

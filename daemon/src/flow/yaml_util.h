@@ -42,6 +42,12 @@ std::optional<double> get_number(const YAML::Node& node, const std::string& what
 std::optional<bool> get_bool(const YAML::Node& node, const std::string& what, YamlErrors& errors);
 // "30s", "500ms", "2m", "1h" or a number of seconds.
 std::optional<double> get_duration(const YAML::Node& node, const std::string& what, YamlErrors& errors);
+// As get_int and get_duration, and also "'<what>' must be in lo..hi (got v)" when the
+// value is out of range; nullopt then, so no caller ever narrows an unchecked value.
+std::optional<int64_t> get_int_in(const YAML::Node& node, const std::string& what, int64_t lo, int64_t hi,
+                                  YamlErrors& errors);
+std::optional<double> get_duration_in(const YAML::Node& node, const std::string& what, double max_s,
+                                      YamlErrors& errors);
 
 // Checks that a mapping has only `allowed` keys (and no key twice).
 void check_keys(const YAML::Node& map, const std::vector<std::string>& allowed,
