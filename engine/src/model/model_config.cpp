@@ -6,8 +6,11 @@
 // that would change the math and that ream does not implement (rope scaling, sliding
 // window attention, attention bias, another activation) is refused by name rather
 // than silently ignored.
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <sstream>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +44,28 @@ namespace {
 constexpr int64_t kQwen3DefaultKvHeads = 32;
 constexpr int64_t kQwen3DefaultHeadDim = 128;
 
+// Sane maxima for the sizes in config.json, far above any Qwen3 (4B: 36 layers, hidden
+// 2560, 32/8 heads, vocab 151,936, 262,144 positions) and below what would make the
+// loader or the KV cache ask for absurd memory: a typo or a hostile file gets an
+// error naming the key, never std::bad_alloc.
+struct SizeBound {
+  const char* key;
+  int64_t max;
+};
+constexpr SizeBound kSizeBounds[] = {
+    {"vocab_size", int64_t{1} << 22},          {"hidden_size", int64_t{1} << 16},
+    {"intermediate_size", int64_t{1} << 18},   {"num_hidden_layers", 1024},
+    {"num_attention_heads", 1024},             {"num_key_value_heads", 1024},
+    {"head_dim", 1024},                        {"max_position_embeddings", int64_t{1} << 24},
+};
+
+int64_t size_max(const char* key) {
+  for (const SizeBound& b : kSizeBounds) {
+    if (std::string_view(b.key) == key) return b.max;
+  }
+  return std::numeric_limits<int64_t>::max();
+}
+
 // Reads a whole file; NotFound when it cannot be opened.
 Result<std::string> read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -49,6 +74,12 @@ Result<std::string> read_text_file(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) return data_loss("error reading " + path);
   return ss.str();
+}
+
+// A JSON integer that fits a token id (int32, not negative): nothing is narrowed.
+bool is_token_id(const json& v) {
+  return v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(INT32_MAX)
+                                : v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= INT32_MAX;
 }
 
 // Field accessors: every error names the field and the file.
@@ -72,9 +103,14 @@ class Fields {
     if (!v.is_number_integer()) return bad(key, "an integer");
     return v.get<int64_t>();
   }
+  // A positive integer no larger than the key's sane maximum (kSizeBounds).
   Result<int64_t> get_positive(const char* key) const {
     REAM_ASSIGN_OR_RETURN(int64_t v, get_int(key));
     if (v <= 0) return bad(key, "a positive integer");
+    if (v > size_max(key)) {
+      return invalid_argument(path_ + ": field '" + key + "' must be at most " + std::to_string(size_max(key)) +
+                              " (ream's sane maximum), found " + std::to_string(v));
+    }
     return v;
   }
   Result<double> get_number(const char* key) const {
@@ -100,13 +136,9 @@ class Fields {
     std::vector<int32_t> out;
     if (!has(key)) return out;
     const json& v = j_.at(key);
-    if (v.is_number_integer()) {
-      out.push_back(v.get<int32_t>());
-      return out;
-    }
-    if (!v.is_array()) return bad(key, "an integer or a list of integers");
-    for (const json& e : v) {
-      if (!e.is_number_integer()) return bad(key, "an integer or a list of integers");
+    const json list = v.is_array() ? v : json::array({v});
+    for (const json& e : list) {
+      if (!is_token_id(e)) return bad(key, "a token id (0..2147483647) or a list of them");
       out.push_back(e.get<int32_t>());
     }
     return out;
@@ -279,8 +311,8 @@ Status read_misc(const json& j, const std::string& path, ModelConfig& cfg) {
   }
   REAM_ASSIGN_OR_RETURN(cfg.eos_token_ids, f.get_id_list("eos_token_id"));
   if (f.has("bos_token_id")) {
-    REAM_ASSIGN_OR_RETURN(int64_t bos, f.get_int("bos_token_id"));
-    cfg.bos_token_id = static_cast<int32_t>(bos);
+    if (!is_token_id(j.at("bos_token_id"))) return f.bad("bos_token_id", "a token id (0..2147483647)");
+    cfg.bos_token_id = j.at("bos_token_id").get<int32_t>();
   }
   return Status::ok_status();
 }
@@ -321,7 +353,7 @@ Result<GenerationDefaults> load_generation_config(const std::string& path) {
   REAM_RETURN_IF_ERROR(get_float("repetition_penalty", g.has_repetition_penalty, g.repetition_penalty));
   if (f.has("top_k")) {
     REAM_ASSIGN_OR_RETURN(int64_t k, f.get_int("top_k"));
-    if (k < 0) return f.bad("top_k", "a non-negative integer");
+    if (k < 0 || k > INT32_MAX) return f.bad("top_k", "an integer in 0..2147483647");
     g.has_top_k = true;
     g.top_k = static_cast<int32_t>(k);
   }

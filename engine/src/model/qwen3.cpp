@@ -1,5 +1,6 @@
 // Qwen3ForCausalLM checkpoints: binding tensors by name with exact shapes, and
 // load_model, which puts config, generation defaults and weights together.
+#include <algorithm>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -34,6 +35,21 @@ Result<Qwen3LayerWeights> bind_layer(const SafetensorsArchive& a, const ModelCon
   return w;
 }
 
+// How many decoder layers the checkpoint holds: one more than the highest N of any
+// "model.layers.N." tensor (0 if none).
+int64_t checkpoint_layers(const SafetensorsArchive& a) {
+  const std::string prefix = "model.layers.";
+  int64_t n = 0;
+  for (const std::string& name : a.names()) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    size_t end = name.find('.', prefix.size());
+    std::string digits = name.substr(prefix.size(), end - prefix.size());
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    n = std::max<int64_t>(n, std::stoll(digits) + 1);
+  }
+  return n;
+}
+
 }  // namespace
 
 Result<Qwen3Weights> bind_qwen3_weights(const SafetensorsArchive& archive, const ModelConfig& config) {
@@ -50,6 +66,15 @@ Result<Qwen3Weights> bind_qwen3_weights(const SafetensorsArchive& archive, const
       return not_found("tensor 'lm_head.weight' is missing and config.json has tie_word_embeddings: false");
     }
     REAM_ASSIGN_OR_RETURN(w.lm_head, (archive.get("lm_head.weight", {config.vocab_size, config.hidden_size})));
+  }
+  // What the file holds must match the config before anything is sized by the config.
+  const int64_t held = checkpoint_layers(archive);
+  if (held != config.num_hidden_layers) {
+    return invalid_argument("config.json: num_hidden_layers is " + std::to_string(config.num_hidden_layers) +
+                            " but the safetensors hold " +
+                            (held == 0 ? std::string("no decoder layers")
+                                       : std::to_string(held) + " decoder layers (model.layers.0.." +
+                                             std::to_string(held - 1) + ")"));
   }
   w.layers.reserve(static_cast<size_t>(config.num_hidden_layers));
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
