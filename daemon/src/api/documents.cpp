@@ -1,6 +1,7 @@
 // Document inputs: paths through the path policy, uploads and inline text.
 #include "api/documents.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -24,7 +25,22 @@ std::string extension_for(const std::string& name) {
   return ".txt";
 }
 
-Result<std::string> resolve_one(App& app, const json& v, const std::string& where) {
+// An object input may hold only `allowed` keys, so a misspelt "nmae" is not dropped.
+Status check_object_keys(const json& v, const std::vector<std::string>& allowed, const std::string& where) {
+  for (const auto& [k, _] : v.items()) {
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+      std::string list;
+      for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return invalid_argument(where + ": unknown field '" + k + "' (expected " + list + ")");
+    }
+  }
+  return {};
+}
+
+// `*field` names the input on entry ("inputs.docs"); an error in one member of the
+// object at `item` ("inputs.docs[1]") sets it to that member ("inputs.docs[1].name").
+Result<std::string> resolve_one(App& app, const json& v, const std::string& where, const std::string& item,
+                                std::string* field) {
   if (v.is_string()) {
     // The path policy (ingest/path_policy.h) decides; ingestion checks again when it
     // opens the file, from the root and link-free.
@@ -35,9 +51,15 @@ Result<std::string> resolve_one(App& app, const json& v, const std::string& wher
     return Status(code, where + ": " + st.message());
   }
   if (v.is_object() && v.contains("document_id")) {
-    if (!v["document_id"].is_string()) return invalid_argument(where + ".document_id: expected a string");
+    *field = item;
+    REAM_RETURN_IF_ERROR(check_object_keys(v, {"document_id"}, where));
+    if (!v["document_id"].is_string()) {
+      *field = item + ".document_id";
+      return invalid_argument(where + ".document_id: expected a string");
+    }
     const std::string id = v["document_id"].get<std::string>();
     if (id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      *field = item + ".document_id";
       return invalid_argument(where + ".document_id: expected the 64-hex-digit id from POST /v1/documents");
     }
     std::error_code ec;
@@ -47,10 +69,23 @@ Result<std::string> resolve_one(App& app, const json& v, const std::string& wher
     return invalid_argument(where + ": no uploaded document " + id);
   }
   if (v.is_object() && v.contains("text")) {
-    if (!v["text"].is_string()) return invalid_argument(where + ".text: expected a string");
+    *field = item;
+    REAM_RETURN_IF_ERROR(check_object_keys(v, {"text", "name"}, where));
+    if (!v["text"].is_string()) {
+      *field = item + ".text";
+      return invalid_argument(where + ".text: expected a string");
+    }
+    if (v.contains("name") && !v["name"].is_string()) {
+      *field = item + ".name";
+      return invalid_argument(where + ".name: expected a string (got " + v["name"].dump() + ")");
+    }
     std::string name = v.value("name", std::string("inline.txt"));
-    REAM_ASSIGN_OR_RETURN(StoredDocument d, store_document_text(app, name, v["text"].get<std::string>()));
-    return d.path;
+    auto d = store_document_text(app, name, v["text"].get<std::string>());
+    if (!d.ok()) {
+      *field = item + ".text";
+      return invalid_argument(where + ".text: " + d.status().message());
+    }
+    return d->path;
   }
   return invalid_argument(where + ": expected a path, {\"document_id\": ...} or {\"text\": ...}");
 }
@@ -80,6 +115,13 @@ Result<StoredDocument> store_document_text(App& app, const std::string& name,
     for (size_t i = 0; i < data.size(); ++i) {
       if (data[i] == '\r' && i + 1 < data.size() && data[i + 1] == '\n') continue;
       text.push_back(data[i]);
+    }
+    // A document of only whitespace (after an optional byte-order mark) has nothing to
+    // review: refuse it here rather than store it and fail the job that uses it.
+    const size_t body = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
+    if (text.find_first_not_of(" \t\n\r\f\v", body) == std::string::npos) {
+      return invalid_argument("the document is empty: its " + std::to_string(data.size()) +
+                              " bytes are all whitespace");
     }
   }
   StoredDocument d;
@@ -113,14 +155,15 @@ Status resolve_document_inputs(App& app, const flow::Workflow& wf, json* inputs,
     const std::string where = "input '" + in.name + "'";
     *field = "inputs." + in.name;
     if (in.type == flow::InputType::kDocument) {
-      REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(app, v, where));
+      REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(app, v, where, std::string(*field), field));
       v = p;
     } else if (in.type == flow::InputType::kDocuments) {
       json list = v.is_array() ? v : json::array({v});
       json out = json::array();
       for (size_t i = 0; i < list.size(); ++i) {
-        REAM_ASSIGN_OR_RETURN(std::string p,
-                              resolve_one(app, list[i], where + "[" + std::to_string(i) + "]"));
+        const std::string at = v.is_array() ? "[" + std::to_string(i) + "]" : "";
+        *field = "inputs." + in.name;
+        REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(app, list[i], where + at, *field + at, field));
         out.push_back(p);
       }
       v = out;

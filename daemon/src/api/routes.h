@@ -20,6 +20,10 @@ void add_chat_routes(http::Router& router, App& app);      // routes_chat.cpp
 // Shared helpers (routes_util.cpp).
 // Parses a JSON object body; on failure fills *error with a 400 (or 415).
 std::optional<nlohmann::json> parse_json_body(const http::Request& req, http::Response* error);
+// Integer query parameter `key` (`fallback` when absent), parsed strictly: the whole
+// value is one decimal integer in lo..hi, else nullopt and *error is a 400 naming `key`.
+std::optional<int64_t> query_int(const http::Request& req, const std::string& key, int64_t fallback,
+                                 int64_t lo, int64_t hi, http::Response* error);
 // "2025-01-06T09:00:00.123Z", or null for 0.
 nlohmann::json iso_time(int64_t ms);
 // A 503 for a draining or not-yet-ready daemon.

@@ -2,7 +2,11 @@
 // straight from the engine at interactive priority (they outrank workflow jobs).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <limits>
+#include <sstream>
 #include <chrono>
 #include <filesystem>
 
@@ -25,10 +29,101 @@ std::string model_name(App& app) {
   return m.empty() ? "ream" : m;
 }
 
+// top_k beyond any vocabulary (Qwen3: 151,936) is the same as 0, off; larger is a mistake.
+constexpr uint64_t kMaxTopK = 1000000;
+
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// One number field of the body: absent or null keeps the default; otherwise a 400
+// naming the field and its range unless it is a number in [lo, hi] ((lo, hi] if lo_open).
+std::optional<Response> number_field(const json& b, const char* key, double lo, double hi, bool lo_open,
+                                     float* out) {
+  if (!b.contains(key) || b[key].is_null()) return std::nullopt;
+  const json& v = b[key];
+  const double d = v.is_number() ? v.get<double>() : std::nan("");
+  if (!(d <= hi && (lo_open ? d > lo : d >= lo))) {
+    std::ostringstream range;
+    range << (lo_open ? "(" : "[") << lo << ", " << hi << "]";
+    return json_error(400, "invalid_request",
+                      std::string("'") + key + "' must be a number in " + range.str() + " (got " + v.dump() + ")",
+                      key);
+  }
+  *out = static_cast<float>(d);
+  return std::nullopt;
+}
+
+// The same for an integer field in lo..hi (an unsigned JSON integer is compared as one).
+std::optional<Response> integer_field(const json& b, const char* key, int64_t lo, uint64_t hi, uint64_t* out) {
+  if (!b.contains(key) || b[key].is_null()) return std::nullopt;
+  const json& v = b[key];
+  bool ok = v.is_number_unsigned() ? v.get<uint64_t>() <= hi && (lo <= 0 || v.get<uint64_t>() >= static_cast<uint64_t>(lo))
+            : v.is_number_integer() && v.get<int64_t>() >= lo && (v.get<int64_t>() < 0 || static_cast<uint64_t>(v.get<int64_t>()) <= hi);
+  if (!ok) {
+    return json_error(400, "invalid_request",
+                      std::string("'") + key + "' must be an integer in " + std::to_string(lo) + ".." +
+                          std::to_string(hi) + " (got " + v.dump() + ")",
+                      key);
+  }
+  *out = v.is_number_unsigned() ? v.get<uint64_t>() : static_cast<uint64_t>(v.get<int64_t>());
+  return std::nullopt;
+}
+
+// temperature, top_p, top_k, min_p, penalties and seed, each within its range.
+std::optional<Response> parse_sampling(const json& b, SamplingParams* s) {
+  std::optional<Response> bad;
+  if ((bad = number_field(b, "temperature", 0, 100, false, &s->temperature))) return bad;
+  if ((bad = number_field(b, "top_p", 0, 1, true, &s->top_p))) return bad;
+  if ((bad = number_field(b, "min_p", 0, 1, false, &s->min_p))) return bad;
+  if ((bad = number_field(b, "presence_penalty", -2, 2, false, &s->presence_penalty))) return bad;
+  if ((bad = number_field(b, "frequency_penalty", -2, 2, false, &s->frequency_penalty))) return bad;
+  if ((bad = number_field(b, "repetition_penalty", 0, 10, true, &s->repetition_penalty))) return bad;
+  uint64_t top_k = static_cast<uint64_t>(s->top_k);
+  if ((bad = integer_field(b, "top_k", 0, kMaxTopK, &top_k))) return bad;
+  s->top_k = static_cast<int32_t>(top_k);
+  if (b.contains("seed") && !b["seed"].is_null()) {
+    if ((bad = integer_field(b, "seed", 0, std::numeric_limits<uint64_t>::max(), &s->seed))) return bad;
+    s->has_seed = true;
+  }
+  return std::nullopt;
+}
+
+// max_completion_tokens (or the older max_tokens): 1..what the context leaves.
+std::optional<Response> parse_max_tokens(const json& b, int64_t room, size_t prompt_tokens, SamplingParams* s) {
+  const char* key = b.contains("max_completion_tokens") && !b["max_completion_tokens"].is_null()
+                        ? "max_completion_tokens" : "max_tokens";
+  uint64_t max_tokens = static_cast<uint64_t>(std::clamp<int64_t>(room, 0, 4096));
+  const uint64_t hi = static_cast<uint64_t>(std::max<int64_t>(room, 0));
+  if (integer_field(b, key, 1, hi, &max_tokens)) {  // the same check, told with the context
+    return json_error(400, "invalid_request",
+                      std::string("'") + key + "' must be an integer in 1.." + std::to_string(hi) + " (got " +
+                          b[key].dump() + "; the prompt has " + std::to_string(prompt_tokens) + " of " +
+                          std::to_string(room + static_cast<int64_t>(prompt_tokens)) + " context tokens)",
+                      key);
+  }
+  if (max_tokens < 1) {
+    return json_error(400, "invalid_request",
+                      "the prompt has " + std::to_string(prompt_tokens) + " tokens and leaves no room to reply",
+                      "messages");
+  }
+  s->max_tokens = static_cast<int32_t>(max_tokens);
+  return std::nullopt;
+}
+
+// stop: a non-empty string or a list of them.
+std::optional<Response> parse_stop(const json& b, SamplingParams* s) {
+  if (!b.contains("stop") || b["stop"].is_null()) return std::nullopt;
+  const json& v = b["stop"];
+  bool ok = v.is_string() || v.is_array();
+  if (v.is_array()) {
+    for (const json& x : v) ok = ok && x.is_string();
+  }
+  if (!ok) return json_error(400, "invalid_request", "'stop' must be a string or a list of strings", "stop");
+  s->stop = v.is_string() ? std::vector<std::string>{v.get<std::string>()} : v.get<std::vector<std::string>>();
+  return std::nullopt;
 }
 
 // Fills `gen` from the request body; returns an error response on bad input.
@@ -69,42 +164,24 @@ std::optional<Response> parse_chat(App& app, const json& b, GenerationRequest* g
   gen->priority = Priority::kInteractive;
   SamplingParams& s = gen->sampling;
   s = app.engine()->default_sampling();
-  try {
-    if (b.contains("temperature")) s.temperature = b["temperature"].get<float>();
-    if (b.contains("top_p")) s.top_p = b["top_p"].get<float>();
-    if (b.contains("top_k")) s.top_k = b["top_k"].get<int32_t>();
-    if (b.contains("min_p")) s.min_p = b["min_p"].get<float>();
-    if (b.contains("presence_penalty")) s.presence_penalty = b["presence_penalty"].get<float>();
-    if (b.contains("frequency_penalty")) s.frequency_penalty = b["frequency_penalty"].get<float>();
-    if (b.contains("repetition_penalty")) s.repetition_penalty = b["repetition_penalty"].get<float>();
-    if (b.contains("seed") && !b["seed"].is_null()) {
-      s.seed = b["seed"].get<uint64_t>();
-      s.has_seed = true;
+  if (auto bad = parse_sampling(b, &s)) return bad;
+  const int64_t room = app.engine()->max_model_len() - static_cast<int64_t>(gen->prompt.size());
+  if (auto bad = parse_max_tokens(b, room, gen->prompt.size(), &s)) return bad;
+  if (auto bad = parse_stop(b, &s)) return bad;
+  if (b.contains("n") && !(b["n"].is_number_integer() && b["n"].get<int64_t>() == 1)) {
+    return json_error(400, "invalid_request", "'n' must be 1 (got " + b["n"].dump() + ")", "n");
+  }
+  if (b.contains("stream") && !b["stream"].is_boolean() && !b["stream"].is_null()) {
+    return json_error(400, "invalid_request", "'stream' must be true or false", "stream");
+  }
+  *stream = b.value("stream", json(false)) == json(true);
+  if (b.contains("stream_options") && !b["stream_options"].is_null()) {
+    const json& o = b["stream_options"];
+    if (!o.is_object() || (o.contains("include_usage") && !o["include_usage"].is_boolean())) {
+      return json_error(400, "invalid_request", "'stream_options' must be {\"include_usage\": true|false}",
+                        "stream_options");
     }
-    int64_t room = app.engine()->max_model_len() - static_cast<int64_t>(gen->prompt.size());
-    int64_t max_tokens = std::min<int64_t>(room, 4096);
-    if (b.contains("max_completion_tokens") && !b["max_completion_tokens"].is_null()) {
-      max_tokens = b["max_completion_tokens"].get<int64_t>();
-    } else if (b.contains("max_tokens") && !b["max_tokens"].is_null()) {
-      max_tokens = b["max_tokens"].get<int64_t>();
-    }
-    if (max_tokens < 1 || max_tokens > room) {
-      return json_error(400, "invalid_request",
-                        "max_tokens must be in 1.." + std::to_string(std::max<int64_t>(room, 0)) +
-                            " (the prompt has " + std::to_string(gen->prompt.size()) + " tokens)",
-                        "max_tokens");
-    }
-    s.max_tokens = static_cast<int32_t>(max_tokens);
-    if (b.contains("stop") && !b["stop"].is_null()) {
-      if (b["stop"].is_string()) s.stop = {b["stop"].get<std::string>()};
-      else s.stop = b["stop"].get<std::vector<std::string>>();
-    }
-    if (b.value("n", 1) != 1) return json_error(400, "invalid_request", "only n = 1 is supported", "n");
-    *stream = b.value("stream", false);
-    *include_usage = b.contains("stream_options") && b["stream_options"].is_object() &&
-                     b["stream_options"].value("include_usage", false);
-  } catch (const json::exception& e) {
-    return json_error(400, "invalid_request", std::string("wrong type in the request: ") + e.what());
+    *include_usage = o.value("include_usage", false);
   }
   std::string bad = validate_sampling(s);
   if (!bad.empty()) return json_error(400, "invalid_request", bad);

@@ -1,6 +1,8 @@
 // /v1/jobs: submit (idempotent, bounded), get, list, cancel, result, events (SSE).
 #include <spdlog/spdlog.h>
 
+#include <limits>
+
 #include "api/documents.h"
 #include "api/routes.h"
 #include "api/runners.h"
@@ -106,7 +108,10 @@ Response submit(App& app, Request& req) {
   int priority = 0;
   if (body->contains("priority")) {
     const json& p = (*body)["priority"];
-    if (!p.is_number_integer() || p.get<int64_t>() < -1000 || p.get<int64_t>() > 1000) {
+    // An unsigned 2^64-1 read as int64 would be -1: compare it as what it is.
+    const bool in_range = p.is_number_unsigned() ? p.get<uint64_t>() <= 1000
+                          : p.is_number_integer() && p.get<int64_t>() >= -1000 && p.get<int64_t>() <= 1000;
+    if (!in_range) {
       return json_error(400, "invalid_request", "'priority' must be an integer in -1000..1000",
                         "priority");
     }
@@ -208,17 +213,13 @@ Response list_jobs(App& app, Request& req) {
                       "status must be queued, running, succeeded, failed or cancelled", "status");
   }
   std::string workflow = req.query_or("workflow");
-  int limit = 50;
-  int64_t cursor = 0;
-  try {
-    limit = std::stoi(req.query_or("limit", "50"));
-    cursor = std::stoll(req.query_or("cursor", "0"));
-  } catch (...) {
-    return json_error(400, "invalid_request", "limit and cursor must be integers");
-  }
-  if (limit < 1 || limit > 1000) {
-    return json_error(400, "invalid_request", "limit must be in 1..1000", "limit");
-  }
+  Response err;
+  auto limit_param = query_int(req, "limit", 50, 1, 1000, &err);
+  if (!limit_param) return err;
+  auto cursor_param = query_int(req, "cursor", 0, 0, std::numeric_limits<int64_t>::max(), &err);
+  if (!cursor_param) return err;
+  const int limit = static_cast<int>(*limit_param);
+  const int64_t cursor = *cursor_param;
   json jobs = json::array();
   int64_t next = cursor;
   bool more = true;
@@ -331,13 +332,17 @@ Response job_events(App& app, Request& req) {
   auto job = app.store().get_job(id.value());
   if (!job.ok()) return json_error(404, "not_found", "no job " + std::to_string(id.value()));
   std::string last = req.header("last-event-id");
-  if (last.empty()) last = req.query_or("after", "0");
   int64_t last_id = 0;
   if (!last.empty()) {
     if (last.find_first_not_of("0123456789") != std::string::npos || last.size() > 18) {
       return json_error(400, "invalid_request", "Last-Event-ID must be an event id", "Last-Event-ID");
     }
     last_id = std::stoll(last);
+  } else {
+    Response err;
+    auto after = query_int(req, "after", 0, 0, std::numeric_limits<int64_t>::max(), &err);
+    if (!after) return err;
+    last_id = *after;
   }
   Response r;
   r.content_type = "text/event-stream";

@@ -1,4 +1,5 @@
 // Helpers shared by the route files.
+#include <charconv>
 #include <ctime>
 
 #include "api/routes.h"
@@ -34,6 +35,22 @@ std::optional<json> parse_json_body(const http::Request& req, http::Response* er
     return std::nullopt;
   }
   return body;
+}
+
+std::optional<int64_t> query_int(const http::Request& req, const std::string& key, int64_t fallback,
+                                 int64_t lo, int64_t hi, http::Response* error) {
+  const std::string s = req.query_or(key, std::to_string(fallback));
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  // from_chars takes no '+', spaces or trailing text; all of s must be the number.
+  if (ec != std::errc() || end != s.data() + s.size() || v < lo || v > hi) {
+    *error = http::json_error(400, "invalid_request",
+                              "query parameter '" + key + "' must be an integer in " + std::to_string(lo) +
+                                  ".." + std::to_string(hi) + " (got '" + s + "')",
+                              key);
+    return std::nullopt;
+  }
+  return v;
 }
 
 json iso_time(int64_t ms) {
