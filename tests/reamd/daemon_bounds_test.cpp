@@ -147,5 +147,56 @@ TEST_F(BoundsTest, WhitespaceOnlyDocumentsAreRefusedAndNothingIsStored) {
   EXPECT_EQ(real.status, 201u) << real.body;
 }
 
+// A copy of the shipped summarize workflow under another file name: the same name twice.
+std::string write_duplicate(const std::string& dir) {
+  fs::create_directories(dir);
+  const std::string path = dir + "/my_summarize.yaml";
+  fs::copy_file(std::string(REAM_SOURCE_DIR) + "/workflows/summarize.yaml", path);
+  return path;
+}
+
+TEST(DaemonWorkflowNames, TwoFilesWithOneNameRefuseTheStart) {
+  TempDir tmp;
+  const std::string dup = write_duplicate(tmp.path() + "/extra");
+  Daemon d(tmp.path() + "/data");
+  d.add_workflow_dir(tmp.path() + "/extra");
+  // Before: reamd started and my_summarize.yaml was silently ignored.
+  ASSERT_FALSE(d.start(false, 30)) << "reamd started with two workflows named 'summarize'";
+  const std::string log = d.log();
+  EXPECT_NE(log.find("refusing to start"), std::string::npos) << log;
+  EXPECT_NE(log.find("workflow 'summarize' is defined twice"), std::string::npos) << log;
+  EXPECT_NE(log.find(std::string(REAM_SOURCE_DIR) + "/workflows/summarize.yaml"), std::string::npos) << log;
+  EXPECT_NE(log.find(dup), std::string::npos) << log;
+}
+
+TEST(DaemonWorkflowNames, ADuplicateAtReloadIsRefusedAndTheLoadedCatalogStays) {
+  TempDir tmp;
+  const std::string extra = tmp.path() + "/extra";
+  fs::create_directories(extra);
+  Daemon d(tmp.path() + "/data");
+  d.add_workflow_dir(extra);
+  ASSERT_TRUE(d.start(false)) << d.log();
+  const std::string dup = write_duplicate(extra);
+  auto r = http_request(d.port(), "POST", "/v1/admin/reload");
+  EXPECT_EQ(r.status, 409u) << r.body;
+  EXPECT_EQ(r.json()["error"]["code"], "conflict") << r.body;
+  EXPECT_NE(r.body.find(dup), std::string::npos) << r.body;
+  auto wf = d.get("/v1/workflows/summarize");
+  ASSERT_EQ(wf.status, 200u) << wf.body;
+  EXPECT_EQ(wf.body.find(dup), std::string::npos) << "the duplicate replaced the loaded workflow";
+  // A workflow file with an engine setting out of range is a load error naming file and line.
+  fs::remove(dup);
+  std::ofstream(extra + "/huge.yaml") << "name: huge\nengine:\n  max_tokens: 100000000000\n"
+                                         "steps:\n  - {id: a, plugin: summarize}\n";
+  r = http_request(d.port(), "POST", "/v1/admin/reload");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  const std::string errors = r.json()["errors"].dump();
+  EXPECT_NE(errors.find(extra + "/huge.yaml:3:15: engine 'max_tokens' must be an integer in 1..262144"),
+            std::string::npos) << errors;
+  EXPECT_EQ(d.get("/v1/workflows/huge").status, 404u);
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.log();
+}
+
 }  // namespace
 }  // namespace ream::testing

@@ -66,6 +66,11 @@ Status App::open() {
                                                 ? store_->schema_version().value()
                                                 : -1);
   catalog_ = load_catalog(config_);
+  if (!catalog_->conflicts.empty()) {
+    std::string all;
+    for (const std::string& c : catalog_->conflicts) all += (all.empty() ? "" : "; ") + c;
+    return invalid_argument("refusing to start: " + all);
+  }
   runners_ = std::make_unique<Runners>(*this, config_.runners);
   if (config_.schedules_enabled) {
     scheduler_ = std::make_unique<cron::Scheduler>(
@@ -136,17 +141,23 @@ Status App::load_engine() {
 
 nlohmann::json App::reload() {
   auto fresh = load_catalog(config_);
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& [path, msg] : fresh->errors) errors.push_back({{"path", path}, {"message", msg}});
+  if (!fresh->conflicts.empty()) {
+    spdlog::error("reload refused: {} duplicate workflow name(s); the loaded workflows stay in "
+                  "use", fresh->conflicts.size());
+    return {{"reloaded", false}, {"conflicts", fresh->conflicts}, {"errors", errors}};
+  }
   {
     std::lock_guard lock(catalog_mu_);
     catalog_ = fresh;
   }
   if (scheduler_) scheduler_->set_specs(fresh->schedules);
-  nlohmann::json errors = nlohmann::json::array();
-  for (const auto& [path, msg] : fresh->errors) errors.push_back({{"path", path}, {"message", msg}});
   spdlog::info("reload: {} workflows, {} plugins, {} schedules; running jobs keep their "
                "snapshot", fresh->workflows.size(), fresh->plugins->plugins().size(),
                fresh->schedules.size());
-  return {{"workflows", fresh->workflows.size()},
+  return {{"reloaded", true},
+          {"workflows", fresh->workflows.size()},
           {"plugins", fresh->plugins->plugins().size()},
           {"schedules", fresh->schedules.size()},
           {"errors", errors}};

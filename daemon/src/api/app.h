@@ -39,11 +39,15 @@ struct Catalog {
   std::map<std::string, std::shared_ptr<const flow::Workflow>> workflows;
   std::vector<std::pair<std::string, std::string>> errors;  // (path, message)
   std::vector<cron::ScheduleSpec> schedules;
+  // Workflow names declared by two files, each message naming both: reamd refuses to
+  // start, and a reload keeps the catalog it has (which file wins would be a guess).
+  std::vector<std::string> conflicts;
   int64_t loaded_at_ms = 0;
 };
 
 // Loads plugins, then workflows (validated against those plugins), then their
-// schedules. Failures of single files are collected in `errors`, not fatal.
+// schedules. Failures of single files are collected in `errors`, not fatal;
+// duplicate workflow names are also collected in `conflicts`, which are.
 std::shared_ptr<const Catalog> load_catalog(const config::Config& config);
 
 class App : public cron::ScheduleHost {
@@ -56,7 +60,9 @@ class App : public cron::ScheduleHost {
   Status open();
   // Loads the model (or makes the demo model) and starts the runners.
   Status load_engine();
-  // SIGHUP / POST /v1/admin/reload: a fresh catalog; running jobs are untouched.
+  // SIGHUP / POST /v1/admin/reload: a fresh catalog; running jobs are untouched. A
+  // catalog with duplicate workflow names is refused ({"reloaded": false, "conflicts"})
+  // and the loaded one stays.
   nlohmann::json reload();
   // SIGTERM: stop taking work (new jobs and chat get 503), let running jobs end
   // within drain_timeout_s. Returns true when every job finished in time.

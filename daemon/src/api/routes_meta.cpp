@@ -113,7 +113,13 @@ void add_meta_routes(http::Router& router, App& app) {
              [&app](Request&) { return schedules(app); });
   router.add("POST", "/v1/admin/reload", "admin_reload", Access::kAdmin, [&app](Request& r) {
     spdlog::info("reload requested over HTTP request_id={}", r.request_id);
-    return http::json_response(200, app.reload());
+    nlohmann::json result = app.reload();
+    if (!result.value("reloaded", false)) {
+      std::string all;
+      for (const auto& c : result["conflicts"]) all += (all.empty() ? "" : "; ") + c.get<std::string>();
+      return http::json_error(409, "conflict", "reload refused, the loaded workflows stay in use: " + all);
+    }
+    return http::json_response(200, result);
   });
   router.add("GET", "/healthz", "healthz", Access::kPublic, [](Request&) {
     return http::json_response(200, {{"status", "ok"}});
