@@ -62,8 +62,8 @@ int usage_error(const std::string& msg) {
 ream::Status apply_flag(const std::string& name, const std::string& v, Config* c, ListsSeen* seen) {
   if (name == "--listen") return ream::config::parse_listen(v, &c->http.host, &c->http.port);
   if (name == "--data-dir") c->data_dir = v;
-  else if (name == "--model") c->model = v;
-  else if (name == "--device") c->device = v;
+  else if (name == "--model") c->engine.model = v;
+  else if (name == "--device") c->engine.device = v;
   else if (name == "--log-format") c->log_format = v;
   else if (name == "--log-level") c->log_level = v;
   else if (name == "--workflows") add_to_list(v, &seen->workflows, &c->workflow_dirs);

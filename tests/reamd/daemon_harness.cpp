@@ -128,8 +128,9 @@ bool Daemon::start(bool wait_ready, double timeout_s) {
   {
     std::ofstream cfg(config_path_);
     cfg << "data_dir: " << data_dir_ << "\n"
-        << "engine:\n  model: " << tiny_model_dir() << "\n  threads: 1\n"
-        << "workflows: [" << REAM_SOURCE_DIR << "/workflows";
+        << "engine:\n  model: " << tiny_model_dir() << "\n  threads: 1\n";
+    for (const std::string& line : engine_settings_) cfg << "  " << line << "\n";
+    cfg << "workflows: [" << REAM_SOURCE_DIR << "/workflows";
     for (const std::string& w : workflow_dirs_) cfg << ", " << w;
     cfg << "]\n"
         << "plugins: [" << REAM_BINARY_DIR << "/plugins]\n"

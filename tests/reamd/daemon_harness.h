@@ -61,6 +61,8 @@ class Daemon {
   void set_listen_host(std::string host) { listen_host_ = std::move(host); }
   // A further workflow folder, searched after the shipped workflows/.
   void add_workflow_dir(std::string dir) { workflow_dirs_.push_back(std::move(dir)); }
+  // A further `engine:` setting ("kv_block_size: 32"), written into the base config's block.
+  void add_engine_setting(std::string line) { engine_settings_.push_back(std::move(line)); }
   // A further command-line argument, passed after --config and --listen.
   void add_arg(std::string arg) { extra_args_.push_back(std::move(arg)); }
   uint16_t port() const { return port_; }
@@ -76,6 +78,7 @@ class Daemon {
  private:
   std::string data_dir_;
   std::string config_yaml_;
+  std::vector<std::string> engine_settings_;
   std::string config_path_;
   std::string log_path_;
   uint16_t port_ = 0;

@@ -242,6 +242,35 @@ TEST(DaemonAuth, AutoModeOnLoopbackWithoutKeysStaysOpenAndDisabledWithKeysIsRefu
   EXPECT_NE(msg.find("auth.mode: disabled but auth.keys lists 1 key(s)"), std::string::npos) << msg;
 }
 
+// Every engine option is a reamd.yaml setting (engine.kv_block_size, batch_invariant,
+// interactive_batch_chunk, ... reach the engine), and a bad value refuses the start with
+// the key named.
+TEST(DaemonOps, EngineOptionsComeFromTheConfig) {
+  TempDir tmp;
+  Daemon d(tmp.path() + "/data");
+  d.add_engine_setting("kv_block_size: 32");
+  d.add_engine_setting("batch_invariant: false");
+  d.add_engine_setting("enable_prefix_caching: false");
+  d.add_engine_setting("interactive_batch_chunk: 128");
+  ASSERT_TRUE(d.start()) << d.log();
+  EXPECT_NE(d.log().find("KV blocks of 32 tokens"), std::string::npos) << d.log();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+
+  for (const std::string& bad : {std::string("interactive_batch_chunk: -1"), std::string("kv_block_size: 0"),
+                                 std::string("batch_invariant: maybe")}) {
+    SCOPED_TRACE(bad);
+    const std::string cfg = tmp.path() + "/c.yaml", out = tmp.path() + "/out";
+    std::ofstream(cfg) << "data_dir: " << tmp.path() << "\nengine:\n  " << bad << "\n";
+    const std::string cmd =
+        std::string(REAM_BINARY_DIR) + "/daemon/reamd --config " + cfg + " --check-config 2>" + out;
+    EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
+    std::ifstream in(out);
+    std::string msg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(msg.find("engine." + bad.substr(0, bad.find(':'))), std::string::npos) << msg;
+  }
+}
+
 // Runs a shell command and returns its stdout.
 std::string shell_out(const std::string& cmd) {
   std::string out;

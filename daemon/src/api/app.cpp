@@ -91,8 +91,8 @@ Status App::open() {
 }
 
 Status App::resolve_model() {
-  if (!config_.model.empty()) {
-    auto dir = resolve_model_dir(config_.model);
+  if (!config_.engine.model.empty()) {
+    auto dir = resolve_model_dir(config_.engine.model);
     if (!dir.ok()) return dir.status().with_context("engine.model");
     model_dir_ = dir.value();
     return {};
@@ -116,15 +116,8 @@ Status App::resolve_model() {
 
 Status App::load_engine() {
   REAM_RETURN_IF_ERROR(resolve_model());
-  EngineOptions eo;
+  EngineOptions eo = config_.engine;
   eo.model = model_dir_;
-  eo.device = config_.device;
-  eo.num_threads = config_.engine_threads;
-  eo.kv_cache_bytes = config_.kv_cache_bytes;
-  eo.gpu_memory_utilization = config_.gpu_memory_utilization;
-  eo.max_num_seqs = config_.max_num_seqs;
-  eo.max_batch_tokens = config_.max_batch_tokens;
-  eo.max_model_len = config_.max_model_len;
   auto t0 = std::chrono::steady_clock::now();
   auto engine = Engine::create(eo);
   if (!engine.ok()) return engine.status().with_context("engine");

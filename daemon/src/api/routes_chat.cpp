@@ -24,8 +24,9 @@ using http::Request;
 using http::Response;
 
 std::string model_name(App& app) {
-  std::string m = app.config().model.empty() ? std::filesystem::path(app.model_dir()).filename().string()
-                                             : app.config().model;
+  std::string m = app.config().engine.model.empty()
+                      ? std::filesystem::path(app.model_dir()).filename().string()
+                      : app.config().engine.model;
   return m.empty() ? "ream" : m;
 }
 

@@ -102,15 +102,21 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
         {"engine",
          [&](auto& v, auto&) {
            walk(path, v, "engine",
-                {REAM_FIELD("model", c->model, std::string, "a directory or repo id"),
-                 REAM_FIELD("device", c->device, std::string, "cpu or cuda"),
-                 REAM_FIELD("threads", c->engine_threads, int, "an integer"),
-                 REAM_FIELD("kv_cache_bytes", c->kv_cache_bytes, int64_t, "an integer"),
-                 REAM_FIELD("gpu_memory_utilization", c->gpu_memory_utilization, double,
+                {REAM_FIELD("model", c->engine.model, std::string, "a directory or repo id"),
+                 REAM_FIELD("device", c->engine.device, std::string, "cpu or cuda"),
+                 REAM_FIELD("threads", c->engine.num_threads, int, "an integer"),
+                 REAM_FIELD("kv_block_size", c->engine.kv_block_size, int, "an integer"),
+                 REAM_FIELD("kv_cache_bytes", c->engine.kv_cache_bytes, int64_t, "an integer"),
+                 REAM_FIELD("gpu_memory_utilization", c->engine.gpu_memory_utilization, double,
                             "a number"),
-                 REAM_FIELD("max_num_seqs", c->max_num_seqs, int, "an integer"),
-                 REAM_FIELD("max_batch_tokens", c->max_batch_tokens, int, "an integer"),
-                 REAM_FIELD("max_model_len", c->max_model_len, int64_t, "an integer")});
+                 REAM_FIELD("max_num_seqs", c->engine.max_num_seqs, int, "an integer"),
+                 REAM_FIELD("max_batch_tokens", c->engine.max_batch_tokens, int, "an integer"),
+                 REAM_FIELD("interactive_batch_chunk", c->engine.interactive_batch_chunk, int,
+                            "an integer"),
+                 REAM_FIELD("max_model_len", c->engine.max_model_len, int64_t, "an integer"),
+                 REAM_FIELD("enable_prefix_caching", c->engine.enable_prefix_caching, bool,
+                            "true or false"),
+                 REAM_FIELD("batch_invariant", c->engine.batch_invariant, bool, "true or false")});
          }},
         {"workflows", [&](auto& v, auto& k) { c->workflow_dirs = string_list(path, v, k); }},
         {"plugins", [&](auto& v, auto& k) { c->plugin_dirs = string_list(path, v, k); }},
@@ -231,7 +237,17 @@ Result<Config> load_config_file(const std::string& path, Config base) {
 Status validate_config(const Config& c) {
   auto bad = [&](const std::string& m) { return invalid_argument(c.source + ": " + m); };
   if (c.log_format != "text" && c.log_format != "json") return bad("log.format: text or json");
-  if (c.device != "cpu" && c.device != "cuda") return bad("engine.device: cpu or cuda");
+  const EngineOptions& e = c.engine;
+  if (e.device != "cpu" && e.device != "cuda") return bad("engine.device: cpu or cuda");
+  if (e.num_threads < 0) return bad("engine.threads: 0 (all cores) or more");
+  if (e.kv_block_size < 1 || e.kv_block_size > 1024) return bad("engine.kv_block_size: 1..1024");
+  if (e.kv_cache_bytes < 0) return bad("engine.kv_cache_bytes: 0 (derive) or more");
+  if (!(e.gpu_memory_utilization > 0 && e.gpu_memory_utilization <= 1))
+    return bad("engine.gpu_memory_utilization: a number in (0, 1]");
+  if (e.max_num_seqs < 1 || e.max_num_seqs > 4096) return bad("engine.max_num_seqs: 1..4096");
+  if (e.max_batch_tokens < 1 || e.max_batch_tokens > 1048576) return bad("engine.max_batch_tokens: 1..1048576");
+  if (e.interactive_batch_chunk < 0) return bad("engine.interactive_batch_chunk: 0 (no cap) or more");
+  if (e.max_model_len < 0) return bad("engine.max_model_len: 0 (the model's) or more");
   if (c.auth_mode != "auto" && c.auth_mode != "required" && c.auth_mode != "disabled") {
     return bad("auth.mode: auto, required or disabled");
   }

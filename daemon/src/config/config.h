@@ -13,6 +13,7 @@
 
 #include "http/auth.h"
 #include "http/server.h"
+#include "ream/engine/engine.h"
 #include "ream/engine/status.h"
 
 namespace ream::config {
@@ -25,15 +26,9 @@ struct Config {
   std::string log_format = "text";            // text | json
   std::string log_level = "info";             // trace debug info warn error
 
-  // Engine.
-  std::string model;                          // dir or HF id; "" = auto (see main.cpp)
-  std::string device = "cpu";                 // cpu | cuda
-  int engine_threads = 0;
-  int64_t kv_cache_bytes = 0;
-  double gpu_memory_utilization = 0.90;
-  int max_num_seqs = 64;
-  int max_batch_tokens = 4096;
-  int64_t max_model_len = 0;
+  // The engine's own options, every one settable under `engine:` (same names; `threads`
+  // is num_threads). engine.model: dir or HF id; "" = auto (see App::resolve_model).
+  EngineOptions engine;
 
   std::vector<std::string> workflow_dirs;     // "" -> flow::default_workflow_dirs()
   std::vector<std::string> plugin_dirs;       // "" -> flow::default_plugin_dirs()
