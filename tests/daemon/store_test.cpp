@@ -101,6 +101,37 @@ TEST(Store, MigratesAVersion1DatabaseAndKeepsItsRows) {
   EXPECT_EQ((*s)->get_document(1)->token_count, 2);
 }
 
+// A job document keeps the name it was sent under (version 3); rows from before it
+// read back with no name, so reports fall back to the path.
+TEST(Store, JobDocumentsKeepTheirNamesAndOldRowsHaveNone) {
+  test::TempDir dir;
+  std::string db = dir.path("v2.db");
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  const std::string v2 = migrations().at(0) + migrations().at(1) +
+      "PRAGMA user_version = 2;"
+      "INSERT INTO workflows(name, version, content_hash, source, created_at) VALUES ('wf', '1', 'h', 's', 1);"
+      "INSERT INTO documents(content_hash, size_bytes, text, created_at) VALUES ('" + random_hash() + "', 4, 'text', 1);"
+      "INSERT INTO jobs(workflow_id, status, created_at, updated_at) VALUES (1, 'queued', 1, 1);"
+      "INSERT INTO job_documents(job_id, ordinal, document_id, key, input_name) VALUES (1, 1, 1, 'doc-1', 'd');";
+  ASSERT_EQ(sqlite3_exec(raw, v2.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+  sqlite3_close(raw);
+  auto s = Store::open(db);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto old = (*s)->job_documents(1);
+  ASSERT_TRUE(old.ok() && old->size() == 1u) << old.status().message();
+  EXPECT_EQ(old->at(0).name, "");
+  JobRecord j;
+  j.workflow_id = 1;
+  const std::string name = "msa-" + random_hash() + ".txt";
+  auto id = (*s)->create_job(j, {{1, "doc-1", "d", 1, name}, {1, "doc-2", "d", 2}});
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  auto docs = (*s)->job_documents(*id);
+  ASSERT_TRUE(docs.ok() && docs->size() == 2u);
+  EXPECT_EQ(docs->at(0).name, name);
+  EXPECT_EQ(docs->at(1).name, "");
+}
+
 TEST(Store, EvidenceKeepsHowAndWhereAQuoteWasFound) {
   Fixture f;
   auto run = f.store->begin_step_run(f.job, "ask", -1, "");

@@ -10,6 +10,7 @@
 
 #include "cron/scheduler.h"
 #include "store/daemon_store.h"
+#include "store/sqlite.h"
 #include "store/store.h"
 
 namespace ream::cron {
@@ -174,6 +175,28 @@ TEST_F(SchedulerTest, OverlapSkipOrQueue) {
   for (auto& f : host_.fired) (f.first == "wf/s" ? s : q)++;
   EXPECT_EQ(s, 1);
   EXPECT_EQ(q, 3);
+}
+
+// reamd's version 2 keeps upload names by content hash. A version-1 database (as
+// the previous release left it) gains the table on open and keeps its schedules;
+// the latest name given for a hash wins.
+TEST_F(SchedulerTest, DaemonStoreUpgradesToUploadNamesAndKeepsTheLatest) {
+  ASSERT_TRUE(ds_->put_schedule({"wf#0", "spec", 5, 0, 0, 1}).ok());
+  {
+    auto db = store::Db::open(path_, 5000);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->exec("DROP TABLE reamd_document_names;"
+                         "UPDATE reamd_meta SET value = '1' WHERE key = 'schema_version'").ok());
+  }
+  reopen();
+  auto kept = ds_->schedules();
+  ASSERT_TRUE(kept.ok() && kept->size() == 1u);
+  const std::string hash = std::to_string(std::random_device{}()) + "abc";
+  EXPECT_EQ(ds_->document_name(hash).value(), "");
+  ASSERT_TRUE(ds_->put_document_name(hash, "master-services-agreement.txt").ok());
+  ASSERT_TRUE(ds_->put_document_name(hash, "msa-v2.txt").ok());
+  reopen();
+  EXPECT_EQ(ds_->document_name(hash).value(), "msa-v2.txt");
 }
 
 TEST(ScheduleParse, Errors) {

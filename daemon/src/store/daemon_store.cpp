@@ -32,6 +32,19 @@ CREATE TABLE IF NOT EXISTS reamd_schedules (
 CREATE INDEX IF NOT EXISTS jobs_by_lease ON jobs(status, lease_expires_at);
 )SQL";
 
+// Version 2: the file name a document was last uploaded under, by content hash
+// (the id POST /v1/documents returns). Uploads are deduplicated by content, so one
+// row per hash; a later upload of the same content under another name replaces it.
+const char* kDaemonV2 = R"SQL(
+CREATE TABLE IF NOT EXISTS reamd_document_names (
+  content_hash  TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+)SQL";
+
+constexpr int kDaemonVersion = 2;
+
 // "host:pid:start_ms" -> pid, or -1.
 long owner_pid(const std::string& owner, const std::string& host) {
   if (owner.compare(0, host.size() + 1, host + ":") != 0) return -1;
@@ -69,16 +82,37 @@ Status DaemonStore::migrate() {
   Status st;
   int version = q.step(&st) ? std::stoi(q.col_text(0)) : 0;
   REAM_RETURN_IF_ERROR(st);
-  if (version > 1) {
+  if (version > kDaemonVersion) {
     return failed_precondition("reamd schema version " + std::to_string(version) +
-                               " is newer than this reamd supports (1)");
+                               " is newer than this reamd supports (" +
+                               std::to_string(kDaemonVersion) + ")");
   }
-  if (version < 1) {
-    REAM_RETURN_IF_ERROR(db_->exec(kDaemonV1));
-    REAM_RETURN_IF_ERROR(db_->exec(
-        "INSERT OR REPLACE INTO reamd_meta(key, value) VALUES ('schema_version', '1')"));
+  if (version < 1) REAM_RETURN_IF_ERROR(db_->exec(kDaemonV1));
+  if (version < 2) REAM_RETURN_IF_ERROR(db_->exec(kDaemonV2));
+  if (version < kDaemonVersion) {
+    REAM_RETURN_IF_ERROR(db_->exec("INSERT OR REPLACE INTO reamd_meta(key, value) VALUES "
+                                   "('schema_version', '" + std::to_string(kDaemonVersion) + "')"));
   }
   return txn.commit();
+}
+
+Status DaemonStore::put_document_name(const std::string& content_hash, const std::string& name) {
+  std::lock_guard lock(mu_);
+  Stmt q = db_->prepare(
+      "INSERT INTO reamd_document_names(content_hash, name, updated_at) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT(content_hash) DO UPDATE SET name = ?2, updated_at = ?3");
+  q.bind(1, content_hash).bind(2, name).bind(3, now_ms());
+  return q.run();
+}
+
+Result<std::string> DaemonStore::document_name(const std::string& content_hash) {
+  std::lock_guard lock(mu_);
+  Stmt q = db_->prepare("SELECT name FROM reamd_document_names WHERE content_hash = ?1");
+  q.bind(1, content_hash);
+  Status st;
+  std::string name = q.step(&st) ? q.col_text(0) : "";
+  REAM_RETURN_IF_ERROR(st);
+  return name;
 }
 
 Result<int64_t> DaemonStore::lease_next(const std::string& owner, int64_t lease_ms) {

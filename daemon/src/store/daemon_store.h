@@ -2,8 +2,8 @@
 // idempotency keys, counts for metrics and backpressure, and schedule state.
 //
 // It opens its own connection to the same database file as Store (WAL lets both
-// work at once) and keeps its tables apart: `reamd_idempotency` and
-// `reamd_schedules`, created on open when missing, versioned in `reamd_meta`.
+// work at once) and keeps its tables apart: `reamd_idempotency`, `reamd_schedules`
+// and `reamd_document_names`, created on open when missing, versioned in `reamd_meta`.
 // The lease columns themselves (jobs.lease_owner, jobs.lease_expires_at) belong
 // to Store's schema version 1.
 //
@@ -77,6 +77,11 @@ class DaemonStore {
   // The job created with this idempotency key (jobs.idempotency_key), or 0.
   Result<int64_t> job_by_idempotency_key(const std::string& key);
   Status put_idempotency(const IdempotencyRecord& record);
+
+  // The file name an upload (POST /v1/documents) carried, by the content hash that
+  // is its document id. The latest upload of the content wins; "" when none was named.
+  Status put_document_name(const std::string& content_hash, const std::string& name);
+  Result<std::string> document_name(const std::string& content_hash);
 
   Result<std::vector<ScheduleState>> schedules();
   Status put_schedule(const ScheduleState& state);

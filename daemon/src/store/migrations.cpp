@@ -137,10 +137,17 @@ ALTER TABLE evidence ADD COLUMN source_column INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE evidence ADD COLUMN source_end_line INTEGER NOT NULL DEFAULT 0;
 )SQL";
 
+// Version 3: a job's document keeps the name it was given for that job (an
+// upload's file name, an inline document's "name"); documents rows are shared by
+// content hash, so the name cannot live there. '' means "named by its path".
+const char* kV3 = R"SQL(
+ALTER TABLE job_documents ADD COLUMN name TEXT NOT NULL DEFAULT '';
+)SQL";
+
 }  // namespace
 
 const std::vector<std::string>& migrations() {
-  static const std::vector<std::string> kMigrations = {kV1, kV2};
+  static const std::vector<std::string> kMigrations = {kV1, kV2, kV3};
   return kMigrations;
 }
 

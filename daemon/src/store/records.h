@@ -39,6 +39,7 @@ struct JobDocument {
   std::string key;         // "doc-1": the id plugins and findings use
   std::string input_name;  // the workflow input it was given for
   int ordinal = 0;
+  std::string name;        // the name it was uploaded or given under; "" = its path names it
 };
 
 // Job states: queued -> running -> succeeded | failed | cancelled.

@@ -174,10 +174,10 @@ Result<int64_t> Store::create_job(const JobRecord& job, const std::vector<JobDoc
   int64_t job_id = db_->last_insert_id();
   for (const JobDocument& d : docs) {
     Stmt jd = db_->prepare(
-        "INSERT INTO job_documents(job_id, ordinal, document_id, key, input_name) "
-        "VALUES (?1, ?2, ?3, ?4, ?5)");
+        "INSERT INTO job_documents(job_id, ordinal, document_id, key, input_name, name) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     jd.bind(1, job_id).bind(2, d.ordinal).bind(3, d.document_id).bind(4, d.key);
-    jd.bind(5, d.input_name);
+    jd.bind(5, d.input_name).bind(6, d.name);
     REAM_RETURN_IF_ERROR(jd.run());
   }
   REAM_RETURN_IF_ERROR(add_event_locked(job_id, "job_queued", "{}"));
@@ -252,13 +252,13 @@ Result<std::vector<JobRecord>> Store::list_jobs(const std::string& status_filter
 Result<std::vector<JobDocument>> Store::job_documents(int64_t job_id) {
   std::lock_guard lock(mu_);
   Stmt q = db_->prepare(
-      "SELECT document_id, key, input_name, ordinal FROM job_documents WHERE job_id = ?1 "
+      "SELECT document_id, key, input_name, ordinal, name FROM job_documents WHERE job_id = ?1 "
       "ORDER BY ordinal");
   q.bind(1, job_id);
   std::vector<JobDocument> out;
   Status st;
   while (q.step(&st)) {
-    out.push_back({q.col_int(0), q.col_text(1), q.col_text(2), static_cast<int>(q.col_int(3))});
+    out.push_back({q.col_int(0), q.col_text(1), q.col_text(2), static_cast<int>(q.col_int(3)), q.col_text(4)});
   }
   REAM_RETURN_IF_ERROR(st);
   return out;
