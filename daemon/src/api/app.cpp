@@ -194,9 +194,11 @@ std::string App::status_line() {
 }
 
 Result<int64_t> App::create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
-                                int priority, const std::string& idempotency_key) {
+                                const flow::DocumentNames& names, int priority,
+                                const std::string& idempotency_key) {
   flow::JobRequest req;
   req.inputs = inputs;
+  req.names = names;
   req.priority = priority;
   req.idempotency_key = idempotency_key;
   req.paths = document_paths_;
@@ -224,8 +226,9 @@ Result<int64_t> App::submit(const cron::ScheduleSpec& spec, const std::string& k
   // A schedule's document inputs pass the same path policy as a REST job's.
   nlohmann::json inputs = spec.inputs;
   std::string field;
-  if (Status st = resolve_document_inputs(*this, *it->second, &inputs, &field); !st.ok()) return st;
-  auto id = create_job(*it->second, inputs, spec.priority, key);
+  flow::DocumentNames names;
+  if (Status st = resolve_document_inputs(*this, *it->second, &inputs, &names, &field); !st.ok()) return st;
+  auto id = create_job(*it->second, inputs, names, spec.priority, key);
   if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
     return std::stoll(id.status().message());
   }

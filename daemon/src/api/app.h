@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "cron/scheduler.h"
 #include "flow/engine_model_client.h"
+#include "flow/job.h"
 #include "flow/workflow.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -99,10 +100,12 @@ class App : public cron::ScheduleHost {
   bool job_active(int64_t job_id) override;
 
   // Creates a job for `workflow` with inputs already through resolve_document_inputs;
-  // its documents are read through document_paths(). kAlreadyExists when
-  // `idempotency_key` is taken (the existing id is in *existing).
+  // its documents are read through document_paths() and named by `names` (from
+  // resolve_document_inputs). kAlreadyExists when `idempotency_key` is taken (the
+  // existing id is in *existing).
   Result<int64_t> create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
-                             int priority, const std::string& idempotency_key);
+                             const flow::DocumentNames& names, int priority,
+                             const std::string& idempotency_key);
 
  private:
   Status resolve_model();

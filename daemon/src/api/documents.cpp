@@ -37,10 +37,35 @@ Status check_object_keys(const json& v, const std::vector<std::string>& allowed,
   return {};
 }
 
+// {"document_id": "<sha256>"}: the stored upload's path; its upload name goes to `names`.
+Result<std::string> resolve_upload(App& app, const json& v, const std::string& where, const std::string& item,
+                                   std::string* field, flow::DocumentNames* names) {
+  *field = item;
+  REAM_RETURN_IF_ERROR(check_object_keys(v, {"document_id"}, where));
+  if (!v["document_id"].is_string()) {
+    *field = item + ".document_id";
+    return invalid_argument(where + ".document_id: expected a string");
+  }
+  const std::string id = v["document_id"].get<std::string>();
+  if (id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    *field = item + ".document_id";
+    return invalid_argument(where + ".document_id: expected the 64-hex-digit id from POST /v1/documents");
+  }
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(app.documents_dir(), ec)) {
+    if (entry.path().stem() != id) continue;
+    REAM_ASSIGN_OR_RETURN(std::string name, app.daemon_store().document_name(id));
+    if (!name.empty()) (*names)[entry.path().string()] = name;
+    return entry.path().string();
+  }
+  return invalid_argument(where + ": no uploaded document " + id);
+}
+
 // `*field` names the input on entry ("inputs.docs"); an error in one member of the
 // object at `item` ("inputs.docs[1]") sets it to that member ("inputs.docs[1].name").
+// An upload's or inline document's name goes to `names` under its stored path.
 Result<std::string> resolve_one(App& app, const json& v, const std::string& where, const std::string& item,
-                                std::string* field) {
+                                std::string* field, flow::DocumentNames* names) {
   if (v.is_string()) {
     // The path policy (ingest/path_policy.h) decides; ingestion checks again when it
     // opens the file, from the root and link-free.
@@ -50,24 +75,7 @@ Result<std::string> resolve_one(App& app, const json& v, const std::string& wher
     StatusCode code = st.code() == StatusCode::kFailedPrecondition ? st.code() : StatusCode::kInvalidArgument;
     return Status(code, where + ": " + st.message());
   }
-  if (v.is_object() && v.contains("document_id")) {
-    *field = item;
-    REAM_RETURN_IF_ERROR(check_object_keys(v, {"document_id"}, where));
-    if (!v["document_id"].is_string()) {
-      *field = item + ".document_id";
-      return invalid_argument(where + ".document_id: expected a string");
-    }
-    const std::string id = v["document_id"].get<std::string>();
-    if (id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos) {
-      *field = item + ".document_id";
-      return invalid_argument(where + ".document_id: expected the 64-hex-digit id from POST /v1/documents");
-    }
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(app.documents_dir(), ec)) {
-      if (entry.path().stem() == id) return entry.path().string();
-    }
-    return invalid_argument(where + ": no uploaded document " + id);
-  }
+  if (v.is_object() && v.contains("document_id")) return resolve_upload(app, v, where, item, field, names);
   if (v.is_object() && v.contains("text")) {
     *field = item;
     REAM_RETURN_IF_ERROR(check_object_keys(v, {"text", "name"}, where));
@@ -85,6 +93,7 @@ Result<std::string> resolve_one(App& app, const json& v, const std::string& wher
       *field = item + ".text";
       return invalid_argument(where + ".text: " + d.status().message());
     }
+    if (v.contains("name")) (*names)[d->path] = d->name;
     return d->path;
   }
   return invalid_argument(where + ": expected a path, {\"document_id\": ...} or {\"text\": ...}");
@@ -147,7 +156,7 @@ Result<StoredDocument> store_document_text(App& app, const std::string& name,
 }
 
 Status resolve_document_inputs(App& app, const flow::Workflow& wf, json* inputs,
-                               std::string* field) {
+                               flow::DocumentNames* names, std::string* field) {
   // kFailedPrecondition marks a path outside the roots (the route answers 403).
   for (const flow::InputSpec& in : wf.inputs) {
     if (!inputs->contains(in.name)) continue;
@@ -155,7 +164,7 @@ Status resolve_document_inputs(App& app, const flow::Workflow& wf, json* inputs,
     const std::string where = "input '" + in.name + "'";
     *field = "inputs." + in.name;
     if (in.type == flow::InputType::kDocument) {
-      REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(app, v, where, std::string(*field), field));
+      REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(app, v, where, std::string(*field), field, names));
       v = p;
     } else if (in.type == flow::InputType::kDocuments) {
       json list = v.is_array() ? v : json::array({v});
@@ -163,7 +172,7 @@ Status resolve_document_inputs(App& app, const flow::Workflow& wf, json* inputs,
       for (size_t i = 0; i < list.size(); ++i) {
         const std::string at = v.is_array() ? "[" + std::to_string(i) + "]" : "";
         *field = "inputs." + in.name;
-        REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(app, list[i], where + at, *field + at, field));
+        REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(app, list[i], where + at, *field + at, field, names));
         out.push_back(p);
       }
       v = out;

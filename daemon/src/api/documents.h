@@ -8,7 +8,8 @@
 //   {"document_id": "<sha256>"}                 a document uploaded with POST /v1/documents
 //   {"text": "...", "name": "notes.md"}         inline text (name optional)
 // Uploaded and inline documents are kept as <data_dir>/documents/<sha256><ext>,
-// so identical content is stored once.
+// so identical content is stored once; the name an upload carried is kept apart
+// (DaemonStore::put_document_name) so that reports can show it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,11 +32,13 @@ struct StoredDocument {
 Result<StoredDocument> store_document_text(App& app, const std::string& name,
                                            const std::string& data);
 
-// Rewrites the document inputs of `inputs` into server paths. On error `*field`
+// Rewrites the document inputs of `inputs` into server paths, and records in
+// `*names` the name of each upload (its latest upload's file name) and of each
+// named inline document, by that path. On error `*field`
 // names the input ("inputs.contract"); a path outside the allowed roots fails
 // with kFailedPrecondition, anything else wrong with kInvalidArgument. Every way a
 // job is made in reamd (REST, schedules) passes its inputs through here.
 Status resolve_document_inputs(App& app, const flow::Workflow& workflow, nlohmann::json* inputs,
-                               std::string* field);
+                               flow::DocumentNames* names, std::string* field);
 
 }  // namespace ream::api

@@ -34,6 +34,12 @@ Response upload(App& app, Request& req) {
   }
   auto d = store_document_text(app, name, data);
   if (!d.ok()) return json_error(400, "invalid_request", d.status().message(), "file");
+  // The name goes with the content hash, for the reports of jobs that use this upload.
+  if (!name.empty()) {
+    if (Status st = app.daemon_store().put_document_name(d->id, d->name); !st.ok()) {
+      return http::error_from_status(st);
+    }
+  }
   Response r = http::json_response(d->deduplicated ? 200 : 201,
                                    {{"id", d->id},
                                     {"name", d->name},

@@ -163,13 +163,14 @@ Response submit(App& app, Request& req) {
     return r;
   }
   std::string field;
-  Status st = resolve_document_inputs(app, *it->second, &inputs, &field);
+  flow::DocumentNames names;
+  Status st = resolve_document_inputs(app, *it->second, &inputs, &names, &field);
   if (st.code() == StatusCode::kFailedPrecondition) {
     return json_error(403, "forbidden_path", st.message(), field);
   }
   if (!st.ok()) return http::error_from_status(st, field);
 
-  auto id = app.create_job(*it->second, inputs, priority, key);
+  auto id = app.create_job(*it->second, inputs, names, priority, key);
   if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
     // Lost a race with the same key: treat as a replay if the hash matches.
     auto prior = app.daemon_store().find_idempotency(key);

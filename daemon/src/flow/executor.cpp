@@ -127,7 +127,7 @@ Status JobRun::load() {
     std::shared_ptr<const ingest::Document> doc = document_from_record(std::move(d), &warning);
     if (!warning.empty()) event(jd.key + ": " + warning);
     auto quotes = std::make_shared<const ingest::QuoteIndex>(*doc);
-    docs_[jd.key] = JobDoc{db_id, jd.key, doc, std::move(quotes)};
+    docs_[jd.key] = JobDoc{db_id, jd.key, doc, std::move(quotes), jd.name};
     doc_keys_.push_back(jd.key);
     doc_info[jd.key] = {{"id", jd.key}, {"path", doc->source}, {"media_type", doc->media_type},
                         {"bytes", doc->text.size()}, {"tokens", doc->tokens}};
@@ -189,10 +189,11 @@ std::vector<std::string> JobRun::select_documents(const Template* source, const 
 }
 
 plugins::Document JobRun::whole_document(const std::string& key) const {
-  const ingest::Document& d = *docs_.at(key).doc;
+  const JobDoc& jd = docs_.at(key);
+  const ingest::Document& d = *jd.doc;
   plugins::Document out;
   out.id = key;
-  out.path = d.source;
+  out.path = jd.name.empty() ? d.source : jd.name;
   out.text = d.text;
   out.total_bytes = static_cast<int64_t>(d.text.size());
   out.token_count = d.tokens;

@@ -201,6 +201,7 @@ namespace {
 struct PendingDoc {
   std::string input;
   std::string path;
+  std::string name;  // what it was sent as; "" = its path names it
   Result<ingest::Document> doc = internal_error("not ingested");
 };
 
@@ -245,14 +246,19 @@ json ingested_event(const ingest::Document& doc, const store::DocumentRecord& d,
   return e;
 }
 
-// The document paths of the inputs (made absolute), in input order.
-std::vector<PendingDoc> document_paths(const Workflow& wf, const json& inputs) {
+// The document paths of the inputs (made absolute) with their names, in input order.
+std::vector<PendingDoc> document_paths(const Workflow& wf, const json& inputs, const DocumentNames& names) {
   std::vector<PendingDoc> pending;
+  auto add = [&](const std::string& input, const json& p) {
+    const std::string path = p.get<std::string>();
+    auto it = names.find(path);
+    pending.push_back({input, absolute_path(path), it == names.end() ? "" : it->second});
+  };
   for (const InputSpec& in : wf.inputs) {
     if (!inputs.contains(in.name)) continue;
-    if (in.type == InputType::kDocument) pending.push_back({in.name, absolute_path(inputs[in.name].get<std::string>())});
+    if (in.type == InputType::kDocument) add(in.name, inputs[in.name]);
     if (in.type == InputType::kDocuments) {
-      for (const json& p : inputs[in.name]) pending.push_back({in.name, absolute_path(p.get<std::string>())});
+      for (const json& p : inputs[in.name]) add(in.name, p);
     }
   }
   return pending;
@@ -301,7 +307,7 @@ Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobReq
   REAM_ASSIGN_OR_RETURN(json inputs, check_inputs(wf, request.inputs));
   // Ingest every document first (one bad document does not stop the others), then
   // decide whether the job can run at all.
-  std::vector<PendingDoc> pending = document_paths(wf, inputs);
+  std::vector<PendingDoc> pending = document_paths(wf, inputs, request.names);
   std::vector<std::string> paths;
   for (const PendingDoc& p : pending) paths.push_back(p.path);
   std::vector<Result<ingest::Document>> ingested = ingest_documents(paths, model, request.paths);
@@ -315,14 +321,17 @@ Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobReq
     if (!keys.count(p.input)) keys[p.input] = wf.find_input(p.input)->type == InputType::kDocuments ? json::array() : json();
     if (!p.doc.ok()) {
       json e = {{"input", p.input}, {"path", p.path}, {"error", p.doc.status().message()}};
+      if (!p.name.empty()) e["name"] = p.name;
       events.push_back({0, 0, "document_failed", e.dump(), 0});
       continue;
     }
     store::DocumentRecord d = document_record(*p.doc, p.path);
     REAM_ASSIGN_OR_RETURN(int64_t id, store.put_document(d));
     std::string key = "doc-" + std::to_string(++ordinal);
-    docs.push_back({id, key, p.input, ordinal});
-    events.push_back({0, 0, "document_ingested", ingested_event(*p.doc, d, key, p.input).dump(), 0});
+    docs.push_back({id, key, p.input, ordinal, p.name});
+    json event = ingested_event(*p.doc, d, key, p.input);
+    if (!p.name.empty()) event["name"] = p.name;
+    events.push_back({0, 0, "document_ingested", event.dump(), 0});
     if (keys[p.input].is_array()) {
       keys[p.input].push_back(key);
     } else {

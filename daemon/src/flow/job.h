@@ -2,6 +2,7 @@
 // documents, and recording the workflow and the job (status queued).
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -15,6 +16,11 @@
 
 namespace ream::flow {
 
+// The names documents were sent under (an upload's file name, an inline document's
+// "name"), by the server path given in the inputs. A document with no entry is
+// named by its path.
+using DocumentNames = std::map<std::string, std::string>;
+
 struct JobRequest {
   // Input values by name. Document inputs hold a path (document) or a list of
   // paths (documents).
@@ -24,6 +30,8 @@ struct JobRequest {
   // Which document paths the job may read (ingest/path_policy.h). The `ream`
   // command reads as its user (unrestricted); reamd passes documents.allowed_roots.
   ingest::PathPolicy paths = ingest::PathPolicy::unrestricted();
+  // Recorded with each job document (store::JobDocument::name) for reports.
+  DocumentNames names;
 };
 
 // Turns `--input name=value` arguments and `--doc PATH` arguments into typed
@@ -39,7 +47,7 @@ Result<nlohmann::json> inputs_from_args(const Workflow& workflow,
 // supported type or folders as source trees; token counts from `model` when given)
 // and records everything: each document row with its content hash, source path,
 // media type, size, token count and layout, and the job with a `document_ingested`
-// event per document. A document that cannot be ingested is recorded as a
+// event per document and each document's name from request.names. A document that cannot be ingested is recorded as a
 // `document_failed` event (path and message) and the others go on; only when a
 // `document` input, or every document of a `documents` input, fails is no job
 // created (kInvalidArgument listing every document's message; kFailedPrecondition

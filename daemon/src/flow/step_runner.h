@@ -27,6 +27,8 @@ struct JobDoc {
   std::string key;                                   // "doc-1"
   std::shared_ptr<const ingest::Document> doc;       // never null once loaded
   std::shared_ptr<const ingest::QuoteIndex> quotes;  // over *doc
+  std::string name;  // the name it was uploaded or given under (plugins see it as its
+                     // path); "" = its source path names it
 };
 
 // One step run to execute.
