@@ -210,6 +210,48 @@ TEST_F(ApiTest, UploadsDeduplicateRawAndMultipart) {
                400, "invalid_request", "neither UTF-8 text nor a PDF");
 }
 
+// Reports name an upload by the file name it was uploaded under, not by the stored
+// <sha256>.txt path. The same content uploaded again under another name keeps its
+// id; jobs submitted after that show the new name, and earlier jobs keep theirs.
+TEST_F(ApiTest, ReportsNameUploadsByTheirUploadedFileName) {
+  std::string text = random_text(*rng_, 60);
+  std::string mp = "--BOUND\r\nContent-Disposition: form-data; name=\"file\"; "
+                   "filename=\"master-services-agreement.txt\"\r\nContent-Type: text/plain\r\n\r\n" +
+                   text + "\r\n--BOUND--\r\n";
+  auto up = http_request(daemon_->port(), "POST", "/v1/documents", mp,
+                         {{"Content-Type", "multipart/form-data; boundary=BOUND"}});
+  ASSERT_EQ(up.status, 201u) << up.body;
+  const std::string doc_id = up.json()["id"];
+  auto first = daemon_->post("/v1/jobs", summarize({{{"document_id", doc_id}}}));
+  ASSERT_EQ(first.status, 202u) << first.body;
+  auto again = http_request(daemon_->port(), "POST", "/v1/documents?name=msa-v2.txt", text,
+                            {{"Content-Type", "text/plain"}});
+  ASSERT_EQ(again.status, 200u) << again.body;
+  ASSERT_EQ(again.json()["id"], doc_id);
+  auto second = daemon_->post("/v1/jobs", summarize({{{"document_id", doc_id}},
+                                                     {{"text", random_text(*rng_, 30)}, {"name", "notes.md"}}}));
+  ASSERT_EQ(second.status, 202u) << second.body;
+  auto result = [&](const HttpResult& job, const std::string& format) {
+    const int64_t id = job.json()["id"];
+    json done = wait_job(*daemon_, id);
+    EXPECT_EQ(done.value("status", ""), "succeeded") << done.dump() << daemon_->log();
+    return daemon_->get("/v1/jobs/" + std::to_string(id) + "/result" + format);
+  };
+  auto md1 = result(first, "?format=md");
+  ASSERT_EQ(md1.status, 200u) << md1.body;
+  EXPECT_NE(md1.body.find("`master-services-agreement.txt`"), std::string::npos) << md1.body;
+  EXPECT_EQ(md1.body.find(doc_id), std::string::npos) << md1.body;
+  EXPECT_EQ(md1.body.find("msa-v2.txt"), std::string::npos) << md1.body;
+  auto json1 = result(first, "").json();
+  ASSERT_EQ(json1["documents"].size(), 1u) << json1.dump();
+  EXPECT_EQ(json1["documents"][0]["name"], "master-services-agreement.txt");
+  EXPECT_EQ(std::filesystem::path(json1["documents"][0].value("path", "")).filename(), doc_id + ".txt");
+  auto md2 = result(second, "?format=md");
+  EXPECT_NE(md2.body.find("`msa-v2.txt`"), std::string::npos) << md2.body;
+  EXPECT_NE(md2.body.find("`notes.md`"), std::string::npos) << md2.body;
+  EXPECT_EQ(md2.body.find(doc_id), std::string::npos) << md2.body;
+}
+
 TEST_F(ApiTest, PdfUploadsAreIngestedPageByPageAndBrokenOnesRefused) {
   const std::string word = random_text(*rng_, 1);
   const std::string pdf = ingest::testing::make_pdf({{"Page one says " + word + "."}, {"Page two."}});

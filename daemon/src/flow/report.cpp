@@ -30,6 +30,37 @@ json location_json(const store::EvidenceRecord& e) {
   return out;
 }
 
+// The "- Documents:" line (each by the name it was sent under) and one line per
+// document that could not be ingested.
+void documents_markdown(const json& r, std::ostringstream& md) {
+  md << "\n- Documents: ";
+  for (size_t i = 0; i < r["documents"].size(); ++i) {
+    const json& d = r["documents"][i];
+    md << (i ? ", " : "") << "`" << d["name"].get<std::string>() << "` (";
+    if (d.contains("media_type")) md << d["media_type"].get<std::string>() << ", ";
+    md << d.value("tokens", -1) << " tokens";
+    if (d.contains("plan") && !d["plan"].value("fits", true)) md << ", " << d["plan"]["chunk_tokens"].size() << " chunks";
+    md << ")";
+  }
+  for (const json& e : r["document_errors"]) {
+    md << "\n- Not ingested: `" << e.value("name", e.value("path", "")) << "` — " << e.value("error", "");
+  }
+}
+
+// A verified quote's place as text, its file named as the document was sent
+// ("master-services-agreement.txt:12:3") rather than by the stored path.
+std::string location_markdown(const json& r, const json& evidence) {
+  const json& loc = evidence["location"];
+  if (!loc.is_object()) return "";
+  std::string text = loc.value("text", "");
+  const std::string source = loc.value("source", "");
+  for (const json& d : r["documents"]) {
+    if (d["id"] != evidence["document"] || d.value("path", "") != source || source.empty()) continue;
+    if (text.rfind(source, 0) == 0) text = d["name"].get<std::string>() + text.substr(source.size());
+  }
+  return text;
+}
+
 }  // namespace
 
 const char* severity_name(int severity) {
@@ -54,8 +85,9 @@ Result<json> job_result_json(store::Store& store, int64_t job_id) {
   out["documents"] = json::array();
   for (const store::JobDocument& d : docs) {
     auto rec = store.get_document(d.document_id);
-    json doc = {{"id", d.key}, {"input", d.input_name}};
+    json doc = {{"id", d.key}, {"input", d.input_name}, {"name", d.name.empty() ? d.key : d.name}};
     if (rec.ok()) {
+      if (d.name.empty()) doc["name"] = rec->source_path;
       doc["path"] = rec->source_path;
       doc["media_type"] = rec->media_type;
       doc["source_bytes"] = rec->size_bytes;
@@ -124,18 +156,7 @@ Result<std::string> job_result_markdown(store::Store& store, int64_t job_id) {
   md << "# " << job["workflow"].get<std::string>() << " — job " << job["id"] << "\n\n";
   md << "- Status: **" << job["status"].get<std::string>() << "**";
   if (!job["error"].get<std::string>().empty()) md << " — " << job["error"].get<std::string>();
-  md << "\n- Documents: ";
-  for (size_t i = 0; i < r["documents"].size(); ++i) {
-    const json& d = r["documents"][i];
-    md << (i ? ", " : "") << "`" << d.value("path", d["id"].get<std::string>()) << "` (";
-    if (d.contains("media_type")) md << d["media_type"].get<std::string>() << ", ";
-    md << d.value("tokens", -1) << " tokens";
-    if (d.contains("plan") && !d["plan"].value("fits", true)) md << ", " << d["plan"]["chunk_tokens"].size() << " chunks";
-    md << ")";
-  }
-  for (const json& e : r["document_errors"]) {
-    md << "\n- Not ingested: `" << e.value("path", "") << "` — " << e.value("error", "");
-  }
+  documents_markdown(r, md);
   const json& u = job["usage"];
   md << "\n- Model: " << u["prompts"] << " prompts, " << u["prompt_tokens"] << " prompt tokens ("
      << u["cached_prompt_tokens"] << " from the prefix cache), " << u["completion_tokens"] << " generated\n";
@@ -160,8 +181,8 @@ Result<std::string> job_result_markdown(store::Store& store, int64_t job_id) {
         for (const json& e : (*f)["evidence"]) {
           md << "> " << e["quote"].get<std::string>() << "\n\n— " << e["document"].get<std::string>();
           if (e["verified"].get<bool>()) {
-            const json& loc = e["location"];
-            if (loc.is_object() && !loc.value("text", "").empty()) md << ", `" << loc["text"].get<std::string>() << "`";
+            const std::string where = location_markdown(r, e);
+            if (!where.empty()) md << ", `" << where << "`";
             md << ", characters " << e["start"] << "–" << e["end"];
             if (e.value("match", "") != "exact" && e["match"].is_string()) md << " (" << e["match"].get<std::string>() << " match)";
             md << "\n\n";
