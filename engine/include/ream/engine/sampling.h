@@ -3,9 +3,24 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ream {
+
+// What the output must be: decoding allows only tokens that keep the text inside the
+// constraint's language, and the request ends when the language is complete.
+struct Constraint {
+  enum class Kind {
+    kNone,        // unconstrained
+    kJsonObject,  // any JSON object ("response_format": {"type": "json_object"})
+    kJsonSchema,  // source: a JSON Schema (JSON text)
+    kRegex,       // source: a regular expression the whole output must match
+    kGrammar,     // source: a GBNF grammar (llama.cpp's syntax), start symbol "root"
+  };
+  Kind kind = Kind::kNone;
+  std::string source;
+};
 
 struct SamplingParams {
   float temperature = 1.0f;        // 0 = greedy (argmax)
@@ -22,6 +37,9 @@ struct SamplingParams {
   std::vector<int32_t> stop_token_ids;  // besides the model's EOS ids
   bool ignore_eos = false;
   int32_t top_logprobs = 0;        // 0..20 alternatives reported per step
+  // Added to a token's logit before sampling (OpenAI's logit_bias: [-100, 100]).
+  std::vector<std::pair<int32_t, float>> logit_bias;
+  Constraint constraint;
 };
 
 // Checks ranges; returns "" when valid, else a message naming the field.
