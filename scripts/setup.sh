@@ -38,6 +38,14 @@ if ! (cd "$TOK_DIR" 2>/dev/null && echo "$TOK_SHA" | sha256sum -c --quiet - >/de
   (cd "$TOK_DIR" && echo "$TOK_SHA" | sha256sum -c --quiet -)
 fi
 
+# npm packages the tests use as independent references (tests/node/package.json; the
+# lockfile pins each package's integrity hash, which npm ci checks).
+NODE_DIR=$ROOT/tests/node
+if ! cmp -s "$NODE_DIR/package-lock.json" "$NODE_DIR/.installed-lock"; then
+  echo "setup: installing the tests' npm packages (tests/node)"
+  (cd "$NODE_DIR" && npm ci --silent --no-audit --no-fund && cp package-lock.json .installed-lock)
+fi
+
 # Build. REAM_CUDA=AUTO builds the CUDA backend where nvcc is installed.
 BUILD_DIR=${REAM_BUILD_DIR:-$ROOT/build}
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
