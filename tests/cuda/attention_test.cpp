@@ -259,10 +259,14 @@ TEST_P(CudaAttention, HopperKernelIsTheMmaSyncKernelBitForBit) {
     const Problem p = make_problem(rng, nh, nkv, bs, {{600, 1800}, {200, 200}, {64, 700}, {129, 1300}});
     const auto portable = gpu_attention(p, cuda::kAttnRowsPrefill, 1, true);
     if (std::exchange(first, false)) EXPECT_LT(rel_l2(portable, cpu_reference(p)), 2e-2);
-    const auto hopper = gpu_attention(p, cuda::kAttnRowsPrefill, 1);
-    size_t diff = 0;
-    for (size_t i = 0; i < hopper.size(); ++i) diff += hopper[i] != portable[i];
-    EXPECT_EQ(diff, 0u) << "of " << hopper.size() << " outputs differ";
+    for (int variant = 0; variant < 4; ++variant) {  // every scheduling of the Hopper kernel
+      cuda::set_hopper_attention_variant(variant);
+      const auto hopper = gpu_attention(p, cuda::kAttnRowsPrefill, 1);
+      size_t diff = 0;
+      for (size_t i = 0; i < hopper.size(); ++i) diff += hopper[i] != portable[i];
+      EXPECT_EQ(diff, 0u) << "of " << hopper.size() << " outputs differ, Hopper variant " << variant;
+    }
+    cuda::set_hopper_attention_variant(-1);
   }
 }
 

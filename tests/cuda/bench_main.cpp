@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <numeric>
@@ -16,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <cublas_v2.h>
 
 #include "backend.h"
 #include "cuda/attention.cuh"
@@ -183,7 +186,12 @@ void bench_prefill(Backend* b, int total, int chunk) {
 // (wgmma) side by side, their outputs compared bit for bit; then decode.
 void bench_attention() {
   using namespace ream::cuda;
-  const int nh = 32, nkv = 8, hd = 128, bs = 16, chunk = 8192;
+  const int nh = 32, nkv = 8, hd = 128, chunk = 8192;
+  const int bs = std::getenv("REAM_ATTN_BS") ? std::atoi(std::getenv("REAM_ATTN_BS")) : 16;  // KV block size
+  // REAM_ATTN_PROFILE=1: only the default Hopper variant, once per length (for a profiler).
+  const bool profile = std::getenv("REAM_ATTN_PROFILE") != nullptr;
+  // REAM_ATTN_DEFAULT_ONLY=1: the default Hopper variant only (the performance table).
+  const bool only_default = std::getenv("REAM_ATTN_DEFAULT_ONLY") != nullptr;
   const int ctx = 262144;
   const int64_t blocks = ctx / bs;
   const int64_t cache_elems = blocks * nkv * bs * hd;
@@ -232,50 +240,86 @@ void bench_attention() {
     cudaMemcpy(seqs, ss.data(), ss.size() * sizeof(AttnSeq), cudaMemcpyHostToDevice);
     cudaMemcpy(work, w.data(), w.size() * sizeof(AttnWork), cudaMemcpyHostToDevice);
   };
-  auto run_prompt = [&](int n, bool portable, bf16* out) -> Status {
+  auto run_prompt = [&](int n, bool portable, int piece_len, bf16* out) -> Status {
     a.portable_only = portable;
+    a.piece_len = piece_len;
     a.q = q; a.out = out; a.seqs = seqs;
     for (int c0 = 0, i = 0; c0 < n; c0 += chunk, ++i) {
       a.work = work + static_cast<int64_t>(i) * per_chunk;
       a.n_work = (std::min(chunk, n - c0) + kAttnRowsPrefill / (nh / nkv) - 1) / (kAttnRowsPrefill / (nh / nkv));
       a.num_splits = choose_attention_splits(int64_t{a.n_work} * nkv, c0 + chunk, 132, 131072, kAttnRowsPrefill,
-                                             kAttnPiece);
+                                             piece_len);
       REAM_RETURN_IF_ERROR(launch_paged_attention(a, kAttnRowsPrefill, nullptr));
     }
     return Status();
   };
-  for (int n : {8192, 32768, 131072, 262144}) {
-    setup_prompt(n);
-    const double flops = 4.0 * hd * nh * (0.5 * n * (n + 1.0));  // causal: sum over queries of keys seen
-    float ms[2] = {0, 0};
-    for (int variant = 0; variant < 2; ++variant) {
-      const bool portable = variant == 0;
-      if (!portable && !hopper_attention_supported(a)) continue;
-      Status st = run_prompt(n, portable, portable ? o : o2);  // warm-up
-      if (!st.ok()) { std::printf("attention failed: %s\n", st.message().c_str()); return; }
-      const int reps = n >= 131072 ? 2 : 5;
-      cudaEventRecord(e0);
-      for (int r = 0; r < reps; ++r) (void)run_prompt(n, portable, portable ? o : o2);
-      cudaEventRecord(e1);
-      cudaEventSynchronize(e1);
-      cudaEventElapsedTime(&ms[variant], e0, e1);
-      ms[variant] /= reps;
-      const cudaError_t err = cudaGetLastError();
-      std::printf("attention prefill %6d tokens (chunks of %d), %-8s: %8.2f ms/layer, %6.1f TFLOP/s%s\n", n, chunk,
-                  portable ? "mma.sync" : "wgmma", ms[variant], flops / (ms[variant] * 1e-3) / 1e12,
-                  err == cudaSuccess ? "" : cudaGetErrorString(err));
-    }
-    if (ms[1] > 0) {
-      const int64_t elems = int64_t{chunk} * nh * hd;  // the last chunk's rows
-      std::vector<uint16_t> h1(elems), h2(elems);
-      cudaMemcpy(h1.data(), o, elems * 2, cudaMemcpyDeviceToHost);
-      cudaMemcpy(h2.data(), o2, elems * 2, cudaMemcpyDeviceToHost);
-      int64_t diff = 0;
-      for (int64_t i = 0; i < elems; ++i) diff += h1[i] != h2[i];
-      std::printf("attention prefill %6d tokens: wgmma vs mma.sync: %lld of %lld outputs differ; speed-up %.2fx\n", n,
-                  static_cast<long long>(diff), static_cast<long long>(elems), ms[0] / ms[1]);
+  // Lengths from argv (REAM_ATTN_LENGTHS, comma-separated) or the default set. Each length:
+  // the mma.sync kernel, then every Hopper scheduling variant (set_hopper_attention_variant)
+  // held bit for bit against it; all with the batch-invariant 256-key pieces, and the
+  // default variant again with one piece (the fast path's setting) against mma.sync's.
+  std::vector<int> lengths = {8192, 32768, 131072, 262144};
+  if (const char* env = std::getenv("REAM_ATTN_LENGTHS")) {
+    lengths.clear();
+    for (const char* p = env; *p;) {
+      lengths.push_back(std::atoi(p));
+      while (*p && *p != ',') ++p;
+      if (*p == ',') ++p;
     }
   }
+  const int64_t elems = int64_t{chunk} * nh * hd;  // the last chunk's rows
+  auto count_diff = [&]() {
+    std::vector<uint16_t> h1(elems), h2(elems);
+    cudaMemcpy(h1.data(), o, elems * 2, cudaMemcpyDeviceToHost);
+    cudaMemcpy(h2.data(), o2, elems * 2, cudaMemcpyDeviceToHost);
+    int64_t diff = 0;
+    for (int64_t i = 0; i < elems; ++i) diff += h1[i] != h2[i];
+    return diff;
+  };
+  for (int n : lengths) {
+    setup_prompt(n);
+    const double flops = 4.0 * hd * nh * (0.5 * n * (n + 1.0));  // causal: sum over queries of keys seen
+    auto time_prompt = [&](bool portable, int piece_len, bf16* out, float* ms) -> bool {
+      Status st = run_prompt(n, portable, piece_len, out);  // warm-up
+      if (!st.ok()) { std::printf("attention failed: %s\n", st.message().c_str()); return false; }
+      const int reps = n >= 131072 ? 2 : 5;
+      cudaEventRecord(e0);
+      for (int r = 0; r < reps; ++r) (void)run_prompt(n, portable, piece_len, out);
+      cudaEventRecord(e1);
+      cudaEventSynchronize(e1);
+      cudaEventElapsedTime(ms, e0, e1);
+      *ms /= reps;
+      const cudaError_t err = cudaGetLastError();
+      if (err != cudaSuccess) { std::printf("attention failed: %s\n", cudaGetErrorString(err)); return false; }
+      return true;
+    };
+    if (profile) {
+      const Status st = run_prompt(n, false, kAttnPiece, o2);
+      cudaDeviceSynchronize();
+      std::printf("attention prefill %6d tokens, default Hopper variant, once: %s\n", n, st.ok() ? "ok" : st.message().c_str());
+      continue;
+    }
+    for (int piece : {kAttnPiece, kAttnPieceWhole}) {
+      const char* pname = piece == kAttnPiece ? "pieces of 256" : "one piece";
+      float ms_ref = 0;
+      if (!time_prompt(true, piece, o, &ms_ref)) return;
+      std::printf("attention prefill %6d tokens (chunks of %d, %s), mma.sync: %8.2f ms/layer, %6.1f TFLOP/s\n", n,
+                  chunk, pname, ms_ref, flops / (ms_ref * 1e-3) / 1e12);
+      if (!hopper_attention_supported(a)) continue;
+      for (int variant = 0; variant < 4; ++variant) {
+        if ((piece != kAttnPiece || only_default) && variant != kHopperVariantDefault) continue;
+        set_hopper_attention_variant(variant);
+        float ms = 0;
+        if (!time_prompt(false, piece, o2, &ms)) return;
+        std::printf("attention prefill %6d tokens (chunks of %d, %s), wgmma v%d (%s, Q in %s): %8.2f ms/layer, "
+                    "%6.1f TFLOP/s, %.2fx mma.sync, %lld of %lld outputs differ\n",
+                    n, chunk, pname, variant, variant & 1 ? "ping-pong" : "free-running",
+                    variant & 2 ? "smem" : "registers", ms, flops / (ms * 1e-3) / 1e12, ms_ref / ms,
+                    static_cast<long long>(count_diff()), static_cast<long long>(elems));
+      }
+      set_hopper_attention_variant(-1);
+    }
+  }
+  a.piece_len = kAttnPiece;
   a.portable_only = false;
   a.q = q; a.out = o;
   auto time_it = [&](const AttentionArgs& args, int rows) {
@@ -314,9 +358,49 @@ void bench_attention() {
 
 }  // namespace
 
+// cuBLAS's bf16 GEMM (fp32 accumulation) at m = n = k = 8192: what this card's tensor cores
+// deliver under a long matrix load, the yardstick for the attention kernels' TFLOP/s.
+void bench_gemm() {
+  const int n = 8192;
+  using ream::cuda::bf16;
+  bf16 *a, *b, *c;
+  cudaMalloc(&a, int64_t{n} * n * 2); cudaMalloc(&b, int64_t{n} * n * 2); cudaMalloc(&c, int64_t{n} * n * 2);
+  cudaMemset(a, 0, int64_t{n} * n * 2); cudaMemset(b, 0, int64_t{n} * n * 2);
+  {
+    std::vector<uint16_t> h(int64_t{n} * n);
+    fill(h, 1.0f, 0.0f, 21); cudaMemcpy(a, h.data(), h.size() * 2, cudaMemcpyHostToDevice);
+    fill(h, 1.0f, 0.0f, 22); cudaMemcpy(b, h.data(), h.size() * 2, cudaMemcpyHostToDevice);
+  }
+  cublasHandle_t handle;
+  cublasCreate(&handle);
+  const float one = 1.0f, zero = 0.0f;
+  auto gemm = [&] {
+    return cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, a, CUDA_R_16BF, n, b, CUDA_R_16BF, n, &zero, c,
+                        CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  };
+  for (int i = 0; i < 3; ++i) gemm();
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0); cudaEventCreate(&e1);
+  const int reps = 20;
+  cudaEventRecord(e0);
+  for (int i = 0; i < reps; ++i) gemm();
+  cudaEventRecord(e1);
+  cudaEventSynchronize(e1);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  ms /= reps;
+  std::printf("cuBLAS bf16 GEMM %d^3: %.3f ms, %.1f TFLOP/s\n", n, ms, 2.0 * n * n * n / (ms * 1e-3) / 1e12);
+  cublasDestroy(handle);
+  cudaFree(a); cudaFree(b); cudaFree(c);
+}
+
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
   const int prefill_tokens = argc > 2 ? std::atoi(argv[2]) : 131072;
+  if (mode == "gemm") {
+    bench_gemm();
+    return 0;
+  }
   if (mode == "attention" || mode == "all") bench_attention();
   if (mode == "attention") return 0;
   auto t0 = Clock::now();

@@ -102,6 +102,11 @@ bool attention_supports_head_dim(int64_t head_dim);
 // of 64), num_blocks set. Its results are the mma.sync kernel's, bit for bit.
 bool hopper_attention_supported(const AttentionArgs& args);
 Status launch_paged_attention_hopper(const AttentionArgs& args, cudaStream_t stream);
+// Benchmarks only: the Hopper kernel's scheduling variant (bit 0: the consumer warpgroups
+// take turns issuing products; bit 1: Q read from shared memory, not registers). Every
+// variant gives the same bits. -1 restores the default.
+constexpr int kHopperVariantDefault = 1;
+void set_hopper_attention_variant(int variant);
 
 // Causal attention of every work item's query rows over its sequence's paged keys;
 // out = softmax(q k^T * scale) v per query head, head h reading KV head h / group.

@@ -1,6 +1,6 @@
 // Paged flash attention for prefill on Hopper (sm_90a): wgmma for both products, K/V
-// tiles brought in by the tensor memory accelerator (TMA) on an mbarrier pipeline, one
-// producer warp and two consumer warpgroups.
+// tiles brought in by the tensor memory accelerator (TMA) on an mbarrier pipeline, a
+// producer warpgroup and two consumer warpgroups.
 //
 // The same function as attention.cu's mma.sync kernel in fold mode, row for row and bit
 // for bit (tests/cuda/attention_test.cpp holds the two against each other): a block takes
@@ -9,15 +9,20 @@
 // online softmax runs per tile with the shared arithmetic of attention_math.cuh, and the
 // pieces of kAttnPiece keys are folded in order. What differs is how the work is fed:
 //   - warps 4-7 and 8-11 are two consumer warpgroups of 64 rows each. Q stays in
-//     registers as wgmma's A-fragments (the mma.sync kernel's layout); S = Q K^T is 8
-//     wgmma.m64n64k16 against the K stage, the probabilities go back in as register
-//     A-fragments of 4 wgmma.m64n128k16 against V read transposed from the V stage;
-//   - warp 0 is the producer (its warpgroup gives its registers to the consumers
-//     with setmaxnreg): for each tile it looks up the block table and issues one
-//     TMA copy per (page, 64-column half) of K and of V into a 128-byte-swizzled stage,
-//     completing on the stage's "full" barriers; the consumers release a stage through
-//     its "empty" barrier. A block's last tile, when it runs past the block's keys, is
-//     copied by the producer's lanes instead, zero-filling keys past the end (their
+//     registers as wgmma's A-fragments (the mma.sync kernel's layout; or in shared memory,
+//     a benchmark variant); S = Q K^T is 8 wgmma.m64n64k16 against the K stage, the
+//     probabilities go back in as register A-fragments of 4 wgmma.m64n128k16 against V
+//     read transposed from the V stage. Each iteration issues tile i's S together with
+//     tile i - 1's P V, waits, then runs tile i's softmax; the two warpgroups take turns
+//     issuing (named barriers), so one's softmax runs under the other's products;
+//   - warps 0-3 are the producers (their warpgroup gives its registers to the consumers
+//     with setmaxnreg), one per (K or V, 64-column half): for each tile each lane looks up
+//     one page of the block table (a tile ahead) and issues that page's TMA copy into a
+//     128-byte-swizzled stage, completing on the stage's "full" barrier; the consumers
+//     release a stage through its "empty" barrier. With pages of 16 keys one producer warp
+//     issuing all 16 copies of a tile was the bottleneck (H100, session 4: 322 -> 488
+//     TFLOP/s at 32K with four). A block's last tile, when it runs past the block's keys,
+//     is copied by the producers' lanes instead, zero-filling keys past the end (their
 //     probabilities are 0, but 0 * NaN of a stale slot would not be).
 // Tiles wholly before the block's first row need no causal mask.
 //
@@ -32,6 +37,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define REAM_SM90A_DEVICE 1
@@ -44,10 +50,20 @@ constexpr int HD = 128;
 constexpr int KT = kAttnKvTile;
 constexpr int kStages = 4;
 constexpr int kThreads = 384;               // a producer warpgroup + 2 consumer warpgroups
-[[maybe_unused]] constexpr int kProducerRegs = 24, kConsumerRegs = 240;  // 128 x 24 + 256 x 240 <= 65,536
+// Registers per thread after setmaxnreg: the consumers' increase is served only from what
+// the producer warpgroup gave back, so 128 (168 - producer) >= 256 (consumer - 168) with 168
+// the launch's 65,536 / 384 rounded down to 8; a larger request blocks for ever. With Q in
+// registers the consumers need 240 (the producers then spill a word or two); with Q in
+// shared memory 232 suffice and the producers get 40.
+template <bool kQSmem>
+struct HopperRegs {
+  static constexpr int kProducer = kQSmem ? 40 : 24, kConsumer = kQSmem ? 232 : 240;
+  static_assert(128 * (168 - kProducer) >= 256 * (kConsumer - 168), "setmaxnreg.inc would never return");
+};
 [[maybe_unused]] constexpr int kColBlockBytes = KT * 128;  // 64 rows x 128 bytes: one 64-column half of a tile
 constexpr int kTileBytes = KT * HD * 2;     // 16 KiB: one K or V tile
 constexpr size_t kSmemBytes = 1024 /*alignment slack*/ + 2 * kStages * kTileBytes + 64 * kStages;
+constexpr size_t kSmemBytesQ = kSmemBytes + 2 * kTileBytes;  // with Q staged in shared memory
 static_assert(kAttnRowsPrefill == 128, "the Hopper kernel's block is the mma.sync kernel's 8-warp block");
 
 // ---- device helpers (sm_90a) ----
@@ -116,6 +132,33 @@ __device__ __forceinline__ void wgmma_qk(float (&d)[KT / 8][4], const uint32_t (
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
 }
 
+// The same product with Q's 64 x 16 slice read from shared memory (K-major, 128-byte
+// swizzle, like K): frees Q's 32 registers per thread.
+__device__ __forceinline__ void wgmma_qk_ss(float (&d)[KT / 8][4], uint64_t da, uint64_t db) {
+  asm volatile(
+      "{\n .reg .pred p;\n setp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "%32, %33, p, 1, 1, 0, 0;\n}\n"
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]),
+        "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]),
+        "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]),
+        "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+      : "l"(da), "l"(db), "r"(1));
+}
+
+// Named barriers (0 is __syncthreads): the consumer warpgroups take turns issuing their
+// products (FlashAttention-3's ping-pong), so one warpgroup's softmax runs while the
+// other's products keep the tensor cores busy.
+__device__ __forceinline__ void named_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 // O (64 x 128, fp32, accumulated) += P (64 x 16 keys, registers) V (16 keys x 128, smem, MN-major).
 #define REAM_O8(i) "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])
 __device__ __forceinline__ void wgmma_pv(float (&d)[HD / 8][4], const uint32_t (&a)[4], uint64_t db) {
@@ -147,6 +190,9 @@ struct HopperMaps {
   CUtensorMap k, v;  // this layer's K and V: (head_dim, block_size, n_kv_heads, num_blocks)
 };
 
+// kPingpong: the consumer warpgroups take turns issuing products (named barriers 1, 2).
+// kQSmem: Q is staged in shared memory and read by wgmma from there (else registers).
+template <bool kPingpong, bool kQSmem>
 __global__ void __launch_bounds__(kThreads, 1)
     paged_attention_hopper_kernel(const AttentionArgs a, const __grid_constant__ HopperMaps maps) {
 #ifdef REAM_SM90A_DEVICE
@@ -154,7 +200,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
   const uint32_t k_s = base;                          // [kStages][64 keys x 128] swizzled
   const uint32_t v_s = k_s + kStages * kTileBytes;    // [kStages][64 keys x 128] swizzled
-  const uint32_t bars = v_s + kStages * kTileBytes;   // full_k, full_v, empty: kStages each
+  const uint32_t q_s = v_s + kStages * kTileBytes;    // kQSmem: [2 warpgroups][64 rows x 128] swizzled
+  const uint32_t bars = q_s + (kQSmem ? 2 * kTileBytes : 0);  // full_k, full_v, empty: kStages each
   auto full_k = [&](int st) { return bars + 8u * st; };
   auto full_v = [&](int st) { return bars + 8u * (kStages + st); };
   auto empty = [&](int st) { return bars + 8u * (2 * kStages + st); };
@@ -172,78 +219,92 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   if (tid == 0) {
     for (int st = 0; st < kStages; ++st) {
-      mbar_init(full_k(st), 1);
-      mbar_init(full_v(st), 1);
-      mbar_init(empty(st), 8);  // one arrival per consumer warp
+      mbar_init(full_k(st), 2);  // one arrival per producer warp of K (column halves 0, 1)
+      mbar_init(full_v(st), 2);
+      mbar_init(empty(st), 8);   // one arrival per consumer warp
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
 
-  if (warp < 4) {  // ---- producer: warp 0 of warpgroup 0 ----
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs));
-    if (warp != 0) return;
+  if (warp < 4) {  // ---- producers: warpgroup 0, warp p copies (K or V) x (64-column half) ----
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(HopperRegs<kQSmem>::kProducer));
+    const int half = warp & 1;
+    const bool is_v = warp >= 2;
+    const CUtensorMap* map = is_v ? &maps.v : &maps.k;
+    const uint32_t dst0 = (is_v ? v_s : k_s) + half * kColBlockBytes;
     const int32_t* bt = a.block_tables + s.bt_offset;
     const int bs = a.block_size;
-    const int box_rows = min(bs, KT);
-    for (int it = 0; it < n_tiles; ++it) {
-      const int st = it % kStages;
-      if (it >= kStages) mbar_wait(empty(st), ((it / kStages) & 1) ^ 1);
+    // A tile is n_boxes copies of box_rows keys. Pages of at most 64 keys: box i of tile it
+    // is page it * n_boxes + i, from its start. Larger pages (multiples of 64) hold
+    // tiles_per_page whole tiles.
+    const int box_rows = min(bs, KT), n_boxes = KT / box_rows;
+    const int tiles_per_page = bs > KT ? bs / KT : 1;
+    // Lane i < n_boxes holds the page of box i of a tile; the next tile's are loaded while
+    // this one waits for its stage, so the block-table latency is off the copy path.
+    auto page_of = [&](int it) {
+      if (lane >= n_boxes || it * KT + lane * box_rows >= kv_end) return 0;
+      return bt[bs <= KT ? it * n_boxes + lane : it / tiles_per_page];
+    };
+    int next_page = page_of(0);
+    for (int it = 0, st = 0, phase = 0; it < n_tiles; ++it) {
+      const int page = next_page;
+      if (it + 1 < n_tiles) next_page = page_of(it + 1);
+      if (it >= kStages) mbar_wait(empty(st), phase ^ 1);
+      const uint32_t full = is_v ? full_v(st) : full_k(st);
       const int tile_start = it * KT;
       if (tile_start + KT <= kv_end) {
-        // The tile's pages, looked up by lanes 0..n-1 at once (one memory latency, not n).
-        const int n_boxes = KT / box_rows;
-        const int my_blk = lane < n_boxes ? bt[(tile_start + lane * box_rows) / bs] : 0;
-        if (lane == 0) {
-          mbar_expect_tx(full_k(st), kTileBytes);
-          mbar_expect_tx(full_v(st), kTileBytes);
-        }
-        for (int r = 0, i = 0; r < KT; r += box_rows, ++i) {
-          const int blk = __shfl_sync(0xffffffffu, my_blk, i);
-          if (lane == 0) {
-            const int in_page = (tile_start + r) % bs;
-            const uint32_t off = st * kTileBytes + r * 128;
-            for (int c = 0; c < 2; ++c) {
-              tma_load_4d(k_s + off + c * kColBlockBytes, &maps.k, c * 64, in_page, kvh, blk, full_k(st));
-              tma_load_4d(v_s + off + c * kColBlockBytes, &maps.v, c * 64, in_page, kvh, blk, full_v(st));
-            }
-          }
-        }
+        if (lane == 0) mbar_expect_tx(full, kTileBytes / 2);
         __syncwarp();
+        if (lane < n_boxes) {  // each lane issues its box's copy
+          const int in_page = bs <= KT ? 0 : (it - (it / tiles_per_page) * tiles_per_page) * KT;
+          tma_load_4d(dst0 + st * kTileBytes + lane * box_rows * 128, map, half * 64, in_page, kvh, page, full);
+        }
       } else {  // the block's last tile runs past its keys: copy it by hand, zeros past the end
+        const bf16* cache = is_v ? a.v_cache : a.k_cache;
         const int64_t head_stride = static_cast<int64_t>(bs) * HD;
-        for (int idx = lane; idx < KT * (HD / 8); idx += 32) {
-          const int r = idx / (HD / 8), c = idx % (HD / 8), tok = tile_start + r;
-          uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
+        for (int idx = lane; idx < KT * 8; idx += 32) {
+          const int r = idx >> 3, c = half * 8 + (idx & 7), tok = tile_start + r;
+          uint4 val = make_uint4(0, 0, 0, 0);
           if (tok < kv_end) {
             const int64_t off = (static_cast<int64_t>(bt[tok / bs]) * a.n_kv_heads + kvh) * head_stride +
                                 static_cast<int64_t>(tok % bs) * HD + c * 8;
-            kv = *reinterpret_cast<const uint4*>(a.k_cache + off);
-            vv = *reinterpret_cast<const uint4*>(a.v_cache + off);
+            val = *reinterpret_cast<const uint4*>(cache + off);
           }
-          const uint32_t o = swizzled(r, c);
-          *reinterpret_cast<uint4*>(smem_gen + (k_s - base) + st * kTileBytes + o) = kv;
-          *reinterpret_cast<uint4*>(smem_gen + (v_s - base) + st * kTileBytes + o) = vv;
+          *reinterpret_cast<uint4*>(smem_gen + ((is_v ? v_s : k_s) - base) + st * kTileBytes + swizzled(r, c)) = val;
         }
         fence_proxy_async();
         __syncwarp();
-        if (lane == 0) {
-          mbar_arrive(full_k(st));
-          mbar_arrive(full_v(st));
-        }
+        if (lane == 0) mbar_arrive(full);
       }
+      if (++st == kStages) st = 0, phase ^= 1;
     }
     return;
   }
 
   // ---- consumers: warpgroup 1 + wg owns block rows [64 wg, 64 wg + 64) ----
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs));
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(HopperRegs<kQSmem>::kConsumer));
   const int cw = warp - 4;  // consumer warp: the mma.sync kernel's warp of the same rows
+  const int wg = cw >> 2;   // consumer warpgroup
   const int g = lane >> 2, t4 = lane & 3;
   const AttnRows rows = attention_rows(cw, g, group, n_tok, kvh, first_pos + w.q0);
   const int(&row_pos)[2] = rows.pos;
-  uint32_t qf[HD / 16][4];
-  load_q_fragments<HD>(a.q, a.q_stride, s.query_start + w.q0, rows, t4, qf);
+  uint32_t qf[kQSmem ? 1 : HD / 16][4];
+  if constexpr (kQSmem) {
+    // This warpgroup's 64 rows, swizzled as a K tile is (wgmma reads them K-major).
+    const int wt = tid - 128 - 128 * wg;
+    for (int idx = wt; idx < 64 * (HD / 8); idx += 128) {
+      const int r = idx / (HD / 8), c = idx % (HD / 8), row = 64 * wg + r;
+      const int tok = min(row / group, n_tok - 1), head = kvh * group + row % group;
+      const uint4 v = *reinterpret_cast<const uint4*>(a.q + (s.query_start + w.q0 + tok) * a.q_stride +
+                                                      static_cast<int64_t>(head) * HD + c * 8);
+      *reinterpret_cast<uint4*>(smem_gen + (q_s - base) + wg * kTileBytes + swizzled(r, c)) = v;
+    }
+    fence_proxy_async();
+    named_sync(3 + wg, 128);
+  } else {
+    load_q_fragments<HD>(a.q, a.q_stride, s.query_start + w.q0, rows, t4, qf);
+  }
   const int min_pos = first_pos + w.q0;  // the block's first row
 
   float o[HD / 8][4], o_acc[HD / 8][4];
@@ -255,63 +316,93 @@ __global__ void __launch_bounds__(kThreads, 1)
   float m_acc[2] = {-INFINITY, -INFINITY}, l_acc[2] = {0.0f, 0.0f};
   const float scale_log2 = a.scale * 1.4426950408889634f;
 
-  // Per tile: S = Q K^T (8 wgmma), the softmax in registers, O += P V (4 wgmma), each
-  // waited for before the next. Overlapping the softmax with the previous tile's P V
-  // (FlashAttention-3's intra-warpgroup pipeline) measured 7% slower here: the second
-  // score buffer spills (H100, session 3).
-  for (int it = 0; it < n_tiles; ++it) {
-    const int st = it % kStages;
-    const uint32_t parity = (it / kStages) & 1;
+  // Iteration `it` issues S = Q K^T of tile it together with O += P V of tile it - 1 (its
+  // probabilities kept in registers), waits for both, then runs tile it's softmax: the
+  // products of two tiles back to back, then the arithmetic. O's arithmetic is the same
+  // sequence as one tile at a time: O = (O + P_{it-1} V_{it-1}) * corr_it, a piece folded
+  // once its last P V is in. With kPingpong the two warpgroups alternate these phases.
+  // (Overlapping the softmax with the products inside one warpgroup, FlashAttention-3's
+  // intra-warpgroup pipeline, needs a second score buffer and spilled: session 3.)
+  if (kPingpong && wg == 1) named_arrive(1, 256);  // warpgroup 0 issues first
+  float sc[KT / 8][4];
+  uint32_t pa[KT / 16][4];
+  bool piece_done = false;  // tile it - 1 ended a piece: fold once its P V is in
+  const int tiles_per_piece = a.piece_len / KT;
+  int tile_in_piece = 0;    // tile it's place in its piece
+  // One iteration; kQK: tile it's S (it < n_tiles), kPV: tile it - 1's P V (it > 0). The
+  // first and last iterations are peeled so that no wgmma sits on a divergent path.
+  auto step = [&](int it, auto qk_tag, auto pv_tag) {
+    constexpr bool kQK = decltype(qk_tag)::value, kPV = decltype(pv_tag)::value;
+    const int st = it % kStages, stp = (it + kStages - 1) % kStages;
     const int tile_start = it * KT;
-
-    // S = Q K^T: Q's A-fragments from registers, K from the stage.
-    float sc[KT / 8][4];
+    if constexpr (kQK) {
 #pragma unroll
-    for (int nt = 0; nt < KT / 8; ++nt) sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.0f;
-    mbar_wait(full_k(st), parity);
+      for (int nt = 0; nt < KT / 8; ++nt) sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.0f;
+      if constexpr (kPingpong) named_sync(1 + wg, 256);
+      mbar_wait(full_k(st), (it / kStages) & 1);
+    }
+    if constexpr (kPV) {
+      mbar_wait(full_v(stp), ((it - 1) / kStages) & 1);
+#pragma unroll
+      for (int dt = 0; dt < HD / 8; ++dt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) fence_operand(o[dt][e]);
+    }
     wgmma_fence();
+    if constexpr (kQK) {
 #pragma unroll
-    for (int kk = 0; kk < HD / 16; ++kk)
-      wgmma_qk(sc, qf[kk], smem_desc(k_s + st * kTileBytes + (kk >> 2) * kColBlockBytes + (kk & 3) * 32, 16, 1024));
+      for (int kk = 0; kk < HD / 16; ++kk) {
+        const uint64_t kd = smem_desc(k_s + st * kTileBytes + (kk >> 2) * kColBlockBytes + (kk & 3) * 32, 16, 1024);
+        if constexpr (kQSmem)
+          wgmma_qk_ss(sc, smem_desc(q_s + wg * kTileBytes + (kk >> 2) * kColBlockBytes + (kk & 3) * 32, 16, 1024), kd);
+        else
+          wgmma_qk(sc, qf[kk], kd);
+      }
+    }
+    if constexpr (kPV) {
+#pragma unroll
+      for (int kc = 0; kc < KT / 16; ++kc)
+        wgmma_pv(o, pa[kc], smem_desc(v_s + stp * kTileBytes + kc * 16 * 128, kColBlockBytes, 1024));
+    }
     wgmma_commit();
+    // Warpgroup 1's last turn hands nothing on: warpgroup 0 has no turn after its last tile.
+    if constexpr (kPingpong && kQK)
+      if (!(wg == 1 && it + 1 == n_tiles)) named_arrive(2 - wg, 256);
     wgmma_wait_all();
+    if constexpr (kQK) {
 #pragma unroll
-    for (int nt = 0; nt < KT / 8; ++nt)
+      for (int nt = 0; nt < KT / 8; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) fence_operand(sc[nt][e]);
-
-    float corr[2];
-    if (tile_start + KT - 1 > min_pos)  // the diagonal, or past the block's keys
-      softmax_tile<true>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
-    else
-      softmax_tile<false>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
-    rescale_rows<HD>(o, corr);
-
-    // O += P V: P's accumulator layout is wgmma's register A-fragment; V read transposed.
-    uint32_t pa[KT / 16][4];
+        for (int e = 0; e < 4; ++e) fence_operand(sc[nt][e]);
+    }
+    if constexpr (kPV) {
 #pragma unroll
-    for (int kc = 0; kc < KT / 16; ++kc) pack_probabilities(sc, kc, pa[kc]);
-    mbar_wait(full_v(st), parity);
+      for (int dt = 0; dt < HD / 8; ++dt)
 #pragma unroll
-    for (int dt = 0; dt < HD / 8; ++dt)
+        for (int e = 0; e < 4; ++e) fence_operand(o[dt][e]);
+      __syncwarp();
+      if (lane == 0) mbar_arrive(empty(stp));  // the stage is free for the producer
+      if (piece_done) fold_piece<HD>(o, o_acc, m_run, l_run, m_acc, l_acc);
+    }
+    if constexpr (kQK) {
+      float corr[2];
+      if (tile_start + KT - 1 > min_pos)  // the diagonal, or past the block's keys
+        softmax_tile<true>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
+      else
+        softmax_tile<false>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
+      // A piece's first tile finds O at zero: scaling it would change no bit.
+      if (tile_in_piece != 0) rescale_rows<HD>(o, corr);
 #pragma unroll
-      for (int e = 0; e < 4; ++e) fence_operand(o[dt][e]);
-    wgmma_fence();
-#pragma unroll
-    for (int kc = 0; kc < KT / 16; ++kc)
-      wgmma_pv(o, pa[kc], smem_desc(v_s + st * kTileBytes + kc * 16 * 128, kColBlockBytes, 1024));
-    wgmma_commit();
-    wgmma_wait_all();
-#pragma unroll
-    for (int dt = 0; dt < HD / 8; ++dt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) fence_operand(o[dt][e]);
-    __syncwarp();
-    if (lane == 0) mbar_arrive(empty(st));  // the stage is free for the producer
-
-    if (it + 1 == n_tiles || (tile_start + KT) % a.piece_len == 0)
-      fold_piece<HD>(o, o_acc, m_run, l_run, m_acc, l_acc);
-  }
+      for (int kc = 0; kc < KT / 16; ++kc) pack_probabilities(sc, kc, pa[kc]);
+      if (++tile_in_piece == tiles_per_piece) tile_in_piece = 0;
+      piece_done = it + 1 == n_tiles || tile_in_piece == 0;
+    }
+  };
+  using Yes = std::true_type;
+  using No = std::false_type;
+  step(0, Yes{}, No{});
+  for (int it = 1; it < n_tiles; ++it) step(it, Yes{}, Yes{});
+  step(n_tiles, No{}, Yes{});
 
   store_rows<HD>(o_acc, l_acc, rows, a.out, a.out_stride, s.query_start + w.q0, t4);
 #endif  // REAM_SM90A_DEVICE
@@ -371,15 +462,32 @@ bool hopper_attention_supported(const AttentionArgs& a) {
 #endif
 }
 
+namespace {
+int g_hopper_variant = kHopperVariantDefault;
+
+template <bool kPingpong, bool kQSmem>
+Status launch_hopper(const AttentionArgs& a, const HopperMaps& maps, cudaStream_t stream) {
+  auto* kernel = paged_attention_hopper_kernel<kPingpong, kQSmem>;
+  const size_t smem = kQSmem ? kSmemBytesQ : kSmemBytes;
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+  kernel<<<dim3(a.n_work, a.n_kv_heads), kThreads, smem, stream>>>(a, maps);
+  CUDA_CHECK_LAUNCH("paged_attention_hopper_kernel");
+  return Status();
+}
+}  // namespace
+
+void set_hopper_attention_variant(int variant) { g_hopper_variant = variant < 0 ? kHopperVariantDefault : variant & 3; }
+
 Status launch_paged_attention_hopper(const AttentionArgs& a, cudaStream_t stream) {
   HopperMaps maps;
   REAM_RETURN_IF_ERROR(make_cache_map(a.k_cache, a, &maps.k));
   REAM_RETURN_IF_ERROR(make_cache_map(a.v_cache, a, &maps.v));
-  CUDA_CHECK(cudaFuncSetAttribute(paged_attention_hopper_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kSmemBytes)));
-  paged_attention_hopper_kernel<<<dim3(a.n_work, a.n_kv_heads), kThreads, kSmemBytes, stream>>>(a, maps);
-  CUDA_CHECK_LAUNCH("paged_attention_hopper_kernel");
-  return Status();
+  switch (g_hopper_variant) {
+    case 0: return launch_hopper<false, false>(a, maps, stream);
+    case 1: return launch_hopper<true, false>(a, maps, stream);
+    case 2: return launch_hopper<false, true>(a, maps, stream);
+    default: return launch_hopper<true, true>(a, maps, stream);
+  }
 }
 
 }  // namespace ream::cuda
