@@ -49,7 +49,7 @@ for stage in $STAGES; do
       # $OUT/table/perf_table.md (card, driver, date, ratios).
       T=$OUT/table; mkdir -p "$T"; cp "$OUT/gpu.txt" "$T/"
       python3 "$(dirname "$0")/perf_table.py" measure-copy > "$T/copy.json"
-      "$BIN/ream_cuda_bench" attention > "$T/attention.log" 2>&1
+      REAM_ATTN_DEFAULT_ONLY=1 "$BIN/ream_cuda_bench" attention > "$T/attention.log" 2>&1
       for variant in invariant fast; do
         flags=""; [ $variant = fast ] && flags=--no-batch-invariant
         {
