@@ -205,48 +205,102 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   }
 }
 
-// Folds each row's pieces of this round, in order, for one (work item, KV head): one
-// thread per head dim, rows in turn. A row at position p has pieces 0 .. p / piece_len;
-// this round holds pieces piece0 .. piece0 + num_splits - 1. Rounds after the first start
-// from the running state the previous round left in fold_state; the last writes the output.
+// Folds each row's pieces of this round, in order: one warp per row (4 rows a block, grid
+// z over a work item's rows), each lane owning HD / 32 head dims. A row at position p has
+// pieces 0 .. p / piece_len; this round holds pieces piece0 .. piece0 + num_splits - 1.
+// Rounds after the first start from the running state the previous round left in
+// fold_state; the last writes the output.
+// The fold is the sequential one (fold_coef and fold of attention_math.cuh, piece after
+// piece), computed without waiting on memory piece by piece: the lanes load 32 pieces'
+// (max, sum) at once, a warp scan gives each piece the running max before it (max is
+// exact, so this is the sequential value), each lane derives its piece's coefficients,
+// and the outputs' partials are loaded eight pieces ahead of their fold.
+constexpr int kCombineRowsPerBlock = 4;
+
 template <int HD>
-__global__ void __launch_bounds__(HD) attention_combine_kernel(const AttentionArgs a) {
+__global__ void __launch_bounds__(32 * kCombineRowsPerBlock) attention_combine_kernel(const AttentionArgs a) {
+  constexpr int DPL = HD >= 32 ? HD / 32 : 1;  // head dims per lane
+  constexpr int kAhead = 8;                     // pieces whose partial outputs are in flight
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const AttnWork w = a.work[blockIdx.x];
   const AttnSeq s = a.seqs[w.seq];
-  const int kvh = blockIdx.y, d = threadIdx.x;
+  const int kvh = blockIdx.y;
   const int group = a.n_heads / a.n_kv_heads;
   const int n_tok = min(a.rows / group, s.query_len - w.q0);
+  const int r = blockIdx.z * kCombineRowsPerBlock + warp;
+  if (r >= n_tok * group) return;
   const int first_pos = s.context_len - s.query_len;
   const int64_t rowblock = static_cast<int64_t>(blockIdx.x) * a.n_kv_heads + kvh;
   const int64_t n_rowblocks = static_cast<int64_t>(a.n_work) * a.n_kv_heads;
-  for (int r = 0; r < n_tok * group; ++r) {
-    const int tok = r / group, head = kvh * group + r % group;
-    const int n_pieces = min(a.num_splits, (first_pos + w.q0 + tok) / a.piece_len + 1 - a.piece0);
-    float* state = a.fold_state + (rowblock * a.rows + r) * (HD + 2);
-    float m_acc = -INFINITY, l_acc = 0.0f, o_acc = 0.0f;
-    if (!a.first_round) {
-      m_acc = state[HD];
-      l_acc = state[HD + 1];
-      o_acc = state[d];
+  const int tok = r / group, head = kvh * group + r % group;
+  const int n_pieces = min(a.num_splits, (first_pos + w.q0 + tok) / a.piece_len + 1 - a.piece0);
+  const int d0 = lane * DPL;
+  const bool has_dims = d0 < HD;
+  float* state = a.fold_state + (rowblock * a.rows + r) * (HD + 2);
+  auto prow = [&](int z) { return (z * n_rowblocks + rowblock) * a.rows + r; };
+
+  float m_acc = -INFINITY, l_acc = 0.0f, o[DPL];
+#pragma unroll
+  for (int i = 0; i < DPL; ++i) o[i] = 0.0f;
+  if (!a.first_round) {
+    m_acc = state[HD];
+    l_acc = state[HD + 1];
+    if (has_dims) {
+#pragma unroll
+      for (int i = 0; i < DPL; ++i) o[i] = state[d0 + i];
     }
-    for (int z = 0; z < n_pieces; ++z) {
-      const int64_t prow = (z * n_rowblocks + rowblock) * a.rows + r;
-      const float2 ml = *reinterpret_cast<const float2*>(a.part_ml + prow * 2);
-      const FoldCoef f = fold_coef(m_acc, ml.x);
-      l_acc = fold(l_acc, f.a, ml.y, f.b);
-      o_acc = fold(o_acc, f.a, a.part_o[prow * HD + d], f.b);
-      m_acc = f.m_new;
+  }
+  for (int z0 = 0; z0 < n_pieces; z0 += 32) {
+    const int cnt = min(32, n_pieces - z0);
+    const float2 ml = lane < cnt ? *reinterpret_cast<const float2*>(a.part_ml + prow(z0 + lane) * 2)
+                                 : make_float2(-INFINITY, 0.0f);
+    float pm = ml.x;  // running max through this lane's piece
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+      const float t = __shfl_up_sync(0xffffffffu, pm, off);
+      if (lane >= off) pm = fmaxf(pm, t);
     }
-    if (a.last_round) {
-      a.out[static_cast<int64_t>(s.query_start + w.q0 + tok) * a.out_stride + static_cast<int64_t>(head) * HD + d] =
-          __float2bfloat16(finish(o_acc, l_acc));
-    } else {
-      __syncthreads();  // every thread has read m, l before thread 0 rewrites them
-      state[d] = o_acc;
-      if (d == 0) {
-        state[HD] = m_acc;
-        state[HD + 1] = l_acc;
+    float before = __shfl_up_sync(0xffffffffu, pm, 1);
+    before = fmaxf(m_acc, lane == 0 ? -INFINITY : before);  // the running max before this piece
+    const FoldCoef f = fold_coef(before, ml.x);
+    for (int j0 = 0; j0 < cnt; j0 += kAhead) {
+      float v[kAhead][DPL];
+#pragma unroll
+      for (int k = 0; k < kAhead; ++k) {
+        if (j0 + k < cnt && has_dims) {
+          const float* src = a.part_o + prow(z0 + j0 + k) * HD + d0;
+#pragma unroll
+          for (int i = 0; i < DPL; ++i) v[k][i] = src[i];
+        }
       }
+#pragma unroll
+      for (int k = 0; k < kAhead; ++k) {
+        if (j0 + k < cnt) {  // the same for every lane
+          const float fa = __shfl_sync(0xffffffffu, f.a, j0 + k), fb = __shfl_sync(0xffffffffu, f.b, j0 + k);
+          l_acc = fold(l_acc, fa, __shfl_sync(0xffffffffu, ml.y, j0 + k), fb);
+#pragma unroll
+          for (int i = 0; i < DPL; ++i) o[i] = fold(o[i], fa, v[k][i], fb);
+        }
+      }
+    }
+    m_acc = __shfl_sync(0xffffffffu, f.m_new, cnt - 1);
+  }
+  if (a.last_round) {
+    if (has_dims) {
+      bf16* dst = a.out + static_cast<int64_t>(s.query_start + w.q0 + tok) * a.out_stride +
+                  static_cast<int64_t>(head) * HD + d0;
+#pragma unroll
+      for (int i = 0; i < DPL; ++i) dst[i] = __float2bfloat16(finish(o[i], l_acc));
+    }
+  } else {
+    __syncwarp();  // every lane has read m, l before lane 0 rewrites them
+    if (has_dims) {
+#pragma unroll
+      for (int i = 0; i < DPL; ++i) state[d0 + i] = o[i];
+    }
+    if (lane == 0) {
+      state[HD] = m_acc;
+      state[HD + 1] = l_acc;
     }
   }
 }
@@ -311,7 +365,8 @@ Status launch_paged_attention_hd(const AttentionArgs& a, cudaStream_t stream) {
     paged_attention_kernel<HD><<<grid, r.rows * 2, kSmem, stream>>>(r);  // 16 rows per warp
     CUDA_CHECK_LAUNCH("paged_attention_kernel");
     if (a.num_splits > 1) {
-      attention_combine_kernel<HD><<<dim3(a.n_work, a.n_kv_heads), HD, 0, stream>>>(r);
+      const dim3 cgrid(a.n_work, a.n_kv_heads, (r.rows + kCombineRowsPerBlock - 1) / kCombineRowsPerBlock);
+      attention_combine_kernel<HD><<<cgrid, 32 * kCombineRowsPerBlock, 0, stream>>>(r);
       CUDA_CHECK_LAUNCH("attention_combine_kernel");
     }
   }

@@ -82,11 +82,9 @@ int choose_attention_splits(int64_t base_blocks, int64_t max_keys, int sm_count,
 // partials fit capacity_rows and rounds * splits >= the pieces, when base_blocks < sm_count,
 // the base rows fit state_rows and at least 8 splits fit; else {choose_attention_splits, 1}.
 // The rounds fold the pieces in the same order as fold mode: results are the same, bit for bit.
-// Not chosen by the backend yet: measured on an H100 (session 3, a 200,000-token document
-// asked again with 16 new tokens), rounds took the time to first token from 0.21 s (fold
-// mode, 8 Hopper blocks) to 0.74 s, because attention_combine_kernel folds each row's
-// pieces with one dependent global load after another; it must prefetch and spread rows
-// over blocks first.
+// The backend chooses it for prefill launches (session 4, after the combine kernel
+// stopped folding with one dependent global load after another: a warp per row, each
+// round's (max, sum) loaded 32 pieces at once and the partial outputs 8 pieces ahead).
 struct AttnSplitPlan {
   int splits = 1, rounds = 1;
 };

@@ -56,6 +56,7 @@ namespace {
 
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
 constexpr int64_t kPartialRows = 131072;  // split-attention partial rows (x head_dim fp32)
+constexpr int64_t kFoldStateRows = 16384;  // split-round running states (x head_dim + 2 fp32)
 constexpr size_t kReserveBytes = size_t{512} << 20;  // left free for cuBLAS, the driver, graphs
 
 // Activations, carved from one allocation. Shapes use T = max_batch_tokens, S = max_num_seqs.
@@ -75,6 +76,7 @@ struct Activations {
   SampleOut* samples;  // (S)
   float* part_o;       // (kPartialRows, head_dim)
   float* part_ml;      // (kPartialRows, 2)
+  float* fold_state;   // (kFoldStateRows, head_dim + 2)
 };
 
 // An instantiated CUDA graph. Copy deleted, move allowed.
@@ -184,6 +186,7 @@ Status CudaBackend::allocate_activations() {
   add(&a_.samples, S * sizeof(SampleOut));
   add(&a_.part_o, kPartialRows * hd * 4);
   add(&a_.part_ml, kPartialRows * 2 * 4);
+  add(&a_.fold_state, kFoldStateRows * (hd + 2) * 4);
   REAM_RETURN_IF_ERROR(act_buf_.allocate(off, "activations"));
   for (auto& [ptr, at] : parts) *ptr = act_buf_.as<char>() + at;
 
@@ -280,18 +283,21 @@ Status CudaBackend::attention(const StepPlan& plan, int64_t layer) {
   args.scale = 1.0f / std::sqrt(static_cast<float>(hd));
   args.part_o = a_.part_o;
   args.part_ml = a_.part_ml;
+  args.fold_state = a_.fold_state;
   struct Launch {
     int n_work, rows;
     size_t work;
-    int splits;
+    int splits, rounds;
   };
-  const Launch launches[2] = {{plan.n_work_prefill, kAttnRowsPrefill, layout_.work_prefill, plan.splits_prefill},
-                              {plan.n_work_decode, kAttnRowsDecode, layout_.work_decode, plan.splits_decode}};
+  const Launch launches[2] = {
+      {plan.n_work_prefill, kAttnRowsPrefill, layout_.work_prefill, plan.splits_prefill, plan.rounds_prefill},
+      {plan.n_work_decode, kAttnRowsDecode, layout_.work_decode, plan.splits_decode, 1}};
   for (const Launch& l : launches) {
     if (l.n_work == 0) continue;
     args.work = meta<AttnWork>(l.work);
     args.n_work = l.n_work;
     args.num_splits = l.splits;
+    args.rounds = l.rounds;
     // Invariant: always the fixed pieces. Otherwise a fold launch runs one piece (no folds).
     args.piece_len = opt_.batch_invariant || l.splits > 1 ? kAttnPiece : kAttnPieceWhole;
     REAM_RETURN_IF_ERROR(launch_paged_attention(args, l.rows, stream_.get()));
@@ -397,8 +403,19 @@ Status CudaBackend::step(const StepBatch& batch, std::vector<SampleResult>* out)
   REAM_RETURN_IF_ERROR(build_step_inputs(batch, lim_, layout_, meta_host_.as<char>(), &pen_scratch_, &plan));
   if (plan.n_tokens == 0) return Status();
   const int64_t nkv = cfg_.num_key_value_heads;
-  plan.splits_prefill = choose_attention_splits(plan.n_work_prefill * nkv, plan.max_keys_prefill, sm_count_,
-                                                kPartialRows, kAttnRowsPrefill, kAttnPiece);
+  // A short prefill chunk over a long context (a question after a cached document) gets
+  // split rounds: its few blocks would otherwise walk the whole context alone.
+  const AttnSplitPlan prefill_split =
+      choose_attention_split_rounds(plan.n_work_prefill * nkv, plan.max_keys_prefill, sm_count_, kPartialRows,
+                                    kFoldStateRows, kAttnRowsPrefill, kAttnPiece);
+  plan.splits_prefill = prefill_split.splits;
+  plan.rounds_prefill = prefill_split.rounds;
+  static const bool no_rounds = std::getenv("REAM_ATTN_NO_SPLIT_ROUNDS") != nullptr;  // TEMP: A/B on the device
+  if (no_rounds && plan.rounds_prefill > 1) {
+    plan.splits_prefill = choose_attention_splits(plan.n_work_prefill * nkv, plan.max_keys_prefill, sm_count_,
+                                                  kPartialRows, kAttnRowsPrefill, kAttnPiece);
+    plan.rounds_prefill = 1;
+  }
   plan.splits_decode = choose_attention_splits(plan.n_work_decode * nkv, plan.max_keys_decode, sm_count_,
                                                kPartialRows, kAttnRowsDecode, kAttnPiece);
   // Whatever fails below, the stream is drained before returning so the pinned metadata

@@ -42,6 +42,7 @@ struct StepPlan {
   size_t upload_bytes = 0;      // copy bytes [0, upload_bytes) (up to the used block tables)
   size_t penalty_bytes = 0;     // and [layout.penalties, + penalty_bytes) when non-zero
   int splits_prefill = 1, splits_decode = 1;  // attention key splits (set by the backend)
+  int rounds_prefill = 1;       // prefill split rounds (set by the backend)
   bool decode_only = false;     // one new token and one sample per sequence
 };
 
