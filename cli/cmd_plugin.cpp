@@ -72,7 +72,7 @@ std::vector<plugins::Reply> answer(const std::vector<plugins::Prompt>& prompts, 
   for (const plugins::Prompt& p : prompts) {
     plugins::Reply r{p.key, reply_text, "stop", 0, 0, 0};
     if (model) {
-      flow::ModelRequest req{p.messages, p.text, {}, "plugin check " + p.key};
+      flow::ModelRequest req{p.messages, p.text, {}, "plugin check " + p.key, p.constraint};
       req.sampling.max_tokens = p.max_tokens > 0 ? p.max_tokens : 256;
       std::mutex mu;
       std::condition_variable cv;
@@ -113,6 +113,10 @@ void print_prompt(const plugins::Prompt& p) {
   };
   if (p.messages.empty()) show("text", p.text);
   for (const auto& m : p.messages) show(m.role, m.content);
+  static const char* kKinds[] = {"none", "JSON object", "JSON Schema", "regex", "grammar"};
+  if (p.constraint.kind != Constraint::Kind::kNone) {
+    show(std::string("reply constraint: ") + kKinds[static_cast<int>(p.constraint.kind)], p.constraint.source);
+  }
   std::printf("  ---\n");
 }
 

@@ -48,6 +48,7 @@ Result<uint64_t> EngineModelClient::submit(const ModelRequest& request, std::fun
   s.min_p = request.sampling.min_p;
   s.presence_penalty = request.sampling.presence_penalty;
   s.repetition_penalty = request.sampling.repetition_penalty;
+  s.constraint = request.constraint;
   if (request.sampling.seed) {
     s.seed = *request.sampling.seed;
     s.has_seed = true;

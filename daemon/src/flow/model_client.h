@@ -34,6 +34,7 @@ struct ModelRequest {
   std::string text;                        // a raw prompt when messages is empty
   Sampling sampling;
   std::string tag;                         // "job 3 step ask[2] q-1", for logs
+  Constraint constraint;                   // what the reply must be (the prompt's own, else the step's reply_schema)
 };
 
 struct ModelReply {

@@ -90,6 +90,7 @@ Status run_prompts(const AttemptEnv& env, const std::vector<plugins::Prompt>& pr
     if (p.max_tokens > 0) req.sampling.max_tokens = p.max_tokens;
     if (p.temperature >= 0) req.sampling.temperature = p.temperature;
     req.tag = env.tag + " " + p.key;
+    req.constraint = p.constraint;
     Progress* progress = env.progress;
     auto id = env.model->submit(req, [pending, i, progress](ModelReply reply) {
       if (progress) {
@@ -270,6 +271,10 @@ Status run_attempt(const AttemptEnv& env, const RunUnit& unit, AttemptResult* re
   std::vector<plugins::Prompt> prompts = std::move(plan.prompts);
   std::string state = plan.state_json;
   for (int round = 0;; ++round) {
+    // A prompt's own constraint wins; the others get the step's reply_schema.
+    for (plugins::Prompt& p : prompts) {
+      if (p.constraint.kind == Constraint::Kind::kNone) p.constraint = step.reply;
+    }
     std::vector<plugins::Reply> replies;
     REAM_RETURN_IF_ERROR(run_prompts(env, prompts, &replies, &result->usage));
     REAM_ASSIGN_OR_RETURN(plugins::CallResult red,

@@ -72,13 +72,19 @@ struct Step {
   std::optional<Template> when;
   std::string when_text;
   nlohmann::json engine = nlohmann::json::object(); // sampling overrides
+  // `reply_schema` (a JSON Schema) or `reply_grammar` (GBNF): the constraint of every
+  // prompt of the step that carries none of its own. kNone when neither is given.
+  Constraint reply;
+  std::string reply_file;                          // the file it was read from; "" = inline
   bool continue_on_error = false;
   SourcePos pos;
 };
 
 struct Workflow {
   std::string name, version, description;
-  std::string path, source, content_hash;  // content_hash: sha256 hex of source
+  std::string path, source, content_hash;  // content_hash: sha256 hex of source (and of the
+                                           // reply schema files it names, when it names any)
+  std::string reply_sources;               // those files, "name\0text\0" each
   std::vector<InputSpec> inputs;
   nlohmann::json engine = nlohmann::json::object();  // sampling defaults (may hold ${{ inputs }})
   std::vector<Step> steps;                           // in file order

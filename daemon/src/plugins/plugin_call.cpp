@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "plugins/json_schema_check.h"
 #include "plugins/plugin_host.h"
 #include "ream/plugin.h"
 
@@ -46,6 +47,43 @@ void host_log(ream_call* call, int32_t level, ream_str message) {
   }
 }
 
+// The prompt's constraint (fields appended to ream_prompt); "" when valid, else what is wrong.
+std::string read_constraint(const ream_prompt& p, Constraint* out) {
+  const std::string text = str(p.constraint);
+  switch (p.constraint_kind) {
+    case REAM_CONSTRAINT_NONE:
+    case REAM_CONSTRAINT_JSON_OBJECT:
+      if (!text.empty()) {
+        return std::string("constraint text given with constraint_kind ") +
+               (p.constraint_kind == REAM_CONSTRAINT_NONE ? "NONE" : "JSON_OBJECT") + ", which takes none";
+      }
+      out->kind = p.constraint_kind == REAM_CONSTRAINT_NONE ? Constraint::Kind::kNone : Constraint::Kind::kJsonObject;
+      return "";
+    case REAM_CONSTRAINT_JSON_SCHEMA: {
+      nlohmann::json schema;
+      try {
+        schema = nlohmann::json::parse(text);
+      } catch (const nlohmann::json::parse_error& e) {
+        return "the constraint's JSON Schema is not valid JSON (" + std::string(e.what()) + ")";
+      }
+      if (auto problem = check_json_schema(schema)) {
+        return "the constraint's JSON Schema is not valid at '" + problem->pointer + "': " + problem->message;
+      }
+      out->kind = Constraint::Kind::kJsonSchema;
+      out->source = text;
+      return "";
+    }
+    case REAM_CONSTRAINT_REGEX:
+    case REAM_CONSTRAINT_GRAMMAR:
+      if (text.empty()) return "an empty " + std::string(p.constraint_kind == REAM_CONSTRAINT_REGEX ? "regex" : "grammar");
+      out->kind = p.constraint_kind == REAM_CONSTRAINT_REGEX ? Constraint::Kind::kRegex : Constraint::Kind::kGrammar;
+      out->source = text;
+      return "";
+    default:
+      return "unknown constraint_kind " + std::to_string(p.constraint_kind) + " (expected 0..4, REAM_CONSTRAINT_*)";
+  }
+}
+
 ream_status host_emit_prompt(ream_call* call, const ream_prompt* p) {
   try {
     if (!p || p->struct_size < offsetof(ream_prompt, text) + sizeof(ream_str)) {
@@ -77,6 +115,10 @@ ream_status host_emit_prompt(ream_call* call, const ream_prompt* p) {
     }
     prompt.max_tokens = p->max_tokens < 0 ? 0 : p->max_tokens;
     prompt.temperature = p->temperature;
+    if (REAM_HAS_FIELD(p, ream_prompt, constraint)) {
+      std::string bad = read_constraint(*p, &prompt.constraint);
+      if (!bad.empty()) return reject(call, REAM_ERR_INVALID_ARGUMENT, "emit_prompt '" + prompt.key + "': " + bad);
+    }
     call->result.prompts.push_back(std::move(prompt));
     return REAM_OK;
   } catch (...) {

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "ream/engine/sampling.h"
 #include "ream/engine/status.h"
 
 namespace ream::plugins {
@@ -55,6 +56,7 @@ struct Prompt {
   std::string text;
   int max_tokens = 0;             // 0 = workflow default
   float temperature = -1;         // < 0 = workflow default
+  Constraint constraint;          // the plugin's own; kNone = the step's reply_schema applies
 };
 
 struct Reply {

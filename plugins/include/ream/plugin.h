@@ -118,6 +118,15 @@ typedef struct ream_message {
   ream_str content;
 } ream_message;
 
+/* What a prompt's reply must be (ream_prompt.constraint_kind). The engine allows
+ * only tokens that keep the reply inside the constraint's language and ends the
+ * reply when the language is complete. */
+#define REAM_CONSTRAINT_NONE 0         /* unconstrained: the step's reply_schema applies, if it has one */
+#define REAM_CONSTRAINT_JSON_OBJECT 1  /* any JSON object; `constraint` empty */
+#define REAM_CONSTRAINT_JSON_SCHEMA 2  /* `constraint`: a JSON Schema (JSON text, an object) */
+#define REAM_CONSTRAINT_REGEX 3        /* `constraint`: a regular expression the whole reply matches */
+#define REAM_CONSTRAINT_GRAMMAR 4      /* `constraint`: a GBNF grammar (llama.cpp's syntax), start symbol root */
+
 /* A prompt the plugin asks the host to send to the model. Put the document first
  * and the question last: prompts sharing a prefix share the engine's prefix cache. */
 typedef struct ream_prompt {
@@ -129,6 +138,16 @@ typedef struct ream_prompt {
   ream_str text;                   /* raw prompt text (no template) when message_count == 0 */
   float temperature;               /* < 0 = the workflow's default */
   int32_t reserved;
+  /* Appended in ream 0.2 (compatible growth, ABI version 1 unchanged). The reply's
+   * constraint: it wins over the step's `reply_schema`, as max_tokens wins over the
+   * workflow's engine.max_tokens. A host that predates these fields (or an engine
+   * that does not enforce constraints) sends the prompt unconstrained, so reduce
+   * must still handle any reply. A JSON Schema that is not a JSON object, an unknown
+   * kind, or a kind and text that do not go together is an error of emit_prompt
+   * naming the prompt's key. */
+  int32_t constraint_kind;         /* REAM_CONSTRAINT_*; 0 = none */
+  int32_t reserved2;
+  ream_str constraint;             /* schema / regex / grammar text, per constraint_kind */
 } ream_prompt;
 
 /* The model's answer to one prompt, given back to reduce. */
