@@ -3,6 +3,9 @@
 // the step order the needs DAG gives.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "flow/workflow.h"
 
 namespace ream::flow {
@@ -251,6 +254,99 @@ TEST_F(WorkflowValidation, ShippedWorkflowsLoadAgainstTheirPluginsSchemas) {
     auto wf = load_workflow(std::string(REAM_SOURCE_DIR) + "/workflows/" + name + ".yaml", catalog_);
     EXPECT_TRUE(wf.ok()) << name << ": " << wf.status().message();
   }
+}
+
+}  // namespace
+}  // namespace ream::flow
+
+namespace ream::flow {
+namespace {
+
+// A step's reply_schema / reply_grammar: inline or from a file next to the workflow,
+// and each way of getting it wrong named with the file, line and column.
+class ReplySchemaValidation : public ::testing::Test {
+ protected:
+  ReplySchemaValidation() {
+    m_.name = "sum";
+    m_.params_schema = R"({"type":"object","properties":{}})";
+    m_.outputs_schema = "{}";
+    catalog_.find = [this](const std::string& n) -> const plugins::Manifest* { return n == "sum" ? &m_ : nullptr; };
+    catalog_.names = [] { return std::vector<std::string>{"sum"}; };
+    dir_ = std::filesystem::temp_directory_path() / ("ream-reply-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+                                                     std::to_string(reinterpret_cast<uintptr_t>(this)));
+    std::filesystem::create_directories(dir_ / "schemas");
+  }
+  ~ReplySchemaValidation() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  Result<Workflow> load(const std::string& step_extra) {
+    write("wf.yaml", "name: t\nsteps:\n  - id: a\n    plugin: sum\n" + step_extra);
+    return load_workflow((dir_ / "wf.yaml").string(), catalog_);
+  }
+  std::string error_of(const std::string& step_extra) {
+    auto wf = load(step_extra);
+    if (wf.ok()) return "<ok>";
+    std::string m = wf.status().message();
+    const std::string prefix = (dir_ / "wf.yaml").string();
+    return m.rfind(prefix, 0) == 0 ? "wf.yaml" + m.substr(prefix.size()) : m;
+  }
+  plugins::Manifest m_;
+  PluginCatalog catalog_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(ReplySchemaValidation, InlineAndFileSchemasAndGrammarsLoad) {
+  auto inline_wf = load("    reply_schema:\n      type: object\n      properties: {b: {type: string}, a: {type: integer}}\n"
+                        "      required: [b]\n");
+  ASSERT_TRUE(inline_wf.ok()) << inline_wf.status().message();
+  EXPECT_EQ(inline_wf->steps[0].reply.kind, Constraint::Kind::kJsonSchema);
+  EXPECT_EQ(nlohmann::json::parse(inline_wf->steps[0].reply.source)["required"], nlohmann::json::array({"b"}));
+  write("schemas/r.json", R"({"type": "object", "properties": {"x": {"$ref": "#/$defs/x"}}, "$defs": {"x": {"enum": [1, 2]}}})");
+  auto file_wf = load("    reply_schema: schemas/r.json\n");
+  ASSERT_TRUE(file_wf.ok()) << file_wf.status().message();
+  EXPECT_EQ(nlohmann::json::parse(file_wf->steps[0].reply.source)["$defs"]["x"]["enum"], nlohmann::json::array({1, 2}));
+  // The schema file is part of what a job records: another schema, another hash.
+  const std::string hash = file_wf->content_hash;
+  write("schemas/r.json", R"({"type": "object"})");
+  EXPECT_NE(load("    reply_schema: schemas/r.json\n")->content_hash, hash);
+  write("g.gbnf", "# yes or no\nroot ::= \"yes\" | \"no\"\n");
+  auto grammar = load("    reply_grammar: g.gbnf\n");
+  ASSERT_TRUE(grammar.ok()) << grammar.status().message();
+  EXPECT_EQ(grammar->steps[0].reply.kind, Constraint::Kind::kGrammar);
+  EXPECT_NE(grammar->steps[0].reply.source.find("root ::="), std::string::npos);
+  auto none = load("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->steps[0].reply.kind, Constraint::Kind::kNone);
+}
+
+TEST_F(ReplySchemaValidation, EachMistakeIsNamedWithFileLineAndColumn) {
+  write("schemas/bad.json", "{\n  \"type\": \"object\",\n  \"properties\": {\n    \"a\": {\"typ\": \"string\"}\n  }\n}\n");
+  write("schemas/broken.json", "{\n  \"type\": \"object\",\n  \"properties\": {\n}\n");
+  write("schemas/y.yaml", "type: object\nproperties:\n  a: {type: strin}\n");
+  EXPECT_EQ(error_of("    reply_schema:\n      type: object\n      propeties: {}\n"),
+            "wf.yaml:7:18: step 'a': reply_schema: unknown keyword 'propeties' (at /propeties)");
+  EXPECT_EQ(error_of("    reply_schema: schemas/missing.json\n"),
+            "wf.yaml:5:19: step 'a': reply_schema: cannot read 'schemas/missing.json' (looked for " +
+                (dir_ / "schemas/missing.json").string() + ")");
+  EXPECT_EQ(error_of("    reply_schema: schemas/bad.json\n"),
+            "wf.yaml:5:19: step 'a': reply_schema schemas/bad.json:4:12: unknown keyword 'typ' (at /properties/a/typ)");
+  EXPECT_EQ(error_of("    reply_schema: schemas/y.yaml\n"),
+            "wf.yaml:5:19: step 'a': reply_schema schemas/y.yaml:3:13: 'type' must be one of null, boolean, object, "
+            "array, number, string, integer (or an array of them); got \"strin\" (at /properties/a/type)");
+  EXPECT_EQ(error_of("    reply_schema: schemas/broken.json\n").rfind(
+                "wf.yaml:5:19: step 'a': reply_schema schemas/broken.json:5:1: not valid JSON", 0),
+            0u)
+      << error_of("    reply_schema: schemas/broken.json\n");
+  EXPECT_EQ(error_of("    reply_schema:\n      type: object\n      properties: {a: {$ref: '#/$defs/nope'}}\n"),
+            "wf.yaml:7:30: step 'a': reply_schema: '$ref' \"#/$defs/nope\" does not resolve to anything in this schema "
+            "(at /properties/a/$ref)");
+  EXPECT_EQ(error_of("    reply_schema: [1, 2]\n"),
+            "wf.yaml:5:19: step 'a': reply_schema must be a JSON Schema (a mapping) or the path of a .json, .yaml or .yml file");
+  EXPECT_EQ(error_of("    reply_schema: {type: object, minItems: 3, maxItems: 2}\n"),
+            "wf.yaml:5:35: step 'a': reply_schema: minItems 3 is greater than maxItems 2 (at /minItems)");
+  EXPECT_EQ(error_of("    reply_grammar: 'answer ::= \"yes\"'\n"),
+            "wf.yaml:5:20: step 'a': reply_grammar: the grammar has no 'root ::= ...' rule (GBNF's start symbol)");
+  EXPECT_EQ(error_of("    reply_schema: {type: object}\n    reply_grammar: 'root ::= \"x\"'\n"),
+            "wf.yaml:6:20: step 'a': give reply_schema or reply_grammar, not both");
 }
 
 }  // namespace

@@ -16,6 +16,8 @@ using nlohmann::json;
 
 // Declared in workflow_validate.cpp.
 void validate_workflow(Workflow& wf, const PluginCatalog& catalog, YamlErrors& errors);
+// Declared in workflow_reply.cpp.
+std::string parse_step_reply(const YAML::Node& node, Step& step, const std::string& workflow_path, YamlErrors& errors);
 
 namespace {
 
@@ -25,7 +27,8 @@ const std::vector<std::string> kInputKeys = {"type", "description", "required", 
                                              "values", "items", "minimum", "maximum"};
 const std::vector<std::string> kStepKeys = {"id", "name", "plugin", "with", "documents",
                                             "needs", "foreach", "parallel", "retry", "timeout",
-                                            "when", "engine", "continue_on_error"};
+                                            "when", "engine", "continue_on_error", "reply_schema",
+                                            "reply_grammar"};
 const std::vector<std::string> kEngineKeys = {"temperature", "top_p", "top_k", "min_p",
                                               "max_tokens", "seed", "presence_penalty",
                                               "repetition_penalty"};
@@ -350,6 +353,7 @@ void parse_steps(const YAML::Node& node, Workflow& wf, YamlErrors& errors) {
       continue;
     }
     parse_step_fields(s, step, errors);
+    wf.reply_sources += parse_step_reply(s, step, errors.path(), errors);
     wf.steps.push_back(std::move(step));
   }
 }
@@ -442,6 +446,8 @@ Result<Workflow> parse_workflow(const std::string& source, const std::string& pa
     errors.add(SourcePos{e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
   }
   if (!errors.empty()) return errors.status();
+  // A job records the workflow by its hash: the reply schema files it names count too.
+  if (!wf.reply_sources.empty()) wf.content_hash = ingest::sha256_hex(source + '\0' + wf.reply_sources);
   return wf;
 }
 
