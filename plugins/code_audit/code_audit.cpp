@@ -102,6 +102,44 @@ bool wanted_category(const Settings& s, const std::string& category) {
   return s.categories.empty() || std::find(s.categories.begin(), s.categories.end(), category) != s.categories.end();
 }
 
+// The JSON Schema of a reply over `files` (the paths a prompt shows), attached to the
+// prompt as its constraint: the wanted categories, the severities at or above the
+// floor and the files in enums, at most max_findings issues. Every reply it allows
+// also validates against workflows/schemas/code_audit.reply.json (the step's
+// reply_schema). Properties keep their order (a constrained decoder writes them so).
+std::string json_schema(const Settings& s, const std::vector<std::string>& files) {
+  using ojson = nlohmann::ordered_json;
+  ojson categories = ojson::array(), severities = ojson::array(), paths = ojson::array();
+  for (const char* c : {"security", "reliability", "performance"}) {
+    if (wanted_category(s, c)) categories.push_back(c);
+  }
+  for (int32_t v = std::max<int32_t>(s.floor, REAM_SEVERITY_LOW); v <= REAM_SEVERITY_CRITICAL; ++v) {
+    severities.push_back(domain::severity_word(v));
+  }
+  for (const std::string& f : files) {
+    if (std::find(paths.begin(), paths.end(), f) == paths.end()) paths.push_back(f);
+  }
+  auto str = [] { return ojson{{"type", "string"}}; };
+  ojson issue = {{"type", "object"},
+                 {"properties",
+                  {{"rule", str()},
+                   {"category", {{"type", "string"}, {"enum", categories}}},
+                   {"cwe", {{"type", "string"}, {"pattern", "^(CWE-[0-9]+)?$"}}},
+                   {"severity", {{"type", "string"}, {"enum", severities}}},
+                   {"file", {{"type", "string"}, {"enum", paths}}},
+                   {"line", {{"type", "integer"}, {"minimum", 1}}},
+                   {"code", str()},
+                   {"title", str()},
+                   {"explanation", str()},
+                   {"fix", str()}}},
+                 {"required", {"rule", "category", "cwe", "severity", "file", "line", "code", "title", "explanation", "fix"}},
+                 {"additionalProperties", false}};
+  ojson findings = {{"type", "array"}, {"items", issue}, {"maxItems", s.max_findings}};
+  return ojson{{"type", "object"}, {"properties", {{"findings", findings}}}, {"required", ojson::array({"findings"})},
+               {"additionalProperties", false}}
+      .dump();
+}
+
 std::string instructions(const Settings& s) {
   std::string out = "Audit the source files above. Look for " +
                     (s.categories.empty() ? std::string("security, reliability and performance") : [&] {
@@ -219,6 +257,12 @@ std::vector<std::pair<std::string, std::string>> messages(const Context& c, size
   return {{"system", kSystem}, {"user", user + "</source_files>\n\n" + instructions(c.s)}};
 }
 
+std::string segment_schema(const Context& c, size_t seg) {
+  std::vector<std::string> files;
+  for (const Piece& pc : c.segments[seg].pieces) files.push_back(c.files[c.segments[seg].doc][pc.file].path);
+  return json_schema(c.s, files);
+}
+
 std::string key_of(size_t seg) { return "s" + std::to_string(seg); }
 bool parse_key(const std::string& key, size_t* seg) { return std::sscanf(key.c_str(), "s%zu", seg) == 1; }
 
@@ -232,7 +276,8 @@ ream_status plan(const ream_host* host, ream_call* call, const ream_plan_input* 
     }
     if (c.segments.empty()) warn(host, call, "no file matches the chosen languages and exclusions; nothing to audit");
     for (size_t seg = 0; seg < c.segments.size(); ++seg) {
-      if (ream_status rc = emit_prompt(host, call, {key_of(seg), messages(c, seg), c.s.max_tokens}); rc != REAM_OK) return rc;
+      ChatPrompt p{key_of(seg), messages(c, seg), c.s.max_tokens, segment_schema(c, seg)};
+      if (ream_status rc = emit_prompt(host, call, p); rc != REAM_OK) return rc;
     }
     return REAM_OK;
   })
@@ -385,7 +430,11 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
     };
     domain::SortedReplies got;
     if (ream_status rc = domain::sort_replies(host, call, in->replies, in->reply_count, rebuild, validate, describe,
-                                              {c.s.repair, schema_text(c.s), c.s.max_tokens}, &got);
+                                              {c.s.repair, schema_text(c.s), c.s.max_tokens, [&](const std::string& key) {
+                                                size_t seg = 0;
+                                                return parse_key(key, &seg) && seg < c.segments.size()
+                                                           ? segment_schema(c, seg) : std::string();
+                                              }}, &got);
         rc != REAM_OK) {
       return rc;
     }

@@ -27,6 +27,10 @@ ream_status emit_prompt(const ream_host* host, ream_call* call, const ChatPrompt
   c.message_count = msgs.size();
   c.max_tokens = p.max_tokens;
   c.temperature = -1;
+  if (!p.json_schema.empty()) {
+    c.constraint_kind = REAM_CONSTRAINT_JSON_SCHEMA;
+    c.constraint = rs(p.json_schema);
+  }
   return host->emit_prompt(call, &c);
 }
 

@@ -26,6 +26,7 @@ struct ChatPrompt {
   std::string key;
   std::vector<std::pair<std::string, std::string>> messages;  // role, content
   int32_t max_tokens = 0;
+  std::string json_schema;  // the JSON Schema the reply must follow (REAM_CONSTRAINT_JSON_SCHEMA); "" = none
 };
 ream_status emit_prompt(const ream_host* host, ream_call* call, const ChatPrompt& prompt);
 

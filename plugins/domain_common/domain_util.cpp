@@ -160,7 +160,8 @@ ream_status sort_replies(const ream_host* host, ream_call* call, const ream_repl
       continue;
     }
     if (policy.repair && !is_repair_key(key)) {
-      plugin_util::ChatPrompt p{base + std::string(kRepairSuffix), rebuild(base), policy.max_tokens};
+      plugin_util::ChatPrompt p{base + std::string(kRepairSuffix), rebuild(base), policy.max_tokens,
+                                policy.json_schema ? policy.json_schema(base) : std::string()};
       p.messages.emplace_back("assistant", std::string(sv(r.text)));
       p.messages.emplace_back("user", "That reply cannot be used: " + why +
                                           ". Reply again with only the JSON object, no code fence and no "

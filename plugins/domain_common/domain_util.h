@@ -79,6 +79,9 @@ struct ReplyPolicy {
   bool repair = true;          // ask once more when a reply does not parse
   std::string schema_text;     // the reply schema, repeated in the repair prompt
   int32_t max_tokens = 0;      // of the repair prompt
+  // The JSON Schema the repair prompt's reply is constrained to, by the original
+  // prompt's key (the same as the original's); null or "" = none.
+  std::function<std::string(const std::string& key)> json_schema;
 };
 
 // Returns "" when `value` has the shape the plugin asked for, else what is wrong.

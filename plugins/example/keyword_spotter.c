@@ -4,7 +4,8 @@
  *  - the descriptor with name, version, description, parameter and output schemas;
  *  - plan: one prompt per document, the document first and the question last
  *    (so that prompts over the same document share the engine's prefix cache),
- *    budgeted with the host's token counter and context size;
+ *    budgeted with the host's token counter and context size, and constrained to
+ *    the reply the plugin wants (here a GBNF grammar: one sentence);
  *  - reduce: findings with evidence located by byte offsets, outputs as JSON,
  *    warnings, and errors returned as a code plus a message.
  *
@@ -25,6 +26,12 @@ static const char kParams[] =
 static const char kOutputs[] =
     "{\"occurrences\": {\"type\": \"integer\", \"description\": \"How many times the keyword appears\"}, "
     "\"reply\": {\"type\": \"string\", \"description\": \"The model's comment\"}}";
+
+/* The reply's constraint: one sentence (a capital letter first, no line break, one
+ * full stop, question or exclamation mark last), in llama.cpp's GBNF. The engine
+ * lets the model write only such text. A plugin whose replies are JSON attaches a
+ * JSON Schema the same way: REAM_CONSTRAINT_JSON_SCHEMA and the schema's text. */
+static const char kOneSentence[] = "root ::= [A-Z] [^.!?\\n]* [.!?]\n";
 
 static ream_str str_of(const char* s) {
   ream_str r;
@@ -103,6 +110,11 @@ static ream_status plan(const ream_host* host, ream_call* call, const ream_plan_
     prompt.message_count = 2;
     prompt.max_tokens = 64;
     prompt.temperature = -1.0f; /* the workflow's default */
+    /* Fields appended to ream_prompt later than the others: a host that predates them
+     * sends the prompt unconstrained, so reduce takes any reply (it does). */
+    prompt.constraint_kind = REAM_CONSTRAINT_GRAMMAR;
+    prompt.constraint.ptr = kOneSentence;
+    prompt.constraint.len = sizeof kOneSentence - 1;
     ream_status rc = host->emit_prompt(call, &prompt);  /* the host copies the prompt */
     free(body);
     if (rc != REAM_OK) {

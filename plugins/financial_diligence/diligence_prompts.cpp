@@ -88,4 +88,50 @@ bool parse_settings(const json& p, Settings* s, std::string* error) {
   return true;
 }
 
+namespace {
+
+// Schemas keep their properties in the order written: a constrained decoder writes
+// them in that order (the category name before the answer).
+using ojson = nlohmann::ordered_json;
+
+ojson strings() { return {{"type", "string"}}; }
+ojson one_of(ojson values) { return {{"type", "string"}, {"enum", std::move(values)}}; }
+ojson array_of(ojson items) { return {{"type", "array"}, {"items", std::move(items)}}; }
+
+// An object with exactly these properties, all required.
+ojson object_of(ojson properties) {
+  ojson required = ojson::array();
+  for (const auto& [k, v] : properties.items()) required.push_back(k);
+  return {{"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)},
+          {"additionalProperties", false}};
+}
+
+ojson consistency_entry() {
+  return object_of({{"question", strings()}, {"statements", array_of(strings())},
+                    {"assessment", one_of({"consistent", "inconsistent", "unclear"})}, {"explanation", strings()}});
+}
+
+}  // namespace
+
+std::string extraction_json_schema(const std::vector<const Area*>& group) {
+  ojson ids = ojson::array(), questions = ojson::array();
+  for (const Area* a : group) {
+    ids.push_back(a->id);
+    for (const char* q : a->questions) questions.push_back(q);
+  }
+  const ojson checklist = object_of({{"area", one_of(ids)}, {"item", one_of(questions)},
+                                    {"status", one_of({"concern", "satisfactory", "not_addressed"})},
+                                    {"answer", strings()}, {"quote", strings()}});
+  const ojson figure = object_of({{"area", one_of(ids)}, {"name", strings()}, {"value", strings()}, {"unit", strings()},
+                                 {"period", strings()}, {"quote", strings()}});
+  const ojson red_flag = object_of({{"area", one_of(ids)}, {"title", strings()},
+                                   {"severity", one_of({"low", "medium", "high", "critical"})}, {"amount", strings()},
+                                   {"explanation", strings()}, {"quote", strings()}});
+  return object_of({{"checklist", array_of(checklist)}, {"figures", array_of(figure)},
+                    {"red_flags", array_of(red_flag)}, {"consistency", array_of(consistency_entry())}})
+      .dump();
+}
+
+std::string cross_json_schema() { return object_of({{"consistency", array_of(consistency_entry())}}).dump(); }
+
 }  // namespace diligence

@@ -24,6 +24,12 @@ struct Settings {
 extern const char* const kSystem;
 // The extraction reply schema.
 std::string schema_text();
+// The JSON Schemas of the replies, attached to each prompt as its constraint: the
+// group's area ids and checklist questions in enums. Every reply they allow also
+// validates against workflows/schemas/financial_diligence.reply.json (the step's
+// reply_schema: the same shapes for any setting).
+std::string extraction_json_schema(const std::vector<const Area*>& group);
+std::string cross_json_schema();
 // Currency, fiscal year and materiality, for every prompt.
 std::string client_context(const Settings& s);
 // The instructions that follow the filing for one group of areas.

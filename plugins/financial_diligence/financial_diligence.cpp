@@ -104,7 +104,8 @@ ream_status plan(const ream_host* host, ream_call* call, const ream_plan_input* 
     }
     for (size_t seg = 0; seg < c.segments.size(); ++seg) {
       for (size_t g = 0; g < c.groups.size(); ++g) {
-        if (ream_status rc = emit_prompt(host, call, {key_of(seg, g), messages(c, seg, g), c.s.max_tokens}); rc != REAM_OK) return rc;
+        ChatPrompt p{key_of(seg, g), messages(c, seg, g), c.s.max_tokens, extraction_json_schema(c.groups[g])};
+        if (ream_status rc = emit_prompt(host, call, p); rc != REAM_OK) return rc;
       }
     }
     return REAM_OK;
@@ -409,7 +410,11 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
     };
     domain::SortedReplies got, crossed;
     if (ream_status rc = domain::sort_replies(host, call, extraction.data(), extraction.size(), rebuild, validate_extraction,
-                                              describe, {c.s.repair, schema_text(), c.s.max_tokens}, &got);
+                                              describe, {c.s.repair, schema_text(), c.s.max_tokens, [&](const std::string& key) {
+                                                size_t seg = 0, g = 0;
+                                                return parse_key(key, &seg, &g) && g < c.groups.size()
+                                                           ? extraction_json_schema(c.groups[g]) : std::string();
+                                              }}, &got);
         rc != REAM_OK) {
       return rc;
     }
@@ -421,7 +426,9 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
       merge_reply(c, seg, g, r.value, &state);
     }
     if (ream_status rc = domain::sort_replies(host, call, cross.data(), cross.size(), rebuild, validate_cross, describe,
-                                              {c.s.repair, cross_schema(), c.s.max_tokens}, &crossed);
+                                              {c.s.repair, cross_schema(), c.s.max_tokens,
+                                               [](const std::string&) { return cross_json_schema(); }},
+                                              &crossed);
         rc != REAM_OK) {
       return rc;
     }
@@ -433,7 +440,8 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
     bool anything = !state["figures"].empty() || !state["red_flags"].empty() || !state["checklist"].empty();
     if (state["phase"] == "extract" && c.s.cross_check && c.segments.size() * c.groups.size() > 1 && anything) {
       state["phase"] = "cross";
-      if (ream_status rc = emit_prompt(host, call, {"cross", cross_messages(c, state), c.s.max_tokens}); rc != REAM_OK) return rc;
+      ChatPrompt p{"cross", cross_messages(c, state), c.s.max_tokens, cross_json_schema()};
+      if (ream_status rc = emit_prompt(host, call, p); rc != REAM_OK) return rc;
       return host->set_state(call, rs(state.dump()));
     }
     return finish(c, state);

@@ -121,4 +121,52 @@ std::string summary_instructions(const Settings& s) {
          "Reply with only this JSON object:\n" + summary_schema();
 }
 
+namespace {
+
+// Schemas keep their properties in the order written: a constrained decoder writes
+// them in that order (the category name before the answer).
+using ojson = nlohmann::ordered_json;
+
+ojson strings() { return {{"type", "string"}}; }
+
+ojson object_of(ojson properties, ojson required) {
+  return {{"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)},
+          {"additionalProperties", false}};
+}
+
+}  // namespace
+
+std::string extraction_json_schema(const Settings& s, const std::vector<size_t>& group) {
+  ojson names = ojson::array();
+  for (size_t i : group) names.push_back(s.categories[i]->name);
+  const ojson clause = object_of({{"quote", strings()}, {"section", strings()}}, {"quote", "section"});
+  const ojson entry = object_of(
+      {{"category", {{"type", "string"}, {"enum", names}}},
+       {"found", {{"type", "boolean"}}},
+       {"clauses", {{"type", "array"}, {"items", clause}, {"maxItems", s.max_quotes}}},
+       {"answer", strings()},
+       {"risk", {{"type", "string"}, {"enum", {"none", "low", "medium", "high", "critical"}}}},
+       {"rationale", strings()},
+       {"fallback", strings()}},
+      {"category", "found", "clauses", "answer", "risk", "rationale", "fallback"});
+  const ojson categories = {{"type", "array"}, {"items", entry}, {"minItems", group.size()}, {"maxItems", group.size()}};
+  return object_of({{"categories", categories}}, ojson::array({"categories"})).dump();
+}
+
+std::string summary_json_schema(const Settings& s) {
+  ojson names = ojson::array();
+  for (const Category* c : s.categories) names.push_back(c->name);
+  const ojson risk = object_of({{"category", {{"type", "string"}, {"enum", names}}},
+                               {"risk", {{"type", "string"}, {"enum", {"low", "medium", "high", "critical"}}}},
+                               {"why", strings()}},
+                              {"category", "risk", "why"});
+  // A summary with no visible character is unusable (the parser trims it).
+  const ojson summary = {{"type", "string"}, {"pattern", "^[\\s\\S]*\\S[\\s\\S]*$"}};
+  return object_of({{"summary", summary},
+                    {"key_risks", {{"type", "array"}, {"items", risk}}},
+                    {"next_steps", {{"type", "array"}, {"items", strings()}}}},
+                   {"summary", "key_risks", "next_steps"})
+      .dump();
+}
+
 }  // namespace legal

@@ -38,6 +38,12 @@ std::string extraction_instructions(const Settings& s, const std::vector<size_t>
 std::string summary_schema();
 // The instructions of the executive summary, after the per-category digest.
 std::string summary_instructions(const Settings& s);
+// The JSON Schemas of the replies, attached to each prompt as its constraint: the
+// group's categories in an enum, one entry each, at most max_quotes clauses. Every
+// reply they allow also validates against workflows/schemas/legal_review.reply.json
+// (the step's reply_schema: the same shapes for any setting).
+std::string extraction_json_schema(const Settings& s, const std::vector<size_t>& group);
+std::string summary_json_schema(const Settings& s);
 // Lowest risk that the client's tolerance flags: low -> low, medium -> medium, high -> high.
 int32_t flag_threshold(const Settings& s);
 

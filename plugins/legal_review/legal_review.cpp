@@ -106,7 +106,8 @@ ream_status plan(const ream_host* host, ream_call* call, const ream_plan_input* 
     // Part-major: every group over one part is queued together while its prefix is cached.
     for (size_t seg = 0; seg < c.segments.size(); ++seg) {
       for (size_t g = 0; g < c.groups.size(); ++g) {
-        ChatPrompt p{key_of(seg, g), extraction_messages(c, seg, g), c.s.max_tokens};
+        ChatPrompt p{key_of(seg, g), extraction_messages(c, seg, g), c.s.max_tokens,
+                     extraction_json_schema(c.s, c.groups[g])};
         if (ream_status rc = emit_prompt(host, call, p); rc != REAM_OK) return rc;
       }
     }
@@ -311,7 +312,11 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
       (domain::base_key(sv(in->replies[i].key)) == "summary" ? summary : extraction).push_back(in->replies[i]);
     }
     domain::SortedReplies got;
-    domain::ReplyPolicy policy{c.s.repair, extraction_schema(c.s), c.s.max_tokens};
+    domain::ReplyPolicy policy{c.s.repair, extraction_schema(c.s), c.s.max_tokens, [&](const std::string& key) {
+                                 size_t seg = 0, g = 0;
+                                 return parse_key(key, &seg, &g) && g < c.groups.size()
+                                            ? extraction_json_schema(c.s, c.groups[g]) : std::string();
+                               }};
     auto rebuild = [&](const std::string& key) {
       size_t seg = 0, g = 0;
       if (key == "summary") return summary_messages(c, state["cats"]);
@@ -349,7 +354,8 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
     }
     state["unparsed"] = state["unparsed"].get<int>() + static_cast<int>(got.failed.size());
     domain::SortedReplies sum;
-    domain::ReplyPolicy sum_policy{c.s.repair, summary_schema(), c.s.max_tokens};
+    domain::ReplyPolicy sum_policy{c.s.repair, summary_schema(), c.s.max_tokens,
+                                   [&](const std::string&) { return summary_json_schema(c.s); }};
     if (ream_status rc = domain::sort_replies(host, call, summary.data(), summary.size(), rebuild, validate_summary,
                                               [](const std::string&) { return std::string("executive summary"); },
                                               sum_policy, &sum);
@@ -361,7 +367,7 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
     if (got.repairs_emitted + sum.repairs_emitted > 0) return host->set_state(call, rs(state.dump()));
     if (state["phase"] == "extract" && c.s.executive_summary && !state["cats"].empty()) {
       state["phase"] = "summary";
-      ChatPrompt p{"summary", summary_messages(c, state["cats"]), c.s.max_tokens};
+      ChatPrompt p{"summary", summary_messages(c, state["cats"]), c.s.max_tokens, summary_json_schema(c.s)};
       if (ream_status rc = emit_prompt(host, call, p); rc != REAM_OK) return rc;
       return host->set_state(call, rs(state.dump()));
     }

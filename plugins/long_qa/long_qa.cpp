@@ -49,6 +49,20 @@ std::string format_rules(int max_quotes) {
          "\"confidence\": <a number from 0 to 1>}";
 }
 
+// The JSON Schema of a reply, attached to every prompt as its constraint. Every reply
+// it allows also validates against workflows/schemas/long_qa.reply.json (the step's
+// reply_schema). Properties keep their order: a constrained decoder writes them so.
+std::string reply_schema(int max_quotes) {
+  using ojson = nlohmann::ordered_json;
+  ojson props = {{"answer", {{"type", "string"}}},
+                 {"found", {{"type", "boolean"}}},
+                 {"quotes", {{"type", "array"}, {"items", {{"type", "string"}}}, {"maxItems", max_quotes}}},
+                 {"confidence", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}}};
+  return ojson{{"type", "object"}, {"properties", props}, {"required", {"answer", "found", "quotes", "confidence"}},
+               {"additionalProperties", false}}
+      .dump();
+}
+
 struct Part {
   size_t doc = 0;
   size_t part = 0, parts = 1;
@@ -114,7 +128,7 @@ ream_status plan(const ream_host* host, ream_call* call, const ream_plan_input* 
         const std::string question = p["questions"][q].get<std::string>();
         ChatPrompt prompt{key_of(i, q),
                           {{"system", kSystem}, {"user", user_message(in->documents[parts[i].doc], parts[i], question, max_quotes)}},
-                          p.value("max_tokens", 0)};
+                          p.value("max_tokens", 0), reply_schema(max_quotes)};
         if (ream_status rc = emit_prompt(host, call, prompt); rc != REAM_OK) return rc;
       }
     }
@@ -128,7 +142,8 @@ ream_status record_answer(const ream_host* host, ream_call* call, const ream_doc
   std::string answer = reply.contains("answer") ? (reply["answer"].is_string() ? reply["answer"].get<std::string>()
                                                                                 : reply["answer"].dump())
                                                 : "";
-  bool found = reply.value("found", !answer.empty());
+  // A "found" that is not a boolean is read from the answer (it used to throw and fail the step).
+  bool found = reply.contains("found") && reply["found"].is_boolean() ? reply["found"].get<bool>() : !answer.empty();
   double confidence = reply.contains("confidence") && reply["confidence"].is_number()
                           ? std::clamp(reply["confidence"].get<double>(), 0.0, 1.0) : -1.0;
   FindingOut f;
@@ -200,7 +215,7 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
                            {"user", user_message(doc, part, question, p.value("max_quotes", 3))},
                            {"assistant", std::string(sv(r.text))},
                            {"user", "That reply was not a valid JSON object (" + why + "). " + format_rules(p.value("max_quotes", 3))}},
-                          p.value("max_tokens", 0)};
+                          p.value("max_tokens", 0), reply_schema(p.value("max_quotes", 3))};
         if (ream_status rc = emit_prompt(host, call, prompt); rc != REAM_OK) return rc;
         repaired_any = true;
         continue;

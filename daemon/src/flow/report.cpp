@@ -61,6 +61,17 @@ std::string location_markdown(const json& r, const json& evidence) {
   return text;
 }
 
+// One line per step run: status, prompts and the replies its plugin could not use.
+void steps_markdown(const json& r, std::ostringstream& md) {
+  for (const json& st : r["steps"]) {
+    md << "- Step `" << st["step"].get<std::string>();
+    if (st["iteration"].get<int>() >= 0) md << "[" << st["iteration"] << "]";
+    md << "`: " << st["status"].get<std::string>() << ", " << st["prompts"] << " prompts";
+    if (!st["unusable_replies"].is_null()) md << ", " << st["unusable_replies"] << " unusable replies";
+    md << "\n";
+  }
+}
+
 }  // namespace
 
 const char* severity_name(int severity) {
@@ -115,14 +126,22 @@ Result<json> job_result_json(store::Store& store, int64_t job_id) {
   }
   out["steps"] = json::array();
   out["warnings"] = json::array();
+  int64_t unusable = 0;
   for (const store::StepRunRecord& r : runs) {
     json w = json::parse(r.warnings_json, nullptr, false);
+    // Replies the plugin gave up on, as it reports them in its integer output
+    // `unparsed` (docs/plugins.md); null for a plugin that does not.
+    json outputs = json::parse(r.outputs_json, nullptr, false);
+    json unparsed = outputs.is_object() && outputs.contains("unparsed") && outputs["unparsed"].is_number_integer()
+                        ? outputs["unparsed"] : json();
+    if (!unparsed.is_null()) unusable += unparsed.get<int64_t>();
     out["steps"].push_back({{"step", r.step_id}, {"iteration", r.iteration}, {"status", r.status},
                             {"attempt", r.attempt}, {"error", r.error},
                             {"duration_ms", r.finished_at > r.started_at ? r.finished_at - r.started_at : 0},
                             {"prompts", r.usage.prompts}, {"prompt_tokens", r.usage.prompt_tokens},
                             {"completion_tokens", r.usage.completion_tokens},
-                            {"cached_prompt_tokens", r.usage.cached_prompt_tokens}});
+                            {"cached_prompt_tokens", r.usage.cached_prompt_tokens},
+                            {"unusable_replies", unparsed}});
     if (w.is_array()) {
       for (const json& msg : w) out["warnings"].push_back({{"step", r.step_id}, {"iteration", r.iteration}, {"message", msg}});
     }
@@ -144,7 +163,8 @@ Result<json> job_result_json(store::Store& store, int64_t job_id) {
                                {"evidence", ev}, {"details", json::parse(f.details_json, nullptr, false)}});
   }
   out["summary"] = {{"findings", findings.size()}, {"verified_quotes", verified},
-                    {"unverified_quotes", unverified}, {"warnings", out["warnings"].size()},
+                    {"unverified_quotes", unverified}, {"unusable_replies", unusable},
+                    {"warnings", out["warnings"].size()},
                     {"document_errors", out["document_errors"].size()}};
   return out;
 }
@@ -161,7 +181,9 @@ Result<std::string> job_result_markdown(store::Store& store, int64_t job_id) {
   md << "\n- Model: " << u["prompts"] << " prompts, " << u["prompt_tokens"] << " prompt tokens ("
      << u["cached_prompt_tokens"] << " from the prefix cache), " << u["completion_tokens"] << " generated\n";
   md << "- Findings: " << r["summary"]["findings"] << "; unverified quotes: " << r["summary"]["unverified_quotes"]
-     << "; warnings: " << r["summary"]["warnings"] << "\n\n";
+     << "; warnings: " << r["summary"]["warnings"] << "\n";
+  steps_markdown(r, md);
+  md << "\n";
   if (!r["outputs"].empty()) {
     md << "## Outputs\n\n";
     for (const auto& [k, v] : r["outputs"].items()) {
