@@ -22,6 +22,8 @@ struct HPrompt {
   std::string key;
   std::vector<std::pair<std::string, std::string>> messages;
   int32_t max_tokens = 0;
+  int32_t constraint_kind = REAM_CONSTRAINT_NONE;  // as attached by the plugin
+  std::string constraint;
   std::string user() const { return messages.size() > 1 ? messages[1].second : ""; }
   std::string last() const { return messages.empty() ? "" : messages.back().second; }
 };
@@ -151,6 +153,10 @@ class PluginHarness {
 
   ream_status on_prompt(const ream_prompt* p) {
     HPrompt h{s(p->key), {}, p->max_tokens};
+    if (REAM_HAS_FIELD(p, ream_prompt, constraint)) {
+      h.constraint_kind = p->constraint_kind;
+      h.constraint = s(p->constraint);
+    }
     for (size_t i = 0; i < p->message_count; ++i) h.messages.emplace_back(s(p->messages[i].role), s(p->messages[i].content));
     for (const HPrompt& q : pending_) EXPECT_NE(q.key, h.key) << "duplicate prompt key";
     // Every prompt must fit the context with room for its reply.

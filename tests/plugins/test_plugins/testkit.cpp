@@ -3,10 +3,13 @@
 //   mode: "echo" (default) | "fail_plan" | "fail_reduce" | "no_prompts" | "rounds"
 //   prompts: prompts per call (default 1); message: the error text for fail_*
 //   findings: findings per reply (default 1)
+//   constraint, constraint_kind: attached to prompt k0 only (kind default 2, a JSON
+//   Schema); the other prompts carry none, so the step's reply_schema applies to them
 // Each prompt carries the document text first and the item/prompt index last.
 // Reduce records one finding per reply (evidence: the first 24 bytes of the
 // document, at their true offsets), and outputs "reply" (the first reply's text),
 // "count" (replies) and "tag" (the `tag` parameter, echoed).
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "ream/plugin.h"
@@ -53,6 +56,11 @@ ream_status plan(const ream_host* host, ream_call* call, const ream_plan_input* 
     p.messages = msgs;
     p.message_count = 2;
     p.temperature = -1;
+    const std::string constraint = nlohmann::json::parse(params).value("constraint", "");
+    if (i == 0 && !constraint.empty()) {
+      p.constraint_kind = int_field(params, "constraint_kind", REAM_CONSTRAINT_JSON_SCHEMA);
+      p.constraint = r(constraint);
+    }
     if (ream_status rc = host->emit_prompt(call, &p); rc != REAM_OK) return rc;
   }
   std::string state = "{\"round\":0}";
@@ -121,6 +129,8 @@ const char kParams[] =
     "\"findings\":{\"type\":\"integer\",\"minimum\":0,\"default\":1},"
     "\"message\":{\"type\":\"string\",\"default\":\"\"},"
     "\"tag\":{\"type\":\"string\",\"default\":\"\"},"
+    "\"constraint\":{\"type\":\"string\",\"default\":\"\"},"
+    "\"constraint_kind\":{\"type\":\"integer\",\"default\":2},"
     "\"items\":{\"type\":\"array\"}},"
     "\"additionalProperties\":false}";
 const char kOutputs[] = "{\"reply\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\"},\"tag\":{\"type\":\"string\"}}";
