@@ -72,7 +72,7 @@ TEST_F(WorkflowValidation, CatalogueOfInvalidWorkflowsWithExactMessages) {
        "wf.yaml:6:5: step 'a': unknown plugin 'sumarize' (loaded plugins: qa, sum)"},
       {h + "steps:\n  - id: a\n    plugin: sum\n    nedds: [b]\n",
        "wf.yaml:8:5: unknown field 'nedds' in step 'a' (expected one of: id, name, plugin, with, documents, needs, "
-       "foreach, parallel, retry, timeout, when, engine, continue_on_error)"},
+       "foreach, parallel, retry, timeout, when, engine, continue_on_error, reply_schema, reply_grammar)"},
       {h + "steps:\n  - id: a\n    plugin: sum\n  - id: a\n    plugin: sum\n",
        "wf.yaml:8:9: duplicate step id 'a' (first defined at line 6)"},
       {h + "steps:\n  - id: 9lives\n    plugin: sum\n",
@@ -246,8 +246,8 @@ TEST_F(WorkflowValidation, ValidWorkflowKeepsTypesDefaultsAndSettings) {
 }
 
 TEST_F(WorkflowValidation, ShippedWorkflowsLoadAgainstTheirPluginsSchemas) {
-  plugins_.push_back(manifest("summarize", R"({"type":"object","properties":{"max_words":{},"focus":{},"max_tokens":{}}})",
-                              R"({"summary":{},"parts":{}})"));
+  plugins_.push_back(manifest("summarize", R"({"type":"object","properties":{"max_words":{},"focus":{},"max_tokens":{},"repair":{}}})",
+                              R"({"summary":{},"parts":{},"unparsed":{}})"));
   plugins_.push_back(manifest("long_qa", R"({"type":"object","properties":{"questions":{},"max_quotes":{},"repair":{},"max_tokens":{}}})",
                               R"({"answers":{},"answered":{},"unparsed":{}})"));
   for (const char* name : {"summarize", "long_qa"}) {
@@ -328,7 +328,7 @@ TEST_F(ReplySchemaValidation, EachMistakeIsNamedWithFileLineAndColumn) {
             "wf.yaml:5:19: step 'a': reply_schema: cannot read 'schemas/missing.json' (looked for " +
                 (dir_ / "schemas/missing.json").string() + ")");
   EXPECT_EQ(error_of("    reply_schema: schemas/bad.json\n"),
-            "wf.yaml:5:19: step 'a': reply_schema schemas/bad.json:4:12: unknown keyword 'typ' (at /properties/a/typ)");
+            "wf.yaml:5:19: step 'a': reply_schema schemas/bad.json:4:18: unknown keyword 'typ' (at /properties/a/typ)");
   EXPECT_EQ(error_of("    reply_schema: schemas/y.yaml\n"),
             "wf.yaml:5:19: step 'a': reply_schema schemas/y.yaml:3:13: 'type' must be one of null, boolean, object, "
             "array, number, string, integer (or an array of them); got \"strin\" (at /properties/a/type)");
@@ -342,7 +342,7 @@ TEST_F(ReplySchemaValidation, EachMistakeIsNamedWithFileLineAndColumn) {
   EXPECT_EQ(error_of("    reply_schema: [1, 2]\n"),
             "wf.yaml:5:19: step 'a': reply_schema must be a JSON Schema (a mapping) or the path of a .json, .yaml or .yml file");
   EXPECT_EQ(error_of("    reply_schema: {type: object, minItems: 3, maxItems: 2}\n"),
-            "wf.yaml:5:35: step 'a': reply_schema: minItems 3 is greater than maxItems 2 (at /minItems)");
+            "wf.yaml:5:44: step 'a': reply_schema: minItems 3 is greater than maxItems 2 (at /minItems)");
   EXPECT_EQ(error_of("    reply_grammar: 'answer ::= \"yes\"'\n"),
             "wf.yaml:5:20: step 'a': reply_grammar: the grammar has no 'root ::= ...' rule (GBNF's start symbol)");
   EXPECT_EQ(error_of("    reply_schema: {type: object}\n    reply_grammar: 'root ::= \"x\"'\n"),
