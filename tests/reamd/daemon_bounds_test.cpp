@@ -152,6 +152,8 @@ std::string write_duplicate(const std::string& dir) {
   fs::create_directories(dir);
   const std::string path = dir + "/my_summarize.yaml";
   fs::copy_file(std::string(REAM_SOURCE_DIR) + "/workflows/summarize.yaml", path);
+  // Its reply_schema is a path relative to the workflow: the schemas come along.
+  if (!fs::exists(dir + "/schemas")) fs::copy(std::string(REAM_SOURCE_DIR) + "/workflows/schemas", dir + "/schemas");
   return path;
 }
 

@@ -187,6 +187,8 @@ TEST(DaemonPaths, SchedulesPassThePathPolicy) {
   const std::string wf_dir = tmp.path() + "/workflows";
   fs::create_directories(wf_dir);
   std::ofstream(wf_dir + "/scheduled_summary.yaml") << scheduled_workflow(l);
+  // Its reply_schema is a path relative to the workflow: the schemas come along.
+  fs::copy(std::string(REAM_SOURCE_DIR) + "/workflows/schemas", wf_dir + "/schemas");
   Daemon d(tmp.path() + "/data", "documents:\n  allowed_roots: [" + l.root + "]\n");
   d.add_workflow_dir(wf_dir);
   ASSERT_TRUE(d.start()) << d.log();
