@@ -410,12 +410,6 @@ Status CudaBackend::step(const StepBatch& batch, std::vector<SampleResult>* out)
                                     kFoldStateRows, kAttnRowsPrefill, kAttnPiece);
   plan.splits_prefill = prefill_split.splits;
   plan.rounds_prefill = prefill_split.rounds;
-  static const bool no_rounds = std::getenv("REAM_ATTN_NO_SPLIT_ROUNDS") != nullptr;  // TEMP: A/B on the device
-  if (no_rounds && plan.rounds_prefill > 1) {
-    plan.splits_prefill = choose_attention_splits(plan.n_work_prefill * nkv, plan.max_keys_prefill, sm_count_,
-                                                  kPartialRows, kAttnRowsPrefill, kAttnPiece);
-    plan.rounds_prefill = 1;
-  }
   plan.splits_decode = choose_attention_splits(plan.n_work_decode * nkv, plan.max_keys_decode, sm_count_,
                                                kPartialRows, kAttnRowsDecode, kAttnPiece);
   // Whatever fails below, the stream is drained before returning so the pinned metadata
