@@ -24,7 +24,8 @@ target_link_libraries(reamd_store PUBLIC ream_store PRIVATE SQLite::SQLite3 ream
 target_compile_options(reamd_store PRIVATE -Wall -Wextra)
 
 add_library(reamd_cron STATIC
-  src/cron/cron.cpp src/cron/tz.cpp src/cron/planner.cpp src/cron/scheduler.cpp)
+  src/cron/cron.cpp src/cron/tz.cpp src/cron/planner.cpp src/cron/scheduler.cpp
+  src/cron/schedule_spec.cpp)
 target_include_directories(reamd_cron PUBLIC ${REAM_DAEMON_SRC} ${REAM_ENGINE_INCLUDE})
 target_link_libraries(reamd_cron
   PUBLIC reamd_store nlohmann_json::nlohmann_json PRIVATE ream::engine spdlog::spdlog)

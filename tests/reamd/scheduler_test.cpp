@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -39,12 +40,29 @@ class FakeHost : public ScheduleHost {
     return id;
   }
   bool job_active(int64_t id) override { return active[id]; }
+  bool cancel_job(int64_t id) override {
+    cancelled.push_back(id);
+    active[id] = false;
+    return true;
+  }
 
   std::map<std::string, int64_t> by_key;
   std::vector<std::pair<std::string, std::string>> fired;
   std::map<int64_t, bool> active;
+  std::vector<int64_t> cancelled;
   int64_t next_id = 1;
 };
+
+// Takes reamd's tables back to version 2 as that release created them (no API
+// schedules, no buffered slot), for the upgrade tests.
+constexpr const char* kBackToV2 =
+    "DROP TABLE reamd_api_schedules;"
+    "CREATE TABLE s2 (id TEXT PRIMARY KEY, spec_hash TEXT NOT NULL, next_run_ms INTEGER NOT NULL "
+    "DEFAULT 0, last_run_ms INTEGER NOT NULL DEFAULT 0, last_job_id INTEGER NOT NULL DEFAULT 0, "
+    "updated_at INTEGER NOT NULL);"
+    "INSERT INTO s2 SELECT id, spec_hash, next_run_ms, last_run_ms, last_job_id, updated_at "
+    "FROM reamd_schedules;"
+    "DROP TABLE reamd_schedules; ALTER TABLE s2 RENAME TO reamd_schedules;";
 
 class SchedulerTest : public ::testing::Test {
  protected:
@@ -185,7 +203,7 @@ TEST_F(SchedulerTest, DaemonStoreUpgradesToUploadNamesAndKeepsTheLatest) {
   {
     auto db = store::Db::open(path_, 5000);
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->exec("DROP TABLE reamd_document_names;"
+    ASSERT_TRUE(db->exec(std::string(kBackToV2) + "DROP TABLE reamd_document_names;"
                          "UPDATE reamd_meta SET value = '1' WHERE key = 'schema_version'").ok());
   }
   reopen();
@@ -199,6 +217,190 @@ TEST_F(SchedulerTest, DaemonStoreUpgradesToUploadNamesAndKeepsTheLatest) {
   EXPECT_EQ(ds_->document_name(hash).value(), "msa-v2.txt");
 }
 
+// Every policy against an active and an idle last job: only an active one changes
+// anything, and buffer_one keeps at most one slot.
+TEST(OverlapPolicy, DecisionTable) {
+  for (Overlap o : {Overlap::kSkip, Overlap::kQueue, Overlap::kBufferOne, Overlap::kCancelOther,
+                    Overlap::kAllowAll}) {
+    OverlapAction idle = overlap_action(o, false, false);
+    EXPECT_TRUE(idle.fire && !idle.cancel_active && !idle.buffer) << overlap_name(o);
+  }
+  auto a = overlap_action(Overlap::kSkip, true, false);
+  EXPECT_TRUE(!a.fire && !a.buffer && !a.cancel_active);
+  a = overlap_action(Overlap::kQueue, true, false);
+  EXPECT_TRUE(a.fire && !a.cancel_active);
+  a = overlap_action(Overlap::kAllowAll, true, true);
+  EXPECT_TRUE(a.fire && !a.cancel_active);
+  a = overlap_action(Overlap::kBufferOne, true, false);
+  EXPECT_TRUE(!a.fire && a.buffer);
+  a = overlap_action(Overlap::kBufferOne, true, true);
+  EXPECT_TRUE(!a.fire && !a.buffer);
+  a = overlap_action(Overlap::kCancelOther, true, false);
+  EXPECT_TRUE(a.fire && a.cancel_active);
+}
+
+// buffer_one: while the first job runs, three slots pass; one waits and starts when
+// the job ends (keyed by its own slot), the others are dropped.
+TEST_F(SchedulerTest, OverlapBufferOneRunsOneWaitingSlotWhenTheJobEnds) {
+  now_ = utc_ms(2025, 1, 6, 8, 55);
+  Scheduler sch(*ds_, host_, [this] { return now_; });
+  sch.set_specs(specs(R"([{"name": "b", "cron": "*/5 * * * *", "overlap": "buffer_one"}])"));
+  now_ += 5 * 60000;  // 09:00 fires job 1
+  EXPECT_EQ(sch.tick(), 1);
+  for (int i = 0; i < 3; ++i) {  // 09:05, 09:10, 09:15 while job 1 runs
+    now_ += 5 * 60000;
+    EXPECT_EQ(sch.tick(), 0);
+  }
+  EXPECT_EQ(sch.list()[0]["buffered_run"], "2025-01-06T09:05:00Z");
+  host_.active[1] = false;
+  now_ += 30000;
+  EXPECT_EQ(sch.tick(), 1);
+  ASSERT_EQ(host_.fired.size(), 2u);
+  EXPECT_EQ(host_.fired[1].second, "schedule:wf/b:" + std::to_string(utc_ms(2025, 1, 6, 9, 5)));
+  EXPECT_EQ(sch.list()[0]["buffered_run"], "");
+  EXPECT_EQ(sch.list()[0]["last_job_id"], 2);
+}
+
+// cancel_other: each slot cancels the job still running and starts its own.
+TEST_F(SchedulerTest, OverlapCancelOtherCancelsTheRunningJob) {
+  now_ = utc_ms(2025, 1, 6, 8, 55);
+  Scheduler sch(*ds_, host_, [this] { return now_; });
+  sch.set_specs(specs(R"([{"name": "c", "cron": "*/5 * * * *", "overlap": "cancel_other"},
+                         {"name": "a", "cron": "*/5 * * * *", "overlap": "allow_all"}])"));
+  for (int i = 0; i < 3; ++i) {
+    now_ += 5 * 60000;
+    EXPECT_EQ(sch.tick(), 2);
+  }
+  std::vector<int64_t> c_jobs;
+  for (const auto& [key, id] : host_.by_key) {
+    if (key.rfind("schedule:wf/c:", 0) == 0) c_jobs.push_back(id);
+  }
+  ASSERT_EQ(c_jobs.size(), 3u);
+  std::sort(c_jobs.begin(), c_jobs.end());
+  EXPECT_EQ(host_.cancelled, (std::vector<int64_t>{c_jobs[0], c_jobs[1]}));
+  EXPECT_TRUE(host_.active[c_jobs[2]]);
+}
+
+ScheduleSpec api_spec(const std::string& def) {
+  std::string field;
+  auto r = parse_api_schedule(nlohmann::json::parse(def), "/usr/share/zoneinfo", &field);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? r.value() : ScheduleSpec{};
+}
+
+// An API schedule fires like a file one; paused it fires nothing, and resuming
+// continues from the present without running the slots it slept through.
+TEST_F(SchedulerTest, ApiSchedulePauseStopsFiringAndResumeDoesNotCatchUp) {
+  now_ = utc_ms(2025, 1, 6, 8, 59);
+  Scheduler sch(*ds_, host_, [this] { return now_; });
+  sch.set_specs({});
+  sch.put_api(api_spec(R"({"id": "hourly", "workflow": "wf", "cron": "0 * * * *"})"));
+  now_ = utc_ms(2025, 1, 6, 9, 0);
+  EXPECT_EQ(sch.tick(), 1);
+  host_.active[1] = false;
+  sch.put_api(api_spec(R"({"id": "hourly", "workflow": "wf", "cron": "0 * * * *", "paused": true})"));
+  for (; now_ < utc_ms(2025, 1, 6, 13, 30); now_ += 60000) EXPECT_EQ(sch.tick(), 0);
+  EXPECT_EQ(sch.describe("hourly")["paused"], true);
+  sch.put_api(api_spec(R"({"id": "hourly", "workflow": "wf", "cron": "0 * * * *"})"));
+  EXPECT_EQ(sch.tick(), 0);  // 10:00-13:00 are not caught up
+  EXPECT_EQ(sch.describe("hourly")["next_run"], "2025-01-06T14:00:00Z");
+  now_ = utc_ms(2025, 1, 6, 14, 0);
+  EXPECT_EQ(sch.tick(), 1);
+  EXPECT_EQ(host_.fired.back().second, "schedule:hourly:" + std::to_string(now_));
+  EXPECT_EQ(sch.list().size(), 1u);
+  EXPECT_EQ(sch.list()[0]["source"], "api");
+  sch.remove_api("hourly");
+  EXPECT_TRUE(sch.describe("hourly").is_null());
+  now_ = utc_ms(2025, 1, 6, 15, 0);
+  EXPECT_EQ(sch.tick(), 0);
+}
+
+// A file entry cannot take an API schedule's id; trigger and backfill create jobs
+// keyed so that a backfilled slot that already ran gives its existing job.
+TEST_F(SchedulerTest, TriggerAndBackfillCreateJobsIdempotentBySlot) {
+  now_ = utc_ms(2025, 1, 6, 8, 59);
+  Scheduler sch(*ds_, host_, [this] { return now_; });
+  auto mine = api_spec(R"({"id": "wf#0", "workflow": "wf", "cron": "0 * * * *"})");
+  sch.put_api(mine);
+  sch.set_specs(specs(R"({"cron": "*/5 * * * *"})"));  // id wf#0 too: ignored
+  ASSERT_EQ(sch.list().size(), 1u);
+  EXPECT_EQ(sch.list()[0]["source"], "api");
+  now_ = utc_ms(2025, 1, 6, 9, 0);
+  EXPECT_EQ(sch.tick(), 1);
+  auto job = sch.trigger("wf#0");
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(sch.describe("wf#0")["last_job_id"], job.value());
+  EXPECT_EQ(sch.trigger("nope").status().code(), StatusCode::kNotFound);
+  auto slots = fire_times_between(mine, utc_ms(2025, 1, 6, 6, 0), utc_ms(2025, 1, 6, 9, 0) + 1, 10);
+  ASSERT_EQ(slots.size(), 4u);  // 06:00, 07:00, 08:00, 09:00
+  auto jobs = sch.backfill("wf#0", slots);
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_EQ(jobs.value()[3], host_.by_key["schedule:wf#0:" + std::to_string(utc_ms(2025, 1, 6, 9, 0))]);
+  EXPECT_EQ(host_.fired.size(), 5u);  // 09:00, the trigger, 06:00-08:00
+  EXPECT_EQ(fire_times_between(mine, utc_ms(2025, 1, 1, 0, 0), utc_ms(2025, 1, 6, 0, 0), 100).size(),
+            101u);  // more than the limit: the caller sees limit + 1
+  auto up = fire_times_after(mine, utc_ms(2025, 1, 6, 9, 30), 3);
+  EXPECT_EQ(up, (std::vector<int64_t>{utc_ms(2025, 1, 6, 10, 0), utc_ms(2025, 1, 6, 11, 0),
+                                      utc_ms(2025, 1, 6, 12, 0)}));
+}
+
+TEST(ScheduleParse, ApiErrorsNameTheField) {
+  struct Case {
+    const char* json;
+    const char* field;
+    const char* message;
+  } cases[] = {
+      {R"({"id": "a", "workflow": "wf", "cron": "* 24 * * *"})", "cron", "cron: cron: hour: 24"},
+      {R"({"id": "a b", "workflow": "wf", "cron": "* * * * *"})", "id", "id: 'a b' must be"},
+      {R"({"id": "a", "cron": "* * * * *"})", "workflow", "workflow: expected"},
+      {R"({"id": "a", "workflow": "wf", "cron": "* * * * *", "timezone": "Mars/Base"})",
+       "timezone", "timezone: unknown time zone 'Mars/Base'"},
+      {R"({"id": "a", "workflow": "wf", "cron": "* * * * *", "overlap": "wait"})", "overlap",
+       "overlap: expected skip, queue"},
+      {R"({"id": "a", "workflow": "wf", "cron": "* * * * *", "paused": "yes"})", "paused",
+       "paused: expected true or false"},
+      {R"({"id": "a", "workflow": "wf", "cron": "* * * * *", "priority": 5000})", "priority",
+       "priority: expected an integer in -1000..1000"},
+      {R"({"id": "a", "workflow": "wf", "cron": "* * * * *", "every": 5})", "every",
+       "unknown field 'every'"},
+  };
+  for (const auto& c : cases) {
+    std::string field;
+    auto r = parse_api_schedule(nlohmann::json::parse(c.json), "/usr/share/zoneinfo", &field);
+    ASSERT_FALSE(r.ok()) << c.json;
+    EXPECT_EQ(field, c.field) << c.json;
+    EXPECT_NE(r.status().message().find(c.message), std::string::npos) << r.status().message();
+  }
+}
+
+// reamd's version 3 adds API schedules and the buffered slot; a version-2 database
+// keeps its schedule state on upgrade.
+TEST_F(SchedulerTest, DaemonStoreUpgradesToApiSchedules) {
+  ASSERT_TRUE(ds_->put_schedule({"wf#0", "spec", 5, 0, 0, 1}).ok());
+  {
+    auto db = store::Db::open(path_, 5000);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->exec(std::string(kBackToV2) +
+                         "UPDATE reamd_meta SET value = '2' WHERE key = 'schema_version'").ok());
+  }
+  reopen();
+  auto kept = ds_->schedules();
+  ASSERT_TRUE(kept.ok() && kept->size() == 1u);
+  EXPECT_EQ(kept.value()[0].next_run_ms, 5);
+  ASSERT_TRUE(ds_->set_schedule_buffer("wf#0", 42).ok());
+  EXPECT_EQ(ds_->schedules().value()[0].buffered_ms, 42);
+  EXPECT_TRUE(ds_->insert_api_schedule("x", R"({"id":"x"})").value());
+  EXPECT_FALSE(ds_->insert_api_schedule("x", "{}").value());
+  EXPECT_TRUE(ds_->update_api_schedule("x", R"({"id":"x","paused":true})").value());
+  EXPECT_FALSE(ds_->update_api_schedule("y", "{}").value());
+  reopen();
+  auto api = ds_->api_schedules();
+  ASSERT_TRUE(api.ok() && api->size() == 1u);
+  EXPECT_EQ(api.value()[0].definition_json, R"({"id":"x","paused":true})");
+  EXPECT_TRUE(ds_->remove_api_schedule("x").value());
+  EXPECT_FALSE(ds_->remove_api_schedule("x").value());
+}
+
 TEST(ScheduleParse, Errors) {
   struct Case {
     const char* json;
@@ -208,7 +410,7 @@ TEST(ScheduleParse, Errors) {
       {R"({"cron": "* * * * *", "timezone": "Nowhere/City"})",
        "wf: schedule[0].timezone: unknown time zone 'Nowhere/City'"},
       {R"([{"cron": "* * * * *"}, {"cron": "* * * * *", "overlap": "maybe"}])",
-       "wf: schedule[1].overlap: expected skip or queue"},
+       "wf: schedule[1].overlap: expected skip, queue, buffer_one, cancel_other or allow_all"},
       {R"({"cron": "* * * * *", "when": 1})", "wf: schedule[0]: unknown field 'when'"},
       {R"({"timezone": "UTC"})", "wf: schedule[0].cron: expected a cron expression string"},
   };

@@ -240,11 +240,18 @@ bool App::job_active(int64_t job_id) {
   return job.ok() && (job->status == store::kJobQueued || job->status == store::kJobRunning);
 }
 
+bool App::cancel_job(int64_t job_id) {
+  auto queued = dstore_->cancel_if_queued(job_id);
+  if (queued.ok() && queued.value()) return true;
+  return runners_ && runners_->cancel(job_id);
+}
+
 void App::install_routes() {
   add_job_routes(router_, *this);
   add_document_routes(router_, *this);
   add_meta_routes(router_, *this);
   add_chat_routes(router_, *this);
+  add_schedule_routes(router_, *this);
 }
 
 }  // namespace ream::api

@@ -98,6 +98,7 @@ class App : public cron::ScheduleHost {
   // cron::ScheduleHost
   Result<int64_t> submit(const cron::ScheduleSpec& spec, const std::string& idempotency_key) override;
   bool job_active(int64_t job_id) override;
+  bool cancel_job(int64_t job_id) override;
 
   // Creates a job for `workflow` with inputs already through resolve_document_inputs;
   // its documents are read through document_paths() and named by `names` (from

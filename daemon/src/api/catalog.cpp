@@ -78,7 +78,10 @@ std::shared_ptr<const Catalog> load_catalog(const config::Config& config) {
         spdlog::error("workflow {}: {}", f.string(), schedules.status().message());
         cat->errors.emplace_back(f.string(), schedules.status().message());
       } else {
-        for (auto& s : schedules.value()) cat->schedules.push_back(std::move(s));
+        for (auto& s : schedules.value()) {
+          s.file = f.string();
+          cat->schedules.push_back(std::move(s));
+        }
       }
       cat->workflows[name] = std::make_shared<const flow::Workflow>(std::move(wf).value());
     }

@@ -16,6 +16,8 @@ void add_job_routes(http::Router& router, App& app);       // routes_jobs.cpp
 void add_document_routes(http::Router& router, App& app);  // routes_documents.cpp
 void add_meta_routes(http::Router& router, App& app);      // routes_meta.cpp
 void add_chat_routes(http::Router& router, App& app);      // routes_chat.cpp
+// Also hands the API schedules stored by earlier runs to app.scheduler().
+void add_schedule_routes(http::Router& router, App& app);  // routes_schedules.cpp
 
 // Shared helpers (routes_util.cpp).
 // Parses a JSON object body; on failure fills *error with a 400 (or 415).

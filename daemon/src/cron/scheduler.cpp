@@ -1,10 +1,8 @@
-// Scheduler: parsing `schedule:` entries, planning, firing and listing.
+// Scheduler: planning, firing and listing file and API schedules.
 #include "cron/scheduler.h"
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <cstdio>
 #include <ctime>
 #include <map>
 
@@ -16,18 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-// FNV-1a 64: stable across builds, enough to notice an edited entry.
-std::string stable_hash(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
 std::string iso_utc(int64_t ms) {
   if (ms <= 0) return "";
   std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -38,111 +24,92 @@ std::string iso_utc(int64_t ms) {
   return buf;
 }
 
-Result<ScheduleSpec> parse_entry(const std::string& workflow, size_t index, const json& e,
-                                 const std::string& zoneinfo_dir) {
-  std::string where = workflow + ": schedule[" + std::to_string(index) + "]";
-  if (!e.is_object()) return invalid_argument(where + ": expected a mapping");
-  static const std::vector<std::string> kKnown = {"name",     "cron",    "timezone", "inputs",
-                                                  "priority", "overlap", "missed"};
-  for (const auto& [k, v] : e.items()) {
-    if (std::find(kKnown.begin(), kKnown.end(), k) == kKnown.end()) {
-      return invalid_argument(where + ": unknown field '" + k +
-                              "' (expected name, cron, timezone, inputs, priority, overlap, missed)");
-    }
+std::map<std::string, store::ScheduleState> states_by_id(store::DaemonStore& store) {
+  std::map<std::string, store::ScheduleState> by_id;
+  auto states = store.schedules();
+  if (states.ok()) {
+    for (auto& s : states.value()) by_id[s.id] = s;
   }
-  ScheduleSpec s;
-  s.workflow = workflow;
-  s.id = workflow + "#" + std::to_string(index);
-  if (e.contains("name")) {
-    if (!e["name"].is_string() || e["name"].get<std::string>().empty()) {
-      return invalid_argument(where + ".name: expected a non-empty string");
-    }
-    s.id = workflow + "/" + e["name"].get<std::string>();
-  }
-  if (!e.contains("cron") || !e["cron"].is_string()) {
-    return invalid_argument(where + ".cron: expected a cron expression string");
-  }
-  auto expr = parse_cron(e["cron"].get<std::string>());
-  if (!expr.ok()) return invalid_argument(where + ".cron: " + expr.status().message());
-  s.expr = expr.value();
-  std::string tzname = "UTC";
-  if (e.contains("timezone")) {
-    if (!e["timezone"].is_string()) return invalid_argument(where + ".timezone: expected a string");
-    tzname = e["timezone"].get<std::string>();
-  }
-  auto tz = TimeZone::load(tzname, zoneinfo_dir);
-  if (!tz.ok()) return invalid_argument(where + ".timezone: " + tz.status().message());
-  s.tz = tz.value();
-  if (e.contains("inputs")) {
-    if (!e["inputs"].is_object()) return invalid_argument(where + ".inputs: expected a mapping");
-    s.inputs = e["inputs"];
-  }
-  if (e.contains("priority")) {
-    if (!e["priority"].is_number_integer()) {
-      return invalid_argument(where + ".priority: expected an integer");
-    }
-    s.priority = e["priority"].get<int>();
-  }
-  std::string overlap = e.value("overlap", std::string("skip"));
-  if (overlap != "skip" && overlap != "queue") {
-    return invalid_argument(where + ".overlap: expected skip or queue");
-  }
-  s.overlap = overlap == "skip" ? Overlap::kSkip : Overlap::kQueue;
-  std::string missed = e.value("missed", std::string("run_once"));
-  if (missed != "skip" && missed != "run_once") {
-    return invalid_argument(where + ".missed: expected skip or run_once");
-  }
-  s.missed = missed == "skip" ? Missed::kSkip : Missed::kRunOnce;
-  s.spec_hash = stable_hash(e.dump() + "|" + tzname);
-  return s;
+  return by_id;
+}
+
+std::string slot_key(const std::string& id, int64_t slot_ms) {
+  return "schedule:" + id + ":" + std::to_string(slot_ms);
 }
 
 }  // namespace
-
-Result<std::vector<ScheduleSpec>> parse_schedules(const std::string& workflow,
-                                                  const json& schedule,
-                                                  const std::string& zoneinfo_dir) {
-  std::vector<ScheduleSpec> out;
-  if (schedule.is_null()) return out;
-  json list = schedule.is_array() ? schedule : json::array({schedule});
-  for (size_t i = 0; i < list.size(); ++i) {
-    REAM_ASSIGN_OR_RETURN(auto s, parse_entry(workflow, i, list[i], zoneinfo_dir));
-    for (const auto& o : out) {
-      if (o.id == s.id) return invalid_argument(workflow + ": schedule name '" + s.id + "' repeats");
-    }
-    out.push_back(std::move(s));
-  }
-  return out;
-}
 
 Scheduler::Scheduler(store::DaemonStore& store, ScheduleHost& host,
                      std::function<int64_t()> clock_ms, int64_t grace_ms)
     : store_(store), host_(host), clock_(std::move(clock_ms)), grace_ms_(grace_ms) {}
 
+void Scheduler::plan_locked(const ScheduleSpec& spec, int64_t now) {
+  auto by_id = states_by_id(store_);
+  auto it = by_id.find(spec.id);
+  if (it != by_id.end() && it->second.spec_hash == spec.spec_hash && it->second.next_run_ms > 0) {
+    return;  // keep the persisted plan (missed slots are handled by tick)
+  }
+  store::ScheduleState st;
+  if (it != by_id.end()) st = it->second;
+  st.id = spec.id;
+  st.spec_hash = spec.spec_hash;
+  st.next_run_ms = next_fire(spec.expr, *spec.tz, now);
+  st.buffered_ms = 0;
+  Status ps = store_.put_schedule(st);
+  if (!ps.ok()) spdlog::error("schedule {}: {}", spec.id, ps.message());
+  spdlog::info("schedule {}: cron '{}' {} next run {}{}", spec.id, spec.expr.text,
+               spec.tz->name(), iso_utc(st.next_run_ms), spec.paused ? " (paused)" : "");
+}
+
 void Scheduler::set_specs(std::vector<ScheduleSpec> specs) {
   std::lock_guard lock(mu_);
-  specs_ = std::move(specs);
-  auto states = store_.schedules();
-  std::map<std::string, store::ScheduleState> by_id;
-  if (states.ok()) {
-    for (auto& s : states.value()) by_id[s.id] = s;
+  specs_.clear();
+  for (ScheduleSpec& s : specs) {
+    bool taken = false;
+    for (const ScheduleSpec& a : api_specs_) taken = taken || a.id == s.id;
+    if (taken) {
+      spdlog::error("schedule {} in {}: an API schedule already has this id; the file's entry is "
+                    "ignored (rename it with `name:` or delete the API schedule)", s.id, s.file);
+      continue;
+    }
+    specs_.push_back(std::move(s));
   }
   int64_t now = clock_();
-  for (const ScheduleSpec& spec : specs_) {
-    auto it = by_id.find(spec.id);
-    if (it != by_id.end() && it->second.spec_hash == spec.spec_hash && it->second.next_run_ms > 0) {
-      continue;  // keep the persisted plan (missed slots are handled by tick)
+  for (const ScheduleSpec& spec : specs_) plan_locked(spec, now);
+}
+
+void Scheduler::put_api(ScheduleSpec spec) {
+  std::lock_guard lock(mu_);
+  plan_locked(spec, clock_());
+  for (ScheduleSpec& a : api_specs_) {
+    if (a.id == spec.id) {
+      a = std::move(spec);
+      return;
     }
-    store::ScheduleState st;
-    if (it != by_id.end()) st = it->second;
-    st.id = spec.id;
-    st.spec_hash = spec.spec_hash;
-    st.next_run_ms = next_fire(spec.expr, *spec.tz, now);
-    Status ps = store_.put_schedule(st);
-    if (!ps.ok()) spdlog::error("schedule {}: {}", spec.id, ps.message());
-    spdlog::info("schedule {}: cron '{}' {} next run {}", spec.id, spec.expr.text,
-                 spec.tz->name(), iso_utc(st.next_run_ms));
   }
+  api_specs_.push_back(std::move(spec));
+}
+
+void Scheduler::remove_api(const std::string& id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(api_specs_, [&](const ScheduleSpec& s) { return s.id == id; });
+}
+
+const ScheduleSpec* Scheduler::find_locked(const std::string& id) const {
+  for (const ScheduleSpec& s : specs_) {
+    if (s.id == id) return &s;
+  }
+  for (const ScheduleSpec& s : api_specs_) {
+    if (s.id == id) return &s;
+  }
+  return nullptr;
+}
+
+std::optional<ScheduleSpec> Scheduler::find(const std::string& id) {
+  std::lock_guard lock(mu_);
+  const ScheduleSpec* s = find_locked(id);
+  if (s == nullptr) return std::nullopt;
+  return *s;
 }
 
 int Scheduler::tick() {
@@ -150,19 +117,35 @@ int Scheduler::tick() {
   int64_t now = clock_();
   int fired = 0;
   for (const ScheduleSpec& spec : specs_) fired += tick_one(spec, now);
+  for (const ScheduleSpec& spec : api_specs_) fired += tick_one(spec, now);
   return fired;
 }
 
 int Scheduler::tick_one(const ScheduleSpec& spec, int64_t now) {
-  auto states = store_.schedules();
-  if (!states.ok()) return 0;
-  const store::ScheduleState* st = nullptr;
-  for (const auto& s : states.value()) {
-    if (s.id == spec.id) st = &s;
+  if (spec.paused) return 0;
+  auto by_id = states_by_id(store_);
+  auto found = by_id.find(spec.id);
+  if (found == by_id.end()) return 0;
+  store::ScheduleState st = found->second;
+  int created = 0;
+  // buffer_one: a slot kept while the last job ran starts once that job has ended.
+  if (st.buffered_ms > 0 && !(st.last_job_id > 0 && host_.job_active(st.last_job_id))) {
+    auto r = host_.submit(spec, slot_key(spec.id, st.buffered_ms));
+    if (r.ok()) {
+      spdlog::info("schedule {}: buffered slot {} -> job {} job_id={}", spec.id,
+                   iso_utc(st.buffered_ms), r.value(), r.value());
+      st.last_job_id = r.value();
+      ++created;
+    } else {
+      spdlog::error("schedule {}: buffered slot {}: could not create the job: {}", spec.id,
+                    iso_utc(st.buffered_ms), r.status().message());
+    }
+    st.buffered_ms = 0;
+    if (Status ps = store_.put_schedule(st); !ps.ok()) spdlog::error("schedule {}: {}", spec.id, ps.message());
   }
-  if (st == nullptr || st->next_run_ms <= 0 || now < st->next_run_ms) return 0;
+  if (st.next_run_ms <= 0 || now < st.next_run_ms) return created;
   // The latest slot that is due, and how many were passed over.
-  int64_t latest = st->next_run_ms;
+  int64_t latest = st.next_run_ms;
   int passed = 0;
   for (;;) {
     int64_t nx = next_fire(spec.expr, *spec.tz, latest);
@@ -179,15 +162,28 @@ int Scheduler::tick_one(const ScheduleSpec& spec, int64_t now) {
   } else if (passed > 0) {
     spdlog::warn("schedule {}: {} earlier slot(s) passed over", spec.id, passed);
   }
-  if (fire && spec.overlap == Overlap::kSkip && st->last_job_id > 0 &&
-      host_.job_active(st->last_job_id)) {
-    spdlog::info("schedule {}: slot {} skipped: job {} is still active", spec.id,
-                 iso_utc(latest), st->last_job_id);
-    fire = false;
+  if (fire) {
+    bool active = st.last_job_id > 0 && host_.job_active(st.last_job_id);
+    OverlapAction act = overlap_action(spec.overlap, active, st.buffered_ms > 0);
+    if (!act.fire) {
+      spdlog::info("schedule {}: slot {} {}: job {} is still active (overlap {})", spec.id,
+                   iso_utc(latest), act.buffer ? "waits" : "skipped", st.last_job_id,
+                   overlap_name(spec.overlap));
+      if (act.buffer) {
+        Status bs = store_.set_schedule_buffer(spec.id, latest);
+        if (!bs.ok()) spdlog::error("schedule {}: {}", spec.id, bs.message());
+      }
+    }
+    if (act.cancel_active) {
+      bool ok = host_.cancel_job(st.last_job_id);
+      spdlog::info("schedule {}: slot {} cancels job {} (overlap cancel_other){}", spec.id,
+                   iso_utc(latest), st.last_job_id, ok ? "" : ": it could not be cancelled");
+    }
+    fire = act.fire;
   }
   int64_t job_id = 0;
   if (fire) {
-    auto r = host_.submit(spec, "schedule:" + spec.id + ":" + std::to_string(latest));
+    auto r = host_.submit(spec, slot_key(spec.id, latest));
     if (r.ok()) {
       job_id = r.value();
       spdlog::info("schedule {}: slot {} -> job {} job_id={}", spec.id, iso_utc(latest), job_id,
@@ -197,35 +193,78 @@ int Scheduler::tick_one(const ScheduleSpec& spec, int64_t now) {
                     iso_utc(latest), r.status().message());
     }
   }
-  auto adv = store_.advance_schedule(spec.id, st->next_run_ms, latest, following, job_id);
+  auto adv = store_.advance_schedule(spec.id, st.next_run_ms, latest, following, job_id);
   if (!adv.ok()) spdlog::error("schedule {}: {}", spec.id, adv.status().message());
-  return job_id > 0 ? 1 : 0;
+  return created + (job_id > 0 ? 1 : 0);
+}
+
+json Scheduler::describe_locked(const ScheduleSpec& spec, const store::ScheduleState& st) {
+  json j = {{"id", spec.id},
+            {"source", spec.source},
+            {"workflow", spec.workflow},
+            {"cron", spec.expr.text},
+            {"timezone", spec.tz->name()},
+            {"inputs", spec.inputs},
+            {"priority", spec.priority},
+            {"overlap", overlap_name(spec.overlap)},
+            {"missed", missed_name(spec.missed)},
+            {"paused", spec.paused},
+            {"next_run", spec.paused ? "" : iso_utc(st.next_run_ms)},
+            {"next_run_ms", spec.paused ? 0 : st.next_run_ms},
+            {"last_run", iso_utc(st.last_run_ms)},
+            {"last_job_id", st.last_job_id},
+            {"buffered_run", iso_utc(st.buffered_ms)}};
+  if (spec.source == "file") j["file"] = spec.file;
+  return j;
 }
 
 json Scheduler::list() {
   std::lock_guard lock(mu_);
-  auto states = store_.schedules();
-  std::map<std::string, store::ScheduleState> by_id;
-  if (states.ok()) {
-    for (auto& s : states.value()) by_id[s.id] = s;
-  }
+  auto by_id = states_by_id(store_);
   json out = json::array();
-  for (const ScheduleSpec& spec : specs_) {
-    const store::ScheduleState& st = by_id[spec.id];
-    out.push_back({{"id", spec.id},
-                   {"workflow", spec.workflow},
-                   {"cron", spec.expr.text},
-                   {"timezone", spec.tz->name()},
-                   {"inputs", spec.inputs},
-                   {"priority", spec.priority},
-                   {"overlap", spec.overlap == Overlap::kSkip ? "skip" : "queue"},
-                   {"missed", spec.missed == Missed::kSkip ? "skip" : "run_once"},
-                   {"next_run", iso_utc(st.next_run_ms)},
-                   {"next_run_ms", st.next_run_ms},
-                   {"last_run", iso_utc(st.last_run_ms)},
-                   {"last_job_id", st.last_job_id}});
-  }
+  for (const ScheduleSpec& spec : specs_) out.push_back(describe_locked(spec, by_id[spec.id]));
+  for (const ScheduleSpec& spec : api_specs_) out.push_back(describe_locked(spec, by_id[spec.id]));
   return out;
+}
+
+json Scheduler::describe(const std::string& id) {
+  std::lock_guard lock(mu_);
+  const ScheduleSpec* spec = find_locked(id);
+  if (spec == nullptr) return nullptr;
+  auto by_id = states_by_id(store_);
+  return describe_locked(*spec, by_id[id]);
+}
+
+Result<int64_t> Scheduler::trigger(const std::string& id) {
+  std::lock_guard lock(mu_);
+  const ScheduleSpec* spec = find_locked(id);
+  if (spec == nullptr) return not_found("no schedule '" + id + "'");
+  int64_t now = clock_();
+  REAM_ASSIGN_OR_RETURN(int64_t job, host_.submit(*spec, "schedule:" + id + ":trigger:" +
+                                                             std::to_string(now)));
+  auto by_id = states_by_id(store_);
+  store::ScheduleState st = by_id[id];
+  st.id = id;
+  st.last_job_id = job;
+  if (st.spec_hash.empty()) st.spec_hash = spec->spec_hash;
+  if (Status ps = store_.put_schedule(st); !ps.ok()) spdlog::error("schedule {}: {}", id, ps.message());
+  spdlog::info("schedule {}: triggered by hand -> job {} job_id={}", id, job, job);
+  return job;
+}
+
+Result<std::vector<int64_t>> Scheduler::backfill(const std::string& id,
+                                                 const std::vector<int64_t>& slots) {
+  std::lock_guard lock(mu_);
+  const ScheduleSpec* spec = find_locked(id);
+  if (spec == nullptr) return not_found("no schedule '" + id + "'");
+  std::vector<int64_t> jobs;
+  for (int64_t slot : slots) {
+    REAM_ASSIGN_OR_RETURN(int64_t job, host_.submit(*spec, slot_key(id, slot)));
+    jobs.push_back(job);
+  }
+  spdlog::info("schedule {}: backfill of {} slot(s) from {} to {}", id, slots.size(),
+               slots.empty() ? "" : iso_utc(slots.front()), slots.empty() ? "" : iso_utc(slots.back()));
+  return jobs;
 }
 
 }  // namespace ream::cron

@@ -43,7 +43,20 @@ CREATE TABLE IF NOT EXISTS reamd_document_names (
 );
 )SQL";
 
-constexpr int kDaemonVersion = 2;
+// Version 3: schedules created over the API (their definitions; the firing state
+// stays in reamd_schedules, shared with file schedules), and the slot a buffer_one
+// schedule keeps while its last job runs.
+const char* kDaemonV3 = R"SQL(
+CREATE TABLE IF NOT EXISTS reamd_api_schedules (
+  id               TEXT PRIMARY KEY,
+  definition_json  TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+);
+ALTER TABLE reamd_schedules ADD COLUMN buffered_ms INTEGER NOT NULL DEFAULT 0;
+)SQL";
+
+constexpr int kDaemonVersion = 3;
 
 // "host:pid:start_ms" -> pid, or -1.
 long owner_pid(const std::string& owner, const std::string& host) {
@@ -89,6 +102,7 @@ Status DaemonStore::migrate() {
   }
   if (version < 1) REAM_RETURN_IF_ERROR(db_->exec(kDaemonV1));
   if (version < 2) REAM_RETURN_IF_ERROR(db_->exec(kDaemonV2));
+  if (version < 3) REAM_RETURN_IF_ERROR(db_->exec(kDaemonV3));
   if (version < kDaemonVersion) {
     REAM_RETURN_IF_ERROR(db_->exec("INSERT OR REPLACE INTO reamd_meta(key, value) VALUES "
                                    "('schema_version', '" + std::to_string(kDaemonVersion) + "')"));
@@ -273,12 +287,12 @@ Result<std::vector<ScheduleState>> DaemonStore::schedules() {
   std::lock_guard lock(mu_);
   std::vector<ScheduleState> out;
   Stmt q = db_->prepare(
-      "SELECT id, spec_hash, next_run_ms, last_run_ms, last_job_id, updated_at "
+      "SELECT id, spec_hash, next_run_ms, last_run_ms, last_job_id, updated_at, buffered_ms "
       "FROM reamd_schedules ORDER BY id");
   Status st;
   while (q.step(&st)) {
     out.push_back(ScheduleState{q.col_text(0), q.col_text(1), q.col_int(2), q.col_int(3),
-                                q.col_int(4), q.col_int(5)});
+                                q.col_int(4), q.col_int(5), q.col_int(6)});
   }
   REAM_RETURN_IF_ERROR(st);
   return out;
@@ -288,10 +302,11 @@ Status DaemonStore::put_schedule(const ScheduleState& s) {
   std::lock_guard lock(mu_);
   Stmt q = db_->prepare(
       "INSERT INTO reamd_schedules(id, spec_hash, next_run_ms, last_run_ms, last_job_id, "
-      "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET "
-      "spec_hash = ?2, next_run_ms = ?3, last_run_ms = ?4, last_job_id = ?5, updated_at = ?6");
+      "updated_at, buffered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO UPDATE SET "
+      "spec_hash = ?2, next_run_ms = ?3, last_run_ms = ?4, last_job_id = ?5, updated_at = ?6, "
+      "buffered_ms = ?7");
   q.bind(1, s.id).bind(2, s.spec_hash).bind(3, s.next_run_ms).bind(4, s.last_run_ms);
-  q.bind(5, s.last_job_id).bind(6, now_ms());
+  q.bind(5, s.last_job_id).bind(6, now_ms()).bind(7, s.buffered_ms);
   return q.run();
 }
 
@@ -306,6 +321,64 @@ Result<bool> DaemonStore::advance_schedule(const std::string& id, int64_t expect
   q.bind(6, now_ms());
   REAM_RETURN_IF_ERROR(q.run());
   return db_->changes() > 0;
+}
+
+Status DaemonStore::set_schedule_buffer(const std::string& id, int64_t slot_ms) {
+  std::lock_guard lock(mu_);
+  Stmt q = db_->prepare(
+      "UPDATE reamd_schedules SET buffered_ms = ?2, updated_at = ?3 WHERE id = ?1");
+  q.bind(1, id).bind(2, slot_ms).bind(3, now_ms());
+  return q.run();
+}
+
+Result<std::vector<ApiScheduleRecord>> DaemonStore::api_schedules() {
+  std::lock_guard lock(mu_);
+  std::vector<ApiScheduleRecord> out;
+  Stmt q = db_->prepare(
+      "SELECT id, definition_json, created_at, updated_at FROM reamd_api_schedules ORDER BY "
+      "created_at, id");
+  Status st;
+  while (q.step(&st)) {
+    out.push_back(ApiScheduleRecord{q.col_text(0), q.col_text(1), q.col_int(2), q.col_int(3)});
+  }
+  REAM_RETURN_IF_ERROR(st);
+  return out;
+}
+
+Result<bool> DaemonStore::insert_api_schedule(const std::string& id,
+                                              const std::string& definition_json) {
+  std::lock_guard lock(mu_);
+  Stmt q = db_->prepare(
+      "INSERT OR IGNORE INTO reamd_api_schedules(id, definition_json, created_at, updated_at) "
+      "VALUES (?1, ?2, ?3, ?3)");
+  q.bind(1, id).bind(2, definition_json).bind(3, now_ms());
+  REAM_RETURN_IF_ERROR(q.run());
+  return db_->changes() > 0;
+}
+
+Result<bool> DaemonStore::update_api_schedule(const std::string& id,
+                                              const std::string& definition_json) {
+  std::lock_guard lock(mu_);
+  Stmt q = db_->prepare(
+      "UPDATE reamd_api_schedules SET definition_json = ?2, updated_at = ?3 WHERE id = ?1");
+  q.bind(1, id).bind(2, definition_json).bind(3, now_ms());
+  REAM_RETURN_IF_ERROR(q.run());
+  return db_->changes() > 0;
+}
+
+Result<bool> DaemonStore::remove_api_schedule(const std::string& id) {
+  std::lock_guard lock(mu_);
+  WriteTxn txn(*db_);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Stmt q = db_->prepare("DELETE FROM reamd_api_schedules WHERE id = ?1");
+  q.bind(1, id);
+  REAM_RETURN_IF_ERROR(q.run());
+  bool removed = db_->changes() > 0;
+  Stmt s = db_->prepare("DELETE FROM reamd_schedules WHERE id = ?1");
+  s.bind(1, id);
+  REAM_RETURN_IF_ERROR(s.run());
+  REAM_RETURN_IF_ERROR(txn.commit());
+  return removed;
 }
 
 }  // namespace ream::store

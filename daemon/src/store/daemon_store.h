@@ -2,8 +2,9 @@
 // idempotency keys, counts for metrics and backpressure, and schedule state.
 //
 // It opens its own connection to the same database file as Store (WAL lets both
-// work at once) and keeps its tables apart: `reamd_idempotency`, `reamd_schedules`
-// and `reamd_document_names`, created on open when missing, versioned in `reamd_meta`.
+// work at once) and keeps its tables apart: `reamd_idempotency`, `reamd_schedules`,
+// `reamd_document_names` and `reamd_api_schedules`, created on open when missing,
+// versioned in `reamd_meta`.
 // The lease columns themselves (jobs.lease_owner, jobs.lease_expires_at) belong
 // to Store's schema version 1.
 //
@@ -36,6 +37,15 @@ struct ScheduleState {
   int64_t next_run_ms = 0;   // UTC; 0 = not planned yet
   int64_t last_run_ms = 0;   // the slot last fired (its scheduled time)
   int64_t last_job_id = 0;
+  int64_t updated_at = 0;
+  int64_t buffered_ms = 0;   // overlap buffer_one: a slot waiting for the last job to end
+};
+
+// A schedule created over the API: its definition as the API took it (JSON text).
+struct ApiScheduleRecord {
+  std::string id;
+  std::string definition_json;
+  int64_t created_at = 0;
   int64_t updated_at = 0;
 };
 
@@ -90,6 +100,15 @@ class DaemonStore {
   // cannot both fire it).
   Result<bool> advance_schedule(const std::string& id, int64_t expected_next_ms,
                                 int64_t fired_ms, int64_t next_ms, int64_t job_id);
+  // Keeps `slot_ms` as the schedule's buffered slot (0 clears it).
+  Status set_schedule_buffer(const std::string& id, int64_t slot_ms);
+
+  // API schedules. insert: false when the id is taken. update/remove: false when
+  // there is none; remove also drops the schedule's state row.
+  Result<std::vector<ApiScheduleRecord>> api_schedules();
+  Result<bool> insert_api_schedule(const std::string& id, const std::string& definition_json);
+  Result<bool> update_api_schedule(const std::string& id, const std::string& definition_json);
+  Result<bool> remove_api_schedule(const std::string& id);
 
  private:
   explicit DaemonStore(std::unique_ptr<Db> db);
