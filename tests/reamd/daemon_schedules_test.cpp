@@ -166,6 +166,14 @@ TEST_F(ScheduleApiTest, CreateReadListUpdateDeleteWithEveryError) {
   EXPECT_EQ(r.json()["cron"], "30 6 * * *");
   EXPECT_EQ(r.json()["overlap"], "cancel_other");
   EXPECT_FALSE(r.json()["next_run"].get<std::string>().empty());
+  // A merge patch: inputs merge key by key, null restores a default.
+  auto m = send(*d, "PATCH", "/v1/schedules/digest", {{"inputs", {{"max_words", 25}}}, {"overlap", nullptr}});
+  ASSERT_EQ(m.status, 200u) << m.body;
+  EXPECT_EQ(m.json()["inputs"]["max_words"], 25);
+  EXPECT_EQ(m.json()["inputs"]["documents"], json::array({doc_}));
+  EXPECT_EQ(m.json()["overlap"], "skip");
+  expect_error(send(*d, "PATCH", "/v1/schedules/digest", {{"inputs", {{"max_words", "ten"}}}}), 400,
+               "invalid_request", "max_words", "inputs.max_words");
 
   // Upcoming: 06:30 in Berlin is 05:30Z in winter and 04:30Z in summer, a day apart.
   auto up = d->get("/v1/schedules/digest/upcoming?count=3");

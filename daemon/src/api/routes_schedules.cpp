@@ -160,13 +160,10 @@ Response update(App& app, Request& req) {
       return json_error(400, "invalid_request",
                         "'" + k + "' cannot be changed; create a new schedule instead", k);
     }
-    // JSON merge patch (RFC 7396): null takes the field back to its default.
-    if (v.is_null()) {
-      def->erase(k);
-    } else {
-      (*def)[k] = v;
-    }
   }
+  // A JSON merge patch (RFC 7396): objects merge key by key; null removes a key,
+  // which takes it back to its default.
+  def->merge_patch(*patch);
   std::string field;
   auto spec = check_definition(app, *def, &field);
   if (!spec.ok()) return bad_definition(spec.status(), field);
