@@ -200,13 +200,19 @@ json job_brief(App& app, int64_t job_id) {
   return j;
 }
 
+// A job the schedule could not make: bad inputs name `inputs` (a document path the
+// roots refuse is a 403 forbidden_path); a workflow gone since is a 404.
+Response job_error(const Status& st) {
+  return http::error_from_status(st, st.code() == StatusCode::kInvalidArgument ? "inputs" : "");
+}
+
 Response trigger(App& app, Request& req) {
   if (app.draining()) return unavailable_response(app);
   if (!app.scheduler()) return disabled();
   const std::string id = schedule_id(req);
   if (!app.scheduler()->find(id)) return no_schedule(id);
   auto job = app.scheduler()->trigger(id);
-  if (!job.ok()) return http::error_from_status(job.status(), "inputs");
+  if (!job.ok()) return job_error(job.status());
   json body = job_brief(app, job.value());
   body["schedule"] = id;
   Response r = http::json_response(201, body);
@@ -314,7 +320,7 @@ Response backfill(App& app, Request& req) {
                       "end");
   }
   auto jobs = app.scheduler()->backfill(id, slots);
-  if (!jobs.ok()) return http::error_from_status(jobs.status(), "inputs");
+  if (!jobs.ok()) return job_error(jobs.status());
   json list = json::array();
   for (size_t i = 0; i < slots.size(); ++i) {
     list.push_back({{"fire_time", iso_time(slots[i])}, {"job", job_brief(app, jobs.value()[i])}});

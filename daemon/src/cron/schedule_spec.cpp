@@ -175,6 +175,12 @@ Result<ScheduleSpec> parse_api_schedule(const json& def, const std::string& zone
   }
   ScheduleSpec s;
   s.source = "api";
+  if (!def.contains("workflow") || !def["workflow"].is_string() ||
+      def["workflow"].get<std::string>().empty()) {
+    *field = "workflow";
+    return invalid_argument("workflow: expected the name of a workflow");
+  }
+  s.workflow = def["workflow"].get<std::string>();
   if (!def.contains("id") || !def["id"].is_string()) {
     *field = "id";
     return invalid_argument("id: expected a string");
@@ -187,12 +193,6 @@ Result<ScheduleSpec> parse_api_schedule(const json& def, const std::string& zone
     return invalid_argument("id: '" + s.id +
                             "' must be 1-128 characters of letters, digits, '_', '.', '-' and '#'");
   }
-  if (!def.contains("workflow") || !def["workflow"].is_string() ||
-      def["workflow"].get<std::string>().empty()) {
-    *field = "workflow";
-    return invalid_argument("workflow: expected the name of a workflow");
-  }
-  s.workflow = def["workflow"].get<std::string>();
   if (def.contains("paused")) {
     if (!def["paused"].is_boolean()) {
       *field = "paused";
