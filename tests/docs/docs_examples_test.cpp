@@ -139,7 +139,9 @@ class DocsExamples : public ::testing::Test {
     replace_all(&text, "127.0.0.1:8080", addr);
     replace_all(&text, "/srv/contracts/", contracts_ + "/");
     replace_all(&text, "3f9c\xE2\x80\xA6", doc_id_);
-    const int64_t job = text.find("-X DELETE") != std::string::npos ? queued_job() : job_id_;
+    // Only a block that deletes /v1/jobs/17 needs the queued job (not one deleting a schedule).
+    const bool deletes_job = text.find("-X DELETE") != std::string::npos && text.find("/v1/jobs/17") != std::string::npos;
+    const int64_t job = deletes_job ? queued_job() : job_id_;
     replace_all(&text, "/v1/jobs/17", "/v1/jobs/" + std::to_string(job));
     return text;
   }
