@@ -211,6 +211,10 @@ TEST_F(ScheduleApiTest, CreateReadListUpdateDeleteWithEveryError) {
 TEST_F(ScheduleApiTest, TriggerAndBackfillMakeJobs) {
   auto d = start_daemon();
   ASSERT_EQ(d->post("/v1/schedules", digest("hourly", "0 * * * *")).status, 201u);
+  auto hashed = d->post("/v1/schedules", digest("digest#2", "0 * * * *"));
+  ASSERT_EQ(hashed.status, 201u) << hashed.body;
+  EXPECT_EQ(hashed.headers["location"], "/v1/schedules/digest%232");
+  EXPECT_EQ(d->get(hashed.headers["location"]).json()["id"], "digest#2");
   auto t = d->post("/v1/schedules/hourly/trigger", json::object());
   ASSERT_EQ(t.status, 201u) << t.body;
   int64_t job_id = t.json()["id"];

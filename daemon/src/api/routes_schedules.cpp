@@ -112,7 +112,9 @@ Response create(App& app, Request& req) {
   spdlog::info("schedule {}: created over the API (workflow {}, cron '{}'{})", spec->id,
                spec->workflow, spec->expr.text, spec->paused ? ", paused" : "");
   Response r = http::json_response(201, app.scheduler()->describe(spec->id));
-  r.set_header("Location", "/v1/schedules/" + spec->id);
+  std::string path = spec->id;  // '#' would start a fragment in a URL
+  for (size_t at = path.find('#'); at != std::string::npos; at = path.find('#', at)) path.replace(at, 1, "%23");
+  r.set_header("Location", "/v1/schedules/" + path);
   return r;
 }
 
