@@ -14,6 +14,7 @@ STAGES=${*:-tests check long bench}
 OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH=$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export REAM_TOKENIZER_DIR=$TOK  # tests built elsewhere find the tokenizer here
 # The golden files the tests read, from this checkout (the programs were built elsewhere).
 export REAM_TEST_DATA_DIR=${REAM_TEST_DATA_DIR:-$(cd "$(dirname "$0")/.." && pwd)/tests/data}
 MODEL=/tmp/qwen3-4b-random
