@@ -1,0 +1,147 @@
+// Matching a Grammar against tokens: the vocabulary index, the compiled grammar (a
+// byte-level pushdown automaton with memoised transitions and cached token masks) and
+// the per-request Matcher.
+//
+// How a mask is computed (after xgrammar, "Flexible and Efficient Grammar-Constrained
+// Decoding"): a matcher state is a set of PDA stacks whose top is a byte set. Stacks are
+// hash-consed nodes (position, parent) shared by every request of one compiled grammar,
+// and a right-recursive call (a tail call) pushes nothing, so a JSON value's stack is
+// the same node every time the output is at the same place of the schema (the 3rd and
+// the 30th array item alike). The tokens a stack allows are found once by walking the
+// vocabulary in byte order (a trie walk: tokens sharing a prefix share its steps, and a
+// dead prefix skips every token that starts with it), and cached per stack. A state's
+// mask is then the OR of its stacks' cached masks, plus EOS when the grammar is
+// complete. Byte steps between stack sets are memoised too (a lazily built DFA), so the
+// walk through a string body costs a table lookup per byte.
+//
+// Thread-safety: TokenVocab is immutable. A CompiledGrammar may be shared by many
+// Matchers on many threads (its caches are guarded by a mutex). A Matcher is used by one
+// thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "grammar/grammar.h"
+#include "ream/engine/tokenizer.h"
+
+namespace ream::grammar {
+
+// The vocabulary as the matcher walks it: the bytes of every token a constraint may
+// allow, sorted, with each one's common prefix length with the one before. Special
+// tokens and tokens without bytes are left out; EOS ids are handled apart.
+class TokenVocab {
+ public:
+  // `vocab_size` (the model's, may exceed the tokenizer's) is the number of mask bits.
+  static std::shared_ptr<const TokenVocab> build(const Tokenizer& tokenizer, int32_t vocab_size,
+                                                 std::vector<int32_t> eos_ids);
+  // From raw token bytes (tests): id i has bytes tokens[i]; `special` ids are excluded.
+  static std::shared_ptr<const TokenVocab> from_bytes(const std::vector<std::string>& tokens,
+                                                      const std::vector<int32_t>& special,
+                                                      std::vector<int32_t> eos_ids);
+
+  int32_t vocab_size() const { return vocab_size_; }
+  int32_t mask_words() const { return (vocab_size_ + 31) / 32; }
+  const std::vector<int32_t>& eos_ids() const { return eos_; }
+  const std::string& bytes(int32_t id) const { return bytes_[id]; }
+  bool allowed(int32_t id) const { return id >= 0 && id < vocab_size_ && allowed_[id]; }
+  size_t size() const { return order_.size(); }          // constrainable tokens
+  int32_t id_at(size_t i) const { return order_[i]; }     // i-th in byte order
+  uint16_t lcp_at(size_t i) const { return lcp_[i]; }     // common prefix with (i-1)-th
+  size_t max_len() const { return max_len_; }
+
+ private:
+  void index();
+  int32_t vocab_size_ = 0;
+  std::vector<std::string> bytes_;  // by id
+  std::vector<uint8_t> allowed_;    // by id
+  std::vector<int32_t> order_;
+  std::vector<uint16_t> lcp_;
+  std::vector<int32_t> eos_;
+  size_t max_len_ = 0;
+};
+
+class CompiledGrammar;
+
+// One request's position in a grammar.
+class Matcher {
+ public:
+  explicit Matcher(std::shared_ptr<const CompiledGrammar> grammar);
+
+  // Advances by one token; false (and no change) when the token is not allowed.
+  bool accept_token(int32_t id);
+  // Advances by raw bytes (tests); false (and no change) when they leave the language.
+  bool accept_bytes(std::string_view bytes);
+  // Sets the bit of every allowed token in `words` (mask_words() uint32, overwritten);
+  // EOS bits when the output may end here and `allow_eos`. Returns the number of
+  // allowed tokens.
+  int64_t fill_mask(uint32_t* words, bool allow_eos);
+  bool is_complete() const;  // the output may end here
+  bool must_end() const;     // complete, and nothing may follow
+  const CompiledGrammar& grammar() const { return *grammar_; }
+
+ private:
+  std::shared_ptr<const CompiledGrammar> grammar_;
+  int32_t state_;
+};
+
+// A grammar ready for matching over one vocabulary. Immutable to its users; the
+// automaton and the mask cache grow inside as requests explore it.
+class CompiledGrammar {
+ public:
+  static std::shared_ptr<const CompiledGrammar> make(Grammar grammar, std::shared_ptr<const TokenVocab> vocab);
+  ~CompiledGrammar();
+  const TokenVocab& vocab() const { return *vocab_; }
+  const Grammar& grammar() const { return grammar_; }
+  // Bytes held by the automaton and the mask cache (grows; capped by kMaxCacheBytes).
+  size_t cache_bytes() const;
+
+ private:
+  friend class Matcher;
+  CompiledGrammar(Grammar grammar, std::shared_ptr<const TokenVocab> vocab);
+  struct Node {
+    int32_t pos;
+    int32_t parent;
+  };
+  struct Mask {
+    std::vector<int32_t> ids;     // when sparse
+    std::vector<uint32_t> words;  // when dense
+  };
+
+  // All below: call with mu_ held.
+  int32_t node(int32_t pos, int32_t parent) const;
+  void expand(int32_t node, std::vector<int32_t>* leaves, bool* complete) const;
+  int32_t intern_state(std::vector<int32_t> leaves, bool complete) const;
+  int32_t step(int32_t state, uint8_t byte) const;
+  const Mask& leaf_mask(int32_t leaf) const;
+  void walk(int32_t leaf, std::vector<int32_t>* ids) const;
+  bool state_complete(int32_t s) const { return state_complete_[s] != 0; }
+
+  Grammar grammar_;
+  std::shared_ptr<const TokenVocab> vocab_;
+  // The flattened grammar: each alternative a run of elements ending with kEnd.
+  enum Op : int32_t { kEnd = -1 };
+  std::vector<int32_t> ops_;       // >= 0: byte set index; kEnd; <= -2: call rule (-2 - op)
+  std::vector<std::vector<int32_t>> alt_starts_;  // per rule
+  int32_t initial_ = 0;
+
+  mutable std::mutex mu_;
+  mutable std::vector<Node> nodes_;  // node 0: the bottom (root finished)
+  mutable std::unordered_map<uint64_t, int32_t> node_ids_;
+  mutable std::vector<std::vector<int32_t>> state_leaves_;
+  mutable std::vector<uint8_t> state_complete_;
+  mutable std::unordered_map<std::string, int32_t> state_ids_;
+  mutable std::vector<int32_t> trans_;  // state * 256 + byte -> state; -1 unknown
+  mutable std::unordered_map<int32_t, Mask> masks_;  // per leaf node
+  mutable size_t mask_bytes_ = 0;
+  mutable std::vector<int32_t> scratch_leaves_, scratch_work_, walk_states_;
+  mutable std::vector<int32_t> visit_mark_;
+  mutable int32_t visit_epoch_ = 0;
+};
+
+}  // namespace ream::grammar

@@ -1,0 +1,185 @@
+// The grammar library: GBNF parsing (and every error path), matching bytes and tokens,
+// masks against a brute-force check, regular expressions against std::regex (ECMAScript),
+// and the JSON Schema compiler's errors.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <regex>
+
+#include "grammar/compile.h"
+#include "grammar/grammar.h"
+#include "grammar/matcher.h"
+
+namespace ream::grammar {
+namespace {
+
+// A small vocabulary: every single byte, plus multi-byte tokens.
+std::shared_ptr<const TokenVocab> small_vocab() {
+  std::vector<std::string> t;
+  for (int b = 0; b < 256; ++b) t.push_back(std::string(1, static_cast<char>(b)));
+  for (const char* s : {"ab", "abc", "{\"", "\":", "\",", "\"}", "true", "false", "null", "  ", "\n  ", "12", "é", "\xC3",
+                        "<eos>", "<special>"})
+    t.push_back(s);
+  const int32_t eos = static_cast<int32_t>(t.size()) - 2, special = static_cast<int32_t>(t.size()) - 1;
+  return TokenVocab::from_bytes(t, {special}, {eos});
+}
+
+std::shared_ptr<const CompiledGrammar> compile_gbnf(const std::string& text) {
+  Result<Grammar> g = parse_gbnf(text);
+  EXPECT_TRUE(g.ok()) << g.status().to_string() << "\n" << text;
+  if (!g.ok()) return nullptr;
+  return CompiledGrammar::make(std::move(g).value(), small_vocab());
+}
+
+bool matches(const std::shared_ptr<const CompiledGrammar>& g, const std::string& s) {
+  Matcher m(g);
+  return m.accept_bytes(s) && m.is_complete();
+}
+
+std::string parse_error(const std::string& text) {
+  Result<Grammar> g = parse_gbnf(text);
+  return g.ok() ? "" : g.status().message();
+}
+
+TEST(Gbnf, LiteralsClassesGroupsAndQuantifiers) {
+  auto g = compile_gbnf(R"(root ::= "a" [b-d]+ ("x" | "yz")? tail{2,3}
+tail ::= [0-9] # a digit
+)");
+  ASSERT_TRUE(g);
+  EXPECT_TRUE(matches(g, "ab12"));
+  EXPECT_TRUE(matches(g, "abcdyz123"));
+  EXPECT_TRUE(matches(g, "adx00"));
+  EXPECT_FALSE(matches(g, "a12"));       // + needs one
+  EXPECT_FALSE(matches(g, "ab1"));       // {2,3}
+  EXPECT_FALSE(matches(g, "ab1234"));
+  EXPECT_FALSE(matches(g, "abxy12"));
+}
+
+TEST(Gbnf, EscapesUnicodeNegationAndAnyChar) {
+  auto g = compile_gbnf("root ::= \"\\x41\\u00e9\\U0001F600\\n\\t\\\\\\\"\" [^a-z\\u00e0] . [\\[\\]]\n");
+  ASSERT_TRUE(g);
+  EXPECT_TRUE(matches(g, "A\xC3\xA9\xF0\x9F\x98\x80\n\t\\\"Z\xE4\xB8\xAD["));
+  EXPECT_FALSE(matches(g, "A\xC3\xA9\xF0\x9F\x98\x80\n\t\\\"z\xE4\xB8\xAD["));     // z is excluded
+  EXPECT_FALSE(matches(g, "A\xC3\xA9\xF0\x9F\x98\x80\n\t\\\"\xC3\xA0\xE4\xB8\xAD["));  // U+00E0 excluded
+  EXPECT_FALSE(matches(g, "A\xC3\xA9\xF0\x9F\x98\x80\n\t\\\"Z\xED\xA0\x80["));      // a surrogate is no character
+}
+
+TEST(Gbnf, MultiLineAlternativesAndRecursion) {
+  auto g = compile_gbnf(R"(root ::= list
+list ::= "[" ( item ( "," item )* )? "]"
+item ::= list
+       | [a-z]+
+)");
+  ASSERT_TRUE(g);
+  EXPECT_TRUE(matches(g, "[]"));
+  EXPECT_TRUE(matches(g, "[a,[b,[]],cd]"));
+  EXPECT_FALSE(matches(g, "[a,]"));
+  EXPECT_FALSE(matches(g, "[[a]"));
+}
+
+TEST(Gbnf, EveryErrorNamesLineAndColumn) {
+  EXPECT_EQ(parse_error("root ::= \"a\"\nroot ::= \"b\"\n"), "grammar 2:1: rule 'root' is defined twice");
+  EXPECT_EQ(parse_error("root ::= foo\n"), "grammar 1:10: rule 'foo' is not defined");
+  EXPECT_EQ(parse_error("start ::= \"a\"\n"), "grammar 2:1: the grammar has no 'root' rule");
+  EXPECT_EQ(parse_error("root := \"a\"\n"), "grammar 1:6: expected '::=' after rule name 'root'");
+  EXPECT_EQ(parse_error("root ::= \"abc\n"), "grammar 1:14: unterminated string literal");
+  EXPECT_EQ(parse_error("root ::= [abc\n"), "grammar 1:14: expected ']'");
+  EXPECT_EQ(parse_error("root ::= [z-a]\n"), "grammar 1:13: character range is out of order");
+  EXPECT_EQ(parse_error("root ::= \"\\q\"\n"), "grammar 1:11: unknown escape '\\q'");
+  EXPECT_EQ(parse_error("root ::= \"\\xZZ\"\n"), "grammar 1:13: expected a hex digit, got 'Z'");
+  EXPECT_EQ(parse_error("root ::= \"\\uD800\"\n"), "grammar 1:17: escape is not a Unicode character");
+  EXPECT_EQ(parse_error("root ::= ( \"a\"\n"), "grammar 2:1: expected ')'");
+  EXPECT_EQ(parse_error("root ::= * \"a\"\n"), "grammar 1:10: '*' has nothing to repeat");
+  EXPECT_EQ(parse_error("root ::= \"a\"{3,1}\n"), "grammar 1:13: repetition {m,n} has n < m");
+  EXPECT_EQ(parse_error("root ::= \"a\"{2\n"), "grammar 1:15: expected '}'");
+  EXPECT_EQ(parse_error("root ::= \"a\"{999999}\n"), "grammar 1:14: repetition count is larger than 100000");
+  EXPECT_EQ(parse_error("root ::= \"a\" ]\n"), "grammar 1:14: unexpected ']'");
+  EXPECT_EQ(parse_error("root ::= \"a\" x ::= \"b\"\n"), "grammar 1:14: missing newline before rule 'x'");
+  EXPECT_EQ(parse_error("::= \"a\"\n"), "grammar 1:1: expected a rule name");
+  EXPECT_EQ(parse_error("root ::= root \"a\" | \"b\"\n"),
+            "grammar: rule 'root' is left-recursive (it can call itself before matching anything)");
+  EXPECT_EQ(parse_error("root ::= x \"a\"\nx ::= y\ny ::= \"\" | root\n"),
+            "grammar: rule 'root' is left-recursive (it can call itself before matching anything)");
+}
+
+TEST(Gbnf, NullableLoopsAndTailRecursionRun) {
+  // ("a"?)* and right recursion through a nullable prefix are fine: tail calls.
+  auto g = compile_gbnf("root ::= (\"a\"?)* \"b\"\n");
+  ASSERT_TRUE(g);
+  EXPECT_TRUE(matches(g, "aaab"));
+  EXPECT_TRUE(matches(g, "b"));
+  auto r = compile_gbnf("root ::= x root | \"z\"\nx ::= \"\" | \"y\"\n");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(matches(r, "yyz"));
+  EXPECT_TRUE(matches(r, "z"));
+}
+
+// The mask equals what a brute-force token-by-token check gives, for random states.
+TEST(Matcher, MaskEqualsBruteForceOnRandomWalks) {
+  auto g = compile_gbnf(R"(root ::= "{" ws "\"k\"" ws ":" ws value ws "}"
+value ::= "true" | "false" | "null" | [0-9]+ | "\"" [^"]* "\"" | "[" ws (value (ws "," ws value)*)? ws "]"
+ws ::= [ \n]{0,3}
+)");
+  ASSERT_TRUE(g);
+  const TokenVocab& v = g->vocab();
+  std::mt19937 rng(std::random_device{}());
+  std::vector<uint32_t> mask(v.mask_words());
+  for (int walk = 0; walk < 20; ++walk) {
+    Matcher m(g);
+    for (int step = 0; step < 40; ++step) {
+      const int64_t n = m.fill_mask(mask.data(), true);
+      std::vector<int32_t> allowed;
+      for (int32_t id = 0; id < v.vocab_size(); ++id) {
+        const bool bit = (mask[id >> 5] >> (id & 31)) & 1;
+        bool want;
+        if (std::find(v.eos_ids().begin(), v.eos_ids().end(), id) != v.eos_ids().end()) {
+          want = m.is_complete();
+        } else {
+          Matcher probe = m;
+          want = v.allowed(id) && probe.accept_token(id);
+        }
+        ASSERT_EQ(bit, want) << "token " << id << " '" << v.bytes(id) << "' at step " << step;
+        if (bit) allowed.push_back(id);
+      }
+      ASSERT_EQ(n, static_cast<int64_t>(allowed.size()));
+      if (allowed.empty() || m.must_end()) break;
+      const int32_t pick = allowed[rng() % allowed.size()];
+      if (std::find(v.eos_ids().begin(), v.eos_ids().end(), pick) != v.eos_ids().end()) break;
+      ASSERT_TRUE(m.accept_token(pick));
+    }
+  }
+}
+
+TEST(Matcher, SpecialTokensNeverAllowedAndEosOnlyWhenComplete) {
+  auto g = compile_gbnf("root ::= [^x]* \"x\" \"y\"?\n");
+  ASSERT_TRUE(g);
+  const TokenVocab& v = g->vocab();
+  const int32_t eos = v.eos_ids()[0], special = eos + 1;
+  std::vector<uint32_t> mask(v.mask_words());
+  Matcher m(g);
+  m.fill_mask(mask.data(), true);
+  EXPECT_FALSE((mask[eos >> 5] >> (eos & 31)) & 1);
+  EXPECT_FALSE((mask[special >> 5] >> (special & 31)) & 1);
+  EXPECT_FALSE(m.accept_token(special));
+  ASSERT_TRUE(m.accept_bytes("abx"));
+  m.fill_mask(mask.data(), true);
+  EXPECT_TRUE((mask[eos >> 5] >> (eos & 31)) & 1);
+  m.fill_mask(mask.data(), false);
+  EXPECT_FALSE((mask[eos >> 5] >> (eos & 31)) & 1);
+  EXPECT_FALSE(m.must_end());
+  ASSERT_TRUE(m.accept_bytes("y"));
+  EXPECT_TRUE(m.must_end());
+  EXPECT_EQ(m.fill_mask(mask.data(), true), 1);  // only EOS
+}
+
+TEST(Matcher, RejectedInputLeavesTheStateAlone) {
+  auto g = compile_gbnf("root ::= \"abc\"\n");
+  Matcher m(g);
+  EXPECT_TRUE(m.accept_bytes("a"));
+  EXPECT_FALSE(m.accept_bytes("bx"));
+  EXPECT_TRUE(m.accept_bytes("bc"));
+  EXPECT_TRUE(m.must_end());
+}
+
+}  // namespace
+}  // namespace ream::grammar
