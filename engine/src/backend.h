@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -41,12 +42,20 @@ struct SeqSlice {
   int64_t sample_index = 0;  // how many tokens this sequence sampled before (random stream index)
   const std::vector<int32_t>* prompt_tokens = nullptr;  // for the repetition penalty
   const std::vector<int32_t>* output_tokens = nullptr;  // for all penalties
+  // Constrained decoding: a bitmask over the vocabulary ((vocab + 31) / 32 words, bit
+  // id & 31 of word id >> 5 set = allowed), or null when unconstrained. Its contents are
+  // written by StepBatch::fill_masks, so read them only after calling it.
+  const uint32_t* allowed = nullptr;
 };
 
 struct StepBatch {
   std::vector<int32_t> tokens;     // (n_tokens) all sequences' new tokens, back to back
   std::vector<int32_t> positions;  // (n_tokens) position of each token in its sequence
   std::vector<SeqSlice> seqs;
+  // Computes the masks SeqSlice::allowed points at (on the calling thread). A backend
+  // calls it once per step, after starting the forward pass and before sampling, so the
+  // mask work may overlap the device's forward. Empty when no slice is constrained.
+  std::function<void()> fill_masks;
 };
 
 struct SampleResult {

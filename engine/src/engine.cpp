@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "backend.h"
+#include "grammar/compile.h"
+#include "grammar/matcher.h"
 #include "model/qwen3.h"
 #include "ream/engine/engine.h"
 #include "sched/scheduler.h"
@@ -79,6 +81,16 @@ class EngineImpl final : public Engine {
       return invalid_argument("prompt (" + std::to_string(request.prompt.size()) + " tokens) + max_tokens (" +
                               std::to_string(request.sampling.max_tokens) + ") exceeds the context of " +
                               std::to_string(max_model_len_) + " tokens");
+    for (const auto& [id, bias] : request.sampling.logit_bias)
+      if (id >= model_->config.vocab_size)
+        return invalid_argument("logit_bias: token id " + std::to_string(id) + " is outside the vocabulary (size " +
+                                std::to_string(model_->config.vocab_size) + ")");
+    std::shared_ptr<grammar::Matcher> matcher;
+    if (request.sampling.constraint.kind != Constraint::Kind::kNone) {
+      Result<std::shared_ptr<grammar::Matcher>> m = make_matcher(request.sampling.constraint);
+      if (!m.ok()) return m.status();
+      matcher = std::move(m).value();
+    }
     const int64_t kv_tokens = blocks_.num_blocks() * blocks_.block_size();
     if (total > kv_tokens)
       return resource_exhausted("prompt + max_tokens (" + std::to_string(total) +
@@ -87,6 +99,7 @@ class EngineImpl final : public Engine {
     auto seq = std::make_unique<Sequence>();
     seq->request = std::move(request);
     seq->callback = std::move(callback);
+    seq->matcher = std::move(matcher);
     seq->tokens = seq->request.prompt;
     seq->prompt_len = static_cast<int64_t>(seq->tokens.size());
     seq->rng_seed = seq->request.sampling.has_seed ? seq->request.sampling.seed : std::random_device{}() * 0x100000001ull;
@@ -130,6 +143,9 @@ class EngineImpl final : public Engine {
   }
 
  private:
+  Result<std::shared_ptr<grammar::Matcher>> make_matcher(const Constraint& c);
+  void attach_masks(ScheduledStep* step);
+  void fill_masks(const ScheduledStep& step);
   void run_loop();
   void drain_inputs();
   void finish(Sequence* seq, FinishReason reason, Status error = Status());
@@ -157,10 +173,57 @@ class EngineImpl final : public Engine {
   std::map<uint64_t, OutputState> outputs_;
   int64_t tokens_generated_ = 0, tokens_prefilled_ = 0;
 
+  // Constrained decoding: the compiled grammars (made on the first constrained request)
+  // and one mask row per sequence of a step, allocated once.
+  std::mutex grammar_mu_;
+  std::unique_ptr<grammar::GrammarCache> grammars_;
+  std::vector<uint32_t> masks_;
+
   mutable std::mutex stats_mu_;
   EngineStats stats_;
   std::thread loop_;
 };
+
+Result<std::shared_ptr<grammar::Matcher>> EngineImpl::make_matcher(const Constraint& c) {
+  grammar::GrammarCache* cache;
+  {
+    std::lock_guard<std::mutex> lock(grammar_mu_);
+    if (!grammars_) {
+      if (!tokenizer_) return invalid_argument("constraint: the model has no tokenizer.json, so tokens have no text");
+      grammars_ = std::make_unique<grammar::GrammarCache>(
+          grammar::TokenVocab::build(*tokenizer_, static_cast<int32_t>(model_->config.vocab_size), eos_));
+    }
+    cache = grammars_.get();
+  }
+  Result<std::shared_ptr<const grammar::CompiledGrammar>> g = cache->get(c);
+  if (!g.ok()) return Status(g.status().code(), "constraint: " + g.status().message());
+  return std::make_shared<grammar::Matcher>(std::move(g).value());
+}
+
+// Points each constrained sampling slice at its mask row; the rows are filled by
+// fill_masks when the backend asks (after it has started the forward pass).
+void EngineImpl::attach_masks(ScheduledStep* step) {
+  size_t row = 0;
+  const size_t words = static_cast<size_t>((model_->config.vocab_size + 31) / 32);
+  for (size_t i = 0; i < step->seqs.size(); ++i) {
+    if (!step->batch.seqs[i].sample || !step->seqs[i]->matcher) continue;
+    if (masks_.empty()) masks_.assign(static_cast<size_t>(options_.max_num_seqs) * words, 0);
+    step->batch.seqs[i].allowed = masks_.data() + row++ * words;
+  }
+  if (row > 0) step->batch.fill_masks = [this, step] { fill_masks(*step); };
+}
+
+void EngineImpl::fill_masks(const ScheduledStep& step) {
+  for (size_t i = 0; i < step.seqs.size(); ++i) {
+    const SeqSlice& slice = step.batch.seqs[i];
+    if (!slice.allowed) continue;
+    Sequence* seq = step.seqs[i];
+    auto* row = const_cast<uint32_t*>(slice.allowed);
+    const int64_t n = seq->matcher->fill_mask(row, !seq->request.sampling.ignore_eos);
+    seq->mask_empty = n == 0;
+    if (seq->mask_empty && !eos_.empty()) row[eos_[0] >> 5] |= 1u << (eos_[0] & 31);  // ended with an error below
+  }
+}
 
 void EngineImpl::drain_inputs() {
   std::vector<std::unique_ptr<Sequence>> incoming;
@@ -213,6 +276,14 @@ void EngineImpl::finish(Sequence* seq, FinishReason reason, Status error) {
 }
 
 void EngineImpl::on_token(Sequence* seq, const SampleResult& r) {
+  if (seq->matcher) {
+    const bool eos = std::find(eos_.begin(), eos_.end(), r.token) != eos_.end();
+    if (seq->mask_empty)
+      return finish(seq, FinishReason::kError, internal_error("constraint: no token can continue the output"));
+    if (!(eos && seq->matcher->is_complete()) && !seq->matcher->accept_token(r.token))
+      return finish(seq, FinishReason::kError,
+                    internal_error("constraint: sampled token " + std::to_string(r.token) + " is outside the grammar"));
+  }
   if (seq->output.empty()) seq->first_token = Clock::now();
   seq->output.push_back(r.token);
   seq->tokens.push_back(r.token);
@@ -229,6 +300,7 @@ void EngineImpl::on_token(Sequence* seq, const SampleResult& r) {
   if (!is_eos && !is_stop_id && out.decoder) ev.text = out.stops.push(out.decoder->push(r.token));
   if (seq->callback) seq->callback(ev);
   if (is_eos || is_stop_id || out.stops.stopped()) return finish(seq, FinishReason::kStop);
+  if (seq->matcher && seq->matcher->must_end()) return finish(seq, FinishReason::kStop);  // nothing may follow
   if (static_cast<int64_t>(seq->output.size()) >= p.max_tokens) return finish(seq, FinishReason::kLength);
 }
 
@@ -257,6 +329,7 @@ void EngineImpl::run_loop() {
     ScheduledStep step = scheduler_.schedule();
     publish_stats();  // the step count a callback of this step reads includes this step
     if (step.seqs.empty()) continue;
+    attach_masks(&step);
     std::vector<SampleResult> results;
     Status st = backend_->step(step.batch, &results);
     if (!st.ok()) {

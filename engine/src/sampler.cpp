@@ -23,6 +23,35 @@ std::string validate_sampling(const SamplingParams& p) {
   if (p.top_logprobs < 0 || p.top_logprobs > 20) return "top_logprobs must be in [0, 20]";
   for (const auto& s : p.stop)
     if (s.empty()) return "stop strings must not be empty";
+  if (p.logit_bias.size() > static_cast<size_t>(kMaxLogitBias))
+    return "logit_bias has " + std::to_string(p.logit_bias.size()) + " entries, at most " +
+           std::to_string(kMaxLogitBias) + " are allowed";
+  std::vector<int32_t> ids;
+  for (const auto& [id, bias] : p.logit_bias) {
+    if (id < 0) return "logit_bias: token id " + std::to_string(id) + " is negative";
+    if (!(bias >= -100.0f && bias <= 100.0f))
+      return "logit_bias: the bias of token " + std::to_string(id) + " must be in [-100, 100]";
+    ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  for (size_t i = 1; i < ids.size(); ++i)
+    if (ids[i] == ids[i - 1]) return "logit_bias: token id " + std::to_string(ids[i]) + " appears twice";
+  const bool has_source = !p.constraint.source.empty();
+  switch (p.constraint.kind) {
+    case Constraint::Kind::kNone:
+      if (has_source) return "constraint: a source is given but no kind";
+      break;
+    case Constraint::Kind::kJsonObject:
+      if (has_source) return "constraint: json_object takes no source";
+      break;
+    case Constraint::Kind::kJsonSchema:
+    case Constraint::Kind::kRegex:
+    case Constraint::Kind::kGrammar:
+      if (!has_source) return "constraint: the source is empty";
+      break;
+    default:
+      return "constraint: unknown kind";
+  }
   return "";
 }
 
@@ -88,7 +117,12 @@ SampleResult sample_cpu(float* logits, int64_t vocab, const SeqSlice& seq) {
   SampleResult r;
   // Raw distribution first, for logprobs; the chosen token's logprob is filled at the end.
   std::vector<float> raw(logits, logits + vocab);
+  for (const auto& [id, bias] : p.logit_bias)
+    if (id < vocab) logits[id] += bias;
   apply_penalties(logits, seq);
+  if (seq.allowed)
+    for (int64_t i = 0; i < vocab; ++i)
+      if (!((seq.allowed[i >> 5] >> (i & 31)) & 1u)) logits[i] = -INFINITY;
 
   if (p.temperature == 0.0f) {
     int32_t best = 0;

@@ -1,8 +1,9 @@
 // The CPU sampler: logits -> next token, with logprobs. The CUDA sampler has the
 // same meaning (see backend.h); tests hold one against the other.
 //
-// Order: logprobs from log_softmax(raw logits); then penalties (repetition on prompt and
-// output, presence/frequency on output); greedy when temperature == 0 (ties -> lowest
+// Order: logprobs from log_softmax(raw logits); then logit_bias; then penalties (repetition on prompt and
+// output, presence/frequency on output); then the constraint's mask (disallowed tokens
+// to -inf); greedy when temperature == 0 (ties -> lowest
 // id); else temperature, top-k, softmax, top-p, min-p, renormalise, and an inverse-CDF
 // draw with u = uniform_at(rng_seed, sample_index) over the kept tokens sorted by
 // probability (ties -> lower id).

@@ -173,6 +173,7 @@ class CpuBackend final : public Backend {
     const int64_t H = cfg_.hidden_size, V = cfg_.vocab_size;
     row_.resize(H);
     logits_.resize(V);
+    if (batch.fill_masks) batch.fill_masks();
     for (const SeqSlice& s : batch.seqs) {
       if (!s.sample) continue;
       const int64_t last = s.query_start + s.query_len - 1;

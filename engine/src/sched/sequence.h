@@ -11,6 +11,9 @@
 #include "ream/engine/engine.h"
 
 namespace ream {
+namespace grammar {
+class Matcher;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -34,6 +37,11 @@ struct Sequence {
   bool prefix_counted = false;
   int64_t cached_prompt_tokens = 0;
   bool cancel_requested = false;
+  // Constrained decoding: where the output stands in its grammar. It follows the output
+  // tokens only, so preemption (which recomputes the KV cache) and prefix-cache hits
+  // leave it as it is.
+  std::shared_ptr<grammar::Matcher> matcher;
+  bool mask_empty = false;  // the last mask allowed no token (the grammar cannot go on)
 
   Clock::time_point submitted, first_scheduled, first_token, finished;
   bool scheduled_once = false;

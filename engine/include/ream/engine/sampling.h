@@ -22,6 +22,8 @@ struct Constraint {
   std::string source;
 };
 
+constexpr int kMaxLogitBias = 1024;  // logit_bias entries per request at most
+
 struct SamplingParams {
   float temperature = 1.0f;        // 0 = greedy (argmax)
   float top_p = 1.0f;              // nucleus mass kept, (0, 1]
@@ -37,7 +39,9 @@ struct SamplingParams {
   std::vector<int32_t> stop_token_ids;  // besides the model's EOS ids
   bool ignore_eos = false;
   int32_t top_logprobs = 0;        // 0..20 alternatives reported per step
-  // Added to a token's logit before sampling (OpenAI's logit_bias: [-100, 100]).
+  // Added to a token's logit before penalties, temperature and the filters (OpenAI's
+  // logit_bias: [-100, 100], at most kMaxLogitBias distinct ids). Logprobs stay those of
+  // the raw logits.
   std::vector<std::pair<int32_t, float>> logit_bias;
   Constraint constraint;
 };
