@@ -146,6 +146,7 @@ json fuzz_schema(std::mt19937& rng, int depth) {
       json props = json::object(), req = json::array();
       for (int i = 0, n = pick(4); i < n; ++i) {
         const std::string k = std::string(1, static_cast<char>('a' + pick(6))) + (pick(2) ? "x" : "");
+        if (props.contains(k)) continue;
         props[k] = fuzz_schema(rng, depth - 1);
         if (pick(2)) req.push_back(k);
       }
