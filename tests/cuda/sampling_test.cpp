@@ -1,5 +1,7 @@
 // The device sampler against the CPU sampler (sampler.h) on the same logits: greedy,
-// penalties, temperature with top-k / top-p / min-p, full-vocabulary draws, exact ties.
+// penalties, temperature with top-k / top-p / min-p, full-vocabulary draws, exact ties,
+// logit_bias, and constrained rows (an allowed-token bitmask; every third row) beside
+// unconstrained ones.
 // Tokens must be identical (the distributions are well separated), logprobs and the top
 // alternatives equal to float precision. The parameters and penalty entries go through
 // build_step_inputs, as in the backend.
@@ -50,6 +52,11 @@ std::vector<Case> cases() {
   // T = 2 say, the cut falls inside a group of thousands of tied tokens of ~1e-5 mass
   // each, where float vs double rounding moves it by one token now and then.)
   add("ties top_p", 0.6f, 0, 0.9f, 0.0f, 1.0f, 0.0f, 0.0f, 0, true);
+  // logit_bias: a weak token pushed to the top, a strong one pushed down, penalties after.
+  add("bias greedy", 0.0f, 0, 1.0f, 0.0f, 1.2f, 0.3f, 0.0f, 3);
+  add("bias sampled", 0.8f, 50, 0.9f, 0.0f, 1.0f, 0.0f, 0.2f, 2);
+  for (size_t i = c.size() - 2; i < c.size(); ++i)
+    c[i].p.logit_bias = {{7, 30.0f}, {123, -100.0f}, {150000, 4.5f}, {3, 2.0f}};
   return c;
 }
 
@@ -87,6 +94,15 @@ TEST(CudaSampling, MatchesCpuSampler) {
   }
   const uint64_t seed_base = rng();
   const std::vector<int32_t> table = {0};
+  // Constrained rows: a random bitmask allowing ~1/3 of the vocabulary.
+  const int64_t words = (kVocab + 31) / 32;
+  std::vector<std::vector<uint32_t>> masks(n);
+  for (int r = 0; r < n; ++r) {
+    if (r % 3 != 1) continue;
+    masks[r].resize(words);
+    for (auto& w : masks[r]) w = static_cast<uint32_t>(rng()) & static_cast<uint32_t>(rng());
+    for (int k = 0; k < 3; ++k) masks[r][0] |= 1u << k;  // token 7's bias must matter on some rows
+  }
   for (int r = 0; r < n; ++r) {
     SeqSlice s;
     s.seq_id = r;
@@ -100,6 +116,7 @@ TEST(CudaSampling, MatchesCpuSampler) {
     s.sample_index = static_cast<int64_t>(rng() % 1000);
     s.prompt_tokens = &prompt;
     s.output_tokens = &output;
+    if (!masks[r].empty()) s.allowed = masks[r].data();
     batch.seqs.push_back(s);
   }
   cuda::StepLimits lim;
@@ -117,6 +134,11 @@ TEST(CudaSampling, MatchesCpuSampler) {
   const Status st = cuda::build_step_inputs(batch, lim, layout, reinterpret_cast<char*>(host.data()), &scratch, &plan);
   ASSERT_TRUE(st.ok()) << st.message();
   ASSERT_EQ(plan.n_sample, n);
+  ASSERT_EQ(plan.n_masked, (n + 1) / 3);
+  ASSERT_GT(plan.bias_bytes, 0u);
+  for (int k = 0; k < plan.n_masked; ++k)  // as the backend's upload_masks does
+    std::memcpy(reinterpret_cast<char*>(host.data()) + layout.masks + k * words * 4,
+                batch.seqs[plan.masked_seq[k]].allowed, words * 4);
   EXPECT_TRUE(std::all_of(scratch.begin(), scratch.end(), [](int32_t v) { return v == -1; }));
 
   std::vector<float> all(static_cast<size_t>(n) * kVocab);
@@ -128,11 +150,20 @@ TEST(CudaSampling, MatchesCpuSampler) {
   ASSERT_EQ(cudaMemcpy(d_meta.get() + layout.penalties, reinterpret_cast<char*>(host.data()) + layout.penalties,
                        plan.penalty_bytes, cudaMemcpyHostToDevice),
             cudaSuccess);
+  for (size_t off : {layout.biases, layout.masks}) {
+    const size_t bytes = off == layout.biases ? plan.bias_bytes : plan.n_masked * words * 4;
+    ASSERT_EQ(cudaMemcpy(d_meta.get() + off, reinterpret_cast<char*>(host.data()) + off, bytes, cudaMemcpyHostToDevice),
+              cudaSuccess);
+  }
   DevVec<float> d_saved(static_cast<size_t>(n) * kVocab);
+  DevVec<float> d_bias_saved(static_cast<size_t>(n) * kMaxLogitBias);
   DevVec<cuda::SampleOut> d_out(n);
   const auto* d_params = reinterpret_cast<const cuda::SampleParamsDev*>(d_meta.get() + layout.sample_params);
   const auto* d_pen = reinterpret_cast<const cuda::PenaltyEntry*>(d_meta.get() + layout.penalties);
-  const Status ls = cuda::launch_sample(d_logits.get(), n, kVocab, d_params, d_pen, d_saved.get(), d_out.get(), nullptr);
+  const auto* d_bias = reinterpret_cast<const cuda::BiasEntry*>(d_meta.get() + layout.biases);
+  const auto* d_masks = reinterpret_cast<const uint32_t*>(d_meta.get() + layout.masks);
+  const Status ls = cuda::launch_sample(d_logits.get(), n, kVocab, d_params, d_pen, d_saved.get(), d_bias,
+                                        d_bias_saved.get(), d_masks, d_out.get(), nullptr);
   ASSERT_TRUE(ls.ok()) << ls.message();
   const auto got = d_out.host();
 
@@ -142,6 +173,7 @@ TEST(CudaSampling, MatchesCpuSampler) {
     std::vector<float> row = logits[r / kDraws];
     const SampleResult want = sample_cpu(row.data(), kVocab, batch.seqs[r]);
     EXPECT_EQ(got[r].token, want.token);
+    if (!masks[r].empty()) EXPECT_TRUE((masks[r][want.token >> 5] >> (want.token & 31)) & 1u) << "a masked token";
     EXPECT_NEAR(got[r].logprob, want.logprob, 1e-4);
     ASSERT_EQ(static_cast<size_t>(got[r].n_top), want.top.size());
     for (size_t j = 0; j < want.top.size(); ++j) {

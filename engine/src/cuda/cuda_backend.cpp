@@ -28,9 +28,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -73,6 +75,7 @@ struct Activations {
   bf16* logits_bf16;   // (S, vocab) the LM head's output
   float* logits;       // (S, vocab) the same, in fp32 for the sampler
   float* pen_saved;    // (S * vocab) raw logits of penalised tokens
+  float* bias_saved;   // (S * kMaxLogitBias) raw logits of biased tokens
   SampleOut* samples;  // (S)
   float* part_o;       // (kPartialRows, head_dim)
   float* part_ml;      // (kPartialRows, 2)
@@ -106,9 +109,12 @@ class CudaBackend final : public Backend {
   Status forward(const StepPlan& plan);
   Status attention(const StepPlan& plan, int64_t layer);
   Status matmul(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32);
-  Status sample_kernels(const StepPlan& plan);
-  Status device_work(const StepPlan& plan);  // forward + sampling kernels: what a graph holds
-  Status run_graph(const StepPlan& plan);
+  Status logits_kernels(const StepPlan& plan);
+  Status sampler_kernel(const StepPlan& plan);
+  // forward + logits (+ the sampler when `sample`): what a graph holds
+  Status device_work(const StepPlan& plan, bool sample);
+  Status run_graph(const StepPlan& plan, bool sample);
+  Status upload_masks(const StepPlan& plan, const StepBatch& batch);
   Status collect(const StepPlan& plan, const StepBatch& batch, std::vector<SampleResult>* out);
   template <class T>
   T* meta(size_t offset) const { return reinterpret_cast<T*>(meta_dev_.as<char>() + offset); }
@@ -136,7 +142,7 @@ class CudaBackend final : public Backend {
   PinnedBuffer samples_host_;
   std::vector<int32_t> pen_scratch_;
   bool use_graphs_ = true;
-  std::map<std::pair<int, int>, GraphExec> graphs_;  // (batch size, decode splits) -> graph
+  std::map<std::tuple<int, int, bool>, GraphExec> graphs_;  // (batch size, decode splits, sampler) -> graph
 };
 
 Status CudaBackend::check_model() const {
@@ -183,6 +189,7 @@ Status CudaBackend::allocate_activations() {
   add(&a_.logits_bf16, S * V * 2);
   add(&a_.logits, S * V * 4);
   add(&a_.pen_saved, S * V * 4);
+  add(&a_.bias_saved, S * kMaxLogitBias * 4);
   add(&a_.samples, S * sizeof(SampleOut));
   add(&a_.part_o, kPartialRows * hd * 4);
   add(&a_.part_ml, kPartialRows * 2 * 4);
@@ -333,32 +340,52 @@ Status CudaBackend::forward(const StepPlan& plan) {
   return Status();
 }
 
-Status CudaBackend::sample_kernels(const StepPlan& plan) {
+Status CudaBackend::logits_kernels(const StepPlan& plan) {
   const int64_t n = plan.n_sample, H = cfg_.hidden_size, V = cfg_.vocab_size;
   cudaStream_t s = stream_.get();
   REAM_RETURN_IF_ERROR(launch_gather_rows(a_.x, meta<int32_t>(layout_.sample_rows), n, H, a_.x_sample, s));
   // bf16 logits, as transformers' bf16 LM head gives them, widened for the sampler.
   REAM_RETURN_IF_ERROR(matmul(a_.x_sample, w_.lm_head, n, H, V, a_.logits_bf16, false));
-  REAM_RETURN_IF_ERROR(launch_convert_to_f32(DType::kBF16, a_.logits_bf16, n * V, a_.logits, s));
-  REAM_RETURN_IF_ERROR(launch_sample(a_.logits, n, V, meta<SampleParamsDev>(layout_.sample_params),
-                                     meta<PenaltyEntry>(layout_.penalties), a_.pen_saved, a_.samples, s));
-  return Status();
+  return launch_convert_to_f32(DType::kBF16, a_.logits_bf16, n * V, a_.logits, s);
 }
 
-Status CudaBackend::device_work(const StepPlan& plan) {
+Status CudaBackend::sampler_kernel(const StepPlan& plan) {
+  return launch_sample(a_.logits, plan.n_sample, cfg_.vocab_size, meta<SampleParamsDev>(layout_.sample_params),
+                       meta<PenaltyEntry>(layout_.penalties), a_.pen_saved, meta<BiasEntry>(layout_.biases),
+                       a_.bias_saved, meta<uint32_t>(layout_.masks), a_.samples, stream_.get());
+}
+
+Status CudaBackend::device_work(const StepPlan& plan, bool sample) {
   REAM_RETURN_IF_ERROR(forward(plan));
-  if (plan.n_sample > 0) REAM_RETURN_IF_ERROR(sample_kernels(plan));
+  if (plan.n_sample > 0) REAM_RETURN_IF_ERROR(logits_kernels(plan));
+  if (plan.n_sample > 0 && sample) REAM_RETURN_IF_ERROR(sampler_kernel(plan));
   return Status();
 }
 
-Status CudaBackend::run_graph(const StepPlan& plan) {
+// The masks of constrained rows, computed on the host while the forward runs (the
+// caller launched it), then uploaded behind it on the stream.
+Status CudaBackend::upload_masks(const StepPlan& plan, const StepBatch& batch) {
+  if (batch.fill_masks) batch.fill_masks();
+  const size_t row_bytes = static_cast<size_t>(lim_.mask_words()) * sizeof(uint32_t);
+  char* host = meta_host_.as<char>() + layout_.masks;
+  for (int k = 0; k < plan.n_masked; ++k) {
+    const SeqSlice& s = batch.seqs[plan.masked_seq[k]];
+    if (!s.allowed) return internal_error("constrained sequence without a mask");
+    std::memcpy(host + k * row_bytes, s.allowed, row_bytes);
+  }
+  CUDA_CHECK(cudaMemcpyAsync(meta_dev_.as<char>() + layout_.masks, host, plan.n_masked * row_bytes,
+                             cudaMemcpyHostToDevice, stream_.get()));
+  return Status();
+}
+
+Status CudaBackend::run_graph(const StepPlan& plan, bool sample) {
   cudaStream_t s = stream_.get();
-  const auto key = std::make_pair(plan.n_seqs, plan.splits_decode);
+  const auto key = std::make_tuple(plan.n_seqs, plan.splits_decode, sample);
   auto it = graphs_.find(key);
   if (it == graphs_.end()) {
     // Relaxed: launchers call host-side APIs (cudaFuncSetAttribute) while capturing.
     CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
-    const Status work = device_work(plan);
+    const Status work = device_work(plan, sample);
     cudaGraph_t graph = nullptr;
     const cudaError_t end = cudaStreamEndCapture(s, &graph);
     if (!work.ok() || end != cudaSuccess) {
@@ -367,7 +394,7 @@ Status CudaBackend::run_graph(const StepPlan& plan) {
       use_graphs_ = false;  // run eagerly from now on
       spdlog::warn("cuda backend: graph capture failed ({}); running without graphs",
                    work.ok() ? std::string(cudaGetErrorString(end)) : work.message());
-      return device_work(plan);
+      return device_work(plan, sample);
     }
     cudaGraphExec_t exec = nullptr;
     const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
@@ -423,10 +450,21 @@ Status CudaBackend::step(const StepBatch& batch, std::vector<SampleResult>* out)
   if (plan.penalty_bytes > 0)
     CUDA_CHECK(cudaMemcpyAsync(meta_dev_.as<char>() + layout_.penalties, meta_host_.as<char>() + layout_.penalties,
                                plan.penalty_bytes, cudaMemcpyHostToDevice, s));
+  if (plan.bias_bytes > 0)
+    CUDA_CHECK(cudaMemcpyAsync(meta_dev_.as<char>() + layout_.biases, meta_host_.as<char>() + layout_.biases,
+                               plan.bias_bytes, cudaMemcpyHostToDevice, s));
+  // With constrained rows the sampler waits for their masks: the forward and the logits
+  // are launched first, the host computes the masks while they run, then the masks and
+  // the sampler follow on the stream. Otherwise one graph holds everything.
+  const bool masked = plan.n_masked > 0;
   if (use_graphs_ && plan.decode_only) {
-    REAM_RETURN_IF_ERROR(run_graph(plan));
+    REAM_RETURN_IF_ERROR(run_graph(plan, !masked));
   } else {
-    REAM_RETURN_IF_ERROR(device_work(plan));
+    REAM_RETURN_IF_ERROR(device_work(plan, !masked));
+  }
+  if (masked) {
+    REAM_RETURN_IF_ERROR(upload_masks(plan, batch));
+    REAM_RETURN_IF_ERROR(sampler_kernel(plan));
   }
   return collect(plan, batch, out);
 }

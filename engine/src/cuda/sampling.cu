@@ -281,7 +281,9 @@ __device__ unsigned long long eligible_mass(const RowView& rv, Shared& sh) {
 // ---- kernels ----
 
 __global__ void __launch_bounds__(kThreads) sample_kernel(float* logits, int vocab, const SampleParamsDev* params,
-                                                         const PenaltyEntry* entries, float* saved, SampleOut* out) {
+                                                         const PenaltyEntry* entries, float* saved,
+                                                         const BiasEntry* biases, float* bias_saved,
+                                                         const uint32_t* masks, SampleOut* out) {
   extern __shared__ unsigned long long whist[];  // [kWarps][kBins]
   __shared__ Shared sh;
   const int tid = threadIdx.x;
@@ -339,7 +341,15 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(float* logits, int voc
     o->n_top = 0;
   }
 
-  // 3. Penalties, in place; the raw values are kept for the chosen token's logprob.
+  // 3. logit_bias then penalties, in place; the raw values are kept for the chosen
+  // token's logprob.
+  for (int e = tid; e < p.bias_count; e += kThreads) {
+    const BiasEntry be = biases[p.bias_offset + e];
+    const float v = ld(x + be.token);
+    bias_saved[p.bias_offset + e] = v;
+    x[be.token] = v + be.bias;
+  }
+  __syncthreads();
   const bool rep = p.repetition_penalty != 1.0f;
   const bool pres_freq = p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
   for (int e = tid; e < p.pen_count; e += kThreads) {
@@ -353,6 +363,13 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(float* logits, int voc
     x[pe.token] = l;
   }
   __syncthreads();
+  // 3b. The constraint's mask: disallowed tokens to -inf (unconstrained rows skip this).
+  if (p.mask_row >= 0) {
+    const uint32_t* m = masks + static_cast<int64_t>(p.mask_row) * ((vocab + 31) / 32);
+    for (int i = tid; i < vocab; i += kThreads)
+      if (!((__ldg(m + (i >> 5)) >> (i & 31)) & 1u)) x[i] = -INFINITY;
+    __syncthreads();
+  }
 
   // 4. Choose the token.
   unsigned long long best = 0;
@@ -389,6 +406,9 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(float* logits, int voc
   for (int e = tid; e < p.pen_count; e += kThreads)
     if (entries[p.pen_offset + e].token == token) sh.raw_logit = __ldcg(saved + p.pen_offset + e);
   __syncthreads();
+  for (int e = tid; e < p.bias_count; e += kThreads)  // before the bias: the raw value
+    if (biases[p.bias_offset + e].token == token) sh.raw_logit = __ldcg(bias_saved + p.bias_offset + e);
+  __syncthreads();
   if (tid == 0) {
     o->token = token;
     o->logprob = sh.raw_logit - lse;
@@ -400,13 +420,14 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(float* logits, int voc
 // ---- launchers ----
 
 Status launch_sample(float* logits, int64_t n, int64_t vocab, const SampleParamsDev* params,
-                     const PenaltyEntry* entries, float* saved, SampleOut* out, cudaStream_t stream) {
+                     const PenaltyEntry* entries, float* saved, const BiasEntry* biases, float* bias_saved,
+                     const uint32_t* masks, SampleOut* out, cudaStream_t stream) {
   if (n == 0) return Status();
   if (vocab <= 0 || vocab > INT32_MAX / 2) return invalid_argument("sample: bad vocabulary size");
   CUDA_CHECK(cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   static_cast<int>(kHistBytes)));
-  sample_kernel<<<static_cast<unsigned>(n), kThreads, kHistBytes, stream>>>(logits, static_cast<int>(vocab), params,
-                                                                           entries, saved, out);
+  sample_kernel<<<static_cast<unsigned>(n), kThreads, kHistBytes, stream>>>(
+      logits, static_cast<int>(vocab), params, entries, saved, biases, bias_saved, masks, out);
   CUDA_CHECK_LAUNCH("sample_kernel");
   return Status();
 }

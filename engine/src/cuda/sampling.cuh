@@ -20,6 +20,15 @@ struct SampleParamsDev {
   int64_t index;       // draw index in the stream (tokens sampled before)
   int32_t pen_offset;  // its penalty entries are entries[pen_offset, pen_offset + pen_count)
   int32_t pen_count;
+  int32_t bias_offset;  // its logit_bias entries are biases[bias_offset, bias_offset + bias_count)
+  int32_t bias_count;
+  int32_t mask_row;     // its allowed-token bitmask is masks row mask_row; -1: unconstrained
+};
+
+// One logit_bias entry: added to the token's logit before the penalties.
+struct BiasEntry {
+  int32_t token;
+  float bias;
 };
 
 // A distinct token of the prompt or output that penalties apply to. The repetition
@@ -37,11 +46,15 @@ struct SampleOut {
   float top_logprobs[kMaxTopLogprobs];
 };
 
-// Samples one token per row of `logits` (n, vocab) fp32, which is modified (penalties).
-// `saved` (as many floats as entries) is scratch. Same meaning as the CPU sampler
-// (sampler.h: sample_cpu); probabilities are summed in 2^-40 fixed point, so a draw is
+// Samples one token per row of `logits` (n, vocab) fp32, which is modified (bias,
+// penalties, mask). `saved` (as many floats as entries) and `bias_saved` (as many as
+// biases) are scratch. `masks` (rows of (vocab + 31) / 32 words; bit id & 31 of word
+// id >> 5 set = allowed) is read only by rows whose mask_row >= 0: disallowed tokens
+// become -inf after the penalties. Same meaning as the CPU sampler (sampler.h:
+// sample_cpu); probabilities are summed in 2^-40 fixed point, so a draw is
 // deterministic for given logits.
 Status launch_sample(float* logits, int64_t n, int64_t vocab, const SampleParamsDev* params,
-                     const PenaltyEntry* entries, float* saved, SampleOut* out, cudaStream_t stream);
+                     const PenaltyEntry* entries, float* saved, const BiasEntry* biases, float* bias_saved,
+                     const uint32_t* masks, SampleOut* out, cudaStream_t stream);
 
 }  // namespace ream::cuda

@@ -93,6 +93,8 @@ StepLayout StepLayout::make(const StepLimits& lim) {
   l.sample_params = take(S * sizeof(SampleParamsDev));
   l.block_tables = take(lim.max_blocks_total * sizeof(int32_t));
   l.penalties = take(S * lim.vocab * sizeof(PenaltyEntry));
+  l.biases = take(S * kMaxLogitBias * sizeof(BiasEntry));
+  l.masks = take(S * lim.mask_words() * sizeof(uint32_t));
   l.total = off;
   return l;
 }
@@ -158,8 +160,11 @@ Status build_step_inputs(const StepBatch& batch, const StepLimits& lim, const St
   plan->n_work_decode = static_cast<int>(work_decode.size());
 
   auto* pen = reinterpret_cast<PenaltyEntry*>(host + layout.penalties);
-  const size_t pen_room = (layout.total - layout.penalties) / sizeof(PenaltyEntry);
+  const size_t pen_room = (layout.biases - layout.penalties) / sizeof(PenaltyEntry);
   size_t pen_used = 0;
+  auto* bias = reinterpret_cast<BiasEntry*>(host + layout.biases);
+  const size_t bias_room = (layout.masks - layout.biases) / sizeof(BiasEntry);
+  size_t bias_used = 0;
   plan->decode_only = true;
   for (size_t i = 0; i < batch.seqs.size(); ++i) {
     const SeqSlice& s = batch.seqs[i];
@@ -170,6 +175,16 @@ Status build_step_inputs(const StepBatch& batch, const StepLimits& lim, const St
     plan->sample_seq.push_back(static_cast<int>(i));
     rows[k] = s.query_start + s.query_len - 1;
     const size_t n_pen = fill_penalties(s, lim.vocab, scratch, pen + pen_used, pen_room - pen_used);
+    const size_t bias_at = bias_used;
+    for (const auto& [id, b] : sp.logit_bias) {
+      if (id < 0 || id >= lim.vocab) return invalid_argument(seq_name(i, s) + ": logit_bias token " + std::to_string(id) + " is outside the vocabulary");
+      if (bias_used < bias_room) bias[bias_used++] = BiasEntry{id, b};
+    }
+    int32_t mask_row = -1;
+    if (s.allowed) {
+      mask_row = plan->n_masked++;
+      plan->masked_seq.push_back(static_cast<int>(i));
+    }
     params[k] = SampleParamsDev{sp.temperature,
                                 sp.top_p,
                                 sp.min_p,
@@ -181,11 +196,15 @@ Status build_step_inputs(const StepBatch& batch, const StepLimits& lim, const St
                                 s.rng_seed,
                                 s.sample_index,
                                 static_cast<int32_t>(pen_used),
-                                static_cast<int32_t>(n_pen)};
+                                static_cast<int32_t>(n_pen),
+                                static_cast<int32_t>(bias_at),
+                                static_cast<int32_t>(bias_used - bias_at),
+                                mask_row};
     pen_used += n_pen;
   }
   plan->upload_bytes = layout.block_tables + bt_used * sizeof(int32_t);
   plan->penalty_bytes = pen_used * sizeof(PenaltyEntry);
+  plan->bias_bytes = bias_used * sizeof(BiasEntry);
   if (plan->n_tokens != plan->n_seqs) plan->decode_only = false;
   return Status();
 }

@@ -20,6 +20,7 @@ struct StepLimits {
   int64_t num_kv_blocks = 0;
   int block_size = 16;
   int group = 1;                 // n_heads / n_kv_heads
+  int64_t mask_words() const { return (vocab + 31) / 32; }
 };
 
 // Byte offsets of each section inside the metadata buffer (host and device alike). Every
@@ -27,6 +28,8 @@ struct StepLimits {
 struct StepLayout {
   size_t tokens, positions, slots, seqs, work_prefill, work_decode, sample_rows, sample_params, block_tables;
   size_t penalties;  // PenaltyEntry array, after the block tables' full capacity
+  size_t biases;     // BiasEntry array (max_seqs * kMaxLogitBias)
+  size_t masks;      // allowed-token bitmasks, one row of mask_words per constrained row
   size_t total;
   static StepLayout make(const StepLimits& lim);
 };
@@ -41,6 +44,9 @@ struct StepPlan {
   std::vector<int> sample_seq;  // index into batch.seqs of each sampled row
   size_t upload_bytes = 0;      // copy bytes [0, upload_bytes) (up to the used block tables)
   size_t penalty_bytes = 0;     // and [layout.penalties, + penalty_bytes) when non-zero
+  size_t bias_bytes = 0;        // and [layout.biases, + bias_bytes) when non-zero
+  int n_masked = 0;             // constrained rows; their masks go to [layout.masks, ...) once
+  std::vector<int> masked_seq;  // filled (StepBatch::fill_masks), row k from batch.seqs[masked_seq[k]]
   int splits_prefill = 1, splits_decode = 1;  // attention key splits (set by the backend)
   int rounds_prefill = 1;       // prefill split rounds (set by the backend)
   bool decode_only = false;     // one new token and one sample per sequence
