@@ -220,8 +220,9 @@ const CompiledGrammar::Mask& CompiledGrammar::leaf_mask(int32_t leaf) const {
     m.ids = std::vector<int32_t>();
   }
   const size_t bytes = m.ids.size() * 4 + m.words.size() * 4;
-  if (mask_bytes_ + bytes > kMaxCacheBytes) {  // full: keep a few, drop the rest
+  if (mask_bytes_ + bytes > kMaxCacheBytes) {  // full: start again
     masks_.clear();
+    state_masks_.clear();
     mask_bytes_ = 0;
   }
   mask_bytes_ += bytes;
@@ -265,14 +266,27 @@ int64_t Matcher::fill_mask(uint32_t* words, bool allow_eos) {
   const int32_t n_words = g.vocab().mask_words();
   std::memset(words, 0, static_cast<size_t>(n_words) * 4);
   std::lock_guard<std::mutex> lock(g.mu_);
-  const std::vector<int32_t> leaves = g.state_leaves_[state_];
-  for (int32_t leaf : leaves) {
-    const CompiledGrammar::Mask& m = g.leaf_mask(leaf);
-    if (!m.words.empty()) {
-      for (int32_t w = 0; w < n_words; ++w) words[w] |= m.words[w];
-    } else {
-      for (int32_t id : m.ids) words[id >> 5] |= 1u << (id & 31);
+  auto cached = g.state_masks_.find(state_);
+  if (cached != g.state_masks_.end()) {
+    std::memcpy(words, cached->second.data(), static_cast<size_t>(n_words) * 4);
+  } else {
+    const std::vector<int32_t> leaves = g.state_leaves_[state_];
+    for (int32_t leaf : leaves) {
+      const CompiledGrammar::Mask& m = g.leaf_mask(leaf);
+      if (!m.words.empty()) {
+        for (int32_t w = 0; w < n_words; ++w) words[w] |= m.words[w];
+      } else {
+        for (int32_t id : m.ids) words[id >> 5] |= 1u << (id & 31);
+      }
     }
+    const size_t bytes = static_cast<size_t>(n_words) * 4;
+    if (g.mask_bytes_ + bytes > kMaxCacheBytes) {
+      g.state_masks_.clear();
+      g.masks_.clear();
+      g.mask_bytes_ = 0;
+    }
+    g.mask_bytes_ += bytes;
+    g.state_masks_.emplace(state_, std::vector<uint32_t>(words, words + n_words));
   }
   if (allow_eos && g.state_complete(state_))
     for (int32_t e : g.vocab().eos_ids()) words[e >> 5] |= 1u << (e & 31);

@@ -10,8 +10,8 @@
 // the 30th array item alike). The tokens a stack allows are found once by walking the
 // vocabulary in byte order (a trie walk: tokens sharing a prefix share its steps, and a
 // dead prefix skips every token that starts with it), and cached per stack. A state's
-// mask is then the OR of its stacks' cached masks, plus EOS when the grammar is
-// complete. Byte steps between stack sets are memoised too (a lazily built DFA), so the
+// mask is then the OR of its stacks' cached masks (itself cached per state), plus EOS
+// when the grammar is complete. Byte steps between stack sets are memoised too (a lazily built DFA), so the
 // walk through a string body costs a table lookup per byte.
 //
 // Thread-safety: TokenVocab is immutable. A CompiledGrammar may be shared by many
@@ -138,6 +138,7 @@ class CompiledGrammar {
   mutable std::unordered_map<std::string, int32_t> state_ids_;
   mutable std::vector<int32_t> trans_;  // state * 256 + byte -> state; -1 unknown
   mutable std::unordered_map<int32_t, Mask> masks_;  // per leaf node
+  mutable std::unordered_map<int32_t, std::vector<uint32_t>> state_masks_;  // per state: the OR, EOS apart
   mutable size_t mask_bytes_ = 0;
   mutable std::vector<int32_t> scratch_leaves_, scratch_work_, walk_states_;
   mutable std::vector<int32_t> visit_mark_;
