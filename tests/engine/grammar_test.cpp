@@ -181,5 +181,137 @@ TEST(Matcher, RejectedInputLeavesTheStateAlone) {
   EXPECT_TRUE(m.must_end());
 }
 
+std::shared_ptr<const CompiledGrammar> compile_constraint(Constraint::Kind kind, const std::string& source) {
+  Result<Grammar> g = constraint_grammar(Constraint{kind, source});
+  EXPECT_TRUE(g.ok()) << g.status().to_string();
+  if (!g.ok()) return nullptr;
+  return CompiledGrammar::make(std::move(g).value(), small_vocab());
+}
+
+// Whole-text regex matching against std::regex (ECMAScript), on random ASCII strings.
+TEST(Regex, AgreesWithStdRegexOnRandomStrings) {
+  const char* patterns[] = {"a(b|cd)*e?",       "[a-c]{2,3}x+",      "(?:ab|a)(?:bc|c)",  "\\d{1,3}(\\.\\d+)?",
+                            "[^abc]\\w\\s.",    "(a|b|)c{0,2}",      "x*?y+?z??",         "[\\-\\]a-]+",
+                            "(ab)+c",          "\\x41\\u0042[\\0-\\x20]", "^[a-z]+$",          "a{2}b{1,}c{0}"};
+  const std::string alphabet = "abcdexyz019.- AB]\\\t";
+  std::mt19937 rng(std::random_device{}());
+  for (const char* p : patterns) {
+    auto g = compile_constraint(Constraint::Kind::kRegex, p);
+    ASSERT_TRUE(g) << p;
+    const std::regex re(p, std::regex::ECMAScript);
+    int matched = 0;
+    for (int i = 0; i < 3000; ++i) {
+      std::string s;
+      for (int n = static_cast<int>(rng() % 7); n > 0; --n) s += alphabet[rng() % alphabet.size()];
+      const bool want = std::regex_match(s, re);
+      matched += want;
+      ASSERT_EQ(matches(g, s), want) << "pattern /" << p << "/ on '" << s << "'";
+    }
+  }
+}
+
+std::string regex_error(const std::string& p) {
+  Result<std::string> r = regex_to_gbnf(p, RegexMode::kWhole);
+  return r.ok() ? "" : r.status().message();
+}
+
+TEST(Regex, UnsupportedConstructsAreErrors) {
+  EXPECT_EQ(regex_error("(a)\\1"), "regex /(a)\\1/ at character 4: backreferences are not supported");
+  EXPECT_EQ(regex_error("(?<n>a)\\k<n>"), "regex /(?<n>a)\\k<n>/ at character 8: backreferences are not supported");
+  EXPECT_EQ(regex_error("a(?=b)"), "regex /a(?=b)/ at character 2: lookaround assertions are not supported");
+  EXPECT_EQ(regex_error("a(?!b)"), "regex /a(?!b)/ at character 2: lookaround assertions are not supported");
+  EXPECT_EQ(regex_error("(?<=a)b"), "regex /(?<=a)b/ at character 1: lookaround assertions are not supported");
+  EXPECT_EQ(regex_error("\\bword"), "regex /\\bword/ at character 1: word boundaries (\\b) are not supported");
+  EXPECT_EQ(regex_error("a\\B"), "regex /a\\B/ at character 2: word boundaries (\\B) are not supported");
+  EXPECT_EQ(regex_error("\\p{L}"), "regex /\\p{L}/ at character 1: Unicode property escapes (\\p) are not supported");
+  EXPECT_EQ(regex_error("a^b"), "regex /a^b/ at character 2: '^' is only supported at the start of the pattern");
+  EXPECT_EQ(regex_error("a$b"), "regex /a$b/ at character 2: '$' is only supported at the end of the pattern");
+  EXPECT_EQ(regex_error("(ab"), "regex /(ab/ at character 1: unterminated group");
+  EXPECT_EQ(regex_error("ab)"), "regex /ab)/ at character 3: unbalanced ')'");
+  EXPECT_EQ(regex_error("[ab"), "regex /[ab/ at character 1: unterminated character class");
+  EXPECT_EQ(regex_error("[z-a]"), "regex /[z-a]/ at character 4: character range is out of order");
+  EXPECT_EQ(regex_error("[a-\\d]"), "regex /[a-\\d]/ at character 4: a class cannot end a range");
+  EXPECT_EQ(regex_error("*a"), "regex /*a/ at character 1: nothing to repeat");
+  EXPECT_EQ(regex_error("a**"), "regex /a**/ at character 3: nothing to repeat");
+  EXPECT_EQ(regex_error("a\\"), "regex /a\\/ at character 2: pattern ends with '\\'");
+  EXPECT_EQ(regex_error("\\q"), "regex /\\q/ at character 1: unknown escape '\\q'");
+  EXPECT_EQ(regex_error("\\xZ1"), "regex /\\xZ1/ at character 3: expected a hex digit");
+  EXPECT_EQ(regex_error("\\uD800"), "regex /\\uD800/ at character 1: \\u escape of a surrogate or beyond Unicode");
+  EXPECT_EQ(regex_error("a{1,999999}"), "regex /a{1,999999}/ at character 2: repetition count is too large");
+  EXPECT_EQ(regex_error("[^\\s\\S]"), "regex /[^\\s\\S]/ at character 8: a character class matches nothing");
+}
+
+// JSON Schema pattern: unanchored means "contains", and JSON escapes are written.
+TEST(Regex, JsonStringPatternsSearchAndEscape) {
+  auto g = compile_constraint(Constraint::Kind::kJsonSchema, R"({"type":"string","pattern":"a\"b"})");
+  ASSERT_TRUE(g);
+  EXPECT_TRUE(matches(g, "\"xxa\\\"byy\""));
+  EXPECT_FALSE(matches(g, "\"xxa\"byy\""));
+  EXPECT_FALSE(matches(g, "\"xxab\""));
+  auto anchored = compile_constraint(Constraint::Kind::kJsonSchema, R"({"type":"string","pattern":"^\\d+$"})");
+  ASSERT_TRUE(anchored);
+  EXPECT_TRUE(matches(anchored, "\"123\""));
+  EXPECT_FALSE(matches(anchored, "\"x123\""));
+}
+
+std::string schema_error(const std::string& schema) {
+  Result<std::string> r = json_schema_to_gbnf(schema);
+  return r.ok() ? "" : r.status().message();
+}
+
+TEST(JsonSchema, EveryErrorNamesTheKeywordAndWhere) {
+  EXPECT_EQ(schema_error(R"({"properties":{"x":{"patternProperties":{}}}})"),
+            "unsupported JSON Schema keyword 'patternProperties' at /properties/x");
+  EXPECT_EQ(schema_error(R"({"items":{"uniqueItems":true}})"), "unsupported JSON Schema keyword 'uniqueItems' at /items");
+  EXPECT_EQ(schema_error(R"({"$defs":{"a~b/c":{"not":{}}},"$ref":"#/$defs/a~0b~1c"})"),
+            "unsupported JSON Schema keyword 'not' at /$defs/a~0b~1c");
+  EXPECT_EQ(schema_error("[1]"), "a schema must be an object or a boolean at /");
+  EXPECT_EQ(schema_error("false"), "schema 'false' allows no value at /");
+  EXPECT_EQ(schema_error(R"({"$ref":"http://x/y"})"), "only local $ref (\"#...\") is supported, not 'http://x/y' at /$ref");
+  EXPECT_EQ(schema_error(R"({"$ref":"#/nothing"})"), "$ref '#/nothing' points at nothing at /$ref");
+  EXPECT_EQ(schema_error(R"({"$ref":"#/$defs/a","type":"string","$defs":{"a":{}}})"),
+            "$ref beside other validation keywords is not supported at /");
+  EXPECT_EQ(schema_error(R"({"allOf":[{},{}]})"), "allOf is supported with exactly one schema at /allOf");
+  EXPECT_EQ(schema_error(R"({"anyOf":[]})"), "anyOf must be a non-empty array at /anyOf");
+  EXPECT_EQ(schema_error(R"({"type":"object","anyOf":[{}]})"), "anyOf beside other validation keywords is not supported at /");
+  EXPECT_EQ(schema_error(R"({"oneOf":[{"type":"integer"},{"type":"number"}]})"),
+            "oneOf branches 0 and 1 may both match a value (only oneOf of different types, or of objects told apart by "
+            "a required const/enum property, is supported) at /oneOf");
+  EXPECT_EQ(schema_error(R"({"enum":[1],"minimum":0})"),
+            "enum/const beside validation keywords other than type is not supported at /");
+  EXPECT_EQ(schema_error(R"({"type":"string","enum":[1,2]})"), "no enum/const value matches the schema's type at /");
+  EXPECT_EQ(schema_error(R"({"type":"strin"})"), "unknown type \"strin\" at /type");
+  EXPECT_EQ(schema_error(R"({"type":"string","format":"duration"})"), "unsupported format 'duration' at /format");
+  EXPECT_EQ(schema_error(R"({"type":"string","pattern":"(a)\\1"})"),
+            "regex /(a)\\1/ at character 4: backreferences are not supported at /pattern");
+  EXPECT_EQ(schema_error(R"({"type":"string","pattern":"a","maxLength":3})"),
+            "pattern with minLength/maxLength/format is not supported at /");
+  EXPECT_EQ(schema_error(R"({"type":"string","minLength":3,"maxLength":2})"), "maxLength is below minLength at /");
+  EXPECT_EQ(schema_error(R"({"type":"string","minLength":-1})"), "minLength must be a non-negative integer at /minLength");
+  EXPECT_EQ(schema_error(R"({"type":"integer","minimum":1e30})"), "minimum beyond +-1e18 is not supported at /minimum");
+  EXPECT_EQ(schema_error(R"({"type":"integer","minimum":3,"maximum":2})"), "no value satisfies the schema at /");
+  EXPECT_EQ(schema_error(R"({"type":"object","required":["a"],"additionalProperties":false})"),
+            "required property 'a' is not in properties and additionalProperties is false at /");
+  EXPECT_EQ(schema_error(R"({"type":"array","minItems":3,"maxItems":2})"),
+            "the array constraints allow no array (maxItems below minItems) at /");
+  EXPECT_EQ(schema_error(R"({"type":"array","maxItems":5000})"), "minItems/maxItems above 2048 are not supported at /");
+  EXPECT_EQ(json_schema_to_gbnf("{not json").status().message().rfind("the JSON Schema is not valid JSON", 0), 0u);
+}
+
+TEST(JsonSchema, IntegerRangesAreExact) {
+  for (auto [lo, hi] : {std::pair{-37, 1250}, std::pair{0, 9}, std::pair{-100, -3}, std::pair{95, 105}}) {
+    auto g = compile_constraint(Constraint::Kind::kJsonSchema, "{\"type\":\"integer\",\"minimum\":" +
+                                                                 std::to_string(lo) + ",\"maximum\":" + std::to_string(hi) + "}");
+    ASSERT_TRUE(g);
+    for (int v = lo - 200; v <= hi + 200; ++v) EXPECT_EQ(matches(g, std::to_string(v)), v >= lo && v <= hi) << v;
+    EXPECT_FALSE(matches(g, "-0"));
+    EXPECT_FALSE(matches(g, "0" + std::to_string(std::abs(hi))));
+  }
+  auto open = compile_constraint(Constraint::Kind::kJsonSchema, R"({"type":"integer","exclusiveMinimum":41})");
+  EXPECT_FALSE(matches(open, "41"));
+  EXPECT_TRUE(matches(open, "42"));
+  EXPECT_TRUE(matches(open, "123456789012"));
+}
+
 }  // namespace
 }  // namespace ream::grammar

@@ -125,5 +125,84 @@ TEST(Sampler, ValidationNamesTheField) {
   EXPECT_EQ(validate_sampling(SamplingParams()), "");
 }
 
+// A constraint's mask: only allowed tokens are drawn; logprobs stay the raw ones.
+TEST(Sampler, MaskAllowsOnlyItsTokensAndKeepsRawLogprobs) {
+  std::mt19937 rng(std::random_device{}());
+  auto logits = random_logits(rng, 300);
+  std::vector<uint32_t> mask(10, 0);
+  std::vector<int32_t> allowed;
+  for (int32_t i = 0; i < 300; ++i)
+    if (rng() % 7 == 0) mask[i >> 5] |= 1u << (i & 31), allowed.push_back(i);
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.top_logprobs = 2;
+  std::map<int, int> seen;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<float> l = logits;
+    SeqSlice s;
+    s.sampling = &p;
+    s.rng_seed = 7;
+    s.sample_index = i;
+    s.allowed = mask.data();
+    const SampleResult r = sample_cpu(l.data(), 300, s);
+    ASSERT_TRUE(std::find(allowed.begin(), allowed.end(), r.token) != allowed.end()) << r.token;
+    ++seen[r.token];
+    double z = 0;
+    for (float x : logits) z += std::exp(static_cast<double>(x));
+    EXPECT_NEAR(r.logprob, logits[r.token] - std::log(z), 1e-4);  // the raw distribution
+    EXPECT_EQ(r.top[0].id, static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+  }
+  EXPECT_GT(seen.size(), 3u);
+  p.temperature = 0;  // greedy: the best allowed token
+  std::vector<float> l = logits;
+  SeqSlice s;
+  s.sampling = &p;
+  s.allowed = mask.data();
+  int32_t best = allowed[0];
+  for (int32_t a : allowed)
+    if (logits[a] > logits[best]) best = a;
+  EXPECT_EQ(sample_cpu(l.data(), 300, s).token, best);
+}
+
+// logit_bias is added before the penalties (OpenAI), and logprobs ignore it.
+TEST(Sampler, LogitBiasAddsBeforePenalties) {
+  std::vector<float> logits = {1.0f, 2.0f, 3.0f, 0.5f};
+  SamplingParams p;
+  p.temperature = 0;
+  p.logit_bias = {{0, 4.0f}};  // 1 + 4 = 5 > 3
+  EXPECT_EQ(sample(logits, p).token, 0);
+  std::vector<int32_t> prompt = {0};
+  p.repetition_penalty = 2.0f;  // (1 + 4) / 2 = 2.5 < 3: the penalty applies to the biased logit
+  EXPECT_EQ(sample(logits, p, 1, 0, &prompt).token, 2);
+  p.repetition_penalty = 1.0f;
+  p.logit_bias = {{2, -100.0f}};
+  const SampleResult r = sample(logits, p);
+  EXPECT_EQ(r.token, 1);
+  double z = 0;
+  for (float x : logits) z += std::exp(static_cast<double>(x));
+  EXPECT_NEAR(r.logprob, 2.0 - std::log(z), 1e-5);
+}
+
+TEST(Sampler, LogitBiasAndConstraintAreValidated) {
+  SamplingParams p;
+  p.logit_bias = {{-1, 1.0f}};
+  EXPECT_EQ(validate_sampling(p), "logit_bias: token id -1 is negative");
+  p.logit_bias = {{3, -101.0f}};
+  EXPECT_EQ(validate_sampling(p), "logit_bias: the bias of token 3 must be in [-100, 100]");
+  p.logit_bias = {{3, NAN}};
+  EXPECT_EQ(validate_sampling(p), "logit_bias: the bias of token 3 must be in [-100, 100]");
+  p.logit_bias.assign(kMaxLogitBias + 1, {1, 1.0f});
+  EXPECT_EQ(validate_sampling(p), "logit_bias has 1025 entries, at most 1024 are allowed");
+  p.logit_bias.clear();
+  p.constraint = {Constraint::Kind::kNone, "x"};
+  EXPECT_EQ(validate_sampling(p), "constraint: a source is given but no kind");
+  p.constraint = {Constraint::Kind::kJsonObject, "{}"};
+  EXPECT_EQ(validate_sampling(p), "constraint: json_object takes no source");
+  p.constraint = {Constraint::Kind::kGrammar, ""};
+  EXPECT_EQ(validate_sampling(p), "constraint: the source is empty");
+  p.constraint = {Constraint::Kind::kJsonSchema, "{}"};
+  EXPECT_EQ(validate_sampling(p), "");
+}
+
 }  // namespace
 }  // namespace ream
