@@ -9,7 +9,9 @@
 // sampler, one D2H copy of the results and one synchronisation. Buffers never move, so
 // decode steps (one token and one sample per sequence) run as CUDA graphs, captured once
 // per (batch size, attention splits) and replayed: ~450 launches become one.
-// REAM_CUDA_GRAPHS=0 in the environment turns graphs off.
+// REAM_CUDA_GRAPHS=0 in the environment turns graphs off. A step with constrained rows
+// (grammar masks) launches the forward pass and the LM head first, computes the masks on
+// the host while they run (StepBatch::fill_masks), then uploads them and samples.
 //
 // Dataflow: bf16 between kernels, fp32 inside them, rounded where a bf16 Qwen3 in
 // transformers rounds: the residual stream after every add, each projection's output, the
