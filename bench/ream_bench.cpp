@@ -10,6 +10,7 @@
 //   ream_bench prefill --model DIR [--device cuda] --tokens N [--repeat R]
 //       Time to first token for one random prompt of N tokens.
 //   ream_bench decode  --model DIR [--device cuda] --batch B [--prompt-len P] [--new-tokens T]
+//                      [--schema FILE | --json-object]   (every request constrained)
 //       Aggregate decode tokens/s with B concurrent requests.
 //   ream_bench followup --model DIR [--device cuda] --tokens N [--new M] [--questions Q]
 //       A document of N tokens prefilled cold, then Q questions of M new tokens after it:
@@ -21,6 +22,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -189,14 +191,30 @@ int cmd_decode(Engine& e, int argc, char** argv) {
   std::mt19937 rng(777);
   std::vector<GenerationRequest> reqs;
   for (int i = 0; i < batch; ++i) reqs.push_back(greedy(random_prompt(rng, prompt_len), new_tokens, 0));
+  // --schema FILE / --json-object: every request constrained (issue 12's constrained decode).
+  std::string constraint = "none";
+  if (has_flag(argc, argv, "schema") || has_flag(argc, argv, "json-object")) {
+    Constraint c{Constraint::Kind::kJsonObject, ""};
+    constraint = "json_object";
+    if (has_flag(argc, argv, "schema")) {
+      std::ifstream in(flag(argc, argv, "schema"));
+      std::stringstream text;
+      text << in.rdbuf();
+      c = Constraint{Constraint::Kind::kJsonSchema, text.str()};
+      constraint = flag(argc, argv, "schema");
+    }
+    for (auto& r : reqs) r.sampling.constraint = c;
+  }
   // Aggregate decode rate: tokens after each request's first, over the span from the
   // last first-token to the last finish (when all B sequences decode together).
   const double t0 = now_s();
   auto outs = run_all(e, reqs, true);
   const double t1 = now_s();
   double sum_rate = 0;
-  for (const auto& c : outs) sum_rate += c.timings.decode_tokens_per_s;
+  int64_t generated = 0;
+  for (const auto& c : outs) sum_rate += c.timings.decode_tokens_per_s, generated += c.usage.completion_tokens;
   std::cout << json{{"mode", "decode"}, {"batch", batch}, {"prompt_len", prompt_len}, {"new_tokens", new_tokens},
+                    {"constraint", constraint}, {"generated_tokens", generated},
                     {"wall_s", t1 - t0}, {"aggregate_tokens_per_s", sum_rate},
                     {"per_seq_tokens_per_s", sum_rate / batch}}
                    .dump()

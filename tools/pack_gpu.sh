@@ -11,7 +11,7 @@ scripts/setup.sh >/dev/null
 BUILD=build-cuda
 cmake -S . -B $BUILD -G Ninja -DREAM_CUDA=ON -DREAM_BUILD_DAEMON=OFF -DCMAKE_BUILD_TYPE=Release -DREAM_CUDA_ARCHITECTURES=90a >/dev/null
 cmake --build $BUILD -j"$(nproc)" --target ream_bench ream_cuda_bench cuda_kernels_test cuda_attention_test \
-  cuda_sampling_test cuda_backend_test cuda_golden_test
+  cuda_sampling_test cuda_backend_test cuda_golden_test cuda_constraint_test
 rm -rf .carry/gpu && mkdir -p .carry/gpu
 cp $BUILD/bench/ream_bench $BUILD/tests/cuda/ream_cuda_bench $BUILD/tests/cuda/cuda_*_test .carry/gpu/
 strip .carry/gpu/*
