@@ -477,7 +477,9 @@ TEST_F(CliEndToEnd, CodeAuditTinyModelOnThisRepositoryCompletesAndWritesSarif) {
   ASSERT_EQ(d.step.size(), 5u);
   EXPECT_EQ(d.result["job"]["status"], "succeeded");
   EXPECT_GE(std::stoi(d.step[1]), 1);
-  EXPECT_GE(std::stoi(d.step[4]), 1);
+  // The engine enforces the reply schema (issue 12): a 24-token reply is either complete
+  // and valid (no warning) or cut by max_tokens (a warning); both are right.
+  EXPECT_GT(std::stoll(d.step[2]), 0);
   // The same audit as SARIF is well formed even with no located finding.
   Shell s = sh(kRream + " run code_audit --doc " + quote(src) + " --input languages=cpp --input max_tokens=24" +
                " --model " + model_ + " --db " + local_.path("sarif.db") + " --format sarif 2>/dev/null");
