@@ -6,6 +6,7 @@
 #include <random>
 
 #include "http/auth.h"
+#include "http/errors.h"
 #include "http/multipart.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -161,6 +162,69 @@ TEST(Url, DecodeAndQuery) {
   EXPECT_EQ(q["w"], "long qa");
   EXPECT_EQ(q.count("bad"), 0u);
   EXPECT_EQ(q["x"], "");
+}
+
+}  // namespace
+}  // namespace ream::http
+
+namespace ream::http {
+namespace {
+
+// A deferred response completes once; the client leaving first runs on_close and records
+// the exchange as 499; a later completion is then dropped.
+TEST(Deferred, CompleteOnceOrCloseFirst) {
+  DeferredResponse d;
+  int woken = 0, closed = 0;
+  std::vector<unsigned> recorded;
+  d.set_waker([&] { ++woken; });
+  d.on_close([&] { ++closed; });
+  d.on_complete([&](unsigned status) { recorded.push_back(status); });
+  EXPECT_FALSE(d.take().has_value());
+  Response r;
+  r.status = 201;
+  r.body = "first";
+  d.complete(r);
+  r.body = "second";
+  d.complete(r);
+  auto got = d.take();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->body, "first");
+  EXPECT_FALSE(d.take().has_value()) << "taken once";
+  d.close();
+  EXPECT_EQ(woken, 1);
+  EXPECT_EQ(closed, 0) << "closing after completion cancels nothing";
+  EXPECT_EQ(recorded, std::vector<unsigned>{201});
+
+  DeferredResponse gone;
+  std::vector<unsigned> gone_recorded;
+  int gone_closed = 0;
+  gone.on_complete([&](unsigned status) { gone_recorded.push_back(status); });
+  gone.on_close([&] { ++gone_closed; });
+  gone.close();
+  gone.complete(Response{});
+  EXPECT_EQ(gone_closed, 1);
+  EXPECT_EQ(gone_recorded, std::vector<unsigned>{DeferredResponse::kClientClosedRequest});
+  DeferredResponse early;  // the client left before the work was wired up
+  early.close();
+  int late = 0;
+  early.on_close([&] { ++late; });
+  EXPECT_EQ(late, 1) << "on_close after the client left runs at once";
+}
+
+// Errors carry OpenAI's keys besides reamd's code and field.
+TEST(Errors, OpenAIShapeWithReamdCodeAndField) {
+  auto body = nlohmann::json::parse(json_error(400, "invalid_request", "bad", "temperature").body);
+  EXPECT_EQ(body["error"]["message"], "bad");
+  EXPECT_EQ(body["error"]["type"], "invalid_request_error");
+  EXPECT_EQ(body["error"]["param"], "temperature");
+  EXPECT_EQ(body["error"]["field"], "temperature");
+  EXPECT_EQ(body["error"]["code"], "invalid_request");
+  auto none = nlohmann::json::parse(json_error(401, "unauthenticated", "no key").body);
+  EXPECT_EQ(none["error"]["param"], nullptr);
+  EXPECT_FALSE(none["error"].contains("field"));
+  EXPECT_EQ(none["error"]["type"], "authentication_error");
+  EXPECT_EQ(nlohmann::json::parse(json_error(503, "draining", "x").body)["error"]["type"], "server_error");
+  EXPECT_EQ(nlohmann::json::parse(json_error(429, "queue_full", "x").body)["error"]["type"], "rate_limit_error");
 }
 
 }  // namespace

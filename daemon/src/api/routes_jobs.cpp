@@ -299,7 +299,7 @@ class JobEventStream : public http::StreamSource {
     }
     auto events = app_.store().events(job_id_, last_id_);
     if (!events.ok()) {
-      c.data = http::format_sse(0, "error", http::error_body("internal", events.status().message()));
+      c.data = http::format_sse(0, "error", http::error_body(500, "internal", events.status().message()));
       c.done = done_ = true;
       return c;
     }

@@ -11,12 +11,28 @@ Response json_response(unsigned status, const nlohmann::json& body) {
   return r;
 }
 
-std::string error_body(const std::string& code, const std::string& message,
-                       const std::string& field) {
-  nlohmann::json e = {{"code", code}, {"message", message}};
+const char* error_type(unsigned status) {
+  if (status == 401) return "authentication_error";
+  if (status == 403) return "permission_error";
+  if (status == 429) return "rate_limit_error";
+  if (status >= 500) return "server_error";
+  return "invalid_request_error";
+}
+
+nlohmann::json error_object(unsigned status, const std::string& code, const std::string& message,
+                            const std::string& field) {
+  nlohmann::json e = {{"message", message},
+                      {"type", error_type(status)},
+                      {"param", field.empty() ? nlohmann::json(nullptr) : nlohmann::json(field)},
+                      {"code", code}};
   if (!field.empty()) e["field"] = field;
-  return nlohmann::json{{"error", e}}.dump(-1, ' ', false,
-                                           nlohmann::json::error_handler_t::replace) +
+  return e;
+}
+
+std::string error_body(unsigned status, const std::string& code, const std::string& message,
+                       const std::string& field) {
+  return nlohmann::json{{"error", error_object(status, code, message, field)}}.dump(
+             -1, ' ', false, nlohmann::json::error_handler_t::replace) +
          "\n";
 }
 
@@ -24,7 +40,7 @@ Response json_error(unsigned status, const std::string& code, const std::string&
                     const std::string& field) {
   Response r;
   r.status = status;
-  r.body = error_body(code, message, field);
+  r.body = error_body(status, code, message, field);
   return r;
 }
 

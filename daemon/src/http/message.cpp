@@ -3,6 +3,8 @@
 
 #include <strings.h>
 
+#include <utility>
+
 namespace ream::http {
 
 std::string Request::header(std::string_view name) const {
@@ -60,6 +62,75 @@ std::map<std::string, std::string> parse_query(std::string_view query) {
     out[key] = value;
   }
   return out;
+}
+
+}  // namespace ream::http
+
+namespace ream::http {
+
+void DeferredResponse::complete(Response response) {
+  std::function<void()> wake;
+  std::function<void(unsigned)> done;
+  const unsigned status = response.status;
+  {
+    std::lock_guard lock(mu_);
+    if (completed_) return;
+    completed_ = true;
+    done = std::move(on_complete_);
+    response_ = std::move(response);
+    wake = waker_;
+  }
+  if (done) done(status);
+  if (wake) wake();
+}
+
+void DeferredResponse::on_close(std::function<void()> fn) {
+  bool run_now = false;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_ && !completed_) run_now = true;
+    else on_close_ = std::move(fn);
+  }
+  if (run_now && fn) fn();
+}
+
+void DeferredResponse::on_complete(std::function<void(unsigned status)> fn) {
+  std::lock_guard lock(mu_);
+  on_complete_ = std::move(fn);
+}
+
+std::optional<Response> DeferredResponse::take() {
+  std::lock_guard lock(mu_);
+  if (!completed_ || taken_) return std::nullopt;
+  taken_ = true;
+  return std::exchange(response_, std::nullopt);
+}
+
+void DeferredResponse::set_waker(std::function<void()> waker) {
+  std::lock_guard lock(mu_);
+  waker_ = std::move(waker);
+}
+
+void DeferredResponse::close() {
+  std::function<void()> fn;
+  std::function<void(unsigned)> done;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    waker_ = nullptr;
+    if (!completed_) {
+      fn = std::move(on_close_);
+      done = std::move(on_complete_);  // recorded now; a later complete() finds no hook
+    }
+  }
+  if (done) done(kClientClosedRequest);
+  if (fn) fn();
+}
+
+bool DeferredResponse::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
 }
 
 }  // namespace ream::http

@@ -125,7 +125,7 @@ std::string Server::Impl::next_request_id() {
 }
 
 void Server::Impl::log_request(const Request& req, unsigned status, double seconds,
-                               const std::string& route) const {
+                               const std::string& route) {
   bool quiet = route == "healthz" || route == "readyz" || route == "metrics";
   auto level = quiet ? spdlog::level::debug
                : status >= 500 ? spdlog::level::warn
@@ -138,13 +138,31 @@ void Server::Impl::log_request(const Request& req, unsigned status, double secon
 Response Server::Impl::handle(Request& req) {
   auto t0 = std::chrono::steady_clock::now();
   std::string route_name = "unmatched";
-  auto finish = [&](Response r) {
+  // Captures no Impl: a deferred response may be recorded while the server is going away
+  // (the metrics registry outlives the server).
+  auto record = [total = requests_total_, seconds = request_seconds_, t0](
+                    const Request& rq, const std::string& route, unsigned status) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (requests_total_) {
-      requests_total_->add({route_name, req.method, std::to_string(r.status)});
-      request_seconds_->observe({route_name}, secs);
+    if (total) {
+      total->add({route, rq.method, std::to_string(status)});
+      seconds->observe({route}, secs);
     }
-    log_request(req, r.status, secs, route_name);
+    log_request(rq, status, secs, route);
+  };
+  auto finish = [&](Response r) {
+    if (r.deferred) {  // status and time are known when it completes
+      Request info;
+      info.method = req.method;
+      info.target = req.target;
+      info.remote = req.remote;
+      info.request_id = req.request_id;
+      info.principal = req.principal;
+      r.deferred->on_complete([record, info = std::move(info), route_name](unsigned status) {
+        record(info, route_name, status);
+      });
+      return r;
+    }
+    record(req, route_name, r.status);
     return r;
   };
   size_t q = req.target.find('?');

@@ -37,9 +37,9 @@ class Server::Impl {
   // Runs routing, auth and the handler; records metrics. Called on the handler pool.
   Response handle(Request& request);
   std::string next_request_id();
-  // Records one finished exchange (used for streams, whose handle() returns early).
-  void log_request(const Request& request, unsigned status, double seconds,
-                   const std::string& route) const;
+  // Logs one finished exchange.
+  static void log_request(const Request& request, unsigned status, double seconds,
+                          const std::string& route);
 
   ServerOptions opt;
   const Router& router;

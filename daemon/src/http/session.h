@@ -4,12 +4,19 @@
 // The read loop is do_read -> on_header -> (100-continue) -> on_body -> dispatch to
 // the handler pool -> respond -> on_write -> do_read. Streamed responses go
 // write_stream_head -> pump (poll the source, write a chunk or wait on a timer
-// the source can cut short) -> last chunk -> do_read.
+// the source can cut short) -> last chunk -> do_read. Deferred responses go
+// wait_deferred -> poll_deferred (a timer the completion cuts short) -> respond.
+// While a stream or a deferred response is being produced the session watches the
+// socket (watch_peer): a client that closes or resets the connection has its work
+// cancelled at once, without waiting for the next write to fail.
 #pragma once
 
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +34,7 @@ class Session {
   explicit Session(Server::Impl& server) : srv_(server) { srv_.connections.fetch_add(1); }
   ~Session() {
     if (stream_) stream_->close();
+    if (deferred_) deferred_->close();
     srv_.connections.fetch_sub(1);
   }
 
@@ -155,6 +163,7 @@ class Session {
   }
 
   void respond(Response r, const std::string& request_id, bool head) {
+    if (r.deferred) return wait_deferred(std::move(r.deferred), request_id, head);
     if (r.stream) return write_stream_head(std::move(r), request_id);
     res_ = {};
     res_.version(11);
@@ -205,8 +214,75 @@ class Session {
         derived().stream(), *stream_sr_,
         [self = derived().shared_from_this()](beast::error_code ec, std::size_t) {
           if (ec) return self->end_stream();
+          self->watch_peer();
           self->pump();
         });
+  }
+
+  // The handler's response is completed by another thread; meanwhile the handler pool
+  // is free and the connection watched.
+  void wait_deferred(std::shared_ptr<DeferredResponse> deferred, const std::string& request_id,
+                     bool head) {
+    deferred_ = std::move(deferred);
+    deferred_request_id_ = request_id;
+    deferred_head_ = head;
+    std::weak_ptr<Derived> weak = derived().shared_from_this();
+    auto exec = derived().stream().get_executor();
+    deferred_->set_waker([weak, exec]() {
+      net::post(exec, [weak]() {
+        if (auto self = weak.lock(); self && self->timer_) self->timer_->cancel();
+      });
+    });
+    watch_peer();
+    poll_deferred();
+  }
+
+  void poll_deferred() {
+    if (!deferred_) return;
+    if (std::optional<Response> res = deferred_->take()) {
+      deferred_.reset();
+      stop_watching_peer();
+      return respond(std::move(*res), deferred_request_id_, deferred_head_);
+    }
+    timer_->expires_after(seconds_d(srv_.opt.stream_poll_s));
+    timer_->async_wait([self = derived().shared_from_this()](beast::error_code) { self->poll_deferred(); });
+  }
+
+  // Waits until the socket is readable without reading it: end of stream or an error means
+  // the client has gone (peer_gone); bytes (a pipelined request, a TLS record) stay for the
+  // next read and end the watch.
+  void watch_peer() {
+    watching_ = true;
+    lowest().socket().async_wait(
+        tcp::socket::wait_read,
+        [self = derived().shared_from_this()](beast::error_code ec) { self->on_peer_readable(ec); });
+  }
+
+  void on_peer_readable(beast::error_code ec) {
+    if (!watching_ || ec == net::error::operation_aborted) return;
+    char byte = 0;
+    const ssize_t n =
+        ec ? -1 : ::recv(lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return watch_peer();
+    watching_ = false;
+    if (n <= 0) peer_gone();
+  }
+
+  void stop_watching_peer() {
+    if (!watching_) return;
+    watching_ = false;
+    beast::error_code ec;
+    lowest().socket().cancel(ec);  // nothing else is in flight at the points this is called
+  }
+
+  // The client closed or reset the connection: cancel what was being produced for it.
+  void peer_gone() {
+    if (deferred_) {
+      deferred_->close();
+      deferred_.reset();
+      if (timer_) timer_->cancel();
+    }
+    if (stream_) end_stream();
   }
 
   void pump() {
@@ -243,6 +319,7 @@ class Session {
   }
 
   void end_stream() {
+    stop_watching_peer();
     if (stream_) stream_->close();
     stream_.reset();
   }
@@ -262,6 +339,10 @@ class Session {
   bhttp::response<bhttp::empty_body> stream_head_;
   std::optional<bhttp::response_serializer<bhttp::empty_body>> stream_sr_;
   std::shared_ptr<StreamSource> stream_;
+  std::shared_ptr<DeferredResponse> deferred_;
+  std::string deferred_request_id_;
+  bool deferred_head_ = false;
+  bool watching_ = false;  // watch_peer's wait is pending
   std::optional<net::steady_timer> timer_;
   std::string chunk_;
   std::chrono::steady_clock::time_point last_sent_;
