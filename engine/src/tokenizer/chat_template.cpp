@@ -1,5 +1,5 @@
-// Native rendering of the Qwen3 chat template (tokenizer_config.json "chat_template")
-// for conversations without tools, and parsing of OpenAI-style message arrays.
+// Native rendering of the Qwen3 chat template (tokenizer_config.json "chat_template"),
+// tools included, and parsing of OpenAI-style message arrays.
 // Each branch below mirrors a branch of the Jinja template; Python string methods
 // (split, strip('\n'), startswith) are reproduced by the helpers at the top.
 #include "ream/engine/chat_template.h"
@@ -75,7 +75,37 @@ void render_assistant(const std::vector<ChatMessage>& messages, size_t i, size_t
   } else {
     add_content(r, content);
   }
+  const std::vector<ChatToolCall>& calls = messages[i].tool_calls;
+  for (size_t k = 0; k < calls.size(); ++k) {
+    if (k > 0 || !content.empty()) out += "\n";
+    out += "<tool_call>\n{\"name\": \"";
+    add_content(r, calls[k].name);
+    out += "\", \"arguments\": ";
+    add_content(r, calls[k].arguments);
+    out += "}\n</tool_call>";
+  }
   out += "<|im_end|>\n";
+}
+
+// The system turn that lists the tools (with the caller's system message first, if any).
+void render_tools(const std::vector<ChatMessage>& messages, const std::vector<std::string>& tools,
+                  RenderedChat& r) {
+  r.text += "<|im_start|>system\n";
+  if (messages[0].role == "system") {
+    add_content(r, messages[0].content);
+    r.text += "\n\n";
+  }
+  r.text +=
+      "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+      "You are provided with function signatures within <tools></tools> XML tags:\n<tools>";
+  for (const std::string& tool : tools) {
+    r.text += "\n";
+    add_content(r, tool);
+  }
+  r.text +=
+      "\n</tools>\n\nFor each function call, return a json object with function name and "
+      "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
+      "<function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n";
 }
 
 void render_tool(const std::vector<ChatMessage>& messages, size_t i, RenderedChat& r) {
@@ -89,16 +119,22 @@ void render_tool(const std::vector<ChatMessage>& messages, size_t i, RenderedCha
 }  // namespace
 
 Result<RenderedChat> render_chat_spans(const std::vector<ChatMessage>& messages,
-                                       bool add_generation_prompt) {
+                                       bool add_generation_prompt,
+                                       const std::vector<std::string>& tools) {
   if (messages.empty()) return invalid_argument("chat: no messages");
   for (size_t i = 0; i < messages.size(); ++i) {
     const std::string& r = messages[i].role;
     if (r != "system" && r != "user" && r != "assistant" && r != "tool") {
       return invalid_argument("chat: message " + std::to_string(i) + ": unknown role '" + r + "'");
     }
+    if (r != "assistant" && !messages[i].tool_calls.empty()) {
+      return invalid_argument("chat: message " + std::to_string(i) + ": only assistant messages carry tool calls");
+    }
   }
   RenderedChat r;
-  if (messages[0].role == "system") {
+  if (!tools.empty()) {
+    render_tools(messages, tools, r);
+  } else if (messages[0].role == "system") {
     r.text += "<|im_start|>system\n";
     add_content(r, messages[0].content);
     r.text += "<|im_end|>\n";
@@ -121,8 +157,8 @@ Result<RenderedChat> render_chat_spans(const std::vector<ChatMessage>& messages,
 }
 
 Result<std::string> render_chat(const std::vector<ChatMessage>& messages,
-                                bool add_generation_prompt) {
-  REAM_ASSIGN_OR_RETURN(RenderedChat r, render_chat_spans(messages, add_generation_prompt));
+                                bool add_generation_prompt, const std::vector<std::string>& tools) {
+  REAM_ASSIGN_OR_RETURN(RenderedChat r, render_chat_spans(messages, add_generation_prompt, tools));
   return std::move(r.text);
 }
 

@@ -125,6 +125,12 @@ std::string Tokenizer::token_bytes(TokenId id) const {
   return {};
 }
 
+std::string Tokenizer::id_to_token(TokenId id) const {
+  if (const AddedToken* a = impl_->find_added(id)) return a->content;
+  if (const std::string* s = impl_->bpe->token_string(id)) return *s;
+  return {};
+}
+
 TokenId Tokenizer::token_to_id(std::string_view token) const {
   auto it = impl_->added_by_content.find(std::string(token));
   if (it != impl_->added_by_content.end()) return impl_->added[it->second].id;

@@ -50,6 +50,10 @@ class Tokenizer {
   // Empty for ids out of range.
   std::string token_bytes(TokenId id) const;
 
+  // The string form of an id as tokenizer.json spells it (HF convert_ids_to_tokens): the
+  // byte-level symbols of a vocabulary token ("Ġhello"), an added token's content. Empty
+  // for ids out of range.
+  std::string id_to_token(TokenId id) const;
   // Id of a vocabulary or added token given its string form ("<|im_end|>"), or -1.
   TokenId token_to_id(std::string_view token) const;
   // Total number of ids, added tokens included (the largest id + 1).
