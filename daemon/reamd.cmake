@@ -2,6 +2,7 @@
 #   reamd_http    Beast listener/sessions, router, auth, SSE, multipart; metrics registry
 #   reamd_store   reamd's tables: leases, idempotency keys, schedule state
 #   reamd_cron    cron expressions, TZif time zones, the planner and the scheduler
+#   reamd_openai  the OpenAI-compatible protocol (daemon/src/openai)
 #   reamd_core    config, job queue (leases), runners, schedules service, API handlers
 #   reamd         the executable (daemon/src/main.cpp)
 find_package(Boost 1.74 REQUIRED)
@@ -31,12 +32,21 @@ target_link_libraries(reamd_cron
   PUBLIC reamd_store nlohmann_json::nlohmann_json PRIVATE ream::engine spdlog::spdlog)
 target_compile_options(reamd_cron PRIVATE -Wall -Wextra)
 
+# The OpenAI-compatible protocol (request parsing, prompts and tools, tool-call parsing,
+# logprobs, response shapes, running an API call's engine requests); no App, no store.
+file(GLOB REAMD_OPENAI_SOURCES CONFIGURE_DEPENDS ${REAM_DAEMON_SRC}/openai/*.cpp)
+add_library(reamd_openai STATIC ${REAMD_OPENAI_SOURCES})
+target_include_directories(reamd_openai PUBLIC ${REAM_DAEMON_SRC})
+target_link_libraries(reamd_openai PUBLIC reamd_http ream::engine nlohmann_json::nlohmann_json
+  PRIVATE spdlog::spdlog)
+target_compile_options(reamd_openai PRIVATE -Wall -Wextra)
+
 file(GLOB REAMD_CORE_SOURCES CONFIGURE_DEPENDS
      ${REAM_DAEMON_SRC}/api/*.cpp ${REAM_DAEMON_SRC}/config/*.cpp)
 add_library(reamd_core STATIC ${REAMD_CORE_SOURCES})
 target_include_directories(reamd_core PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_core
-  PUBLIC reamd_http reamd_cron ream_flow_engine ream_flow ream_plugin_host ream_store ream::engine
+  PUBLIC reamd_http reamd_openai reamd_cron ream_flow_engine ream_flow ream_plugin_host ream_store ream::engine
   PRIVATE ream_engine_internal yaml-cpp spdlog::spdlog Threads::Threads)
 target_compile_options(reamd_core PRIVATE -Wall -Wextra)
 

@@ -119,8 +119,9 @@ TEST_F(BoundsTest, OutOfRangeSamplingFieldsAre400sNamingFieldAndRange) {
   expect_400(chat({{"max_completion_tokens", 0}}), "max_completion_tokens", {"integer in 1.."});
   expect_400(chat({{"seed", -1}}), "seed", {"0..18446744073709551615"});
   expect_400(chat({{"seed", 1.5}}), "seed", {"integer"});
-  expect_400(chat({{"n", 2}}), "n", {"must be 1"});
-  expect_400(chat({{"n", "1"}}), "n", {"must be 1"});
+  expect_400(chat({{"n", 0}}), "n", {"1..128"});
+  expect_400(chat({{"n", 129}}), "n", {"1..128"});
+  expect_400(chat({{"n", "1"}}), "n", {"1..128"});
   expect_400(chat({{"stream", "yes"}}), "stream", {"true or false"});
   expect_400(chat({{"stop", 5}}), "stop", {"string or a list of strings"});
   // The edges themselves are accepted.

@@ -90,20 +90,33 @@ Status App::open() {
   return {};
 }
 
+// A model named by a Hugging Face repo id is served under that id; one named by its
+// directory, under the directory's name.
+static std::string default_served_name(const std::string& model_ref, const std::string& model_dir) {
+  std::error_code ec;
+  if (!model_ref.empty() && !fs::is_directory(model_ref, ec)) return model_ref;
+  std::string name = fs::path(model_dir).lexically_normal().filename().string();
+  if (name.empty()) name = fs::path(model_dir).lexically_normal().parent_path().filename().string();
+  return name.empty() ? "ream" : name;
+}
+
 Status App::resolve_model() {
   if (!config_.engine.model.empty()) {
     auto dir = resolve_model_dir(config_.engine.model);
     if (!dir.ok()) return dir.status().with_context("engine.model");
     model_dir_ = dir.value();
+    served_model_names_ = {default_served_name(config_.engine.model, model_dir_)};
     return {};
   }
   if (auto dir = resolve_model_dir(kDefaultHfModel); dir.ok()) {
     model_dir_ = dir.value();
+    served_model_names_ = {kDefaultHfModel};
     spdlog::info("engine: using {} from the Hugging Face cache", kDefaultHfModel);
     return {};
   }
   model_dir_ = config_.data_dir + "/demo-model";
   demo_model_ = true;
+  served_model_names_ = {"demo-model"};
   spdlog::warn("engine: no model configured and {} is not in the Hugging Face cache; using a "
                "random-weight demo model ({}): the daemon works end to end but the model's text "
                "is meaningless. Set engine.model or --model for real results.",
@@ -116,6 +129,7 @@ Status App::resolve_model() {
 
 Status App::load_engine() {
   REAM_RETURN_IF_ERROR(resolve_model());
+  if (!config_.served_model_names.empty()) served_model_names_ = config_.served_model_names;
   EngineOptions eo = config_.engine;
   eo.model = model_dir_;
   auto t0 = std::chrono::steady_clock::now();
@@ -123,6 +137,9 @@ Status App::load_engine() {
   if (!engine.ok()) return engine.status().with_context("engine");
   engine_ = std::move(engine).value();
   model_ = std::make_unique<flow::EngineModelClient>(*engine_);
+  model_loaded_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
   spdlog::info("engine: {} on {} ({} layers, context {}) loaded in {:.1f}s", model_dir_,
                engine_->device_name(), engine_->config().num_hidden_layers,
                engine_->max_model_len(),
@@ -250,7 +267,7 @@ void App::install_routes() {
   add_job_routes(router_, *this);
   add_document_routes(router_, *this);
   add_meta_routes(router_, *this);
-  add_chat_routes(router_, *this);
+  add_openai_routes(router_, *this);
   add_schedule_routes(router_, *this);
 }
 

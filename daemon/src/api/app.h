@@ -94,6 +94,11 @@ class App : public cron::ScheduleHost {
   const std::string& owner() const { return owner_; }
   const std::string& model_dir() const { return model_dir_; }
   bool demo_model() const { return demo_model_; }
+  // The names the OpenAI-compatible API serves the model under (engine.served_model_name, else
+  // the repo id the model was named by, else the model directory's name); the first is the one
+  // responses carry. Set once the engine is loaded.
+  const std::vector<std::string>& served_model_names() const { return served_model_names_; }
+  int64_t model_loaded_unix() const { return model_loaded_unix_; }
 
   // cron::ScheduleHost
   Result<int64_t> submit(const cron::ScheduleSpec& spec, const std::string& idempotency_key) override;
@@ -119,6 +124,8 @@ class App : public cron::ScheduleHost {
   std::string owner_;
   std::string model_dir_;
   bool demo_model_ = false;
+  std::vector<std::string> served_model_names_;
+  int64_t model_loaded_unix_ = 0;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::DaemonStore> dstore_;
   std::mutex catalog_mu_;

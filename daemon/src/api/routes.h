@@ -15,13 +15,15 @@ namespace ream::api {
 void add_job_routes(http::Router& router, App& app);       // routes_jobs.cpp
 void add_document_routes(http::Router& router, App& app);  // routes_documents.cpp
 void add_meta_routes(http::Router& router, App& app);      // routes_meta.cpp
-void add_chat_routes(http::Router& router, App& app);      // routes_chat.cpp
+void add_openai_routes(http::Router& router, App& app);    // routes_openai.cpp
 // Also hands the API schedules stored by earlier runs to app.scheduler().
 void add_schedule_routes(http::Router& router, App& app);  // routes_schedules.cpp
 
 // Shared helpers (routes_util.cpp).
 // Parses a JSON object body; on failure fills *error with a 400 (or 415).
 std::optional<nlohmann::json> parse_json_body(const http::Request& req, http::Response* error);
+// The same, keeping the keys of objects in the order sent.
+std::optional<nlohmann::ordered_json> parse_ordered_json_body(const http::Request& req, http::Response* error);
 // Integer query parameter `key` (`fallback` when absent), parsed strictly: the whole
 // value is one decimal integer in lo..hi, else nullopt and *error is a 400 naming `key`.
 std::optional<int64_t> query_int(const http::Request& req, const std::string& key, int64_t fallback,

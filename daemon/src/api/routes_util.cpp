@@ -8,7 +8,10 @@ namespace ream::api {
 
 using nlohmann::json;
 
-std::optional<json> parse_json_body(const http::Request& req, http::Response* error) {
+namespace {
+
+template <class Json>
+std::optional<Json> parse_body(const http::Request& req, http::Response* error) {
   std::string ct = req.header("content-type");
   // curl -d sends application/x-www-form-urlencoded by default; accept it as JSON.
   if (!ct.empty() && ct.find("json") == std::string::npos &&
@@ -17,14 +20,14 @@ std::optional<json> parse_json_body(const http::Request& req, http::Response* er
                               "expected Content-Type: application/json, got " + ct);
     return std::nullopt;
   }
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     // Re-parse for the position of the error (the happy path above throws nothing).
     std::string detail = "the body is not valid JSON";
     try {
-      json again = json::parse(req.body);
+      Json again = Json::parse(req.body);
       (void)again;
-    } catch (const json::parse_error& e) {
+    } catch (const typename Json::parse_error& e) {
       detail += " (at byte " + std::to_string(e.byte) + ")";
     }
     *error = http::json_error(400, "invalid_json", detail);
@@ -35,6 +38,16 @@ std::optional<json> parse_json_body(const http::Request& req, http::Response* er
     return std::nullopt;
   }
   return body;
+}
+
+}  // namespace
+
+std::optional<json> parse_json_body(const http::Request& req, http::Response* error) {
+  return parse_body<json>(req, error);
+}
+
+std::optional<nlohmann::ordered_json> parse_ordered_json_body(const http::Request& req, http::Response* error) {
+  return parse_body<nlohmann::ordered_json>(req, error);
 }
 
 std::optional<int64_t> query_int(const http::Request& req, const std::string& key, int64_t fallback,

@@ -103,6 +103,8 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
          [&](auto& v, auto&) {
            walk(path, v, "engine",
                 {REAM_FIELD("model", c->engine.model, std::string, "a directory or repo id"),
+                 {"served_model_name",
+                  [&](auto& sv, auto& sk) { c->served_model_names = string_list(path, sv, sk); }},
                  REAM_FIELD("device", c->engine.device, std::string, "cpu or cuda"),
                  REAM_FIELD("threads", c->engine.num_threads, int, "an integer"),
                  REAM_FIELD("kv_block_size", c->engine.kv_block_size, int, "an integer"),
@@ -248,6 +250,11 @@ Status validate_config(const Config& c) {
   if (e.max_batch_tokens < 1 || e.max_batch_tokens > 1048576) return bad("engine.max_batch_tokens: 1..1048576");
   if (e.interactive_batch_chunk < 0) return bad("engine.interactive_batch_chunk: 0 (no cap) or more");
   if (e.max_model_len < 0) return bad("engine.max_model_len: 0 (the model's) or more");
+  for (const std::string& name : c.served_model_names) {
+    if (name.empty() || name.size() > 256 || name.find_first_of(" \t\r\n") != std::string::npos) {
+      return bad("engine.served_model_name: each name 1..256 characters without spaces (got '" + name + "')");
+    }
+  }
   if (c.auth_mode != "auto" && c.auth_mode != "required" && c.auth_mode != "disabled") {
     return bad("auth.mode: auto, required or disabled");
   }

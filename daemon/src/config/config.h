@@ -29,6 +29,10 @@ struct Config {
   // The engine's own options, every one settable under `engine:` (same names; `threads`
   // is num_threads). engine.model: dir or HF id; "" = auto (see App::resolve_model).
   EngineOptions engine;
+  // engine.served_model_name: the names the OpenAI-compatible API answers to (a string or a
+  // list; the first is the one responses carry). Empty: the model directory's last path
+  // component, or the Hugging Face repo id when the model was named by one.
+  std::vector<std::string> served_model_names;
 
   std::vector<std::string> workflow_dirs;     // "" -> flow::default_workflow_dirs()
   std::vector<std::string> plugin_dirs;       // "" -> flow::default_plugin_dirs()
