@@ -194,10 +194,13 @@ test("logprobs: OpenAI's chat shape, streamed too", async () => {
   assert.deepEqual(streamed, content);
 });
 
+// Enums and bounded numbers: a random-weight model under a free-string constraint may take
+// hundreds of tokens to happen on a closing quote.
 const schema = {
   type: "object",
-  properties: { river: { type: "string" }, length_km: { type: "integer", minimum: 0 } },
-  required: ["river", "length_km"],
+  properties: { river: { enum: ["Nile", "Amazon", "Danube"] }, length_km: { type: "integer", minimum: 0, maximum: 9999 },
+    navigable: { type: "boolean" } },
+  required: ["river", "length_km", "navigable"],
   additionalProperties: false,
 };
 
@@ -215,7 +218,7 @@ test("response_format json_schema is accepted with OpenAI's request shape", asyn
 test("response_format json_schema: the reply parses and validates (ajv)", { skip: SKIP_CONSTRAINTS }, async () => {
   const validate = new Ajv().compile(schema);
   for (const stream of [false, true]) {
-    const req = { model: MODEL, messages: user("A river as JSON"), max_tokens: 200, temperature: 1, n: 2,
+    const req = { model: MODEL, messages: user("A river as JSON"), max_tokens: 1000, temperature: 1, n: 2,
       response_format: { type: "json_schema", json_schema: { name: "river", schema, strict: true } } };
     let texts;
     if (stream) {
@@ -234,7 +237,8 @@ const weather = {
   type: "function",
   function: {
     name: "get_weather", description: "Weather in a city",
-    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false },
+    parameters: { type: "object", properties: { city: { enum: ["Oslo", "Paris"] }, days: { type: "integer", minimum: 1, maximum: 7 } },
+      required: ["city"], additionalProperties: false },
   },
 };
 
@@ -257,7 +261,7 @@ test("tools: auto is accepted, and a tool conversation renders", async () => {
 test("tools: a forced call is a valid call, whole and streamed", { skip: SKIP_CONSTRAINTS }, async () => {
   const validate = new Ajv().compile(weather.function.parameters);
   for (const tool_choice of ["required", { type: "function", function: { name: "get_weather" } }]) {
-    const req = { model: MODEL, messages: user("Weather in Oslo?"), tools: [weather], tool_choice, max_tokens: 200 };
+    const req = { model: MODEL, messages: user("Weather in Oslo?"), tools: [weather], tool_choice, max_tokens: 1000 };
     const r = await client.chat.completions.create(req);
     assert.equal(r.choices[0].finish_reason, "tool_calls");
     const call = r.choices[0].message.tool_calls[0];
