@@ -233,6 +233,14 @@ test("response_format json_schema: the reply parses and validates (ajv)", { skip
   }
 });
 
+test("response_format json_schema: a keyword the engine cannot enforce is a 400 naming the field", { skip: SKIP_CONSTRAINTS }, async () => {
+  const loose = { type: "object", patternProperties: { "^x": { type: "integer" } } };
+  await assert.rejects(client.chat.completions.create({ model: MODEL, messages: user("x"), max_tokens: 4,
+    response_format: { type: "json_schema", json_schema: { name: "loose", schema: loose } } }),
+  (e) => e instanceof OpenAI.BadRequestError && e.param === "response_format.json_schema.schema" &&
+    /patternProperties/.test(e.message));
+});
+
 const weather = {
   type: "function",
   function: {

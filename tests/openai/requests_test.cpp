@@ -92,6 +92,8 @@ TEST(ChatRequestFields, WrongTypesAndRangesNameTheField) {
 TEST(ChatRequestFields, LogitBiasErrorsNameTheKey) {
   expect_error(parse_chat(chat_body({{"logit_bias", {{"abc", 1}}}})), "invalid_request", "logit_bias.abc", "'abc'");
   expect_error(parse_chat(chat_body({{"logit_bias", {{"151936", 1}}}})), "invalid_request", "logit_bias.151936");
+  expect_error(parse_chat(chat_body({{"logit_bias", {{"050", 1}}}})), "invalid_request", "logit_bias.050");
+  expect_error(parse_chat(chat_body({{"logit_bias", {{"-1", 1}}}})), "invalid_request", "logit_bias.-1");
   expect_error(parse_chat(chat_body({{"logit_bias", {{"50", 200}}}})), "invalid_request", "logit_bias.50", "[-100, 100]");
   ChatRequest r;
   ASSERT_FALSE(parse_chat(chat_body({{"logit_bias", {{"50", -100}, {"7", 2.5}}}}), &r));

@@ -91,7 +91,9 @@ Error parse_logit_bias(const Json& b, const ModelInfo& model, SamplingParams* s)
   for (const auto& [key, bias] : v.items()) {
     const std::string param = "logit_bias." + key;
     int64_t id = -1;
-    if (!key.empty() && key.size() <= 9 && key.find_first_not_of("0123456789") == std::string::npos) {
+    // Canonical decimal only ("050" is refused): no two keys may name one token.
+    if (!key.empty() && key.size() <= 9 && key.find_first_not_of("0123456789") == std::string::npos &&
+        (key == "0" || key[0] != '0')) {
       id = std::stoll(key);
     }
     if (id < 0 || id >= model.vocab_size) {

@@ -143,6 +143,10 @@ Error parse_prompts(const Json& body, const ModelInfo& model, CompletionRequest*
   return std::nullopt;
 }
 
+std::string response_format_param(const Constraint& c) {
+  return c.kind == Constraint::Kind::kJsonSchema ? "response_format.json_schema.schema" : "response_format";
+}
+
 size_t longest(const std::vector<std::vector<TokenId>>& prompts) {
   size_t n = 0;
   for (const auto& p : prompts) n = std::max(n, p.size());
@@ -170,6 +174,9 @@ Error parse_chat_request(const Json& body, const ModelInfo& model, ChatRequest* 
                                         "(the call's arguments follow the tool's parameters)");
     }
     s.constraint = Constraint{Constraint::Kind::kJsonSchema, dump(tool_call_schema(out->tools))};
+    out->constraint_param = "tools";
+  } else if (s.constraint.kind != Constraint::Kind::kNone) {
+    out->constraint_param = response_format_param(s.constraint);
   }
   if (auto e = chat_prompt(out->messages, out->tools, *model.tokenizer, true, &out->prompt)) return e;
   if (auto e = resolve_max_tokens(out->params, model, out->prompt.size(), 4096, "messages", &s)) return e;
@@ -200,6 +207,9 @@ Error parse_completion_request(const Json& body, const ModelInfo& model, Complet
                                             std::to_string(best_of) + ", n " + std::to_string(out->params.n) + ")");
   }
   if (auto e = parse_prompts(body, model, out)) return e;
+  if (out->params.sampling.constraint.kind != Constraint::Kind::kNone) {
+    out->constraint_param = response_format_param(out->params.sampling.constraint);
+  }
   if (out->prompts.size() * static_cast<size_t>(out->params.n) > static_cast<size_t>(kMaxChoices)) {
     return invalid("n", "prompts x n must be at most " + std::to_string(kMaxChoices) + " (got " +
                             std::to_string(out->prompts.size()) + " x " + std::to_string(out->params.n) + ")");
@@ -234,6 +244,7 @@ RunSpec chat_run(ChatRequest r, const ModelInfo& model, const std::string& reque
   spec.created = created;
   spec.stream = r.params.stream;
   spec.include_usage = r.params.include_usage;
+  spec.constraint_param = r.constraint_param;
   for (int i = 0; i < r.params.n; ++i) {
     spec.requests.push_back(engine_request(r.prompt, r.params.sampling, i, "chat " + request_id));
     ChoiceSetup c;
@@ -260,6 +271,7 @@ RunSpec completion_run(CompletionRequest r, const ModelInfo& model, const std::s
   spec.created = created;
   spec.stream = r.params.stream;
   spec.include_usage = r.params.include_usage;
+  spec.constraint_param = r.constraint_param;
   for (size_t p = 0; p < r.prompts.size(); ++p) {
     for (int i = 0; i < r.params.n; ++i) {
       spec.requests.push_back(engine_request(r.prompts[p], r.params.sampling, i, "completion " + request_id));

@@ -23,6 +23,7 @@ struct ChatRequest {
   bool logprobs = false;
   int top_logprobs = 0;
   std::vector<TokenId> prompt;  // the rendered conversation
+  std::string constraint_param;  // where sampling.constraint came from ("" when none)
 };
 
 // Parses, renders the prompt and sets sampling.max_tokens (default: min(context left, 4096))
@@ -37,6 +38,7 @@ struct CompletionRequest {
   std::vector<std::string> prompt_texts;  // for echo: each prompt as text
   bool echo = false;
   std::optional<int> logprobs;            // 0..20: the sampled token's and this many more
+  std::string constraint_param;           // where sampling.constraint came from ("" when none)
 };
 
 // Parses and sets sampling.max_tokens (default: min(context left, 16), as OpenAI's).

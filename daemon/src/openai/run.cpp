@@ -63,8 +63,8 @@ class Call : public std::enable_shared_from_this<Call> {
         for (uint64_t rid : ids_) engine_.cancel(rid);
         const Status& st = id.status();
         // "can never fit the KV cache" is not worth retrying: a 400, not a 429.
-        return st.code() == StatusCode::kResourceExhausted ? http::json_error(400, "invalid_request", st.message())
-                                                           : http::error_from_status(st);
+        if (st.code() == StatusCode::kResourceExhausted) return http::json_error(400, "invalid_request", st.message());
+        return http::error_from_status(st, st.code() == StatusCode::kInvalidArgument ? spec_.constraint_param : "");
       }
       ids_.push_back(id.value());
       if (client_left_) engine_.cancel(id.value());

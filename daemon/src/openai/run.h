@@ -34,10 +34,16 @@ struct RunSpec {
   std::vector<GenerationRequest> requests;
   std::vector<ChoiceSetup> choices;
   std::vector<int> prompt_of;  // the prompt each choice answers
+  // The request field the engine's constraint came from ("response_format.json_schema.schema",
+  // "tools"): the engine refuses a constraint it cannot compile when the request is
+  // submitted, and that 400 names this field. Empty: no constraint.
+  std::string constraint_param;
 };
 
 // Submits every request and returns the response to send: a stream, a deferred response, or
-// an error when a request cannot be submitted (those already submitted are cancelled).
+// an error when a request cannot be submitted (those already submitted are cancelled). The
+// fields were checked before, so an invalid-argument refusal of a constrained request is the
+// engine refusing its constraint (a keyword it cannot enforce): a 400 naming constraint_param.
 http::Response run(Engine& engine, const ModelInfo& model, RunSpec spec);
 
 }  // namespace ream::openai
