@@ -1,12 +1,14 @@
 // ream_grammar_bench: constrained decoding on the CPU, with the real Qwen3 vocabulary.
 //
-//   ream_grammar_bench [--tokenizer DIR] [--schema FILE]... [--walks N] [--steps N] [--seed S]
+//   ream_grammar_bench [--tokenizer DIR] [--schema FILE]... [--walks N] [--steps N] [--budget N] [--seed S]
 //
 // For each constraint (legal_review's findings schema and "any JSON object" by default):
 // the time to compile it (GBNF, grammar, automaton's first state; cold, no cache), and
 // over random walks (each step: compute the mask, pick uniformly among the allowed
 // tokens, advance) the time of a mask per token, first walk (cold caches: per-stack masks
-// are computed as the walk meets new stacks) and later walks (warm) apart. One JSON
+// are computed as the walk meets new stacks) and later walks (warm) apart, and walks held
+// to a reply budget of --budget tokens as the engine holds them (masks bounded near the
+// end; every walk must end complete: `complete_walks`). One JSON
 // object per measurement on stdout. bench/NOTES.md records the figures.
 #include <chrono>
 #include <fstream>
@@ -34,8 +36,8 @@ std::string flag(int argc, char** argv, const std::string& name, const std::stri
 }
 
 struct WalkStats {
-  double mask_ms = 0;
-  int64_t masks = 0, allowed = 0, finished = 0;
+  double mask_ms = 0, max_mask_ms = 0;
+  int64_t masks = 0, allowed = 0, finished = 0, complete = 0;
 };
 
 // Replays `tokens` with a fresh matcher (every place already cached: the steady state of
@@ -54,8 +56,9 @@ WalkStats replay(const std::shared_ptr<const grammar::CompiledGrammar>& g, const
   return st;
 }
 
+// `budget` > 0: each walk is `budget` tokens at most, its masks bounded as the engine's.
 WalkStats walk(const std::shared_ptr<const grammar::CompiledGrammar>& g, int walks, int steps, std::mt19937& rng,
-               std::vector<int32_t>* record = nullptr) {
+               std::vector<int32_t>* record = nullptr, int budget = 0) {
   WalkStats st;
   std::vector<uint32_t> mask(g->vocab().mask_words());
   std::vector<int32_t> ids;
@@ -63,8 +66,10 @@ WalkStats walk(const std::shared_ptr<const grammar::CompiledGrammar>& g, int wal
     grammar::Matcher m(g);
     for (int s = 0; s < steps; ++s) {
       const double t0 = now_ms();
-      const int64_t n = m.fill_mask(mask.data(), true);
-      st.mask_ms += now_ms() - t0;
+      const int64_t n = m.fill_mask(mask.data(), true, budget > 0 ? budget - s : grammar::Matcher::kNoBudget);
+      const double dt = now_ms() - t0;
+      st.mask_ms += dt;
+      st.max_mask_ms = std::max(st.max_mask_ms, dt);
       ++st.masks;
       st.allowed += n;
       ids.clear();
@@ -79,6 +84,7 @@ WalkStats walk(const std::shared_ptr<const grammar::CompiledGrammar>& g, int wal
         break;
       }
     }
+    st.complete += m.is_complete();
   }
   return st;
 }
@@ -89,6 +95,7 @@ int main(int argc, char** argv) {
   const std::string tok_dir = flag(argc, argv, "tokenizer", REAM_DEFAULT_TOKENIZER_DIR);
   const int walks = std::stoi(flag(argc, argv, "walks", "5"));
   const int steps = std::stoi(flag(argc, argv, "steps", "400"));
+  const int budget = std::stoi(flag(argc, argv, "budget", "200"));
   std::mt19937 rng(static_cast<uint32_t>(std::stoul(flag(argc, argv, "seed", "1"))));
   auto tok = Tokenizer::load(tok_dir);
   if (!tok.ok()) {
@@ -126,11 +133,14 @@ int main(int argc, char** argv) {
     const WalkStats cold = walk(*g, 1, steps, rng, &first);
     const WalkStats warm = walk(*g, walks, steps, rng);
     const WalkStats again = replay(*g, first);
-    for (const auto& [label, st] : {std::pair{"cold", cold}, std::pair{"warm", warm}, std::pair{"replay", again}})
+    const WalkStats bounded = walk(*g, walks, budget, rng, nullptr, budget);
+    for (const auto& [label, st] :
+         {std::pair{"cold", cold}, std::pair{"warm", warm}, std::pair{"replay", again}, std::pair{"budgeted", bounded}})
       std::cout << json{{"mode", "mask"}, {"constraint", name}, {"caches", label}, {"masks", st.masks},
                         {"us_per_mask", st.masks ? 1000.0 * st.mask_ms / st.masks : 0.0},
+                        {"max_us_per_mask", 1000.0 * st.max_mask_ms},
                         {"mean_allowed", st.masks ? st.allowed / st.masks : 0}, {"finished_walks", st.finished},
-                        {"cache_mib", (*g)->cache_bytes() / 1048576.0}} << "\n";
+                        {"complete_walks", st.complete}, {"cache_mib", (*g)->cache_bytes() / 1048576.0}} << "\n";
   }
   return 0;
 }

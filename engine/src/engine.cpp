@@ -219,7 +219,10 @@ void EngineImpl::fill_masks(const ScheduledStep& step) {
     if (!slice.allowed) continue;
     Sequence* seq = step.seqs[i];
     auto* row = const_cast<uint32_t*>(slice.allowed);
-    const int64_t n = seq->matcher->fill_mask(row, !seq->request.sampling.ignore_eos);
+    // The tokens left, this one included: near the end only tokens after which the output
+    // can still be completed, so a constrained reply never stops half-written.
+    const int64_t budget = seq->request.sampling.max_tokens - static_cast<int64_t>(seq->output.size());
+    const int64_t n = seq->matcher->fill_mask(row, !seq->request.sampling.ignore_eos, budget);
     seq->mask_empty = n == 0;
     if (seq->mask_empty && !eos_.empty()) row[eos_[0] >> 5] |= 1u << (eos_[0] & 31);  // ended with an error below
   }

@@ -20,8 +20,9 @@ struct Walked {
   int walks = 0;
 };
 
-// Walks `schema` `n` times; returns the finished outputs.
-Walked walk_schema(const json& schema, int n, int max_tokens, std::mt19937& rng) {
+// Walks `schema` `n` times; returns the finished outputs. `budgeted`: the masks hold
+// each walk to max_tokens, so every walk must finish.
+Walked walk_schema(const json& schema, int n, int max_tokens, std::mt19937& rng, bool budgeted = false) {
   Walked w;
   w.schema = schema;
   grammar::GrammarCache cache(qwen_vocab());
@@ -30,9 +31,12 @@ Walked walk_schema(const json& schema, int n, int max_tokens, std::mt19937& rng)
   if (!g.ok()) return w;
   for (int i = 0; i < n; ++i) {
     bool finished = false;
-    std::string text = random_walk(*g, rng, max_tokens, &finished);
+    std::string text = random_walk(*g, rng, max_tokens, &finished, nullptr, budgeted);
     ++w.walks;
     if (finished) w.outputs.push_back(text);
+    if (budgeted) {
+      EXPECT_TRUE(finished) << "a budgeted walk of " << max_tokens << " tokens ended incomplete: " << text;
+    }
   }
   return w;
 }
@@ -69,6 +73,35 @@ TEST(ConstrainedWalk, LegalReviewFindingsValidate) {
   s["$defs"]["finding"]["properties"]["rationale"]["maxLength"] = 40;
   std::vector<Walked> walked = {walk_schema(legal_review_schema(), 2, 6000, rng), walk_schema(s, 4, 6000, rng)};
   validate_all(walked, 2);
+}
+
+json fuzz_schema(std::mt19937& rng, int depth);
+
+// The engine's reply budget: with the masks bounded by the tokens left, a uniform walk
+// (which left alone writes thousands of tokens into one string) ends complete and valid
+// within max_tokens, for budgets from the schema's shortest output upwards.
+TEST(ConstrainedWalk, BudgetedWalksFinishValidWithinMaxTokens) {
+  std::mt19937 rng(std::random_device{}());
+  grammar::GrammarCache cache(qwen_vocab());
+  const json schema = legal_review_schema();
+  auto g = cache.get(Constraint{Constraint::Kind::kJsonSchema, schema.dump()});
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  const int64_t shortest = grammar::Matcher(*g).min_bytes_to_complete();
+  ASSERT_GT(shortest, 2);
+  ASSERT_LT(shortest, 200);
+  std::vector<Walked> walked;
+  for (int budget : {static_cast<int>(shortest), static_cast<int>(shortest) + 7, 120, 300})
+    walked.push_back(walk_schema(schema, 2, budget, rng, /*budgeted=*/true));
+  // Fuzzed schemas whose shortest output fits 64 tokens.
+  for (int i = 0; i < 12; ++i) {
+    const json s = fuzz_schema(rng, 3);
+    auto fg = cache.get(Constraint{Constraint::Kind::kJsonSchema, s.dump()});
+    ASSERT_TRUE(fg.ok()) << fg.status().to_string();
+    if (grammar::Matcher(*fg).min_bytes_to_complete() > 64) continue;
+    walked.push_back(walk_schema(s, 2, 64, rng, /*budgeted=*/true));
+  }
+  for (const Walked& w : walked) EXPECT_EQ(w.outputs.size(), static_cast<size_t>(w.walks)) << w.schema.dump();
+  validate_all(walked, 8);
 }
 
 TEST(ConstrainedWalk, EachKeywordValidates) {

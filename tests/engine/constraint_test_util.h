@@ -78,16 +78,19 @@ inline std::shared_ptr<const grammar::TokenVocab> qwen_vocab() {
 }
 
 // A random walk: each step picks uniformly among the allowed tokens (EOS included when
-// allowed). Returns the text; *finished when EOS was picked or nothing may follow.
+// allowed). Returns the text; *finished when EOS was picked or nothing may follow, or
+// (`budgeted`: the masks hold the walk to max_tokens as the engine does) when the
+// output is complete after the last token.
 inline std::string random_walk(const std::shared_ptr<const grammar::CompiledGrammar>& g, std::mt19937& rng,
-                               int max_tokens, bool* finished, std::vector<int32_t>* tokens = nullptr) {
+                               int max_tokens, bool* finished, std::vector<int32_t>* tokens = nullptr,
+                               bool budgeted = false) {
   grammar::Matcher m(g);
   const grammar::TokenVocab& v = g->vocab();
   std::vector<uint32_t> mask(v.mask_words());
   std::string text;
   *finished = false;
   for (int i = 0; i < max_tokens; ++i) {
-    const int64_t n = m.fill_mask(mask.data(), true);
+    const int64_t n = m.fill_mask(mask.data(), true, budgeted ? max_tokens - i : grammar::Matcher::kNoBudget);
     if (n == 0) return text;
     // The r-th allowed token, uniformly.
     int64_t r = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
@@ -108,6 +111,7 @@ inline std::string random_walk(const std::shared_ptr<const grammar::CompiledGram
       return text;
     }
   }
+  *finished = budgeted && m.is_complete();
   return text;
 }
 

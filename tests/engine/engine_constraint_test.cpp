@@ -119,15 +119,34 @@ TEST_F(EngineConstraintTest, RegexAndGrammarConstraintsHold) {
   EXPECT_TRUE(std::regex_match(out->text, same)) << out->text;
 }
 
-TEST_F(EngineConstraintTest, JsonObjectEndsWithEosOrLength) {
+// A constrained reply never stops half-written: near max_tokens the engine allows only
+// tokens after which the output can still be completed in the tokens left. The random
+// model, left alone, writes hundreds of tokens into one free string.
+TEST_F(EngineConstraintTest, OutputsAreCompleteWithinMaxTokens) {
   auto e = make_engine();
   ASSERT_TRUE(e);
-  auto out = e->generate(constrained(rng_, {Constraint::Kind::kJsonObject, ""}, rng_(), 120));
-  ASSERT_TRUE(out.ok());
-  ASSERT_FALSE(out->text.empty());
-  EXPECT_EQ(out->text[0], '{');
-  if (out->finish_reason == FinishReason::kStop) EXPECT_TRUE(json::accept(out->text)) << out->text;
-  else EXPECT_EQ(out->finish_reason, FinishReason::kLength);
+  const std::string free_text =
+      R"({"type":"object","required":["title","points"],"additionalProperties":false,"properties":{)"
+      R"("title":{"type":"string"},"points":{"type":"array","items":{"type":"string"}}}})";
+  // {"title":"","points":[]} is 24 bytes: the shortest budget that can hold it.
+  std::vector<GenerationRequest> reqs;
+  for (int max_tokens : {8, 40, 120}) reqs.push_back(constrained(rng_, {Constraint::Kind::kJsonObject, ""}, rng_(), max_tokens));
+  for (int max_tokens : {24, 33, 90}) reqs.push_back(constrained(rng_, {Constraint::Kind::kJsonSchema, free_text}, rng_(), max_tokens));
+  std::vector<Completion> out = run_concurrently(*e, reqs);
+  testing::AjvCase check{json::parse(free_text), {}, {}, ""};
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_LE(static_cast<int>(out[i].tokens.size()), reqs[i].sampling.max_tokens);
+    EXPECT_TRUE(out[i].finish_reason == FinishReason::kStop || out[i].finish_reason == FinishReason::kLength);
+    ASSERT_FALSE(out[i].text.empty());
+    EXPECT_EQ(out[i].text[0], '{');
+    EXPECT_TRUE(json::accept(out[i].text)) << "max_tokens " << reqs[i].sampling.max_tokens << ": " << out[i].text;
+    if (i >= 3) check.texts.push_back(out[i].text);
+  }
+  std::vector<testing::AjvCase> cases = {check};
+  testing::run_ajv(&cases);
+  ASSERT_EQ(cases[0].results.size(), check.texts.size()) << cases[0].schema_error;
+  for (size_t i = 0; i < check.texts.size(); ++i)
+    EXPECT_TRUE(cases[0].results[i].valid) << cases[0].results[i].errors << "\n" << check.texts[i];
 }
 
 TEST_F(EngineConstraintTest, BadConstraintsAndBiasesFailAtSubmit) {

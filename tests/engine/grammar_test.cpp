@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 #include <regex>
 
 #include "grammar/compile.h"
@@ -147,6 +148,132 @@ ws ::= [ \n]{0,3}
       if (std::find(v.eos_ids().begin(), v.eos_ids().end(), pick) != v.eos_ids().end()) break;
       ASSERT_TRUE(m.accept_token(pick));
     }
+  }
+}
+
+// The fewest bytes that complete the output, found by a breadth-first search over the
+// matcher's states byte by byte (the reference for the fixpoint over the rules).
+int64_t shortest_by_search(const Matcher& from, int max_depth) {
+  std::vector<Matcher> frontier = {from};
+  std::set<int32_t> seen = {from.state_id()};
+  for (int depth = 0; depth <= max_depth && !frontier.empty(); ++depth) {
+    std::vector<Matcher> next;
+    for (const Matcher& m : frontier) {
+      if (m.is_complete()) return depth;
+      for (int b = 0; b < 256; ++b) {
+        Matcher probe = m;
+        if (probe.accept_bytes(std::string(1, static_cast<char>(b))) && seen.insert(probe.state_id()).second)
+          next.push_back(probe);
+      }
+    }
+    frontier = std::move(next);
+  }
+  return -1;
+}
+
+const char* kJsonishGrammar = R"(root ::= "{" ws "\"k\"" ws ":" ws value ws "}"
+value ::= "true" | "false" | "null" | [0-9]+ | "\"" [^"]* "\"" | "[" ws (value (ws "," ws value)*)? ws "]" | obj
+obj ::= "{" ws "\"a\"" ws ":" ws "\"" [a-z]{2,4} "\"" ws "}"
+ws ::= [ \n]{0,3}
+)";
+
+TEST(Matcher, ShortestCompletionMatchesBreadthFirstSearch) {
+  auto g = compile_gbnf(kJsonishGrammar);
+  ASSERT_TRUE(g);
+  const TokenVocab& v = g->vocab();
+  Matcher start(g);
+  EXPECT_EQ(start.min_bytes_to_complete(), std::string(R"({"k":0})").size());
+  std::mt19937 rng(std::random_device{}());
+  std::vector<uint32_t> mask(v.mask_words());
+  for (int walk = 0; walk < 12; ++walk) {
+    Matcher m(g);
+    for (int step = 0; step < 30; ++step) {
+      ASSERT_EQ(m.min_bytes_to_complete(), shortest_by_search(m, 60)) << "after step " << step;
+      std::vector<int32_t> allowed;
+      m.fill_mask(mask.data(), false);
+      for (int32_t id = 0; id < v.vocab_size(); ++id)
+        if ((mask[id >> 5] >> (id & 31)) & 1) allowed.push_back(id);
+      if (allowed.empty()) break;
+      ASSERT_TRUE(m.accept_token(allowed[rng() % allowed.size()]));
+    }
+  }
+}
+
+// With a budget of R tokens a token is allowed when the output can be completed in
+// R - 1 more after it; when none can, EOS alone if complete, else the unbounded mask.
+TEST(Matcher, BudgetMaskAllowsExactlyTheTokensThatStillFit) {
+  auto g = compile_gbnf(kJsonishGrammar);
+  ASSERT_TRUE(g);
+  const TokenVocab& v = g->vocab();
+  std::mt19937 rng(std::random_device{}());
+  std::vector<uint32_t> mask(v.mask_words()), full(v.mask_words());
+  int bounded_steps = 0;
+  for (int walk = 0; walk < 30; ++walk) {
+    Matcher m(g);
+    for (int step = 0; step < 30; ++step) {
+      const int64_t budget = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(m.min_bytes_to_complete() + 8));
+      m.fill_mask(full.data(), true);
+      const int64_t n = m.fill_mask(mask.data(), true, budget);
+      std::vector<int32_t> fit;
+      for (int32_t id = 0; id < v.vocab_size(); ++id) {
+        if (!v.allowed(id)) continue;
+        Matcher probe = m;
+        if (probe.accept_token(id) && probe.min_bytes_to_complete() <= budget - 1) fit.push_back(id);
+      }
+      std::vector<uint32_t> want(v.mask_words(), 0);
+      if (!fit.empty()) {
+        for (int32_t id : fit) want[id >> 5] |= 1u << (id & 31);
+        for (int32_t e : v.eos_ids())
+          if (m.is_complete()) want[e >> 5] |= 1u << (e & 31);
+        bounded_steps += fit.size() < static_cast<size_t>(m.fill_mask(full.data(), false));
+      } else if (m.is_complete()) {
+        for (int32_t e : v.eos_ids()) want[e >> 5] |= 1u << (e & 31);
+      } else {
+        want = full;
+      }
+      for (int32_t id = 0; id < v.vocab_size(); ++id)
+        ASSERT_EQ((mask[id >> 5] >> (id & 31)) & 1, (want[id >> 5] >> (id & 31)) & 1)
+            << "token " << id << " '" << v.bytes(id) << "' budget " << budget << " step " << step;
+      int64_t count = 0;
+      for (uint32_t w : want) count += __builtin_popcount(w);
+      ASSERT_EQ(n, count);
+      // Walk on (unbounded, so the walk reaches deep states).
+      std::vector<int32_t> allowed;
+      for (int32_t id = 0; id < v.vocab_size(); ++id)
+        if (v.allowed(id) && ((full[id >> 5] >> (id & 31)) & 1)) allowed.push_back(id);
+      if (allowed.empty()) break;
+      ASSERT_TRUE(m.accept_token(allowed[rng() % allowed.size()]));
+    }
+  }
+  EXPECT_GT(bounded_steps, 20) << "the budgets never took a token out: the test tests nothing";
+}
+
+// Walks held to a budget end complete whenever the budget covers the shortest output.
+TEST(Matcher, BudgetedWalksEndComplete) {
+  auto g = compile_gbnf(kJsonishGrammar);
+  ASSERT_TRUE(g);
+  const TokenVocab& v = g->vocab();
+  std::mt19937 rng(std::random_device{}());
+  std::vector<uint32_t> mask(v.mask_words());
+  const int64_t shortest = Matcher(g).min_bytes_to_complete();
+  for (int walk = 0; walk < 200; ++walk) {
+    const int64_t budget = shortest + static_cast<int64_t>(rng() % 40);
+    Matcher m(g);
+    std::string text;
+    bool ended = false;
+    for (int64_t i = 0; i < budget && !ended; ++i) {
+      m.fill_mask(mask.data(), true, budget - i);
+      std::vector<int32_t> allowed;
+      for (int32_t id = 0; id < v.vocab_size(); ++id)
+        if ((mask[id >> 5] >> (id & 31)) & 1) allowed.push_back(id);
+      ASSERT_FALSE(allowed.empty());
+      const int32_t pick = allowed[rng() % allowed.size()];
+      if (pick == v.eos_ids()[0]) break;
+      ASSERT_TRUE(m.accept_token(pick));
+      text += v.bytes(pick);
+      ended = m.must_end();
+    }
+    EXPECT_TRUE(m.is_complete()) << "budget " << budget << ": " << text;
   }
 }
 

@@ -5,9 +5,8 @@
 // random-weight tiny model; a forwarding Engine around it only records what it is
 // handed and what it writes, and changes nothing.
 //
-// The end-to-end proof (the three domain workflows over real documents finish with
-// zero unusable replies, every reply valid against its step's schema) waits for the
-// engine to enforce constraints: flip kEngineEnforcesConstraints below.
+// The end-to-end proof of issue 12: the three domain workflows over real documents
+// finish with zero unusable replies, every reply valid against its step's schema.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -27,10 +26,6 @@ namespace ream::flow {
 namespace {
 
 using nlohmann::json;
-
-// The one flag to flip when the engine enforces SamplingParams::constraint (issue 12,
-// "Constrained decoding in the engine"): it turns on EndToEndProof below.
-constexpr bool kEngineEnforcesConstraints = false;
 
 // What the engine was handed and what it wrote, per request.
 struct Seen {
@@ -80,16 +75,20 @@ class RecordingEngine : public Engine {
 class ReplyConstraints : public ::testing::Test {
  protected:
   void SetUp() override {
+    use_engine(2048);
+    host_.load_dirs({REAM_BUILD_PLUGIN_DIR, std::string(REAM_TEST_PLUGIN_DIR) + "/good"});
+    store_ = std::move(store::Store::open(dir_.path("ream.db"))).value();
+  }
+  void use_engine(int64_t max_model_len) {
     EngineOptions o;
     o.model = ream::testing::tiny_model_dir();
     o.num_threads = 2;
-    o.max_model_len = 2048;
+    o.max_model_len = max_model_len;
     auto e = Engine::create(o);
     ASSERT_TRUE(e.ok()) << e.status().to_string();
+    client_.reset();
     engine_ = std::make_unique<RecordingEngine>(std::move(e).value());
     client_ = std::make_unique<EngineModelClient>(*engine_);
-    host_.load_dirs({REAM_BUILD_PLUGIN_DIR, std::string(REAM_TEST_PLUGIN_DIR) + "/good"});
-    store_ = std::move(store::Store::open(dir_.path("ream.db"))).value();
   }
   json run(const std::string& workflow_path, const json& inputs) {
     auto wf = load_workflow(workflow_path, catalog_of(host_));
@@ -171,8 +170,9 @@ TEST_F(ReplyConstraints, LegalReviewsPerGroupSchemaReachesTheEngineRequest) {
   const json& items = schema["properties"]["categories"];
   EXPECT_EQ(items["minItems"], 2);
   EXPECT_EQ(items["items"]["properties"]["category"]["enum"], json::array({"Parties", "Governing Law"}));
-  // The random model writes noise while the engine ignores constraints: the repair
-  // prompt carries the same schema, and the report counts what stayed unusable.
+  // 16 tokens cannot hold the shortest valid reply (two categories with their fields),
+  // so the reply is cut and unusable: the repair prompt carries the same schema, and
+  // the report counts what stayed unusable.
   const Seen* repair = request(seen, "s0-g0~repair");
   ASSERT_TRUE(repair);
   EXPECT_EQ(repair->constraint.source, group->constraint.source);
@@ -181,13 +181,12 @@ TEST_F(ReplyConstraints, LegalReviewsPerGroupSchemaReachesTheEngineRequest) {
 
 // The proof of issue 12: with the engine enforcing constraints, the three domain
 // workflows over real documents (a CUAD contract, Apple's 10-K, a source tree) with
-// the random-weight tiny model finish with zero unusable replies, and every reply the
-// engine wrote is JSON that ajv validates against its step's declared reply_schema.
+// the random-weight tiny model (which, unconstrained, writes noise) finish with zero
+// unusable replies, and every reply the engine wrote is JSON that ajv validates against
+// its step's declared reply_schema. The model fills every free string until the reply
+// budget makes it close: each reply is complete within max_tokens.
 TEST_F(ReplyConstraints, EndToEndProofZeroUnusableRepliesOverRealDocuments) {
-  if (!kEngineEnforcesConstraints) {
-    GTEST_SKIP() << "the engine does not enforce SamplingParams::constraint yet (issue 12, constrained decoding); "
-                    "flip kEngineEnforcesConstraints in tests/plugins/reply_constraint_test.cpp when it does";
-  }
+  use_engine(8192);  // legal_review's instructions and a 512-token reply need more than 2,048
   const std::string docs = REAM_TEST_DOCUMENTS_DIR;
   struct Run {
     const char* workflow;
@@ -210,6 +209,7 @@ TEST_F(ReplyConstraints, EndToEndProofZeroUnusableRepliesOverRealDocuments) {
     std::ifstream in(std::string(REAM_SOURCE_DIR) + "/workflows/schemas/" + run_spec.workflow + ".reply.json");
     json cases = {{"schemas", {{"step", json::parse(in)}}}, {"instances", json::array()}};
     const auto seen = engine_->seen();
+    ASSERT_GT(seen.size(), before) << run_spec.workflow << " asked the engine nothing";
     for (size_t i = before; i < seen.size(); ++i) {
       json reply = json::parse(seen[i].text, nullptr, false);
       ASSERT_FALSE(reply.is_discarded()) << run_spec.workflow << " " << seen[i].tag << ": not JSON: " << seen[i].text;

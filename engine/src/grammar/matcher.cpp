@@ -10,6 +10,9 @@ namespace {
 
 constexpr size_t kMaxCacheBytes = size_t{256} << 20;  // masks + automaton per grammar
 constexpr int32_t kDead = 0;                          // the state with no stack
+constexpr int64_t kNever = Matcher::kNoBudget;         // no completion
+
+int64_t add_sat(int64_t a, int64_t b) { return a >= kNever - b ? kNever : a + b; }
 
 }  // namespace
 
@@ -82,9 +85,26 @@ CompiledGrammar::CompiledGrammar(Grammar grammar, std::shared_ptr<const TokenVoc
       for (const Element& e : s) ops_.push_back(e.kind == Element::Kind::kBytes ? e.arg : -2 - e.arg);
       ops_.push_back(kEnd);
     }
+  // The fewest bytes each rule derives (a fixpoint: at most one pass per rule), then the
+  // fewest from each position to the end of its alternative.
+  std::vector<int64_t> min_rule(grammar_.rules.size(), kNever);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < grammar_.rules.size(); ++r)
+      for (int32_t a : alt_starts_[r]) {
+        int64_t n = 0;
+        for (int32_t i = a; ops_[i] != kEnd; ++i) n = add_sat(n, ops_[i] >= 0 ? 1 : min_rule[-2 - ops_[i]]);
+        if (n < min_rule[r]) min_rule[r] = n, changed = true;
+      }
+  }
+  min_rest_.assign(ops_.size() + 1, 0);
+  for (size_t i = ops_.size(); i-- > 0;)
+    min_rest_[i] = ops_[i] == kEnd ? 0 : add_sat(ops_[i] >= 0 ? 1 : min_rule[-2 - ops_[i]], min_rest_[i + 1]);
   nodes_.push_back({kEnd, -1});  // node 0: the bottom
+  node_min_.push_back(0);
   state_leaves_.push_back({});   // state 0: dead
   state_complete_.push_back(0);
+  state_min_.push_back(kNever);
   state_ids_.emplace(std::string(), kDead);
   trans_.assign(256, kDead);
   std::lock_guard<std::mutex> lock(mu_);
@@ -104,7 +124,10 @@ size_t CompiledGrammar::cache_bytes() const {
 int32_t CompiledGrammar::node(int32_t pos, int32_t parent) const {
   const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(pos)) << 32) | static_cast<uint32_t>(parent);
   auto [it, fresh] = node_ids_.emplace(key, static_cast<int32_t>(nodes_.size()));
-  if (fresh) nodes_.push_back({pos, parent});
+  if (fresh) {
+    nodes_.push_back({pos, parent});
+    node_min_.push_back(add_sat(min_rest_[pos], node_min_[parent]));
+  }
   return it->second;
 }
 
@@ -151,6 +174,9 @@ int32_t CompiledGrammar::intern_state(std::vector<int32_t> leaves, bool complete
   if (leaves.empty() && !complete) return kDead;
   auto [it, fresh] = state_ids_.emplace(std::move(key), static_cast<int32_t>(state_leaves_.size()));
   if (fresh) {
+    int64_t least = complete ? 0 : kNever;
+    for (int32_t leaf : leaves) least = std::min(least, node_min_[leaf]);
+    state_min_.push_back(least);
     state_leaves_.push_back(std::move(leaves));
     state_complete_.push_back(complete ? 1 : 0);
     trans_.resize(trans_.size() + 256, -1);
@@ -174,12 +200,13 @@ int32_t CompiledGrammar::step(int32_t state, uint8_t byte) const {
   return next;
 }
 
-// The tokens accepted from the single stack `leaf`: a walk over the sorted vocabulary.
-void CompiledGrammar::walk(int32_t leaf, std::vector<int32_t>* ids) const {
+// The tokens accepted from `state`: a walk over the sorted vocabulary.
+void CompiledGrammar::walk(int32_t state, int64_t limit, std::vector<int32_t>* ids, int64_t base,
+                           std::vector<std::pair<int32_t, int64_t>>* costly, int64_t* max_after) const {
   const TokenVocab& v = *vocab_;
   std::vector<int32_t>& st = walk_states_;
   st.assign(v.max_len() + 1, kDead);
-  st[0] = intern_state({leaf}, false);
+  st[0] = state;
   size_t valid = 0;  // st[0..valid] hold the states of the last walked prefix
   const size_t n = v.size();
   for (size_t i = 0; i < n;) {
@@ -202,31 +229,98 @@ void CompiledGrammar::walk(int32_t leaf, std::vector<int32_t>* ids) const {
       continue;
     }
     valid = t.size();
-    ids->push_back(v.id_at(i));
+    const int32_t id = v.id_at(i);
+    const int64_t after = state_min_[st[t.size()]];
+    if (after <= limit) {
+      ids->push_back(id);
+      if (costly && after > base) costly->emplace_back(id, after);
+      if (max_after) *max_after = std::max(*max_after, after);
+    }
     ++i;
   }
   std::sort(ids->begin(), ids->end());
+  if (costly) std::sort(costly->begin(), costly->end());
 }
 
-const CompiledGrammar::Mask& CompiledGrammar::leaf_mask(int32_t leaf) const {
-  auto it = masks_.find(leaf);
-  if (it != masks_.end()) return it->second;
-  Mask m;
-  walk(leaf, &m.ids);
-  const size_t words = static_cast<size_t>(vocab_->mask_words());
-  if (m.ids.size() > words) {  // denser than a bitset: store the bitset
-    m.words.assign(words, 0);
-    for (int32_t id : m.ids) m.words[id >> 5] |= 1u << (id & 31);
-    m.ids = std::vector<int32_t>();
-  }
-  const size_t bytes = m.ids.size() * 4 + m.words.size() * 4;
+void CompiledGrammar::charge(size_t bytes) const {
   if (mask_bytes_ + bytes > kMaxCacheBytes) {  // full: start again
     masks_.clear();
     state_masks_.clear();
     mask_bytes_ = 0;
   }
   mask_bytes_ += bytes;
+}
+
+const CompiledGrammar::Mask& CompiledGrammar::leaf_mask(int32_t leaf) const {
+  auto it = masks_.find(leaf);
+  if (it != masks_.end()) return it->second;
+  Mask m;
+  m.max_after = node_min_[leaf];
+  walk(intern_state({leaf}, false), kNever, &m.ids, node_min_[leaf], &m.costly, &m.max_after);
+  const size_t words = static_cast<size_t>(vocab_->mask_words());
+  if (m.ids.size() > words) {  // denser than a bitset: store the bitset
+    m.words.assign(words, 0);
+    for (int32_t id : m.ids) m.words[id >> 5] |= 1u << (id & 31);
+    m.ids = std::vector<int32_t>();
+  }
+  charge(m.ids.size() * 4 + m.words.size() * 4 + m.costly.size() * 16);
   return masks_.emplace(leaf, std::move(m)).first->second;
+}
+
+const CompiledGrammar::StateMask& CompiledGrammar::state_mask(int32_t state) const {
+  auto cached = state_masks_.find(state);
+  if (cached != state_masks_.end()) return cached->second;
+  StateMask sm;
+  const size_t n_words = static_cast<size_t>(vocab_->mask_words());
+  sm.words.assign(n_words, 0);
+  const std::vector<int32_t> leaves = state_leaves_[state];  // copy: leaf_mask may grow the tables
+  for (int32_t leaf : leaves) {
+    const Mask& m = leaf_mask(leaf);
+    if (!m.words.empty()) {
+      for (size_t w = 0; w < n_words; ++w) sm.words[w] |= m.words[w];
+    } else {
+      for (int32_t id : m.ids) sm.words[id >> 5] |= 1u << (id & 31);
+    }
+    sm.max_after = std::max(sm.max_after, m.max_after);
+  }
+  charge(n_words * 4);
+  return state_masks_.emplace(state, std::move(sm)).first->second;
+}
+
+// The tokens of `state` after which at most `limit` bytes remain. A token left after
+// one stack's walk may still be allowed through another, so each stack's part is its
+// mask less its own costly tokens over the limit; a stack whose own minimum is over the
+// limit needs a fresh walk (the last steps only).
+bool CompiledGrammar::budget_mask(int32_t state, int64_t limit, uint32_t* words) const {
+  const size_t n_words = static_cast<size_t>(vocab_->mask_words());
+  std::memset(words, 0, n_words * 4);
+  const std::vector<int32_t> leaves = state_leaves_[state];
+  bool walk_needed = false;
+  for (int32_t leaf : leaves) walk_needed |= node_min_[leaf] > limit;
+  if (walk_needed) {
+    std::vector<int32_t> ids;
+    walk(state, limit, &ids);
+    for (int32_t id : ids) words[id >> 5] |= 1u << (id & 31);
+    return !ids.empty();
+  }
+  std::vector<uint32_t> part(n_words);
+  bool any = false;
+  for (int32_t leaf : leaves) {
+    const Mask& m = leaf_mask(leaf);
+    if (!m.words.empty()) {
+      part = m.words;
+    } else {
+      std::fill(part.begin(), part.end(), 0);
+      for (int32_t id : m.ids) part[id >> 5] |= 1u << (id & 31);
+    }
+    for (const auto& [id, after] : m.costly)
+      if (after > limit) part[id >> 5] &= ~(1u << (id & 31));
+    for (size_t w = 0; w < n_words; ++w) {
+      words[w] |= part[w];
+      any |= part[w] != 0;
+    }
+  }
+  return any;
 }
 
 // ---- Matcher ----
@@ -261,38 +355,28 @@ bool Matcher::must_end() const {
   return grammar_->state_complete(state_) && grammar_->state_leaves_[state_].empty();
 }
 
-int64_t Matcher::fill_mask(uint32_t* words, bool allow_eos) {
+int64_t Matcher::fill_mask(uint32_t* words, bool allow_eos, int64_t budget) {
   const CompiledGrammar& g = *grammar_;
-  const int32_t n_words = g.vocab().mask_words();
-  std::memset(words, 0, static_cast<size_t>(n_words) * 4);
+  const size_t n_words = static_cast<size_t>(g.vocab().mask_words());
   std::lock_guard<std::mutex> lock(g.mu_);
-  auto cached = g.state_masks_.find(state_);
-  if (cached != g.state_masks_.end()) {
-    std::memcpy(words, cached->second.data(), static_cast<size_t>(n_words) * 4);
-  } else {
-    const std::vector<int32_t> leaves = g.state_leaves_[state_];
-    for (int32_t leaf : leaves) {
-      const CompiledGrammar::Mask& m = g.leaf_mask(leaf);
-      if (!m.words.empty()) {
-        for (int32_t w = 0; w < n_words; ++w) words[w] |= m.words[w];
-      } else {
-        for (int32_t id : m.ids) words[id >> 5] |= 1u << (id & 31);
-      }
-    }
-    const size_t bytes = static_cast<size_t>(n_words) * 4;
-    if (g.mask_bytes_ + bytes > kMaxCacheBytes) {
-      g.state_masks_.clear();
-      g.masks_.clear();
-      g.mask_bytes_ = 0;
-    }
-    g.mask_bytes_ += bytes;
-    g.state_masks_.emplace(state_, std::vector<uint32_t>(words, words + n_words));
-  }
+  const CompiledGrammar::StateMask& sm = g.state_mask(state_);
+  const int64_t limit = budget == kNoBudget ? kNoBudget : budget - 1;
+  // Within the budget: the cached mask, or (near the end) the tokens that still fit;
+  // when none does, EOS alone if the output may end here, else the unbounded mask.
+  bool bounded = false;
+  if (sm.max_after > limit)
+    bounded = g.budget_mask(state_, limit, words) || (allow_eos && g.state_complete(state_) && !g.vocab().eos_ids().empty());
+  if (!bounded) std::memcpy(words, g.state_mask(state_).words.data(), n_words * 4);  // sm may be gone: budget_mask can clear
   if (allow_eos && g.state_complete(state_))
     for (int32_t e : g.vocab().eos_ids()) words[e >> 5] |= 1u << (e & 31);
   int64_t count = 0;
-  for (int32_t w = 0; w < n_words; ++w) count += __builtin_popcount(words[w]);
+  for (size_t w = 0; w < n_words; ++w) count += __builtin_popcount(words[w]);
   return count;
+}
+
+int64_t Matcher::min_bytes_to_complete() const {
+  std::lock_guard<std::mutex> lock(grammar_->mu_);
+  return grammar_->state_min_[state_];
 }
 
 }  // namespace ream::grammar
