@@ -86,7 +86,7 @@ TEST(ConstrainedWalk, BudgetedWalksFinishValidWithinMaxTokens) {
   const json schema = legal_review_schema();
   auto g = cache.get(Constraint{Constraint::Kind::kJsonSchema, schema.dump()});
   ASSERT_TRUE(g.ok()) << g.status().to_string();
-  const int64_t shortest = grammar::Matcher(*g).min_bytes_to_complete();
+  const int64_t shortest = grammar::Matcher(*g).tokens_to_complete();
   ASSERT_GT(shortest, 2);
   ASSERT_LT(shortest, 200);
   std::vector<Walked> walked;
@@ -97,7 +97,7 @@ TEST(ConstrainedWalk, BudgetedWalksFinishValidWithinMaxTokens) {
     const json s = fuzz_schema(rng, 3);
     auto fg = cache.get(Constraint{Constraint::Kind::kJsonSchema, s.dump()});
     ASSERT_TRUE(fg.ok()) << fg.status().to_string();
-    if (grammar::Matcher(*fg).min_bytes_to_complete() > 64) continue;
+    if (grammar::Matcher(*fg).tokens_to_complete() > 64) continue;
     walked.push_back(walk_schema(s, 2, 64, rng, /*budgeted=*/true));
   }
   for (const Walked& w : walked) EXPECT_EQ(w.outputs.size(), static_cast<size_t>(w.walks)) << w.schema.dump();

@@ -151,19 +151,20 @@ ws ::= [ \n]{0,3}
   }
 }
 
-// The fewest bytes that complete the output, found by a breadth-first search over the
-// matcher's states byte by byte (the reference for the fixpoint over the rules).
-int64_t shortest_by_search(const Matcher& from, int max_depth) {
+// The fewest steps that complete the output, found by a breadth-first search over the
+// matcher's states: steps of one byte (`tokens` false) or of one vocabulary token.
+int64_t shortest_by_search(const Matcher& from, int max_depth, bool tokens) {
+  const TokenVocab& v = from.grammar().vocab();
   std::vector<Matcher> frontier = {from};
   std::set<int32_t> seen = {from.state_id()};
   for (int depth = 0; depth <= max_depth && !frontier.empty(); ++depth) {
     std::vector<Matcher> next;
     for (const Matcher& m : frontier) {
       if (m.is_complete()) return depth;
-      for (int b = 0; b < 256; ++b) {
+      for (int x = 0; x < (tokens ? v.vocab_size() : 256); ++x) {
         Matcher probe = m;
-        if (probe.accept_bytes(std::string(1, static_cast<char>(b))) && seen.insert(probe.state_id()).second)
-          next.push_back(probe);
+        const bool ok = tokens ? probe.accept_token(x) : probe.accept_bytes(std::string(1, static_cast<char>(x)));
+        if (ok && seen.insert(probe.state_id()).second) next.push_back(probe);
       }
     }
     frontier = std::move(next);
@@ -177,26 +178,43 @@ obj ::= "{" ws "\"a\"" ws ":" ws "\"" [a-z]{2,4} "\"" ws "}"
 ws ::= [ \n]{0,3}
 )";
 
-TEST(Matcher, ShortestCompletionMatchesBreadthFirstSearch) {
+// tokens_to_complete() lies between the fewest tokens and the fewest bytes that complete
+// the output, and some allowed token always lowers it by one (what the budget relies on).
+TEST(Matcher, TokensToCompleteIsBoundedAndFallsByOnePerToken) {
   auto g = compile_gbnf(kJsonishGrammar);
   ASSERT_TRUE(g);
   const TokenVocab& v = g->vocab();
-  Matcher start(g);
-  EXPECT_EQ(start.min_bytes_to_complete(), std::string(R"({"k":0})").size());
+  EXPECT_EQ(Matcher(g).tokens_to_complete(), 5);  // {" k ": 0 } (optional whitespace skipped)
   std::mt19937 rng(std::random_device{}());
   std::vector<uint32_t> mask(v.mask_words());
   for (int walk = 0; walk < 12; ++walk) {
     Matcher m(g);
     for (int step = 0; step < 30; ++step) {
-      ASSERT_EQ(m.min_bytes_to_complete(), shortest_by_search(m, 60)) << "after step " << step;
+      const int64_t count = m.tokens_to_complete();
+      ASSERT_LE(shortest_by_search(m, 60, /*tokens=*/true), count) << "after step " << step;
+      ASSERT_GE(shortest_by_search(m, 60, /*tokens=*/false), count) << "after step " << step;
       std::vector<int32_t> allowed;
       m.fill_mask(mask.data(), false);
+      bool falls = count == 0;
       for (int32_t id = 0; id < v.vocab_size(); ++id)
-        if ((mask[id >> 5] >> (id & 31)) & 1) allowed.push_back(id);
+        if ((mask[id >> 5] >> (id & 31)) & 1) {
+          allowed.push_back(id);
+          Matcher probe = m;
+          ASSERT_TRUE(probe.accept_token(id));
+          falls |= probe.tokens_to_complete() == count - 1;
+        }
+      ASSERT_TRUE(falls) << "no token lowers the count " << count << " at step " << step;
       if (allowed.empty()) break;
       ASSERT_TRUE(m.accept_token(allowed[rng() % allowed.size()]));
     }
   }
+  // Literal runs count their greedy tokens: "false" is one token of the small vocabulary.
+  auto lit = compile_gbnf("root ::= \"false\" | \"abc\" \"d\"\n");
+  ASSERT_TRUE(lit);
+  EXPECT_EQ(Matcher(lit).tokens_to_complete(), 1);
+  auto skip = compile_gbnf("root ::= \"{\" ws \"\\\"\" ws \":\" [a-c] \"x\"\nws ::= [ ]*\n");
+  ASSERT_TRUE(skip);
+  EXPECT_EQ(Matcher(skip).tokens_to_complete(), 4);  // {" : a x
 }
 
 // With a budget of R tokens a token is allowed when the output can be completed in
@@ -211,14 +229,14 @@ TEST(Matcher, BudgetMaskAllowsExactlyTheTokensThatStillFit) {
   for (int walk = 0; walk < 30; ++walk) {
     Matcher m(g);
     for (int step = 0; step < 30; ++step) {
-      const int64_t budget = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(m.min_bytes_to_complete() + 8));
+      const int64_t budget = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(m.tokens_to_complete() + 8));
       m.fill_mask(full.data(), true);
       const int64_t n = m.fill_mask(mask.data(), true, budget);
       std::vector<int32_t> fit;
       for (int32_t id = 0; id < v.vocab_size(); ++id) {
         if (!v.allowed(id)) continue;
         Matcher probe = m;
-        if (probe.accept_token(id) && probe.min_bytes_to_complete() <= budget - 1) fit.push_back(id);
+        if (probe.accept_token(id) && probe.tokens_to_complete() <= budget - 1) fit.push_back(id);
       }
       std::vector<uint32_t> want(v.mask_words(), 0);
       if (!fit.empty()) {
@@ -255,7 +273,7 @@ TEST(Matcher, BudgetedWalksEndComplete) {
   const TokenVocab& v = g->vocab();
   std::mt19937 rng(std::random_device{}());
   std::vector<uint32_t> mask(v.mask_words());
-  const int64_t shortest = Matcher(g).min_bytes_to_complete();
+  const int64_t shortest = Matcher(g).tokens_to_complete();
   for (int walk = 0; walk < 200; ++walk) {
     const int64_t budget = shortest + static_cast<int64_t>(rng() % 40);
     Matcher m(g);

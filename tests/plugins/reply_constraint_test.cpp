@@ -195,7 +195,7 @@ TEST_F(ReplyConstraints, EndToEndProofZeroUnusableRepliesOverRealDocuments) {
   const std::vector<Run> runs = {
       {"legal_review",
        {{"contracts", {docs + "/cuad/contracts/ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).txt"}},
-        {"categories", {"Governing Law", "Parties", "Cap on Liability"}}, {"max_tokens", 512}}},
+        {"max_tokens", 512}}},  // all 41 CUAD categories
       {"financial_diligence",
        {{"filings", {docs + "/edgar/aapl-10-k-2024-11-01.html"}}, {"areas", {"litigation"}}, {"max_tokens", 512}}},
       {"code_audit", {{"source", {std::string(REAM_SOURCE_DIR) + "/plugins/example"}}, {"max_tokens", 512}}},

@@ -68,6 +68,17 @@ std::shared_ptr<const TokenVocab> TokenVocab::from_bytes(const std::vector<std::
   return v;
 }
 
+size_t TokenVocab::longest_token_at(std::string_view s, size_t at) const {
+  const std::string_view rest = s.substr(at);
+  for (size_t k = std::min(rest.size(), max_len_); k > 1; --k) {
+    const std::string_view want = rest.substr(0, k);
+    auto it = std::lower_bound(order_.begin(), order_.end(), want,
+                               [&](int32_t id, std::string_view w) { return std::string_view(bytes_[id]) < w; });
+    if (it != order_.end() && bytes_[*it] == want) return k;
+  }
+  return rest.empty() ? 0 : 1;
+}
+
 // ---- CompiledGrammar: flattening ----
 
 std::shared_ptr<const CompiledGrammar> CompiledGrammar::make(Grammar grammar, std::shared_ptr<const TokenVocab> vocab) {
@@ -85,21 +96,7 @@ CompiledGrammar::CompiledGrammar(Grammar grammar, std::shared_ptr<const TokenVoc
       for (const Element& e : s) ops_.push_back(e.kind == Element::Kind::kBytes ? e.arg : -2 - e.arg);
       ops_.push_back(kEnd);
     }
-  // The fewest bytes each rule derives (a fixpoint: at most one pass per rule), then the
-  // fewest from each position to the end of its alternative.
-  std::vector<int64_t> min_rule(grammar_.rules.size(), kNever);
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t r = 0; r < grammar_.rules.size(); ++r)
-      for (int32_t a : alt_starts_[r]) {
-        int64_t n = 0;
-        for (int32_t i = a; ops_[i] != kEnd; ++i) n = add_sat(n, ops_[i] >= 0 ? 1 : min_rule[-2 - ops_[i]]);
-        if (n < min_rule[r]) min_rule[r] = n, changed = true;
-      }
-  }
-  min_rest_.assign(ops_.size() + 1, 0);
-  for (size_t i = ops_.size(); i-- > 0;)
-    min_rest_[i] = ops_[i] == kEnd ? 0 : add_sat(ops_[i] >= 0 ? 1 : min_rule[-2 - ops_[i]], min_rest_[i + 1]);
+  compute_costs();
   nodes_.push_back({kEnd, -1});  // node 0: the bottom
   node_min_.push_back(0);
   state_leaves_.push_back({});   // state 0: dead
@@ -112,6 +109,76 @@ CompiledGrammar::CompiledGrammar(Grammar grammar, std::shared_ptr<const TokenVoc
   bool complete = false;
   for (int32_t a : alt_starts_[grammar_.root]) expand(node(a, 0), &leaves, &complete);
   initial_ = intern_state(std::move(leaves), complete);
+}
+
+// How many tokens surely complete the output from each grammar position (see matcher.h):
+// a literal run (single-byte sets, skipping calls of rules that may match nothing) costs
+// the tokens of its greedy longest-match tokenization, any other byte set one token (a
+// single-byte token), a call the least over the rule's alternatives (a fixpoint).
+void CompiledGrammar::compute_costs() {
+  const size_t n_rules = grammar_.rules.size();
+  // Which rules may match nothing (the fewest bytes each derives, a fixpoint).
+  std::vector<int64_t> min_bytes(n_rules, kNever);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < n_rules; ++r)
+      for (int32_t a : alt_starts_[r]) {
+        int64_t n = 0;
+        for (int32_t i = a; ops_[i] != kEnd; ++i) n = add_sat(n, ops_[i] >= 0 ? 1 : min_bytes[-2 - ops_[i]]);
+        if (n < min_bytes[r]) min_bytes[r] = n, changed = true;
+      }
+  }
+  auto singleton = [&](int32_t op, uint8_t* byte) {
+    if (op < 0 || grammar_.sets[op].count() != 1) return false;
+    for (int b = 0; b < 256; ++b)
+      if (grammar_.sets[op][b]) *byte = static_cast<uint8_t>(b);
+    return true;
+  };
+  // Each position's literal run: its greedy token count and where it stops.
+  const size_t n_ops = ops_.size();
+  std::vector<int64_t> run_tokens(n_ops, 0);
+  std::vector<int32_t> run_stop(n_ops, 0);
+  std::string lit;
+  for (size_t i = 0; i < n_ops; ++i) {
+    lit.clear();
+    size_t j = i;
+    for (uint8_t b = 0;; ++j) {
+      const int32_t op = ops_[j];
+      if (op == kEnd) break;
+      if (op >= 0) {
+        if (!singleton(op, &b)) break;
+        lit.push_back(static_cast<char>(b));
+      } else if (min_bytes[-2 - op] != 0) {
+        break;
+      }
+    }
+    run_stop[i] = static_cast<int32_t>(j);
+    for (size_t at = 0; at < lit.size(); ++run_tokens[i]) at += vocab_->longest_token_at(lit, at);
+  }
+  // The fixpoint over the rules' costs.
+  std::vector<int64_t> rule_cost(n_rules, kNever);
+  min_rest_.assign(n_ops + 1, 0);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = n_ops; i-- > 0;) {
+      const int32_t op = ops_[i];
+      if (op == kEnd) {
+        min_rest_[i] = 0;
+        continue;
+      }
+      const int32_t e = run_stop[i];
+      int64_t tail;  // from the run's stop on
+      if (static_cast<size_t>(e) == i) {  // not a literal: one byte, or a call
+        tail = add_sat(op >= 0 ? 1 : rule_cost[-2 - op], min_rest_[i + 1]);
+      } else {
+        tail = min_rest_[e];
+      }
+      min_rest_[i] = add_sat(run_tokens[i], tail);  // run_tokens[i] is 0 when e == i
+    }
+    for (size_t r = 0; r < n_rules; ++r)
+      for (int32_t a : alt_starts_[r])
+        if (min_rest_[a] < rule_cost[r]) rule_cost[r] = min_rest_[a], changed = true;
+  }
 }
 
 size_t CompiledGrammar::cache_bytes() const {
@@ -287,7 +354,7 @@ const CompiledGrammar::StateMask& CompiledGrammar::state_mask(int32_t state) con
   return state_masks_.emplace(state, std::move(sm)).first->second;
 }
 
-// The tokens of `state` after which at most `limit` bytes remain. A token left after
+// The tokens of `state` after which at most `limit` tokens complete the output. A token left after
 // one stack's walk may still be allowed through another, so each stack's part is its
 // mask less its own costly tokens over the limit; a stack whose own minimum is over the
 // limit needs a fresh walk (the last steps only).
@@ -374,7 +441,7 @@ int64_t Matcher::fill_mask(uint32_t* words, bool allow_eos, int64_t budget) {
   return count;
 }
 
-int64_t Matcher::min_bytes_to_complete() const {
+int64_t Matcher::tokens_to_complete() const {
   std::lock_guard<std::mutex> lock(grammar_->mu_);
   return grammar_->state_min_[state_];
 }

@@ -14,16 +14,19 @@
 // when the grammar is complete. Byte steps between stack sets are memoised too (a lazily built DFA), so the
 // walk through a string body costs a table lookup per byte.
 //
-// Finishing within a token budget: every grammar position knows the fewest bytes that
-// complete the output from it (a fixpoint over the rules), so a state knows its own, and
-// each cached stack mask also records, for the tokens that open more structure, the
-// fewest bytes left after them. Given a budget of R tokens, fill_mask allows only tokens
-// after which the output can still be completed in R - 1 tokens of one byte each; while
-// R is large that is the cached mask, near the end a few tokens are taken out of it, and
-// in the last steps (R at most the state's own minimum + 1) the vocabulary is walked
-// again with the bound. A constrained output therefore ends complete whenever the budget
-// covers the shortest completion at the start (and the vocabulary has a token for every
-// byte that completion needs, as byte-level BPE vocabularies do).
+// Finishing within a token budget: every grammar position has a count of tokens that
+// surely complete the output from it: a literal run (keys, enum values, punctuation;
+// calls of rules that may match nothing, like whitespace, are skipped) costs the tokens
+// of its greedy longest-match tokenization, any other byte one token (byte-level BPE
+// has a token for every byte), a rule call its cheapest alternative (a fixpoint over
+// the rules). Following the counted path lowers the count by one per token, so a state
+// (whose count is its stacks' least) can always be completed in that many tokens. Each
+// cached stack mask also records, for the tokens that open more structure, the count
+// after them. Given a budget of R tokens, fill_mask allows only tokens after which the
+// count is at most R - 1: while R is large that is the cached mask, near the end a few
+// tokens are taken out of it, and in the last steps (R at most a stack's count + 1) the
+// vocabulary is walked again with the bound. A constrained output therefore ends
+// complete whenever the budget covers the starting state's count.
 //
 // Thread-safety: TokenVocab is immutable. A CompiledGrammar may be shared by many
 // Matchers on many threads (its caches are guarded by a mutex). A Matcher is used by one
@@ -66,6 +69,9 @@ class TokenVocab {
   int32_t id_at(size_t i) const { return order_[i]; }     // i-th in byte order
   uint16_t lcp_at(size_t i) const { return lcp_[i]; }     // common prefix with (i-1)-th
   size_t max_len() const { return max_len_; }
+  // The length of the longest constrainable token that `s` has at offset `at` (1 when
+  // only the single byte, or none, is one).
+  size_t longest_token_at(std::string_view s, size_t at) const;
 
  private:
   void index();
@@ -91,17 +97,18 @@ class Matcher {
   bool accept_bytes(std::string_view bytes);
   // Sets the bit of every allowed token in `words` (mask_words() uint32, overwritten);
   // EOS bits when the output may end here and `allow_eos`. With a `budget` (tokens that
-  // may still be generated, this one included), only tokens after which the output can
-  // be completed within budget - 1 more tokens; when no token qualifies (the budget was
-  // short from the start) the mask is the unbounded one. Returns the number of allowed
-  // tokens.
+  // may still be generated, this one included), only tokens after which
+  // tokens_to_complete() is at most budget - 1; when none qualifies (the budget was short
+  // from the start), EOS alone if the output may end here, else the unbounded mask.
+  // Returns the number of allowed tokens.
   static constexpr int64_t kNoBudget = INT64_MAX;
   int64_t fill_mask(uint32_t* words, bool allow_eos, int64_t budget = kNoBudget);
   bool is_complete() const;  // the output may end here
   bool must_end() const;     // complete, and nothing may follow
-  // The fewest bytes that complete the output from here (0 when complete; kNoBudget
-  // when nothing can).
-  int64_t min_bytes_to_complete() const;
+  // A number of tokens that surely completes the output from here (see above; 0 when
+  // complete, kNoBudget when nothing can). At most the fewest bytes that complete it,
+  // at least the fewest tokens.
+  int64_t tokens_to_complete() const;
   // The automaton state (tests: two matchers with the same id are in the same place).
   int32_t state_id() const { return state_; }
   const CompiledGrammar& grammar() const { return *grammar_; }
@@ -132,10 +139,10 @@ class CompiledGrammar {
   struct Mask {
     std::vector<int32_t> ids;     // when sparse
     std::vector<uint32_t> words;  // when dense
-    // The tokens after which more bytes are needed to complete than before them (the
-    // stack's own minimum): (id, fewest bytes left after it), by id.
+    // The tokens after which more tokens are needed to complete than before them (the
+    // stack's own count): (id, the count after it), by id.
     std::vector<std::pair<int32_t, int64_t>> costly;
-    int64_t max_after = 0;        // the most bytes left after any allowed token
+    int64_t max_after = 0;        // the most tokens left after any allowed token
   };
   struct StateMask {
     std::vector<uint32_t> words;  // the OR of the stacks' masks, EOS apart
@@ -146,15 +153,16 @@ class CompiledGrammar {
   int32_t node(int32_t pos, int32_t parent) const;
   void expand(int32_t node, std::vector<int32_t>* leaves, bool* complete) const;
   int32_t intern_state(std::vector<int32_t> leaves, bool complete) const;
+  void compute_costs();  // min_rest_
   int32_t step(int32_t state, uint8_t byte) const;
   const Mask& leaf_mask(int32_t leaf) const;
   const StateMask& state_mask(int32_t state) const;
-  // The tokens accepted from `state` after which at most `limit` bytes complete the
+  // The tokens accepted from `state` after which at most `limit` tokens complete the
   // output (kNoBudget: all), sorted; with `costly`, those after which more than
-  // `base` bytes remain, with that count; `max_after` the most bytes left after any.
+  // `base` remain, with that count; `max_after` the most left after any.
   void walk(int32_t state, int64_t limit, std::vector<int32_t>* ids, int64_t base = 0,
             std::vector<std::pair<int32_t, int64_t>>* costly = nullptr, int64_t* max_after = nullptr) const;
-  // Fills `words` with the tokens of `state` within `limit` bytes; false when none.
+  // Fills `words` with the tokens of `state` within `limit`; false when none.
   bool budget_mask(int32_t state, int64_t limit, uint32_t* words) const;
   void charge(size_t bytes) const;  // accounts cache bytes, clearing the caches when full
   bool state_complete(int32_t s) const { return state_complete_[s] != 0; }
@@ -165,12 +173,12 @@ class CompiledGrammar {
   enum Op : int32_t { kEnd = -1 };
   std::vector<int32_t> ops_;       // >= 0: byte set index; kEnd; <= -2: call rule (-2 - op)
   std::vector<std::vector<int32_t>> alt_starts_;  // per rule
-  std::vector<int64_t> min_rest_;  // per op position: fewest bytes to the end of its alternative
+  std::vector<int64_t> min_rest_;  // per op position: tokens that surely end its alternative
   int32_t initial_ = 0;
 
   mutable std::mutex mu_;
   mutable std::vector<Node> nodes_;  // node 0: the bottom (root finished)
-  mutable std::vector<int64_t> node_min_;   // per node: fewest bytes to complete from it
+  mutable std::vector<int64_t> node_min_;   // per node: tokens that surely complete from it
   mutable std::vector<int64_t> state_min_;  // per state: 0 when complete, else its leaves' least
   mutable std::unordered_map<uint64_t, int32_t> node_ids_;
   mutable std::vector<std::vector<int32_t>> state_leaves_;
