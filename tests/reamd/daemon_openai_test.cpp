@@ -23,14 +23,6 @@ using nlohmann::json;
 
 // Tests that need the engine to enforce SamplingParams::constraint and logit_bias (issue 12's
 // grammar work) skip while it does not; tests/CMakeLists.txt holds the switch.
-#ifndef REAM_TEST_ENGINE_CONSTRAINTS
-#define REAM_TEST_ENGINE_CONSTRAINTS 0
-#endif
-#define NEEDS_ENGINE_CONSTRAINTS()                                                                     \
-  if (!REAM_TEST_ENGINE_CONSTRAINTS)                                                                   \
-  GTEST_SKIP() << "needs constrained decoding in the engine (grammar branch); enable with "            \
-                  "REAM_TEST_ENGINE_CONSTRAINTS in tests/CMakeLists.txt"
-
 // The data lines of an SSE body: parsed JSON, and whether it ended with [DONE].
 std::vector<json> sse_data(const std::string& body, bool* done) {
   std::vector<json> out;
@@ -340,7 +332,6 @@ TEST_F(OpenAiApi, AClientLeavingCancelsItsEngineRequests) {
 }
 
 TEST_F(OpenAiApi, LogitBiasSteersEveryToken) {
-  NEEDS_ENGINE_CONSTRAINTS();
   const int token = daemon_->post("/tokenize", {{"prompt", " river"}}).json()["tokens"][0];
   json j = post_ok("/v1/completions", {{"prompt", "x"}, {"max_tokens", 6}, {"temperature", 1.0},
                                        {"logit_bias", {{std::to_string(token), 100}}}, {"logprobs", 0}});
@@ -348,7 +339,6 @@ TEST_F(OpenAiApi, LogitBiasSteersEveryToken) {
 }
 
 TEST_F(OpenAiApi, AForcedToolCallIsAValidCall) {
-  NEEDS_ENGINE_CONSTRAINTS();
   json tool = {{"type", "function"},
                {"function", {{"name", "get_weather"},
                              // An enum: a random-weight model may write long before closing a free string.
