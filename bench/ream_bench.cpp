@@ -5,7 +5,8 @@
 //       "temperature": T}) and writes one result line each ({"ids", "top_logprobs", "usage"}).
 //       --concurrent submits them all at once (continuous batching), else one at a time;
 //       --twice runs the list a second time in the same engine and writes that run.
-//   Common: --max-batch-tokens N, --max-num-seqs N, --kv-cache-bytes N, --no-prefix-cache,
+//   Common: --max-batch-tokens N, --max-step-pairs N (0: no bound), --max-num-seqs N,
+//   --kv-cache-bytes N, --no-prefix-cache,
 //   --no-batch-invariant (CUDA: faster kernels whose results depend on the batch).
 //   ream_bench prefill --model DIR [--device cuda] --tokens N [--repeat R]
 //       Time to first token for one random prompt of N tokens.
@@ -233,6 +234,7 @@ int main(int argc, char** argv) {
   o.model = flag(argc, argv, "model");
   o.device = flag(argc, argv, "device", "cuda");
   o.max_batch_tokens = std::stoi(flag(argc, argv, "max-batch-tokens", "8192"));
+  o.max_step_pairs = std::stoll(flag(argc, argv, "max-step-pairs", std::to_string(o.max_step_pairs)));
   o.max_num_seqs = std::stoi(flag(argc, argv, "max-num-seqs", "64"));
   if (has_flag(argc, argv, "no-prefix-cache")) o.enable_prefix_caching = false;
   if (has_flag(argc, argv, "no-batch-invariant")) o.batch_invariant = false;

@@ -52,7 +52,9 @@ class EngineImpl final : public Engine {
       : model_(std::move(model)), tokenizer_(std::move(tokenizer)), backend_(std::move(backend)),
         options_(options), max_model_len_(max_model_len),
         blocks_(backend_->num_kv_blocks(), options.kv_block_size, options.enable_prefix_caching),
-        scheduler_({options.max_num_seqs, options.max_batch_tokens, options.interactive_batch_chunk}, &blocks_) {
+        scheduler_({options.max_num_seqs, options.max_batch_tokens, options.interactive_batch_chunk,
+                    options.max_step_pairs},
+                   &blocks_) {
     eos_ = model_->generation.eos_token_ids;
     if (eos_.empty()) eos_ = model_->config.eos_token_ids;
     if (eos_.empty() && tokenizer_ && tokenizer_->eos_token_id() >= 0) eos_.push_back(tokenizer_->eos_token_id());
@@ -401,6 +403,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
   }
   if (options.kv_block_size <= 0 || options.max_batch_tokens <= 0 || options.max_num_seqs <= 0)
     return invalid_argument("kv_block_size, max_batch_tokens and max_num_seqs must be positive");
+  if (options.max_step_pairs < 0)
+    return invalid_argument("max_step_pairs must be 0 (no bound) or positive, not " +
+                            std::to_string(options.max_step_pairs));
   if (options.interactive_batch_chunk < 0)
     return invalid_argument("interactive_batch_chunk must be 0 (no cap) or positive, not " +
                             std::to_string(options.interactive_batch_chunk));

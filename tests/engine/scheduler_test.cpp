@@ -87,6 +87,51 @@ TEST(Scheduler, BatchChunksShrinkWhileInteractiveWorkIsPresent) {
   EXPECT_EQ(tokens_of(sched.schedule(), batch.get()), 4096);
 }
 
+// Every step's attention work is bounded: a long prompt's chunks shrink with depth so
+// that chunk x (context + chunk), summed over the step, stays within max_step_pairs;
+// decodes still take their token; with no bound the chunks take the token budget.
+TEST(Scheduler, StepAttentionWorkStaysWithinMaxStepPairs) {
+  EXPECT_EQ(chunk_cap_for_pairs(0, 4096.0 * 4096, 8192), 4096);
+  EXPECT_EQ(chunk_cap_for_pairs(1 << 20, 10.0, 512), 1);  // at least one token
+  std::mt19937 rng(std::random_device{}());
+  const int64_t pairs = int64_t{1} << 22;  // 4,096 tokens at 1,024 of context
+  BlockManager blocks(8192, 16, true);
+  Scheduler sched({64, 4096, 512, pairs}, &blocks);
+  auto doc = make_seq(1, Priority::kBatch, 30000, rng);
+  auto other = make_seq(2, Priority::kBatch, 9000, rng);
+  sched.add(doc.get());
+  int64_t last = INT64_MAX;
+  while (doc->num_computed < 20000) {
+    const int64_t c = doc->num_computed;
+    const ScheduledStep step = sched.schedule();
+    const int64_t n = tokens_of(step, doc.get());
+    SCOPED_TRACE("context " + std::to_string(c));
+    EXPECT_LE(static_cast<double>(n) * (c + n), static_cast<double>(pairs));
+    EXPECT_EQ(n, chunk_cap_for_pairs(c, static_cast<double>(pairs), 4096)) << "the largest chunk within the bound";
+    EXPECT_LE(n, last) << "chunks only shrink as the context grows";
+    last = n;
+    sched.commit(step);
+  }
+  EXPECT_LT(last, 250);  // at 20,000 of context: about 4,194,304 / 20,000 tokens
+  // A second prompt in the same step shares what is left of the bound.
+  sched.add(other.get());
+  const int64_t c = doc->num_computed;
+  const ScheduledStep step = sched.schedule();
+  const int64_t n1 = tokens_of(step, doc.get()), n2 = tokens_of(step, other.get());
+  EXPECT_GE(n2, 1);  // at least one token, bound or not
+  if (n2 > 1) EXPECT_LE(static_cast<double>(n1) * (c + n1) + static_cast<double>(n2) * n2, static_cast<double>(pairs));
+  // Unbounded: the token budget alone.
+  BlockManager blocks2(8192, 16, true);
+  Scheduler free_sched({64, 4096, 512, 0}, &blocks2);
+  auto doc2 = make_seq(3, Priority::kBatch, 30000, rng);
+  free_sched.add(doc2.get());
+  while (doc2->num_computed < 20000) {
+    const ScheduledStep st = free_sched.schedule();
+    EXPECT_EQ(tokens_of(st, doc2.get()), 4096);
+    free_sched.commit(st);
+  }
+}
+
 TEST(Scheduler, InteractiveRequestTakesKvBlocksFromBatchWork) {
   std::mt19937 rng(std::random_device{}());
   BlockManager blocks(20, 16, true);  // 320 tokens of KV

@@ -115,6 +115,7 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
                  REAM_FIELD("max_batch_tokens", c->engine.max_batch_tokens, int, "an integer"),
                  REAM_FIELD("interactive_batch_chunk", c->engine.interactive_batch_chunk, int,
                             "an integer"),
+                 REAM_FIELD("max_step_pairs", c->engine.max_step_pairs, int64_t, "an integer"),
                  REAM_FIELD("max_model_len", c->engine.max_model_len, int64_t, "an integer"),
                  REAM_FIELD("enable_prefix_caching", c->engine.enable_prefix_caching, bool,
                             "true or false"),
@@ -249,6 +250,7 @@ Status validate_config(const Config& c) {
   if (e.max_num_seqs < 1 || e.max_num_seqs > 4096) return bad("engine.max_num_seqs: 1..4096");
   if (e.max_batch_tokens < 1 || e.max_batch_tokens > 1048576) return bad("engine.max_batch_tokens: 1..1048576");
   if (e.interactive_batch_chunk < 0) return bad("engine.interactive_batch_chunk: 0 (no cap) or more");
+  if (e.max_step_pairs < 0) return bad("engine.max_step_pairs: 0 (no bound) or more");
   if (e.max_model_len < 0) return bad("engine.max_model_len: 0 (the model's) or more");
   for (const std::string& name : c.served_model_names) {
     if (name.empty() || name.size() > 256 || name.find_first_of(" \t\r\n") != std::string::npos) {

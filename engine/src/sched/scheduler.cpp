@@ -16,14 +16,17 @@ int64_t blocks_for(int64_t tokens, int block_size) { return (tokens + block_size
 
 }  // namespace
 
-int64_t batch_chunk_cap(int64_t context, int chunk) {
-  if (chunk <= 0) return INT64_MAX;
-  const double pairs = static_cast<double>(chunk) * 8192.0;
+int64_t chunk_cap_for_pairs(int64_t context, double pairs, int64_t most) {
   const double c = static_cast<double>(context);
   // Largest n with n (c + n) <= pairs: the positive root of n^2 + c n - pairs.
-  int64_t n = static_cast<int64_t>((-c + std::sqrt(c * c + 4.0 * pairs)) / 2.0);
+  int64_t n = static_cast<int64_t>((-c + std::sqrt(c * c + 4.0 * std::max(pairs, 0.0))) / 2.0);
   while (n > 1 && static_cast<double>(n) * (c + n) > pairs) --n;
-  return std::clamp<int64_t>(n, 1, chunk);
+  return std::clamp<int64_t>(n, 1, std::max<int64_t>(most, 1));
+}
+
+int64_t batch_chunk_cap(int64_t context, int chunk) {
+  if (chunk <= 0) return INT64_MAX;
+  return chunk_cap_for_pairs(context, static_cast<double>(chunk) * 8192.0, chunk);
 }
 
 Scheduler::Scheduler(SchedulerConfig config, BlockManager* blocks) : config_(config), blocks_(blocks) {}
@@ -114,6 +117,7 @@ void Scheduler::give_back_prefix(Sequence* seq) {
 ScheduledStep Scheduler::schedule() {
   ScheduledStep step;
   int64_t budget = config_.max_batch_tokens;
+  double pairs_left = static_cast<double>(config_.max_step_pairs);  // when bounded
   std::vector<Sequence*> in_step, victims;
   auto scheduled = [&](const Sequence* s) {
     return std::find(in_step.begin(), in_step.end(), s) != in_step.end();
@@ -155,6 +159,7 @@ ScheduledStep Scheduler::schedule() {
     int64_t n = std::min(seq->remaining(), budget);
     if (interactive && seq->request.priority == Priority::kBatch)
       n = std::min(n, batch_chunk_cap(seq->num_computed, config_.interactive_batch_chunk));
+    if (config_.max_step_pairs > 0 && n > 1) n = chunk_cap_for_pairs(seq->num_computed, pairs_left, n);
     if (!make_room(seq, n)) {
       if (running) {
         preempt(seq);
@@ -172,6 +177,7 @@ ScheduledStep Scheduler::schedule() {
     append(&step, seq, n);
     in_step.push_back(seq);
     budget -= n;
+    pairs_left -= static_cast<double>(n) * static_cast<double>(seq->num_computed + n);
   }
   if (!step.seqs.empty()) ++steps_;
   return step;

@@ -9,6 +9,10 @@
 // each batch prefill chunk is also capped (interactive_batch_chunk tokens, and fewer at
 // long context: chunk x (context + chunk) <= interactive_batch_chunk x 8192 key-token
 // pairs), so no step keeps an interactive request waiting longer than such a chunk costs.
+// Every step's attention work is bounded too (max_step_pairs key-token pairs over all its
+// prefill chunks: chunk x (context + chunk) each), so a long prompt deep in its context
+// takes smaller chunks and no step, the one an arriving chat must wait for included, runs
+// longer than that work costs.
 // When the KV cache runs out, the lowest-ranked running sequence is preempted: its
 // blocks are released (they stay in the prefix cache) and it is recomputed later from
 // its prompt and the tokens it already generated, which gives the same output.
@@ -31,12 +35,16 @@ struct SchedulerConfig {
   int max_num_seqs = 64;
   int max_batch_tokens = 4096;
   int interactive_batch_chunk = 512;  // 0: batch chunks are not capped for interactive work
+  int64_t max_step_pairs = 0;         // attention key-token pairs per step; 0: no bound
 };
 
 // The most prefill tokens a batch sequence with `context` tokens computed may take in one
 // step while interactive work is present: at most `chunk`, and at most what keeps
 // tokens x (context + tokens) within chunk x 8192 key-token pairs; at least 1.
 int64_t batch_chunk_cap(int64_t context, int chunk);
+// The most tokens (at most `most`, at least 1) a prefill chunk after `context` computed
+// tokens may take with tokens x (context + tokens) <= `pairs`.
+int64_t chunk_cap_for_pairs(int64_t context, double pairs, int64_t most);
 
 struct ScheduledStep {
   StepBatch batch;
