@@ -268,8 +268,7 @@ int32_t CompiledGrammar::step(int32_t state, uint8_t byte) const {
 }
 
 // The tokens accepted from `state`: a walk over the sorted vocabulary.
-void CompiledGrammar::walk(int32_t state, int64_t limit, std::vector<int32_t>* ids, int64_t base,
-                           std::vector<std::pair<int32_t, int64_t>>* costly, int64_t* max_after) const {
+void CompiledGrammar::walk(int32_t state, std::vector<int32_t>* ids, int64_t base, Mask* m) const {
   const TokenVocab& v = *vocab_;
   std::vector<int32_t>& st = walk_states_;
   st.assign(v.max_len() + 1, kDead);
@@ -297,16 +296,20 @@ void CompiledGrammar::walk(int32_t state, int64_t limit, std::vector<int32_t>* i
     }
     valid = t.size();
     const int32_t id = v.id_at(i);
-    const int64_t after = state_min_[st[t.size()]];
-    if (after <= limit) {
-      ids->push_back(id);
-      if (costly && after > base) costly->emplace_back(id, after);
-      if (max_after) *max_after = std::max(*max_after, after);
+    ids->push_back(id);
+    if (m) {
+      const int64_t after = state_min_[st[t.size()]];
+      if (after > base) m->costly.emplace_back(id, after);
+      if (after < base) m->progress.emplace_back(id, after);
+      m->max_after = std::max(m->max_after, after);
     }
     ++i;
   }
   std::sort(ids->begin(), ids->end());
-  if (costly) std::sort(costly->begin(), costly->end());
+  if (m) {
+    std::sort(m->costly.begin(), m->costly.end());
+    std::sort(m->progress.begin(), m->progress.end());
+  }
 }
 
 void CompiledGrammar::charge(size_t bytes) const {
@@ -323,14 +326,14 @@ const CompiledGrammar::Mask& CompiledGrammar::leaf_mask(int32_t leaf) const {
   if (it != masks_.end()) return it->second;
   Mask m;
   m.max_after = node_min_[leaf];
-  walk(intern_state({leaf}, false), kNever, &m.ids, node_min_[leaf], &m.costly, &m.max_after);
+  walk(intern_state({leaf}, false), &m.ids, node_min_[leaf], &m);
   const size_t words = static_cast<size_t>(vocab_->mask_words());
   if (m.ids.size() > words) {  // denser than a bitset: store the bitset
     m.words.assign(words, 0);
     for (int32_t id : m.ids) m.words[id >> 5] |= 1u << (id & 31);
     m.ids = std::vector<int32_t>();
   }
-  charge(m.ids.size() * 4 + m.words.size() * 4 + m.costly.size() * 16);
+  charge(m.ids.size() * 4 + m.words.size() * 4 + (m.costly.size() + m.progress.size()) * 16);
   return masks_.emplace(leaf, std::move(m)).first->second;
 }
 
@@ -354,30 +357,28 @@ const CompiledGrammar::StateMask& CompiledGrammar::state_mask(int32_t state) con
   return state_masks_.emplace(state, std::move(sm)).first->second;
 }
 
-// The tokens of `state` after which at most `limit` tokens complete the output. A token left after
-// one stack's walk may still be allowed through another, so each stack's part is its
-// mask less its own costly tokens over the limit; a stack whose own minimum is over the
-// limit needs a fresh walk (the last steps only).
+// The tokens of `state` after which at most `limit` tokens complete the output: the
+// OR over its stacks of what each allows within the limit (a token may pass through one
+// stack and not another). A stack whose own count is within the limit gives its mask less
+// its costly tokens over the limit; one whose count is over it, only its progress tokens
+// within the limit. No walk: the lists were made with the stack's mask.
 bool CompiledGrammar::budget_mask(int32_t state, int64_t limit, uint32_t* words) const {
   const size_t n_words = static_cast<size_t>(vocab_->mask_words());
   std::memset(words, 0, n_words * 4);
-  const std::vector<int32_t> leaves = state_leaves_[state];
-  bool walk_needed = false;
-  for (int32_t leaf : leaves) walk_needed |= node_min_[leaf] > limit;
-  if (walk_needed) {
-    std::vector<int32_t> ids;
-    walk(state, limit, &ids);
-    for (int32_t id : ids) words[id >> 5] |= 1u << (id & 31);
-    return !ids.empty();
-  }
-  std::vector<uint32_t> part(n_words);
+  const std::vector<int32_t> leaves = state_leaves_[state];  // copy: leaf_mask may grow the tables
+  std::vector<uint32_t>& part = scratch_mask_;
   bool any = false;
   for (int32_t leaf : leaves) {
     const Mask& m = leaf_mask(leaf);
+    if (node_min_[leaf] > limit) {
+      for (const auto& [id, after] : m.progress)
+        if (after <= limit) words[id >> 5] |= 1u << (id & 31), any = true;
+      continue;
+    }
+    part.assign(n_words, 0);
     if (!m.words.empty()) {
-      part = m.words;
+      std::memcpy(part.data(), m.words.data(), n_words * 4);
     } else {
-      std::fill(part.begin(), part.end(), 0);
       for (int32_t id : m.ids) part[id >> 5] |= 1u << (id & 31);
     }
     for (const auto& [id, after] : m.costly)

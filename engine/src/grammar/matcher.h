@@ -24,9 +24,10 @@
 // cached stack mask also records, for the tokens that open more structure, the count
 // after them. Given a budget of R tokens, fill_mask allows only tokens after which the
 // count is at most R - 1: while R is large that is the cached mask, near the end a few
-// tokens are taken out of it, and in the last steps (R at most a stack's count + 1) the
-// vocabulary is walked again with the bound. A constrained output therefore ends
-// complete whenever the budget covers the starting state's count.
+// tokens are taken out of it, and in the last steps (R at most a stack's count + 1) only
+// the tokens that close something (also listed with each mask, with their counts) are
+// left. A constrained output therefore ends complete whenever the budget covers the
+// starting state's count.
 //
 // Thread-safety: TokenVocab is immutable. A CompiledGrammar may be shared by many
 // Matchers on many threads (its caches are guarded by a mutex). A Matcher is used by one
@@ -140,8 +141,9 @@ class CompiledGrammar {
     std::vector<int32_t> ids;     // when sparse
     std::vector<uint32_t> words;  // when dense
     // The tokens after which more tokens are needed to complete than before them (the
-    // stack's own count): (id, the count after it), by id.
-    std::vector<std::pair<int32_t, int64_t>> costly;
+    // stack's own count): (id, the count after it), by id; and those after which fewer
+    // are (they close something: a string's quote), likewise.
+    std::vector<std::pair<int32_t, int64_t>> costly, progress;
     int64_t max_after = 0;        // the most tokens left after any allowed token
   };
   struct StateMask {
@@ -157,11 +159,9 @@ class CompiledGrammar {
   int32_t step(int32_t state, uint8_t byte) const;
   const Mask& leaf_mask(int32_t leaf) const;
   const StateMask& state_mask(int32_t state) const;
-  // The tokens accepted from `state` after which at most `limit` tokens complete the
-  // output (kNoBudget: all), sorted; with `costly`, those after which more than
-  // `base` remain, with that count; `max_after` the most left after any.
-  void walk(int32_t state, int64_t limit, std::vector<int32_t>* ids, int64_t base = 0,
-            std::vector<std::pair<int32_t, int64_t>>* costly = nullptr, int64_t* max_after = nullptr) const;
+  // The tokens accepted from `state`, sorted; with `m`, also its costly and progress
+  // lists against the count `base`, and its max_after.
+  void walk(int32_t state, std::vector<int32_t>* ids, int64_t base = 0, Mask* m = nullptr) const;
   // Fills `words` with the tokens of `state` within `limit`; false when none.
   bool budget_mask(int32_t state, int64_t limit, uint32_t* words) const;
   void charge(size_t bytes) const;  // accounts cache bytes, clearing the caches when full
@@ -189,6 +189,7 @@ class CompiledGrammar {
   mutable std::unordered_map<int32_t, StateMask> state_masks_;  // per state
   mutable size_t mask_bytes_ = 0;
   mutable std::vector<int32_t> scratch_leaves_, scratch_work_, walk_states_;
+  mutable std::vector<uint32_t> scratch_mask_;
   mutable std::vector<int32_t> visit_mark_;
   mutable int32_t visit_epoch_ = 0;
 };
