@@ -16,6 +16,16 @@
 //   ream_bench followup --model DIR [--device cuda] --tokens N [--new M] [--questions Q]
 //       A document of N tokens prefilled cold, then Q questions of M new tokens after it:
 //       each one's time to first token and prefix-cache hit.
+//   ream_bench chat-during-prefill --model DIR [--device cuda] [--tokens N] [--chat-at T1,T2,...]
+//                      [--chat-tokens C] [--chat-new M]
+//       Issue 13's measurement: one batch-priority prompt of N tokens (default 262,143,
+//       max_tokens 1); each time its prefill passes a T of --chat-at (prompt tokens
+//       prefilled; default: after its first chunk), one interactive chat of C random tokens
+//       (default 64) and M new tokens (default 16) is submitted: its time to first token,
+//       the engine steps that took, and its total time. Before that: a chat alone (after a
+//       warm-up) and a long prompt alone (fresh prompts each, so no prefix cache helps),
+//       for the long prompt's time with and without the chats.
+//   Common: --interactive-batch-chunk N (EngineOptions; reamd's default is 512).
 // Every mode prints one JSON object per measurement on stdout.
 #include <nlohmann/json.hpp>
 
@@ -185,6 +195,140 @@ int cmd_followup(Engine& e, int argc, char** argv) {
   return 0;
 }
 
+// The chat-during-prefill measurement (see the top of the file).
+class ChatDuringPrefill {
+ public:
+  ChatDuringPrefill(Engine& e, int argc, char** argv) : e_(e) {
+    n_ = std::stoll(flag(argc, argv, "tokens", "262143"));
+    chat_tokens_ = std::stoll(flag(argc, argv, "chat-tokens", "64"));
+    chat_new_ = std::stoi(flag(argc, argv, "chat-new", "16"));
+    std::stringstream at(flag(argc, argv, "chat-at", "1"));
+    for (std::string t; std::getline(at, t, ',');) chat_at_.push_back(std::stoll(t));
+  }
+
+  int run() {
+    generate_or_exit(e_, chat_request(), 0);  // warm-up
+    const Chat alone = chat_now();
+    std::cout << json{{"mode", "chat_during_prefill"}, {"phase", "chat_alone"}, {"prompt_tokens", chat_tokens_},
+                      {"new_tokens", chat_new_}, {"ttft_ms", alone.ttft_ms}, {"steps_to_first_token", alone.steps},
+                      {"total_ms", alone.total_ms}}
+                     .dump()
+              << std::endl;
+    GenerationRequest lone = long_request();
+    const double t0 = now_s();
+    generate_or_exit(e_, lone, 1);
+    const double alone_s = now_s() - t0;
+    std::cout << json{{"mode", "chat_during_prefill"}, {"phase", "long_alone"}, {"tokens", n_}, {"seconds", alone_s}}.dump()
+              << std::endl;
+    return with_chats(alone_s);
+  }
+
+ private:
+  struct Chat {
+    double ttft_ms = 0, total_ms = 0;
+    int64_t steps = 0;  // engine steps from submission to the first token
+  };
+
+  GenerationRequest chat_request() {
+    GenerationRequest r = greedy(random_prompt(rng_, chat_tokens_), chat_new_, 0);
+    r.priority = Priority::kInteractive;
+    return r;
+  }
+  GenerationRequest long_request() {
+    GenerationRequest r = greedy(random_prompt(rng_, n_), 1, 0);
+    r.priority = Priority::kBatch;
+    return r;
+  }
+
+  // Submits a chat and waits for its end.
+  Chat chat_now() {
+    struct Shared {
+      std::mutex mu;
+      std::condition_variable cv;
+      bool done = false;
+      int64_t first_step = -1;
+      Timings timings;
+    } sh;
+    const int64_t submitted_step = e_.stats().steps;
+    auto id = e_.submit(chat_request(), [&](const StreamEvent& ev) {
+      std::lock_guard lock(sh.mu);
+      if (!ev.finished && sh.first_step < 0) sh.first_step = e_.stats().steps;
+      if (!ev.finished) return;
+      if (ev.finish_reason == FinishReason::kError) std::fprintf(stderr, "chat failed: %s\n", ev.error.to_string().c_str());
+      sh.timings = ev.timings;
+      sh.done = true;
+      sh.cv.notify_all();
+    });
+    if (!id.ok()) {
+      std::fprintf(stderr, "chat refused: %s\n", id.status().to_string().c_str());
+      std::exit(1);
+    }
+    std::unique_lock lock(sh.mu);
+    sh.cv.wait(lock, [&] { return sh.done; });
+    return {sh.timings.ttft_ms, sh.timings.total_ms, sh.first_step - submitted_step};
+  }
+
+  // The long prompt again (a fresh one), with a chat each time its prefill passes a mark.
+  int with_chats(double alone_s) {
+    struct Shared {
+      std::mutex mu;
+      std::condition_variable cv;
+      int64_t prefilled = 0;
+      bool done = false;
+    };
+    auto sh = std::make_shared<Shared>();
+    GenerationRequest req = long_request();
+    req.prefill_progress = true;
+    const int64_t preempted = e_.stats().preemptions;
+    const double t0 = now_s();
+    auto id = e_.submit(req, [sh](const StreamEvent& ev) {
+      std::lock_guard lock(sh->mu);
+      if (ev.prefill) sh->prefilled = ev.prompt_tokens_done;
+      if (ev.finished) sh->done = true;
+      sh->cv.notify_all();
+    });
+    if (!id.ok()) {
+      std::fprintf(stderr, "long prompt refused: %s\n", id.status().to_string().c_str());
+      return 1;
+    }
+    int chats = 0;
+    for (int64_t mark : chat_at_) {
+      int64_t at = 0;
+      {
+        std::unique_lock lock(sh->mu);
+        sh->cv.wait(lock, [&] { return sh->done || sh->prefilled >= mark; });
+        if (sh->done) break;
+        at = sh->prefilled;
+      }
+      // The chat arrives right after a chunk was computed, when the next step has usually
+      // started: it waits for that whole step, the worst case at this depth.
+      const Chat c = chat_now();
+      ++chats;
+      std::cout << json{{"mode", "chat_during_prefill"}, {"phase", "chat"}, {"long_prompt_prefilled", at},
+                        {"ttft_ms", c.ttft_ms}, {"steps_to_first_token", c.steps}, {"total_ms", c.total_ms}}
+                       .dump()
+                << std::endl;
+    }
+    {
+      std::unique_lock lock(sh->mu);
+      sh->cv.wait(lock, [&] { return sh->done; });
+    }
+    const double with_s = now_s() - t0;
+    std::cout << json{{"mode", "chat_during_prefill"}, {"phase", "long_with_chats"}, {"tokens", n_},
+                      {"chats", chats}, {"seconds", with_s}, {"alone_seconds", alone_s},
+                      {"slowdown_s", with_s - alone_s}, {"preemptions", e_.stats().preemptions - preempted}}
+                     .dump()
+              << std::endl;
+    return 0;
+  }
+
+  Engine& e_;
+  std::mt19937 rng_{9090};
+  int64_t n_ = 262143, chat_tokens_ = 64;
+  int chat_new_ = 16;
+  std::vector<int64_t> chat_at_;
+};
+
 int cmd_decode(Engine& e, int argc, char** argv) {
   const int batch = std::stoi(flag(argc, argv, "batch", "1"));
   const int64_t prompt_len = std::stoll(flag(argc, argv, "prompt-len", "128"));
@@ -227,7 +371,7 @@ int cmd_decode(Engine& e, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs("usage: ream_bench run|prefill|decode|followup --model DIR [--device cuda] ...\n", stderr);
+    std::fputs("usage: ream_bench run|prefill|decode|followup|chat-during-prefill --model DIR [--device cuda] ...\n", stderr);
     return 2;
   }
   EngineOptions o;
@@ -239,6 +383,7 @@ int main(int argc, char** argv) {
   if (has_flag(argc, argv, "no-prefix-cache")) o.enable_prefix_caching = false;
   if (has_flag(argc, argv, "no-batch-invariant")) o.batch_invariant = false;
   o.kv_cache_bytes = std::stoll(flag(argc, argv, "kv-cache-bytes", "0"));
+  o.interactive_batch_chunk = std::stoi(flag(argc, argv, "interactive-batch-chunk", "512"));
   auto engine = Engine::create(o);
   if (!engine.ok()) {
     std::fprintf(stderr, "ream_bench: %s\n", engine.status().to_string().c_str());
@@ -249,6 +394,7 @@ int main(int argc, char** argv) {
   if (mode == "prefill") return cmd_prefill(**engine, argc, argv);
   if (mode == "decode") return cmd_decode(**engine, argc, argv);
   if (mode == "followup") return cmd_followup(**engine, argc, argv);
+  if (mode == "chat-during-prefill") return ChatDuringPrefill(**engine, argc, argv).run();
   std::fprintf(stderr, "ream_bench: unknown mode %s\n", mode.c_str());
   return 2;
 }

@@ -1,9 +1,12 @@
 // `ream run`: runs a workflow locally, in-process with the engine, recording the
 // job in SQLite; `ream run --resume JOB_ID` continues an interrupted job.
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +14,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "args.h"
@@ -56,55 +60,144 @@ std::string default_db_path() {
   return base + "/ream/ream.db";
 }
 
-// Draws a progress bar (terminal) until stopped.
+// "12,345"
+std::string fmt_count(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+// "42s", "3m05s", "2h07m"
+std::string fmt_duration(double s) {
+  const int64_t t = static_cast<int64_t>(s + 0.5);
+  char buf[32];
+  if (t < 60) std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(t));
+  else if (t < 3600) std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(t / 60), static_cast<long long>(t % 60));
+  else std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(t / 3600), static_cast<long long>(t % 3600 / 60));
+  return buf;
+}
+
+// The numbers: "12,345/27,000 prompt tok 812 tok/s | 120 tok generated 35.2 tok/s |
+// prompts 1/4 runs 0/1 steps 0/1".
+std::string progress_numbers(const flow::ProgressSnapshot& s) {
+  char rate[48];
+  std::snprintf(rate, sizeof rate, "%.0f tok/s", s.prefill_tokens_per_s);
+  std::string out = fmt_count(s.prompt_tokens_prefilled) + "/" + fmt_count(s.prompt_tokens_total) +
+                    " prompt tok " + rate;
+  std::snprintf(rate, sizeof rate, "%.1f tok/s", s.decode_tokens_per_s);
+  out += " | " + fmt_count(s.tokens_generated) + " tok generated " + rate;
+  out += " | prompts " + fmt_count(s.prompts_done) + "/" + fmt_count(s.prompts_total) + " runs " +
+         fmt_count(s.runs_done) + "/" + fmt_count(s.runs_total) + " steps " + std::to_string(s.steps_done) + "/" +
+         std::to_string(s.steps_total);
+  return out;
+}
+
+std::string progress_eta(const flow::ProgressSnapshot& s) {
+  return "ETA " + (s.eta_s ? fmt_duration(*s.eta_s) : std::string("?"));
+}
+
+// What the bar measures: "prefill  45%" (the prompt tokens sent so far that are
+// prefilled), once all are "replies 1/4" (prompts answered); "starting" before any prompt.
+std::string progress_label(const flow::ProgressSnapshot& s, double* fraction) {
+  *fraction = 0;
+  if (s.prompts_total == 0) return "starting";
+  if (s.prompt_tokens_prefilled < s.prompt_tokens_total) {
+    *fraction = static_cast<double>(s.prompt_tokens_prefilled) / static_cast<double>(s.prompt_tokens_total);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "prefill %3d%%", static_cast<int>(*fraction * 100));
+    return buf;
+  }
+  *fraction = static_cast<double>(s.prompts_done) / static_cast<double>(s.prompts_total);
+  return "replies " + fmt_count(s.prompts_done) + "/" + fmt_count(s.prompts_total);
+}
+
+int terminal_columns() {
+  winsize w{};
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col >= 20) return w.ws_col;
+  return 100;
+}
+
+// Shows a job's progress on stderr until stopped: on a terminal a bar redrawn in place
+// (cut to the terminal's width, so it never wraps); otherwise a plain line every
+// kPlainEveryS seconds while something moves, no control characters. Event lines go
+// above the bar.
 class ProgressView {
  public:
-  ProgressView(const flow::Progress& p, const flow::ModelClient& model, bool tty)
-      : p_(p), model_(model), tty_(tty) {
-    if (tty_) thread_ = std::thread([this] { loop(); });
+  static constexpr double kPlainEveryS = 10.0;
+
+  ProgressView(const flow::Progress& p, bool tty) : p_(p), tty_(tty) {
+    thread_ = std::thread([this] { loop(); });
   }
   ~ProgressView() { stop(); }
+  // Stops drawing and writes the final numbers as a plain line.
   void stop() {
     if (!thread_.joinable()) return;
-    stop_ = true;
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
     thread_.join();
     std::lock_guard lock(mu_);
-    std::fprintf(stderr, "\r\033[K");
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    std::fprintf(stderr, "ream: %s\n", plain_line(p_.snapshot()).c_str());
   }
   void line(const std::string& text) {
     std::lock_guard lock(mu_);
     if (tty_) std::fprintf(stderr, "\r\033[K");
     std::fprintf(stderr, "ream: %s\n", text.c_str());
+    if (tty_) draw_locked();  // the bar comes back at once below the line
   }
 
  private:
+  // "progress: prefill  45% | <numbers> | ETA 1m05s", or at the end "progress: done in 3m12s | <numbers>".
+  static std::string plain_line(const flow::ProgressSnapshot& s) {
+    double fraction = 0;
+    if (s.finished) return "progress: done in " + fmt_duration(s.elapsed_s) + " | " + progress_numbers(s);
+    return "progress: " + progress_label(s, &fraction) + " | " + progress_numbers(s) + " | " + progress_eta(s);
+  }
   void loop() {
-    auto t0 = std::chrono::steady_clock::now();
+    std::unique_lock lock(mu_);
+    auto last_plain = std::chrono::steady_clock::now();
+    int64_t last_moved = -1;
     while (!stop_) {
-      draw(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (tty_) {
+        draw_locked();
+        cv_.wait_for(lock, std::chrono::milliseconds(200));
+        continue;
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(500));
+      const auto now = std::chrono::steady_clock::now();
+      if (stop_ || std::chrono::duration<double>(now - last_plain).count() < kPlainEveryS) continue;
+      const flow::ProgressSnapshot s = p_.snapshot();
+      const int64_t moved = s.prompt_tokens_prefilled + s.tokens_generated + s.runs_done;
+      if (moved != last_moved) std::fprintf(stderr, "ream: %s\n", plain_line(s).c_str());
+      last_moved = moved;
+      last_plain = now;
     }
   }
-  void draw(double secs) {
-    int64_t total = std::max<int64_t>(p_.runs_total.load(), 1), done = p_.runs_done.load();
-    int width = 24, filled = static_cast<int>(width * std::min<int64_t>(done, total) / total);
-    int64_t tokens = std::max(model_.tokens_streamed(), p_.completion_tokens.load());
-    std::string bar(static_cast<size_t>(filled), '#');
-    bar += std::string(static_cast<size_t>(width - filled), '.');
-    std::lock_guard lock(mu_);
-    std::fprintf(stderr, "\r\033[K[%s] steps %d/%d  runs %lld/%lld  prompts %lld/%lld  %lld tok  %.1f tok/s",
-                 bar.c_str(), p_.steps_done.load(), p_.steps_total.load(), static_cast<long long>(done),
-                 static_cast<long long>(p_.runs_total.load()), static_cast<long long>(p_.prompts_done.load()),
-                 static_cast<long long>(p_.prompts_total.load()), static_cast<long long>(tokens),
-                 secs > 0 ? static_cast<double>(tokens) / secs : 0.0);
+  void draw_locked() {
+    const flow::ProgressSnapshot s = p_.snapshot();
+    double fraction = 0;
+    const std::string label = progress_label(s, &fraction);
+    const int width = 20, filled = static_cast<int>(width * std::clamp(fraction, 0.0, 1.0));
+    std::string text = label + " [" + std::string(static_cast<size_t>(filled), '#') +
+                       std::string(static_cast<size_t>(width - filled), '.') + "] " + progress_numbers(s) +
+                       " | " + progress_eta(s);
+    const size_t room = static_cast<size_t>(terminal_columns() - 1);
+    if (text.size() > room) text.resize(room);
+    std::fprintf(stderr, "\r\033[K%s", text.c_str());
     std::fflush(stderr);
   }
 
   const flow::Progress& p_;
-  const flow::ModelClient& model_;
   bool tty_;
-  std::atomic<bool> stop_{false};
+  bool stop_ = false;
   std::mutex mu_;
+  std::condition_variable cv_;
   std::thread thread_;
 };
 
@@ -140,7 +233,8 @@ std::string usage_run() {
          "                     with the reply are split (the plan shows in the progress)\n"
          "--priority N         the priority recorded with the job (default 0)\n"
          "--quiet              no progress on stderr\n"
-         "Progress goes to stderr: a bar on a terminal, one line per event otherwise.\n"
+         "Progress goes to stderr: a bar on a terminal (prefill %, prompt tokens and rate, tokens\n"
+         "generated and rate, prompts, ETA), else a plain line every 10 s; the final numbers at the end.\n"
          "Ctrl-C interrupts the job; `--resume JOB_ID` continues it.\n";
 }
 
@@ -218,19 +312,20 @@ int cmd_run(const Args& args) {
   if (!quiet) std::fprintf(stderr, "ream: job %lld in %s\n", static_cast<long long>(job_id), db_path.c_str());
 
   flow::Progress progress;
-  ProgressView view(progress, model, !quiet && isatty(STDERR_FILENO));
+  std::optional<ProgressView> view;
+  if (!quiet) view.emplace(progress, isatty(STDERR_FILENO) == 1);
   flow::RunOptions opt;
   opt.max_parallel = max_parallel;
   opt.progress = &progress;
   opt.cancel = &g_interrupted;
   opt.cancel_is_interrupt = true;
-  if (!quiet) opt.on_event = [&view](const std::string& line) { view.line(line); };
+  if (!quiet) opt.on_event = [&view](const std::string& line) { view->line(line); };
   if (const char* k = std::getenv("REAM_TEST_KILL_AFTER_STEP")) opt.kill_after_commits = std::atoi(k);
   std::signal(SIGINT, on_sigint);
   flow::Executor executor(**store, host, model);
   auto outcome = executor.run(job_id, opt);
   std::signal(SIGINT, SIG_DFL);
-  view.stop();
+  if (view) view->stop();
   if (!outcome.ok()) return fail(outcome.status().message());
   if (int rc = print_result(**store, job_id, format); rc != 0) return rc;
   if (outcome->status != store::kJobSucceeded) {

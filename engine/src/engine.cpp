@@ -1,6 +1,7 @@
 // EngineImpl: owns the model, the backend, the block manager and the scheduler, and
 // runs the serving loop on its own thread: drain submissions and cancellations,
-// schedule a step, run it on the backend, commit, and stream tokens to callers.
+// schedule a step, run it on the backend, commit, and stream prefill progress and
+// tokens to callers.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -152,6 +153,7 @@ class EngineImpl final : public Engine {
   void drain_inputs();
   void finish(Sequence* seq, FinishReason reason, Status error = Status());
   void on_token(Sequence* seq, const SampleResult& r);
+  void report_prefill(Sequence* seq);
   void publish_stats();
 
   std::shared_ptr<LoadedModel> model_;
@@ -280,6 +282,17 @@ void EngineImpl::finish(Sequence* seq, FinishReason reason, Status error) {
   live_.erase(seq->id);
 }
 
+// After a chunk of the prompt is computed (requests that asked for prefill progress).
+void EngineImpl::report_prefill(Sequence* seq) {
+  if (!seq->request.prefill_progress || !seq->callback) return;
+  StreamEvent ev;
+  ev.request_id = seq->id;
+  ev.prefill = true;
+  ev.prompt_tokens_total = seq->prompt_len;
+  ev.prompt_tokens_done = std::min(seq->num_computed, seq->prompt_len);
+  seq->callback(ev);
+}
+
 void EngineImpl::on_token(Sequence* seq, const SampleResult& r) {
   if (seq->matcher) {
     const bool eos = std::find(eos_.begin(), eos_.end(), r.token) != eos_.end();
@@ -346,8 +359,12 @@ void EngineImpl::run_loop() {
     scheduler_.commit(step);
     size_t r = 0;
     for (size_t i = 0; i < step.seqs.size(); ++i) {
-      tokens_prefilled_ += step.n_tokens[i];
-      if (step.batch.seqs[i].sample) on_token(step.seqs[i], results[r++]);
+      Sequence* seq = step.seqs[i];
+      const bool sample = step.batch.seqs[i].sample;
+      // A decode step's input (the token sampled last) is not a prefilled token.
+      tokens_prefilled_ += step.n_tokens[i] - (sample && !seq->output.empty() ? 1 : 0);
+      if (seq->num_computed - step.n_tokens[i] < seq->prompt_len) report_prefill(seq);
+      if (sample) on_token(seq, results[r++]);
     }
     publish_stats();
   }
@@ -369,6 +386,7 @@ Result<Completion> Engine::generate(GenerationRequest request) {
   };
   auto shared = std::make_shared<Shared>();
   auto id = submit(std::move(request), [shared](const StreamEvent& ev) {
+    if (ev.prefill) return;
     std::lock_guard<std::mutex> lock(shared->mu);
     Completion& c = shared->c;
     c.text += ev.text;

@@ -55,12 +55,24 @@ class ScriptedModelClient : public flow::ModelClient {
     reply.finish_reason = r.status.ok() ? "stop" : "error";
     reply.prompt_tokens = count_tokens(all);
     reply.completion_tokens = count_tokens(r.text);
+    // Progress as the engine reports it: the prompt's length at submit; before the reply,
+    // prefill chunks (one lower again, as after a preemption), then the tokens.
+    auto progress = request.on_progress;
+    const int64_t n = reply.prompt_tokens, generated = reply.completion_tokens;
+    if (progress) progress({n, 0, 0});
+    auto report = [progress, n, generated, ok = r.status.ok()] {
+      if (!progress || !ok) return;
+      for (int64_t done : {n / 2, n / 3, n}) progress({n, done, 0});
+      for (int64_t t = 1; t <= generated; ++t) progress({n, n, t});
+    };
     if (r.delay_ms <= 0) {
+      report();
       done(std::move(reply));
       return id;
     }
     std::lock_guard lock(mu_);
-    threads_.emplace_back([this, id, delay = r.delay_ms, reply = std::move(reply), done = std::move(done)]() mutable {
+    threads_.emplace_back([this, id, delay = r.delay_ms, reply = std::move(reply), done = std::move(done),
+                           report]() mutable {
       std::unique_lock lk(mu_);
       bool cancelled = cv_.wait_for(lk, std::chrono::milliseconds(delay), [&] { return cancelled_.count(id) > 0; });
       lk.unlock();
@@ -68,6 +80,8 @@ class ScriptedModelClient : public flow::ModelClient {
         reply.status = Status(StatusCode::kCancelled, "cancelled");
         reply.finish_reason = "cancelled";
         ++cancels_seen_;
+      } else {
+        report();
       }
       done(std::move(reply));
     });

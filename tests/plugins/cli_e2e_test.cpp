@@ -159,6 +159,19 @@ TEST_F(CliEndToEnd, LongQaTinyModelOnACuadContractRecordsTheMachinery) {
   EXPECT_EQ(query_one(db, "SELECT status FROM jobs"), "succeeded");
   EXPECT_EQ(query_one(db, "SELECT group_concat(type, ',') FROM (SELECT type FROM job_events ORDER BY id)"),
             "job_queued,document_ingested,job_started,document_plan,step_started,step_succeeded,job_succeeded");
+  // stderr is a file: plain lines, no bar, and the final progress line holds the step's usage.
+  const std::string err = read_all(local_.path("err.txt"));
+  EXPECT_EQ(err.find_first_of("\r\033"), std::string::npos) << err;
+  std::smatch m;
+  const std::regex final_line("ream: progress: done in [\\dhms]+ \\| ([\\d,]+)/([\\d,]+) prompt tok .* \\| "
+                              "([\\d,]+) tok generated .* \\| prompts (\\d+)/(\\d+) ");
+  ASSERT_TRUE(std::regex_search(err, m, final_line)) << err;
+  auto number = [](std::string s) { return std::stoll(std::regex_replace(s, std::regex(","), "")); };
+  EXPECT_EQ(number(m[1]), std::stoll(run[0][2]));
+  EXPECT_EQ(number(m[2]), std::stoll(run[0][2]));
+  EXPECT_EQ(number(m[3]), std::stoll(run[0][3]));
+  EXPECT_EQ(std::stoi(m[4]), prompts);
+  EXPECT_EQ(std::stoi(m[5]), prompts);
 }
 
 TEST_F(CliEndToEnd, SummarizeTinyModelPrintsAMarkdownReport) {

@@ -1,11 +1,14 @@
 // /v1/jobs: submit (idempotent, bounded), get, list, cancel, result, events (SSE).
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <limits>
+#include <vector>
 
 #include "api/documents.h"
 #include "api/routes.h"
 #include "api/runners.h"
+#include "flow/progress.h"
 #include "flow/report.h"
 #include "flow/sarif.h"
 #include "http/auth.h"
@@ -35,13 +38,7 @@ Result<int64_t> job_id_param(const Request& req) {
 
 json progress_json(App& app, const store::JobRecord& job) {
   json p = json::object();
-  if (auto live = app.runners().progress(job.id)) {
-    p = {{"steps_total", live->steps_total.load()},   {"steps_done", live->steps_done.load()},
-         {"runs_total", live->runs_total.load()},     {"runs_done", live->runs_done.load()},
-         {"prompts_total", live->prompts_total.load()}, {"prompts_done", live->prompts_done.load()},
-         {"completion_tokens", live->completion_tokens.load()}};
-    return p;
-  }
+  if (auto live = app.runners().progress(job.id)) return flow::progress_json(live->snapshot());
   auto runs = app.store().step_runs(job.id);
   int64_t done = 0, total = 0;
   if (runs.ok()) {
@@ -286,9 +283,16 @@ Response job_result(App& app, Request& req) {
   return http::json_response(200, js.value());
 }
 
-// Streams a job's stored events from after `last_id`, ending after the final one.
+// Streams a job's stored events from after `last_id`, ending after the final one. While
+// the job runs in this process, `progress` events (no id: they are not stored, and a
+// reconnect resumes after the last stored event) come at most every kProgressEveryS,
+// when a number moved or kProgressIdleS passed; a stream opened before the job ended
+// gets one with the final numbers right before the job's final event.
 class JobEventStream : public http::StreamSource {
  public:
+  static constexpr double kProgressEveryS = 0.5;
+  static constexpr double kProgressIdleS = 5.0;
+
   JobEventStream(App& app, int64_t job_id, int64_t last_id)
       : app_(app), job_id_(job_id), last_id_(last_id) {}
   Chunk poll() override {
@@ -309,22 +313,56 @@ class JobEventStream : public http::StreamSource {
       data["job_id"] = job_id_;
       data["type"] = e.type;
       data["time"] = iso_time(e.created_at);
+      const bool final = e.type == "job_succeeded" || e.type == "job_failed" || e.type == "job_cancelled";
+      if (final && watching_) c.data += progress_event(/*force=*/true);
       c.data += http::format_sse(e.id, e.type, data.dump());
       last_id_ = e.id;
-      if (e.type == "job_succeeded" || e.type == "job_failed" || e.type == "job_cancelled") {
+      if (final) {
         c.done = done_ = true;
         break;
       }
+    }
+    if (!done_) {
+      watching_ = true;  // the job had not ended when this poll read its events
+      c.data += progress_event(/*force=*/false);
     }
     return c;
   }
   std::string keepalive() const override { return http::sse_keepalive(); }
 
  private:
+  // A `progress` event of the job's live numbers, or "" (not running here, too soon, or
+  // nothing moved).
+  std::string progress_event(bool force) {
+    auto live = app_.runners().progress(job_id_);
+    if (!live) return "";
+    const auto now = std::chrono::steady_clock::now();
+    const double since = std::chrono::duration<double>(now - sent_at_).count();
+    if (!force && progress_sent_ && since < kProgressEveryS) return "";
+    const flow::ProgressSnapshot s = live->snapshot();
+    if (!force && s.finished) return "";  // its final numbers come with the final event
+    const std::vector<int64_t> numbers = {s.steps_done, s.runs_total, s.runs_done, s.prompts_total,
+                                          s.prompts_done, s.prompt_tokens_total, s.prompt_tokens_prefilled,
+                                          s.tokens_generated, s.finished ? 1 : 0};
+    if (!force && numbers == sent_numbers_ && since < kProgressIdleS) return "";
+    json data = flow::progress_json(s);
+    data["job_id"] = job_id_;
+    data["type"] = "progress";
+    data["time"] = iso_time(store::now_ms());
+    progress_sent_ = true;
+    sent_at_ = now;
+    sent_numbers_ = numbers;
+    return http::format_sse(0, "progress", data.dump());
+  }
+
   App& app_;
   int64_t job_id_;
   int64_t last_id_;
   bool done_ = false;
+  bool watching_ = false;  // opened before the job ended: the final numbers come before its final event
+  bool progress_sent_ = false;
+  std::chrono::steady_clock::time_point sent_at_;
+  std::vector<int64_t> sent_numbers_;
 };
 
 Response job_events(App& app, Request& req) {

@@ -148,7 +148,7 @@ void App::install_metrics() {
   auto* pc_h = &m.counter("reamd_engine_prefix_cache_hits_total", "Prompt tokens found in the prefix cache.");
   auto* pc_r = &m.gauge("reamd_engine_prefix_cache_hit_ratio", "Prefix cache hits / queries since start.");
   auto* gen = &m.counter("reamd_engine_generated_tokens_total", "Tokens generated.");
-  auto* pre = &m.counter("reamd_engine_prefilled_tokens_total", "Prompt tokens prefilled.");
+  auto* pre = &m.counter("reamd_engine_prefilled_tokens_total", "Prompt tokens computed (not those the prefix cache served).");
   auto* tps = &m.gauge("reamd_engine_tokens_per_second", "Generated tokens per second since the previous scrape.");
   auto* waiting = &m.gauge("reamd_engine_requests_waiting", "Engine requests waiting.");
   auto* eng_running = &m.gauge("reamd_engine_requests_running", "Engine requests running.");

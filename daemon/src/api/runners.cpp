@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "api/app.h"
@@ -18,6 +19,14 @@ Runners::Runners(App& app, int count) : app_(app), count_(count) {
   step_seconds_ = &m.histogram("reamd_step_duration_seconds",
                                "Wall time of committed step runs, by workflow and step.",
                                {"workflow", "step"}, metrics::latency_buckets());
+  prefilled_ = &m.counter("reamd_job_prompt_tokens_prefilled_total",
+                          "Prompt tokens of jobs' prompts prefilled (a cached prefix counts), by workflow.",
+                          {"workflow"});
+  generated_ = &m.counter("reamd_job_generated_tokens_total", "Tokens generated for jobs' prompts, by workflow.",
+                          {"workflow"});
+  pending_ = &m.gauge("reamd_jobs_prompt_tokens_pending",
+                      "Prompt tokens that jobs running here have sent and the engine has not prefilled yet.");
+  m.on_scrape([this] { collect_metrics(); });
 }
 
 Runners::~Runners() {
@@ -51,9 +60,34 @@ bool Runners::cancel(int64_t job_id) {
 
 std::shared_ptr<const flow::Progress> Runners::progress(int64_t job_id) {
   std::lock_guard lock(mu_);
-  auto it = active_.find(job_id);
-  if (it == active_.end()) return nullptr;
-  return std::shared_ptr<const flow::Progress>(it->second, &it->second->progress);
+  std::shared_ptr<Active> a;
+  if (auto it = active_.find(job_id); it != active_.end()) a = it->second;
+  for (auto r = recent_.rbegin(); !a && r != recent_.rend(); ++r) {
+    if ((*r)->job_id == job_id) a = *r;
+  }
+  if (!a) return nullptr;
+  return std::shared_ptr<const flow::Progress>(a, &a->progress);
+}
+
+void Runners::count_tokens_locked(Active& a) {
+  const flow::ProgressSnapshot s = a.progress.snapshot();
+  if (s.prompt_tokens_prefilled > a.counted_prefilled)
+    prefilled_->add({a.workflow}, static_cast<double>(s.prompt_tokens_prefilled - a.counted_prefilled));
+  if (s.tokens_generated > a.counted_generated)
+    generated_->add({a.workflow}, static_cast<double>(s.tokens_generated - a.counted_generated));
+  a.counted_prefilled = s.prompt_tokens_prefilled;
+  a.counted_generated = s.tokens_generated;
+}
+
+void Runners::collect_metrics() {
+  std::lock_guard lock(mu_);
+  int64_t pending = 0;
+  for (auto& [id, a] : active_) {
+    count_tokens_locked(*a);
+    const flow::ProgressSnapshot s = a->progress.snapshot();
+    pending += std::max<int64_t>(0, s.prompt_tokens_total - s.prompt_tokens_prefilled);
+  }
+  pending_->set({}, static_cast<double>(pending));
 }
 
 int Runners::running() {
@@ -118,6 +152,10 @@ void Runners::run_job(int64_t job_id) {
   auto catalog = app_.catalog();  // held for the whole run: plugins stay loaded
   std::string workflow = "?";
   if (auto job = app_.store().get_job(job_id); job.ok()) workflow = job->workflow_name;
+  {
+    std::lock_guard lock(mu_);
+    active->workflow = workflow;  // before the executor starts: no token counted without it
+  }
   spdlog::info("job {} leased by {} (workflow {}) job_id={}", job_id, app_.owner(), workflow,
                job_id);
   flow::RunOptions opt;
@@ -141,13 +179,18 @@ void Runners::run_job(int64_t job_id) {
     status = "failed";
     spdlog::error("job {} could not run: {} job_id={}", job_id, outcome.status().message(),
                   job_id);
+    active->progress.finish();  // before the final event a stream may be waiting for
     (void)app_.store().finish_job(job_id, "failed", "{}", outcome.status().message());
   }
   (void)app_.daemon_store().release(job_id, app_.owner());
   if (status != "skipped") record_metrics(job_id, workflow, status, secs);
+  active->progress.finish();  // already, unless the job could not run at all
   {
     std::lock_guard lock(mu_);
+    count_tokens_locked(*active);
     active_.erase(job_id);
+    recent_.push_back(active);
+    if (recent_.size() > kRecent) recent_.pop_front();
   }
   cv_.notify_all();
 }

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,8 @@ class Runners {
   void notify();
   // Requests cancellation of a job running here; false when it is not.
   bool cancel(int64_t job_id);
-  // Live progress of a job running here, or null.
+  // Live progress of a job running here, or of one of the last kRecent that ended here
+  // (then finished: frozen at its end), or null.
   std::shared_ptr<const flow::Progress> progress(int64_t job_id);
   int running();
 
@@ -50,16 +52,24 @@ class Runners {
   void join();
 
  private:
+  static constexpr size_t kRecent = 64;
   struct Active {
     int64_t job_id = 0;
+    std::string workflow;
     std::atomic<bool> cancel{false};
     flow::Progress progress;
+    // What the token counters already hold of this job (under mu_).
+    int64_t counted_prefilled = 0, counted_generated = 0;
   };
   void loop(int index);
   void run_job(int64_t job_id);
   void heartbeat_loop();
   void record_metrics(int64_t job_id, const std::string& workflow, const std::string& status,
                       double seconds);
+  // Adds a job's token progress since the last call to the counters (under mu_).
+  void count_tokens_locked(Active& a);
+  // At scrape time: token counters of the running jobs, and their prompt tokens pending.
+  void collect_metrics();
 
   App& app_;
   int count_;
@@ -71,7 +81,11 @@ class Runners {
   bool joined_ = false;
   int64_t wakeups_ = 0;
   std::map<int64_t, std::shared_ptr<Active>> active_;
+  std::deque<std::shared_ptr<Active>> recent_;  // ended here, newest last
   metrics::Family* jobs_finished_ = nullptr;
+  metrics::Family* prefilled_ = nullptr;
+  metrics::Family* generated_ = nullptr;
+  metrics::Family* pending_ = nullptr;
   metrics::Family* job_seconds_ = nullptr;
   metrics::Family* step_seconds_ = nullptr;
 };

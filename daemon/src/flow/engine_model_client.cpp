@@ -62,14 +62,27 @@ Result<uint64_t> EngineModelClient::submit(const ModelRequest& request, std::fun
   struct State {
     std::mutex mu;
     std::string text;
+    ModelProgress progress;
   };
   auto state = std::make_shared<State>();
-  auto streamed = streamed_;
-  return engine_.submit(std::move(gen), [state, streamed, done = std::move(done)](const StreamEvent& ev) {
+  state->progress.prompt_tokens = static_cast<int64_t>(gen.prompt.size());
+  auto on_progress = request.on_progress;
+  gen.prefill_progress = static_cast<bool>(on_progress);
+  if (on_progress) on_progress(state->progress);
+  return engine_.submit(std::move(gen), [state, on_progress, done = std::move(done)](const StreamEvent& ev) {
+    if (ev.prefill) {
+      // Engine events come from its one thread, in order: no lock needed for progress.
+      state->progress.prompt_tokens_prefilled = ev.prompt_tokens_done;
+      if (on_progress) on_progress(state->progress);
+      return;
+    }
     if (!ev.finished) {
-      ++*streamed;
-      std::lock_guard lock(state->mu);
-      state->text += ev.text;
+      ++state->progress.completion_tokens;
+      {
+        std::lock_guard lock(state->mu);
+        state->text += ev.text;
+      }
+      if (on_progress) on_progress(state->progress);
       return;
     }
     ModelReply reply;

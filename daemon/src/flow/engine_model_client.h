@@ -1,9 +1,9 @@
 // EngineModelClient: the flow executor's ModelClient over a ream::Engine.
 // Chat messages are rendered with the model's chat template and tokenized; every
-// request goes to the engine at batch priority (interactive chat outranks it).
+// request goes to the engine at batch priority (interactive chat outranks it). A
+// request with on_progress asks the engine for prefill progress events.
 #pragma once
 
-#include <atomic>
 #include <memory>
 
 #include "flow/model_client.h"
@@ -21,13 +21,11 @@ class EngineModelClient : public ModelClient {
   int64_t prompt_overhead() const override { return overhead_; }
   Result<uint64_t> submit(const ModelRequest& request, std::function<void(ModelReply)> done) override;
   void cancel(uint64_t id) override;
-  int64_t tokens_streamed() const override { return streamed_->load(); }
 
  private:
   Engine& engine_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   int64_t overhead_ = 0;
-  std::shared_ptr<std::atomic<int64_t>> streamed_ = std::make_shared<std::atomic<int64_t>>(0);
 };
 
 }  // namespace ream::flow

@@ -25,19 +25,12 @@
 #include <string>
 
 #include "flow/model_client.h"
+#include "flow/progress.h"
 #include "plugins/plugin_host.h"
 #include "ream/engine/status.h"
 #include "store/store.h"
 
 namespace ream::flow {
-
-// Live counters for progress displays; written by the executor, read by anyone.
-struct Progress {
-  std::atomic<int> steps_total{0}, steps_done{0};
-  std::atomic<int64_t> runs_total{0}, runs_done{0};
-  std::atomic<int64_t> prompts_total{0}, prompts_done{0};
-  std::atomic<int64_t> prompt_tokens{0}, completion_tokens{0}, cached_prompt_tokens{0};
-};
 
 struct RunOptions {
   int max_parallel = 4;                      // step runs in flight at once
@@ -45,7 +38,7 @@ struct RunOptions {
   // When set, a stop through `cancel` is an interruption instead: the job ends
   // `failed` with error "interrupted" and can be resumed (what Ctrl-C does in `ream run`).
   bool cancel_is_interrupt = false;
-  Progress* progress = nullptr;
+  Progress* progress = nullptr;             // live numbers (flow/progress.h); finished at the end
   // One human-readable line per event; the executor logs nothing itself, so the
   // caller decides where each line goes (written once).
   std::function<void(const std::string&)> on_event;

@@ -29,12 +29,24 @@ struct Sampling {
   std::optional<uint64_t> seed;
 };
 
+// How far one request has come. Each number only grows for a request, except that a
+// model may report prefilled tokens lower again after recomputing (a preemption).
+struct ModelProgress {
+  int64_t prompt_tokens = 0;             // the prompt's length in tokens
+  int64_t prompt_tokens_prefilled = 0;   // of those, with their KV computed (a cached prefix counts)
+  int64_t completion_tokens = 0;         // reply tokens generated so far
+};
+
 struct ModelRequest {
   std::vector<plugins::Message> messages;  // rendered with the chat template; or
   std::string text;                        // a raw prompt when messages is empty
   Sampling sampling;
   std::string tag;                         // "job 3 step ask[2] q-1", for logs
   Constraint constraint;                   // what the reply must be (the prompt's own, else the step's reply_schema)
+  // Optional: called inside submit() with the prompt's length (nothing prefilled yet),
+  // then on the model's thread after each prefill chunk and each generated token, before
+  // `done`. Keep it short.
+  std::function<void(const ModelProgress&)> on_progress;
 };
 
 struct ModelReply {
@@ -61,8 +73,6 @@ class ModelClient {
                                   std::function<void(ModelReply)> done) = 0;
   // Cancels a running request; its `done` still runs (with a cancelled status).
   virtual void cancel(uint64_t id) = 0;
-  // Completion tokens produced so far by all requests (for a live tokens/s).
-  virtual int64_t tokens_streamed() const { return 0; }
 };
 
 }  // namespace ream::flow

@@ -66,9 +66,33 @@ struct PendingReplies {
   std::vector<std::optional<ModelReply>> replies;
 };
 
+// A request's progress as deltas into the job's Progress. The prefilled count a request
+// reports may fall after a preemption (its prompt is recomputed): the job counts each
+// request's highest, so its numbers never go back.
+std::function<void(const ModelProgress&)> progress_counter(Progress* progress) {
+  auto seen = std::make_shared<ModelProgress>();
+  auto mu = std::make_shared<std::mutex>();
+  return [progress, seen, mu](const ModelProgress& now) {
+    int64_t sent, prefilled, generated;
+    {
+      std::lock_guard lock(*mu);
+      sent = std::max<int64_t>(0, now.prompt_tokens - seen->prompt_tokens);
+      prefilled = std::max<int64_t>(0, now.prompt_tokens_prefilled - seen->prompt_tokens_prefilled);
+      generated = std::max<int64_t>(0, now.completion_tokens - seen->completion_tokens);
+      seen->prompt_tokens += sent;
+      seen->prompt_tokens_prefilled += prefilled;
+      seen->completion_tokens += generated;
+    }
+    progress->add_tokens(sent, prefilled, generated);
+  };
+}
+
 // Sends all prompts at once and waits for every reply, the deadline or a cancel.
 Status run_prompts(const AttemptEnv& env, const std::vector<plugins::Prompt>& prompts,
                    std::vector<plugins::Reply>* out, store::Usage* usage) {
+  // Counted before they are sent, so prompts_done never passes prompts_total (a prompt's
+  // tokens are counted a moment later, inside submit).
+  if (env.progress) env.progress->prompts_total += static_cast<int64_t>(prompts.size());
   auto pending = std::make_shared<PendingReplies>();
   pending->left = prompts.size();
   pending->replies.resize(prompts.size());
@@ -80,7 +104,6 @@ Status run_prompts(const AttemptEnv& env, const std::vector<plugins::Prompt>& pr
     std::unique_lock lock(pending->mu);
     return pending->cv.wait_until(lock, until, [&] { return pending->left == 0; });
   };
-  if (env.progress) env.progress->prompts_total += static_cast<int64_t>(prompts.size());
   for (size_t i = 0; i < prompts.size(); ++i) {
     const plugins::Prompt& p = prompts[i];
     ModelRequest req;
@@ -92,6 +115,10 @@ Status run_prompts(const AttemptEnv& env, const std::vector<plugins::Prompt>& pr
     req.tag = env.tag + " " + p.key;
     req.constraint = p.constraint;
     Progress* progress = env.progress;
+    if (progress) {
+      progress->add_reply_limit(req.sampling.max_tokens);
+      req.on_progress = progress_counter(progress);
+    }
     auto id = env.model->submit(req, [pending, i, progress](ModelReply reply) {
       if (progress) {
         ++progress->prompts_done;

@@ -4,7 +4,8 @@
 // automatic prefix caching; each engine step mixes decode tokens of running sequences
 // with chunks of prompts being prefilled. Interactive requests outrank batch requests.
 // Results stream back through a callback invoked on the engine's own thread (keep it
-// short; do not call back into the engine from it except cancel()).
+// short; do not call back into the engine from it except cancel()). A request may also
+// ask for prefill progress: one event after each chunk of its prompt the engine computes.
 //
 // Thread-safety: all public methods may be called from any thread.
 #pragma once
@@ -59,6 +60,10 @@ struct GenerationRequest {
   SamplingParams sampling;
   Priority priority = Priority::kInteractive;
   std::string tag;                  // caller's id, carried into logs
+  // Also stream prefill progress (StreamEvent::prefill): one event after each chunk of
+  // the prompt is computed, the last one (done == total) right before the first token.
+  // Off by default, so a callback that takes every unfinished event for a token sees none.
+  bool prefill_progress = false;
 };
 
 struct TopLogprob {
@@ -82,10 +87,17 @@ struct Timings {
   double decode_tokens_per_s = 0;  // completion tokens after the first, per second
 };
 
-// One event of a request's stream: either a token or the final event.
+// One event of a request's stream: a token, a prefill progress event (only for requests
+// with prefill_progress) or the final event.
 struct StreamEvent {
   uint64_t request_id = 0;
   bool finished = false;
+  // Prefill progress event: after each computed chunk of the prompt, before the first token.
+  bool prefill = false;
+  int64_t prompt_tokens_done = 0;   // prompt tokens whose KV is computed, a cached prefix
+                                    // included; lower again only after a preemption (the
+                                    // request recomputes its prompt)
+  int64_t prompt_tokens_total = 0;  // the prompt's length
   // Token events:
   TokenId token = -1;
   float logprob = 0;
@@ -119,7 +131,8 @@ struct EngineStats {
   int64_t requests_waiting = 0;
   int64_t requests_running = 0;
   int64_t tokens_generated = 0;
-  int64_t tokens_prefilled = 0;
+  int64_t tokens_prefilled = 0;       // prompt tokens computed (recomputed ones after a
+                                      // preemption too); not cached ones, not decode inputs
   int64_t preemptions = 0;
   int64_t steps = 0;                  // engine steps scheduled so far (the current one included)
 };
