@@ -71,8 +71,11 @@ TEST(ConstrainedWalk, LegalReviewFindingsValidate) {
   // Short strings keep walks short: the uniform walk over ~90,000 string tokens rarely
   // picks a closing quote; maxLength bounds them without changing anything else.
   s["$defs"]["finding"]["properties"]["rationale"]["maxLength"] = 40;
-  std::vector<Walked> walked = {walk_schema(legal_review_schema(), 2, 6000, rng), walk_schema(s, 4, 6000, rng)};
-  validate_all(walked, 2);
+  // Budgeted as the engine budgets replies, so every walk finishes (unbudgeted, a walk
+  // may spend all 6,000 tokens inside one free string).
+  std::vector<Walked> walked = {walk_schema(legal_review_schema(), 2, 6000, rng, /*budgeted=*/true),
+                                walk_schema(s, 4, 6000, rng, /*budgeted=*/true)};
+  validate_all(walked, 6);
 }
 
 json fuzz_schema(std::mt19937& rng, int depth);
