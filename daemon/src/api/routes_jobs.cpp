@@ -319,6 +319,10 @@ class JobEventStream : public http::StreamSource {
     return c;
   }
   std::string keepalive() const override { return http::sse_keepalive(); }
+  // A comment: the client reconnects with Last-Event-ID and loses nothing.
+  std::string expiry_notice(const std::string& message) const override {
+    return http::sse_comment(message);
+  }
 
  private:
   App& app_;
