@@ -501,7 +501,8 @@ Result<JobOutcome> JobRun::run() {
     out.status = store::kJobSucceeded;
     for (const auto& [name, t] : wf_.outputs) out.outputs[name] = t.eval(ctx_);
   }
-  REAM_RETURN_IF_ERROR(store_.finish_job(job_id_, out.status, out.outputs.dump(), out.error));
+  REAM_RETURN_IF_ERROR(
+      store_.finish_job(job_id_, out.status, out.outputs.dump(), out.error, opt_.lease_owner));
   event("job " + out.status + (out.error.empty() ? "" : ": " + out.error));
   return out;
 }

@@ -284,17 +284,32 @@ Status Store::mark_job_running(int64_t job_id) {
 }
 
 Status Store::finish_job(int64_t job_id, const std::string& status,
-                         const std::string& outputs_json, const std::string& error) {
+                         const std::string& outputs_json, const std::string& error,
+                         const std::string& lease_owner) {
   std::lock_guard lock(mu_);
   WriteTxn txn(*db_);
   REAM_RETURN_IF_ERROR(txn.begin_status());
   int64_t now = now_ms();
   Stmt up = db_->prepare(
       "UPDATE jobs SET status = ?2, outputs_json = ?3, error = ?4, finished_at = ?5, "
-      "updated_at = ?5, lease_owner = '', lease_expires_at = 0 WHERE id = ?1");
+      "updated_at = ?5, lease_owner = '', lease_expires_at = 0 "
+      "WHERE id = ?1 AND status IN ('queued', 'running') AND (?6 = '' OR lease_owner = ?6)");
   up.bind(1, job_id).bind(2, status).bind(3, outputs_json).bind(4, error).bind(5, now);
+  up.bind(6, lease_owner);
   REAM_RETURN_IF_ERROR(up.run());
-  if (db_->changes() == 0) return not_found("no job " + std::to_string(job_id));
+  if (db_->changes() == 0) {
+    Stmt q = db_->prepare("SELECT status, lease_owner FROM jobs WHERE id = ?1");
+    q.bind(1, job_id);
+    Status st;
+    if (!q.step(&st)) return st.ok() ? not_found("no job " + std::to_string(job_id)) : st;
+    const std::string now_status = q.col_text(0), owner = q.col_text(1);
+    const std::string what = "job " + std::to_string(job_id) + " not marked " + status + ": ";
+    if (now_status != kJobQueued && now_status != kJobRunning) {
+      return failed_precondition(what + "it has already ended (" + now_status + ")");
+    }
+    return failed_precondition(what + "its lease is held by '" + owner + "', not by '" +
+                               lease_owner + "'");
+  }
   REAM_RETURN_IF_ERROR(add_event_locked(job_id, "job_" + status, "{}"));
   return txn.commit();
 }
