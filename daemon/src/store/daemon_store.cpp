@@ -149,7 +149,8 @@ Result<int64_t> DaemonStore::lease_next(const std::string& owner, int64_t lease_
   return id;
 }
 
-Status DaemonStore::heartbeat(int64_t job_id, const std::string& owner, int64_t lease_ms) {
+Result<LeaseCheck> DaemonStore::heartbeat(int64_t job_id, const std::string& owner,
+                                          int64_t lease_ms) {
   std::lock_guard lock(mu_);
   int64_t now = now_ms();
   Stmt q = db_->prepare(
@@ -157,10 +158,19 @@ Status DaemonStore::heartbeat(int64_t job_id, const std::string& owner, int64_t 
       "AND status IN ('queued', 'running')");
   q.bind(1, now + lease_ms).bind(2, job_id).bind(3, owner);
   REAM_RETURN_IF_ERROR(q.run());
-  if (db_->changes() == 0) {
-    return not_found("job " + std::to_string(job_id) + ": lease no longer held by " + owner);
+  LeaseCheck check;
+  if (db_->changes() > 0) return check;
+  Stmt s = db_->prepare("SELECT status, lease_owner FROM jobs WHERE id = ?1");
+  s.bind(1, job_id);
+  Status st;
+  if (s.step(&st)) {
+    check.status = s.col_text(0);
+    check.owner = s.col_text(1);
   }
-  return {};
+  REAM_RETURN_IF_ERROR(st);
+  const bool active = check.status == kJobQueued || check.status == kJobRunning;
+  check.state = !check.status.empty() && !active ? LeaseCheck::State::kEnded : LeaseCheck::State::kLost;
+  return check;
 }
 
 Status DaemonStore::release(int64_t job_id, const std::string& owner) {

@@ -55,6 +55,18 @@ struct IdempotencyRecord {
   int64_t job_id = 0;
 };
 
+// What a heartbeat found.
+struct LeaseCheck {
+  enum class State {
+    kHeld,   // renewed
+    kEnded,  // the job reached a final state (its run is being wrapped up)
+    kLost,   // another owner holds it, or nobody (released, or the job is gone)
+  };
+  State state = State::kHeld;
+  std::string owner;   // kLost: who holds it now ("" = nobody)
+  std::string status;  // the job's status ("" when it is gone)
+};
+
 class DaemonStore {
  public:
   static Result<std::unique_ptr<DaemonStore>> open(const std::string& path,
@@ -66,8 +78,9 @@ class DaemonStore {
   // Leases the next runnable job for `owner` until now + lease_ms: the highest
   // priority, then the oldest. Returns 0 when nothing is runnable.
   Result<int64_t> lease_next(const std::string& owner, int64_t lease_ms);
-  // Extends the lease; kNotFound when `owner` no longer holds it (or the job ended).
-  Status heartbeat(int64_t job_id, const std::string& owner, int64_t lease_ms);
+  // Extends the lease while `owner` holds it and the job is queued or running; otherwise
+  // says why not. An error only when the database does not answer.
+  Result<LeaseCheck> heartbeat(int64_t job_id, const std::string& owner, int64_t lease_ms);
   // Clears the lease if `owner` holds it.
   Status release(int64_t job_id, const std::string& owner);
   // At startup: running jobs whose lease expired, or whose owner is a process of
