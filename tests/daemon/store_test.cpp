@@ -265,6 +265,26 @@ TEST(Store, FinishJobEndsOnlyAQueuedOrRunningJobUnderItsLease) {
   EXPECT_EQ(f.store->finish_job(f.job + 1000, kJobFailed, "{}", "x").code(), StatusCode::kNotFound);
 }
 
+// The idempotency key's request digest is stored in the job's own row, in the job's
+// transaction.
+TEST(Store, IdempotencyKeyAndDigestAreCommittedWithTheJob) {
+  Fixture f;
+  JobRecord j;
+  j.workflow_id = f.store->get_job(f.job)->workflow_id;
+  j.idempotency_key = "key-" + random_hash();
+  j.idempotency_hash = random_hash();
+  auto id = f.store->create_job(j, {});
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  auto got = f.store->get_job(*id);
+  EXPECT_EQ(got->idempotency_key, j.idempotency_key);
+  EXPECT_EQ(got->idempotency_hash, j.idempotency_hash);
+  // The key stays unique: a second job under it is refused and nothing is written.
+  JobRecord dup = j;
+  dup.idempotency_hash = random_hash();
+  EXPECT_FALSE(f.store->create_job(dup, {}).ok());
+  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM jobs WHERE idempotency_key = '" + j.idempotency_key + "'"), "1");
+}
+
 TEST(Store, ConcurrentWritersFromTwoConnectionsBothCommit) {
   Fixture f;
   auto other = Store::open(f.db);

@@ -1,9 +1,11 @@
 // reamd's runners and job bookkeeping under stress (issue 14, item 7), against the real
 // daemon: a job's lease is renewed on the heartbeat's clock, not whenever a job is
 // submitted; a run whose lease was taken by another owner stops and writes no final
-// state; an exception out of a job's run fails the job and the daemon carries on. To keep
-// a job running for as long as a test needs, a streamed chat holds the engine's only
-// sequence (engine.max_num_seqs: 1; chats outrank jobs) and the job's prompt waits behind it.
+// state; an exception out of a job's run fails the job and the daemon carries on; an
+// idempotency key's request digest is committed with the job, so two requests racing
+// with one key never both create or replay. To keep a job running for as long as a test
+// needs, a streamed chat holds the engine's only sequence (engine.max_num_seqs: 1; chats
+// outrank jobs) and the job's prompt waits behind it.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -13,8 +15,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <atomic>
 #include <chrono>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "daemon_harness.h"
@@ -195,6 +199,53 @@ TEST(DaemonRunners, AnExceptionInAJobRunFailsTheJobAndTheDaemonCarriesOn) {
   EXPECT_EQ(wait_job(d, next).value("status", ""), "succeeded") << d.log();
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait_exit(), 0) << d.log();
+}
+
+// Two requests with one Idempotency-Key, sent at once: with the same body one job is
+// created and the other replays it; with different bodies one is created and the other
+// is a 409. Never two jobs, never a replay of another request's job.
+TEST(DaemonRunners, RacingRequestsWithOneIdempotencyKeyCreateOneJob) {
+  TempDir tmp;
+  Daemon d(tmp.path() + "/data", "queue:\n  runners: 1\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  std::mt19937 rng(std::random_device{}());
+  constexpr int kKeys = 24;
+  for (int k = 0; k < kKeys; ++k) {
+    const bool same = k % 3 == 0;
+    const std::string key = "race-" + std::to_string(k) + "-" + std::to_string(rng());
+    json a = summarize_body(rng, 1);
+    json b = same ? a : summarize_body(rng, 2);
+    std::atomic<bool> go{false};
+    HttpResult ra, rb;
+    std::thread ta([&] {
+      while (!go) std::this_thread::yield();
+      ra = d.post("/v1/jobs", a, {{"Idempotency-Key", key}});
+    });
+    std::thread tb([&] {
+      while (!go) std::this_thread::yield();
+      rb = d.post("/v1/jobs", b, {{"Idempotency-Key", key}});
+    });
+    go = true;
+    ta.join();
+    tb.join();
+    const std::string jobs = sql(d.db_path(), "SELECT COUNT(*) FROM jobs WHERE idempotency_key = '" + key + "'");
+    EXPECT_EQ(jobs, "1") << key;
+    if (same) {
+      EXPECT_EQ(ra.status, 202u) << ra.body;
+      EXPECT_EQ(rb.status, 202u) << rb.body;
+      EXPECT_EQ(ra.json().value("id", -1), rb.json().value("id", -2)) << ra.body << rb.body;
+      EXPECT_EQ(ra.headers.count("idempotent-replayed") + rb.headers.count("idempotent-replayed"), 1u);
+    } else {
+      std::multiset<unsigned> codes = {ra.status, rb.status};
+      EXPECT_EQ(codes, (std::multiset<unsigned>{202u, 409u})) << ra.body << rb.body;
+      const HttpResult& won = ra.status == 202 ? ra : rb;
+      const json& body = ra.status == 202 ? a : b;
+      const std::string prio = sql(d.db_path(), "SELECT priority FROM jobs WHERE idempotency_key = '" + key + "'");
+      EXPECT_EQ(prio, std::to_string(body["priority"].get<int>())) << "the 202 names the job its own request made";
+      EXPECT_EQ(won.json().value("id", -1), std::stoll(sql(d.db_path(), "SELECT id FROM jobs WHERE idempotency_key = '" + key + "'")));
+    }
+  }
+  EXPECT_EQ(sql(d.db_path(), "SELECT COUNT(*) FROM jobs WHERE idempotency_key IS NOT NULL AND idempotency_hash = ''"), "0");
 }
 
 }  // namespace

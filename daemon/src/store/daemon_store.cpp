@@ -264,11 +264,14 @@ Status DaemonStore::probe_write() {
 
 Result<std::optional<IdempotencyRecord>> DaemonStore::find_idempotency(const std::string& key) {
   std::lock_guard lock(mu_);
-  Stmt q = db_->prepare("SELECT request_hash, job_id FROM reamd_idempotency WHERE key = ?1");
+  Stmt q = db_->prepare(
+      "SELECT j.id, CASE WHEN j.idempotency_hash != '' THEN j.idempotency_hash "
+      "  ELSE COALESCE((SELECT r.request_hash FROM reamd_idempotency r WHERE r.key = ?1), '') END "
+      "FROM jobs j WHERE j.idempotency_key = ?1");
   q.bind(1, key);
   Status st;
   if (q.step(&st)) {
-    return std::optional<IdempotencyRecord>(IdempotencyRecord{key, q.col_text(0), q.col_int(1)});
+    return std::optional<IdempotencyRecord>(IdempotencyRecord{key, q.col_text(1), q.col_int(0)});
   }
   REAM_RETURN_IF_ERROR(st);
   return std::optional<IdempotencyRecord>();
@@ -282,15 +285,6 @@ Result<int64_t> DaemonStore::job_by_idempotency_key(const std::string& key) {
   int64_t id = q.step(&st) ? q.col_int(0) : 0;
   REAM_RETURN_IF_ERROR(st);
   return id;
-}
-
-Status DaemonStore::put_idempotency(const IdempotencyRecord& r) {
-  std::lock_guard lock(mu_);
-  Stmt q = db_->prepare(
-      "INSERT OR IGNORE INTO reamd_idempotency(key, request_hash, job_id, created_at) "
-      "VALUES (?1, ?2, ?3, ?4)");
-  q.bind(1, r.key).bind(2, r.request_hash).bind(3, r.job_id).bind(4, now_ms());
-  return q.run();
 }
 
 Result<std::vector<ScheduleState>> DaemonStore::schedules() {

@@ -6,7 +6,9 @@
 // `reamd_document_names` and `reamd_api_schedules`, created on open when missing,
 // versioned in `reamd_meta`.
 // The lease columns themselves (jobs.lease_owner, jobs.lease_expires_at) belong
-// to Store's schema version 1.
+// to Store's schema version 1, the idempotency key and request digest to the job's row
+// (Store's versions 1 and 4: written in the job's own transaction);
+// `reamd_idempotency` is only read, for jobs created before version 4.
 //
 // Leases: a runner takes the next job that is queued, or running under an expired
 // lease or one held by a dead process of this host, by writing itself as owner with
@@ -96,10 +98,12 @@ class DaemonStore {
   // Whether the database answers a write (for /readyz).
   Status probe_write();
 
+  // The job created under this idempotency key and the digest of its request, which
+  // Store::create_job committed with the job (jobs.idempotency_hash); for a job created
+  // before that column existed, the digest reamd kept in reamd_idempotency.
   Result<std::optional<IdempotencyRecord>> find_idempotency(const std::string& key);
   // The job created with this idempotency key (jobs.idempotency_key), or 0.
   Result<int64_t> job_by_idempotency_key(const std::string& key);
-  Status put_idempotency(const IdempotencyRecord& record);
 
   // The file name an upload (POST /v1/documents) carried, by the content hash that
   // is its document id. The latest upload of the content wins; "" when none was named.
