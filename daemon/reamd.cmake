@@ -10,7 +10,7 @@ find_package(OpenSSL REQUIRED)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 
 add_library(reamd_http STATIC
-  src/http/auth.cpp src/http/errors.cpp src/http/message.cpp src/http/multipart.cpp
+  src/http/auth.cpp src/http/errors.cpp src/http/limits.cpp src/http/message.cpp src/http/multipart.cpp
   src/http/router.cpp src/http/server.cpp src/http/sse.cpp src/metrics/metrics.cpp)
 target_include_directories(reamd_http PUBLIC ${REAM_DAEMON_SRC} ${REAM_ENGINE_INCLUDE})
 target_link_libraries(reamd_http

@@ -230,6 +230,61 @@ TEST(Store, FailedAttemptsCountUpAndKeepTheirError) {
                                              "step_failed", "job_failed"}));
 }
 
+// A final state is written once: finishing a job that already ended is refused and changes
+// nothing (issue 14: finish_job had no status guard), and a caller naming a lease owner
+// finishes the job only while that owner holds its lease.
+TEST(Store, FinishJobEndsOnlyAQueuedOrRunningJobUnderItsLease) {
+  Fixture f;
+  ASSERT_TRUE(f.store->mark_job_running(f.job).ok());
+  ASSERT_EQ(query_one(f.db, "SELECT status FROM jobs"), "running");
+  // Another process's runner holds the lease now.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(f.db.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE jobs SET lease_owner = 'host-b:7:1', lease_expires_at = 1", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+
+  Status lost = f.store->finish_job(f.job, kJobCancelled, "{}", "cancelled", "host-a:3:1");
+  EXPECT_EQ(lost.code(), StatusCode::kFailedPrecondition) << lost.message();
+  EXPECT_NE(lost.message().find("host-b:7:1"), std::string::npos) << lost.message();
+  EXPECT_EQ(query_one(f.db, "SELECT status || ':' || lease_owner FROM jobs"), "running:host-b:7:1");
+
+  ASSERT_TRUE(f.store->finish_job(f.job, kJobSucceeded, R"({"x":1})", "", "host-b:7:1").ok());
+  EXPECT_EQ(query_one(f.db, "SELECT status || ':' || lease_owner FROM jobs"), "succeeded:");
+  Status again = f.store->finish_job(f.job, kJobFailed, "{}", "late failure");
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << again.message();
+  EXPECT_NE(again.message().find("already ended (succeeded)"), std::string::npos) << again.message();
+  auto job = f.store->get_job(f.job);
+  EXPECT_EQ(job->status, "succeeded");
+  EXPECT_EQ(job->outputs_json, R"({"x":1})");
+  EXPECT_EQ(job->error, "");
+  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM job_events WHERE type LIKE 'job_%' AND type NOT IN "
+                            "('job_queued', 'job_started')"),
+            "1");
+  EXPECT_EQ(f.store->finish_job(f.job + 1000, kJobFailed, "{}", "x").code(), StatusCode::kNotFound);
+}
+
+// The idempotency key's request digest is stored in the job's own row, in the job's
+// transaction.
+TEST(Store, IdempotencyKeyAndDigestAreCommittedWithTheJob) {
+  Fixture f;
+  JobRecord j;
+  j.workflow_id = f.store->get_job(f.job)->workflow_id;
+  j.idempotency_key = "key-" + random_hash();
+  j.idempotency_hash = random_hash();
+  auto id = f.store->create_job(j, {});
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  auto got = f.store->get_job(*id);
+  EXPECT_EQ(got->idempotency_key, j.idempotency_key);
+  EXPECT_EQ(got->idempotency_hash, j.idempotency_hash);
+  // The key stays unique: a second job under it is refused and nothing is written.
+  JobRecord dup = j;
+  dup.idempotency_hash = random_hash();
+  EXPECT_FALSE(f.store->create_job(dup, {}).ok());
+  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM jobs WHERE idempotency_key = '" + j.idempotency_key + "'"), "1");
+}
+
 TEST(Store, ConcurrentWritersFromTwoConnectionsBothCommit) {
   Fixture f;
   auto other = Store::open(f.db);

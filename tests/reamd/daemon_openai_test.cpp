@@ -331,6 +331,27 @@ TEST_F(OpenAiApi, AClientLeavingCancelsItsEngineRequests) {
   EXPECT_NE(daemon_->log().find("POST /v1/chat/completions 499"), std::string::npos) << "logged as 499";
 }
 
+// Issue 14, item 6: a non-streamed chat whose client has gone stops generating. The engine's
+// own count of generated tokens says how far it got: far short of max_tokens, whatever the
+// speed of the machine (a chat left running would count them all, or still be running).
+TEST_F(OpenAiApi, ANonStreamedChatStopsGeneratingWhenItsClientLeaves) {
+  ASSERT_TRUE(engine_idle(*daemon_));
+  constexpr int kMaxTokens = 100000;
+  const int64_t before = metric(*daemon_, "reamd_engine_generated_tokens_total");
+  ASSERT_GE(before, 0);
+  RawClient c(daemon_->port(), "/v1/chat/completions", chat_body({{"max_tokens", kMaxTokens}, {"ignore_eos", true}}));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (metric(*daemon_, "reamd_engine_generated_tokens_total") <= before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(metric(*daemon_, "reamd_engine_generated_tokens_total"), before) << "the chat never started generating";
+  c.leave();
+  EXPECT_TRUE(engine_idle(*daemon_, 60)) << "the chat is still generating after its client left";
+  const int64_t generated = metric(*daemon_, "reamd_engine_generated_tokens_total") - before;
+  EXPECT_LT(generated, kMaxTokens / 2) << "generated " << generated << " tokens for a client that had gone";
+  EXPECT_NE(daemon_->log().find("POST /v1/chat/completions 499"), std::string::npos) << "logged as 499";
+}
+
 TEST_F(OpenAiApi, LogitBiasSteersEveryToken) {
   const int token = daemon_->post("/tokenize", {{"prompt", " river"}}).json()["tokens"][0];
   json j = post_ok("/v1/completions", {{"prompt", "x"}, {"max_tokens", 6}, {"temperature", 1.0},

@@ -1,5 +1,5 @@
 // Units of the HTTP layer: router, API-key auth, metrics text format, multipart,
-// SSE framing, URL decoding.
+// SSE framing, URL decoding, connection and stream limits.
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
 
@@ -7,6 +7,7 @@
 
 #include "http/auth.h"
 #include "http/errors.h"
+#include "http/limits.h"
 #include "http/multipart.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -225,6 +226,65 @@ TEST(Errors, OpenAIShapeWithReamdCodeAndField) {
   EXPECT_EQ(none["error"]["type"], "authentication_error");
   EXPECT_EQ(nlohmann::json::parse(json_error(503, "draining", "x").body)["error"]["type"], "server_error");
   EXPECT_EQ(nlohmann::json::parse(json_error(429, "queue_full", "x").body)["error"]["type"], "rate_limit_error");
+}
+
+
+TEST(Limits, FullPlacesPerClientThenProbePlacesWithEviction) {
+  Limits limits({/*max_connections=*/3, /*max_per_client=*/2, /*probe_connections=*/2, /*max_streams=*/1});
+  std::vector<int> evicted;
+  auto admit = [&](const std::string& client, int tag) {
+    return limits.admit(client, [&evicted, tag] { evicted.push_back(tag); });
+  };
+  Limits::Admission a1 = admit("10.0.0.1", 1), a2 = admit("10.0.0.1", 2);
+  EXPECT_EQ(a1.place, Limits::Place::kFull);
+  EXPECT_EQ(a2.place, Limits::Place::kFull);
+  Limits::Admission a3 = admit("10.0.0.1", 3);  // this client's cap
+  EXPECT_EQ(a3.place, Limits::Place::kProbe);
+  EXPECT_EQ(a3.limit, "http.max_connections_per_client");
+  EXPECT_NE(a3.message.find("10.0.0.1"), std::string::npos) << a3.message;
+  Limits::Admission b1 = admit("10.0.0.2", 4);  // another client: the last full place
+  EXPECT_EQ(b1.place, Limits::Place::kFull);
+  Limits::Admission b2 = admit("10.0.0.2", 5);  // all places: the global cap
+  EXPECT_EQ(b2.place, Limits::Place::kProbe);
+  EXPECT_EQ(b2.limit, "http.max_connections");
+  EXPECT_EQ(limits.full_connections(), 3);
+  EXPECT_EQ(limits.probe_connections(), 2);
+  // Probe places full: the oldest that has not sent its head is evicted for the new one.
+  b2.ticket.mark_busy();
+  Limits::Admission c1 = admit("10.0.0.3", 6);
+  EXPECT_EQ(c1.place, Limits::Place::kProbe);
+  EXPECT_EQ(evicted, std::vector<int>{3});
+  // Both probe places busy answering: refused outright.
+  c1.ticket.mark_busy();
+  Limits::Admission c2 = admit("10.0.0.3", 7);
+  EXPECT_EQ(c2.place, Limits::Place::kRefused);
+  EXPECT_EQ(c2.limit, "http.max_connections");
+  EXPECT_EQ(evicted, std::vector<int>{3});
+  // The evicted ticket gives back nothing twice; a closed full place is free again.
+  { Limits::Admission gone = std::move(a3); }
+  EXPECT_EQ(limits.probe_connections(), 2);
+  { Limits::Admission gone = std::move(a1); }
+  EXPECT_EQ(limits.full_connections(), 2);
+  EXPECT_EQ(admit("10.0.0.1", 8).place, Limits::Place::kFull);  // and released at once
+  EXPECT_EQ(limits.full_connections(), 2);
+  { Limits::Admission gone = std::move(b2); }
+  EXPECT_EQ(limits.probe_connections(), 1);
+}
+
+TEST(Limits, PerClientCapZeroMeansNoneAndStreamSlotsComeBack) {
+  Limits limits({/*max_connections=*/100, /*max_per_client=*/0, /*probe_connections=*/0, /*max_streams=*/2});
+  std::vector<Limits::Admission> held;
+  for (int i = 0; i < 100; ++i) held.push_back(limits.admit("::1", [] {}));
+  for (const auto& a : held) EXPECT_EQ(a.place, Limits::Place::kFull);
+  Limits::Admission over = limits.admit("::1", [] {});
+  EXPECT_EQ(over.place, Limits::Place::kRefused) << "no probe places configured";
+  auto s1 = limits.try_stream(), s2 = limits.try_stream();
+  ASSERT_TRUE(s1 && s2);
+  EXPECT_EQ(limits.try_stream(), nullptr);
+  EXPECT_EQ(limits.streams(), 2);
+  s1.reset();
+  EXPECT_NE(limits.try_stream(), nullptr);
+  EXPECT_EQ(limits.streams(), 1);
 }
 
 }  // namespace

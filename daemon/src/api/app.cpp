@@ -212,18 +212,22 @@ std::string App::status_line() {
 
 Result<int64_t> App::create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
                                 const flow::DocumentNames& names, int priority,
-                                const std::string& idempotency_key) {
+                                const std::string& idempotency_key,
+                                const std::string& idempotency_hash) {
   flow::JobRequest req;
   req.inputs = inputs;
   req.names = names;
   req.priority = priority;
   req.idempotency_key = idempotency_key;
+  req.idempotency_hash = idempotency_hash;
   req.paths = document_paths_;
   auto id = flow::create_job(*store_, workflow, req, model());
   if (!id.ok() && !idempotency_key.empty()) {
     auto existing = dstore_->job_by_idempotency_key(idempotency_key);
     if (existing.ok() && existing.value() > 0) {
-      return Status(StatusCode::kAlreadyExists, std::to_string(existing.value()));
+      return Status(StatusCode::kAlreadyExists,
+                    "Idempotency-Key '" + idempotency_key + "' is taken by job " +
+                        std::to_string(existing.value()));
     }
   }
   if (id.ok()) {
@@ -247,7 +251,8 @@ Result<int64_t> App::submit(const cron::ScheduleSpec& spec, const std::string& k
   if (Status st = resolve_document_inputs(*this, *it->second, &inputs, &names, &field); !st.ok()) return st;
   auto id = create_job(*it->second, inputs, names, spec.priority, key);
   if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
-    return std::stoll(id.status().message());
+    auto again = dstore_->job_by_idempotency_key(key);  // a slot fired twice at once
+    if (again.ok() && again.value() > 0) return again.value();
   }
   return id;
 }

@@ -107,11 +107,13 @@ class App : public cron::ScheduleHost {
 
   // Creates a job for `workflow` with inputs already through resolve_document_inputs;
   // its documents are read through document_paths() and named by `names` (from
-  // resolve_document_inputs). kAlreadyExists when `idempotency_key` is taken (the
-  // existing id is in *existing).
+  // resolve_document_inputs). The idempotency key and the digest of the request are
+  // committed with the job. kAlreadyExists when a job holds `idempotency_key` already
+  // (DaemonStore::find_idempotency gives it).
   Result<int64_t> create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
                              const flow::DocumentNames& names, int priority,
-                             const std::string& idempotency_key);
+                             const std::string& idempotency_key,
+                             const std::string& idempotency_hash = "");
 
  private:
   Status resolve_model();

@@ -1,7 +1,10 @@
 // Document inputs: paths through the path policy, uploads and inline text.
 #include "api/documents.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 
@@ -143,8 +146,12 @@ Result<StoredDocument> store_document_text(App& app, const std::string& name,
     d.deduplicated = true;
     return d;
   }
-  // Write to a temporary name and rename, so a crash never leaves half a document.
-  std::string tmp = d.path + ".tmp" + std::to_string(store::now_ms());
+  // Write to a temporary name and rename, so a crash never leaves half a document. The
+  // name is this call's own (process, counter): two requests storing the same text at once
+  // (same target) each rename a whole file of it, and the second rename replaces the first's.
+  static std::atomic<uint64_t> next_tmp{0};
+  std::string tmp = d.path + ".tmp" + std::to_string(::getpid()) + "-" +
+                    std::to_string(next_tmp.fetch_add(1));
   {
     std::ofstream out(tmp, std::ios::binary);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));

@@ -167,15 +167,24 @@ Response submit(App& app, Request& req) {
   }
   if (!st.ok()) return http::error_from_status(st, field);
 
-  auto id = app.create_job(*it->second, inputs, names, priority, key);
+  auto id = app.create_job(*it->second, inputs, names, priority, key, request_hash);
   if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
-    // Lost a race with the same key: treat as a replay if the hash matches.
+    // Lost a race with the same key: the job that won carries its request's digest.
     auto prior = app.daemon_store().find_idempotency(key);
-    if (prior.ok() && prior.value() && prior.value()->request_hash != request_hash) {
-      return json_error(409, "conflict", "Idempotency-Key '" + key + "' was used for a different request",
+    if (!prior.ok()) return http::error_from_status(prior.status());
+    if (!prior.value()) return http::error_from_status(id.status());
+    if (prior.value()->request_hash != request_hash) {
+      return json_error(409, "conflict",
+                        "Idempotency-Key '" + key + "' was used for a different request (job " +
+                            std::to_string(prior.value()->job_id) + ")",
                         "Idempotency-Key");
     }
-    return http::json_response(202, {{"id", std::stoll(id.status().message())}, {"status", "queued"}});
+    auto job = app.store().get_job(prior.value()->job_id);
+    if (!job.ok()) return http::error_from_status(job.status());
+    Response r = http::json_response(202, {{"id", job->id}, {"status", job->status}});
+    r.set_header("Idempotent-Replayed", "true");
+    r.set_header("Location", "/v1/jobs/" + std::to_string(job->id));
+    return r;
   }
   if (!id.ok()) {
     if (id.status().code() == StatusCode::kFailedPrecondition) {  // a path left the roots since
@@ -189,7 +198,6 @@ Response submit(App& app, Request& req) {
     }
     return http::error_from_status(id.status());
   }
-  if (!key.empty()) (void)app.daemon_store().put_idempotency({key, request_hash, id.value()});
   Response r = http::json_response(202, {{"id", id.value()}, {"status", "queued"}, {"workflow", name}});
   r.set_header("Location", "/v1/jobs/" + std::to_string(id.value()));
   return r;
@@ -329,6 +337,10 @@ class JobEventStream : public http::StreamSource {
     return c;
   }
   std::string keepalive() const override { return http::sse_keepalive(); }
+  // A comment: the client reconnects with Last-Event-ID and loses nothing.
+  std::string expiry_notice(const std::string& message) const override {
+    return http::sse_comment(message);
+  }
 
  private:
   // A `progress` event of the job's live numbers, or "" (not running here, too soon, or

@@ -121,9 +121,9 @@ void add_meta_routes(http::Router& router, App& app) {
     }
     return http::json_response(200, result);
   });
-  router.add("GET", "/healthz", "healthz", Access::kPublic, [](Request&) {
-    return http::json_response(200, {{"status", "ok"}});
-  });
+  router.add(
+      "GET", "/healthz", "healthz", Access::kPublic,
+      [](Request&) { return http::json_response(200, {{"status", "ok"}}); }, /*cheap=*/true);
   router.add("GET", "/readyz", "readyz", Access::kRead, [&app](Request&) { return readyz(app); });
   router.add("GET", "/metrics", "metrics", Access::kRead, [&app](Request&) {
     Response r;

@@ -96,8 +96,12 @@ int Runners::running() {
 }
 
 void Runners::stop_taking() {
-  stopping_ = true;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
   cv_.notify_all();
+  hb_cv_.notify_all();
 }
 
 bool Runners::wait_idle(double timeout_s) {
@@ -149,41 +153,29 @@ void Runners::run_job(int64_t job_id) {
     std::lock_guard lock(mu_);
     active_[job_id] = active;
   }
-  auto catalog = app_.catalog();  // held for the whole run: plugins stay loaded
   std::string workflow = "?";
-  if (auto job = app_.store().get_job(job_id); job.ok()) workflow = job->workflow_name;
-  {
-    std::lock_guard lock(mu_);
-    active->workflow = workflow;  // before the executor starts: no token counted without it
-  }
-  spdlog::info("job {} leased by {} (workflow {}) job_id={}", job_id, app_.owner(), workflow,
-               job_id);
-  flow::RunOptions opt;
-  opt.max_parallel = app_.config().step_parallel;
-  opt.cancel = &active->cancel;
-  opt.progress = &active->progress;
-  opt.on_event = [job_id](const std::string& line) {
-    spdlog::info("job {}: {} job_id={}", job_id, line, job_id);
-  };
-  auto t0 = std::chrono::steady_clock::now();
-  flow::Executor executor(app_.store(), *catalog->plugins, *app_.model());
-  auto outcome = executor.run(job_id, opt);
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::string status;
-  if (outcome.ok()) {
-    status = outcome->status;
-  } else if (outcome.status().code() == StatusCode::kFailedPrecondition) {
-    status = "skipped";  // already final (a race with cancel, or a replay)
-    spdlog::warn("job {}: {} job_id={}", job_id, outcome.status().message(), job_id);
-  } else {
-    status = "failed";
-    spdlog::error("job {} could not run: {} job_id={}", job_id, outcome.status().message(),
-                  job_id);
+  auto t0 = std::chrono::steady_clock::now();
+  // Nothing thrown while a job runs may end the runner thread (std::terminate would take
+  // the daemon and every other job with it): the job fails, the runner goes on.
+  try {
+    status = execute(*active, &workflow);
+  } catch (const std::exception& e) {
     active->progress.finish();  // before the final event a stream may be waiting for
-    (void)app_.store().finish_job(job_id, "failed", "{}", outcome.status().message());
+    status = fail_job(job_id, std::string("internal error: ") + e.what());
+  } catch (...) {
+    active->progress.finish();
+    status = fail_job(job_id, "internal error: an unknown exception");
   }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   (void)app_.daemon_store().release(job_id, app_.owner());
-  if (status != "skipped") record_metrics(job_id, workflow, status, secs);
+  if (status != "skipped" && status != "abandoned") {
+    try {
+      record_metrics(job_id, workflow, status, secs);
+    } catch (const std::exception& e) {
+      spdlog::error("job {}: metrics: {} job_id={}", job_id, e.what(), job_id);
+    }
+  }
   active->progress.finish();  // already, unless the job could not run at all
   {
     std::lock_guard lock(mu_);
@@ -193,6 +185,51 @@ void Runners::run_job(int64_t job_id) {
     if (recent_.size() > kRecent) recent_.pop_front();
   }
   cv_.notify_all();
+  if (stopping_) hb_cv_.notify_all();
+}
+
+std::string Runners::execute(Active& active, std::string* workflow) {
+  const int64_t job_id = active.job_id;
+  auto catalog = app_.catalog();  // held for the whole run: plugins stay loaded
+  if (auto job = app_.store().get_job(job_id); job.ok()) *workflow = job->workflow_name;
+  {
+    std::lock_guard lock(mu_);
+    active.workflow = *workflow;  // before the executor starts: no token counted without it
+  }
+  spdlog::info("job {} leased by {} (workflow {}) job_id={}", job_id, app_.owner(), *workflow,
+               job_id);
+  flow::RunOptions opt;
+  opt.max_parallel = app_.config().step_parallel;
+  opt.cancel = &active.cancel;
+  opt.progress = &active.progress;
+  opt.lease_owner = app_.owner();
+  opt.on_event = [job_id](const std::string& line) {
+    spdlog::info("job {}: {} job_id={}", job_id, line, job_id);
+  };
+  flow::Executor executor(app_.store(), *catalog->plugins, *app_.model());
+  auto outcome = executor.run(job_id, opt);
+  if (outcome.ok()) return outcome->status;
+  if (active.lease_lost) {
+    spdlog::warn("job {}: abandoned here, its lease is held elsewhere: {} job_id={}", job_id,
+                 outcome.status().message(), job_id);
+    return "abandoned";
+  }
+  if (outcome.status().code() == StatusCode::kFailedPrecondition) {
+    // Already final (a race with cancel, or a replay).
+    spdlog::warn("job {}: {} job_id={}", job_id, outcome.status().message(), job_id);
+    return "skipped";
+  }
+  spdlog::error("job {} could not run: {} job_id={}", job_id, outcome.status().message(), job_id);
+  active.progress.finish();  // before the final event a stream may be waiting for
+  return fail_job(job_id, outcome.status().message());
+}
+
+std::string Runners::fail_job(int64_t job_id, const std::string& error) {
+  spdlog::error("job {} failed: {} job_id={}", job_id, error, job_id);
+  Status st = app_.store().finish_job(job_id, store::kJobFailed, "{}", error, app_.owner());
+  if (st.ok()) return "failed";
+  spdlog::warn("job {}: {} job_id={}", job_id, st.message(), job_id);
+  return st.code() == StatusCode::kFailedPrecondition ? "skipped" : "failed";
 }
 
 void Runners::record_metrics(int64_t job_id, const std::string& workflow,
@@ -211,19 +248,38 @@ void Runners::record_metrics(int64_t job_id, const std::string& workflow,
 
 void Runners::heartbeat_loop() {
   const int64_t lease_ms = static_cast<int64_t>(app_.config().lease_s * 1000);
-  const auto every = std::chrono::duration<double>(app_.config().heartbeat_s);
+  const auto every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(app_.config().heartbeat_s));
+  auto done = [this] { return stopping_ && active_.empty(); };
   std::unique_lock lock(mu_);
-  while (!(stopping_ && active_.empty())) {
-    cv_.wait_for(lock, every);
-    std::vector<int64_t> ids;
-    for (auto& [id, a] : active_) ids.push_back(id);
+  auto next = std::chrono::steady_clock::now() + every;
+  while (!done()) {
+    // Its own condition variable: only the clock, or the end of the last job while
+    // stopping, wakes this thread.
+    if (hb_cv_.wait_until(lock, next, done)) break;
+    next = std::chrono::steady_clock::now() + every;
+    std::vector<std::shared_ptr<Active>> jobs;
+    for (auto& [id, a] : active_) jobs.push_back(a);
     lock.unlock();
-    for (int64_t id : ids) {
-      Status st = app_.daemon_store().heartbeat(id, app_.owner(), lease_ms);
-      if (!st.ok()) spdlog::warn("job {}: heartbeat: {} job_id={}", id, st.message(), id);
-    }
+    for (const auto& a : jobs) renew(*a, lease_ms);
     lock.lock();
   }
+}
+
+void Runners::renew(Active& a, int64_t lease_ms) {
+  auto check = app_.daemon_store().heartbeat(a.job_id, app_.owner(), lease_ms);
+  if (!check.ok()) {  // the database did not answer: the lease runs on; try again next beat
+    spdlog::warn("job {}: heartbeat failed: {} job_id={}", a.job_id, check.status().message(),
+                 a.job_id);
+    return;
+  }
+  // kEnded: the run wrote its final state and is being wrapped up.
+  if (check->state != store::LeaseCheck::State::kLost || a.lease_lost.exchange(true)) return;
+  spdlog::error("job {}: lease lost ({}; status {}): stopping its run here job_id={}", a.job_id,
+                check->owner.empty() ? std::string("held by no one")
+                                     : "now held by " + check->owner,
+                check->status.empty() ? "gone" : check->status, a.job_id);
+  a.cancel = true;
 }
 
 }  // namespace ream::api

@@ -3,9 +3,14 @@
 //
 // Each runner leases a job (DaemonStore::lease_next), runs it with the catalog
 // snapshot of that moment, and releases the lease at the end. One heartbeat
-// thread renews the leases of every job running here. A job whose lease lapses
+// thread renews the leases of every job running here, every heartbeat_s and at no
+// other time (a submission wakes the runners, not it). A job whose lease lapses
 // (this process died) is taken by the next runner anywhere and resumes at its
-// first unfinished step.
+// first unfinished step. A heartbeat that finds the lease held by another owner (or
+// by none) stops the job's run here: its engine requests are cancelled and it writes
+// no final state (Store::finish_job checks the lease), so the job is left to its
+// holder. An exception out of a job's run fails that job (when its lease is still
+// held) and the runner goes on; it never ends the thread or the process.
 //
 // Thread-safety: every public method may be called from any thread.
 #pragma once
@@ -57,13 +62,20 @@ class Runners {
     int64_t job_id = 0;
     std::string workflow;
     std::atomic<bool> cancel{false};
+    std::atomic<bool> lease_lost{false};  // set by the heartbeat; cancel follows
     flow::Progress progress;
     // What the token counters already hold of this job (under mu_).
     int64_t counted_prefilled = 0, counted_generated = 0;
   };
   void loop(int index);
   void run_job(int64_t job_id);
+  // Runs the job to its end; returns its final status, or "skipped" (already final) or
+  // "abandoned" (lease lost). May throw: run_job catches.
+  std::string execute(Active& active, std::string* workflow);
+  // Marks the job failed with `error` while this process holds its lease.
+  std::string fail_job(int64_t job_id, const std::string& error);
   void heartbeat_loop();
+  void renew(Active& active, int64_t lease_ms);
   void record_metrics(int64_t job_id, const std::string& workflow, const std::string& status,
                       double seconds);
   // Adds a job's token progress since the last call to the counters (under mu_).
@@ -76,7 +88,8 @@ class Runners {
   std::vector<std::thread> threads_;
   std::thread heartbeat_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;     // runners: a job was queued; drain: a job ended
+  std::condition_variable hb_cv_;  // heartbeat: stopping, or the last job ended while stopping
   std::atomic<bool> stopping_{false};
   bool joined_ = false;
   int64_t wakeups_ = 0;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <utility>
 
 namespace ream::config {
 
@@ -143,6 +144,12 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
                  REAM_FIELD("max_header_bytes", h.max_header_bytes, size_t, "an integer"),
                  REAM_FIELD("max_body_bytes", h.max_body_bytes, size_t, "an integer"),
                  REAM_FIELD("max_connections", h.max_connections, int, "an integer"),
+                 REAM_FIELD("max_connections_per_client", h.max_connections_per_client, int,
+                            "an integer"),
+                 REAM_FIELD("probe_connections", h.probe_connections, int, "an integer"),
+                 REAM_FIELD("max_streams", h.max_streams, int, "an integer"),
+                 REAM_FIELD("max_stream_lifetime_s", h.max_stream_lifetime_s, double, "seconds"),
+                 REAM_FIELD("retry_after_s", h.retry_after_s, double, "seconds"),
                  REAM_FIELD("header_timeout_s", h.header_timeout_s, double, "seconds"),
                  REAM_FIELD("body_timeout_s", h.body_timeout_s, double, "seconds"),
                  REAM_FIELD("idle_timeout_s", h.idle_timeout_s, double, "seconds"),
@@ -279,10 +286,22 @@ Status validate_config(const Config& c) {
   if (c.lease_s < 2 || c.heartbeat_s <= 0 || c.heartbeat_s * 2 > c.lease_s) {
     return bad("queue: lease_s must be at least 2 and at least twice heartbeat_s");
   }
-  if (c.http.max_connections < 1) return bad("http.max_connections: at least 1");
-  if (c.http.header_timeout_s <= 0 || c.http.body_timeout_s <= 0) {
-    return bad("http: timeouts must be positive");
+  const http::ServerOptions& h = c.http;
+  if (h.max_connections < 1) return bad("http.max_connections: at least 1");
+  if (h.max_connections_per_client < 0) {
+    return bad("http.max_connections_per_client: 0 (no cap) or more");
   }
+  if (h.probe_connections < 0 || h.probe_connections > 1024) return bad("http.probe_connections: 0..1024");
+  if (h.max_streams < 1) return bad("http.max_streams: at least 1");
+  for (auto [name, v] : {std::pair{"header_timeout_s", h.header_timeout_s},
+                         {"body_timeout_s", h.body_timeout_s},
+                         {"idle_timeout_s", h.idle_timeout_s},
+                         {"write_timeout_s", h.write_timeout_s},
+                         {"max_stream_lifetime_s", h.max_stream_lifetime_s},
+                         {"stream_keepalive_s", h.stream_keepalive_s}}) {
+    if (!(v > 0 && v <= 604800)) return bad(std::string("http.") + name + ": seconds in (0, 604800]");
+  }
+  if (!(h.retry_after_s >= 1 && h.retry_after_s <= 86400)) return bad("http.retry_after_s: 1..86400");
   if (c.data_dir.empty()) return bad("data_dir: must be set");
   return {};
 }

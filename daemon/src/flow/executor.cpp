@@ -502,7 +502,8 @@ Result<JobOutcome> JobRun::run() {
     for (const auto& [name, t] : wf_.outputs) out.outputs[name] = t.eval(ctx_);
   }
   if (opt_.progress) opt_.progress->finish();  // before the final event a stream may be waiting for
-  REAM_RETURN_IF_ERROR(store_.finish_job(job_id_, out.status, out.outputs.dump(), out.error));
+  REAM_RETURN_IF_ERROR(
+      store_.finish_job(job_id_, out.status, out.outputs.dump(), out.error, opt_.lease_owner));
   event("job " + out.status + (out.error.empty() ? "" : ": " + out.error));
   return out;
 }

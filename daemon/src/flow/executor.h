@@ -39,6 +39,10 @@ struct RunOptions {
   // `failed` with error "interrupted" and can be resumed (what Ctrl-C does in `ream run`).
   bool cancel_is_interrupt = false;
   Progress* progress = nullptr;             // live numbers (flow/progress.h); finished at the end
+  // Set (reamd's runners): the final state is written only while this owner holds the job's
+  // lease (store::Store::finish_job), so a runner that lost its lease to another cannot end
+  // the job under it.
+  std::string lease_owner;
   // One human-readable line per event; the executor logs nothing itself, so the
   // caller decides where each line goes (written once).
   std::function<void(const std::string&)> on_event;

@@ -346,6 +346,7 @@ Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobReq
   job.inputs_json = inputs.dump();
   job.priority = request.priority;
   job.idempotency_key = request.idempotency_key;
+  job.idempotency_hash = request.idempotency_hash;
   return store.create_job(job, docs, events);
 }
 

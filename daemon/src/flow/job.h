@@ -27,6 +27,7 @@ struct JobRequest {
   nlohmann::json inputs = nlohmann::json::object();
   int priority = 0;
   std::string idempotency_key;
+  std::string idempotency_hash;  // stored with the key (store::JobRecord::idempotency_hash)
   // Which document paths the job may read (ingest/path_policy.h). The `ream`
   // command reads as its user (unrestricted); reamd passes documents.allowed_roots.
   ingest::PathPolicy paths = ingest::PathPolicy::unrestricted();

@@ -60,6 +60,12 @@ class StreamSource {
   // Bytes the session sends after this much idle time to keep proxies from
   // timing the connection out (SSE comment); "" sends nothing.
   virtual std::string keepalive() const { return ""; }
+  // The last bytes sent when the stream is ended for having lived its maximum lifetime
+  // (`message` says so and names the setting); close() follows. "" sends nothing more.
+  virtual std::string expiry_notice(const std::string& message) const {
+    (void)message;
+    return "";
+  }
 };
 
 class DeferredResponse;

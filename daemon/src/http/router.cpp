@@ -42,8 +42,9 @@ bool match_segments(const Route& route, const std::vector<std::string>& segs,
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, std::string name, Access access,
-                 Handler handler) {
+                 Handler handler, bool cheap) {
   Route r;
+  r.cheap = cheap;
   r.segments = split_path(pattern);
   r.method = std::move(method);
   r.pattern = std::move(pattern);

@@ -33,6 +33,9 @@ struct Route {
   Access access = Access::kRead;
   Handler handler;
   std::vector<std::string> segments;  // pattern split on '/'
+  // Never blocks and costs microseconds: runs on the I/O thread, so it answers even while
+  // every handler thread is busy (/healthz).
+  bool cheap = false;
 };
 
 struct Match {
@@ -43,7 +46,7 @@ struct Match {
 class Router {
  public:
   void add(std::string method, std::string pattern, std::string name, Access access,
-           Handler handler);
+           Handler handler, bool cheap = false);
   // Fills request.params on a match.
   Match match(Request& request) const;
 

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "http/errors.h"
 #include "http/session.h"
 
 namespace ream::http {
@@ -21,6 +22,49 @@ bool is_loopback_host(const std::string& host) {
           (net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6()).to_uint() >> 24) == 127);
 }
 
+namespace {
+
+LimitOptions limit_options(const ServerOptions& o) {
+  LimitOptions l;
+  l.max_connections = o.max_connections;
+  l.max_per_client = o.max_connections_per_client;
+  l.probe_connections = o.probe_connections;
+  l.max_streams = o.max_streams;
+  return l;
+}
+
+// A streamed response holding its stream slot until the session lets go of it.
+class SlottedStream : public StreamSource {
+ public:
+  SlottedStream(std::shared_ptr<StreamSource> inner, std::unique_ptr<Limits::StreamSlot> slot)
+      : inner_(std::move(inner)), slot_(std::move(slot)) {}
+  Chunk poll() override { return inner_->poll(); }
+  void set_waker(std::function<void()> waker) override { inner_->set_waker(std::move(waker)); }
+  void close() override { inner_->close(); }
+  std::string keepalive() const override { return inner_->keepalive(); }
+  std::string expiry_notice(const std::string& message) const override {
+    return inner_->expiry_notice(message);
+  }
+
+ private:
+  std::shared_ptr<StreamSource> inner_;
+  std::unique_ptr<Limits::StreamSlot> slot_;
+};
+
+// The peer's address, an IPv4-mapped IPv6 address as IPv4 (one client, one key).
+std::string client_address(const tcp::socket& socket) {
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  auto addr = ep.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+    return net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6()).to_string();
+  }
+  return addr.to_string();
+}
+
+}  // namespace
+
 Server::Impl::Impl(ServerOptions options, const Router& r, Authenticator a,
                    metrics::Registry* registry)
     : opt(std::move(options)),
@@ -28,6 +72,7 @@ Server::Impl::Impl(ServerOptions options, const Router& r, Authenticator a,
       auth(std::move(a)),
       ioc(std::max(1, opt.io_threads)),
       handlers(static_cast<size_t>(std::max(1, opt.handler_threads))),
+      limits(limit_options(opt)),
       acceptor_(net::make_strand(ioc)) {
   if (registry != nullptr) {
     requests_total_ = &registry->counter("reamd_http_requests_total",
@@ -37,10 +82,21 @@ Server::Impl::Impl(ServerOptions options, const Router& r, Authenticator a,
                                             "Time to produce a response (streams: until the "
                                             "head), by route.",
                                             {"route"}, metrics::latency_buckets());
-    rejected_total_ = &registry->counter("reamd_http_connections_rejected_total",
-                                         "Connections refused over max_connections.");
+    rejected_total_ = &registry->counter(
+        "reamd_http_connections_rejected_total",
+        "Connections refused, or answered only for /healthz and /readyz, by the limit reached "
+        "(http.max_connections, http.max_connections_per_client, http.probe_connections).",
+        {"limit"});
+    streams_refused_ = &registry->counter("reamd_http_streams_refused_total",
+                                          "Streamed responses refused over http.max_streams.");
+    streams_expired_ = &registry->counter(
+        "reamd_http_streams_expired_total", "Streams ended at http.max_stream_lifetime_s.");
     auto* open = &registry->gauge("reamd_http_connections", "Open HTTP connections.");
-    registry->on_scrape([this, open]() { open->set({}, connections.load()); });
+    auto* streams = &registry->gauge("reamd_http_streams", "Streamed responses open.");
+    registry->on_scrape([this, open, streams]() {
+      open->set({}, connections.load());
+      streams->set({}, limits.streams());
+    });
   }
 }
 
@@ -89,10 +145,20 @@ void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (!ec) {
     socket.set_option(tcp::no_delay(true), ec);
+    const std::string client = client_address(socket);
+    auto admit = [this, &client](auto session) {
+      std::weak_ptr weak = session;
+      auto exec = session->stream().get_executor();
+      session->run(limits.admit(client, [weak, exec]() {
+        net::post(exec, [weak]() {
+          if (auto s = weak.lock()) s->evict();
+        });
+      }));
+    };
     if (tls) {
-      std::make_shared<TlsSession>(*this, std::move(socket), *tls)->run();
+      admit(std::make_shared<TlsSession>(*this, std::move(socket), *tls));
     } else {
-      std::make_shared<PlainSession>(*this, std::move(socket))->run();
+      admit(std::make_shared<PlainSession>(*this, std::move(socket)));
     }
   } else {
     spdlog::warn("http: accept failed: {}", ec.message());
@@ -201,13 +267,45 @@ Response Server::Impl::handle(Request& req) {
                                    " " + m.route->pattern));
   }
   try {
-    return finish(m.route->handler(req));
+    Response r = m.route->handler(req);
+    if (r.stream) {
+      std::unique_ptr<Limits::StreamSlot> slot = limits.try_stream();
+      if (!slot) {
+        r.stream->close();  // cancels what was started for it
+        if (streams_refused_) streams_refused_->add({});
+        return finish(limit_error("http.max_streams",
+                                  std::to_string(limits.streams()) +
+                                      " streams are open (http.max_streams = " +
+                                      std::to_string(opt.max_streams) + ")"));
+      }
+      r.stream = std::make_shared<SlottedStream>(std::move(r.stream), std::move(slot));
+    }
+    return finish(std::move(r));
   } catch (const std::exception& e) {
     spdlog::error("http: handler {} threw: {} request_id={}", route_name, e.what(),
                   req.request_id);
     return finish(json_error(500, "internal", "internal error; see the server log for " +
                                                   req.request_id));
   }
+}
+
+bool Server::Impl::is_cheap(const Request& request) const {
+  Request probe;
+  probe.method = request.method;
+  size_t q = request.target.find('?');
+  if (!url_decode(std::string_view(request.target).substr(0, q), false, &probe.path)) return false;
+  Match m = router.match(probe);
+  return m.route != nullptr && m.route->cheap;
+}
+
+Response Server::Impl::limit_error(const std::string& limit, const std::string& message) const {
+  const int retry = std::max(1, static_cast<int>(opt.retry_after_s + 0.5));
+  nlohmann::json e = error_object(503, "overloaded", message + "; retry in " +
+                                                         std::to_string(retry) + " s");
+  e["limit"] = limit;
+  Response r = json_response(503, {{"error", e}});
+  r.set_header("Retry-After", std::to_string(retry));
+  return r;
 }
 
 Server::Server(ServerOptions options, const Router& router, Authenticator auth,

@@ -2,12 +2,23 @@
 //
 // Shape of Beast's advanced server: a listener accepting onto strands, one session
 // per connection with do_read/on_read pairs, error_code on the I/O path. Every
-// socket carries a deadline: reading a request's header (slowloris), its body,
-// waiting for the next keep-alive request, writing. Header and body sizes are
-// capped (431 / 413, before the body is read when Content-Length says so), and so
-// is the number of open connections (excess ones get 503 and are closed).
+// socket carries a deadline, phase by phase and for every request of a keep-alive
+// connection: waiting for a request's first byte (idle_timeout_s; the first request
+// of a connection has none, its head is due header_timeout_s after the accept),
+// receiving the rest of its head (header_timeout_s, counted from that first byte:
+// slowloris), its body (body_timeout_s), writing (write_timeout_s). Header and body
+// sizes are capped (431 / 413, before the body is read when Content-Length says so).
 //
-// Handlers run on a separate pool, so a slow handler never stalls I/O. The server
+// Connections are capped in all (max_connections) and per client address
+// (max_connections_per_client); past either cap a connection gets one of
+// probe_connections places on which only /healthz and /readyz are answered, and any
+// other request a 503 naming the limit, with Retry-After (http/limits.h). Streamed
+// responses are capped (max_streams: the next one is a 503 naming the limit, with
+// Retry-After) and each ends after max_stream_lifetime_s (the source's expiry
+// notice, then the end of the stream and of the connection).
+//
+// Handlers run on a separate pool, so a slow handler never stalls I/O; routes marked
+// cheap (/healthz) run on the I/O thread and never wait for the pool. The server
 // authenticates each request against its route's Access before the handler runs,
 // counts requests by route and status, and logs one line per request.
 //
@@ -32,10 +43,15 @@ struct ServerOptions {
   int handler_threads = 8;
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 64ull << 20;
-  int max_connections = 512;
-  double header_timeout_s = 10;            // to receive a complete request header
+  int max_connections = 512;              // all clients together
+  int max_connections_per_client = 64;     // from one address; 0 = no cap
+  int probe_connections = 16;              // beyond the caps, for /healthz and /readyz only
+  int max_streams = 256;                   // streamed responses open at once
+  double max_stream_lifetime_s = 3600;     // a streamed response ends after this
+  double retry_after_s = 5;                // Retry-After of the 503s of these limits
+  double header_timeout_s = 10;            // a request's head, from its first byte
   double body_timeout_s = 120;             // to receive the body once the header is in
-  double idle_timeout_s = 75;              // between keep-alive requests
+  double idle_timeout_s = 75;              // for the next request's first byte (keep-alive)
   double write_timeout_s = 60;             // per write
   double stream_poll_s = 0.25;             // StreamSource re-poll without a wake-up
   double stream_keepalive_s = 15;          // idle stream -> keep-alive bytes

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/limits.h"
 #include "http/server.h"
 
 namespace ream::http {
@@ -34,8 +35,22 @@ class Server::Impl {
   void stop_accepting();
   void stop();
 
-  // Runs routing, auth and the handler; records metrics. Called on the handler pool.
+  // Runs routing, auth and the handler; records metrics. Called on the handler pool, or on
+  // the I/O thread for a cheap route. A streamed response takes a stream slot (or becomes
+  // a 503 naming http.max_streams).
   Response handle(Request& request);
+  // Whether the request's route is cheap (runs on the I/O thread).
+  bool is_cheap(const Request& request) const;
+  // The 503 of a reached limit: code overloaded, the limit's setting under error.limit,
+  // Retry-After.
+  Response limit_error(const std::string& limit, const std::string& message) const;
+  // Counts a connection refused (or answered only for health) over `limit`.
+  void count_rejected(const std::string& limit) {
+    if (rejected_total_) rejected_total_->add({limit});
+  }
+  void count_expired() {
+    if (streams_expired_) streams_expired_->add({});
+  }
   std::string next_request_id();
   // Logs one finished exchange.
   static void log_request(const Request& request, unsigned status, double seconds,
@@ -48,6 +63,7 @@ class Server::Impl {
   std::optional<ssl::context> tls;
   net::thread_pool handlers;
   std::atomic<int> connections{0};
+  Limits limits;
 
  private:
   void do_accept();
@@ -60,12 +76,11 @@ class Server::Impl {
   metrics::Family* requests_total_ = nullptr;
   metrics::Family* request_seconds_ = nullptr;
   metrics::Family* rejected_total_ = nullptr;
+  metrics::Family* streams_refused_ = nullptr;
+  metrics::Family* streams_expired_ = nullptr;
 
  public:
   uint16_t bound_port = 0;
-  void count_rejected() {
-    if (rejected_total_) rejected_total_->add({});
-  }
 };
 
 }  // namespace ream::http

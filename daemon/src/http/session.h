@@ -1,10 +1,14 @@
 // HTTP sessions: one per connection, plain TCP or TLS, sharing their logic
 // through CRTP (as Beast's advanced "flex" server does). Internal to server.cpp.
 //
-// The read loop is do_read -> on_header -> (100-continue) -> on_body -> dispatch to
-// the handler pool -> respond -> on_write -> do_read. Streamed responses go
-// write_stream_head -> pump (poll the source, write a chunk or wait on a timer
-// the source can cut short) -> last chunk -> do_read. Deferred responses go
+// The read loop is do_read -> (keep-alive: on_first_bytes, under the idle deadline) ->
+// on_header (under the header deadline) -> (100-continue) -> on_body -> dispatch to
+// the handler pool (a cheap route: run on the spot) -> respond -> on_write -> do_read.
+// A connection admitted past a connection cap (a probe place, http/limits.h) is
+// answered once, for /healthz or /readyz only, and closed. Streamed responses go
+// write_stream_head -> pump (poll the source, write a chunk or wait on a timer the
+// source can cut short; past max_stream_lifetime_s, the source's expiry notice and
+// the end) -> last chunk -> do_read. Deferred responses go
 // wait_deferred -> poll_deferred (a timer the completion cuts short) -> respond.
 // While a stream or a deferred response is being produced the session watches the
 // socket (watch_peer): a client that closes or resets the connection has its work
@@ -17,6 +21,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,26 +53,57 @@ class Session {
     auto ep = lowest().socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     timer_.emplace(derived().stream().get_executor());
-    if (srv_.connections.load() > srv_.opt.max_connections) {
-      srv_.count_rejected();
-      return send_error(503, "overloaded", "too many open connections; try again later");
+    if (admission_.place == Limits::Place::kRefused) {
+      srv_.count_rejected(admission_.limit);
+      keep_alive_ = false;
+      return respond_logged(srv_.limit_error(admission_.limit, admission_.message));
     }
     do_read();
   }
 
+ public:
+  // The connection's probe place was given to a newer one (limits.h): close it. Runs on
+  // the session's strand.
+  void evict() {
+    srv_.count_rejected("http.probe_connections");
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
+  }
+
+ protected:
   void do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(srv_.opt.max_header_bytes));
-    parser_->body_limit(srv_.opt.max_body_bytes);
-    lowest().expires_after(
-        seconds_d(served_ == 0 ? srv_.opt.header_timeout_s : srv_.opt.idle_timeout_s));
+    parser_->body_limit(body_limit());
+    // A keep-alive connection waits idle_timeout_s for the next request's first byte; the
+    // head then has header_timeout_s, as the first request's has from the accept.
+    if (served_ > 0 && buffer_.size() == 0) {
+      lowest().expires_after(seconds_d(srv_.opt.idle_timeout_s));
+      derived().stream().async_read_some(
+          buffer_.prepare(kFirstRead),
+          beast::bind_front_handler(&Session::on_first_bytes, derived().shared_from_this()));
+      return;
+    }
+    read_header();
+  }
+
+  void on_first_bytes(beast::error_code ec, std::size_t n) {
+    buffer_.commit(n);
+    if (ec == net::error::eof || ec == net::ssl::error::stream_truncated) return close_connection();
+    if (ec) return;  // timed out (the stream closed the socket), reset or evicted
+    read_header();
+  }
+
+  void read_header() {
+    lowest().expires_after(seconds_d(srv_.opt.header_timeout_s));
     bhttp::async_read_header(derived().stream(), buffer_, *parser_,
                              beast::bind_front_handler(&Session::on_header,
                                                        derived().shared_from_this()));
   }
 
   void on_header(beast::error_code ec, std::size_t) {
-    if (ec == bhttp::error::end_of_stream) return derived().do_eof();
+    if (ec == bhttp::error::end_of_stream) return close_connection();
     // On a timeout the stream has already closed the socket: nothing can be sent.
     if (ec == beast::error::timeout) return;
     if (ec == bhttp::error::header_limit) {
@@ -79,7 +115,7 @@ class Session {
     if (ec == bhttp::error::body_limit) return send_too_large();
     if (ec) return on_bad_request(ec);
     auto cl = parser_->content_length();
-    if (cl && *cl > srv_.opt.max_body_bytes) return send_too_large();
+    if (cl && *cl > body_limit()) return send_too_large();
     const auto& h = parser_->get();
     if (beast::iequals(h[bhttp::field::expect], "100-continue")) {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
@@ -116,27 +152,55 @@ class Session {
     send_error(400, "invalid_request", "malformed HTTP request: " + ec.message());
   }
 
+  // A probe place (limits.h) takes small bodies only.
+  size_t body_limit() const { return probe_only() ? kProbeBodyBytes : srv_.opt.max_body_bytes; }
+
   void send_too_large() {
     send_error(413, "payload_too_large",
-               "request body exceeds " + std::to_string(srv_.opt.max_body_bytes) + " bytes");
+               "request body exceeds " + std::to_string(body_limit()) + " bytes");
   }
 
   // Sends an error and closes the connection.
   void send_error(unsigned status, const std::string& code, const std::string& message) {
     keep_alive_ = false;
-    Response r = json_error(status, code, message);
+    respond_logged(json_error(status, code, message));
+  }
+
+  // Sends a response made here, not by a handler (logged with no route).
+  void respond_logged(Response r, const std::string& method = "-", const std::string& target = "") {
     Request info;
-    info.method = "-";
+    info.method = method;
+    info.target = target;
     info.remote = remote_;
     info.request_id = srv_.next_request_id();
-    srv_.log_request(info, status, 0, "-");
-    respond(std::move(r), info.request_id, false);
+    srv_.log_request(info, r.status, 0, "-");
+    respond(std::move(r), info.request_id, method == "HEAD");
+  }
+
+  bool probe_only() const { return admission_.place == Limits::Place::kProbe; }
+
+  // The last response is out: the connection's place is free for the next one while this
+  // one closes (a lingering close may take a moment).
+  void close_connection() {
+    admission_.ticket = {};
+    derived().do_eof();
   }
 
   void dispatch() {
     auto breq = parser_->release();
-    keep_alive_ = breq.keep_alive();
+    keep_alive_ = breq.keep_alive() && !probe_only();
     ++served_;
+    if (probe_only()) {
+      admission_.ticket.mark_busy();
+      const std::string path(breq.target().substr(0, breq.target().find('?')));
+      if (path != "/healthz" && path != "/readyz") {
+        srv_.count_rejected(admission_.limit);
+        return respond_logged(srv_.limit_error(admission_.limit,
+                                               admission_.message +
+                                                   "; this connection answers only /healthz and /readyz"),
+                              std::string(breq.method_string()), std::string(breq.target()));
+      }
+    }
     auto req = std::make_shared<Request>();
     req->method = std::string(breq.method_string());
     req->target = std::string(breq.target());
@@ -153,6 +217,7 @@ class Session {
                                         "0123456789-_.") == std::string::npos;
     req->request_id = rid_ok ? rid : srv_.next_request_id();
     bool head = req->method == "HEAD";
+    if (srv_.is_cheap(*req)) return respond(srv_.handle(*req), req->request_id, head);
     net::post(srv_.handlers, [self = derived().shared_from_this(), req, head]() {
       Response res = self->srv_.handle(*req);
       auto exec = self->derived().stream().get_executor();
@@ -184,7 +249,7 @@ class Session {
 
   void on_write(bool close, beast::error_code ec, std::size_t) {
     if (ec) return;
-    if (close) return derived().do_eof();
+    if (close) return close_connection();
     do_read();
   }
 
@@ -208,7 +273,7 @@ class Session {
         if (auto self = weak.lock(); self && self->timer_) self->timer_->cancel();
       });
     });
-    last_sent_ = std::chrono::steady_clock::now();
+    last_sent_ = stream_started_ = std::chrono::steady_clock::now();
     lowest().expires_after(seconds_d(srv_.opt.write_timeout_s));
     bhttp::async_write_header(
         derived().stream(), *stream_sr_,
@@ -287,9 +352,10 @@ class Session {
 
   void pump() {
     if (!stream_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - stream_started_ >= seconds_d(srv_.opt.max_stream_lifetime_s)) return expire_stream();
     StreamSource::Chunk c = stream_->poll();
     if (!c.data.empty() || c.done) return write_chunk(std::move(c.data), c.done);
-    auto now = std::chrono::steady_clock::now();
     if (now - last_sent_ >= seconds_d(srv_.opt.stream_keepalive_s)) {
       std::string ka = stream_->keepalive();
       if (!ka.empty()) return write_chunk(std::move(ka), false);
@@ -318,6 +384,18 @@ class Session {
                      });
   }
 
+  // The stream has lived max_stream_lifetime_s: its notice, its end, and the connection's.
+  void expire_stream() {
+    srv_.count_expired();
+    keep_alive_ = false;
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%g", srv_.opt.max_stream_lifetime_s);
+    std::string notice = stream_->expiry_notice(
+        std::string("this stream reached its maximum lifetime of ") + secs +
+        " s (http.max_stream_lifetime_s); reconnect to continue");
+    write_chunk(std::move(notice), true);
+  }
+
   void end_stream() {
     stop_watching_peer();
     if (stream_) stream_->close();
@@ -325,13 +403,14 @@ class Session {
   }
 
   void after_stream() {
-    if (!keep_alive_) return derived().do_eof();
+    if (!keep_alive_) return close_connection();
     do_read();
   }
 
   Server::Impl& srv_;
   beast::flat_buffer buffer_;
   std::string remote_;
+  Limits::Admission admission_;  // set by run() before start()
 
  private:
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -346,6 +425,9 @@ class Session {
   std::optional<net::steady_timer> timer_;
   std::string chunk_;
   std::chrono::steady_clock::time_point last_sent_;
+  std::chrono::steady_clock::time_point stream_started_;
+  static constexpr size_t kFirstRead = 4096;
+  static constexpr size_t kProbeBodyBytes = 4096;
   bool keep_alive_ = true;
   int served_ = 0;
 };
@@ -356,7 +438,8 @@ class PlainSession : public Session<PlainSession>,
   PlainSession(Server::Impl& server, tcp::socket&& socket)
       : Session(server), stream_(std::move(socket)) {}
   beast::tcp_stream& stream() { return stream_; }
-  void run() {
+  void run(Limits::Admission admission) {
+    admission_ = std::move(admission);
     net::dispatch(stream_.get_executor(), [self = shared_from_this()]() { self->start(); });
   }
   // Half-closes, then reads and discards what the client still sends (a body we
@@ -388,7 +471,8 @@ class TlsSession : public Session<TlsSession>, public std::enable_shared_from_th
   TlsSession(Server::Impl& server, tcp::socket&& socket, ssl::context& ctx)
       : Session(server), stream_(std::move(socket), ctx) {}
   beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
-  void run() {
+  void run(Limits::Admission admission) {
+    admission_ = std::move(admission);
     net::dispatch(stream_.get_executor(), [self = shared_from_this()]() {
       beast::get_lowest_layer(self->stream_).expires_after(
           seconds_d(self->srv_.opt.header_timeout_s));

@@ -20,6 +20,19 @@ std::string format_sse(int64_t id, const std::string& event, const std::string& 
   return out;
 }
 
+std::string sse_comment(const std::string& text) {
+  std::string line = text;
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return ": " + line + "\n\n";
+}
+
+std::string QueueStream::expiry_notice(const std::string& message) const {
+  if (expiry_) return expiry_(message);
+  return sse_ ? sse_comment(message) : "";
+}
+
 void QueueStream::push(std::string data) {
   std::function<void()> wake;
   {

@@ -18,6 +18,9 @@ namespace ream::http {
 std::string format_sse(int64_t id, const std::string& event, const std::string& data);
 // The SSE comment the session sends on an idle stream.
 inline std::string sse_keepalive() { return ": keep-alive\n\n"; }
+// An SSE comment line carrying `text` (line breaks become spaces). EventSource clients
+// ignore it; a reconnect (with Last-Event-ID) follows the end of the stream.
+std::string sse_comment(const std::string& text);
 
 // A StreamSource fed by push() from any thread (engine callbacks, runners).
 class QueueStream : public StreamSource {
@@ -33,6 +36,10 @@ class QueueStream : public StreamSource {
   void set_waker(std::function<void()> waker) override;
   void close() override;
   std::string keepalive() const override { return sse_ ? sse_keepalive() : ""; }
+  // What expiry_notice() sends; by default an SSE comment with the message (nothing for
+  // a plain stream). Set before the stream is handed to the server.
+  void set_expiry_notice(std::function<std::string(const std::string&)> fn) { expiry_ = std::move(fn); }
+  std::string expiry_notice(const std::string& message) const override;
 
  private:
   mutable std::mutex mu_;
@@ -42,6 +49,7 @@ class QueueStream : public StreamSource {
   bool sse_;
   std::function<void()> waker_;
   std::function<void()> on_close_;
+  std::function<std::string(const std::string&)> expiry_;
 };
 
 }  // namespace ream::http

@@ -43,6 +43,12 @@ class Call : public std::enable_shared_from_this<Call> {
     };
     if (spec_.stream) {
       stream_ = std::make_shared<http::QueueStream>(true);
+      // Cut off at http.max_stream_lifetime_s: an error event in OpenAI's shape, as for
+      // any error after the head, so a client does not take the reply for complete.
+      stream_->set_expiry_notice([](const std::string& message) {
+        return "data: " + nlohmann::json{{"error", http::error_object(503, "stream_expired", message)}}.dump() +
+               "\n\ndata: [DONE]\n\n";
+      });
       for (const ChoiceOutput& o : outputs_) {
         for (const Json& c : o.opening()) stream_->push(chunk(c));
       }

@@ -149,7 +149,8 @@ Result<int64_t> DaemonStore::lease_next(const std::string& owner, int64_t lease_
   return id;
 }
 
-Status DaemonStore::heartbeat(int64_t job_id, const std::string& owner, int64_t lease_ms) {
+Result<LeaseCheck> DaemonStore::heartbeat(int64_t job_id, const std::string& owner,
+                                          int64_t lease_ms) {
   std::lock_guard lock(mu_);
   int64_t now = now_ms();
   Stmt q = db_->prepare(
@@ -157,10 +158,19 @@ Status DaemonStore::heartbeat(int64_t job_id, const std::string& owner, int64_t 
       "AND status IN ('queued', 'running')");
   q.bind(1, now + lease_ms).bind(2, job_id).bind(3, owner);
   REAM_RETURN_IF_ERROR(q.run());
-  if (db_->changes() == 0) {
-    return not_found("job " + std::to_string(job_id) + ": lease no longer held by " + owner);
+  LeaseCheck check;
+  if (db_->changes() > 0) return check;
+  Stmt s = db_->prepare("SELECT status, lease_owner FROM jobs WHERE id = ?1");
+  s.bind(1, job_id);
+  Status st;
+  if (s.step(&st)) {
+    check.status = s.col_text(0);
+    check.owner = s.col_text(1);
   }
-  return {};
+  REAM_RETURN_IF_ERROR(st);
+  const bool active = check.status == kJobQueued || check.status == kJobRunning;
+  check.state = !check.status.empty() && !active ? LeaseCheck::State::kEnded : LeaseCheck::State::kLost;
+  return check;
 }
 
 Status DaemonStore::release(int64_t job_id, const std::string& owner) {
@@ -254,11 +264,14 @@ Status DaemonStore::probe_write() {
 
 Result<std::optional<IdempotencyRecord>> DaemonStore::find_idempotency(const std::string& key) {
   std::lock_guard lock(mu_);
-  Stmt q = db_->prepare("SELECT request_hash, job_id FROM reamd_idempotency WHERE key = ?1");
+  Stmt q = db_->prepare(
+      "SELECT j.id, CASE WHEN j.idempotency_hash != '' THEN j.idempotency_hash "
+      "  ELSE COALESCE((SELECT r.request_hash FROM reamd_idempotency r WHERE r.key = ?1), '') END "
+      "FROM jobs j WHERE j.idempotency_key = ?1");
   q.bind(1, key);
   Status st;
   if (q.step(&st)) {
-    return std::optional<IdempotencyRecord>(IdempotencyRecord{key, q.col_text(0), q.col_int(1)});
+    return std::optional<IdempotencyRecord>(IdempotencyRecord{key, q.col_text(1), q.col_int(0)});
   }
   REAM_RETURN_IF_ERROR(st);
   return std::optional<IdempotencyRecord>();
@@ -272,15 +285,6 @@ Result<int64_t> DaemonStore::job_by_idempotency_key(const std::string& key) {
   int64_t id = q.step(&st) ? q.col_int(0) : 0;
   REAM_RETURN_IF_ERROR(st);
   return id;
-}
-
-Status DaemonStore::put_idempotency(const IdempotencyRecord& r) {
-  std::lock_guard lock(mu_);
-  Stmt q = db_->prepare(
-      "INSERT OR IGNORE INTO reamd_idempotency(key, request_hash, job_id, created_at) "
-      "VALUES (?1, ?2, ?3, ?4)");
-  q.bind(1, r.key).bind(2, r.request_hash).bind(3, r.job_id).bind(4, now_ms());
-  return q.run();
 }
 
 Result<std::vector<ScheduleState>> DaemonStore::schedules() {

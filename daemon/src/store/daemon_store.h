@@ -6,7 +6,9 @@
 // `reamd_document_names` and `reamd_api_schedules`, created on open when missing,
 // versioned in `reamd_meta`.
 // The lease columns themselves (jobs.lease_owner, jobs.lease_expires_at) belong
-// to Store's schema version 1.
+// to Store's schema version 1, the idempotency key and request digest to the job's row
+// (Store's versions 1 and 4: written in the job's own transaction);
+// `reamd_idempotency` is only read, for jobs created before version 4.
 //
 // Leases: a runner takes the next job that is queued, or running under an expired
 // lease or one held by a dead process of this host, by writing itself as owner with
@@ -55,6 +57,18 @@ struct IdempotencyRecord {
   int64_t job_id = 0;
 };
 
+// What a heartbeat found.
+struct LeaseCheck {
+  enum class State {
+    kHeld,   // renewed
+    kEnded,  // the job reached a final state (its run is being wrapped up)
+    kLost,   // another owner holds it, or nobody (released, or the job is gone)
+  };
+  State state = State::kHeld;
+  std::string owner;   // kLost: who holds it now ("" = nobody)
+  std::string status;  // the job's status ("" when it is gone)
+};
+
 class DaemonStore {
  public:
   static Result<std::unique_ptr<DaemonStore>> open(const std::string& path,
@@ -66,8 +80,9 @@ class DaemonStore {
   // Leases the next runnable job for `owner` until now + lease_ms: the highest
   // priority, then the oldest. Returns 0 when nothing is runnable.
   Result<int64_t> lease_next(const std::string& owner, int64_t lease_ms);
-  // Extends the lease; kNotFound when `owner` no longer holds it (or the job ended).
-  Status heartbeat(int64_t job_id, const std::string& owner, int64_t lease_ms);
+  // Extends the lease while `owner` holds it and the job is queued or running; otherwise
+  // says why not. An error only when the database does not answer.
+  Result<LeaseCheck> heartbeat(int64_t job_id, const std::string& owner, int64_t lease_ms);
   // Clears the lease if `owner` holds it.
   Status release(int64_t job_id, const std::string& owner);
   // At startup: running jobs whose lease expired, or whose owner is a process of
@@ -83,10 +98,12 @@ class DaemonStore {
   // Whether the database answers a write (for /readyz).
   Status probe_write();
 
+  // The job created under this idempotency key and the digest of its request, which
+  // Store::create_job committed with the job (jobs.idempotency_hash); for a job created
+  // before that column existed, the digest reamd kept in reamd_idempotency.
   Result<std::optional<IdempotencyRecord>> find_idempotency(const std::string& key);
   // The job created with this idempotency key (jobs.idempotency_key), or 0.
   Result<int64_t> job_by_idempotency_key(const std::string& key);
-  Status put_idempotency(const IdempotencyRecord& record);
 
   // The file name an upload (POST /v1/documents) carried, by the content hash that
   // is its document id. The latest upload of the content wins; "" when none was named.

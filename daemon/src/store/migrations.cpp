@@ -144,10 +144,18 @@ const char* kV3 = R"SQL(
 ALTER TABLE job_documents ADD COLUMN name TEXT NOT NULL DEFAULT '';
 )SQL";
 
+// Version 4: the digest of the request that created a job under an idempotency key,
+// kept in the job's row so that key and digest are committed with the job itself (a
+// crash or a concurrent retry can never see the job without them). reamd wrote them to
+// reamd_idempotency after the job before; it still reads that table for older jobs.
+const char* kV4 = R"SQL(
+ALTER TABLE jobs ADD COLUMN idempotency_hash TEXT NOT NULL DEFAULT '';
+)SQL";
+
 }  // namespace
 
 const std::vector<std::string>& migrations() {
-  static const std::vector<std::string> kMigrations = {kV1, kV2, kV3};
+  static const std::vector<std::string> kMigrations = {kV1, kV2, kV3, kV4};
   return kMigrations;
 }
 

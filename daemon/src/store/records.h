@@ -69,6 +69,9 @@ struct JobRecord {
   std::string lease_owner;
   int64_t lease_expires_at = 0;
   std::string idempotency_key;
+  // A digest of the request that created the job under idempotency_key (reamd compares
+  // a retry's with it); written with the job, in its transaction.
+  std::string idempotency_hash;
   Usage usage;  // summed over the job's committed step runs
 };
 

@@ -163,8 +163,9 @@ Result<int64_t> Store::create_job(const JobRecord& job, const std::vector<JobDoc
   int64_t now = now_ms();
   Stmt ins = db_->prepare(
       "INSERT INTO jobs(workflow_id, status, inputs_json, priority, created_at, updated_at, "
-      "idempotency_key) VALUES (?1, 'queued', ?2, ?3, ?4, ?4, ?5)");
+      "idempotency_key, idempotency_hash) VALUES (?1, 'queued', ?2, ?3, ?4, ?4, ?5, ?6)");
   ins.bind(1, job.workflow_id).bind(2, job.inputs_json).bind(3, job.priority).bind(4, now);
+  ins.bind(6, job.idempotency_hash);
   if (job.idempotency_key.empty()) {
     ins.bind_null(5);
   } else {
@@ -190,7 +191,7 @@ namespace {
 constexpr const char* kJobColumns =
     "SELECT j.id, j.workflow_id, w.name, j.status, j.inputs_json, j.outputs_json, j.error, "
     "j.priority, j.created_at, j.started_at, j.finished_at, j.updated_at, j.lease_owner, "
-    "j.lease_expires_at, COALESCE(j.idempotency_key, ''), "
+    "j.lease_expires_at, COALESCE(j.idempotency_key, ''), j.idempotency_hash, "
     "(SELECT COALESCE(SUM(prompts), 0) FROM step_runs s WHERE s.job_id = j.id "
     "   AND s.status = 'succeeded'), "
     "(SELECT COALESCE(SUM(prompt_tokens), 0) FROM step_runs s WHERE s.job_id = j.id "
@@ -218,10 +219,11 @@ JobRecord read_job(const Stmt& q) {
   j.lease_owner = q.col_text(12);
   j.lease_expires_at = q.col_int(13);
   j.idempotency_key = q.col_text(14);
-  j.usage.prompts = q.col_int(15);
-  j.usage.prompt_tokens = q.col_int(16);
-  j.usage.completion_tokens = q.col_int(17);
-  j.usage.cached_prompt_tokens = q.col_int(18);
+  j.idempotency_hash = q.col_text(15);
+  j.usage.prompts = q.col_int(16);
+  j.usage.prompt_tokens = q.col_int(17);
+  j.usage.completion_tokens = q.col_int(18);
+  j.usage.cached_prompt_tokens = q.col_int(19);
   return j;
 }
 }  // namespace
@@ -284,17 +286,32 @@ Status Store::mark_job_running(int64_t job_id) {
 }
 
 Status Store::finish_job(int64_t job_id, const std::string& status,
-                         const std::string& outputs_json, const std::string& error) {
+                         const std::string& outputs_json, const std::string& error,
+                         const std::string& lease_owner) {
   std::lock_guard lock(mu_);
   WriteTxn txn(*db_);
   REAM_RETURN_IF_ERROR(txn.begin_status());
   int64_t now = now_ms();
   Stmt up = db_->prepare(
       "UPDATE jobs SET status = ?2, outputs_json = ?3, error = ?4, finished_at = ?5, "
-      "updated_at = ?5, lease_owner = '', lease_expires_at = 0 WHERE id = ?1");
+      "updated_at = ?5, lease_owner = '', lease_expires_at = 0 "
+      "WHERE id = ?1 AND status IN ('queued', 'running') AND (?6 = '' OR lease_owner = ?6)");
   up.bind(1, job_id).bind(2, status).bind(3, outputs_json).bind(4, error).bind(5, now);
+  up.bind(6, lease_owner);
   REAM_RETURN_IF_ERROR(up.run());
-  if (db_->changes() == 0) return not_found("no job " + std::to_string(job_id));
+  if (db_->changes() == 0) {
+    Stmt q = db_->prepare("SELECT status, lease_owner FROM jobs WHERE id = ?1");
+    q.bind(1, job_id);
+    Status st;
+    if (!q.step(&st)) return st.ok() ? not_found("no job " + std::to_string(job_id)) : st;
+    const std::string now_status = q.col_text(0), owner = q.col_text(1);
+    const std::string what = "job " + std::to_string(job_id) + " not marked " + status + ": ";
+    if (now_status != kJobQueued && now_status != kJobRunning) {
+      return failed_precondition(what + "it has already ended (" + now_status + ")");
+    }
+    return failed_precondition(what + "its lease is held by '" + owner + "', not by '" +
+                               lease_owner + "'");
+  }
   REAM_RETURN_IF_ERROR(add_event_locked(job_id, "job_" + status, "{}"));
   return txn.commit();
 }

@@ -61,9 +61,12 @@ class Store {
   Result<std::vector<JobDocument>> job_documents(int64_t job_id);
   // queued/failed/running -> running; sets started_at once.
   Status mark_job_running(int64_t job_id);
-  // Final state: succeeded, failed or cancelled, with outputs and error.
+  // Final state: succeeded, failed or cancelled, with outputs and error; clears the lease.
+  // Only a job still queued or running is finished, and, when `lease_owner` is given, only
+  // while that owner holds its lease: otherwise kFailedPrecondition saying which (a job
+  // already final keeps its state and events; a runner that lost its lease writes nothing).
   Status finish_job(int64_t job_id, const std::string& status, const std::string& outputs_json,
-                    const std::string& error);
+                    const std::string& error, const std::string& lease_owner = "");
 
   // Step runs.
   Result<std::vector<StepRunRecord>> step_runs(int64_t job_id);
