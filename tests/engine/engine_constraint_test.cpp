@@ -9,10 +9,14 @@
 #include <thread>
 
 #include "constraint_test_util.h"
+#include "engine_test_util.h"
 #include "ream/engine/engine.h"
 
 namespace ream {
 namespace {
+
+using testing::run_concurrently;
+std::unique_ptr<Engine> make_engine(EngineOptions o = {}) { return testing::make_tiny_engine(o); }
 
 using nlohmann::json;
 
@@ -22,14 +26,6 @@ const char* const kSchema = R"({"type":"object","additionalProperties":false,
     "risk":{"enum":["none","low","medium","high","critical"]},"found":{"type":"boolean"},
     "score":{"type":"integer","minimum":-5,"maximum":250},"note":{"type":"string","maxLength":12},
     "tags":{"type":"array","maxItems":2,"items":{"type":"string","pattern":"^[a-z]{1,6}$"}}}})";
-
-std::unique_ptr<Engine> make_engine(EngineOptions o = {}) {
-  o.model = testing::tiny_model_dir();
-  if (o.num_threads == 0) o.num_threads = 2;
-  auto e = Engine::create(o);
-  if (!e.ok()) ADD_FAILURE() << e.status().to_string();
-  return e.ok() ? std::move(e).value() : nullptr;
-}
 
 GenerationRequest constrained(std::mt19937& rng, Constraint c, uint64_t seed, int max_tokens = 400) {
   GenerationRequest r;
@@ -41,19 +37,6 @@ GenerationRequest constrained(std::mt19937& rng, Constraint c, uint64_t seed, in
   r.sampling.max_tokens = max_tokens;
   r.sampling.constraint = std::move(c);
   return r;
-}
-
-std::vector<Completion> run_concurrently(Engine& e, const std::vector<GenerationRequest>& reqs) {
-  std::vector<Completion> out(reqs.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < reqs.size(); ++i)
-    threads.emplace_back([&, i] {
-      auto c = e.generate(reqs[i]);
-      ASSERT_TRUE(c.ok()) << c.status().to_string();
-      out[i] = std::move(c).value();
-    });
-  for (auto& t : threads) t.join();
-  return out;
 }
 
 class EngineConstraintTest : public ::testing::Test {

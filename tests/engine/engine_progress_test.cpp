@@ -11,24 +11,14 @@
 #include <thread>
 
 #include "ream/engine/engine.h"
+#include "engine_test_util.h"
 #include "test_util.h"
 
 namespace ream {
 namespace {
 
-std::unique_ptr<Engine> make_engine(EngineOptions o = {}) {
-  o.model = testing::tiny_model_dir();
-  if (o.num_threads == 0) o.num_threads = 2;
-  auto e = Engine::create(o);
-  if (!e.ok()) ADD_FAILURE() << e.status().to_string();
-  return e.ok() ? std::move(e).value() : nullptr;
-}
-
-std::vector<int32_t> random_prompt(std::mt19937& rng, int n) {
-  std::vector<int32_t> p(n);
-  for (auto& t : p) t = static_cast<int32_t>(rng() % 150000);
-  return p;
-}
+using testing::random_prompt;
+std::unique_ptr<Engine> make_engine(EngineOptions o = {}) { return testing::make_tiny_engine(o); }
 
 GenerationRequest greedy(std::vector<int32_t> prompt, int max_tokens) {
   GenerationRequest r;

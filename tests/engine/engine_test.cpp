@@ -2,6 +2,7 @@
 // chunked prefill, prefix caching, preemption, cancellation, stops and errors. Every
 // invariant is checked against a plain single-request run of the same engine code.
 #include "ream/engine/engine.h"
+#include "engine_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -15,19 +16,9 @@
 namespace ream {
 namespace {
 
-std::unique_ptr<Engine> make_engine(EngineOptions o = {}) {
-  o.model = testing::tiny_model_dir();
-  if (o.num_threads == 0) o.num_threads = 2;
-  auto e = Engine::create(o);
-  if (!e.ok()) ADD_FAILURE() << e.status().to_string();
-  return e.ok() ? std::move(e).value() : nullptr;
-}
-
-std::vector<int32_t> random_prompt(std::mt19937& rng, int n) {
-  std::vector<int32_t> p(n);
-  for (auto& t : p) t = static_cast<int32_t>(rng() % 150000);
-  return p;
-}
+using testing::random_prompt;
+using testing::run_concurrently;
+std::unique_ptr<Engine> make_engine(EngineOptions o = {}) { return testing::make_tiny_engine(o); }
 
 GenerationRequest greedy(std::vector<int32_t> prompt, int max_tokens) {
   GenerationRequest r;
@@ -37,19 +28,6 @@ GenerationRequest greedy(std::vector<int32_t> prompt, int max_tokens) {
   r.sampling.ignore_eos = true;
   r.sampling.top_logprobs = 3;
   return r;
-}
-
-std::vector<Completion> run_concurrently(Engine& e, const std::vector<GenerationRequest>& reqs) {
-  std::vector<Completion> out(reqs.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < reqs.size(); ++i)
-    threads.emplace_back([&, i] {
-      auto c = e.generate(reqs[i]);
-      ASSERT_TRUE(c.ok()) << c.status().to_string();
-      out[i] = std::move(c).value();
-    });
-  for (auto& t : threads) t.join();
-  return out;
 }
 
 class EngineTest : public ::testing::Test {
