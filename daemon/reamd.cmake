@@ -12,24 +12,24 @@ pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 add_library(reamd_http STATIC
   src/http/auth.cpp src/http/errors.cpp src/http/limits.cpp src/http/message.cpp src/http/multipart.cpp
   src/http/router.cpp src/http/server.cpp src/http/sse.cpp src/metrics/metrics.cpp)
-target_include_directories(reamd_http PUBLIC ${REAM_DAEMON_SRC} ${REAM_ENGINE_INCLUDE})
+target_include_directories(reamd_http PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_http
-  PUBLIC Boost::headers nlohmann_json::nlohmann_json
-  PRIVATE OpenSSL::SSL OpenSSL::Crypto spdlog::spdlog Threads::Threads ream::engine)
+  PUBLIC ream_common Boost::headers nlohmann_json::nlohmann_json
+  PRIVATE OpenSSL::SSL OpenSSL::Crypto spdlog::spdlog Threads::Threads)
 target_compile_definitions(reamd_http PUBLIC BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
 target_compile_options(reamd_http PRIVATE -Wall -Wextra)
 
 # reamd's own tables (leases, idempotency keys, schedule state): SQL stays in src/store.
 add_library(reamd_store STATIC src/store/daemon_store.cpp)
-target_link_libraries(reamd_store PUBLIC ream_store PRIVATE SQLite::SQLite3 ream::engine)
+target_link_libraries(reamd_store PUBLIC ream_store PRIVATE SQLite::SQLite3)
 target_compile_options(reamd_store PRIVATE -Wall -Wextra)
 
 add_library(reamd_cron STATIC
   src/cron/cron.cpp src/cron/tz.cpp src/cron/planner.cpp src/cron/scheduler.cpp
   src/cron/schedule_spec.cpp)
-target_include_directories(reamd_cron PUBLIC ${REAM_DAEMON_SRC} ${REAM_ENGINE_INCLUDE})
+target_include_directories(reamd_cron PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_cron
-  PUBLIC reamd_store nlohmann_json::nlohmann_json PRIVATE ream::engine spdlog::spdlog)
+  PUBLIC reamd_store ream_common nlohmann_json::nlohmann_json PRIVATE spdlog::spdlog)
 target_compile_options(reamd_cron PRIVATE -Wall -Wextra)
 
 # The OpenAI-compatible protocol (request parsing, prompts and tools, tool-call parsing,

@@ -167,12 +167,12 @@ TEST(RepositoryTree, EngineFolderMapsFileAndLine) {
     if (p.language == "C++") ++cpp;
   }
   EXPECT_GT(cpp, 10u);
-  const auto status = std::find_if(d.parts.begin(), d.parts.end(),
-                                   [](const Part& p) { return p.name == "include/ream/engine/status.h"; });
-  ASSERT_NE(status, d.parts.end());
-  EXPECT_EQ(status->language, "C/C++ header");
-  EXPECT_EQ(d.text.compare(static_cast<size_t>(status->text_begin), 52,
-                           "==> include/ream/engine/status.h (C/C++ header) <==\n"), 0);
+  const auto header = std::find_if(d.parts.begin(), d.parts.end(),
+                                   [](const Part& p) { return p.name == "include/ream/engine/sampling.h"; });
+  ASSERT_NE(header, d.parts.end());
+  EXPECT_EQ(header->language, "C/C++ header");
+  const std::string heading = "==> include/ream/engine/sampling.h (C/C++ header) <==\n";
+  EXPECT_EQ(d.text.compare(static_cast<size_t>(header->text_begin), heading.size(), heading), 0);
   // Random lines of random files: the text at line k of a part is line k of the file.
   testing::Rng rng;
   for (int k = 0; k < 200; ++k) {

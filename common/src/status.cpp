@@ -1,5 +1,5 @@
 // Status helpers.
-#include "ream/engine/status.h"
+#include "ream/common/status.h"
 
 namespace ream {
 
