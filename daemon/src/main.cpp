@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "config/logging.h"
 #include "http/auth.h"
+#include "ream/common/sha256.h"
 
 namespace {
 
@@ -80,7 +81,7 @@ int hash_key() {
     std::fprintf(stderr, "reamd: an API key should be at least 16 characters (try: openssl rand -hex 32)\n");
     return 2;
   }
-  std::printf("sha256:%s\n", ream::http::sha256_hex(key).c_str());
+  std::printf("sha256:%s\n", ream::sha256_hex(key).c_str());
   return 0;
 }
 

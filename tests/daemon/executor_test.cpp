@@ -14,6 +14,7 @@
 #include "flow/report.h"
 #include "flow/workflow.h"
 #include "ingest/ingest.h"
+#include "ream/common/sha256.h"
 #include "scripted_model.h"
 #include "test_util.h"
 
@@ -192,7 +193,7 @@ outputs:
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0][0], "text/html");
   EXPECT_EQ(rows[0][1], std::to_string(std::filesystem::file_size(html)));
-  EXPECT_EQ(rows[0][3], ingest::sha256_hex(read_all(html)));
+  EXPECT_EQ(rows[0][3], sha256_hex(read_all(html)));
   EXPECT_EQ(rows[0][4], "1");
   EXPECT_EQ(rows[0][5], "doc-1");
   EXPECT_EQ(rows[1][0], "text/markdown");

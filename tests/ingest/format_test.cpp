@@ -9,6 +9,7 @@
 #include "ingest/html_tokenizer.h"
 #include "ingest/ingest.h"
 #include "ingest_test_util.h"
+#include "ream/common/sha256.h"
 
 namespace ream::ingest {
 namespace {

@@ -9,6 +9,7 @@
 #include "ingest/quotes.h"
 #include "ingest_test_util.h"
 #include "make_pdf.h"
+#include "ream/common/sha256.h"
 
 namespace ream::ingest {
 namespace {

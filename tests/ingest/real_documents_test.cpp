@@ -14,6 +14,7 @@
 #include "ingest/ingest.h"
 #include "ingest/quotes.h"
 #include "ingest_test_util.h"
+#include "ream/common/sha256.h"
 
 namespace ream::ingest {
 namespace {

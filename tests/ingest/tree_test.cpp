@@ -11,6 +11,7 @@
 #include "ingest/gitignore.h"
 #include "ingest/ingest.h"
 #include "ingest_test_util.h"
+#include "ream/common/sha256.h"
 
 namespace ream::ingest {
 namespace {

@@ -15,6 +15,7 @@
 
 #include "daemon_harness.h"
 #include "http/auth.h"
+#include "ream/common/sha256.h"
 
 namespace ream::testing {
 namespace {
@@ -156,8 +157,8 @@ TEST(DaemonOps, AuthRequiredRefusesUnauthenticatedRequests) {
   std::string reader = "rd-" + std::to_string(rng()) + std::to_string(rng());
   Daemon d(tmp.path() + "/data",
            "auth:\n  mode: required\n  keys:\n"
-           "    - {name: ops, sha256: \"" + http::sha256_hex(admin) + "\", role: admin}\n"
-           "    - {name: dash, sha256: \"sha256:" + http::sha256_hex(reader) + "\", role: read}\n");
+           "    - {name: ops, sha256: \"" + sha256_hex(admin) + "\", role: admin}\n"
+           "    - {name: dash, sha256: \"sha256:" + sha256_hex(reader) + "\", role: read}\n");
   ASSERT_TRUE(d.start(false)) << d.log();
   auto bearer = [](const std::string& k) {
     return std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + k}};
@@ -186,7 +187,7 @@ TEST(DaemonOps, ListenerBeyondLoopbackRefusesUnauthenticatedRequests) {
   std::mt19937_64 rng(std::random_device{}());
   const std::string key = "k-" + std::to_string(rng()) + std::to_string(rng());
   Daemon d(tmp.path() + "/data",
-           "auth:\n  keys:\n    - {name: ops, sha256: \"" + http::sha256_hex(key) + "\", role: admin}\n");
+           "auth:\n  keys:\n    - {name: ops, sha256: \"" + sha256_hex(key) + "\", role: admin}\n");
   d.set_listen_host("0.0.0.0");
   ASSERT_TRUE(d.start(false)) << d.log();
   EXPECT_EQ(d.get("/healthz").status, 200u);
@@ -203,8 +204,8 @@ TEST(DaemonAuth, AutoModeOnLoopbackEnforcesConfiguredKeys) {
   const std::string reader = "rd-" + std::to_string(rng()) + std::to_string(rng());
   Daemon d(tmp.path() + "/data",
            "auth:\n  keys:\n"
-           "    - {name: ops, sha256: \"" + http::sha256_hex(admin) + "\", role: admin}\n"
-           "    - {name: dash, sha256: \"" + http::sha256_hex(reader) + "\", role: read}\n");
+           "    - {name: ops, sha256: \"" + sha256_hex(admin) + "\", role: admin}\n"
+           "    - {name: dash, sha256: \"" + sha256_hex(reader) + "\", role: read}\n");
   ASSERT_TRUE(d.start(false)) << d.log();  // loopback, auth.mode left at auto
   auto bearer = [](const std::string& k) {
     return std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + k}};
@@ -234,7 +235,7 @@ TEST(DaemonAuth, AutoModeOnLoopbackWithoutKeysStaysOpenAndDisabledWithKeysIsRefu
   // auth.mode: disabled with keys would leave configured keys unchecked: refused.
   const std::string cfg = tmp.path() + "/c.yaml", out = tmp.path() + "/out";
   std::ofstream(cfg) << "data_dir: " << tmp.path() << "\nauth:\n  mode: disabled\n  keys:\n"
-                     << "    - {name: ops, sha256: \"" << http::sha256_hex("k") << "\", role: admin}\n";
+                     << "    - {name: ops, sha256: \"" << sha256_hex("k") << "\", role: admin}\n";
   const std::string cmd = std::string(REAM_BINARY_DIR) + "/daemon/reamd --config " + cfg + " --check-config 2>" + out;
   EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
   std::ifstream in(out);

@@ -16,6 +16,7 @@
 
 #include "daemon_harness.h"
 #include "http/auth.h"
+#include "ream/common/sha256.h"
 
 namespace ream::testing {
 namespace {
@@ -298,8 +299,8 @@ TEST_F(ScheduleApiTest, ReadKeysReadAndSubmitKeysChange) {
   std::mt19937_64 rng(std::random_device{}());
   const std::string reader = "rd-" + std::to_string(rng()), submitter = "sb-" + std::to_string(rng());
   auto d = start_daemon("auth:\n  mode: required\n  keys:\n"
-                        "    - {name: dash, sha256: \"" + http::sha256_hex(reader) + "\", role: read}\n"
-                        "    - {name: ci, sha256: \"" + http::sha256_hex(submitter) + "\", role: submit}\n",
+                        "    - {name: dash, sha256: \"" + sha256_hex(reader) + "\", role: read}\n"
+                        "    - {name: ci, sha256: \"" + sha256_hex(submitter) + "\", role: submit}\n",
                         false);
   auto bearer = [](const std::string& k) {
     return std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + k}};

@@ -13,6 +13,7 @@
 #include "http/server.h"
 #include "http/sse.h"
 #include "metrics/metrics.h"
+#include "ream/common/sha256.h"
 
 namespace ream::http {
 namespace {

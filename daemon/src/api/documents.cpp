@@ -10,6 +10,7 @@
 
 #include "ingest/ingest.h"
 #include "ingest/utf8.h"
+#include "ream/common/sha256.h"
 
 namespace ream::api {
 
@@ -137,7 +138,7 @@ Result<StoredDocument> store_document_text(App& app, const std::string& name,
     }
   }
   StoredDocument d;
-  d.id = ingest::sha256_hex(text);
+  d.id = sha256_hex(text);
   d.name = name.empty() ? d.id : fs::path(name).filename().string();
   d.size_bytes = static_cast<int64_t>(data.size());
   d.path = app.documents_dir() + "/" + d.id + (pdf ? std::string(".pdf") : extension_for(name));

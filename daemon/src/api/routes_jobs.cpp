@@ -13,6 +13,7 @@
 #include "flow/sarif.h"
 #include "http/auth.h"
 #include "http/sse.h"
+#include "ream/common/sha256.h"
 
 namespace ream::api {
 
@@ -124,7 +125,7 @@ Response submit(App& app, Request& req) {
       return json_error(400, "invalid_request", "Idempotency-Key is longer than 255 characters",
                         "Idempotency-Key");
     }
-    request_hash = http::sha256_hex(json{{"workflow", name}, {"inputs", inputs},
+    request_hash = sha256_hex(json{{"workflow", name}, {"inputs", inputs},
                                          {"priority", priority}}.dump());
     auto prior = app.daemon_store().find_idempotency(key);
     if (prior.ok() && prior.value()) {

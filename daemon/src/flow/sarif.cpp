@@ -5,7 +5,7 @@
 #include <map>
 
 #include "flow/report.h"
-#include "ingest/ingest.h"
+#include "ream/common/sha256.h"
 
 namespace ream::flow {
 
@@ -130,7 +130,7 @@ json sarif_from_result(const json& r) {
     std::string message = text_of(f, "title");
     std::string body = text_of(f, "text");
     if (!body.empty()) message += "\n\n" + body;
-    std::string key = ingest::sha256_hex(id + '\0' + uri_of(file) + '\0' + squeeze(code.empty() ? std::to_string(line) : code))
+    std::string key = sha256_hex(id + '\0' + uri_of(file) + '\0' + squeeze(code.empty() ? std::to_string(line) : code))
                           .substr(0, 32);
     int occurrence = ++occurrences[key];
     results.push_back(

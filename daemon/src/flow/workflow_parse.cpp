@@ -8,7 +8,7 @@
 
 #include "flow/workflow.h"
 #include "flow/yaml_util.h"
-#include "ingest/ingest.h"
+#include "ream/common/sha256.h"
 
 namespace ream::flow {
 
@@ -427,7 +427,7 @@ Result<Workflow> parse_workflow(const std::string& source, const std::string& pa
   Workflow wf;
   wf.path = path;
   wf.source = source;
-  wf.content_hash = ingest::sha256_hex(source);
+  wf.content_hash = sha256_hex(source);
   YAML::Node root;
   try {
     root = YAML::Load(source);
@@ -447,7 +447,7 @@ Result<Workflow> parse_workflow(const std::string& source, const std::string& pa
   }
   if (!errors.empty()) return errors.status();
   // A job records the workflow by its hash: the reply schema files it names count too.
-  if (!wf.reply_sources.empty()) wf.content_hash = ingest::sha256_hex(source + '\0' + wf.reply_sources);
+  if (!wf.reply_sources.empty()) wf.content_hash = sha256_hex(source + '\0' + wf.reply_sources);
   return wf;
 }
 

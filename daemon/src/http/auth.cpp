@@ -2,11 +2,12 @@
 #include "http/auth.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <strings.h>
 
 #include <cctype>
+
+#include "ream/common/sha256.h"
 
 namespace ream::http {
 
@@ -31,26 +32,6 @@ Result<std::array<unsigned char, 32>> parse_key_digest(std::string_view hex) {
     int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return invalid_argument("a key digest is 64 hex digits (sha256)");
     out[i] = static_cast<unsigned char>(hi * 16 + lo);
-  }
-  return out;
-}
-
-namespace {
-std::array<unsigned char, 32> sha256(std::string_view data) {
-  std::array<unsigned char, 32> out{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
-  return out;
-}
-}  // namespace
-
-std::string sha256_hex(std::string_view data) {
-  static const char* kHex = "0123456789abcdef";
-  auto d = sha256(data);
-  std::string out;
-  for (unsigned char c : d) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
   }
   return out;
 }

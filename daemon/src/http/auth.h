@@ -29,8 +29,6 @@ struct ApiKey {
 
 // Parses a 64-hex-digit SHA-256 digest (an optional "sha256:" prefix is allowed).
 Result<std::array<unsigned char, 32>> parse_key_digest(std::string_view hex);
-// Lower-case hex SHA-256 of `data` (OpenSSL).
-std::string sha256_hex(std::string_view data);
 
 class Authenticator {
  public:

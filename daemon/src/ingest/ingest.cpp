@@ -3,7 +3,6 @@
 // and token count.
 #include "ingest/ingest.h"
 
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <filesystem>
 
 #include "ingest/formats.h"
+#include "ream/common/sha256.h"
 
 namespace fs = std::filesystem;
 
@@ -38,19 +38,6 @@ bool has_visible_text(std::string_view s) {
 }
 
 }  // namespace
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
 
 std::string detect_media_type(std::string_view name, std::string_view bytes) {
   if (bytes.substr(0, 5) == "%PDF-") return "application/pdf";

@@ -57,7 +57,4 @@ std::vector<Result<Document>> ingest_paths(const std::vector<std::string>& paths
 // Language of a source file from its name ("C++", "Python", "Markdown"), "" if unknown.
 std::string language_for(std::string_view path);
 
-// Lower-case hex SHA-256 of `data`.
-std::string sha256_hex(std::string_view data);
-
 }  // namespace ream::ingest
