@@ -17,8 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ream/common/utf8.h"
 #include "tokenizer/pretokenize.h"
-#include "tokenizer/unicode.h"
 
 namespace ream {
 namespace {
@@ -126,11 +126,11 @@ TEST(TokenizerGolden, StreamingDecodeEqualsDecode) {
       std::string joined;
       for (TokenId id : ids) {
         std::string piece = stream.push(id);
-        ASSERT_TRUE(tok::is_valid_utf8(piece)) << "entry " << e["name"] << " id " << id;
+        ASSERT_TRUE(utf8::is_valid(piece)) << "entry " << e["name"] << " id " << id;
         joined += piece;
       }
       std::string rest = stream.flush();
-      ASSERT_TRUE(tok::is_valid_utf8(rest)) << "entry " << e["name"];
+      ASSERT_TRUE(utf8::is_valid(rest)) << "entry " << e["name"];
       joined += rest;
       EXPECT_TRUE(joined == tok->decode(ids, skip)) << "entry " << e["name"] << " skip=" << skip;
     }
@@ -178,7 +178,7 @@ TEST(Tokenizer, DecodeRepairsBrokenUtf8) {
   std::vector<TokenId> ids = tok->encode("\xF0\xAA\x9A\xA5");
   ASSERT_GE(ids.size(), 2u);
   std::string head = tok->decode({ids[0]});
-  EXPECT_TRUE(tok::is_valid_utf8(head));
+  EXPECT_TRUE(utf8::is_valid(head));
   EXPECT_NE(head.find("\xEF\xBF\xBD"), std::string::npos);
   EXPECT_EQ(tok->decode({9707, -5, 99999999, 1879}), "Hello world");  // unknown ids dropped
   EXPECT_EQ(tok->decode({151644, 9707, 151645}, /*skip_special=*/true), "Hello");
@@ -193,7 +193,7 @@ TEST(Tokenizer, StreamHoldsBackSplitCharacter) {
   std::string out;
   for (size_t i = 0; i + 1 < ids.size(); ++i) {
     std::string piece = stream.push(ids[i]);
-    EXPECT_TRUE(tok::is_valid_utf8(piece));
+    EXPECT_TRUE(utf8::is_valid(piece));
     out += piece;
   }
   out += stream.push(ids.back());
@@ -208,7 +208,7 @@ TEST(Tokenizer, InvalidUtf8InputIsRepairedFirst) {
   auto tok = qwen3();
   ASSERT_NE(tok, nullptr);
   std::string bad = "ab\xC3(\xFF\xE2\x82";
-  EXPECT_EQ(tok->encode(bad), tok->encode(tok::repair_utf8(bad)));
+  EXPECT_EQ(tok->encode(bad), tok->encode(utf8::repair(bad)));
   EXPECT_EQ(tok->decode(tok->encode(bad)), "ab\xEF\xBF\xBD(\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
@@ -227,7 +227,7 @@ std::string random_text(std::mt19937& rng) {
     auto [lo, hi] = kRanges[pick(rng)];
     char32_t cp = std::uniform_int_distribution<char32_t>(lo, hi)(rng);
     if (cp >= 0xD800 && cp <= 0xDFFF) cp = 'x';
-    tok::append_utf8(s, cp);
+    utf8::append(s, cp);
   }
   return s;
 }
@@ -240,7 +240,7 @@ TEST(Tokenizer, RoundTripIsNfcOnRandomText) {
   std::mt19937 rng(seed);
   for (int i = 0; i < 2000; ++i) {
     std::string s = random_text(rng);
-    ASSERT_EQ(tok->decode(tok->encode(s)), tok::nfc(s)) << "text " << json(s).dump();
+    ASSERT_EQ(tok->decode(tok->encode(s)), utf8::nfc(s)) << "text " << json(s).dump();
   }
 }
 

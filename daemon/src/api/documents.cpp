@@ -9,8 +9,8 @@
 #include <fstream>
 
 #include "ingest/ingest.h"
-#include "ingest/utf8.h"
 #include "ream/common/sha256.h"
+#include "ream/common/utf8.h"
 
 namespace ream::api {
 
@@ -121,7 +121,7 @@ Result<StoredDocument> store_document_text(App& app, const std::string& name,
     if (!checked.ok()) return invalid_argument(checked.status().message());
     text = data;
   } else {
-    if (data.find('\0') != std::string::npos || !ingest::valid_utf8(data)) {
+    if (data.find('\0') != std::string::npos || !utf8::is_valid(data)) {
       return invalid_argument("the document is neither UTF-8 text nor a PDF");
     }
     text.reserve(data.size());

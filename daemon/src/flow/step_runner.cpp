@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "flow/params_schema.h"
-#include "ingest/utf8.h"
+#include "ream/common/utf8.h"
 
 namespace ream::flow {
 
@@ -21,37 +21,21 @@ namespace {
 
 constexpr int kMaxRounds = 16;
 
-// `s` as valid UTF-8, every invalid byte replaced by U+FFFD. With `trim_cut`, a
+// `s` as valid UTF-8 (utf8::repair: U+FFFD for each ill-formed run). With `trim_cut`, a
 // character cut at either end (a quote sliced mid-character) is dropped first and
 // *front says how many bytes went from the front.
 std::string valid_text(std::string_view s, bool trim_cut = false, size_t* front = nullptr) {
   if (front) *front = 0;
-  if (ingest::valid_utf8(s)) return std::string(s);
-  auto continuation = [&](size_t i) { return (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; };
+  if (utf8::is_valid(s)) return std::string(s);
   if (trim_cut) {
+    auto continuation = [&](size_t i) { return (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; };
     size_t b = 0;
     while (b < s.size() && b < 3 && continuation(b)) ++b;
     s.remove_prefix(b);
     if (front) *front = b;
-    for (size_t back = 1; back <= 3 && back <= s.size(); ++back) {
-      const size_t at = s.size() - back;
-      if (continuation(at)) continue;
-      if (static_cast<unsigned char>(s[at]) >= 0xC0 && ingest::utf8_seq_len(s, at) == 0) s.remove_suffix(back);
-      break;
-    }
+    s = s.substr(0, utf8::incomplete_tail_start(s));
   }
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    const int n = ingest::utf8_seq_len(s, i);
-    if (n > 0) {
-      out.append(s.substr(i, static_cast<size_t>(n)));
-      i += static_cast<size_t>(n);
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
+  return utf8::repair(s);
 }
 
 std::string fmt_seconds(double s) {

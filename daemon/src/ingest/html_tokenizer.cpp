@@ -77,7 +77,7 @@ bool decode_entity(std::string_view s, size_t i, std::string& out, size_t* len) 
     if (j < s.size() && s[j] == ';') ++j;
     if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
     if (cp >= 0x80 && cp < 0xA0) cp = cp1252_to_unicode(static_cast<unsigned char>(cp));  // HTML5 rule
-    utf8_append(out, cp);
+    utf8::append(out, cp);
     *len = j - i;
     return true;
   }
@@ -89,7 +89,7 @@ bool decode_entity(std::string_view s, size_t i, std::string& out, size_t* len) 
     // Without ';' only the legacy few are references ("AT&T" stays as it is).
     if (!semi && name != "amp" && name != "lt" && name != "gt" && name != "nbsp" && name != "quot")
       return false;
-    utf8_append(out, e.cp);
+    utf8::append(out, e.cp);
     *len = j - i + (semi ? 1 : 0);
     return true;
   }

@@ -114,21 +114,21 @@ void TextBuilder::copy(std::string_view s, int64_t src) {
 }
 
 void TextBuilder::copy_segment(std::string_view s, int64_t src) {
-  if (valid_utf8(s)) {
-    const std::string n = nfc(s);
+  if (utf8::is_valid(s)) {
+    const std::string n = utf8::nfc(s);
     if (n == s) append_linear(s, src);
     else emit(n, src, static_cast<int64_t>(s.size()));
     return;
   }
   for (size_t i = 0; i < s.size();) {
-    const int n = utf8_seq_len(s, i);
+    const size_t n = utf8::sequence_length(s, i);
     if (n > 0) {
       append_linear(s.substr(i, n), src + static_cast<int64_t>(i));
       i += n;
       continue;
     }
     std::string out;
-    utf8_append(out, cp1252_to_unicode(static_cast<unsigned char>(s[i])));
+    utf8::append(out, cp1252_to_unicode(static_cast<unsigned char>(s[i])));
     emit(out, src + static_cast<int64_t>(i), 1);
     ++i;
   }

@@ -55,14 +55,14 @@ class Normalizer {
         static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD), &boundclass);
     if (n <= 0 || n > 16) {
       std::string s;
-      utf8_append(s, c);
+      utf8::append(s, c);
       return push(s, from);
     }
     for (utf8proc_ssize_t k = 0; k < n; ++k) {
       const auto d = static_cast<char32_t>(buf[k]);
       if (d == c) {
         std::string s;
-        utf8_append(s, d);
+        utf8::append(s, d);
         push(s, from);
       } else {
         add(d, from);  // compatibility forms may decompose to spaces, quotes, dashes
@@ -109,8 +109,8 @@ size_t search(std::string_view hay, std::string_view needle, int64_t near,
 }
 
 int64_t char_end(std::string_view text, int64_t at) {
-  const int n = utf8_seq_len(text, static_cast<size_t>(at));
-  return at + (n == 0 ? 1 : n);
+  const size_t n = utf8::sequence_length(text, static_cast<size_t>(at));
+  return at + (n == 0 ? 1 : static_cast<int64_t>(n));
 }
 
 }  // namespace
@@ -132,7 +132,7 @@ std::string normalize_for_match(std::string_view s, std::vector<uint32_t>* origi
   for (size_t i = 0; i < s.size();) {
     int len = 1;
     const char32_t c = static_cast<unsigned char>(s[i]) < 0x80 ? static_cast<unsigned char>(s[i])
-                                                                 : utf8_decode(s, i, &len);
+                                                                 : utf8::decode(s, i, &len);
     norm.add(c, static_cast<uint32_t>(i));
     i += static_cast<size_t>(len);
   }

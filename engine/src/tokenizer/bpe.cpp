@@ -4,6 +4,7 @@
 #include <mutex>
 #include <queue>
 
+#include "ream/common/utf8.h"
 #include "tokenizer/unicode.h"
 
 namespace ream::tok {
@@ -28,7 +29,7 @@ Result<std::unique_ptr<BpeModel>> BpeModel::build(
   const ByteLevelMap& map = byte_level_map();
   for (int b = 0; b < 256; ++b) {
     std::string s;
-    append_utf8(s, map.byte_to_cp[b]);
+    utf8::append(s, map.byte_to_cp[b]);
     auto it = vocab.find(s);
     m->byte_ids_[b] = it == vocab.end() ? -1 : it->second;
   }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ream/common/utf8.h"
 #include "tokenizer/unicode.h"
 
 namespace ream::tok {
@@ -26,7 +27,7 @@ Chars decode_chars(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     c.offset.push_back(static_cast<uint32_t>(pos));
-    char32_t cp = next_code_point(text, pos);
+    char32_t cp = utf8::next_code_point(text, pos);
     c.cp.push_back(cp);
     c.cls.push_back(classify(cp));
   }

@@ -3,6 +3,7 @@
 // and incremental decoding that never splits a UTF-8 character.
 #include "ream/engine/tokenizer.h"
 
+#include "ream/common/utf8.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
@@ -43,7 +44,7 @@ size_t find_added(const Tokenizer::Impl& impl, std::string_view text, size_t fro
 void encode_segment(const Tokenizer::Impl& impl, std::string_view segment,
                     std::vector<TokenId>& out) {
   if (segment.empty()) return;
-  std::string normalized = impl.nfc ? tok::nfc(segment) : std::string(segment);
+  std::string normalized = impl.nfc ? utf8::nfc(segment) : std::string(segment);
   for (std::string_view piece : tok::pretokenize_qwen2(normalized)) {
     impl.bpe->encode_word(piece, out);
   }
@@ -85,24 +86,24 @@ std::vector<TokenId> encode_valid(const Tokenizer::Impl& impl, std::string_view 
 std::vector<TokenId> Tokenizer::encode(std::string_view text, bool parse_special) const {
   // Callers may hand us arbitrary bytes; HF only ever sees valid strings, so broken
   // sequences become U+FFFD first.
-  if (!tok::is_valid_utf8(text)) return encode_valid(*impl_, tok::repair_utf8(text), parse_special, nullptr);
+  if (!utf8::is_valid(text)) return encode_valid(*impl_, utf8::repair(text), parse_special, nullptr);
   return encode_valid(*impl_, text, parse_special, nullptr);
 }
 
 std::vector<TokenId> Tokenizer::encode(std::string_view text, const Ranges& literal_ranges) const {
-  if (tok::is_valid_utf8(text)) return encode_valid(*impl_, text, true, &literal_ranges);
+  if (utf8::is_valid(text)) return encode_valid(*impl_, text, true, &literal_ranges);
   // Repair each stretch between range boundaries on its own so the ranges can follow.
   std::string repaired;
   Ranges moved;
   size_t pos = 0;
   for (const auto& [b, e] : literal_ranges) {
-    repaired += tok::repair_utf8(text.substr(pos, b - pos));
+    repaired += utf8::repair(text.substr(pos, b - pos));
     const size_t nb = repaired.size();
-    repaired += tok::repair_utf8(text.substr(b, e - b));
+    repaired += utf8::repair(text.substr(b, e - b));
     moved.emplace_back(nb, repaired.size());
     pos = e;
   }
-  repaired += tok::repair_utf8(text.substr(pos));
+  repaired += utf8::repair(text.substr(pos));
   return encode_valid(*impl_, repaired, true, &moved);
 }
 
@@ -116,7 +117,7 @@ std::string Tokenizer::decode(const std::vector<TokenId>& ids, bool skip_special
       bytes += *b;
     }
   }
-  return tok::is_valid_utf8(bytes) ? bytes : tok::repair_utf8(bytes);
+  return utf8::is_valid(bytes) ? bytes : utf8::repair(bytes);
 }
 
 std::string Tokenizer::token_bytes(TokenId id) const {
@@ -157,14 +158,14 @@ std::string StreamDecoder::push(TokenId id) {
   // Everything before a trailing, still-incomplete character is final: a lead byte
   // always starts a new sequence, so repairing the prefix alone equals repairing it
   // as part of the whole.
-  size_t cut = tok::incomplete_tail_start(pending_);
-  std::string out = tok::repair_utf8(std::string_view(pending_).substr(0, cut));
+  size_t cut = utf8::incomplete_tail_start(pending_);
+  std::string out = utf8::repair(std::string_view(pending_).substr(0, cut));
   pending_.erase(0, cut);
   return out;
 }
 
 std::string StreamDecoder::flush() {
-  std::string out = tok::repair_utf8(pending_);
+  std::string out = utf8::repair(pending_);
   pending_.clear();
   return out;
 }
