@@ -39,49 +39,31 @@ Status check_launch(const char* what, const char* file, int line) {
                         ") launching " + what + " at " + where(file, line));
 }
 
-Status DeviceBuffer::allocate(size_t bytes, const char* what) {
-  reset();
-  if (bytes == 0) return Status();
-  cudaError_t err = cudaMalloc(&ptr_, bytes);
-  if (err != cudaSuccess) {
-    ptr_ = nullptr;
-    cudaGetLastError();
-    size_t free_b = 0, total_b = 0;
-    cudaMemGetInfo(&free_b, &total_b);
-    std::string msg = std::string("cannot allocate ") + std::to_string(bytes >> 20) + " MiB of device memory for " +
-                      what + " (" + std::to_string(free_b >> 20) + " MiB free of " +
-                      std::to_string(total_b >> 20) + "): " + cudaGetErrorString(err);
-    return err == cudaErrorMemoryAllocation ? resource_exhausted(msg) : internal_error(msg);
-  }
-  size_ = bytes;
-  return Status();
+Status DeviceMemory::allocate(void** ptr, size_t bytes, const char* what) {
+  cudaError_t err = cudaMalloc(ptr, bytes);
+  if (err == cudaSuccess) return Status();
+  *ptr = nullptr;
+  cudaGetLastError();
+  size_t free_b = 0, total_b = 0;
+  cudaMemGetInfo(&free_b, &total_b);
+  std::string msg = std::string("cannot allocate ") + std::to_string(bytes >> 20) + " MiB of device memory for " +
+                    what + " (" + std::to_string(free_b >> 20) + " MiB free of " +
+                    std::to_string(total_b >> 20) + "): " + cudaGetErrorString(err);
+  return err == cudaErrorMemoryAllocation ? resource_exhausted(msg) : internal_error(msg);
 }
 
-void DeviceBuffer::reset() {
-  if (ptr_) cudaFree(ptr_);
-  ptr_ = nullptr;
-  size_ = 0;
+void DeviceMemory::free(void* ptr) { cudaFree(ptr); }
+
+Status PinnedMemory::allocate(void** ptr, size_t bytes, const char* what) {
+  cudaError_t err = cudaMallocHost(ptr, bytes);
+  if (err == cudaSuccess) return Status();
+  *ptr = nullptr;
+  cudaGetLastError();
+  return resource_exhausted(std::string("cannot allocate ") + std::to_string(bytes >> 20) +
+                            " MiB of pinned host memory for " + what + ": " + cudaGetErrorString(err));
 }
 
-Status PinnedBuffer::allocate(size_t bytes, const char* what) {
-  reset();
-  if (bytes == 0) return Status();
-  cudaError_t err = cudaMallocHost(&ptr_, bytes);
-  if (err != cudaSuccess) {
-    ptr_ = nullptr;
-    cudaGetLastError();
-    return resource_exhausted(std::string("cannot allocate ") + std::to_string(bytes >> 20) +
-                              " MiB of pinned host memory for " + what + ": " + cudaGetErrorString(err));
-  }
-  size_ = bytes;
-  return Status();
-}
-
-void PinnedBuffer::reset() {
-  if (ptr_) cudaFreeHost(ptr_);
-  ptr_ = nullptr;
-  size_ = 0;
-}
+void PinnedMemory::free(void* ptr) { cudaFreeHost(ptr); }
 
 Status Stream::create() {
   reset();

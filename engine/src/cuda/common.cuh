@@ -40,15 +40,28 @@ namespace ream::cuda {
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
-// Device memory owned by one object. Copy deleted, move allowed.
-class DeviceBuffer {
+// How a Buffer gets and returns its memory. allocate leaves *ptr null on failure and
+// returns a Status naming `what` and the size; free takes what allocate gave.
+struct DeviceMemory {  // cudaMalloc
+  static Status allocate(void** ptr, size_t bytes, const char* what);
+  static void free(void* ptr);
+};
+struct PinnedMemory {  // cudaMallocHost: page-locked host memory, for fast asynchronous copies
+  static Status allocate(void** ptr, size_t bytes, const char* what);
+  static void free(void* ptr);
+};
+
+// Memory of one Kind (DeviceMemory, PinnedMemory) owned by one object. Copy deleted,
+// move allowed.
+template <class Kind>
+class Buffer {
  public:
-  DeviceBuffer() = default;
-  ~DeviceBuffer() { reset(); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+  Buffer() = default;
+  ~Buffer() { reset(); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  Buffer(Buffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) {
       reset();
       ptr_ = std::exchange(o.ptr_, nullptr);
@@ -57,35 +70,18 @@ class DeviceBuffer {
     return *this;
   }
   // Frees what was held and allocates `bytes` (uninitialised). `what` names it in errors.
-  Status allocate(size_t bytes, const char* what);
-  void reset();
-  void* get() const { return ptr_; }
-  template <class T> T* as() const { return static_cast<T*>(ptr_); }
-  size_t size() const { return size_; }
-
- private:
-  void* ptr_ = nullptr;
-  size_t size_ = 0;
-};
-
-// Page-locked host memory (for fast, asynchronous copies). Copy deleted, move allowed.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  ~PinnedBuffer() { reset(); }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  PinnedBuffer(PinnedBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
-    if (this != &o) {
-      reset();
-      ptr_ = std::exchange(o.ptr_, nullptr);
-      size_ = std::exchange(o.size_, 0);
-    }
-    return *this;
+  Status allocate(size_t bytes, const char* what) {
+    reset();
+    if (bytes == 0) return Status();
+    REAM_RETURN_IF_ERROR(Kind::allocate(&ptr_, bytes, what));
+    size_ = bytes;
+    return Status();
   }
-  Status allocate(size_t bytes, const char* what);
-  void reset();
+  void reset() {
+    if (ptr_) Kind::free(ptr_);
+    ptr_ = nullptr;
+    size_ = 0;
+  }
   void* get() const { return ptr_; }
   template <class T> T* as() const { return static_cast<T*>(ptr_); }
   size_t size() const { return size_; }
@@ -94,6 +90,9 @@ class PinnedBuffer {
   void* ptr_ = nullptr;
   size_t size_ = 0;
 };
+
+using DeviceBuffer = Buffer<DeviceMemory>;
+using PinnedBuffer = Buffer<PinnedMemory>;
 
 // One CUDA or cuBLAS handle, destroyed with its owner. Copy deleted, move allowed.
 template <class H, auto Destroy>
