@@ -17,6 +17,7 @@
 
 #include "../domain_common/domain_util.h"
 #include "audit_rules.h"
+#include "ream/plugin_descriptor.h"
 #include "source_files.h"
 
 namespace {
@@ -25,7 +26,7 @@ using nlohmann::json;
 using namespace plugin_util;
 using namespace audit;
 
-constexpr const char* kParams = R"json({
+constexpr char kParams[] = R"json({
   "type": "object",
   "properties": {
     "languages": {"type": "array", "items": {"type": "string"}, "default": [],
@@ -45,7 +46,7 @@ constexpr const char* kParams = R"json({
   "additionalProperties": false
 })json";
 
-constexpr const char* kOutputs = R"json({
+constexpr char kOutputs[] = R"json({
   "counts": {"type": "object", "description": "Issues per severity (critical, high, medium, low, info)"},
   "files_reviewed": {"type": "integer", "description": "Files sent to the model"},
   "files_excluded": {"type": "integer", "description": "Files left out by languages / exclude"},
@@ -460,21 +461,9 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
   })
 }
 
-const ream_plugin kPlugin = {
-    sizeof(ream_plugin),
-    REAM_PLUGIN_ABI_VERSION,
-    REAM_LITERAL("code_audit"),
-    REAM_LITERAL("1.0.0"),
-    REAM_LITERAL("Audits a source tree for security, reliability and performance problems: CWE, severity, file:line "
-                 "located from the quoted code, explanation and fix; results export as SARIF 2.1.0."),
-    {kParams, std::char_traits<char>::length(kParams)},
-    {kOutputs, std::char_traits<char>::length(kOutputs)},
-    plan,
-    reduce,
-};
-
 }  // namespace
 
-extern "C" REAM_PLUGIN_EXPORT const ream_plugin* REAM_PLUGIN_ENTRY(uint32_t host_abi_version) {
-  return host_abi_version == REAM_PLUGIN_ABI_VERSION ? &kPlugin : nullptr;
-}
+REAM_DEFINE_PLUGIN("code_audit", "1.0.0",
+                   "Audits a source tree for security, reliability and performance problems: CWE, severity, file:line "
+                   "located from the quoted code, explanation and fix; results export as SARIF 2.1.0.",
+                   kParams, kOutputs, plan, reduce)

@@ -1,7 +1,8 @@
 /* keyword_spotter: an example ream plugin in plain C99.
  *
  * It shows the whole ABI in one file:
- *  - the descriptor with name, version, description, parameter and output schemas;
+ *  - the descriptor with name, version, description, parameter and output schemas
+ *    (REAM_DEFINE_PLUGIN from ream/plugin_descriptor.h writes it and the entry point);
  *  - plan: one prompt per document, the document first and the question last
  *    (so that prompts over the same document share the engine's prefix cache),
  *    budgeted with the host's token counter and context size, and constrained to
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "ream/plugin.h"
+#include "ream/plugin_descriptor.h"
 
 static const char kParams[] =
     "{\"type\": \"object\", \"properties\": {\"keyword\": {\"type\": \"string\", "
@@ -198,19 +200,8 @@ static ream_status reduce(const ream_host* host, ream_call* call, const ream_red
   return rc;
 }
 
-static const ream_plugin kPlugin = {
-    sizeof(ream_plugin),
-    REAM_PLUGIN_ABI_VERSION,
-    REAM_LITERAL("keyword_spotter"),
-    REAM_LITERAL("0.1.0"),
-    REAM_LITERAL("Example plugin: finds a keyword in each document and asks the model why it matters."),
-    {kParams, sizeof kParams - 1},
-    {kOutputs, sizeof kOutputs - 1},
-    plan,
-    reduce,
-};
-
-REAM_PLUGIN_EXPORT const ream_plugin* REAM_PLUGIN_ENTRY(uint32_t host_abi_version) {
-  /* Refuse hosts of another major version: the descriptor layout may differ. */
-  return host_abi_version == REAM_PLUGIN_ABI_VERSION ? &kPlugin : NULL;
-}
+/* The descriptor and the one exported symbol, REAM_PLUGIN_ENTRY, which hands the
+ * descriptor only to a host of this ABI version (ream/plugin_descriptor.h). */
+REAM_DEFINE_PLUGIN("keyword_spotter", "0.1.0",
+                   "Example plugin: finds a keyword in each document and asks the model why it matters.",
+                   kParams, kOutputs, plan, reduce)

@@ -21,6 +21,7 @@
 #include "diligence_checklist.h"
 #include "diligence_prompts.h"
 #include "figures.h"
+#include "ream/plugin_descriptor.h"
 
 namespace {
 
@@ -28,7 +29,7 @@ using nlohmann::json;
 using namespace plugin_util;
 using namespace diligence;
 
-constexpr const char* kParams = R"json({
+constexpr char kParams[] = R"json({
   "type": "object",
   "properties": {
     "areas": {"type": "array", "items": {"type": "string"}, "default": [],
@@ -48,7 +49,7 @@ constexpr const char* kParams = R"json({
   "additionalProperties": false
 })json";
 
-constexpr const char* kOutputs = R"json({
+constexpr char kOutputs[] = R"json({
   "checklist": {"type": "array", "description": "Per area and item: status (concern, satisfactory, not_addressed), answer"},
   "figures": {"type": "array", "description": "Key figures: area, name, value, unit, period, amount (base units), quote, document"},
   "red_flags": {"type": "array", "description": "Red flags, most severe first: area, title, severity, amount, below_materiality"},
@@ -448,22 +449,10 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
   })
 }
 
-const ream_plugin kPlugin = {
-    sizeof(ream_plugin),
-    REAM_PLUGIN_ABI_VERSION,
-    REAM_LITERAL("financial_diligence"),
-    REAM_LITERAL("1.0.0"),
-    REAM_LITERAL("Due diligence over filings (10-K and the like) against a thirteen-area checklist: checklist answers, "
-                 "key figures with the sentence or table row they come from, red flags with severity against a "
-                 "materiality threshold, and cross-section / cross-document consistency questions."),
-    {kParams, std::char_traits<char>::length(kParams)},
-    {kOutputs, std::char_traits<char>::length(kOutputs)},
-    plan,
-    reduce,
-};
-
 }  // namespace
 
-extern "C" REAM_PLUGIN_EXPORT const ream_plugin* REAM_PLUGIN_ENTRY(uint32_t host_abi_version) {
-  return host_abi_version == REAM_PLUGIN_ABI_VERSION ? &kPlugin : nullptr;
-}
+REAM_DEFINE_PLUGIN("financial_diligence", "1.0.0",
+                   "Due diligence over filings (10-K and the like) against a thirteen-area checklist: checklist answers, "
+                   "key figures with the sentence or table row they come from, red flags with severity against a "
+                   "materiality threshold, and cross-section / cross-document consistency questions.",
+                   kParams, kOutputs, plan, reduce)

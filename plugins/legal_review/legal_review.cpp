@@ -17,6 +17,7 @@
 
 #include "../domain_common/domain_util.h"
 #include "legal_prompts.h"
+#include "ream/plugin_descriptor.h"
 
 namespace {
 
@@ -24,7 +25,7 @@ using nlohmann::json;
 using namespace plugin_util;
 using namespace legal;
 
-constexpr const char* kParams = R"json({
+constexpr char kParams[] = R"json({
   "type": "object",
   "properties": {
     "categories": {"type": "array", "items": {"type": "string"}, "default": [],
@@ -47,7 +48,7 @@ constexpr const char* kParams = R"json({
   "additionalProperties": false
 })json";
 
-constexpr const char* kOutputs = R"json({
+constexpr char kOutputs[] = R"json({
   "categories": {"type": "array", "description": "One entry per reviewed category: category, found, answer, normalized_answer, risk, rationale, fallback, clauses"},
   "flagged": {"type": "array", "description": "Categories at or above the client's risk threshold, highest risk first"},
   "executive_summary": {"type": "string", "description": "The executive summary (or a plain digest when the model's could not be used)"},
@@ -375,22 +376,10 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
   })
 }
 
-const ream_plugin kPlugin = {
-    sizeof(ream_plugin),
-    REAM_PLUGIN_ABI_VERSION,
-    REAM_LITERAL("legal_review"),
-    REAM_LITERAL("1.0.0"),
-    REAM_LITERAL("Reviews contracts clause by clause against the 41 CUAD categories (or a subset) for the party we "
-                 "represent: clauses found with verified quotes, normalised answers, risk with rationale, suggested "
-                 "fallback positions, and an executive summary."),
-    {kParams, std::char_traits<char>::length(kParams)},
-    {kOutputs, std::char_traits<char>::length(kOutputs)},
-    plan,
-    reduce,
-};
-
 }  // namespace
 
-extern "C" REAM_PLUGIN_EXPORT const ream_plugin* REAM_PLUGIN_ENTRY(uint32_t host_abi_version) {
-  return host_abi_version == REAM_PLUGIN_ABI_VERSION ? &kPlugin : nullptr;
-}
+REAM_DEFINE_PLUGIN("legal_review", "1.0.0",
+                   "Reviews contracts clause by clause against the 41 CUAD categories (or a subset) for the party we "
+                   "represent: clauses found with verified quotes, normalised answers, risk with rationale, suggested "
+                   "fallback positions, and an executive summary.",
+                   kParams, kOutputs, plan, reduce)

@@ -9,13 +9,14 @@
 #include <string>
 
 #include "plugin_util.h"
+#include "ream/plugin_descriptor.h"
 
 namespace {
 
 using nlohmann::json;
 using namespace plugin_util;
 
-constexpr const char* kParams = R"json({
+constexpr char kParams[] = R"json({
   "type": "object",
   "properties": {
     "questions": {"type": "array", "items": {"type": "string"}, "minItems": 1,
@@ -31,7 +32,7 @@ constexpr const char* kParams = R"json({
   "additionalProperties": false
 })json";
 
-constexpr const char* kOutputs = R"json({
+constexpr char kOutputs[] = R"json({
   "answers": {"type": "array", "description": "One entry per question and document (part): question, document, answer, found, confidence, quotes, or error"},
   "answered": {"type": "integer", "description": "Replies that parsed"},
   "unparsed": {"type": "integer", "description": "Replies that did not parse (see the step's warnings)"}
@@ -238,21 +239,9 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
   })
 }
 
-const ream_plugin kPlugin = {
-    sizeof(ream_plugin),
-    REAM_PLUGIN_ABI_VERSION,
-    REAM_LITERAL("long_qa"),
-    REAM_LITERAL("1.0.0"),
-    REAM_LITERAL("Answers questions over long documents with evidence quotes located in the source. "
-                 "Documents longer than the context are asked part by part."),
-    {kParams, std::char_traits<char>::length(kParams)},
-    {kOutputs, std::char_traits<char>::length(kOutputs)},
-    plan,
-    reduce,
-};
-
 }  // namespace
 
-extern "C" REAM_PLUGIN_EXPORT const ream_plugin* REAM_PLUGIN_ENTRY(uint32_t host_abi_version) {
-  return host_abi_version == REAM_PLUGIN_ABI_VERSION ? &kPlugin : nullptr;
-}
+REAM_DEFINE_PLUGIN("long_qa", "1.0.0",
+                   "Answers questions over long documents with evidence quotes located in the source. "
+                   "Documents longer than the context are asked part by part.",
+                   kParams, kOutputs, plan, reduce)

@@ -10,13 +10,14 @@
 #include <string>
 
 #include "plugin_util.h"
+#include "ream/plugin_descriptor.h"
 
 namespace {
 
 using nlohmann::json;
 using namespace plugin_util;
 
-constexpr const char* kParams = R"json({
+constexpr char kParams[] = R"json({
   "type": "object",
   "properties": {
     "max_words": {"type": "integer", "minimum": 10, "maximum": 5000, "default": 200,
@@ -31,7 +32,7 @@ constexpr const char* kParams = R"json({
   "additionalProperties": false
 })json";
 
-constexpr const char* kOutputs = R"json({
+constexpr char kOutputs[] = R"json({
   "summary": {"type": "string", "description": "The summary (documents separated by headings when several)"},
   "parts": {"type": "integer", "description": "How many parts the documents were split into"},
   "unparsed": {"type": "integer", "description": "Replies given up on (see the step's warnings)"}
@@ -248,21 +249,9 @@ ream_status reduce(const ream_host* host, ream_call* call, const ream_reduce_inp
   })
 }
 
-const ream_plugin kPlugin = {
-    sizeof(ream_plugin),
-    REAM_PLUGIN_ABI_VERSION,
-    REAM_LITERAL("summarize"),
-    REAM_LITERAL("1.0.0"),
-    REAM_LITERAL("Summarises each document; documents longer than the context are summarised in parts "
-                 "that are then combined (map-reduce)."),
-    {kParams, std::char_traits<char>::length(kParams)},
-    {kOutputs, std::char_traits<char>::length(kOutputs)},
-    plan,
-    reduce,
-};
-
 }  // namespace
 
-extern "C" REAM_PLUGIN_EXPORT const ream_plugin* REAM_PLUGIN_ENTRY(uint32_t host_abi_version) {
-  return host_abi_version == REAM_PLUGIN_ABI_VERSION ? &kPlugin : nullptr;
-}
+REAM_DEFINE_PLUGIN("summarize", "1.0.0",
+                   "Summarises each document; documents longer than the context are summarised in parts "
+                   "that are then combined (map-reduce).",
+                   kParams, kOutputs, plan, reduce)
