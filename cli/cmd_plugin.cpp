@@ -72,8 +72,14 @@ std::vector<plugins::Reply> answer(const std::vector<plugins::Prompt>& prompts, 
   for (const plugins::Prompt& p : prompts) {
     plugins::Reply r{p.key, reply_text, "stop", 0, 0, 0};
     if (model) {
-      flow::ModelRequest req{p.messages, p.text, {}, "plugin check " + p.key, p.constraint};
+      flow::ModelRequest req;
+      req.messages = p.messages;
+      req.text = p.text;
+      req.tag = "plugin check " + p.key;
+      req.sampling = model->default_sampling();
+      req.sampling.constraint = p.constraint;
       req.sampling.max_tokens = p.max_tokens > 0 ? p.max_tokens : 256;
+      if (p.temperature >= 0) req.sampling.temperature = p.temperature;
       std::mutex mu;
       std::condition_variable cv;
       bool done = false;

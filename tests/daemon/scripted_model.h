@@ -35,6 +35,14 @@ class ScriptedModelClient : public flow::ModelClient {
   int64_t count_tokens(std::string_view text) const override { return static_cast<int64_t>(text.size() / 4 + 1); }
   int64_t context_size() const override { return context_; }
   int64_t prompt_overhead() const override { return 8; }
+  // Qwen3-Instruct-2507's generation_config.json, as a real model directory would give.
+  SamplingParams default_sampling() const override {
+    SamplingParams s;
+    s.temperature = 0.7f;
+    s.top_p = 0.8f;
+    s.top_k = 20;
+    return s;
+  }
 
   Result<uint64_t> submit(const flow::ModelRequest& request, std::function<void(flow::ModelReply)> done) override {
     uint64_t id;

@@ -7,9 +7,13 @@
 //
 // The end-to-end proof of issue 12: the three domain workflows over real documents
 // finish with zero unusable replies, every reply valid against its step's schema.
+//
+// The same path carries sampling (issue 15): a request's SamplingParams are the model's
+// generation_config.json values under the workflow's and the step's engine settings.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "../plugins_domain/ajv.h"
@@ -32,6 +36,7 @@ struct Seen {
   std::string tag;
   Constraint constraint;
   std::string text;
+  SamplingParams sampling;  // as the engine received it
 };
 
 class RecordingEngine : public Engine {
@@ -42,7 +47,7 @@ class RecordingEngine : public Engine {
     {
       std::lock_guard lock(mu_);
       index = seen_.size();
-      seen_.push_back({request.tag, request.sampling.constraint, ""});
+      seen_.push_back({request.tag, request.sampling.constraint, "", request.sampling});
     }
     return inner_->submit(std::move(request), [this, index, callback](const StreamEvent& ev) {
       {
@@ -79,9 +84,9 @@ class ReplyConstraints : public ::testing::Test {
     host_.load_dirs({REAM_BUILD_PLUGIN_DIR, std::string(REAM_TEST_PLUGIN_DIR) + "/good"});
     store_ = std::move(store::Store::open(dir_.path("ream.db"))).value();
   }
-  void use_engine(int64_t max_model_len) {
+  void use_engine(int64_t max_model_len, const std::string& model_dir = ream::testing::tiny_model_dir()) {
     EngineOptions o;
-    o.model = ream::testing::tiny_model_dir();
+    o.model = model_dir;
     o.num_threads = 2;
     o.max_model_len = max_model_len;
     auto e = Engine::create(o);
@@ -103,6 +108,15 @@ class ReplyConstraints : public ::testing::Test {
     auto r = job_result_json(*store_, *id);
     return r.ok() ? *r : json();
   }
+  // Runs a workflow of testkit steps over one small document and expects it to succeed:
+  // `engine` is the workflow's engine mapping, `steps` its steps (YAML, ${{ inputs.doc }}).
+  json run_testkit(const std::string& name, const std::string& engine, const std::string& steps) {
+    const std::string wf = dir_.write(name + ".yaml", "name: " + name + "\ninputs:\n  doc: {type: document}\nengine: " +
+                                                          engine + "\nsteps:\n" + steps);
+    json r = run(wf, {{"doc", dir_.write("d.txt", "Some document text for the test plugin.")}});
+    EXPECT_TRUE(r.is_object() && r["job"]["status"] == "succeeded") << r.dump();
+    return r;
+  }
   // The request whose tag ends with " KEY" (the prompt's key).
   const Seen* request(const std::vector<Seen>& seen, const std::string& key) {
     for (const Seen& s : seen) {
@@ -122,12 +136,7 @@ class ReplyConstraints : public ::testing::Test {
 TEST_F(ReplyConstraints, APluginsSchemaAndTheStepsReplySchemaReachTheEngineRequest) {
   const std::string plugin_schema =
       R"({"type":"object","properties":{"verdict":{"type":"string","enum":["yes","no"]}},"required":["verdict"],"additionalProperties":false})";
-  const std::string wf = dir_.write("constrained.yaml", R"(name: constrained
-inputs:
-  doc: {type: document}
-engine: {max_tokens: 4}
-steps:
-  - id: a
+  run_testkit("constrained", "{max_tokens: 4}", R"(  - id: a
     plugin: testkit
     documents: ${{ inputs.doc }}
     with: {prompts: 2, constraint: ')" + plugin_schema + R"('}
@@ -137,9 +146,6 @@ steps:
       required: [note]
       additionalProperties: false
 )");
-  json r = run(wf, {{"doc", dir_.write("d.txt", "Some document text for the test plugin.")}});
-  ASSERT_TRUE(r.is_object());
-  EXPECT_EQ(r["job"]["status"], "succeeded") << r["job"]["error"];
   const auto seen = engine_->seen();
   ASSERT_EQ(seen.size(), 2u);
   // k0 carries the plugin's own schema, byte for byte.
@@ -221,6 +227,74 @@ TEST_F(ReplyConstraints, EndToEndProofZeroUnusableRepliesOverRealDocuments) {
       EXPECT_TRUE(out["instances"][i]["ok"].get<bool>()) << run_spec.workflow << " " << seen[before + i].tag << ": "
                                                         << out["instances"][i]["errors"];
     }
+  }
+}
+
+// A tiny random model whose generation_config.json asks for sampling values no code of
+// ream uses as a default, so a test can tell where a request's values came from.
+std::string model_with_generation_config(const test::TempDir& dir, const json& sampling) {
+  InitModelOptions o;
+  o.shape = "tiny";
+  o.out_dir = dir.path("gen-model");
+  o.seed = 7;
+  o.tokenizer_dir = REAM_TOKENIZER_DIR;
+  o.dtype = DType::kF32;
+  const Status st = init_random_model(o);
+  EXPECT_TRUE(st.ok()) << st.to_string();
+  const std::string path = o.out_dir + "/generation_config.json";
+  json gen = json::parse(std::ifstream(path));
+  gen.update(sampling);
+  std::ofstream(path) << gen.dump(2);
+  return o.out_dir;
+}
+
+const json kGenerationSampling = {{"do_sample", true}, {"temperature", 0.55}, {"top_p", 0.65},
+                                  {"top_k", 7}, {"min_p", 0.05}, {"repetition_penalty", 1.15}};
+
+TEST_F(ReplyConstraints, AStepWithoutSamplingSettingsUsesTheModelsGenerationConfig) {
+  use_engine(2048, model_with_generation_config(dir_, kGenerationSampling));
+  run_testkit("plain", "{max_tokens: 4}", R"(  - id: a
+    plugin: testkit
+    documents: ${{ inputs.doc }}
+    with: {prompts: 1}
+)");
+  const auto seen = engine_->seen();
+  const Seen* k0 = request(seen, "k0");
+  ASSERT_TRUE(k0);
+  EXPECT_FLOAT_EQ(k0->sampling.temperature, 0.55f);
+  EXPECT_FLOAT_EQ(k0->sampling.top_p, 0.65f);
+  EXPECT_EQ(k0->sampling.top_k, 7);
+  EXPECT_FLOAT_EQ(k0->sampling.min_p, 0.05f);
+  EXPECT_FLOAT_EQ(k0->sampling.repetition_penalty, 1.15f);
+  EXPECT_EQ(k0->sampling.max_tokens, 4);
+  EXPECT_FALSE(k0->sampling.has_seed);
+}
+
+TEST_F(ReplyConstraints, TheWorkflowsAndTheStepsEngineSettingsWinOverTheModels) {
+  use_engine(2048, model_with_generation_config(dir_, kGenerationSampling));
+  run_testkit("tuned", "{max_tokens: 4, temperature: 0.2, seed: 11}", R"(  - id: a
+    plugin: testkit
+    documents: ${{ inputs.doc }}
+    with: {prompts: 1}
+    engine: {top_k: 3, repetition_penalty: 1.0}
+  - id: b
+    plugin: testkit
+    needs: [a]
+    documents: ${{ inputs.doc }}
+    with: {prompts: 1}
+)");
+  const auto seen = engine_->seen();
+  ASSERT_EQ(seen.size(), 2u);
+  for (const Seen& s : seen) {
+    SCOPED_TRACE(s.tag);
+    const bool step_a = s.tag.find("step a") != std::string::npos;
+    EXPECT_FLOAT_EQ(s.sampling.temperature, 0.2f);                      // the workflow's
+    EXPECT_EQ(s.sampling.top_k, step_a ? 3 : 7);                        // step a's, else the model's
+    EXPECT_FLOAT_EQ(s.sampling.repetition_penalty, step_a ? 1.0f : 1.15f);
+    EXPECT_FLOAT_EQ(s.sampling.top_p, 0.65f);                           // the model's
+    EXPECT_FLOAT_EQ(s.sampling.min_p, 0.05f);
+    EXPECT_TRUE(s.sampling.has_seed);
+    EXPECT_EQ(s.sampling.seed, 11u);
   }
 }
 

@@ -41,18 +41,8 @@ Result<uint64_t> EngineModelClient::submit(const ModelRequest& request, std::fun
   }
   gen.priority = Priority::kBatch;
   gen.tag = request.tag;
+  gen.sampling = request.sampling;
   SamplingParams& s = gen.sampling;
-  s.temperature = request.sampling.temperature;
-  s.top_p = request.sampling.top_p;
-  s.top_k = request.sampling.top_k;
-  s.min_p = request.sampling.min_p;
-  s.presence_penalty = request.sampling.presence_penalty;
-  s.repetition_penalty = request.sampling.repetition_penalty;
-  s.constraint = request.constraint;
-  if (request.sampling.seed) {
-    s.seed = *request.sampling.seed;
-    s.has_seed = true;
-  }
   int64_t room = engine_.max_model_len() - static_cast<int64_t>(gen.prompt.size());
   if (room <= 0) {
     return invalid_argument("the prompt has " + std::to_string(gen.prompt.size()) +

@@ -19,6 +19,7 @@ class EngineModelClient : public ModelClient {
   int64_t count_tokens(std::string_view text) const override;
   int64_t context_size() const override;
   int64_t prompt_overhead() const override { return overhead_; }
+  SamplingParams default_sampling() const override { return engine_.default_sampling(); }
   Result<uint64_t> submit(const ModelRequest& request, std::function<void(ModelReply)> done) override;
   void cancel(uint64_t id) override;
 

@@ -59,10 +59,10 @@ class JobRun {
   std::vector<std::string> select_documents(const Template* source, const json& ctx) const;
   plugins::Document whole_document(const std::string& key) const;
   void plan_documents();
-  Sampling step_sampling(const Step& step, const json& ctx) const {
+  SamplingParams step_sampling(const Step& step, const json& ctx) const {
     json merged = engine_;
     merged.update(resolve_value(step.engine, ctx));
-    return sampling_from(merged);
+    return sampling_from(merged, model_.default_sampling());
   }
   void finish_step(size_t index);
   void worker();
@@ -203,7 +203,7 @@ plugins::Document JobRun::whole_document(const std::string& key) const {
 // At a job's first start: how each document fits the context with the workflow's
 // reply limit (one pass, or how many chunks of how many tokens), as events.
 void JobRun::plan_documents() {
-  const int64_t budget = context_budget(model_, sampling_from(engine_));
+  const int64_t budget = context_budget(model_, sampling_from(engine_, model_.default_sampling()));
   for (const std::string& key : doc_keys_) {
     auto plan = plan_document(model_, docs_.at(key), budget, -1);
     if (!plan.ok()) {
@@ -255,7 +255,7 @@ Status JobRun::expand(size_t index) {
     }
   } else {
     std::vector<std::string> keys = select_documents(&step.foreach.source, ctx_);
-    Sampling sampling = step_sampling(step, ctx_);
+    SamplingParams sampling = step_sampling(step, ctx_);
     for (const std::string& key : keys) {
       plugins::Document whole = whole_document(key);
       if (step.foreach.kind == ForeachKind::kDocuments) {

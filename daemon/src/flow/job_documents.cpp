@@ -35,7 +35,7 @@ std::shared_ptr<const ingest::Document> document_from_record(store::DocumentReco
   return doc;
 }
 
-int64_t context_budget(const ModelClient& model, const Sampling& sampling) {
+int64_t context_budget(const ModelClient& model, const SamplingParams& sampling) {
   int64_t budget = model.context_size() - sampling.max_tokens - model.prompt_overhead() - 512;
   return std::max<int64_t>(budget, 256);
 }

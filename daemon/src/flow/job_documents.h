@@ -25,7 +25,7 @@ std::shared_ptr<const ingest::Document> document_from_record(store::DocumentReco
 
 // Tokens of document text one prompt may hold: the context minus the reply's
 // max_tokens, the chat template and a margin for the plugin's own words (at least 256).
-int64_t context_budget(const ModelClient& model, const Sampling& sampling);
+int64_t context_budget(const ModelClient& model, const SamplingParams& sampling);
 
 // The overlap a plan uses: `overlap` when >= 0, else automatic (1/16 of the
 // budget, at most 512).

@@ -8,26 +8,15 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "plugins/plugin_host.h"
+#include "ream/engine/sampling.h"
 #include "ream/engine/status.h"
 
 namespace ream::flow {
-
-struct Sampling {
-  float temperature = 0.7f;
-  float top_p = 0.8f;
-  int top_k = 20;
-  float min_p = 0.0f;
-  float presence_penalty = 0.0f;
-  float repetition_penalty = 1.0f;
-  int max_tokens = 1024;
-  std::optional<uint64_t> seed;
-};
 
 // How far one request has come. Each number only grows for a request, except that a
 // model may report prefilled tokens lower again after recomputing (a preemption).
@@ -40,9 +29,12 @@ struct ModelProgress {
 struct ModelRequest {
   std::vector<plugins::Message> messages;  // rendered with the chat template; or
   std::string text;                        // a raw prompt when messages is empty
-  Sampling sampling;
+  // The engine's own parameters: the model's defaults (ModelClient::default_sampling)
+  // under the workflow's and step's engine settings. sampling.constraint is what the
+  // reply must be (the prompt's own, else the step's reply_schema); max_tokens is
+  // clipped to what the prompt leaves of the context.
+  SamplingParams sampling;
   std::string tag;                         // "job 3 step ask[2] q-1", for logs
-  Constraint constraint;                   // what the reply must be (the prompt's own, else the step's reply_schema)
   // Optional: called inside submit() with the prompt's length (nothing prefilled yet),
   // then on the model's thread after each prefill chunk and each generated token, before
   // `done`. Keep it short.
@@ -67,6 +59,9 @@ class ModelClient {
   virtual int64_t context_size() const = 0;
   // Tokens the chat template adds around a short conversation.
   virtual int64_t prompt_overhead() const = 0;
+  // The model's sampling defaults (its generation_config.json), which a workflow's
+  // engine settings override key by key.
+  virtual SamplingParams default_sampling() const = 0;
   // Starts a request. On success `done` is called exactly once, later or inside
   // this call; on failure it is never called.
   virtual Result<uint64_t> submit(const ModelRequest& request,

@@ -96,8 +96,8 @@ Status run_prompts(const AttemptEnv& env, const std::vector<plugins::Prompt>& pr
     req.sampling = env.sampling;
     if (p.max_tokens > 0) req.sampling.max_tokens = p.max_tokens;
     if (p.temperature >= 0) req.sampling.temperature = p.temperature;
+    req.sampling.constraint = p.constraint;
     req.tag = env.tag + " " + p.key;
-    req.constraint = p.constraint;
     Progress* progress = env.progress;
     if (progress) {
       progress->add_reply_limit(req.sampling.max_tokens);
@@ -245,19 +245,22 @@ json resolve_value(const json& value, const json& context) {
   return value;
 }
 
-Sampling sampling_from(const json& e) {
-  Sampling s;
+SamplingParams sampling_from(const json& e, SamplingParams base) {
+  SamplingParams& s = base;
   auto num = [&](const char* key, double fallback) {
     return e.contains(key) && e[key].is_number() ? e[key].get<double>() : fallback;
   };
   s.temperature = static_cast<float>(num("temperature", s.temperature));
   s.top_p = static_cast<float>(num("top_p", s.top_p));
-  s.top_k = static_cast<int>(num("top_k", s.top_k));
+  s.top_k = static_cast<int32_t>(num("top_k", s.top_k));
   s.min_p = static_cast<float>(num("min_p", s.min_p));
   s.presence_penalty = static_cast<float>(num("presence_penalty", s.presence_penalty));
   s.repetition_penalty = static_cast<float>(num("repetition_penalty", s.repetition_penalty));
-  s.max_tokens = static_cast<int>(num("max_tokens", s.max_tokens));
-  if (e.contains("seed") && e["seed"].is_number()) s.seed = e["seed"].get<uint64_t>();
+  s.max_tokens = static_cast<int32_t>(num("max_tokens", s.max_tokens));
+  if (e.contains("seed") && e["seed"].is_number()) {
+    s.seed = e["seed"].get<uint64_t>();
+    s.has_seed = true;
+  }
   return s;
 }
 

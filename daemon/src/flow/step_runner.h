@@ -52,7 +52,7 @@ struct AttemptEnv {
   ModelClient* model = nullptr;
   const std::map<std::string, JobDoc>* docs = nullptr;  // by key
   nlohmann::json context;                               // expression context (item set)
-  Sampling sampling;                                    // workflow + step engine settings
+  SamplingParams sampling;                              // model defaults < workflow < step engine settings
   std::chrono::steady_clock::time_point deadline;       // max() = none
   double timeout_s = 0;
   const std::atomic<bool>* cancel = nullptr;
@@ -75,7 +75,8 @@ nlohmann::json resolve_value(const nlohmann::json& value, const nlohmann::json& 
 store::EvidenceRecord locate_evidence(const plugins::Evidence& evidence, const RunUnit& unit,
                                       const std::map<std::string, JobDoc>& docs);
 
-// Sampling settings from resolved engine JSON (workflow defaults then step overrides).
-Sampling sampling_from(const nlohmann::json& engine);
+// `base` (the model's defaults, ModelClient::default_sampling) with the keys of resolved
+// engine JSON (the workflow's settings, then the step's) put over it.
+SamplingParams sampling_from(const nlohmann::json& engine, SamplingParams base);
 
 }  // namespace ream::flow

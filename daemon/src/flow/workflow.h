@@ -116,7 +116,9 @@ Result<Workflow> load_workflow(const std::string& path, const PluginCatalog& cat
 // values an expression over the inputs gives.
 std::string engine_value_error(const std::string& key, const nlohmann::json& v);
 
-// The engine defaults a workflow gets when it sets none (Qwen3-2507's recommendation).
+// The engine settings a workflow gets when it sets none: only max_tokens (1024). Sampling
+// (temperature, top_p, top_k, min_p, ...) comes from the model's generation_config.json
+// (ModelClient::default_sampling) unless the workflow or a step sets it.
 nlohmann::json default_engine_settings();
 
 }  // namespace ream::flow

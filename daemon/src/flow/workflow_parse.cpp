@@ -418,7 +418,7 @@ const InputSpec* Workflow::find_input(const std::string& name) const {
 }
 
 json default_engine_settings() {
-  return {{"temperature", 0.7}, {"top_p", 0.8}, {"top_k", 20}, {"min_p", 0.0}, {"max_tokens", 1024}};
+  return {{"max_tokens", 1024}};
 }
 
 Result<Workflow> parse_workflow(const std::string& source, const std::string& path,
