@@ -19,6 +19,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "daemon_harness.h"
 
@@ -303,25 +304,50 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-// docs/operations.md's limits table lists every http, documents and queue setting of
-// etc/reamd.yaml (whose values are the embedded defaults) with the same default.
-TEST(DaemonLimitsDocs, TheLimitsTableListsEverySettingWithItsDefault) {
+struct YamlSetting {
+  std::string section, key, value;  // value: up to a space, '#' or '[' ("" for lists)
+};
+
+// The `  key: value` settings of etc/reamd.yaml (whose values are the embedded defaults).
+std::vector<YamlSetting> reamd_yaml_settings() {
   const std::string yaml = read_file(std::string(REAM_SOURCE_DIR) + "/etc/reamd.yaml");
-  const std::string doc = read_file(std::string(REAM_SOURCE_DIR) + "/docs/operations.md");
-  const std::regex section(R"(^([a-z_]+):\s*(#.*)?$)"), entry(R"(^  ([a-z_]+): ([^ #\[]+))");
+  const std::regex section(R"(^([a-z_]+):\s*(#.*)?$)"), entry(R"(^  ([a-z_]+): ?([^ #\[]*))");
+  std::vector<YamlSetting> out;
   std::string current;
-  int checked = 0;
   std::istringstream in(yaml);
   for (std::string line; std::getline(in, line);) {
     std::smatch m;
     if (std::regex_match(line, m, section)) current = m[1];
-    if (current != "http" && current != "documents" && current != "queue") continue;
-    if (!std::regex_search(line, m, entry)) continue;
-    const std::string row = "| `" + current + "." + std::string(m[1]) + "` | " + std::string(m[2]);
+    else if (std::regex_search(line, m, entry)) out.push_back({current, m[1], m[2]});
+  }
+  return out;
+}
+
+// docs/operations.md's limits table lists every http, documents and queue setting of
+// etc/reamd.yaml with the same default.
+TEST(DaemonLimitsDocs, TheLimitsTableListsEverySettingWithItsDefault) {
+  const std::string doc = read_file(std::string(REAM_SOURCE_DIR) + "/docs/operations.md");
+  int checked = 0;
+  for (const YamlSetting& s : reamd_yaml_settings()) {
+    if ((s.section != "http" && s.section != "documents" && s.section != "queue") || s.value.empty()) continue;
+    const std::string row = "| `" + s.section + "." + s.key + "` | " + s.value;
     EXPECT_NE(doc.find(row), std::string::npos) << row;
     ++checked;
   }
   EXPECT_GE(checked, 20);
+}
+
+// Every engine option etc/reamd.yaml lists is named in docs/operations.md's paragraph
+// on the engine's options (engine.* settings that are limits are in the table above too).
+TEST(DaemonLimitsDocs, EveryEngineSettingOfReamdYamlIsDocumented) {
+  const std::string doc = read_file(std::string(REAM_SOURCE_DIR) + "/docs/operations.md");
+  int checked = 0;
+  for (const YamlSetting& s : reamd_yaml_settings()) {
+    if (s.section != "engine") continue;
+    EXPECT_NE(doc.find("`" + s.key + "`"), std::string::npos) << "engine." << s.key;
+    ++checked;
+  }
+  EXPECT_GE(checked, 14);
 }
 
 }  // namespace

@@ -244,8 +244,8 @@ TEST(DaemonAuth, AutoModeOnLoopbackWithoutKeysStaysOpenAndDisabledWithKeysIsRefu
 }
 
 // Every engine option is a reamd.yaml setting (engine.kv_block_size, batch_invariant,
-// interactive_batch_chunk, ... reach the engine), and a bad value refuses the start with
-// the key named.
+// interactive_batch_chunk, ... reach the engine), and a bad value or an unknown key refuses
+// the start with the key named.
 TEST(DaemonOps, EngineOptionsComeFromTheConfig) {
   TempDir tmp;
   Daemon d(tmp.path() + "/data");
@@ -259,7 +259,7 @@ TEST(DaemonOps, EngineOptionsComeFromTheConfig) {
   EXPECT_EQ(d.wait_exit(), 0);
 
   for (const std::string& bad : {std::string("interactive_batch_chunk: -1"), std::string("kv_block_size: 0"),
-                                 std::string("batch_invariant: maybe")}) {
+                                 std::string("batch_invariant: maybe"), std::string("kv_blok_size: 8")}) {
     SCOPED_TRACE(bad);
     const std::string cfg = tmp.path() + "/c.yaml", out = tmp.path() + "/out";
     std::ofstream(cfg) << "data_dir: " << tmp.path() << "\nengine:\n  " << bad << "\n";
