@@ -24,6 +24,7 @@
 //     fill the GPU (small batch, long context); choosing it changes timing, not results.
 #include "cuda/attention.cuh"
 #include "cuda/attention_math.cuh"
+#include "cuda/pdl.cuh"
 
 #include <algorithm>
 #include <cmath>
@@ -78,6 +79,8 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* k_s = reinterpret_cast<bf16*>(smem_raw);  // [2][KT][LDS]
   bf16* v_s = k_s + 2 * KT * LDS;                 // [2][KT][LDS]
+  pdl_launch_dependents();
+  pdl_wait();
 
   const AttnWork w = a.work[blockIdx.x];
   const AttnSeq s = a.seqs[w.seq];
@@ -222,6 +225,8 @@ __global__ void __launch_bounds__(32 * kCombineRowsPerBlock) attention_combine_k
   constexpr int DPL = HD >= 32 ? HD / 32 : 1;  // head dims per lane
   constexpr int kAhead = 8;                     // pieces whose partial outputs are in flight
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  pdl_launch_dependents();
+  pdl_wait();
   const AttnWork w = a.work[blockIdx.x];
   const AttnSeq s = a.seqs[w.seq];
   const int kvh = blockIdx.y;
@@ -362,12 +367,12 @@ Status launch_paged_attention_hd(const AttentionArgs& a, cudaStream_t stream) {
     r.piece0 = round * a.num_splits;
     r.first_round = round == 0;
     r.last_round = round + 1 == rounds;
-    paged_attention_kernel<HD><<<grid, r.rows * 2, kSmem, stream>>>(r);  // 16 rows per warp
-    CUDA_CHECK_LAUNCH("paged_attention_kernel");
+    REAM_RETURN_IF_ERROR(launch_pdl("paged_attention_kernel", paged_attention_kernel<HD>, grid, dim3(r.rows * 2), kSmem,
+                                    stream, r));  // 16 rows per warp
     if (a.num_splits > 1) {
       const dim3 cgrid(a.n_work, a.n_kv_heads, (r.rows + kCombineRowsPerBlock - 1) / kCombineRowsPerBlock);
-      attention_combine_kernel<HD><<<cgrid, 32 * kCombineRowsPerBlock, 0, stream>>>(r);
-      CUDA_CHECK_LAUNCH("attention_combine_kernel");
+      REAM_RETURN_IF_ERROR(launch_pdl("attention_combine_kernel", attention_combine_kernel<HD>, cgrid,
+                                      dim3(32 * kCombineRowsPerBlock), 0, stream, r));
     }
   }
   return Status();

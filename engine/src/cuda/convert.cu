@@ -1,6 +1,7 @@
 // Element-wise dtype conversion on the device: checkpoints in F32 or F16 are uploaded
 // raw, chunk by chunk, and converted here (bf16 for matrices, fp32 for norm weights).
 #include "cuda/convert.cuh"
+#include "cuda/pdl.cuh"
 
 #include <cuda_fp16.h>
 
@@ -24,6 +25,8 @@ __global__ void convert_to_bf16_kernel(int dtype, const void* __restrict__ src, 
 }
 
 __global__ void convert_to_f32_kernel(int dtype, const void* __restrict__ src, int64_t n, float* __restrict__ dst) {
+  pdl_launch_dependents();
+  pdl_wait();
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
     dst[i] = load_as_f32(dtype, src, i);
@@ -46,9 +49,8 @@ Status launch_convert_to_bf16(DType dtype, const void* src, int64_t n, bf16* dst
 
 Status launch_convert_to_f32(DType dtype, const void* src, int64_t n, float* dst, cudaStream_t stream) {
   if (n == 0) return Status();
-  convert_to_f32_kernel<<<grid_for(n), 256, 0, stream>>>(dtype_code(dtype), src, n, dst);
-  CUDA_CHECK_LAUNCH("convert_to_f32_kernel");
-  return Status();
+  return launch_pdl("convert_to_f32_kernel", convert_to_f32_kernel, dim3(grid_for(n)), dim3(256), 0, stream,
+                    dtype_code(dtype), src, n, dst);
 }
 
 }  // namespace ream::cuda

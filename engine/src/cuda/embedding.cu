@@ -2,6 +2,7 @@
 // the sequences that sample, before the LM head): the same copy of whole rows. One block
 // per output row; 16-byte accesses when the width allows.
 #include "cuda/embedding.cuh"
+#include "cuda/pdl.cuh"
 
 namespace ream::cuda {
 namespace {
@@ -10,6 +11,8 @@ namespace {
 
 __global__ void gather_rows_kernel(const bf16* __restrict__ src, const int32_t* __restrict__ rows, int64_t dim,
                                    bf16* __restrict__ out) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t row = blockIdx.x;
   const bf16* s = src + static_cast<int64_t>(rows[row]) * dim;
   bf16* d = out + row * dim;
@@ -28,17 +31,15 @@ __global__ void gather_rows_kernel(const bf16* __restrict__ src, const int32_t* 
 Status launch_embedding(const bf16* table, const int32_t* ids, int64_t n, int64_t dim, bf16* out,
                         cudaStream_t stream) {
   if (n == 0) return Status();
-  gather_rows_kernel<<<static_cast<unsigned>(n), 256, 0, stream>>>(table, ids, dim, out);
-  CUDA_CHECK_LAUNCH("embedding (gather_rows_kernel)");
-  return Status();
+  return launch_pdl("embedding (gather_rows_kernel)", gather_rows_kernel, dim3(static_cast<unsigned>(n)), dim3(256), 0,
+                    stream, table, ids, dim, out);
 }
 
 Status launch_gather_rows(const bf16* src, const int32_t* rows, int64_t n, int64_t dim, bf16* out,
                           cudaStream_t stream) {
   if (n == 0) return Status();
-  gather_rows_kernel<<<static_cast<unsigned>(n), 256, 0, stream>>>(src, rows, dim, out);
-  CUDA_CHECK_LAUNCH("gather_rows_kernel");
-  return Status();
+  return launch_pdl("gather_rows_kernel", gather_rows_kernel, dim3(static_cast<unsigned>(n)), dim3(256), 0, stream, src,
+                    rows, dim, out);
 }
 
 }  // namespace ream::cuda

@@ -10,6 +10,7 @@
 // column-major (in, n), hence op(B) = N. The handle carries a fixed workspace (set by the
 // backend) so products can be captured into CUDA graphs.
 #include "cuda/gemm.cuh"
+#include "cuda/pdl.cuh"
 
 namespace ream::cuda {
 namespace {
@@ -47,6 +48,7 @@ template <int N>
 __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(const bf16* __restrict__ x, const bf16* __restrict__ w,
                                                               int64_t in, int64_t out, void* __restrict__ y,
                                                               bool y_f32) {
+  pdl_launch_dependents();
   const int lane = threadIdx.x & 31;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
   if (row >= out) return;
@@ -55,11 +57,19 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(const bf16* __res
 #pragma unroll
   for (int n = 0; n < N; ++n) acc[n] = 0.0f;
   constexpr int64_t kStep = 32 * 8 * kGemvUnroll;
+  // The first weights are loaded before waiting for x (PDL): they overlap the previous kernel.
+  uint4 wv[kGemvUnroll];
+  if (kStep <= in) {
+#pragma unroll
+    for (int u = 0; u < kGemvUnroll; ++u) wv[u] = ld_stream(wr + (u * 32 + lane) * 8);
+  }
+  pdl_wait();
   int64_t k0 = 0;
   for (; k0 + kStep <= in; k0 += kStep) {
-    uint4 wv[kGemvUnroll];
+    if (k0 > 0) {
 #pragma unroll
-    for (int u = 0; u < kGemvUnroll; ++u) wv[u] = ld_stream(wr + k0 + (u * 32 + lane) * 8);
+      for (int u = 0; u < kGemvUnroll; ++u) wv[u] = ld_stream(wr + k0 + (u * 32 + lane) * 8);
+    }
 #pragma unroll
     for (int u = 0; u < kGemvUnroll; ++u) {
       const int64_t k = k0 + (u * 32 + lane) * 8;
@@ -84,10 +94,8 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(const bf16* __res
 
 template <int N>
 Status launch_gemv(const bf16* x, const bf16* w, int64_t in, int64_t out, void* y, bool y_f32, cudaStream_t stream) {
-  gemv_kernel<N><<<static_cast<unsigned>(ceil_div(out, kGemvWarps)), kGemvWarps * 32, 0, stream>>>(x, w, in, out, y,
-                                                                                                 y_f32);
-  CUDA_CHECK_LAUNCH("gemv_kernel");
-  return Status();
+  return launch_pdl("gemv_kernel", gemv_kernel<N>, dim3(static_cast<unsigned>(ceil_div(out, kGemvWarps))),
+                    dim3(kGemvWarps * 32), 0, stream, x, w, in, out, y, y_f32);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // KV cache store: one thread moves 16 bytes of K and 16 of V for one (token, head).
 #include "cuda/kv_cache.cuh"
+#include "cuda/pdl.cuh"
 
 namespace ream::cuda {
 namespace {
@@ -10,6 +11,8 @@ __global__ void kv_store_kernel(const bf16* __restrict__ k, const bf16* __restri
                                 const int64_t* __restrict__ slot_mapping, int64_t n_tokens, int n_kv_heads,
                                 int head_dim, int block_size, bf16* __restrict__ k_cache,
                                 bf16* __restrict__ v_cache) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int vec_per_head = head_dim / 8;
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= n_tokens * n_kv_heads * vec_per_head) return;
@@ -36,11 +39,9 @@ Status launch_kv_store(const bf16* k, const bf16* v, int64_t token_stride, const
     return unimplemented("kv_store: head_dim and the row stride must be multiples of 8");
   const int64_t items = n_tokens * n_kv_heads * (head_dim / 8);
   if (items == 0) return Status();
-  kv_store_kernel<<<static_cast<unsigned>(ceil_div(items, 256)), 256, 0, stream>>>(
-      k, v, token_stride, slot_mapping, n_tokens, static_cast<int>(n_kv_heads), static_cast<int>(head_dim),
-      static_cast<int>(block_size), k_cache, v_cache);
-  CUDA_CHECK_LAUNCH("kv_store_kernel");
-  return Status();
+  return launch_pdl("kv_store_kernel", kv_store_kernel, dim3(static_cast<unsigned>(ceil_div(items, 256))), dim3(256), 0,
+                    stream, k, v, token_stride, slot_mapping, n_tokens, static_cast<int>(n_kv_heads),
+                    static_cast<int>(head_dim), static_cast<int>(block_size), k_cache, v_cache);
 }
 
 }  // namespace ream::cuda

@@ -7,6 +7,7 @@
 // with the mean of squares in fp32. Matching them, rather than rounding once, keeps ream
 // within bf16 noise of the implementation people serve (docs/cuda_backend.md).
 #include "cuda/norm.cuh"
+#include "cuda/pdl.cuh"
 
 namespace ream::cuda {
 namespace {
@@ -22,6 +23,8 @@ __global__ void __launch_bounds__(kThreads) rmsnorm_kernel(bf16* __restrict__ re
                                                           const float* __restrict__ w, int64_t dim, float eps,
                                                           bf16* __restrict__ out) {
   __shared__ float scratch[32];
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t row = blockIdx.x;
   bf16* r = residual + row * dim;
   bf16* o = out + row * dim;
@@ -86,18 +89,15 @@ __global__ void __launch_bounds__(kThreads) rmsnorm_kernel(bf16* __restrict__ re
 Status launch_rmsnorm(const bf16* x, const float* w, int64_t n, int64_t dim, float eps, bf16* out,
                       cudaStream_t stream) {
   if (n == 0) return Status();
-  rmsnorm_kernel<false><<<static_cast<unsigned>(n), kThreads, 0, stream>>>(const_cast<bf16*>(x), nullptr, w, dim,
-                                                                            eps, out);
-  CUDA_CHECK_LAUNCH("rmsnorm_kernel");
-  return Status();
+  return launch_pdl("rmsnorm_kernel", rmsnorm_kernel<false>, dim3(static_cast<unsigned>(n)), dim3(kThreads), 0, stream,
+                    const_cast<bf16*>(x), static_cast<const bf16*>(nullptr), w, dim, eps, out);
 }
 
 Status launch_add_rmsnorm(bf16* residual, const bf16* x, const float* w, int64_t n, int64_t dim, float eps,
                           bf16* out, cudaStream_t stream) {
   if (n == 0) return Status();
-  rmsnorm_kernel<true><<<static_cast<unsigned>(n), kThreads, 0, stream>>>(residual, x, w, dim, eps, out);
-  CUDA_CHECK_LAUNCH("add_rmsnorm_kernel");
-  return Status();
+  return launch_pdl("add_rmsnorm_kernel", rmsnorm_kernel<true>, dim3(static_cast<unsigned>(n)), dim3(kThreads), 0,
+                    stream, residual, x, w, dim, eps, out);
 }
 
 }  // namespace ream::cuda
