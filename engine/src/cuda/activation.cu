@@ -2,17 +2,16 @@
 // per thread per half, computes in fp32, writes bf16. Rounded as transformers' bf16
 // `act_fn(gate) * up` is: silu(g) = g / (1 + exp(-g)) rounded to bf16, then the product.
 #include "cuda/activation.cuh"
+#include "cuda/pdl.cuh"
 
 namespace ream::cuda {
 namespace {
 
 // ---- kernels ----
 
-__device__ __forceinline__ float silu_mul(float g, float u) {
-  return round_bf16(__fdiv_rn(g, 1.0f + expf(-g))) * u;
-}
-
 __global__ void swiglu_vec_kernel(const bf16* __restrict__ gate_up, int64_t n, int64_t width, bf16* __restrict__ out) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t vec_per_row = width / 8;
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= n * vec_per_row) return;
@@ -33,6 +32,8 @@ __global__ void swiglu_vec_kernel(const bf16* __restrict__ gate_up, int64_t n, i
 }
 
 __global__ void swiglu_kernel(const bf16* __restrict__ gate_up, int64_t n, int64_t width, bf16* __restrict__ out) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= n * width) return;
   const int64_t row = i / width, col = i % width;
@@ -46,14 +47,11 @@ __global__ void swiglu_kernel(const bf16* __restrict__ gate_up, int64_t n, int64
 
 Status launch_swiglu(const bf16* gate_up, int64_t n, int64_t width, bf16* out, cudaStream_t stream) {
   if (n * width == 0) return Status();
-  if (width % 8 == 0) {
-    const int64_t items = n * width / 8;
-    swiglu_vec_kernel<<<static_cast<unsigned>(ceil_div(items, 256)), 256, 0, stream>>>(gate_up, n, width, out);
-  } else {
-    swiglu_kernel<<<static_cast<unsigned>(ceil_div(n * width, 256)), 256, 0, stream>>>(gate_up, n, width, out);
-  }
-  CUDA_CHECK_LAUNCH("swiglu_kernel");
-  return Status();
+  if (width % 8 == 0)
+    return launch_pdl("swiglu_vec_kernel", swiglu_vec_kernel, dim3(static_cast<unsigned>(ceil_div(n * width / 8, 256))),
+                      dim3(256), 0, stream, gate_up, n, width, out);
+  return launch_pdl("swiglu_kernel", swiglu_kernel, dim3(static_cast<unsigned>(ceil_div(n * width, 256))), dim3(256), 0,
+                    stream, gate_up, n, width, out);
 }
 
 }  // namespace ream::cuda

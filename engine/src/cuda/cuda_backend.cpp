@@ -4,11 +4,12 @@
 // Creation uploads the weights (weights.cpp), preallocates every activation for
 // max_batch_tokens / max_num_seqs, then gives the KV cache what is left (kv_cache_bytes,
 // or gpu_memory_utilization of the card minus what is in use). A step: validate and pack
-// the metadata on the host (step_inputs.cpp), one H2D copy, the forward pass (about a
-// dozen launches per layer, none allocating), the LM head on the sampled rows only, the
-// sampler, one D2H copy of the results and one synchronisation. Buffers never move, so
-// decode steps (one token and one sample per sequence) run as CUDA graphs, captured once
-// per (batch size, attention splits) and replayed: ~450 launches become one.
+// the metadata on the host (step_inputs.cpp), one H2D copy, the forward pass (8-11
+// launches per layer, none allocating, each launched with programmatic dependent launch:
+// pdl.cuh), the LM head on the sampled rows only, the sampler, one D2H copy of the
+// results and one synchronisation. Buffers never move, so decode steps (one token and one
+// sample per sequence) run as CUDA graphs, captured once per (batch size, attention
+// splits) and replayed: ~300-400 launches become one.
 // REAM_CUDA_GRAPHS=0 in the environment turns graphs off. A step with constrained rows
 // (grammar masks) launches the forward pass and the LM head first, computes the masks on
 // the host while they run (StepBatch::fill_masks), then uploads them and samples.
@@ -46,7 +47,6 @@
 #include "cuda/convert.cuh"
 #include "cuda/embedding.cuh"
 #include "cuda/gemm.cuh"
-#include "cuda/kv_cache.cuh"
 #include "cuda/norm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/sampling.cuh"
@@ -326,15 +326,19 @@ Status CudaBackend::forward(const StepPlan& plan) {
   for (size_t l = 0; l < w_.layers.size(); ++l) {
     const DeviceLayer& L = w_.layers[l];
     REAM_RETURN_IF_ERROR(matmul(a_.x, L.w_qkv, T, H, qkv_w, a_.qkv, false));
-    REAM_RETURN_IF_ERROR(launch_qk_norm_rope(a_.qkv, T, nh, nkv, hd, qkv_w, L.q_norm, L.k_norm, a_.cos_sin, eps, s));
-    REAM_RETURN_IF_ERROR(launch_kv_store(a_.qkv + nh * hd, a_.qkv + (nh + nkv) * hd, qkv_w,
-                                         meta<int64_t>(layout_.slots), T, nkv, hd, opt_.block_size,
-                                         k_cache(static_cast<int64_t>(l)), v_cache(static_cast<int64_t>(l)), s));
+    REAM_RETURN_IF_ERROR(launch_qk_norm_rope_kv_store(a_.qkv, T, nh, nkv, hd, qkv_w, L.q_norm, L.k_norm, a_.cos_sin,
+                                                      eps, meta<int64_t>(layout_.slots), opt_.block_size,
+                                                      k_cache(static_cast<int64_t>(l)),
+                                                      v_cache(static_cast<int64_t>(l)), s));
     REAM_RETURN_IF_ERROR(attention(plan, static_cast<int64_t>(l)));
     REAM_RETURN_IF_ERROR(matmul(a_.attn, L.w_o, T, nh * hd, H, a_.proj, false));
     REAM_RETURN_IF_ERROR(launch_add_rmsnorm(a_.residual, a_.proj, L.post_attention_layernorm, T, H, eps, a_.x, s));
-    REAM_RETURN_IF_ERROR(matmul(a_.x, L.w_gate_up, T, H, 2 * I, a_.gate_up, false));
-    REAM_RETURN_IF_ERROR(launch_swiglu(a_.gate_up, T, I, a_.act, s));
+    if (opt_.batch_invariant) {  // one launch at decode sizes (SwiGLU in the product's epilogue)
+      REAM_RETURN_IF_ERROR(launch_matmul_swiglu_invariant(a_.x, L.w_gate_up, T, H, I, a_.gate_up, a_.act, s));
+    } else {
+      REAM_RETURN_IF_ERROR(matmul(a_.x, L.w_gate_up, T, H, 2 * I, a_.gate_up, false));
+      REAM_RETURN_IF_ERROR(launch_swiglu(a_.gate_up, T, I, a_.act, s));
+    }
     REAM_RETURN_IF_ERROR(matmul(a_.act, L.w_down, T, I, H, a_.proj, false));
     const float* next_norm = l + 1 < w_.layers.size() ? w_.layers[l + 1].input_layernorm : w_.norm;
     REAM_RETURN_IF_ERROR(launch_add_rmsnorm(a_.residual, a_.proj, next_norm, T, H, eps, a_.x, s));

@@ -18,4 +18,22 @@ Status launch_matmul(cublasHandle_t handle, const bf16* x, const bf16* w, int64_
 Status launch_matmul_invariant(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32,
                                cudaStream_t stream);
 
+// Rows up to which launch_matmul_invariant runs a small-n kernel (above: the tiled one).
+constexpr int64_t kSmallGemmMaxRows = 128;
+
+// The small-n kernels, all bitwise the same: kStream (n <= 32 where its shared memory
+// fits: gemm_stream.cu), kRounds (session 4's kernel), kAuto (kStream unless REAM_GEMM_SMALL
+// is "rounds" in the environment). For tests and benchmarks; the backend uses kAuto.
+enum class SmallGemm { kAuto, kRounds, kStream };
+Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* w, int64_t n, int64_t in,
+                                    int64_t out, void* y, bool y_f32, cudaStream_t stream);
+
+// act (n, inter) = swiglu(x @ w_gate_up^T): bitwise launch_matmul_invariant into gate_up
+// (n, 2 inter) followed by launch_swiglu(gate_up, n, inter, act). Where the streaming
+// kernel applies (kAuto's choice), one launch that computes a gate row and its up row in
+// the same block and applies SwiGLU in its epilogue (gate_up is not written); otherwise
+// the two launches. w_gate_up (2 inter, in): gate rows, then up rows.
+Status launch_matmul_swiglu_invariant(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter,
+                                      bf16* gate_up, bf16* act, cudaStream_t stream);
+
 }  // namespace ream::cuda

@@ -1,82 +1,44 @@
 // Batch-invariant matrix products y = x @ w^T (bf16 operands, fp32 accumulation): every
 // element y[t][o] is computed by the same sequence of floating-point operations whatever
-// the number of rows n, so a token's result never depends on what else is in its step.
+// the number of rows n (the canonical arithmetic of gemm_math.cuh), so a token's result
+// never depends on what else is in its step.
 //
-// The canonical arithmetic of one element (t, o), K in chunks of 32 and segments of
-// kSegK = 256:
-//   total = 0
-//   for each segment s:  p = 0
-//                        for each 32-chunk of s: p = mma(x_t, w_o, p) twice (16 k each)
-//                        total = total + p
-// with mma = mma.sync.m16n8k16 (A = x rows, B = w rows) and a fixed k-slot assignment:
-// a lane loads 8 consecutive k (16 bytes) of its A rows and B row, the first mma takes
-// k {0-3} of each lane's 8 and the second {4-7}. An element of an mma depends only on its
-// own row of A, column of B and accumulator, so tiling, padding rows and the other rows
-// of the batch change nothing.
-//
-// Two kernels share that arithmetic:
-//   - small n (decode, the LM head): a block owns 16 output features; its warps take one
-//     K segment each (the weights stream once, at memory bandwidth, with many segments in
-//     flight), park the segment sums in shared memory, and the block adds them in segment
-//     order.
+// Three kernels share that arithmetic:
+//   - n <= 32 (decode, the LM head): the streaming kernel (gemm_stream.cu);
+//   - small n up to 128, and n <= 32 where the streaming kernel does not apply ("rounds",
+//     session 4's kernel): a block owns 16 output features; its warps take one K segment
+//     each per round, park the segment sums in shared memory, and the block adds them in
+//     segment order after every round;
 //   - large n (prefill): 128 x 128 tiles, 8 warps of 64 tokens x 32 features, K tiles of
 //     64 brought into shared memory by cp.async (4 stages), segment sums kept in registers.
+// All of them are launched with programmatic dependent launch (pdl.cuh); the small ones
+// load their first weights before waiting for the previous kernel.
 #include "cuda/gemm.cuh"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "cuda/activation.cuh"
+#include "cuda/gemm_math.cuh"
+#include "cuda/gemm_stream.cuh"
+#include "cuda/pdl.cuh"
 
 namespace ream::cuda {
 namespace {
 
-constexpr int kSegK = 256;       // K per segment (a multiple of kChunk)
-constexpr int kChunk = 32;       // K per pair of mma
+using namespace gemm_detail;
+
 constexpr int kSmallMaxWarps = 8;
 constexpr int kSmallTokens = 64;  // tokens per small-kernel block (4 m16 tiles)
-constexpr int kSmallMaxRows = 128;  // n above this: the tiled kernel
 constexpr int kTileT = 128, kTileO = 128, kTileK = 64, kStages = 4;
 constexpr int kLargeThreads = 256;
 constexpr size_t kLargeSmem = size_t{kStages} * (kTileT + kTileO) * kTileK * sizeof(bf16);  // 128 KiB
 
 // ---- device helpers ----
 
-__device__ __forceinline__ void mma16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                         uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-
-// One 32-k chunk: xg / xh = A rows g and g + 8, wv = B column g, each k [8 t4, 8 t4 + 8).
-__device__ __forceinline__ void mma_chunk(float (&c)[4], const uint4& xg, const uint4& xh, const uint4& wv) {
-  mma16816(c, xg.x, xh.x, xg.y, xh.y, wv.x, wv.y);
-  mma16816(c, xg.z, xh.z, xg.w, xh.w, wv.z, wv.w);
-}
-
-__device__ __forceinline__ uint4 ld_stream(const bf16* p) {  // weights: read once, skip L1
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
-
-__device__ __forceinline__ uint4 ld16(const bf16* p) { return *reinterpret_cast<const uint4*>(p); }
-
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
-}
-
-__device__ __forceinline__ void store_pair(void* y, bool y_f32, int64_t idx, float a, float b, bool two) {
-  if (y_f32) {
-    float* p = static_cast<float*>(y) + idx;
-    if (two) *reinterpret_cast<float2*>(p) = make_float2(a, b);
-    else p[0] = a;
-  } else {
-    bf16* p = static_cast<bf16*>(y) + idx;
-    if (two) *reinterpret_cast<uint32_t*>(p) = pack_bf16x2(a, b);
-    else p[0] = __float2bfloat16(a);
-  }
 }
 
 // ---- kernels ----
@@ -90,6 +52,7 @@ __global__ void __launch_bounds__(kSmallMaxWarps * 32) gemm_small_kernel(const b
                                                                         int out, void* __restrict__ y, bool y_f32) {
   constexpr int kElems = 16 * 16 * MT;  // (token, feature) pairs of the block
   __shared__ float part[kSmallMaxWarps][kElems];
+  pdl_launch_dependents();
   const int n_warps = blockDim.x >> 5;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
   const int o0 = blockIdx.x * 16, t0 = blockIdx.y * kSmallTokens;
@@ -129,6 +92,7 @@ __global__ void __launch_bounds__(kSmallMaxWarps * 32) gemm_small_kernel(const b
 #pragma unroll
         for (int j = 0; j < 2; ++j)
           wv[ch][j] = ch < n_ch && w_ok[j] ? ld_stream(wp[j] + k0 + ch * kChunk) : zero;
+      if (r == 0) pdl_wait();  // the first weights are in flight; now x may be read
 #pragma unroll
       for (int ch = 0; ch < kSegK / kChunk; ++ch) {
         if (ch >= n_ch) break;
@@ -178,6 +142,8 @@ __global__ void __launch_bounds__(kLargeThreads, 1) gemm_large_kernel(const bf16
                                                                      int out, void* __restrict__ y, bool y_f32) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* sm = reinterpret_cast<bf16*>(smem_raw);
+  pdl_launch_dependents();
+  pdl_wait();
   constexpr int kStageElems = (kTileT + kTileO) * kTileK;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
   const int wt = warp >> 2, wo = warp & 3;
@@ -287,8 +253,32 @@ template <int MT>
 Status launch_small(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32, cudaStream_t stream) {
   const int n_seg = (in + kSegK - 1) / kSegK;
   const dim3 grid(static_cast<unsigned>(ceil_div(out, 16)), static_cast<unsigned>(ceil_div(n, kSmallTokens)));
-  gemm_small_kernel<MT><<<grid, 32 * small_warps(n_seg), 0, stream>>>(x, w, n, in, out, y, y_f32);
-  CUDA_CHECK_LAUNCH("gemm_small_kernel");
+  return launch_pdl("gemm_small_kernel", gemm_small_kernel<MT>, grid, dim3(32 * small_warps(n_seg)), 0, stream, x, w,
+                    n, in, out, y, y_f32);
+}
+
+Status launch_rounds(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32, cudaStream_t stream) {
+  if (n <= 16) return launch_small<1>(x, w, n, in, out, y, y_f32, stream);
+  if (n <= 32) return launch_small<2>(x, w, n, in, out, y, y_f32, stream);
+  return launch_small<4>(x, w, n, in, out, y, y_f32, stream);
+}
+
+// The small-n kernel launch_matmul_invariant uses: REAM_GEMM_SMALL=rounds in the
+// environment keeps session 4's kernel for n <= 32 (read once, for measurements).
+SmallGemm default_small_gemm() {
+  static const SmallGemm v = [] {
+    const char* env = std::getenv("REAM_GEMM_SMALL");
+    return env && std::strcmp(env, "rounds") == 0 ? SmallGemm::kRounds : SmallGemm::kStream;
+  }();
+  return v;
+}
+
+Status check_dims(int64_t n, int64_t in, int64_t out) {
+  if (in % kChunk != 0 || in <= 0)
+    return unimplemented("batch-invariant matmul needs the input width to be a multiple of 32, not " +
+                         std::to_string(in));
+  if (n > INT32_MAX / 2 || in > INT32_MAX / 2 || out > INT32_MAX / 2)
+    return invalid_argument("matmul: dimensions exceed the 32-bit range");
   return Status();
 }
 
@@ -296,26 +286,38 @@ Status launch_small(const bf16* x, const bf16* w, int n, int in, int out, void* 
 
 // ---- launchers ----
 
-Status launch_matmul_invariant(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32,
-                               cudaStream_t stream) {
+Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* w, int64_t n, int64_t in,
+                                    int64_t out, void* y, bool y_f32, cudaStream_t stream) {
   if (n == 0 || out == 0) return Status();
-  if (in % kChunk != 0 || in <= 0)
-    return unimplemented("batch-invariant matmul needs the input width to be a multiple of 32, not " +
-                         std::to_string(in));
-  if (n > INT32_MAX / 2 || in > INT32_MAX / 2 || out > INT32_MAX / 2)
-    return invalid_argument("matmul: dimensions exceed the 32-bit range");
+  REAM_RETURN_IF_ERROR(check_dims(n, in, out));
   const int ni = static_cast<int>(n), ii = static_cast<int>(in), oi = static_cast<int>(out);
-  if (n <= kSmallMaxRows) {
-    if (n <= 16) return launch_small<1>(x, w, ni, ii, oi, y, y_f32, stream);
-    if (n <= 32) return launch_small<2>(x, w, ni, ii, oi, y, y_f32, stream);
-    return launch_small<4>(x, w, ni, ii, oi, y, y_f32, stream);
+  if (small == SmallGemm::kAuto) small = default_small_gemm();
+  if (n <= kSmallGemmMaxRows) {
+    if (small == SmallGemm::kStream && gemm_stream_applies(ni, ii))
+      return launch_gemm_stream(x, w, ni, ii, oi, y, y_f32, stream);
+    return launch_rounds(x, w, ni, ii, oi, y, y_f32, stream);
   }
   CUDA_CHECK(cudaFuncSetAttribute(gemm_large_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   static_cast<int>(kLargeSmem)));
   const dim3 grid(static_cast<unsigned>(ceil_div(out, kTileO)), static_cast<unsigned>(ceil_div(n, kTileT)));
-  gemm_large_kernel<<<grid, kLargeThreads, kLargeSmem, stream>>>(x, w, ni, ii, oi, y, y_f32);
-  CUDA_CHECK_LAUNCH("gemm_large_kernel");
-  return Status();
+  return launch_pdl("gemm_large_kernel", gemm_large_kernel, grid, dim3(kLargeThreads), kLargeSmem, stream, x, w, ni, ii,
+                    oi, y, y_f32);
+}
+
+Status launch_matmul_invariant(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32,
+                               cudaStream_t stream) {
+  return launch_matmul_invariant_with(SmallGemm::kAuto, x, w, n, in, out, y, y_f32, stream);
+}
+
+Status launch_matmul_swiglu_invariant(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter,
+                                      bf16* gate_up, bf16* act, cudaStream_t stream) {
+  if (n == 0 || inter == 0) return Status();
+  REAM_RETURN_IF_ERROR(check_dims(n, in, 2 * inter));
+  const int ni = static_cast<int>(n), ii = static_cast<int>(in);
+  if (default_small_gemm() == SmallGemm::kStream && n <= kSmallGemmMaxRows && gemm_stream_applies(ni, ii))
+    return launch_gemm_stream_swiglu(x, w_gate_up, ni, ii, static_cast<int>(inter), act, stream);
+  REAM_RETURN_IF_ERROR(launch_matmul_invariant(x, w_gate_up, n, in, 2 * inter, gate_up, false, stream));
+  return launch_swiglu(gate_up, n, inter, act, stream);
 }
 
 }  // namespace ream::cuda

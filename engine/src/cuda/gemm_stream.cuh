@@ -1,0 +1,22 @@
+// The streaming small-n kernel of the batch-invariant products (gemm_stream.cu), called by
+// launch_matmul_invariant_with and launch_matmul_swiglu_invariant (gemm_invariant.cu).
+#pragma once
+
+#include "cuda/common.cuh"
+
+namespace ream::cuda {
+
+// Whether the streaming kernel takes n rows of input width `in` (in % 32 == 0): n <= 32
+// and the block's segment sums fit its shared memory.
+bool gemm_stream_applies(int n, int in);
+
+// y (n, out) = x @ w^T, bitwise the other batch-invariant kernels (gemm_math.cuh).
+Status launch_gemm_stream(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,
+                          cudaStream_t stream);
+
+// act (n, inter) = swiglu of the product with w_gate_up (2 inter, in): bitwise the product
+// into bf16 gate_up followed by launch_swiglu.
+Status launch_gemm_stream_swiglu(const bf16* x, const bf16* w_gate_up, int n, int in, int inter, bf16* act,
+                                 cudaStream_t stream);
+
+}  // namespace ream::cuda
