@@ -11,7 +11,7 @@
 #   backend  ream_cuda_bench decode (the backend alone, random Qwen3-4B in host memory):
 #            batch 1 / 32 at context 512, batch 1 at 8192, invariant and fast, for the
 #            baseline and each switch: REAM_PDL=0|1, REAM_GEMM_SMALL=rounds|stream,
-#            REAM_GEMM_STREAM_WARPS=8|16 (~3-4 min)
+#            REAM_GEMM_STREAM_WARPS=8|16, REAM_GEMM_STREAM_WIDE=auto|never|always (~4 min)
 #   engine   ream_bench decode (issue 11's table figures: batch 1, 128 + 256; batch 32,
 #            512 + 128), invariant and fast, baseline and this branch (~4 min; makes the
 #            random model with transformers first)
@@ -51,7 +51,8 @@ for stage in $STAGES; do
     backend)
       echo "== backend decode (ream_cuda_bench decode; tok/s, ms/step)"
       configs=("REAM_PDL=0 REAM_GEMM_SMALL=rounds" "REAM_PDL=1 REAM_GEMM_SMALL=rounds" "REAM_PDL=0"
-               "REAM_PDL=1" "REAM_PDL=1 REAM_GEMM_STREAM_WARPS=16")
+               "REAM_PDL=1" "REAM_PDL=1 REAM_GEMM_STREAM_WARPS=16" "REAM_PDL=1 REAM_GEMM_STREAM_WIDE=never"
+               "REAM_PDL=1 REAM_GEMM_STREAM_WIDE=always")
       [ -x "$G/base/ream_cuda_bench" ] && configs=(base "${configs[@]}")
       for cfg in "${configs[@]}"; do
         bin=$G/ream_cuda_bench; envs=$cfg

@@ -1,9 +1,9 @@
 // The decode fusions and the streaming small-n product against the kernels they replace,
 // bit for bit, on fresh random inputs: QK-norm + RoPE + KV store in one launch against
-// launch_qk_norm_rope then launch_kv_store; the streaming product against session 4's
-// "rounds" kernel for n in {1, 2, 3, 7, 16, 31, 32, 33, 64, 200} at Qwen3-4B's decode
-// shapes and ragged ones; the gate/up product with SwiGLU in its epilogue against the
-// product followed by launch_swiglu. The kernels they are compared with are held to
+// launch_qk_norm_rope then launch_kv_store; the streaming product (blocks of 16 and of 32
+// weight rows) against session 4's "rounds" kernel for n in {1, 2, 3, 7, 16, 31, 32, 33,
+// 64, 200} at Qwen3-4B's decode shapes and ragged ones; the gate/up product with SwiGLU in
+// its epilogue against the product followed by launch_swiglu. The kernels they are compared with are held to
 // the CPU twins by kernels_test.cpp, so these inherit that meaning. Launches go to a
 // created stream, so they run with programmatic dependent launch where the device has it
 // (pdl.cuh), back to back as in the forward pass.
@@ -24,6 +24,11 @@ using cuda::bf16;
 constexpr int64_t kHidden = 2560, kHeads = 32, kKvHeads = 8, kHeadDim = 128, kInter = 9728;
 constexpr float kEps = 1e-6f;
 const std::vector<int64_t> kRows = {1, 2, 3, 7, 16, 31, 32, 33, 64, 200};
+// The streaming kernel's block widths (16 and 32 weight rows) and its own choice.
+const std::vector<std::pair<cuda::SmallGemm, const char*>> kStreamKinds = {
+    {cuda::SmallGemm::kStreamNarrow, "narrow blocks"},
+    {cuda::SmallGemm::kStreamWide, "wide blocks"},
+    {cuda::SmallGemm::kStream, "the kernel's choice"}};
 
 // n bf16 values uniform in [-scale, scale) (raw generator bits: fast enough for the
 // 50M-element weight matrices of the real shapes).
@@ -121,11 +126,13 @@ TEST(CudaFused, StreamingProductIsTheRoundsKernelBitForBit) {
         SCOPED_TRACE("in " + std::to_string(in) + ", out " + std::to_string(out) + ", rows " + std::to_string(n) +
                      (f32 ? ", fp32" : ", bf16"));
         const auto want = product_bits(cuda::SmallGemm::kRounds, x, w, n, in, out, f32, stream.get());
-        const auto got = product_bits(cuda::SmallGemm::kStream, x, w, n, in, out, f32, stream.get());
-        ASSERT_EQ(got.size(), want.size());
-        int64_t differ = 0;
-        for (size_t i = 0; i < got.size(); ++i) differ += got[i] != want[i];
-        EXPECT_EQ(differ, 0) << "of " << got.size() << " output words";
+        for (const auto& [which, name] : kStreamKinds) {
+          const auto got = product_bits(which, x, w, n, in, out, f32, stream.get());
+          ASSERT_EQ(got.size(), want.size());
+          int64_t differ = 0;
+          for (size_t i = 0; i < got.size(); ++i) differ += got[i] != want[i];
+          EXPECT_EQ(differ, 0) << name << ": of " << got.size() << " output words";
+        }
       }
     }
   }
@@ -140,18 +147,22 @@ TEST(CudaFused, GateUpProductWithSwigluIsTheProductThenSwigluBitForBit) {
     DevVec<uint16_t> x(rand_bf16(rng, max_rows * in, 2.0f)), w(rand_bf16(rng, 2 * inter * in, 0.05f));
     for (const int64_t n : kRows) {
       SCOPED_TRACE("intermediate " + std::to_string(inter) + ", rows " + std::to_string(n));
-      DevVec<uint16_t> gate_up(n * 2 * inter), want(n * inter), got(n * inter), scratch(n * 2 * inter);
+      DevVec<uint16_t> gate_up(n * 2 * inter), want(n * inter);
       ASSERT_TRUE(cuda::launch_matmul_invariant_with(cuda::SmallGemm::kRounds, x.as<bf16>(), w.as<bf16>(), n, in,
                                                      2 * inter, gate_up.get(), false, stream.get())
                       .ok());
       ASSERT_TRUE(cuda::launch_swiglu(gate_up.as<bf16>(), n, inter, want.as<bf16>(), stream.get()).ok());
-      const Status st = cuda::launch_matmul_swiglu_invariant(x.as<bf16>(), w.as<bf16>(), n, in, inter,
-                                                             scratch.as<bf16>(), got.as<bf16>(), stream.get());
-      ASSERT_TRUE(st.ok()) << st.message();
-      const auto g = got.host(), h = want.host();
-      int64_t differ = 0;
-      for (size_t i = 0; i < g.size(); ++i) differ += g[i] != h[i];
-      EXPECT_EQ(differ, 0) << "of " << g.size() << " activations";
+      const auto h = want.host();
+      for (const auto& [which, name] : kStreamKinds) {
+        DevVec<uint16_t> got(n * inter), scratch(n * 2 * inter);
+        const Status st = cuda::launch_matmul_swiglu_invariant_with(which, x.as<bf16>(), w.as<bf16>(), n, in, inter,
+                                                                    scratch.as<bf16>(), got.as<bf16>(), stream.get());
+        ASSERT_TRUE(st.ok()) << st.message();
+        const auto g = got.host();
+        int64_t differ = 0;
+        for (size_t i = 0; i < g.size(); ++i) differ += g[i] != h[i];
+        EXPECT_EQ(differ, 0) << name << ": of " << g.size() << " activations";
+      }
     }
   }
 }

@@ -22,18 +22,22 @@ Status launch_matmul_invariant(const bf16* x, const bf16* w, int64_t n, int64_t 
 constexpr int64_t kSmallGemmMaxRows = 128;
 
 // The small-n kernels, all bitwise the same: kStream (n <= 32 where its shared memory
-// fits: gemm_stream.cu), kRounds (session 4's kernel), kAuto (kStream unless REAM_GEMM_SMALL
-// is "rounds" in the environment). For tests and benchmarks; the backend uses kAuto.
-enum class SmallGemm { kAuto, kRounds, kStream };
+// fits: gemm_stream.cu, blocks of 16 or 32 weight rows by its own rule), kStreamNarrow /
+// kStreamWide (16 / 32 rows; wide falls back to narrow where it does not fit), kRounds
+// (session 4's kernel), kAuto (kStream unless REAM_GEMM_SMALL is "rounds" in the
+// environment). For tests and benchmarks; the backend uses kAuto.
+enum class SmallGemm { kAuto, kRounds, kStream, kStreamNarrow, kStreamWide };
 Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* w, int64_t n, int64_t in,
                                     int64_t out, void* y, bool y_f32, cudaStream_t stream);
 
 // act (n, inter) = swiglu(x @ w_gate_up^T): bitwise launch_matmul_invariant into gate_up
 // (n, 2 inter) followed by launch_swiglu(gate_up, n, inter, act). Where the streaming
-// kernel applies (kAuto's choice), one launch that computes a gate row and its up row in
-// the same block and applies SwiGLU in its epilogue (gate_up is not written); otherwise
-// the two launches. w_gate_up (2 inter, in): gate rows, then up rows.
+// kernel applies (kAuto's choice), one launch whose blocks take gate rows and the same up
+// rows and apply SwiGLU in their epilogue (gate_up is not written); otherwise the two
+// launches. w_gate_up (2 inter, in): gate rows, then up rows. _with: as above.
 Status launch_matmul_swiglu_invariant(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter,
                                       bf16* gate_up, bf16* act, cudaStream_t stream);
+Status launch_matmul_swiglu_invariant_with(SmallGemm small, const bf16* x, const bf16* w_gate_up, int64_t n,
+                                           int64_t in, int64_t inter, bf16* gate_up, bf16* act, cudaStream_t stream);
 
 }  // namespace ream::cuda

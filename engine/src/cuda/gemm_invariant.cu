@@ -282,6 +282,16 @@ Status check_dims(int64_t n, int64_t in, int64_t out) {
   return Status();
 }
 
+// The streaming kernel's width for a choice of small kernel; false: not the streaming kernel.
+bool stream_width(SmallGemm small, int n, int in, StreamWidth* width) {
+  if (small == SmallGemm::kAuto) small = default_small_gemm();
+  if (small == SmallGemm::kRounds || n > kSmallGemmMaxRows || !gemm_stream_applies(n, in)) return false;
+  *width = StreamWidth::kAuto;
+  if (small == SmallGemm::kStreamNarrow) *width = StreamWidth::kNarrow;
+  if (small == SmallGemm::kStreamWide) *width = gemm_stream_wide_fits(n, in) ? StreamWidth::kWide : StreamWidth::kNarrow;
+  return true;
+}
+
 }  // namespace
 
 // ---- launchers ----
@@ -291,10 +301,9 @@ Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* 
   if (n == 0 || out == 0) return Status();
   REAM_RETURN_IF_ERROR(check_dims(n, in, out));
   const int ni = static_cast<int>(n), ii = static_cast<int>(in), oi = static_cast<int>(out);
-  if (small == SmallGemm::kAuto) small = default_small_gemm();
   if (n <= kSmallGemmMaxRows) {
-    if (small == SmallGemm::kStream && gemm_stream_applies(ni, ii))
-      return launch_gemm_stream(x, w, ni, ii, oi, y, y_f32, stream);
+    StreamWidth width;
+    if (stream_width(small, ni, ii, &width)) return launch_gemm_stream(width, x, w, ni, ii, oi, y, y_f32, stream);
     return launch_rounds(x, w, ni, ii, oi, y, y_f32, stream);
   }
   CUDA_CHECK(cudaFuncSetAttribute(gemm_large_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -309,15 +318,21 @@ Status launch_matmul_invariant(const bf16* x, const bf16* w, int64_t n, int64_t 
   return launch_matmul_invariant_with(SmallGemm::kAuto, x, w, n, in, out, y, y_f32, stream);
 }
 
-Status launch_matmul_swiglu_invariant(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter,
-                                      bf16* gate_up, bf16* act, cudaStream_t stream) {
+Status launch_matmul_swiglu_invariant_with(SmallGemm small, const bf16* x, const bf16* w_gate_up, int64_t n,
+                                           int64_t in, int64_t inter, bf16* gate_up, bf16* act, cudaStream_t stream) {
   if (n == 0 || inter == 0) return Status();
   REAM_RETURN_IF_ERROR(check_dims(n, in, 2 * inter));
   const int ni = static_cast<int>(n), ii = static_cast<int>(in);
-  if (default_small_gemm() == SmallGemm::kStream && n <= kSmallGemmMaxRows && gemm_stream_applies(ni, ii))
-    return launch_gemm_stream_swiglu(x, w_gate_up, ni, ii, static_cast<int>(inter), act, stream);
-  REAM_RETURN_IF_ERROR(launch_matmul_invariant(x, w_gate_up, n, in, 2 * inter, gate_up, false, stream));
+  StreamWidth width;
+  if (stream_width(small, ni, ii, &width))
+    return launch_gemm_stream_swiglu(width, x, w_gate_up, ni, ii, static_cast<int>(inter), act, stream);
+  REAM_RETURN_IF_ERROR(launch_matmul_invariant_with(small, x, w_gate_up, n, in, 2 * inter, gate_up, false, stream));
   return launch_swiglu(gate_up, n, inter, act, stream);
+}
+
+Status launch_matmul_swiglu_invariant(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter,
+                                      bf16* gate_up, bf16* act, cudaStream_t stream) {
+  return launch_matmul_swiglu_invariant_with(SmallGemm::kAuto, x, w_gate_up, n, in, inter, gate_up, act, stream);
 }
 
 }  // namespace ream::cuda

@@ -7,16 +7,23 @@
 namespace ream::cuda {
 
 // Whether the streaming kernel takes n rows of input width `in` (in % 32 == 0): n <= 32
-// and the block's segment sums fit its shared memory.
+// and the block's segment sums fit its shared memory; _wide_fits: also with the wide
+// blocks (32 weight rows).
 bool gemm_stream_applies(int n, int in);
+bool gemm_stream_wide_fits(int n, int in);
+
+// Blocks of 16 weight rows (kNarrow), 32 (kWide: fewer re-reads of x, half the blocks), or
+// the kernel's choice (kAuto: wide at 17-32 rows when the wide blocks fill the GPU twice,
+// unless REAM_GEMM_STREAM_WIDE says otherwise). A timing choice: the sums are the same.
+enum class StreamWidth { kAuto, kNarrow, kWide };
 
 // y (n, out) = x @ w^T, bitwise the other batch-invariant kernels (gemm_math.cuh).
-Status launch_gemm_stream(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,
-                          cudaStream_t stream);
+Status launch_gemm_stream(StreamWidth width, const bf16* x, const bf16* w, int n, int in, int out, void* y,
+                          bool y_f32, cudaStream_t stream);
 
 // act (n, inter) = swiglu of the product with w_gate_up (2 inter, in): bitwise the product
 // into bf16 gate_up followed by launch_swiglu.
-Status launch_gemm_stream_swiglu(const bf16* x, const bf16* w_gate_up, int n, int in, int inter, bf16* act,
-                                 cudaStream_t stream);
+Status launch_gemm_stream_swiglu(StreamWidth width, const bf16* x, const bf16* w_gate_up, int n, int in, int inter,
+                                 bf16* act, cudaStream_t stream);
 
 }  // namespace ream::cuda
