@@ -60,7 +60,7 @@ for stage in $STAGES; do
         log=$OUT/backend_$(echo "$cfg" | tr ' =' '_-').log
         env $envs timeout 150 "$bin" decode > "$log" 2>&1
         echo "-- $cfg (rc $?)"
-        grep -E "batch_invariant|^decode|failed" "$log" | grep -v "\[info\]" | sed 's/^/   /'
+        grep -E "batch_invariant|^decode|failed|warn" "$log" | sed 's/^/   /'
       done
       ;;
     engine)
@@ -83,6 +83,7 @@ c.make_model('$MODEL', '.deps/tokenizer-qwen3')" > "$OUT/make_model.log" 2>&1 ||
           done
         done
       done
+      grep -iE "warn|capture failed" "$OUT/engine_stderr.log" | sort | uniq -c | head -5
       ;;
   esac
 done

@@ -3,7 +3,8 @@
 // launch_qk_norm_rope then launch_kv_store; the streaming product (blocks of 16 and of 32
 // weight rows) against session 4's "rounds" kernel for n in {1, 2, 3, 7, 16, 31, 32, 33,
 // 64, 200} at Qwen3-4B's decode shapes and ragged ones; the gate/up product with SwiGLU in
-// its epilogue against the product followed by launch_swiglu. The kernels they are compared with are held to
+// its epilogue against the product followed by launch_swiglu; the fast path's GEMV with
+// SwiGLU in its epilogue against the GEMV then launch_swiglu. The kernels they are compared with are held to
 // the CPU twins by kernels_test.cpp, so these inherit that meaning. Launches go to a
 // created stream, so they run with programmatic dependent launch where the device has it
 // (pdl.cuh), back to back as in the forward pass.
@@ -165,6 +166,36 @@ TEST(CudaFused, GateUpProductWithSwigluIsTheProductThenSwigluBitForBit) {
       }
     }
   }
+}
+
+// The fast path's GEMV with SwiGLU in its epilogue (n <= 8) against the GEMV into bf16
+// then launch_swiglu; above 8 rows both are cuBLAS then launch_swiglu.
+TEST(CudaFused, GemvWithSwigluIsTheGemvThenSwigluBitForBit) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  TestStream stream;
+  cublasHandle_t h = nullptr;
+  ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+  for (const int64_t inter : {kInter, int64_t{1003}}) {  // 1003: a last block of 8 warps cut short
+    const int64_t in = kHidden;
+    DevVec<uint16_t> x(rand_bf16(rng, 9 * in, 2.0f)), w(rand_bf16(rng, 2 * inter * in, 0.05f));
+    for (int64_t n = 1; n <= 9; ++n) {
+      SCOPED_TRACE("intermediate " + std::to_string(inter) + ", rows " + std::to_string(n));
+      DevVec<uint16_t> gate_up(n * 2 * inter), want(n * inter), got(n * inter), scratch(n * 2 * inter);
+      ASSERT_TRUE(cuda::launch_matmul(h, x.as<bf16>(), w.as<bf16>(), n, in, 2 * inter, gate_up.get(), false,
+                                      stream.get())
+                      .ok());
+      ASSERT_TRUE(cuda::launch_swiglu(gate_up.as<bf16>(), n, inter, want.as<bf16>(), stream.get()).ok());
+      const Status st = cuda::launch_matmul_swiglu(h, x.as<bf16>(), w.as<bf16>(), n, in, inter, scratch.as<bf16>(),
+                                                   got.as<bf16>(), stream.get());
+      ASSERT_TRUE(st.ok()) << st.message();
+      const auto g = got.host(), e = want.host();
+      int64_t differ = 0;
+      for (size_t i = 0; i < g.size(); ++i) differ += g[i] != e[i];
+      EXPECT_EQ(differ, 0) << "of " << g.size() << " activations";
+    }
+  }
+  cublasDestroy(h);
 }
 
 }  // namespace

@@ -41,7 +41,6 @@
 #include <spdlog/spdlog.h>
 
 #include "backend.h"
-#include "cuda/activation.cuh"
 #include "cuda/attention.cuh"
 #include "cuda/common.cuh"
 #include "cuda/convert.cuh"
@@ -111,6 +110,7 @@ class CudaBackend final : public Backend {
   Status forward(const StepPlan& plan);
   Status attention(const StepPlan& plan, int64_t layer);
   Status matmul(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32);
+  Status matmul_swiglu(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter);
   Status logits_kernels(const StepPlan& plan);
   Status sampler_kernel(const StepPlan& plan);
   // forward + logits (+ the sampler when `sample`): what a graph holds
@@ -167,6 +167,14 @@ Status CudaBackend::check_model() const {
 Status CudaBackend::matmul(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32) {
   if (opt_.batch_invariant) return launch_matmul_invariant(x, w, n, in, out, y, y_f32, stream_.get());
   return launch_matmul(cublas_.get(), x, w, n, in, out, y, y_f32, stream_.get());
+}
+
+// act = swiglu(x W_gate_up^T): SwiGLU in the product's epilogue where the kernel allows it
+// (invariant: n <= 32; fast path: n <= 8), else the product into gate_up then SwiGLU.
+Status CudaBackend::matmul_swiglu(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter) {
+  if (opt_.batch_invariant)
+    return launch_matmul_swiglu_invariant(x, w_gate_up, n, in, inter, a_.gate_up, a_.act, stream_.get());
+  return launch_matmul_swiglu(cublas_.get(), x, w_gate_up, n, in, inter, a_.gate_up, a_.act, stream_.get());
 }
 
 Status CudaBackend::allocate_activations() {
@@ -333,12 +341,7 @@ Status CudaBackend::forward(const StepPlan& plan) {
     REAM_RETURN_IF_ERROR(attention(plan, static_cast<int64_t>(l)));
     REAM_RETURN_IF_ERROR(matmul(a_.attn, L.w_o, T, nh * hd, H, a_.proj, false));
     REAM_RETURN_IF_ERROR(launch_add_rmsnorm(a_.residual, a_.proj, L.post_attention_layernorm, T, H, eps, a_.x, s));
-    if (opt_.batch_invariant) {  // one launch at decode sizes (SwiGLU in the product's epilogue)
-      REAM_RETURN_IF_ERROR(launch_matmul_swiglu_invariant(a_.x, L.w_gate_up, T, H, I, a_.gate_up, a_.act, s));
-    } else {
-      REAM_RETURN_IF_ERROR(matmul(a_.x, L.w_gate_up, T, H, 2 * I, a_.gate_up, false));
-      REAM_RETURN_IF_ERROR(launch_swiglu(a_.gate_up, T, I, a_.act, s));
-    }
+    REAM_RETURN_IF_ERROR(matmul_swiglu(a_.x, L.w_gate_up, T, H, I));  // one launch at decode sizes
     REAM_RETURN_IF_ERROR(matmul(a_.act, L.w_down, T, I, H, a_.proj, false));
     const float* next_norm = l + 1 < w_.layers.size() ? w_.layers[l + 1].input_layernorm : w_.norm;
     REAM_RETURN_IF_ERROR(launch_add_rmsnorm(a_.residual, a_.proj, next_norm, T, H, eps, a_.x, s));

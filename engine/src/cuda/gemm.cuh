@@ -12,6 +12,12 @@ namespace ream::cuda {
 Status launch_matmul(cublasHandle_t handle, const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out,
                      void* y, bool y_f32, cudaStream_t stream);
 
+// act (n, inter) = swiglu(x @ w_gate_up^T) (w_gate_up (2 inter, in): gate rows, then up
+// rows): launch_matmul into gate_up (n, 2 inter) then launch_swiglu; for n <= 8 one GEMV
+// launch with SwiGLU in its epilogue (the same bits; gate_up is not written).
+Status launch_matmul_swiglu(cublasHandle_t handle, const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in,
+                            int64_t inter, bf16* gate_up, bf16* act, cudaStream_t stream);
+
 // The same product, batch invariant: y[t] is bitwise the same for any n and any other rows
 // of x (one fixed reduction order over K for every n; gemm_invariant.cu). Needs in % 32 == 0
 // (else Unimplemented) and 16-byte aligned x and w. Twin: matmul_cpu.
