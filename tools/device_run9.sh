@@ -50,16 +50,18 @@ for stage in $STAGES; do
       ;;
     backend)
       echo "== backend decode (ream_cuda_bench decode; tok/s, ms/step)"
-      configs=("REAM_PDL=0 REAM_GEMM_SMALL=rounds" "REAM_PDL=1 REAM_GEMM_SMALL=rounds" "REAM_PDL=0"
-               "REAM_PDL=1" "REAM_PDL=1 REAM_GEMM_STREAM_WARPS=16" "REAM_PDL=1 REAM_GEMM_STREAM_WIDE=never"
-               "REAM_PDL=1 REAM_GEMM_STREAM_WIDE=always")
+      # Invariant-only switches skip the fast path's backend (REAM_BENCH_INVARIANT_ONLY).
+      inv=REAM_BENCH_INVARIANT_ONLY=1
+      configs=("REAM_PDL=0" "REAM_PDL=1" "REAM_PDL=1 REAM_GEMM_SMALL=rounds $inv"
+               "REAM_PDL=1 REAM_GEMM_STREAM_WARPS=16 $inv" "REAM_PDL=1 REAM_GEMM_STREAM_WIDE=never $inv"
+               "REAM_PDL=1 REAM_GEMM_STREAM_WIDE=always $inv")
       [ -x "$G/base/ream_cuda_bench" ] && configs=(base "${configs[@]}")
       for cfg in "${configs[@]}"; do
         bin=$G/ream_cuda_bench; envs=$cfg
         [ "$cfg" = base ] && { bin=$G/base/ream_cuda_bench; envs=""; }
-        log=$OUT/backend_$(echo "$cfg" | tr ' =' '_-').log
+        log=$OUT/backend_$(echo "${cfg% $inv}" | tr ' =' '_-').log
         env $envs timeout 150 "$bin" decode > "$log" 2>&1
-        echo "-- $cfg (rc $?)"
+        echo "-- ${cfg% $inv} (rc $?)"
         grep -E "batch_invariant|^decode|failed|warn" "$log" | sed 's/^/   /'
       done
       ;;

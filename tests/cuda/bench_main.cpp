@@ -5,6 +5,7 @@
 //
 // Prints one line per measurement: weight upload, batch-1 and batch-32 greedy decode
 // (tokens/s), a long prompt prefilled in chunks (s), attention TFLOP/s and GB/s.
+// REAM_BENCH_INVARIANT_ONLY=1 skips the fast path's backend.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -406,7 +407,11 @@ int main(int argc, char** argv) {
   auto t0 = Clock::now();
   HostModel hm = make_qwen3_4b();
   std::printf("random Qwen3-4B in host memory: %.1f s\n", since(t0));
+  // REAM_BENCH_INVARIANT_ONLY=1: the batch-invariant backend only (switches that change
+  // nothing on the fast path).
+  const bool invariant_only = std::getenv("REAM_BENCH_INVARIANT_ONLY") != nullptr;
   for (bool invariant : {true, false}) {
+    if (!invariant && invariant_only) continue;
     BackendOptions o;
     o.max_num_seqs = 64;
     o.max_batch_tokens = 8192;
