@@ -12,9 +12,11 @@
 #            batch 1 / 32 at context 512, batch 1 at 8192, invariant and fast, for the
 #            baseline and each switch: REAM_PDL=0|1, REAM_GEMM_SMALL=rounds|stream,
 #            REAM_GEMM_STREAM_WARPS=8|16, REAM_GEMM_STREAM_WIDE=auto|never|always (~4 min)
-#   engine   ream_bench decode (issue 11's table figures: batch 1, 128 + 256; batch 32,
-#            512 + 128), invariant and fast, baseline and this branch (~4 min; makes the
-#            random model with transformers first)
+#   engine   main's binary and this branch's give the same greedy ids and top-5 logprobs
+#            (ream_bench run, 6 prompts, invariant and fast); then ream_bench decode
+#            (issue 11's table figures: batch 1, 128 + 256; batch 32, 512 + 128), invariant
+#            and fast, baseline and this branch (~5 min; makes the random model with
+#            transformers first)
 # Default: all three (may pass the 10-minute limit of one call: run `tests backend`, then
 # `engine`). Key figures go to stdout; logs to $OUT.
 set -o pipefail
@@ -70,6 +72,30 @@ for stage in $STAGES; do
       MODEL=/tmp/qwen3-4b-random
       python3 -c "import sys; sys.path.insert(0, 'tools'); import check_qwen3_4b as c; \
 c.make_model('$MODEL', '.deps/tokenizer-qwen3')" > "$OUT/make_model.log" 2>&1 || { echo "model: failed"; tail -3 "$OUT/make_model.log"; }
+      # Not a bit changed: greedy ids and top-5 logprobs of main's binary and this branch's
+      # on the same prompts (invariant: all at once, so the batches differ from run to run;
+      # fast path: one at a time, where its results follow the batch).
+      if [ -x "$G/base/ream_bench" ]; then
+        python3 -c "import json, random; r = random.Random(11); [print(json.dumps({'prompt_ids': \
+[r.randrange(151643) for _ in range(n)], 'max_tokens': 48, 'top_logprobs': 5})) for n in (16, 100, 333, 600, 1000, 2100)]" \
+          > "$OUT/requests.jsonl"
+        for variant in invariant fast; do
+          flags=--concurrent; [ $variant = fast ] && flags=--no-batch-invariant
+          for b in base this; do
+            bin=$G/ream_bench; [ $b = base ] && bin=$G/base/ream_bench
+            timeout 120 "$bin" run --model $MODEL --device cuda --requests "$OUT/requests.jsonl" \
+              --out "$OUT/outputs_${variant}_$b.jsonl" $flags > /dev/null 2>>"$OUT/engine_stderr.log"
+          done
+          python3 - "$OUT/outputs_${variant}_base.jsonl" "$OUT/outputs_${variant}_this.jsonl" $variant <<'PY'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+bad = [i for i, (x, y) in enumerate(zip(a, b)) if (x["ids"], x["top_logprobs"]) != (y["ids"], y["top_logprobs"])]
+print(f"   {sys.argv[3]}: main vs this branch, ids and top-5 logprobs of {len(a)} requests:",
+      "identical" if len(a) == len(b) == 6 and not bad else f"DIFFER (requests {bad}, counts {len(a)}/{len(b)})")
+PY
+        done
+      fi
       bins=(this); [ -x "$G/base/ream_bench" ] && bins=(base this)
       for b in "${bins[@]}"; do
         bin=$G/ream_bench; [ $b = base ] && bin=$G/base/ream_bench
