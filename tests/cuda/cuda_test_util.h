@@ -106,9 +106,14 @@ class DevVec {
     EXPECT_EQ(cudaMalloc(&p_, std::max<size_t>(n, 1) * sizeof(T)), cudaSuccess);
     // Poison: every output element must be written by the kernel under test.
     EXPECT_EQ(cudaMemset(p_, 0xFF, std::max<size_t>(n, 1) * sizeof(T)), cudaSuccess);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   }
+  // The upload is complete when the constructor returns: a pageable cudaMemcpy may return
+  // before its last DMA lands, and kernels under test run on created (non-blocking)
+  // streams that do not wait for the legacy stream's memset and copy.
   explicit DevVec(const std::vector<T>& v) : DevVec(v.size()) {
     EXPECT_EQ(cudaMemcpy(p_, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   }
   ~DevVec() { cudaFree(p_); }
   DevVec(const DevVec&) = delete;

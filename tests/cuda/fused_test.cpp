@@ -42,6 +42,20 @@ std::vector<uint16_t> rand_bf16(std::mt19937_64& rng, size_t n, float scale) {
   return v;
 }
 
+// got == want word for word; on a difference, how many words differ and the first few.
+template <class T>
+void expect_same_bits(const std::vector<T>& got, const std::vector<T>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  int64_t differ = 0;
+  std::string first;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i] == want[i]) continue;
+    if (++differ <= 4)
+      first += " [" + std::to_string(i) + "] " + std::to_string(got[i]) + " != " + std::to_string(want[i]);
+  }
+  EXPECT_EQ(differ, 0) << what << ": " << differ << " of " << got.size() << " words differ:" << first;
+}
+
 class TestStream {
  public:
   TestStream() { EXPECT_EQ(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking), cudaSuccess); }
@@ -93,9 +107,9 @@ TEST(CudaFused, QkNormRopeKvStoreIsTheTwoKernelsBitForBit) {
                                                            b_kc.as<bf16>(), b_vc.as<bf16>(), stream.get());
       ASSERT_TRUE(st.ok()) << st.message();
       const auto got_qkv = b_qkv.host();
-      EXPECT_EQ(got_qkv, a_qkv.host()) << "q and k after the norm and the rotation";
-      EXPECT_EQ(b_kc.host(), a_kc.host()) << "key cache";
-      EXPECT_EQ(b_vc.host(), a_vc.host()) << "value cache";
+      expect_same_bits(got_qkv, a_qkv.host(), "q and k after the norm and the rotation");
+      expect_same_bits(b_kc.host(), a_kc.host(), "key cache");
+      expect_same_bits(b_vc.host(), a_vc.host(), "value cache");
       EXPECT_NE(got_qkv, qkv) << "the kernel changed nothing";
     }
   }
