@@ -1,10 +1,12 @@
 // ream_cuda_bench: throughput of the CUDA backend on a random Qwen3-4B-shaped model held
 // in host memory (no checkpoint on disk needed), plus the attention kernels alone.
 //
-//   ream_cuda_bench [all|decode|prefill|attention] [prefill_tokens]
+//   ream_cuda_bench [all|decode|prefill|attention|gemm] [prefill_tokens]
 //
 // Prints one line per measurement: weight upload, batch-1 and batch-32 greedy decode
-// (tokens/s), a long prompt prefilled in chunks (s), attention TFLOP/s and GB/s.
+// (tokens/s), a long prompt prefilled in chunks (s), attention TFLOP/s and GB/s; `gemm`:
+// cuBLAS at 8192^3 and Qwen3-4B's prefill products through each batch-invariant large-n
+// kernel and cuBLAS (TFLOP/s; the invariant kernels' outputs compared bit for bit).
 // REAM_BENCH_INVARIANT_ONLY=1 skips the fast path's backend.
 #include <chrono>
 #include <cmath>
@@ -23,6 +25,7 @@
 
 #include "backend.h"
 #include "cuda/attention.cuh"
+#include "cuda/gemm.cuh"
 #include "model/qwen3.h"
 #include "rng.h"
 
@@ -267,6 +270,18 @@ void bench_attention() {
       if (*p == ',') ++p;
     }
   }
+  // Piece lengths (REAM_ATTN_PIECES, comma-separated, 0 = one piece): the batch-invariant
+  // 256 and one piece by default; others to measure what the folds cost.
+  std::vector<int> pieces = {kAttnPiece, kAttnPieceWhole};
+  if (const char* env = std::getenv("REAM_ATTN_PIECES")) {
+    pieces.clear();
+    for (const char* p = env; *p;) {
+      const int v = std::atoi(p);
+      pieces.push_back(v == 0 ? kAttnPieceWhole : v);
+      while (*p && *p != ',') ++p;
+      if (*p == ',') ++p;
+    }
+  }
   const int64_t elems = int64_t{chunk} * nh * hd;  // the last chunk's rows
   auto count_diff = [&]() {
     std::vector<uint16_t> h1(elems), h2(elems);
@@ -299,8 +314,9 @@ void bench_attention() {
       std::printf("attention prefill %6d tokens, default Hopper variant, once: %s\n", n, st.ok() ? "ok" : st.message().c_str());
       continue;
     }
-    for (int piece : {kAttnPiece, kAttnPieceWhole}) {
-      const char* pname = piece == kAttnPiece ? "pieces of 256" : "one piece";
+    for (int piece : pieces) {
+      const std::string pname_s = piece == kAttnPieceWhole ? "one piece" : "pieces of " + std::to_string(piece);
+      const char* pname = pname_s.c_str();
       float ms_ref = 0;
       if (!time_prompt(true, piece, o, &ms_ref)) return;
       std::printf("attention prefill %6d tokens (chunks of %d, %s), mma.sync: %8.2f ms/layer, %6.1f TFLOP/s\n", n,
@@ -395,11 +411,78 @@ void bench_gemm() {
   cudaFree(a); cudaFree(b); cudaFree(c);
 }
 
+// Qwen3-4B's prefill products (qkv, o, gate_up, down) at n tokens: the mma.sync tiled
+// kernel, the Hopper kernel and cuBLAS (the fast path), ms and TFLOP/s each; the two
+// invariant kernels' bf16 outputs compared word for word.
+void bench_prefill_products(int n) {
+  using ream::cuda::bf16;
+  struct Shape { const char* name; int in, out; };
+  const Shape shapes[] = {{"qkv", 2560, 6144}, {"o", 4096, 2560}, {"gate_up", 2560, 19456}, {"down", 9728, 2560}};
+  cublasHandle_t handle;
+  cublasCreate(&handle);
+  cudaStream_t stream;
+  cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+  cublasSetStream(handle, stream);
+  for (const Shape& sh : shapes) {
+    bf16 *x, *w, *y0, *y1;
+    cudaMalloc(&x, int64_t{n} * sh.in * 2); cudaMalloc(&w, int64_t{sh.out} * sh.in * 2);
+    cudaMalloc(&y0, int64_t{n} * sh.out * 2); cudaMalloc(&y1, int64_t{n} * sh.out * 2);
+    {
+      std::vector<uint16_t> h(int64_t{n} * sh.in);
+      fill(h, 1.0f, 0.0f, 31); cudaMemcpy(x, h.data(), h.size() * 2, cudaMemcpyHostToDevice);
+      h.resize(int64_t{sh.out} * sh.in);
+      fill(h, 0.05f, 0.0f, 32); cudaMemcpy(w, h.data(), h.size() * 2, cudaMemcpyHostToDevice);
+    }
+    cudaDeviceSynchronize();
+    auto timed = [&](const char* what, auto&& launch) {
+      Status st = launch();
+      if (!st.ok()) {
+        std::printf("  %-8s %-7s n=%d: %s\n", sh.name, what, n, st.message().c_str());
+        return;
+      }
+      for (int i = 0; i < 2; ++i) (void)launch();
+      cudaEvent_t e0, e1;
+      cudaEventCreate(&e0); cudaEventCreate(&e1);
+      const int reps = 10;
+      cudaEventRecord(e0, stream);
+      for (int i = 0; i < reps; ++i) (void)launch();
+      cudaEventRecord(e1, stream);
+      cudaEventSynchronize(e1);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, e0, e1);
+      ms /= reps;
+      std::printf("  %-8s %-7s n=%d in=%d out=%d: %.3f ms, %.1f TFLOP/s\n", sh.name, what, n, sh.in, sh.out, ms,
+                  2.0 * n * sh.in * sh.out / (ms * 1e-3) / 1e12);
+      cudaEventDestroy(e0); cudaEventDestroy(e1);
+    };
+    using ream::cuda::LargeGemm;
+    timed("mma", [&] { return ream::cuda::launch_matmul_invariant_large(LargeGemm::kMma, x, w, n, sh.in, sh.out, y0, false, stream); });
+    timed("hopper", [&] { return ream::cuda::launch_matmul_invariant_large(LargeGemm::kHopper, x, w, n, sh.in, sh.out, y1, false, stream); });
+    cudaDeviceSynchronize();
+    {
+      std::vector<uint16_t> a(int64_t{n} * sh.out), b(a.size());
+      cudaMemcpy(a.data(), y0, a.size() * 2, cudaMemcpyDeviceToHost);
+      cudaMemcpy(b.data(), y1, b.size() * 2, cudaMemcpyDeviceToHost);
+      int64_t differ = 0;
+      for (size_t i = 0; i < a.size(); ++i) differ += a[i] != b[i];
+      std::printf("  %-8s hopper vs mma: %lld of %zu outputs differ\n", sh.name, static_cast<long long>(differ), a.size());
+    }
+    bf16* y2;
+    cudaMalloc(&y2, int64_t{n} * sh.out * 2);
+    timed("cublas", [&] { return ream::cuda::launch_matmul(handle, x, w, n, sh.in, sh.out, y2, false, stream); });
+    cudaDeviceSynchronize();
+    cudaFree(x); cudaFree(w); cudaFree(y0); cudaFree(y1); cudaFree(y2);
+  }
+  cublasDestroy(handle);
+  cudaStreamDestroy(stream);
+}
+
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
   const int prefill_tokens = argc > 2 ? std::atoi(argv[2]) : 131072;
   if (mode == "gemm") {
     bench_gemm();
+    for (const int n : {4096, 8192}) bench_prefill_products(n);
     return 0;
   }
   if (mode == "attention" || mode == "all") bench_attention();

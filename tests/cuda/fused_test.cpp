@@ -14,6 +14,7 @@
 
 #include "cuda/activation.cuh"
 #include "cuda/gemm.cuh"
+#include "cuda/gemm_hopper.cuh"
 #include "cuda/kv_cache.cuh"
 #include "cuda/rope.cuh"
 #include "cuda_test_util.h"
@@ -210,6 +211,51 @@ TEST(CudaFused, GemvWithSwigluIsTheGemvThenSwigluBitForBit) {
     }
   }
   cublasDestroy(h);
+}
+
+// The Hopper (wgmma) large-n kernel against the mma.sync tiled kernel on Qwen3-4B's prefill
+// products and ragged shapes (token and feature counts not multiples of the 128 x 128
+// tile, a last segment shorter than 256 k), fp32 and bf16 outputs; and the batch-invariance
+// contract itself: the first rows of a large product are bitwise the same rows computed
+// alone by the small-n kernels.
+TEST(CudaGemm, HopperKernelIsTheMmaKernelBitForBit) {
+  REAM_REQUIRE_GPU();
+  if (!cuda::gemm_hopper_applies(kHidden)) GTEST_SKIP() << "needs an sm_90a build on a compute capability 9.0 device";
+  auto rng = fresh_rng();
+  TestStream stream;
+  struct Shape { int64_t in, out; };
+  const std::vector<Shape> shapes = {{kHidden, (kHeads + 2 * kKvHeads) * kHeadDim}, {kHeads * kHeadDim, kHidden},
+                                     {kInter, kHidden}, {1344, 999}};
+  for (const auto& [in, out] : shapes) {
+    const int64_t max_rows = 1000;
+    DevVec<uint16_t> x(rand_bf16(rng, max_rows * in, 2.0f)), w(rand_bf16(rng, out * in, 0.05f));
+    for (const int64_t n : {int64_t{129}, int64_t{300}, max_rows}) {
+      for (const bool f32 : {true, false}) {
+        SCOPED_TRACE("in " + std::to_string(in) + ", out " + std::to_string(out) + ", rows " + std::to_string(n) +
+                     (f32 ? ", fp32" : ", bf16"));
+        DevVec<uint32_t> want(n * out), got(n * out);
+        Status st = cuda::launch_matmul_invariant_large(cuda::LargeGemm::kMma, x.as<bf16>(), w.as<bf16>(), n, in, out,
+                                                        want.get(), f32, stream.get());
+        ASSERT_TRUE(st.ok()) << st.message();
+        st = cuda::launch_matmul_invariant_large(cuda::LargeGemm::kHopper, x.as<bf16>(), w.as<bf16>(), n, in, out,
+                                                 got.get(), f32, stream.get());
+        ASSERT_TRUE(st.ok()) << st.message();
+        const auto g = got.host(), e = want.host();
+        expect_same_bits(g, e, "hopper against mma.sync");
+        // Rows 0..6 alone (the small-n kernels) are the same rows of the large product.
+        const int64_t few = 7;
+        DevVec<uint32_t> alone(few * out);
+        st = cuda::launch_matmul_invariant(x.as<bf16>(), w.as<bf16>(), few, in, out, alone.get(), f32, stream.get());
+        ASSERT_TRUE(st.ok()) << st.message();
+        const auto a = alone.host();
+        const size_t words = static_cast<size_t>(f32 ? few * out : (few * out + 1) / 2);
+        const std::vector<uint32_t> head(g.begin(), g.begin() + static_cast<std::ptrdiff_t>(words));
+        std::vector<uint32_t> a_head(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(words));
+        if (!f32 && (few * out) % 2 != 0) a_head.back() = (a_head.back() & 0xFFFFu) | (head.back() & 0xFFFF0000u);
+        expect_same_bits(a_head, head, "7 rows alone against the same rows of the large product");
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 // kernel.
 #include "cuda/attention.cuh"
 #include "cuda/attention_math.cuh"
+#include "cuda/hopper.cuh"
 
 #include <cuda.h>
 
@@ -39,12 +40,11 @@
 #include <string>
 #include <type_traits>
 
-#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define REAM_SM90A_DEVICE 1
-#endif
 
 namespace ream::cuda {
 namespace {
+
+using namespace hopper;  // NOLINT: the sm_90a device helpers
 
 constexpr int HD = 128;
 constexpr int KT = kAttnKvTile;
@@ -69,28 +69,6 @@ static_assert(kAttnRowsPrefill == 128, "the Hopper kernel's block is the mma.syn
 // ---- device helpers (sm_90a) ----
 
 #ifdef REAM_SM90A_DEVICE
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
-}
-__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
-  uint32_t done = 0;
-  do {
-    asm volatile(
-        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done)
-        : "r"(bar), "r"(parity)
-        : "memory");
-  } while (!done);
-}
 __device__ __forceinline__ void tma_load_4d(uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2, int c3,
                                             uint32_t bar) {
   asm volatile(
@@ -99,9 +77,6 @@ __device__ __forceinline__ void tma_load_4d(uint32_t dst, const CUtensorMap* map
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
       : "memory");
 }
-// Ordinary shared-memory stores become visible to the async proxy (wgmma, TMA).
-__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-
 // wgmma shared-memory descriptor, 128-byte swizzle: start address, leading byte offset
 // (between 64-element column blocks, MN-major only), stride byte offset (between 8-row
 // groups), all in 16-byte units.
@@ -109,12 +84,6 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr, uint32_t lbo, uint3
   return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) | (static_cast<uint64_t>(lbo >> 4) << 16) |
          (static_cast<uint64_t>(sbo >> 4) << 32) | (1ull << 62);
 }
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
-// Pins an accumulator after wgmma_wait_all so that no use is scheduled before the wait.
-__device__ __forceinline__ void fence_operand(float& r) { asm volatile("" : "+f"(r)::"memory"); }
-
 // S (64 x 64, fp32, accumulated) += Q (64 x 16, registers: the mma.m16n8k16 A-fragment of
 // each warp's 16 rows) K^T (K: 64 keys x 16, smem, K-major).
 __device__ __forceinline__ void wgmma_qk(float (&d)[KT / 8][4], const uint32_t (&a)[4], uint64_t db) {
@@ -147,16 +116,6 @@ __device__ __forceinline__ void wgmma_qk_ss(float (&d)[KT / 8][4], uint64_t da, 
         "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
         "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
       : "l"(da), "l"(db), "r"(1));
-}
-
-// Named barriers (0 is __syncthreads): the consumer warpgroups take turns issuing their
-// products (FlashAttention-3's ping-pong), so one warpgroup's softmax runs while the
-// other's products keep the tensor cores busy.
-__device__ __forceinline__ void named_sync(int id, int threads) {
-  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-__device__ __forceinline__ void named_arrive(int id, int threads) {
-  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
 // O (64 x 128, fp32, accumulated) += P (64 x 16 keys, registers) V (16 keys x 128, smem, MN-major).
@@ -445,13 +404,7 @@ Status make_cache_map(const bf16* cache, const AttentionArgs& a, CUtensorMap* ma
 
 bool hopper_attention_supported(const AttentionArgs& a) {
 #ifdef REAM_CUDA_SM90A
-  static const bool device_ok = [] {
-    int dev = 0, major = 0, minor = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess) return false;
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
-    return major == 9 && minor == 0 && encode_tiled() != nullptr;
-  }();
+  static const bool device_ok = hopper::device_is_sm90a() && encode_tiled() != nullptr;
   const int bs = a.block_size;
   const bool bs_ok = bs > 0 && bs % 8 == 0 && (KT % bs == 0 || bs % KT == 0);
   return device_ok && a.head_dim == HD && a.num_splits == 1 && bs_ok &&

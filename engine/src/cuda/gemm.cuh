@@ -36,6 +36,14 @@ enum class SmallGemm { kAuto, kRounds, kStream, kStreamNarrow, kStreamWide };
 Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* w, int64_t n, int64_t in,
                                     int64_t out, void* y, bool y_f32, cudaStream_t stream);
 
+// The large-n kernels, bitwise the same: kHopper (wgmma, gemm_hopper.cu: sm_90a devices,
+// in % 64 == 0; Unimplemented elsewhere), kMma (the mma.sync tiled kernel), kAuto (kHopper
+// where it applies, unless REAM_GEMM_LARGE is "mma" in the environment). Any n, for tests
+// and benchmarks; launch_matmul_invariant uses kAuto above kSmallGemmMaxRows rows.
+enum class LargeGemm { kAuto, kMma, kHopper };
+Status launch_matmul_invariant_large(LargeGemm large, const bf16* x, const bf16* w, int64_t n, int64_t in,
+                                     int64_t out, void* y, bool y_f32, cudaStream_t stream);
+
 // act (n, inter) = swiglu(x @ w_gate_up^T): bitwise launch_matmul_invariant into gate_up
 // (n, 2 inter) followed by launch_swiglu(gate_up, n, inter, act). Where the streaming
 // kernel applies (kAuto's choice), one launch whose blocks take gate rows and the same up

@@ -3,14 +3,15 @@
 // the number of rows n (the canonical arithmetic of gemm_math.cuh), so a token's result
 // never depends on what else is in its step.
 //
-// Three kernels share that arithmetic:
+// Four kernels share that arithmetic:
 //   - n <= 32 (decode, the LM head): the streaming kernel (gemm_stream.cu);
 //   - small n up to 128, and n <= 32 where the streaming kernel does not apply ("rounds",
 //     session 4's kernel): a block owns 16 output features; its warps take one K segment
 //     each per round, park the segment sums in shared memory, and the block adds them in
 //     segment order after every round;
 //   - large n (prefill): 128 x 128 tiles, 8 warps of 64 tokens x 32 features, K tiles of
-//     64 brought into shared memory by cp.async (4 stages), segment sums kept in registers.
+//     64 brought into shared memory by cp.async (4 stages), segment sums kept in registers;
+//     on Hopper (sm_90a) the wgmma kernel of gemm_hopper.cu takes its place.
 // All of them are launched with programmatic dependent launch (pdl.cuh); the small ones
 // load their first weights before waiting for the previous kernel.
 #include "cuda/gemm.cuh"
@@ -20,6 +21,7 @@
 
 #include "cuda/activation.cuh"
 #include "cuda/gemm_math.cuh"
+#include "cuda/gemm_hopper.cuh"
 #include "cuda/gemm_stream.cuh"
 #include "cuda/pdl.cuh"
 
@@ -306,6 +308,17 @@ Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* 
     if (stream_width(small, ni, ii, &width)) return launch_gemm_stream(width, x, w, ni, ii, oi, y, y_f32, stream);
     return launch_rounds(x, w, ni, ii, oi, y, y_f32, stream);
   }
+  return launch_matmul_invariant_large(LargeGemm::kAuto, x, w, n, in, out, y, y_f32, stream);
+}
+
+Status launch_matmul_invariant_large(LargeGemm large, const bf16* x, const bf16* w, int64_t n, int64_t in,
+                                     int64_t out, void* y, bool y_f32, cudaStream_t stream) {
+  if (n == 0 || out == 0) return Status();
+  REAM_RETURN_IF_ERROR(check_dims(n, in, out));
+  const int ni = static_cast<int>(n), ii = static_cast<int>(in), oi = static_cast<int>(out);
+  if (large != LargeGemm::kMma && gemm_hopper_applies(in))
+    return launch_gemm_hopper(x, w, ni, ii, oi, y, y_f32, stream);
+  if (large == LargeGemm::kHopper) return unimplemented("the Hopper matmul kernel needs sm_90a and in % 64 == 0");
   CUDA_CHECK(cudaFuncSetAttribute(gemm_large_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   static_cast<int>(kLargeSmem)));
   const dim3 grid(static_cast<unsigned>(ceil_div(out, kTileO)), static_cast<unsigned>(ceil_div(n, kTileT)));

@@ -1,0 +1,268 @@
+// The batch-invariant matrix product for large n on Hopper (sm_90a): the tiled kernel's
+// sums (gemm_math.cuh's canonical arithmetic, bit for bit) with wgmma instead of mma.sync.
+//
+// A block computes 128 tokens x 128 features. Warps 0-3 (the producer warpgroup) bring K
+// tiles of 64 into a 4-stage ring with cp.async; warps 4-7 and 8-11 (two consumer
+// warpgroups) own 64 tokens each and run wgmma.m64n128k16 with x as register A-fragments
+// and the weights from shared memory.
+//
+// Why the weights are permuted on their way into shared memory: the canonical arithmetic
+// gives each mma.m16n8k16 of a 32-k chunk a fixed assignment of k to its 16 slots (chosen
+// so that a lane's 16-byte load of 8 consecutive k feeds its fragment registers directly):
+// mma m (0, 1) of chunk c puts, in slot 8h + 2i + e (h, e in {0, 1}, i in 0..3),
+//     k = 32c + 8i + 4m + 2h + e.
+// x enters as register fragments, loaded exactly as the mma.sync kernel loads them. The
+// weights enter wgmma from shared memory, where slot s of a k16 slice is the s-th element
+// of each row: so the producers copy each 4-byte k pair to the place of its slot. In the
+// 64-k stage (128 bytes a row, 128-byte swizzle as TMA writes it), 16-byte chunk q = 4c +
+// 2m + h of a row holds the pairs i = 0..3 of slots 8h.., i.e. k = 32c + 8i + 4m + 2h.
+// wgmma j = 2c + m reads bytes [32j, 32j + 32) of every row: its slots in order.
+//
+// wgmma and mma.sync sum a 16-k product alike (session 3 found the attention kernels, one
+// on each, bitwise equal; tests/cuda/gemm_test.cpp holds this kernel to the mma.sync one on
+// every shape it is used for). Segments of 256 k are summed into a fresh accumulator and
+// added to the total in order, as gemm_math.cuh says.
+//
+// Preconditions (gemm_hopper_applies): in % 64 == 0, a device of compute capability 9.0
+// and a build with the sm_90a target.
+#include "cuda/gemm.cuh"
+#include "cuda/gemm_math.cuh"
+#include "cuda/hopper.cuh"
+#include "cuda/pdl.cuh"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace ream::cuda {
+namespace {
+
+using namespace gemm_detail;  // NOLINT
+using namespace hopper;       // NOLINT
+
+constexpr int kTokens = 128, kFeatures = 128, kTileK = 64, kStages = 4;
+constexpr int kThreads = 384;
+constexpr int kStageBytes = kFeatures * kTileK * 2;  // 16 KiB of weights; x's stage is the same size
+static_assert(kTokens * kTileK * 2 == kStageBytes, "x and w stages are the same size");
+constexpr size_t kSmem = 1024 /*alignment slack*/ + 2 * kStages * kStageBytes + 64;
+// Registers per thread after setmaxnreg (see attention_hopper.cu's HopperRegs).
+constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+static_assert(128 * (168 - kProducerRegs) >= 256 * (kConsumerRegs - 168), "setmaxnreg.inc would never return");
+static_assert(kSegK % kTileK == 0, "a segment ends with a stage");
+
+#ifdef REAM_SM90A_DEVICE
+__device__ __forceinline__ void cp_async4(uint32_t dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 4 : 0) : "memory");
+}
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0)
+               : "memory");
+}
+// The mbarrier's phase completes (for this thread's arrival) when its cp.asyncs so far land.
+__device__ __forceinline__ void cp_async_arrive(uint32_t bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+// K-major operand, 128-byte swizzle: start address, stride between 8-row groups (1024).
+__device__ __forceinline__ uint64_t desc_k_major(uint32_t addr) {
+  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) | (static_cast<uint64_t>(16 >> 4) << 16) |
+         (static_cast<uint64_t>(1024 >> 4) << 32) | (1ull << 62);
+}
+
+// d (64 x 128, fp32) += a (64 x 16, registers: each warp's 16 rows as the mma.m16n8k16
+// A-fragment) b^T (b: 128 rows x 16, shared memory, K-major).
+#define REAM_D8(i) "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])
+__device__ __forceinline__ void wgmma_n128(float (&d)[16][4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                           uint64_t db) {
+  asm volatile(
+      "{\n .reg .pred p;\n setp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "{%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"
+      : REAM_D8(0), REAM_D8(1), REAM_D8(2), REAM_D8(3), REAM_D8(4), REAM_D8(5), REAM_D8(6), REAM_D8(7),
+        REAM_D8(8), REAM_D8(9), REAM_D8(10), REAM_D8(11), REAM_D8(12), REAM_D8(13), REAM_D8(14), REAM_D8(15)
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "l"(db), "r"(1));
+}
+#undef REAM_D8
+#endif  // REAM_SM90A_DEVICE
+
+// grid (token tiles, feature tiles): the token tiles of one feature tile run side by side,
+// so a weight tile is read from memory about once and x stays in L2.
+__global__ void __launch_bounds__(kThreads, 1)
+    gemm_hopper_kernel(const bf16* __restrict__ x, const bf16* __restrict__ w, int n, int in, int out,
+                       void* __restrict__ y, bool y_f32) {
+#ifdef REAM_SM90A_DEVICE
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
+  const uint32_t w_s = base;                           // [kStages][128 features x 128 bytes] swizzled, permuted k
+  const uint32_t x_s = w_s + kStages * kStageBytes;    // [kStages][2 chunks][128 tokens][32 k]
+  const uint32_t bars = x_s + kStages * kStageBytes;   // full, empty: kStages each
+  auto full = [&](int st) { return bars + 8u * st; };
+  auto empty = [&](int st) { return bars + 8u * (kStages + st); };
+  const unsigned char* smem_gen = smem_raw + (base - smem_u32(smem_raw));  // generic pointer to `base`
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int t0 = blockIdx.x * kTokens, o0 = blockIdx.y * kFeatures;
+  const int n_ktiles = in / kTileK;
+
+  if (tid == 0) {
+    for (int st = 0; st < kStages; ++st) {
+      mbar_init(full(st), 128);  // every producer thread's copies
+      mbar_init(empty(st), 8);   // one arrival per consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  pdl_launch_dependents();
+  pdl_wait();
+
+  if (warp < 4) {  // ---- producers ----
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs));
+    // Weights: a warp instruction copies 8 rows x one 16-byte chunk (4 pairs): 128 bytes
+    // of shared memory, no bank conflicts. Lane: pair i = lane & 3, row lane >> 2.
+    const int i = lane & 3, rr = lane >> 2;
+    for (int kt = 0, st = 0, phase = 0; kt < n_ktiles; ++kt) {
+      if (kt >= kStages) mbar_wait(empty(st), phase ^ 1);
+      const int k0 = kt * kTileK;
+      const uint32_t ws = w_s + st * kStageBytes;
+#pragma unroll 8
+      for (int it = 0; it < 32; ++it) {
+        const int u = warp + 4 * it;            // 0..127: (row group, chunk)
+        const int q = u & 7, row = (u >> 3) * 8 + rr;
+        const int k = k0 + 32 * (q >> 2) + 8 * i + 4 * ((q >> 1) & 1) + 2 * (q & 1);
+        const bool ok = o0 + row < out;
+        const bf16* src = w + (ok ? static_cast<int64_t>(o0 + row) * in + k : 0);
+        cp_async4(ws + row * 128 + (((q ^ (row & 7)) << 4) | (4 * i)), src, ok);
+      }
+      // x: 128 tokens x 2 chunks x 4 pieces of 16 bytes, 8 per thread (the tiled kernel's layout).
+      const uint32_t xs = x_s + st * kStageBytes;
+#pragma unroll
+      for (int it = 0; it < 8; ++it) {
+        const int idx = tid + 128 * it;
+        const int row = idx >> 3, ch = (idx >> 2) & 1, piece = idx & 3;
+        const bool ok = t0 + row < n;
+        const bf16* src = x + (ok ? static_cast<int64_t>(t0 + row) * in + k0 + ch * kChunk + piece * 8 : 0);
+        cp_async16(xs + ((ch * 128 + row) * kChunk + piece * 8) * 2, src, ok);
+      }
+      cp_async_arrive(full(st));
+      if (++st == kStages) st = 0, phase ^= 1;
+    }
+    asm volatile("cp.async.wait_all;\n" ::: "memory");
+    return;
+  }
+
+  // ---- consumers: warpgroup wg owns tokens [64 wg, 64 wg + 64) of the block ----
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs));
+  const int cw = warp - 4, wg = cw >> 2;
+  const int g = lane >> 2, t4 = lane & 3;
+  const int r0 = 64 * wg + 16 * (cw & 3);  // this warp's 16 tokens
+  float p[16][4], total[16][4];
+#pragma unroll
+  for (int j = 0; j < 16; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) p[j][e] = total[j][e] = 0.0f;
+
+  for (int kt = 0; kt < n_ktiles; ++kt) {
+    const int st = kt % kStages;
+    mbar_wait(full(st), (kt / kStages) & 1);
+    fence_proxy_async();  // the producers' cp.async writes, for wgmma's reads
+    const unsigned char* xs = smem_gen + (x_s - base) + st * kStageBytes;
+    uint4 xg[2], xh[2];
+#pragma unroll
+    for (int ch = 0; ch < 2; ++ch) {
+      xg[ch] = *reinterpret_cast<const uint4*>(xs + ((ch * 128 + r0 + g) * kChunk + 8 * t4) * 2);
+      xh[ch] = *reinterpret_cast<const uint4*>(xs + ((ch * 128 + r0 + 8 + g) * kChunk + 8 * t4) * 2);
+    }
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) fence_operand(p[j][e]);
+    wgmma_fence();
+    const uint32_t ws = w_s + st * kStageBytes;
+#pragma unroll
+    for (int ch = 0; ch < 2; ++ch) {
+      wgmma_n128(p, xg[ch].x, xh[ch].x, xg[ch].y, xh[ch].y, desc_k_major(ws + 32 * (2 * ch)));
+      wgmma_n128(p, xg[ch].z, xh[ch].z, xg[ch].w, xh[ch].w, desc_k_major(ws + 32 * (2 * ch + 1)));
+    }
+    wgmma_commit();
+    wgmma_wait_all();
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) fence_operand(p[j][e]);
+    __syncwarp();
+    if (lane == 0) mbar_arrive(empty(st));  // the stage is free for the producers
+    if ((kt + 1) % (kSegK / kTileK) == 0 || kt + 1 == n_ktiles) {
+#pragma unroll
+      for (int j = 0; j < 16; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          total[j][e] = __fadd_rn(total[j][e], p[j][e]);
+          p[j][e] = 0.0f;
+        }
+    }
+  }
+
+  // The accumulator's layout per warp is mma.m16n8k16's C per n8 tile j: rows g and g + 8,
+  // features 8j + 2 t4 and + 1.
+  const bool pairs = out % 2 == 0;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int t = t0 + r0 + h * 8 + g;
+    if (t >= n) continue;
+#pragma unroll
+    for (int j = 0; j < 16; ++j) {
+      const int o = o0 + j * 8 + 2 * t4;
+      if (o >= out) continue;
+      const int64_t idx = static_cast<int64_t>(t) * out + o;
+      if (pairs) {
+        store_pair(y, y_f32, idx, total[j][2 * h], total[j][2 * h + 1], true);
+      } else {
+        store_pair(y, y_f32, idx, total[j][2 * h], 0.0f, false);
+        if (o + 1 < out) store_pair(y, y_f32, idx + 1, total[j][2 * h + 1], 0.0f, false);
+      }
+    }
+  }
+#else
+  (void)x, (void)w, (void)n, (void)in, (void)out, (void)y, (void)y_f32;
+#endif  // REAM_SM90A_DEVICE
+}
+
+}  // namespace
+
+namespace hopper {
+bool device_is_sm90a() {
+#ifdef REAM_CUDA_SM90A
+  static const bool ok = [] {
+    int dev = 0, major = 0, minor = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess) return false;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    return major == 9 && minor == 0;
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
+}  // namespace hopper
+
+bool gemm_hopper_applies(int64_t in) {
+  static const bool off = [] {
+    const char* env = std::getenv("REAM_GEMM_LARGE");
+    return env && std::strcmp(env, "mma") == 0;
+  }();
+  return !off && in % kTileK == 0 && hopper::device_is_sm90a();
+}
+
+Status launch_gemm_hopper(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,
+                          cudaStream_t stream) {
+  CUDA_CHECK(cudaFuncSetAttribute(gemm_hopper_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(kSmem)));
+  const dim3 grid(static_cast<unsigned>(ceil_div(n, kTokens)), static_cast<unsigned>(ceil_div(out, kFeatures)));
+  return launch_pdl("gemm_hopper_kernel", gemm_hopper_kernel, grid, dim3(kThreads), kSmem, stream, x, w, n, in, out,
+                    y, y_f32);
+}
+
+}  // namespace ream::cuda
