@@ -220,7 +220,7 @@ TEST(CudaFused, GemvWithSwigluIsTheGemvThenSwigluBitForBit) {
 // alone by the small-n kernels.
 TEST(CudaGemm, HopperKernelIsTheMmaKernelBitForBit) {
   REAM_REQUIRE_GPU();
-  if (!cuda::gemm_hopper_applies(kHidden)) GTEST_SKIP() << "needs an sm_90a build on a compute capability 9.0 device";
+  if (!cuda::gemm_hopper_supported(kHidden)) GTEST_SKIP() << "needs an sm_90a build on a compute capability 9.0 device";
   auto rng = fresh_rng();
   TestStream stream;
   struct Shape { int64_t in, out; };

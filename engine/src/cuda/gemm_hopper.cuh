@@ -6,10 +6,14 @@
 
 namespace ream::cuda {
 
-// Whether the Hopper kernel takes input width `in`: in % 64 == 0 on a compute capability
-// 9.0 device with an sm_90a build, unless REAM_GEMM_LARGE=mma is in the environment (read
-// once; keeps the mma.sync tiled kernel, for measurements).
-bool gemm_hopper_applies(int64_t in);
+// Whether the Hopper kernel can take input width `in`: in % 64 == 0 on a compute
+// capability 9.0 device with an sm_90a build.
+bool gemm_hopper_supported(int64_t in);
+
+// Whether launch_matmul_invariant uses it (where supported): only with REAM_GEMM_LARGE=hopper
+// in the environment (read once). Bitwise the mma.sync kernel but, as written, slower on
+// the H100 (session 6: ~128 against ~195 TFLOP/s on Qwen3-4B's prefill products).
+bool gemm_hopper_by_default();
 
 // y (n, out) = x @ w^T, bitwise the other batch-invariant kernels (gemm_math.cuh).
 Status launch_gemm_hopper(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,

@@ -11,7 +11,8 @@
 //     segment order after every round;
 //   - large n (prefill): 128 x 128 tiles, 8 warps of 64 tokens x 32 features, K tiles of
 //     64 brought into shared memory by cp.async (4 stages), segment sums kept in registers;
-//     on Hopper (sm_90a) the wgmma kernel of gemm_hopper.cu takes its place.
+//     on Hopper (sm_90a) the wgmma kernel of gemm_hopper.cu can take its place (opt-in:
+//     bitwise the same, not yet faster).
 // All of them are launched with programmatic dependent launch (pdl.cuh); the small ones
 // load their first weights before waiting for the previous kernel.
 #include "cuda/gemm.cuh"
@@ -316,8 +317,8 @@ Status launch_matmul_invariant_large(LargeGemm large, const bf16* x, const bf16*
   if (n == 0 || out == 0) return Status();
   REAM_RETURN_IF_ERROR(check_dims(n, in, out));
   const int ni = static_cast<int>(n), ii = static_cast<int>(in), oi = static_cast<int>(out);
-  if (large != LargeGemm::kMma && gemm_hopper_applies(in))
-    return launch_gemm_hopper(x, w, ni, ii, oi, y, y_f32, stream);
+  const bool hopper = large == LargeGemm::kHopper || (large == LargeGemm::kAuto && gemm_hopper_by_default());
+  if (hopper && gemm_hopper_supported(in)) return launch_gemm_hopper(x, w, ni, ii, oi, y, y_f32, stream);
   if (large == LargeGemm::kHopper) return unimplemented("the Hopper matmul kernel needs sm_90a and in % 64 == 0");
   CUDA_CHECK(cudaFuncSetAttribute(gemm_large_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   static_cast<int>(kLargeSmem)));
