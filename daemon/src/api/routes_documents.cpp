@@ -1,4 +1,6 @@
-// /v1/documents: upload (raw body or multipart/form-data), deduplicated by content hash.
+// /v1/documents: upload (raw body or multipart/form-data), deduplicated by content hash;
+// list, read and remove uploads; a job's documents as the store keeps them.
+#include "api/document_views.h"
 #include "api/documents.h"
 #include "api/routes.h"
 #include "http/multipart.h"
@@ -49,11 +51,40 @@ Response upload(App& app, Request& req) {
   return r;
 }
 
+// A job id from the path: a whole non-negative decimal integer.
+std::optional<int64_t> job_id_from_path(const std::string& v, Response* error) {
+  int64_t n = 0;
+  bool ok = !v.empty() && v.size() <= 18 && v.find_first_not_of("0123456789") == std::string::npos;
+  if (ok) n = std::stoll(v);
+  if (!ok) *error = json_error(404, "not_found", "no job " + v);
+  return ok ? std::optional<int64_t>(n) : std::nullopt;
+}
+
+Response json_or_error(const Result<json>& r) {
+  return r.ok() ? http::json_response(200, r.value()) : http::error_from_status(r.status());
+}
+
 }  // namespace
 
 void add_document_routes(http::Router& router, App& app) {
+  auto views = std::make_shared<DocumentViews>(app);
   router.add("POST", "/v1/documents", "documents_upload", http::Access::kSubmit,
              [&app](Request& r) { return upload(app, r); });
+  router.add("GET", "/v1/documents", "documents_list", http::Access::kRead,
+             [views](Request&) { return json_or_error(views->list()); });
+  router.add("GET", "/v1/documents/{id}", "documents_get", http::Access::kRead,
+             [views](Request& r) { return json_or_error(views->get(r.params["id"])); });
+  router.add("DELETE", "/v1/documents/{id}", "documents_delete", http::Access::kSubmit, [views](Request& r) {
+    Status st = views->remove(r.params["id"]);
+    if (!st.ok()) return http::error_from_status(st);
+    return http::json_response(200, {{"id", r.params["id"]}, {"deleted", true}});
+  });
+  router.add("GET", "/v1/jobs/{id}/documents/{key}", "jobs_document", http::Access::kRead, [views](Request& r) {
+    Response error;
+    auto id = job_id_from_path(r.params["id"], &error);
+    if (!id) return error;
+    return json_or_error(views->job_document(*id, r.params["key"]));
+  });
 }
 
 }  // namespace ream::api
