@@ -11,7 +11,15 @@ pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 
 add_library(reamd_http STATIC
   src/http/auth.cpp src/http/errors.cpp src/http/limits.cpp src/http/message.cpp src/http/multipart.cpp
-  src/http/router.cpp src/http/server.cpp src/http/sse.cpp src/metrics/metrics.cpp)
+  src/http/router.cpp src/http/server.cpp src/http/sse.cpp src/http/static_files.cpp src/metrics/metrics.cpp
+  ${CMAKE_CURRENT_BINARY_DIR}/web_files.cpp)
+# The web app (web/) compiled into reamd: nothing is read from disk or fetched to serve it.
+file(GLOB REAMD_WEB_FILES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/web/*)
+add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/web_files.cpp
+  COMMAND ${CMAKE_COMMAND} -DWEB_DIR=${PROJECT_SOURCE_DIR}/web -DOUT=${CMAKE_CURRENT_BINARY_DIR}/web_files.cpp
+          -P ${PROJECT_SOURCE_DIR}/cmake/embed_web.cmake
+  DEPENDS ${REAMD_WEB_FILES} ${PROJECT_SOURCE_DIR}/cmake/embed_web.cmake
+  COMMENT "Embedding the web app (web/)")
 target_include_directories(reamd_http PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_http
   PUBLIC ream_common Boost::headers nlohmann_json::nlohmann_json

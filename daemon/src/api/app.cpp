@@ -274,6 +274,7 @@ void App::install_routes() {
   add_meta_routes(router_, *this);
   add_openai_routes(router_, *this);
   add_schedule_routes(router_, *this);
+  add_web_routes(router_);
 }
 
 }  // namespace ream::api

@@ -16,6 +16,8 @@ void add_job_routes(http::Router& router, App& app);       // routes_jobs.cpp
 void add_document_routes(http::Router& router, App& app);  // routes_documents.cpp
 void add_meta_routes(http::Router& router, App& app);      // routes_meta.cpp
 void add_openai_routes(http::Router& router, App& app);    // routes_openai.cpp
+// The web app's static files (routes_web.cpp).
+void add_web_routes(http::Router& router);
 // Also hands the API schedules stored by earlier runs to app.scheduler().
 void add_schedule_routes(http::Router& router, App& app);  // routes_schedules.cpp
 
