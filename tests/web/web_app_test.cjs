@@ -1,0 +1,386 @@
+// reamd's web app in a real browser (Debian's chromium, headless, driven by playwright-core)
+// against real reamd daemons serving the tiny random-weight model: the issue's scenarios.
+//   - the app's files: content types, ETag and 304, the Content-Security-Policy, no inline script;
+//   - documents: several uploaded at once through the file picker and one dropped, listed with
+//     type, size, pages and tokens; a 10-K (HTML) and a PDF shown in the viewer; one removed;
+//   - legal_review over a CUAD contract from the generated form, followed live to its end,
+//     findings listed, one clicked: the contract opens and its quotes (the random model's, not
+//     in the contract) are marked unverified;
+//   - the example keyword_spotter workflow: its findings quote the contract exactly, and
+//     clicking one highlights the passage at the offsets reamd stored;
+//   - chat: a streamed reply, its token counts and speed, kept across a reload; stop;
+//   - schedules: create from cron and time zone with the next runs, pause, delete;
+//   - operators: the metrics tiles;
+//   - a daemon with API keys: the page asks for a key, refuses a wrong one, works with the right one.
+// Screenshots of each page go to SCREENSHOT_DIR. Run by CTest (tests/web/CMakeLists.txt).
+"use strict";
+const { test, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const { spawn, execFileSync } = require("node:child_process");
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const net = require("node:net");
+const os = require("node:os");
+const path = require("node:path");
+const { chromium } = require("playwright-core");
+
+const env = process.env;
+const CONTRACT = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/cuad/contracts",
+  "ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).txt");
+const TENK = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/edgar/aapl-10-k-2024-11-01.html");
+const KEY = crypto.randomBytes(24).toString("hex");
+const SHOTS = env.SCREENSHOT_DIR || path.join(os.tmpdir(), "ream-web-screenshots");
+
+let dir, browser, open, keyed;
+const daemons = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+// A reamd on the tiny model; with `key`, auth is on with that key (role submit).
+async function startDaemon(name, key) {
+  const data = path.join(dir, name);
+  fs.mkdirSync(data);
+  const port = await freePort();
+  const lines = [
+    `data_dir: ${data}/data`,
+    "engine:",
+    `  model: ${dir}/tiny`,
+    "  threads: 1",
+    `workflows: [${env.REAM_SOURCE_DIR}/workflows, ${env.REAM_SOURCE_DIR}/plugins/example]`,
+    `plugins: [${env.REAM_PLUGIN_DIR}, ${env.WEB_TEST_PLUGIN_DIR}]`,
+    "documents:",
+    `  allowed_roots: [${path.dirname(CONTRACT)}]`,
+  ];
+  if (key) {
+    const digest = crypto.createHash("sha256").update(key).digest("hex");
+    lines.push("auth:", "  keys:", "    - name: tester", `      sha256: "${digest}"`, "      role: submit");
+  }
+  fs.writeFileSync(path.join(data, "reamd.yaml"), lines.join("\n") + "\n");
+  const proc = spawn(env.REAMD, ["--config", path.join(data, "reamd.yaml"), "--listen", `127.0.0.1:${port}`]);
+  const d = { proc, base: `http://127.0.0.1:${port}`, log: "" };
+  proc.stdout.on("data", (x) => (d.log += x));
+  proc.stderr.on("data", (x) => (d.log += x));
+  daemons.push(d);
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(d.base + "/readyz", { headers: key ? { Authorization: `Bearer ${key}` } : {} });
+      if (r.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (i > 900 || proc.exitCode !== null) throw new Error(`reamd did not come up:\n${d.log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return d;
+}
+
+// A minimal valid PDF: one page per entry (lines of Helvetica text), with its xref table.
+function makePdf(pages) {
+  const objs = ["<< /Type /Catalog /Pages 2 0 R >>",
+    `<< /Type /Pages /Kids [${pages.map((_, i) => `${4 + 2 * i} 0 R`).join(" ")}] /Count ${pages.length} >>`,
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"];
+  pages.forEach((lines, i) => {
+    const content = `BT /F1 12 Tf 14 TL 72 720 Td\n${lines.map((l) => `(${l}) Tj T*\n`).join("")}ET\n`;
+    objs.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${5 + 2 * i} 0 R >>`);
+    objs.push(`<< /Length ${content.length} >>\nstream\n${content}endstream`);
+  });
+  let pdf = "%PDF-1.4\n";
+  const offsets = [];
+  objs.forEach((o, i) => { offsets.push(pdf.length); pdf += `${i + 1} 0 obj\n${o}\nendobj\n`; });
+  const xref = pdf.length;
+  pdf += `xref\n0 ${objs.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("")}`;
+  pdf += `trailer\n<< /Size ${objs.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(pdf, "latin1");
+}
+
+// A page that fails the test on any script error or CSP violation.
+async function newPage(d) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("pageerror", (e) => page.problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    // Chromium logs every refused request (401 while no key is given) as a console error.
+    if (m.type() === "error" && !/Failed to load resource/.test(m.text())) page.problems.push(m.text());
+  });
+  await page.goto(d.base + "/");
+  return page;
+}
+
+async function shot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(env.CHROMIUM), `chromium not found at ${env.CHROMIUM} (scripts/setup.sh installs Debian's chromium)`);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "ream-web-"));
+  execFileSync(env.REAM, ["init-model", "--shape", "tiny", "--out", path.join(dir, "tiny")], { stdio: "ignore" });
+  [open, keyed] = await Promise.all([startDaemon("open"), startDaemon("keyed", KEY)]);
+  browser = await chromium.launch({ executablePath: env.CHROMIUM, args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  for (const d of daemons) d.proc.kill("SIGKILL");
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("the app's files: types, ETag and 304, a strict CSP, no inline script", async () => {
+  const r = await fetch(open.base + "/");
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("content-type"), "text/html; charset=utf-8");
+  const csp = r.headers.get("content-security-policy");
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'self'(;|$)/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:/);
+  assert.equal(r.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(r.headers.get("cache-control"), "no-cache");
+  const html = await r.text();
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, "an inline script");
+  assert.doesNotMatch(html, /\bstyle=|<style/, "an inline style");
+  const etag = r.headers.get("etag");
+  assert.match(etag, /^"[0-9a-f]{64}"$/);
+  const again = await fetch(open.base + "/", { headers: { "If-None-Match": etag } });
+  assert.equal(again.status, 304);
+  assert.equal((await again.text()).length, 0);
+  const js = await fetch(open.base + "/app/app.js");
+  assert.equal(js.headers.get("content-type"), "text/javascript; charset=utf-8");
+  const css = await fetch(open.base + "/app/app.css");
+  assert.equal(css.headers.get("content-type"), "text/css; charset=utf-8");
+  assert.equal((await fetch(open.base + "/app/nope.js")).status, 404);
+  // Every module the page imports is served (a missing one would leave the page blank).
+  for (const m of html.matchAll(/(?:src|href)="(\/app\/[^"]+)"/g)) assert.equal((await fetch(open.base + m[1])).status, 200, m[1]);
+});
+
+test("documents: upload several at once and by drop, list, view a 10-K and a PDF, remove", async () => {
+  const page = await newPage(open);
+  await page.waitForSelector("#documents-table");
+  await page.setInputFiles("#doc-files", [CONTRACT, TENK]);
+  await page.waitForSelector("text=2 of 2 uploaded.");
+  // A PDF dropped on the drop zone, as a person drags one from the desktop.
+  const pdf = makePdf([["Page one of the brief."], ["The second page names Wexford County."]]);
+  await page.evaluate(async (b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], "brief.pdf", { type: "application/pdf" }));
+    document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, pdf.toString("base64"));
+  await page.waitForSelector("text=1 of 1 uploaded.");
+  await page.waitForFunction(() => document.querySelectorAll("#documents-table tbody tr").length === 3);
+  const rows = await page.$$eval("#documents-table tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const byName = Object.fromEntries(rows.map((r) => [r[0], r]));
+  assert.equal(byName["brief.pdf"][1], "application/pdf");
+  assert.equal(byName["brief.pdf"][3], "2", "pages");
+  assert.equal(byName["aapl-10-k-2024-11-01.html"][1], "text/html");
+  assert.equal(byName["aapl-10-k-2024-11-01.html"][2], "1.4 MB");
+  assert.ok(Number(byName[path.basename(CONTRACT)][4].replace(/,/g, "")) > 1000, "the contract's tokens");
+  await shot(page, "documents");
+
+  await page.click('#documents-table button.link:text-is("aapl-10-k-2024-11-01.html")');
+  await page.waitForSelector(".viewer #doc-text");
+  const tenk = await page.textContent("#doc-text");
+  assert.match(tenk, /Apple Inc\./);
+  assert.doesNotMatch(tenk, /<(div|span|ix:)/i, "the viewer shows the filing's text, not its markup");
+  await page.click('#documents-table button.link:text-is("brief.pdf")');
+  await page.waitForFunction(() => document.querySelectorAll("#doc-text .part-name").length === 2);
+  assert.deepEqual(await page.$$eval("#doc-text .part-name", (h) => h.map((x) => x.textContent)), ["page 1", "page 2"]);
+  assert.match(await page.textContent("#doc-text"), /Wexford County/);
+  await shot(page, "viewer-pdf");
+
+  page.once("dialog", (d) => d.accept());
+  await page.click('button[aria-label="Remove brief.pdf"]');
+  await page.waitForFunction(() => document.querySelectorAll("#documents-table tbody tr").length === 2);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+async function runJob(page, workflow, fill) {
+  await page.goto(open.base + "/#/run");
+  await page.waitForSelector("#workflow-select option", { state: "attached" });
+  await page.selectOption("#workflow-select", workflow);
+  await page.waitForSelector("#run-form");
+  await fill();
+  await page.click("#run-submit");
+  await page.waitForURL(/#\/jobs\/\d+/);
+  await page.waitForSelector("#findings-table", { timeout: 120000 });
+  assert.equal(await page.getAttribute("#job-status", "data-status"), "succeeded", await page.textContent("#job-events"));
+}
+
+test("legal_review over a CUAD contract: the form, the live job, findings, unverified quotes marked", async () => {
+  const page = await newPage(open);
+  const name = path.basename(CONTRACT);
+  await runJob(page, "legal_review", async () => {
+    await page.check(`fieldset[data-input="contracts"] label:has-text("${name}") input`);
+    await page.fill("#in-categories", "Governing Law");
+    await page.fill("#in-categories_per_prompt", "1");
+    await page.fill("#in-max_tokens", "256");
+    await page.uncheck("#in-executive_summary");
+  });
+  const events = await page.textContent("#job-events");
+  assert.match(events, /job_started/);
+  assert.match(events, /step_succeeded/);
+  assert.match(events, /job_succeeded/);
+  const rows = await page.$$("#findings-table tbody tr");
+  assert.ok(rows.length >= 1, "legal_review reports each category asked");
+  // The filters narrow the table.
+  await page.selectOption("#f-category", { index: 1 });
+  const cat = await page.$eval("#f-category", (s) => s.value);
+  const cats = await page.$$eval("#findings-table tbody tr td:nth-child(2)", (t) => t.map((x) => x.textContent));
+  assert.ok(cats.length >= 1 && cats.every((c) => c === cat), cats.join());
+  await page.click("#findings-table tbody tr button.link");
+  await page.waitForSelector("#finding-viewer #doc-text");
+  assert.match(await page.textContent("#finding-viewer header h3"), new RegExp(name.replace(/[().,]/g, "\\$&")));
+  assert.match(await page.textContent("#finding-viewer #doc-text"), /CONSULTING AGREEMENT/i);
+  // The random model's quotes are not in the contract: marked, never highlighted as found.
+  const unverified = await page.$$eval(".evidence li.unverified", (l) => l.length);
+  const verified = await page.$$eval(".evidence li.verified", (l) => l.length);
+  if (unverified > 0) assert.match(await page.textContent(".evidence li.unverified"), /unverified/);
+  assert.equal(await page.$$eval("#finding-viewer mark.hit", (m) => m.length), verified);
+  await shot(page, "findings");
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#dl-md")]);
+  assert.match(fs.readFileSync(await dl.path(), "utf8"), /legal_review/);
+  const [dj] = await Promise.all([page.waitForEvent("download"), page.click("#dl-json")]);
+  assert.equal(JSON.parse(fs.readFileSync(await dj.path(), "utf8")).job.workflow, "legal_review");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("a verified quote (keyword_spotter's) is highlighted at its offsets in the document", async () => {
+  const page = await newPage(open);
+  await runJob(page, "keyword_spotting", async () => {
+    await page.check(`fieldset[data-input="documents"] label:has-text("${path.basename(CONTRACT)}") input`);
+    await page.fill("#in-keyword", "Consultant");
+  });
+  await page.selectOption("#f-verified", "verified");
+  const n = await page.$$eval("#findings-table tbody tr", (r) => r.length);
+  assert.ok(n >= 3, `occurrences of the keyword: ${n}`);
+  // The third occurrence: the viewer must show that one, not merely the first in the text.
+  await page.click("#findings-table tbody tr:nth-child(3) button.link");
+  await page.waitForSelector("#finding-viewer mark.hit");
+  const mark = await page.$eval("#finding-viewer mark.hit", (m) => {
+    const pre = m.closest("pre");
+    const before = document.createRange();
+    before.setStart(pre, 0);
+    before.setEndBefore(m);
+    const r = m.getBoundingClientRect(), box = m.closest(".doc-text").getBoundingClientRect();
+    return { text: m.textContent, offset: [...before.toString()].length, focused: document.activeElement === m,
+      visible: r.top >= box.top && r.bottom <= box.bottom };
+  });
+  assert.equal(mark.text, "Consultant");
+  assert.ok(mark.focused && mark.visible, JSON.stringify(mark));
+  // reamd's stored offset of that finding's quote, from the API: the mark sits exactly there.
+  const jobId = Number(page.url().match(/#\/jobs\/(\d+)/)[1]);
+  const result = await (await fetch(`${open.base}/v1/jobs/${jobId}/result`)).json();
+  const fid = Number(page.url().match(/findings\/(\d+)/)[1]);
+  const ev = result.findings.find((f) => f.id === fid).evidence[0];
+  assert.equal(ev.verified, true);
+  assert.equal(mark.offset, ev.start);
+  // Its place is named by the file's name as uploaded, with reamd's line and column.
+  assert.equal(await page.textContent(".evidence li.verified .where"),
+    `${path.basename(CONTRACT)}:${ev.location.line}:${ev.location.column}`);
+  const text = fs.readFileSync(CONTRACT, "utf8").replace(/\r\n/g, "\n");
+  assert.equal([...text].slice(ev.start, ev.end).join(""), "Consultant");
+  await shot(page, "finding-highlighted");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("chat: a streamed reply with token counts and speed, kept across a reload; stop", async () => {
+  const page = await newPage(open);
+  await page.goto(open.base + "/#/chat");
+  await page.waitForSelector("#chat-docs label");
+  await page.check(`#chat-docs label:has-text("${path.basename(CONTRACT)}") input`);
+  await page.fill("#chat-max-tokens", "24");
+  await page.fill("#chat-input", "Who are the parties?");
+  await page.click("#chat-send");
+  await page.waitForFunction(() => !document.querySelector(".msg.streaming") && document.querySelectorAll(".msg.assistant").length === 1);
+  const stats = await page.textContent("#chat-stats");
+  assert.match(stats, /^[\d,]+ prompt tokens \([\d,]+ cached\) · \d+ reply tokens · [\d.,]+ tok\/s · first token [\d.]+ s · (length|stop)$/);
+  const reply = await page.textContent(".msg.assistant .md");
+  assert.ok(reply.length > 0);
+  await shot(page, "chat");
+  await page.reload();
+  await page.waitForSelector(".msg.assistant");
+  assert.equal(await page.textContent(".msg.user p"), "Who are the parties?");
+  assert.equal(await page.textContent(".msg.assistant .md"), reply);
+  // A follow-up question: the documents and the first turn come from the prefix cache.
+  await page.fill("#chat-input", "And the term?");
+  await page.click("#chat-send");
+  await page.waitForFunction(() => !document.querySelector(".msg.streaming") && document.querySelectorAll(".msg.assistant").length === 2);
+  const cached = Number((await page.textContent("#chat-stats")).match(/\(([\d,]+) cached\)/)[1].replace(/,/g, ""));
+  assert.ok(cached > 1000, `the follow-up found the contract in the prefix cache: ${cached} cached tokens`);
+  // Then Stop: a long reply, shown while it streams, cut by the button.
+  await page.fill("#chat-max-tokens", "4000");
+  await page.fill("#chat-input", "When does it end?");
+  await page.click("#chat-send");
+  await page.waitForFunction(() => (document.querySelector(".msg.streaming .md") || {}).textContent?.length > 0);
+  await page.click("#chat-stop");
+  await page.waitForFunction(() => !document.querySelector(".msg.streaming"));
+  assert.match(await page.textContent("#chat-stats"), /stopped/);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("schedules: create from cron and time zone with the next runs, pause, delete; operators", async () => {
+  const page = await newPage(open);
+  await page.goto(open.base + "/#/schedules");
+  await page.waitForSelector("#sch-workflow option", { state: "attached" });
+  await page.selectOption("#sch-workflow", "summarize");
+  await page.fill("#sch-cron", "30 6 * * mon-fri");
+  await page.fill("#sch-tz", "America/New_York");
+  await page.fill("#sch-id", "web-digest");
+  await page.fill("#sch-inputs", JSON.stringify({ documents: [CONTRACT] }));
+  await page.click("#sch-create");
+  await page.waitForSelector(".status:not(:empty)");
+  assert.match(await page.textContent(".status"), /^Created web-digest\.$/);
+  const api = await (await fetch(`${open.base}/v1/schedules/web-digest/upcoming?count=5`)).json();
+  const shown = await page.$$eval("#sch-upcoming li", (l) => l.slice(1).map((x) => x.textContent));
+  assert.deepEqual(shown.map((s) => s.match(/\((.*)\)$/)[1]), api.fire_times);
+  await page.waitForSelector('tr[data-schedule="web-digest"]');
+  await page.click('tr[data-schedule="web-digest"] >> text=Pause');
+  await page.waitForSelector('tr[data-schedule="web-digest"] >> text=Resume');
+  assert.equal((await (await fetch(`${open.base}/v1/schedules/web-digest`)).json()).paused, true);
+  await shot(page, "schedules");
+  page.once("dialog", (d) => d.accept());
+  await page.click('button[aria-label="Delete web-digest"]');
+  await page.waitForSelector('tr[data-schedule="web-digest"]', { state: "detached" });
+  assert.equal((await fetch(`${open.base}/v1/schedules/web-digest`)).status, 404);
+
+  await page.goto(open.base + "/#/operators");
+  await page.waitForSelector("#ops-tiles .tile");
+  const tiles = await page.$$eval("#ops-tiles dt", (d) => d.map((x) => x.textContent));
+  for (const t of ["Tokens/s", "KV cache used", "Prefix-cache hit rate", "Queue depth"]) assert.ok(tiles.includes(t), t);
+  assert.match(await page.textContent("#ops-jobs"), /succeeded \d+/);
+  await shot(page, "operators");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("a daemon with API keys: the page asks for a key, refuses a wrong one, then works", async () => {
+  const page = await newPage(keyed);
+  await page.waitForSelector("#key-dialog[open]");
+  assert.match(await page.textContent("#key-reason"), /needs an API key/);
+  assert.equal(await page.$$eval("#documents-table tbody tr", (r) => r.length), 0);
+  await page.fill("#key-input", "not-the-key");
+  await page.click("#key-save");
+  await page.waitForFunction(() => /not valid/.test(document.getElementById("key-error").textContent));
+  await shot(page, "api-key");
+  await page.fill("#key-input", KEY);
+  await page.click("#key-save");
+  await page.waitForSelector("#key-dialog:not([open])", { state: "attached" });
+  await page.waitForSelector("text=No documents yet");
+  // Every later call carries it: an upload goes through.
+  await page.setInputFiles("#doc-files", [CONTRACT]);
+  await page.waitForSelector("text=1 of 1 uploaded.");
+  await page.waitForFunction(() => document.querySelectorAll("#documents-table tbody tr[data-id]").length === 1);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
