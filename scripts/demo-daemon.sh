@@ -26,6 +26,7 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 grep -m1 "engine:" "$DATA.log" || true
+echo "== the web app: open $R/ in a browser (documents, workflows, findings, chat)"
 
 echo "== uploading docs/operations.md"
 DOC=$(curl -fsS "$R/v1/documents?name=operations.md" -H 'Content-Type: text/markdown' \
@@ -47,3 +48,10 @@ echo "== job"
 curl -fsS $R/v1/jobs/$JOB | $JQ
 echo "== result (Markdown)"
 curl -fsS "$R/v1/jobs/$JOB/result?format=md"
+
+# On a terminal, keep reamd running for the web app until Ctrl-C; scripts and CI end here.
+if [ -t 0 ] && [ -t 1 ] && [ -z "${CI:-}" ]; then
+  echo
+  echo "== reamd keeps running for the web app at $R/ (Ctrl-C stops it)"
+  wait $PID || true
+fi
