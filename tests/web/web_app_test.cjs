@@ -156,6 +156,16 @@ test("the app's files: types, ETag and 304, a strict CSP, no inline script", asy
   const css = await fetch(open.base + "/app/app.css");
   assert.equal(css.headers.get("content-type"), "text/css; charset=utf-8");
   assert.equal((await fetch(open.base + "/app/nope.js")).status, 404);
+  // The document routes the app reads refuse what does not exist, saying what.
+  const missing = async (method, route, re) => {
+    const r = await fetch(open.base + route, { method });
+    assert.equal(r.status, 404, route);
+    assert.match((await r.json()).error.message, re);
+  };
+  await missing("GET", `/v1/documents/${"0".repeat(64)}`, /no uploaded document 0{64}/);
+  await missing("DELETE", "/v1/documents/not-an-id", /no uploaded document not-an-id/);
+  await missing("GET", "/v1/jobs/999999/documents/doc-1", /no job 999999/);
+  await missing("GET", "/v1/jobs/x1/documents/doc-1", /no job x1/);
   // Every module the page imports is served (a missing one would leave the page blank).
   for (const m of html.matchAll(/(?:src|href)="(\/app\/[^"]+)"/g)) assert.equal((await fetch(open.base + m[1])).status, 200, m[1]);
 });
@@ -288,6 +298,11 @@ test("a verified quote (keyword_spotter's) is highlighted at its offsets in the 
     `${path.basename(CONTRACT)}:${ev.location.line}:${ev.location.column}`);
   const text = fs.readFileSync(CONTRACT, "utf8").replace(/\r\n/g, "\n");
   assert.equal([...text].slice(ev.start, ev.end).join(""), "Consultant");
+  const doc = await (await fetch(`${open.base}/v1/jobs/${jobId}/documents/${ev.document}`)).json();
+  assert.equal(doc.text, text);
+  const none = await fetch(`${open.base}/v1/jobs/${jobId}/documents/doc-9`);
+  assert.equal(none.status, 404);
+  assert.match((await none.json()).error.message, new RegExp(`job ${jobId} has no document doc-9`));
   await shot(page, "finding-highlighted");
   assert.deepEqual(page.problems, []);
   await page.context().close();
