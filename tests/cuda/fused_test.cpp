@@ -6,8 +6,8 @@
 // its epilogue against the product followed by launch_swiglu; the fast path's GEMV with
 // SwiGLU in its epilogue against the GEMV then launch_swiglu. The kernels they are compared with are held to
 // the CPU twins by kernels_test.cpp, so these inherit that meaning. Launches go to a
-// created stream, so they run with programmatic dependent launch where the device has it
-// (pdl.cuh), back to back as in the forward pass.
+// created stream, back to back as in the forward pass (with programmatic dependent
+// launch where the device has it when REAM_PDL=1 is set: pdl.cuh).
 #include <numeric>
 #include <string>
 #include <vector>

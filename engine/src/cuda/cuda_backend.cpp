@@ -5,8 +5,8 @@
 // max_batch_tokens / max_num_seqs, then gives the KV cache what is left (kv_cache_bytes,
 // or gpu_memory_utilization of the card minus what is in use). A step: validate and pack
 // the metadata on the host (step_inputs.cpp), one H2D copy, the forward pass (8-11
-// launches per layer, none allocating, each launched with programmatic dependent launch:
-// pdl.cuh), the LM head on the sampled rows only, the sampler, one D2H copy of the
+// launches per layer, none allocating, each through launch_pdl: programmatic dependent
+// launch when REAM_PDL=1, pdl.cuh), the LM head on the sampled rows only, the sampler, one D2H copy of the
 // results and one synchronisation. Buffers never move, so decode steps (one token and one
 // sample per sequence) run as CUDA graphs, captured once per (batch size, attention
 // splits) and replayed: ~300-400 launches become one.

@@ -13,8 +13,9 @@
 //     64 brought into shared memory by cp.async (4 stages), segment sums kept in registers;
 //     on Hopper (sm_90a) the wgmma kernel of gemm_hopper.cu can take its place (opt-in:
 //     bitwise the same, not yet faster).
-// All of them are launched with programmatic dependent launch (pdl.cuh); the small ones
-// load their first weights before waiting for the previous kernel.
+// All of them are launched through launch_pdl (pdl.cuh: programmatic dependent launch,
+// opt-in with REAM_PDL=1); the small ones then load their first weights before waiting
+// for the previous kernel.
 #include "cuda/gemm.cuh"
 
 #include <cstdlib>

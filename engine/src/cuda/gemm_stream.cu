@@ -12,9 +12,9 @@
 //   - every segment sum goes to its own slot of shared memory (segments x 16 MT tokens x
 //     8 T rows, fp32), so warps never wait for each other; one barrier at the end, then
 //     each thread adds its elements' segment sums in segment order, as every kernel does;
-//   - launched with programmatic dependent launch (pdl.cuh): a warp issues its first two
-//     groups' weight loads before waiting for the previous kernel, so the weights stream
-//     while that kernel finishes.
+//   - launched through launch_pdl (pdl.cuh): with programmatic dependent launch on
+//     (REAM_PDL=1), a warp issues its first two groups' weight loads before waiting for
+//     the previous kernel, so the weights stream while that kernel finishes.
 // T = 4 ("wide") halves the re-reads of x per weight byte: at 32 rows, x fragments are
 // 2 KB a warp per 32-k chunk, the weights 1 KB per 16 rows, so 16-row blocks move twice as
 // many bytes from L2 as from DRAM. It is used at 17-32 rows where the wide blocks still
