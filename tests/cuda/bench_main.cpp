@@ -26,6 +26,7 @@
 #include "backend.h"
 #include "cuda/attention.cuh"
 #include "cuda/gemm.cuh"
+#include "cuda/gemm_hopper.cuh"
 #include "model/qwen3.h"
 #include "rng.h"
 
@@ -414,6 +415,26 @@ void bench_gemm() {
 // Qwen3-4B's prefill products (qkv, o, gate_up, down) at n tokens: the mma.sync tiled
 // kernel, the Hopper kernel and cuBLAS (the fast path), ms and TFLOP/s each; the two
 // invariant kernels' bf16 outputs compared word for word.
+// gate_up (2,560 -> 19,456) at 4,096 tokens, three launches of the Hopper kernel (the
+// variant REAM_GEMM_HOPPER_VARIANT names): a short program for ncu.
+void bench_prefill_product_once() {
+  using ream::cuda::bf16;
+  const int n = 4096, in = 2560, out = 19456;
+  bf16 *x, *w, *y;
+  cudaMalloc(&x, int64_t{n} * in * 2); cudaMalloc(&w, int64_t{out} * in * 2); cudaMalloc(&y, int64_t{n} * out * 2);
+  std::vector<uint16_t> h(int64_t{out} * in);
+  fill(h, 0.05f, 0.0f, 32); cudaMemcpy(w, h.data(), h.size() * 2, cudaMemcpyHostToDevice);
+  h.resize(int64_t{n} * in);
+  fill(h, 1.0f, 0.0f, 31); cudaMemcpy(x, h.data(), h.size() * 2, cudaMemcpyHostToDevice);
+  for (int i = 0; i < 3; ++i) {
+    const Status st = ream::cuda::launch_matmul_invariant_large(ream::cuda::LargeGemm::kHopper, x, w, n, in, out, y, false, nullptr);
+    if (!st.ok()) std::printf("gemm-one: %s\n", st.message().c_str());
+  }
+  cudaDeviceSynchronize();
+  std::printf("gemm-one: done\n");
+  cudaFree(x); cudaFree(w); cudaFree(y);
+}
+
 void bench_prefill_products(int n) {
   using ream::cuda::bf16;
   struct Shape { const char* name; int in, out; };
@@ -457,16 +478,22 @@ void bench_prefill_products(int n) {
     };
     using ream::cuda::LargeGemm;
     timed("mma", [&] { return ream::cuda::launch_matmul_invariant_large(LargeGemm::kMma, x, w, n, sh.in, sh.out, y0, false, stream); });
-    timed("hopper", [&] { return ream::cuda::launch_matmul_invariant_large(LargeGemm::kHopper, x, w, n, sh.in, sh.out, y1, false, stream); });
-    cudaDeviceSynchronize();
-    {
+    // Every variant of the Hopper kernel (gemm_hopper.cu): 0-3 are the canonical
+    // arithmetic, 4 (natural k order) is a measurement of what the slot permutation costs.
+    for (int v = 0; v < ream::cuda::gemm_hopper_variants(); ++v) {
+      ream::cuda::set_gemm_hopper_variant(v);
+      const std::string what = "hopper" + std::to_string(v);
+      cudaMemset(y1, 0, int64_t{n} * sh.out * 2);
+      timed(what.c_str(), [&] { return ream::cuda::launch_matmul_invariant_large(LargeGemm::kHopper, x, w, n, sh.in, sh.out, y1, false, stream); });
+      cudaDeviceSynchronize();
       std::vector<uint16_t> a(int64_t{n} * sh.out), b(a.size());
       cudaMemcpy(a.data(), y0, a.size() * 2, cudaMemcpyDeviceToHost);
       cudaMemcpy(b.data(), y1, b.size() * 2, cudaMemcpyDeviceToHost);
       int64_t differ = 0;
       for (size_t i = 0; i < a.size(); ++i) differ += a[i] != b[i];
-      std::printf("  %-8s hopper vs mma: %lld of %zu outputs differ\n", sh.name, static_cast<long long>(differ), a.size());
+      std::printf("  %-8s %s vs mma: %lld of %zu outputs differ\n", sh.name, what.c_str(), static_cast<long long>(differ), a.size());
     }
+    ream::cuda::set_gemm_hopper_variant(-1);
     bf16* y2;
     cudaMalloc(&y2, int64_t{n} * sh.out * 2);
     timed("cublas", [&] { return ream::cuda::launch_matmul(handle, x, w, n, sh.in, sh.out, y2, false, stream); });
@@ -480,6 +507,10 @@ void bench_prefill_products(int n) {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
   const int prefill_tokens = argc > 2 ? std::atoi(argv[2]) : 131072;
+  if (mode == "gemm-one") {  // one product (gate_up at 4,096 tokens), for ncu; REAM_GEMM_HOPPER_VARIANT picks
+    bench_prefill_product_once();
+    return 0;
+  }
   if (mode == "gemm") {
     bench_gemm();
     for (const int n : {4096, 8192}) bench_prefill_products(n);

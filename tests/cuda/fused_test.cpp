@@ -237,10 +237,20 @@ TEST(CudaGemm, HopperKernelIsTheMmaKernelBitForBit) {
         Status st = cuda::launch_matmul_invariant_large(cuda::LargeGemm::kMma, x.as<bf16>(), w.as<bf16>(), n, in, out,
                                                         want.get(), f32, stream.get());
         ASSERT_TRUE(st.ok()) << st.message();
+        const auto e = want.host();
+        // Every variant but the last (natural k order: a measurement, not the arithmetic).
+        for (int v = 0; v + 1 < cuda::gemm_hopper_variants(); ++v) {
+          cuda::set_gemm_hopper_variant(v);
+          st = cuda::launch_matmul_invariant_large(cuda::LargeGemm::kHopper, x.as<bf16>(), w.as<bf16>(), n, in, out,
+                                                   got.get(), f32, stream.get());
+          ASSERT_TRUE(st.ok()) << st.message();
+          expect_same_bits(got.host(), e, ("hopper variant " + std::to_string(v) + " against mma.sync").c_str());
+        }
+        cuda::set_gemm_hopper_variant(-1);
         st = cuda::launch_matmul_invariant_large(cuda::LargeGemm::kHopper, x.as<bf16>(), w.as<bf16>(), n, in, out,
                                                  got.get(), f32, stream.get());
         ASSERT_TRUE(st.ok()) << st.message();
-        const auto g = got.host(), e = want.host();
+        const auto g = got.host();
         expect_same_bits(g, e, "hopper against mma.sync");
         // Rows 0..6 alone (the small-n kernels) are the same rows of the large product.
         const int64_t few = 7;

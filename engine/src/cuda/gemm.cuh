@@ -38,7 +38,7 @@ Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* 
 
 // The large-n kernels, bitwise the same: kHopper (wgmma, gemm_hopper.cu: sm_90a devices,
 // in % 64 == 0; Unimplemented elsewhere), kMma (the mma.sync tiled kernel), kAuto (kMma,
-// or kHopper where supported when REAM_GEMM_LARGE is "hopper" in the environment). Any n,
+// or kHopper where supported unless REAM_GEMM_LARGE is "mma" in the environment). Any n,
 // for tests and benchmarks; launch_matmul_invariant uses kAuto above kSmallGemmMaxRows rows.
 enum class LargeGemm { kAuto, kMma, kHopper };
 Status launch_matmul_invariant_large(LargeGemm large, const bf16* x, const bf16* w, int64_t n, int64_t in,

@@ -24,12 +24,26 @@
 // added to the total in order, as gemm_math.cuh says.
 //
 // Preconditions (gemm_hopper_supported): in % 64 == 0, a device of compute capability 9.0
-// and a build with the sm_90a target. Measured on the H100 (session 6): bitwise the
-// mma.sync kernel on every shape tested, but ~128 TFLOP/s against its ~195 (cuBLAS: ~800),
-// so the backend keeps the mma.sync kernel unless REAM_GEMM_LARGE=hopper. Not yet known
-// which side bounds it: the producers' 4-byte copies (four times the instructions and L1
-// traffic of 16-byte ones) or the consumers waiting for every stage's products before
-// loading the next fragments.
+// and a build with the sm_90a target. The backend uses it for every invariant product of
+// more than kSmallGemmMaxRows rows on such a device (REAM_GEMM_LARGE=mma keeps the
+// mma.sync kernel).
+//
+// Measured on the H100 (session 7, `ream_cuda_bench gemm`, Qwen3-4B's prefill products at
+// 4,096 and 8,192 tokens; cuBLAS ~780-810 in the same call):
+//   - session 6's producer (cp.async of each 4-byte pair, kCopy4): ~128 TFLOP/s, below
+//     the mma.sync kernel's ~195: each warp instruction touched 8 rows' cache lines for
+//     128 bytes of data;
+//   - kStaged (coalesced 16-byte loads, pairs stored from registers): ~300-340;
+//   - the consumers' pipelining adds nothing by itself (~1%), six stages ~3% (the default,
+//     variant 4: 303-342 TFLOP/s, 1.6-1.75x the mma.sync kernel);
+//   - kNatural16 (no permutation at all, wrong sums): ~275-287, so the permutation is no
+//     longer what costs.
+// Nsight Compute on the default variant (gate_up, 4,096 tokens): tensor pipe 33% busy; the
+// consumers spend about half their time waiting for a full stage, the producers for
+// their weight loads (one stage of loads in flight per buffer is too little to cover L2
+// latency). Next: x by TMA (its cp.asyncs are half the producers' instructions and hit 2x
+// their ideal shared-memory wavefronts), weights by TMA into a staging ring permuted
+// shared-to-shared.
 #include "cuda/gemm.cuh"
 #include "cuda/gemm_math.cuh"
 #include "cuda/hopper.cuh"
@@ -44,14 +58,19 @@ namespace {
 using namespace gemm_detail;  // NOLINT
 using namespace hopper;       // NOLINT
 
-constexpr int kTokens = 128, kFeatures = 128, kTileK = 64, kStages = 4;
+constexpr int kTokens = 128, kFeatures = 128, kTileK = 64;
 constexpr int kThreads = 384;
 constexpr int kStageBytes = kFeatures * kTileK * 2;  // 16 KiB of weights; x's stage is the same size
 static_assert(kTokens * kTileK * 2 == kStageBytes, "x and w stages are the same size");
-constexpr size_t kSmem = 1024 /*alignment slack*/ + 2 * kStages * kStageBytes + 64;
-// Registers per thread after setmaxnreg (see attention_hopper.cu's HopperRegs).
-constexpr int kProducerRegs = 40, kConsumerRegs = 232;
-static_assert(128 * (168 - kProducerRegs) >= 256 * (kConsumerRegs - 168), "setmaxnreg.inc would never return");
+constexpr size_t smem_bytes(int stages) { return 1024 /*alignment slack*/ + 2 * size_t(stages) * kStageBytes + 128; }
+// Registers per thread after setmaxnreg (see attention_hopper.cu's HopperRegs): the staged
+// producer holds two stages of weights (64 registers) in flight.
+template <int kProducer>
+constexpr int kProducerRegs = kProducer == 1 ? 152 : 40;
+template <int kProducer>
+constexpr int kConsumerRegs = kProducer == 1 ? 176 : 232;
+static_assert(128 * (168 - kProducerRegs<0>) >= 256 * (kConsumerRegs<0> - 168), "setmaxnreg.inc would never return");
+static_assert(128 * (168 - kProducerRegs<1>) >= 256 * (kConsumerRegs<1> - 168), "setmaxnreg.inc would never return");
 static_assert(kSegK % kTileK == 0, "a segment ends with a stage");
 
 #ifdef REAM_SM90A_DEVICE
@@ -92,8 +111,20 @@ __device__ __forceinline__ void wgmma_n128(float (&d)[16][4], uint32_t a0, uint3
 #undef REAM_D8
 #endif  // REAM_SM90A_DEVICE
 
+// How a block fills its weight stages and waits for its products (set_gemm_hopper_variant;
+// every variant but kNaturalUpperBound is bitwise the canonical arithmetic):
+//   producer: kCopy4  - cp.async of each 4-byte k pair to its slot (session 6);
+//             kStaged - 16-byte coalesced loads into registers, each pair stored to its slot
+//                       (two stages of loads in flight);
+//             kNatural16 - 16-byte cp.async in natural k order: NOT the canonical slots, a
+//                       measurement of what the permutation costs (results differ);
+//   consumer: wait for every stage's products (kWaitAll), or keep one stage in flight and
+//             wait only where a segment ends (kPipelined).
+enum Producer { kCopy4 = 0, kStaged = 1, kNatural16 = 2 };
+
 // grid (token tiles, feature tiles): the token tiles of one feature tile run side by side,
 // so a weight tile is read from memory about once and x stays in L2.
+template <int kProducer, bool kPipelined, int kStages>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm_hopper_kernel(const bf16* __restrict__ x, const bf16* __restrict__ w, int n, int in, int out,
                        void* __restrict__ y, bool y_f32) {
@@ -113,8 +144,9 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   if (tid == 0) {
     for (int st = 0; st < kStages; ++st) {
-      mbar_init(full(st), 128);  // every producer thread's copies
-      mbar_init(empty(st), 8);   // one arrival per consumer warp
+      // every producer thread's cp.asyncs, and with kStaged its stores too
+      mbar_init(full(st), kProducer == kStaged ? 256 : 128);
+      mbar_init(empty(st), 8);  // one arrival per consumer warp
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
@@ -123,24 +155,9 @@ __global__ void __launch_bounds__(kThreads, 1)
   pdl_wait();
 
   if (warp < 4) {  // ---- producers ----
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs));
-    // Weights: a warp instruction copies 8 rows x one 16-byte chunk (4 pairs): 128 bytes
-    // of shared memory, no bank conflicts. Lane: pair i = lane & 3, row lane >> 2.
-    const int i = lane & 3, rr = lane >> 2;
-    for (int kt = 0, st = 0, phase = 0; kt < n_ktiles; ++kt) {
-      if (kt >= kStages) mbar_wait(empty(st), phase ^ 1);
-      const int k0 = kt * kTileK;
-      const uint32_t ws = w_s + st * kStageBytes;
-#pragma unroll 8
-      for (int it = 0; it < 32; ++it) {
-        const int u = warp + 4 * it;            // 0..127: (row group, chunk)
-        const int q = u & 7, row = (u >> 3) * 8 + rr;
-        const int k = k0 + 32 * (q >> 2) + 8 * i + 4 * ((q >> 1) & 1) + 2 * (q & 1);
-        const bool ok = o0 + row < out;
-        const bf16* src = w + (ok ? static_cast<int64_t>(o0 + row) * in + k : 0);
-        cp_async4(ws + row * 128 + (((q ^ (row & 7)) << 4) | (4 * i)), src, ok);
-      }
-      // x: 128 tokens x 2 chunks x 4 pieces of 16 bytes, 8 per thread (the tiled kernel's layout).
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs<kProducer>));
+    // x: 128 tokens x 2 chunks x 4 pieces of 16 bytes, 8 per thread (the tiled kernel's layout).
+    auto copy_x = [&](int st, int k0) {
       const uint32_t xs = x_s + st * kStageBytes;
 #pragma unroll
       for (int it = 0; it < 8; ++it) {
@@ -150,15 +167,88 @@ __global__ void __launch_bounds__(kThreads, 1)
         const bf16* src = x + (ok ? static_cast<int64_t>(t0 + row) * in + k0 + ch * kChunk + piece * 8 : 0);
         cp_async16(xs + ((ch * 128 + row) * kChunk + piece * 8) * 2, src, ok);
       }
-      cp_async_arrive(full(st));
-      if (++st == kStages) st = 0, phase ^= 1;
+    };
+    if constexpr (kProducer == kStaged) {
+      // A warp instruction loads 4 rows x 128 bytes (the stage's k of each row: 8 lanes a
+      // row, lane l8 the natural 16-byte chunk l8 = 4c + i, pairs j = 0..3 at k = 32c +
+      // 8i + 2j). Pair j goes to slot chunk q = 4c + j, word i: 4-byte stores, 32 banks
+      // apart in every warp instruction (rows r..r+3 of one swizzle half).
+      const int rsub = lane >> 3, l8 = lane & 7, c = l8 >> 2, i = l8 & 3;
+      auto load = [&](uint4 (&v)[8], int kt) {
+#pragma unroll
+        for (int it = 0; it < 8; ++it) {
+          const int row = it * 16 + warp * 4 + rsub;
+          if (o0 + row < out) v[it] = ld_stream(w + static_cast<int64_t>(o0 + row) * in + kt * kTileK + 8 * l8);
+          else v[it] = make_uint4(0, 0, 0, 0);
+        }
+      };
+      auto store = [&](const uint4 (&v)[8], int kt) {
+        const int st = kt % kStages;
+        if (kt >= kStages) mbar_wait(empty(st), ((kt / kStages) & 1) ^ 1);
+        copy_x(st, kt * kTileK);
+        cp_async_arrive(full(st));
+        const uint32_t ws = w_s + st * kStageBytes;
+#pragma unroll
+        for (int it = 0; it < 8; ++it) {
+          const int row = it * 16 + warp * 4 + rsub;
+          const uint32_t r = ws + row * 128 + 4 * i;
+          const uint32_t words[4] = {v[it].x, v[it].y, v[it].z, v[it].w};
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(r + ((((4 * c + j) ^ (row & 7))) << 4)), "r"(words[j])
+                         : "memory");
+        }
+        fence_proxy_async();  // the stores, for wgmma's reads
+        mbar_arrive(full(st));
+      };
+      uint4 a[8], b[8];
+      load(a, 0);
+      for (int kt = 0; kt < n_ktiles; kt += 2) {
+        if (kt + 1 < n_ktiles) load(b, kt + 1);
+        store(a, kt);
+        if (kt + 1 >= n_ktiles) break;
+        if (kt + 2 < n_ktiles) load(a, kt + 2);
+        store(b, kt + 1);
+      }
+    } else {
+      // Weights: a warp instruction copies 8 rows x one 16-byte chunk (4 pairs): 128 bytes
+      // of shared memory, no bank conflicts. Lane: pair i = lane & 3, row lane >> 2.
+      const int i = lane & 3, rr = lane >> 2;
+      for (int kt = 0, st = 0, phase = 0; kt < n_ktiles; ++kt) {
+        if (kt >= kStages) mbar_wait(empty(st), phase ^ 1);
+        const int k0 = kt * kTileK;
+        const uint32_t ws = w_s + st * kStageBytes;
+        if constexpr (kProducer == kNatural16) {
+#pragma unroll
+          for (int it = 0; it < 8; ++it) {
+            const int idx = tid + 128 * it;
+            const int row = idx >> 3, q = idx & 7;
+            const bool ok = o0 + row < out;
+            const bf16* src = w + (ok ? static_cast<int64_t>(o0 + row) * in + k0 + 8 * q : 0);
+            cp_async16(ws + row * 128 + ((q ^ (row & 7)) << 4), src, ok);
+          }
+        } else {
+#pragma unroll 8
+          for (int it = 0; it < 32; ++it) {
+            const int u = warp + 4 * it;  // 0..127: (row group, chunk)
+            const int q = u & 7, row = (u >> 3) * 8 + rr;
+            const int k = k0 + 32 * (q >> 2) + 8 * i + 4 * ((q >> 1) & 1) + 2 * (q & 1);
+            const bool ok = o0 + row < out;
+            const bf16* src = w + (ok ? static_cast<int64_t>(o0 + row) * in + k : 0);
+            cp_async4(ws + row * 128 + (((q ^ (row & 7)) << 4) | (4 * i)), src, ok);
+          }
+        }
+        copy_x(st, k0);
+        cp_async_arrive(full(st));
+        if (++st == kStages) st = 0, phase ^= 1;
+      }
     }
     asm volatile("cp.async.wait_all;\n" ::: "memory");
     return;
   }
 
   // ---- consumers: warpgroup wg owns tokens [64 wg, 64 wg + 64) of the block ----
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs));
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs<kProducer>));
   const int cw = warp - 4, wg = cw >> 2;
   const int g = lane >> 2, t4 = lane & 3;
   const int r0 = 64 * wg + 16 * (cw & 3);  // this warp's 16 tokens
@@ -168,12 +258,12 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int e = 0; e < 4; ++e) p[j][e] = total[j][e] = 0.0f;
 
-  for (int kt = 0; kt < n_ktiles; ++kt) {
+  // The x fragments of stage kt (the mma.sync kernel's loads), then its four wgmma.
+  auto issue = [&](int kt, uint4 (&xg)[2], uint4 (&xh)[2]) {
     const int st = kt % kStages;
     mbar_wait(full(st), (kt / kStages) & 1);
     fence_proxy_async();  // the producers' cp.async writes, for wgmma's reads
     const unsigned char* xs = smem_gen + (x_s - base) + st * kStageBytes;
-    uint4 xg[2], xh[2];
 #pragma unroll
     for (int ch = 0; ch < 2; ++ch) {
       xg[ch] = *reinterpret_cast<const uint4*>(xs + ((ch * 128 + r0 + g) * kChunk + 8 * t4) * 2);
@@ -191,21 +281,49 @@ __global__ void __launch_bounds__(kThreads, 1)
       wgmma_n128(p, xg[ch].z, xh[ch].z, xg[ch].w, xh[ch].w, desc_k_major(ws + 32 * (2 * ch + 1)));
     }
     wgmma_commit();
-    wgmma_wait_all();
+  };
+  auto release = [&](int kt) {
+    __syncwarp();
+    if (lane == 0) mbar_arrive(empty(kt % kStages));  // the stage is free for the producers
+  };
+  auto end_segment = [&] {
 #pragma unroll
     for (int j = 0; j < 16; ++j)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) fence_operand(p[j][e]);
-    __syncwarp();
-    if (lane == 0) mbar_arrive(empty(st));  // the stage is free for the producers
-    if ((kt + 1) % (kSegK / kTileK) == 0 || kt + 1 == n_ktiles) {
+      for (int e = 0; e < 4; ++e) {
+        fence_operand(p[j][e]);
+        total[j][e] = __fadd_rn(total[j][e], p[j][e]);
+        p[j][e] = 0.0f;
+      }
+  };
+  constexpr int kSegTiles = kSegK / kTileK;
+  if constexpr (kPipelined) {
+    // One stage's products stay in flight while the next stage's fragments load (two sets
+    // of fragment registers); all of them land before a segment's sum joins the total.
+    uint4 fa_g[2], fa_h[2], fb_g[2], fb_h[2];
+    for (int kt0 = 0; kt0 < n_ktiles; kt0 += kSegTiles) {
+      const int m = min(kSegTiles, n_ktiles - kt0);
 #pragma unroll
-      for (int j = 0; j < 16; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          total[j][e] = __fadd_rn(total[j][e], p[j][e]);
-          p[j][e] = 0.0f;
+      for (int s = 0; s < kSegTiles; ++s) {
+        if (s >= m) break;
+        if (s & 1) issue(kt0 + s, fb_g, fb_h);
+        else issue(kt0 + s, fa_g, fa_h);
+        if (s > 0) {
+          wgmma_wait<1>();
+          release(kt0 + s - 1);
         }
+      }
+      wgmma_wait_all();
+      release(kt0 + m - 1);
+      end_segment();
+    }
+  } else {
+    for (int kt = 0; kt < n_ktiles; ++kt) {
+      uint4 xg[2], xh[2];
+      issue(kt, xg, xh);
+      wgmma_wait_all();
+      release(kt);
+      if ((kt + 1) % kSegTiles == 0 || kt + 1 == n_ktiles) end_segment();
     }
   }
 
@@ -234,6 +352,23 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif  // REAM_SM90A_DEVICE
 }
 
+// Variant number -> (producer, consumer, stages): 0 = kCopy4 + wait-all (session 6), 1 =
+// kCopy4 + pipelined, 2 = kStaged + wait-all, 3 = kStaged + pipelined, 4 = the same with 6
+// stages, 5 = kNatural16 + pipelined (the last: not the canonical arithmetic).
+constexpr int kHopperGemmVariants = 6;
+constexpr int kDefaultVariant = 4;
+int g_gemm_variant = -1;  // -1: the default
+
+template <int kProducer, bool kPipelined, int kStages = 4>
+Status launch_variant(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,
+                      cudaStream_t stream) {
+  auto kernel = gemm_hopper_kernel<kProducer, kPipelined, kStages>;
+  constexpr size_t kSmem = smem_bytes(kStages);
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)));
+  const dim3 grid(static_cast<unsigned>(ceil_div(n, kTokens)), static_cast<unsigned>(ceil_div(out, kFeatures)));
+  return launch_pdl("gemm_hopper_kernel", kernel, grid, dim3(kThreads), kSmem, stream, x, w, n, in, out, y, y_f32);
+}
+
 }  // namespace
 
 namespace hopper {
@@ -258,18 +393,30 @@ bool gemm_hopper_supported(int64_t in) { return in % kTileK == 0 && hopper::devi
 bool gemm_hopper_by_default() {
   static const bool on = [] {
     const char* env = std::getenv("REAM_GEMM_LARGE");
-    return env && std::strcmp(env, "hopper") == 0;
+    return !(env && std::strcmp(env, "mma") == 0);
   }();
   return on;
 }
 
+int gemm_hopper_variants() { return kHopperGemmVariants; }
+void set_gemm_hopper_variant(int variant) { g_gemm_variant = variant < kHopperGemmVariants ? variant : -1; }
+
 Status launch_gemm_hopper(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,
                           cudaStream_t stream) {
-  CUDA_CHECK(cudaFuncSetAttribute(gemm_hopper_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kSmem)));
-  const dim3 grid(static_cast<unsigned>(ceil_div(n, kTokens)), static_cast<unsigned>(ceil_div(out, kFeatures)));
-  return launch_pdl("gemm_hopper_kernel", gemm_hopper_kernel, grid, dim3(kThreads), kSmem, stream, x, w, n, in, out,
-                    y, y_f32);
+  static const int env_variant = [] {
+    const char* e = std::getenv("REAM_GEMM_HOPPER_VARIANT");
+    return e ? std::atoi(e) : -1;
+  }();
+  int v = g_gemm_variant >= 0 ? g_gemm_variant : env_variant;
+  if (v < 0 || v >= kHopperGemmVariants) v = kDefaultVariant;
+  switch (v) {
+    case 1: return launch_variant<kCopy4, true>(x, w, n, in, out, y, y_f32, stream);
+    case 2: return launch_variant<kStaged, false>(x, w, n, in, out, y, y_f32, stream);
+    case 3: return launch_variant<kStaged, true>(x, w, n, in, out, y, y_f32, stream);
+    case 5: return launch_variant<kNatural16, true>(x, w, n, in, out, y, y_f32, stream);
+    case 0: return launch_variant<kCopy4, false>(x, w, n, in, out, y, y_f32, stream);
+    default: return launch_variant<kStaged, true, 6>(x, w, n, in, out, y, y_f32, stream);
+  }
 }
 
 }  // namespace ream::cuda
