@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Session 7 (issue 11): the Hopper (wgmma) batch-invariant product's variants
-# (gemm_hopper.cu: producer kCopy4 / kStaged / kNatural16 x consumer wait-all / pipelined),
+# (gemm_hopper.cu: producer kCopy4 / kStaged / kStagedTmaX / kNatural16 x consumer
+# wait-all / pipelined x stages),
 # bitwise against the mma.sync kernel, timed beside it and cuBLAS, and profiled with ncu.
 # Builds nothing: runs .carry/gpu (tools/pack_gpu.sh).
 #
@@ -9,7 +10,7 @@
 #   gemm     ream_cuda_bench gemm (every variant at 4,096 and 8,192 tokens)
 #   ncu      Nsight Compute on one gate_up product (4,096 tokens), variants $NCU_VARIANTS
 #   prefill  ream_cuda_bench prefill ${PREFILL_TOKENS:-32768}, invariant mode, the mma.sync
-#            kernel and Hopper variant ${PREFILL_VARIANT:-3}
+#            kernel (REAM_GEMM_LARGE=mma) and Hopper variant ${PREFILL_VARIANT:-6}
 # Key figures to stdout; logs to $OUT.
 set -o pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ for stage in $STAGES; do
       ;;
     ncu)
       echo "== ncu"
-      for v in ${NCU_VARIANTS:-0 3 5}; do
+      for v in ${NCU_VARIANTS:-4 6}; do
         REAM_GEMM_HOPPER_VARIANT=$v timeout 150 ncu --clock-control none --kernel-name regex:gemm_hopper \
           --launch-skip 1 --launch-count 1 --section SpeedOfLight --section WarpStateStats \
           --section MemoryWorkloadAnalysis --section SchedulerStats --section ComputeWorkloadAnalysis \
@@ -48,7 +49,7 @@ for stage in $STAGES; do
     prefill)
       echo "== prefill ${PREFILL_TOKENS:-32768} (invariant)"
       for mode in mma hopper; do
-        if [ $mode = hopper ]; then export REAM_GEMM_LARGE=hopper REAM_GEMM_HOPPER_VARIANT=${PREFILL_VARIANT:-3}; fi
+        if [ $mode = hopper ]; then export REAM_GEMM_HOPPER_VARIANT=${PREFILL_VARIANT:-6}; else export REAM_GEMM_LARGE=mma; fi
         REAM_BENCH_INVARIANT_ONLY=1 timeout 200 "$G/ream_cuda_bench" prefill ${PREFILL_TOKENS:-32768} > "$OUT/prefill_$mode.log" 2>&1
         echo "-- $mode (rc $?)"
         grep -E "batch_invariant|^prefill|failed" "$OUT/prefill_$mode.log" | sed 's/^/   /'

@@ -369,23 +369,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 // ---- host side ----
 
-using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
-                                 const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
-                                 CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
-
-// cuTensorMapEncodeTiled from the driver, looked up once (ream links the runtime only).
-EncodeTiled encode_tiled() {
-  static EncodeTiled fn = [] {
-    void* p = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) != cudaSuccess ||
-        q != cudaDriverEntryPointSuccess)
-      p = nullptr;
-    return reinterpret_cast<EncodeTiled>(p);
-  }();
-  return fn;
-}
-
 Status make_cache_map(const bf16* cache, const AttentionArgs& a, CUtensorMap* map) {
   const cuuint64_t dims[4] = {HD, static_cast<cuuint64_t>(a.block_size), static_cast<cuuint64_t>(a.n_kv_heads),
                               static_cast<cuuint64_t>(a.num_blocks)};
@@ -393,7 +376,7 @@ Status make_cache_map(const bf16* cache, const AttentionArgs& a, CUtensorMap* ma
   const cuuint64_t strides[3] = {row, row * a.block_size, row * a.block_size * a.n_kv_heads};
   const cuuint32_t box[4] = {64, static_cast<cuuint32_t>(std::min(a.block_size, KT)), 1, 1};
   const cuuint32_t elem[4] = {1, 1, 1, 1};
-  const CUresult r = encode_tiled()(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, const_cast<bf16*>(cache), dims, strides,
+  const CUresult r = hopper::encode_tiled()(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, const_cast<bf16*>(cache), dims, strides,
                                     box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                                     CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS) return internal_error("cuTensorMapEncodeTiled failed for the KV cache (" + std::to_string(r) + ")");
@@ -404,7 +387,7 @@ Status make_cache_map(const bf16* cache, const AttentionArgs& a, CUtensorMap* ma
 
 bool hopper_attention_supported(const AttentionArgs& a) {
 #ifdef REAM_CUDA_SM90A
-  static const bool device_ok = hopper::device_is_sm90a() && encode_tiled() != nullptr;
+  static const bool device_ok = hopper::device_is_sm90a() && hopper::encode_tiled() != nullptr;
   const int bs = a.block_size;
   const bool bs_ok = bs > 0 && bs % 8 == 0 && (KT % bs == 0 || bs % KT == 0);
   return device_ok && a.head_dim == HD && a.num_splits == 1 && bs_ok &&

@@ -2,9 +2,10 @@
 // sums (gemm_math.cuh's canonical arithmetic, bit for bit) with wgmma instead of mma.sync.
 //
 // A block computes 128 tokens x 128 features. Warps 0-3 (the producer warpgroup) bring K
-// tiles of 64 into a 4-stage ring with cp.async; warps 4-7 and 8-11 (two consumer
-// warpgroups) own 64 tokens each and run wgmma.m64n128k16 with x as register A-fragments
-// and the weights from shared memory.
+// tiles of 64 into a ring of stages (the default: 6; x by TMA, the weights through their
+// registers, see Producer below); warps 4-7 and 8-11 (two consumer warpgroups) own 64
+// tokens each and run wgmma.m64n128k16 with x as register A-fragments and the weights from
+// shared memory.
 //
 // Why the weights are permuted on their way into shared memory: the canonical arithmetic
 // gives each mma.m16n8k16 of a 32-k chunk a fixed assignment of k to its 16 slots (chosen
@@ -19,7 +20,7 @@
 // wgmma j = 2c + m reads bytes [32j, 32j + 32) of every row: its slots in order.
 //
 // wgmma and mma.sync sum a 16-k product alike (session 3 found the attention kernels, one
-// on each, bitwise equal; tests/cuda/gemm_test.cpp holds this kernel to the mma.sync one on
+// on each, bitwise equal; tests/cuda/fused_test.cpp holds this kernel to the mma.sync one on
 // every shape it is used for). Segments of 256 k are summed into a fresh accumulator and
 // added to the total in order, as gemm_math.cuh says.
 //
@@ -34,16 +35,20 @@
 //     the mma.sync kernel's ~195: each warp instruction touched 8 rows' cache lines for
 //     128 bytes of data;
 //   - kStaged (coalesced 16-byte loads, pairs stored from registers): ~300-340;
-//   - the consumers' pipelining adds nothing by itself (~1%), six stages ~3% (the default,
-//     variant 4: 303-342 TFLOP/s, 1.6-1.75x the mma.sync kernel);
+//   - the consumers' pipelining adds nothing by itself (~1%), six stages ~3% (variant 4:
+//     303-342 TFLOP/s, 1.6-1.75x the mma.sync kernel);
 //   - kNatural16 (no permutation at all, wrong sums): ~275-287, so the permutation is no
-//     longer what costs.
-// Nsight Compute on the default variant (gate_up, 4,096 tokens): tensor pipe 33% busy; the
-// consumers spend about half their time waiting for a full stage, the producers for
-// their weight loads (one stage of loads in flight per buffer is too little to cover L2
-// latency). Next: x by TMA (its cp.asyncs are half the producers' instructions and hit 2x
-// their ideal shared-memory wavefronts), weights by TMA into a staging ring permuted
-// shared-to-shared.
+//     longer what costs;
+//   - Nsight Compute on variant 4 (gate_up, 4,096 tokens): tensor pipe 33% busy; the
+//     consumers spend about half their time waiting for a full stage, the producers for
+//     their weight loads; x's cp.asyncs took 2x their ideal shared-memory wavefronts;
+//   - so x by TMA and three stages of weight loads in flight (variant 6, the default):
+//     327-377 TFLOP/s against variant 4's 273-306 in the same call (+16-21%; 1.7-1.9x the
+//     mma.sync kernel). A 131,072-token invariant prefill: 16.03 s (mma.sync), 14.57 s
+//     (variant 4), 14.08 s (variant 6).
+// Still producer-bound (variant 6: tensor pipe 37%, the consumers wait for full stages
+// about a third of their samples). Next: the weights by TMA into a staging ring that the
+// producers permute shared-to-shared, so no load latency stands in their way.
 #include "cuda/gemm.cuh"
 #include "cuda/gemm_math.cuh"
 #include "cuda/hopper.cuh"
@@ -63,14 +68,35 @@ constexpr int kThreads = 384;
 constexpr int kStageBytes = kFeatures * kTileK * 2;  // 16 KiB of weights; x's stage is the same size
 static_assert(kTokens * kTileK * 2 == kStageBytes, "x and w stages are the same size");
 constexpr size_t smem_bytes(int stages) { return 1024 /*alignment slack*/ + 2 * size_t(stages) * kStageBytes + 128; }
+
+// How a block fills its weight stages and waits for its products (set_gemm_hopper_variant;
+// every variant but the kNatural16 one is bitwise the canonical arithmetic):
+//   producer: kCopy4  - cp.async of each 4-byte k pair to its slot (session 6);
+//             kStaged - 16-byte coalesced loads into registers, each pair stored to its slot
+//                       (kDepth stages of loads in flight);
+//             kNatural16 - 16-byte cp.async in natural k order: NOT the canonical slots, a
+//                       measurement of what the permutation costs (results differ);
+//             kStagedTmaX - kStaged for the weights, x by TMA (one thread issues a stage's
+//                       two boxes a stage ahead of the weights);
+//   consumer: wait for every stage's products (kWaitAll), or keep one stage in flight and
+//             wait only where a segment ends (kPipelined).
+enum Producer { kCopy4 = 0, kStaged = 1, kNatural16 = 2, kStagedTmaX = 3 };
+
+// x's tensor map (kStagedTmaX): rows of `in` bf16, boxes of 32 k x 128 rows, so a stage's
+// two boxes land as the [2 chunks][128 tokens][32 k] layout the consumers read.
+struct XMap {
+  CUtensorMap map;
+};
+
 // Registers per thread after setmaxnreg (see attention_hopper.cu's HopperRegs): the staged
-// producer holds two stages of weights (64 registers) in flight.
+// producers hold two or three stages of weights (64 or 96 registers) in flight.
 template <int kProducer>
-constexpr int kProducerRegs = kProducer == 1 ? 152 : 40;
+constexpr int kProducerRegs = kProducer == kStaged || kProducer == kStagedTmaX ? 152 : 40;
 template <int kProducer>
-constexpr int kConsumerRegs = kProducer == 1 ? 176 : 232;
+constexpr int kConsumerRegs = kProducer == kStaged || kProducer == kStagedTmaX ? 176 : 232;
 static_assert(128 * (168 - kProducerRegs<0>) >= 256 * (kConsumerRegs<0> - 168), "setmaxnreg.inc would never return");
-static_assert(128 * (168 - kProducerRegs<1>) >= 256 * (kConsumerRegs<1> - 168), "setmaxnreg.inc would never return");
+static_assert(128 * (168 - kProducerRegs<kStaged>) >= 256 * (kConsumerRegs<kStaged> - 168),
+              "setmaxnreg.inc would never return");
 static_assert(kSegK % kTileK == 0, "a segment ends with a stage");
 
 #ifdef REAM_SM90A_DEVICE
@@ -111,24 +137,14 @@ __device__ __forceinline__ void wgmma_n128(float (&d)[16][4], uint32_t a0, uint3
 #undef REAM_D8
 #endif  // REAM_SM90A_DEVICE
 
-// How a block fills its weight stages and waits for its products (set_gemm_hopper_variant;
-// every variant but kNaturalUpperBound is bitwise the canonical arithmetic):
-//   producer: kCopy4  - cp.async of each 4-byte k pair to its slot (session 6);
-//             kStaged - 16-byte coalesced loads into registers, each pair stored to its slot
-//                       (two stages of loads in flight);
-//             kNatural16 - 16-byte cp.async in natural k order: NOT the canonical slots, a
-//                       measurement of what the permutation costs (results differ);
-//   consumer: wait for every stage's products (kWaitAll), or keep one stage in flight and
-//             wait only where a segment ends (kPipelined).
-enum Producer { kCopy4 = 0, kStaged = 1, kNatural16 = 2 };
-
 // grid (token tiles, feature tiles): the token tiles of one feature tile run side by side,
 // so a weight tile is read from memory about once and x stays in L2.
-template <int kProducer, bool kPipelined, int kStages>
+template <int kProducer, bool kPipelined, int kStages, int kDepth>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm_hopper_kernel(const bf16* __restrict__ x, const bf16* __restrict__ w, int n, int in, int out,
-                       void* __restrict__ y, bool y_f32) {
+                       void* __restrict__ y, bool y_f32, const __grid_constant__ XMap xmap) {
 #ifdef REAM_SM90A_DEVICE
+  constexpr bool kTmaX = kProducer == kStagedTmaX;
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
   const uint32_t w_s = base;                           // [kStages][128 features x 128 bytes] swizzled, permuted k
@@ -145,7 +161,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (tid == 0) {
     for (int st = 0; st < kStages; ++st) {
       // every producer thread's cp.asyncs, and with kStaged its stores too
-      mbar_init(full(st), kProducer == kStaged ? 256 : 128);
+      // (kStagedTmaX: the stores' 128 and the TMA issuer's expect_tx)
+      mbar_init(full(st), kProducer == kStaged ? 256 : kTmaX ? 129 : 128);
       mbar_init(empty(st), 8);  // one arrival per consumer warp
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -168,7 +185,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         cp_async16(xs + ((ch * 128 + row) * kChunk + piece * 8) * 2, src, ok);
       }
     };
-    if constexpr (kProducer == kStaged) {
+    if constexpr (kProducer == kStaged || kTmaX) {
       // A warp instruction loads 4 rows x 128 bytes (the stage's k of each row: 8 lanes a
       // row, lane l8 the natural 16-byte chunk l8 = 4c + i, pairs j = 0..3 at k = 32c +
       // 8i + 2j). Pair j goes to slot chunk q = 4c + j, word i: 4-byte stores, 32 banks
@@ -182,11 +199,27 @@ __global__ void __launch_bounds__(kThreads, 1)
           else v[it] = make_uint4(0, 0, 0, 0);
         }
       };
+      int x_next = 0;  // kTmaX, thread 0: the next stage whose x boxes are not yet asked for
+      auto issue_x_upto = [&](int last) {
+        for (; x_next <= last && x_next < n_ktiles; ++x_next) {
+          const int st = x_next % kStages;
+          if (x_next >= kStages) mbar_wait(empty(st), ((x_next / kStages) & 1) ^ 1);
+          mbar_expect_tx(full(st), kStageBytes);
+          const uint32_t xs = x_s + st * kStageBytes;
+          tma_load_2d(xs, &xmap.map, x_next * kTileK, t0, full(st));
+          tma_load_2d(xs + 128 * kChunk * 2, &xmap.map, x_next * kTileK + kChunk, t0, full(st));
+        }
+      };
       auto store = [&](const uint4 (&v)[8], int kt) {
         const int st = kt % kStages;
+        if constexpr (kTmaX) {
+          if (tid == 0) issue_x_upto(kt + 1);
+        }
         if (kt >= kStages) mbar_wait(empty(st), ((kt / kStages) & 1) ^ 1);
-        copy_x(st, kt * kTileK);
-        cp_async_arrive(full(st));
+        if constexpr (!kTmaX) {
+          copy_x(st, kt * kTileK);
+          cp_async_arrive(full(st));
+        }
         const uint32_t ws = w_s + st * kStageBytes;
 #pragma unroll
         for (int it = 0; it < 8; ++it) {
@@ -201,14 +234,20 @@ __global__ void __launch_bounds__(kThreads, 1)
         fence_proxy_async();  // the stores, for wgmma's reads
         mbar_arrive(full(st));
       };
-      uint4 a[8], b[8];
-      load(a, 0);
-      for (int kt = 0; kt < n_ktiles; kt += 2) {
-        if (kt + 1 < n_ktiles) load(b, kt + 1);
-        store(a, kt);
-        if (kt + 1 >= n_ktiles) break;
-        if (kt + 2 < n_ktiles) load(a, kt + 2);
-        store(b, kt + 1);
+      // kDepth stages of loads in flight: stage kt + kDepth - 1 is asked for before stage
+      // kt is stored.
+      uint4 buf[kDepth][8];
+#pragma unroll
+      for (int d = 0; d + 1 < kDepth; ++d)
+        if (d < n_ktiles) load(buf[d], d);
+      for (int kt0 = 0; kt0 < n_ktiles; kt0 += kDepth) {
+#pragma unroll
+        for (int d = 0; d < kDepth; ++d) {
+          const int kt = kt0 + d;
+          if (kt >= n_ktiles) break;
+          if (kt + kDepth - 1 < n_ktiles) load(buf[(d + kDepth - 1) % kDepth], kt + kDepth - 1);
+          store(buf[d], kt);
+        }
       }
     } else {
       // Weights: a warp instruction copies 8 rows x one 16-byte chunk (4 pairs): 128 bytes
@@ -348,25 +387,39 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
   }
 #else
-  (void)x, (void)w, (void)n, (void)in, (void)out, (void)y, (void)y_f32;
+  (void)x, (void)w, (void)n, (void)in, (void)out, (void)y, (void)y_f32, (void)xmap;
 #endif  // REAM_SM90A_DEVICE
 }
 
 // Variant number -> (producer, consumer, stages): 0 = kCopy4 + wait-all (session 6), 1 =
 // kCopy4 + pipelined, 2 = kStaged + wait-all, 3 = kStaged + pipelined, 4 = the same with 6
-// stages, 5 = kNatural16 + pipelined (the last: not the canonical arithmetic).
-constexpr int kHopperGemmVariants = 6;
-constexpr int kDefaultVariant = 4;
+// stages, 5 = kStagedTmaX + pipelined, 6 stages, 6 = the same with three stages of weight
+// loads in flight, 7 = kNatural16 + pipelined (the last: not the canonical arithmetic).
+constexpr int kHopperGemmVariants = 8;
+constexpr int kDefaultVariant = 6;
 int g_gemm_variant = -1;  // -1: the default
 
-template <int kProducer, bool kPipelined, int kStages = 4>
+template <int kProducer, bool kPipelined, int kStages = 4, int kDepth = 2>
 Status launch_variant(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,
                       cudaStream_t stream) {
-  auto kernel = gemm_hopper_kernel<kProducer, kPipelined, kStages>;
+  auto kernel = gemm_hopper_kernel<kProducer, kPipelined, kStages, kDepth>;
   constexpr size_t kSmem = smem_bytes(kStages);
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)));
+  XMap xmap{};
+  if constexpr (kProducer == kStagedTmaX) {
+    const auto encode = hopper::encode_tiled();
+    if (!encode) return unimplemented("the driver has no cuTensorMapEncodeTiled");
+    const cuuint64_t dims[2] = {static_cast<cuuint64_t>(in), static_cast<cuuint64_t>(n)};
+    const cuuint64_t strides[1] = {static_cast<cuuint64_t>(in) * sizeof(bf16)};
+    const cuuint32_t box[2] = {kChunk, kTokens}, elem[2] = {1, 1};
+    const CUresult r = encode(&xmap.map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<bf16*>(x), dims, strides, box,
+                              elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+                              CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) return internal_error("cuTensorMapEncodeTiled failed for x (" + std::to_string(r) + ")");
+  }
   const dim3 grid(static_cast<unsigned>(ceil_div(n, kTokens)), static_cast<unsigned>(ceil_div(out, kFeatures)));
-  return launch_pdl("gemm_hopper_kernel", kernel, grid, dim3(kThreads), kSmem, stream, x, w, n, in, out, y, y_f32);
+  return launch_pdl("gemm_hopper_kernel", kernel, grid, dim3(kThreads), kSmem, stream, x, w, n, in, out, y, y_f32,
+                    xmap);
 }
 
 }  // namespace
@@ -385,6 +438,18 @@ bool device_is_sm90a() {
 #else
   return false;
 #endif
+}
+
+EncodeTiled encode_tiled() {
+  static EncodeTiled fn = [] {
+    void* p = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess)
+      p = nullptr;
+    return reinterpret_cast<EncodeTiled>(p);
+  }();
+  return fn;
 }
 }  // namespace hopper
 
@@ -413,9 +478,11 @@ Status launch_gemm_hopper(const bf16* x, const bf16* w, int n, int in, int out, 
     case 1: return launch_variant<kCopy4, true>(x, w, n, in, out, y, y_f32, stream);
     case 2: return launch_variant<kStaged, false>(x, w, n, in, out, y, y_f32, stream);
     case 3: return launch_variant<kStaged, true>(x, w, n, in, out, y, y_f32, stream);
-    case 5: return launch_variant<kNatural16, true>(x, w, n, in, out, y, y_f32, stream);
+    case 5: return launch_variant<kStagedTmaX, true, 6>(x, w, n, in, out, y, y_f32, stream);
+    case 7: return launch_variant<kNatural16, true>(x, w, n, in, out, y, y_f32, stream);
     case 0: return launch_variant<kCopy4, false>(x, w, n, in, out, y, y_f32, stream);
-    default: return launch_variant<kStaged, true, 6>(x, w, n, in, out, y, y_f32, stream);
+    case 4: return launch_variant<kStaged, true, 6>(x, w, n, in, out, y, y_f32, stream);
+    default: return launch_variant<kStagedTmaX, true, 6, 3>(x, w, n, in, out, y, y_f32, stream);
   }
 }
 

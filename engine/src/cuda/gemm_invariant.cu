@@ -12,7 +12,7 @@
 //   - large n (prefill): 128 x 128 tiles, 8 warps of 64 tokens x 32 features, K tiles of
 //     64 brought into shared memory by cp.async (4 stages), segment sums kept in registers;
 //     on Hopper (sm_90a) the wgmma kernel of gemm_hopper.cu takes its place (bitwise the
-//     same, 1.6-1.75x faster; REAM_GEMM_LARGE=mma keeps the mma.sync kernel).
+//     same, 1.7-1.9x faster; REAM_GEMM_LARGE=mma keeps the mma.sync kernel).
 // All of them are launched through launch_pdl (pdl.cuh: programmatic dependent launch,
 // opt-in with REAM_PDL=1); the small ones then load their first weights before waiting
 // for the previous kernel.

@@ -6,6 +6,8 @@
 // their launchers check the device first).
 #pragma once
 
+#include <cuda.h>
+
 #include "cuda/common.cuh"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -17,6 +19,13 @@ namespace ream::cuda::hopper {
 // True when the current device is compute capability 9.0 and this build has the sm_90a
 // target (the Hopper kernels' precondition).
 bool device_is_sm90a();
+
+// cuTensorMapEncodeTiled from the driver, looked up once (ream links the runtime only);
+// nullptr when the driver lacks it.
+using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
+                                 const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
+                                 CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+EncodeTiled encode_tiled();
 
 #ifdef REAM_SM90A_DEVICE
 __device__ __forceinline__ uint32_t smem_u32(const void* p) {
@@ -40,6 +49,14 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
         : "r"(bar), "r"(parity)
         : "memory");
   } while (!done);
+}
+// A 2-D TMA copy of the box at (c0, c1) into shared memory, completing on `bar`.
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int c0, int c1, uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+          dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar)
+      : "memory");
 }
 // Ordinary shared-memory stores become visible to the async proxy (wgmma, TMA).
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
