@@ -1,6 +1,5 @@
 # reamd: the long-running service (issue 5). Included from daemon/CMakeLists.txt.
 #   reamd_http    Beast listener/sessions, router, auth, SSE, multipart; metrics registry
-#   reamd_store   reamd's tables: leases, idempotency keys, schedule state
 #   reamd_cron    cron expressions, TZif time zones, the planner and the scheduler
 #   reamd_openai  the OpenAI-compatible protocol (daemon/src/openai)
 #   reamd_core    config, job queue (leases), runners, schedules service, API handlers
@@ -27,17 +26,12 @@ target_link_libraries(reamd_http
 target_compile_definitions(reamd_http PUBLIC BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
 target_compile_options(reamd_http PRIVATE -Wall -Wextra)
 
-# reamd's own tables (leases, idempotency keys, schedule state): SQL stays in src/store.
-add_library(reamd_store STATIC src/store/daemon_store.cpp)
-target_link_libraries(reamd_store PUBLIC ream_store PRIVATE SQLite::SQLite3)
-target_compile_options(reamd_store PRIVATE -Wall -Wextra)
-
 add_library(reamd_cron STATIC
   src/cron/cron.cpp src/cron/tz.cpp src/cron/planner.cpp src/cron/scheduler.cpp
   src/cron/schedule_spec.cpp)
 target_include_directories(reamd_cron PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_cron
-  PUBLIC reamd_store ream_common nlohmann_json::nlohmann_json PRIVATE spdlog::spdlog)
+  PUBLIC ream_store ream_common nlohmann_json::nlohmann_json PRIVATE spdlog::spdlog)
 target_compile_options(reamd_cron PRIVATE -Wall -Wextra)
 
 # The OpenAI-compatible protocol (request parsing, prompts and tools, tool-call parsing,

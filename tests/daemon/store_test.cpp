@@ -45,7 +45,7 @@ struct Fixture {
     j.inputs_json = R"({"document":"doc-1"})";
     auto id = store->create_job(j, {{*did, "doc-1", "document", 1}});
     EXPECT_TRUE(id.ok()) << id.status().message();
-    job = *id;
+    job = id->id;
   }
 };
 
@@ -80,7 +80,7 @@ TEST(Store, MigratesAVersion1DatabaseAndKeepsItsRows) {
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
   const std::string hash = random_hash();
-  const std::string v1 = migrations().at(0) +
+  const std::string v1 = migrations().at(0).sql +
       "PRAGMA user_version = 1;"
       "INSERT INTO documents(content_hash, size_bytes, text, created_at) VALUES ('" + hash + "', 4, 'text', 1);";
   ASSERT_EQ(sqlite3_exec(raw, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
@@ -108,7 +108,7 @@ TEST(Store, JobDocumentsKeepTheirNamesAndOldRowsHaveNone) {
   std::string db = dir.path("v2.db");
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-  const std::string v2 = migrations().at(0) + migrations().at(1) +
+  const std::string v2 = migrations().at(0).sql + migrations().at(1).sql +
       "PRAGMA user_version = 2;"
       "INSERT INTO workflows(name, version, content_hash, source, created_at) VALUES ('wf', '1', 'h', 's', 1);"
       "INSERT INTO documents(content_hash, size_bytes, text, created_at) VALUES ('" + random_hash() + "', 4, 'text', 1);"
@@ -126,7 +126,7 @@ TEST(Store, JobDocumentsKeepTheirNamesAndOldRowsHaveNone) {
   const std::string name = "msa-" + random_hash() + ".txt";
   auto id = (*s)->create_job(j, {{1, "doc-1", "d", 1, name}, {1, "doc-2", "d", 2}});
   ASSERT_TRUE(id.ok()) << id.status().message();
-  auto docs = (*s)->job_documents(*id);
+  auto docs = (*s)->job_documents(id->id);
   ASSERT_TRUE(docs.ok() && docs->size() == 2u);
   EXPECT_EQ(docs->at(0).name, name);
   EXPECT_EQ(docs->at(1).name, "");
@@ -275,14 +275,65 @@ TEST(Store, IdempotencyKeyAndDigestAreCommittedWithTheJob) {
   j.idempotency_hash = random_hash();
   auto id = f.store->create_job(j, {});
   ASSERT_TRUE(id.ok()) << id.status().message();
-  auto got = f.store->get_job(*id);
+  EXPECT_FALSE(id->replayed);
+  auto got = f.store->get_job(id->id);
   EXPECT_EQ(got->idempotency_key, j.idempotency_key);
   EXPECT_EQ(got->idempotency_hash, j.idempotency_hash);
-  // The key stays unique: a second job under it is refused and nothing is written.
+  // The key stays unique: a second job under it names the first and writes nothing,
+  // saying whether it came with the same request.
+  auto again = f.store->create_job(j, {});
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_TRUE(again->same_request);
+  EXPECT_EQ(again->id, id->id);
   JobRecord dup = j;
   dup.idempotency_hash = random_hash();
-  EXPECT_FALSE(f.store->create_job(dup, {}).ok());
+  auto other = f.store->create_job(dup, {});
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  EXPECT_TRUE(other->replayed);
+  EXPECT_FALSE(other->same_request);
+  EXPECT_EQ(other->id, id->id);
   EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM jobs WHERE idempotency_key = '" + j.idempotency_key + "'"), "1");
+}
+
+// Many submissions in one transaction (issue 14's group commit): each job gets its
+// row, documents and events; a key repeated inside the batch replays the first.
+TEST(Store, CreatesABatchOfJobsInOneTransaction) {
+  Fixture f;
+  const int64_t wf = f.store->get_job(f.job)->workflow_id;
+  std::vector<NewJob> batch;
+  const std::string key = "batch-" + random_hash();
+  for (int i = 0; i < 50; ++i) {
+    NewJob n;
+    n.job.workflow_id = wf;
+    n.job.priority = i % 7;
+    n.job.inputs_json = "{\"i\":" + std::to_string(i) + "}";
+    if (i == 10 || i == 20) {
+      n.job.idempotency_key = key;
+      n.job.idempotency_hash = i == 10 ? "h1" : "h2";
+    }
+    n.events.push_back({0, 0, "document_failed", "{\"i\":" + std::to_string(i) + "}", 0});
+    batch.push_back(std::move(n));
+  }
+  auto created = f.store->create_jobs(batch);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  ASSERT_EQ(created->size(), batch.size());
+  EXPECT_TRUE(created->at(20).replayed);
+  EXPECT_FALSE(created->at(20).same_request);
+  EXPECT_EQ(created->at(20).id, created->at(10).id);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (i == 20) continue;
+    EXPECT_FALSE(created->at(i).replayed) << i;
+    auto job = f.store->get_job(created->at(i).id);
+    ASSERT_TRUE(job.ok());
+    EXPECT_EQ(job->inputs_json, batch[i].job.inputs_json);
+    EXPECT_EQ(job->priority, batch[i].job.priority);
+    auto events = f.store->events(created->at(i).id, 0);
+    ASSERT_TRUE(events.ok() && events->size() == 2u);
+    EXPECT_EQ(events->at(0).type, "job_queued");
+    EXPECT_EQ(events->at(1).data_json, batch[i].events[0].data_json);
+  }
+  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM jobs"), std::to_string(1 + 49));
 }
 
 TEST(Store, ConcurrentWritersFromTwoConnectionsBothCommit) {

@@ -10,7 +10,6 @@
 #include <random>
 
 #include "cron/scheduler.h"
-#include "store/daemon_store.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 
@@ -76,10 +75,10 @@ class SchedulerTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   void reopen() {
-    ds_.reset();
+    ds_ = nullptr;
     store_.reset();
     store_ = std::move(store::Store::open(path_).value());
-    ds_ = std::move(store::DaemonStore::open(path_).value());
+    ds_ = store_.get();
   }
   std::vector<ScheduleSpec> specs(const std::string& yaml_json) {
     auto r = parse_schedules("wf", nlohmann::json::parse(yaml_json), "/usr/share/zoneinfo");
@@ -90,7 +89,7 @@ class SchedulerTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::string path_;
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::DaemonStore> ds_;
+  store::Store* ds_ = nullptr;  // the same store, under the name these tests grew up with
   FakeHost host_;
   int64_t now_ = 0;
 };
@@ -195,17 +194,31 @@ TEST_F(SchedulerTest, OverlapSkipOrQueue) {
   EXPECT_EQ(q, 3);
 }
 
-// reamd's version 2 keeps upload names by content hash. A version-1 database (as
-// the previous release left it) gains the table on open and keeps its schedules;
+// Before the stores merged (schema 5), reamd versioned its own tables in reamd_meta;
+// this makes path_ such a database at reamd version `reamd_version` (1..3) from the
+// one reamd wrote on 2026-12-06 (tests/data/store), holding one schedule "wf#0".
+void write_premerge_db(const std::string& path, int reamd_version) {
+  std::filesystem::copy_file(std::string(REAM_TEST_DATA_DIR) + "/store/reamd-schema4.sqlite", path,
+                             std::filesystem::copy_options::overwrite_existing);
+  auto db = store::Db::open(path, 5000);
+  ASSERT_TRUE(db.ok());
+  std::string sql =
+      "DELETE FROM reamd_schedules; DELETE FROM reamd_api_schedules;"
+      "INSERT INTO reamd_schedules(id, spec_hash, next_run_ms, last_run_ms, last_job_id, updated_at)"
+      " VALUES ('wf#0', 'spec', 5, 0, 0, 1);";
+  if (reamd_version < 3) sql += kBackToV2;
+  if (reamd_version < 2) sql += "DROP TABLE reamd_document_names;";
+  sql += "UPDATE reamd_meta SET value = '" + std::to_string(reamd_version) +
+         "' WHERE key = 'schema_version'";
+  ASSERT_TRUE(db->exec(sql).ok());
+}
+
+// reamd's version 2 kept upload names by content hash. A database at reamd version 1
+// (as an earlier release left it) gains the table on open and keeps its schedules;
 // the latest name given for a hash wins.
 TEST_F(SchedulerTest, DaemonStoreUpgradesToUploadNamesAndKeepsTheLatest) {
-  ASSERT_TRUE(ds_->put_schedule({"wf#0", "spec", 5, 0, 0, 1}).ok());
-  {
-    auto db = store::Db::open(path_, 5000);
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->exec(std::string(kBackToV2) + "DROP TABLE reamd_document_names;"
-                         "UPDATE reamd_meta SET value = '1' WHERE key = 'schema_version'").ok());
-  }
+  store_.reset();
+  write_premerge_db(path_, 1);
   reopen();
   auto kept = ds_->schedules();
   ASSERT_TRUE(kept.ok() && kept->size() == 1u);
@@ -376,13 +389,8 @@ TEST(ScheduleParse, ApiErrorsNameTheField) {
 // reamd's version 3 adds API schedules and the buffered slot; a version-2 database
 // keeps its schedule state on upgrade.
 TEST_F(SchedulerTest, DaemonStoreUpgradesToApiSchedules) {
-  ASSERT_TRUE(ds_->put_schedule({"wf#0", "spec", 5, 0, 0, 1}).ok());
-  {
-    auto db = store::Db::open(path_, 5000);
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->exec(std::string(kBackToV2) +
-                         "UPDATE reamd_meta SET value = '2' WHERE key = 'schema_version'").ok());
-  }
+  store_.reset();
+  write_premerge_db(path_, 2);
   reopen();
   auto kept = ds_->schedules();
   ASSERT_TRUE(kept.ok() && kept->size() == 1u);

@@ -53,10 +53,7 @@ Status App::open() {
   auto st = store::Store::open(db);
   if (!st.ok()) return st.status();
   store_ = std::move(st).value();
-  auto ds = store::DaemonStore::open(db);
-  if (!ds.ok()) return ds.status();
-  dstore_ = std::move(ds).value();
-  auto requeued = dstore_->requeue_orphans(host, owner_);
+  auto requeued = store_->requeue_orphans(host, owner_);
   if (requeued.ok() && requeued.value() > 0) {
     spdlog::warn("store: {} job(s) left by an earlier run went back to the queue; they resume "
                  "at their first unfinished step",
@@ -74,7 +71,7 @@ Status App::open() {
   runners_ = std::make_unique<Runners>(*this, config_.runners);
   if (config_.schedules_enabled) {
     scheduler_ = std::make_unique<cron::Scheduler>(
-        *dstore_, *this, [] { return store::now_ms(); },
+        *store_, *this, [] { return store::now_ms(); },
         static_cast<int64_t>(config_.schedule_grace_s * 1000));
     scheduler_->set_specs(catalog_->schedules);
   }
@@ -203,17 +200,18 @@ void App::tick() {
 }
 
 std::string App::status_line() {
-  auto q = dstore_ ? dstore_->count_queued() : Result<int64_t>(int64_t{0});
+  auto q = store_ ? store_->count_queued() : Result<int64_t>(int64_t{0});
   std::string s = draining_ ? "draining" : ready_ ? "serving" : "loading model";
   s += "; " + std::to_string(runners_ ? runners_->running() : 0) + " running, " +
        std::to_string(q.ok() ? q.value() : -1) + " queued";
   return s;
 }
 
-Result<int64_t> App::create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
-                                const flow::DocumentNames& names, int priority,
-                                const std::string& idempotency_key,
-                                const std::string& idempotency_hash) {
+Result<store::CreatedJob> App::create_job(const flow::Workflow& workflow,
+                                          const nlohmann::json& inputs,
+                                          const flow::DocumentNames& names, int priority,
+                                          const std::string& idempotency_key,
+                                          const std::string& idempotency_hash) {
   flow::JobRequest req;
   req.inputs = inputs;
   req.names = names;
@@ -221,25 +219,18 @@ Result<int64_t> App::create_job(const flow::Workflow& workflow, const nlohmann::
   req.idempotency_key = idempotency_key;
   req.idempotency_hash = idempotency_hash;
   req.paths = document_paths_;
-  auto id = flow::create_job(*store_, workflow, req, model());
-  if (!id.ok() && !idempotency_key.empty()) {
-    auto existing = dstore_->job_by_idempotency_key(idempotency_key);
-    if (existing.ok() && existing.value() > 0) {
-      return Status(StatusCode::kAlreadyExists,
-                    "Idempotency-Key '" + idempotency_key + "' is taken by job " +
-                        std::to_string(existing.value()));
-    }
-  }
-  if (id.ok()) {
-    spdlog::info("job {} queued (workflow {}, priority {}) job_id={}", id.value(), workflow.name,
-                 priority, id.value());
+  REAM_ASSIGN_OR_RETURN(store::NewJob job, flow::prepare_job(*store_, workflow, req, model()));
+  REAM_ASSIGN_OR_RETURN(store::CreatedJob created, store_->create_job(job.job, job.documents, job.events));
+  if (!created.replayed) {
+    spdlog::info("job {} queued (workflow {}, priority {}) job_id={}", created.id, workflow.name,
+                 priority, created.id);
     if (runners_) runners_->notify();
   }
-  return id;
+  return created;
 }
 
 Result<int64_t> App::submit(const cron::ScheduleSpec& spec, const std::string& key) {
-  auto existing = dstore_->job_by_idempotency_key(key);
+  auto existing = store_->job_by_idempotency_key(key);
   if (existing.ok() && existing.value() > 0) return existing.value();
   auto cat = catalog();
   auto it = cat->workflows.find(spec.workflow);
@@ -249,12 +240,10 @@ Result<int64_t> App::submit(const cron::ScheduleSpec& spec, const std::string& k
   std::string field;
   flow::DocumentNames names;
   if (Status st = resolve_document_inputs(*this, *it->second, &inputs, &names, &field); !st.ok()) return st;
-  auto id = create_job(*it->second, inputs, names, spec.priority, key);
-  if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
-    auto again = dstore_->job_by_idempotency_key(key);  // a slot fired twice at once
-    if (again.ok() && again.value() > 0) return again.value();
-  }
-  return id;
+  // A slot fired twice at once gives the job the first made (replayed).
+  REAM_ASSIGN_OR_RETURN(store::CreatedJob created,
+                        create_job(*it->second, inputs, names, spec.priority, key));
+  return created.id;
 }
 
 bool App::job_active(int64_t job_id) {
@@ -263,7 +252,7 @@ bool App::job_active(int64_t job_id) {
 }
 
 bool App::cancel_job(int64_t job_id) {
-  auto queued = dstore_->cancel_if_queued(job_id);
+  auto queued = store_->cancel_if_queued(job_id);
   if (queued.ok() && queued.value()) return true;
   return runners_ && runners_->cancel(job_id);
 }

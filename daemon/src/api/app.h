@@ -28,7 +28,6 @@
 #include "metrics/metrics.h"
 #include "plugins/plugin_host.h"
 #include "ream/engine/engine.h"
-#include "store/daemon_store.h"
 #include "store/store.h"
 
 namespace ream::api {
@@ -81,7 +80,6 @@ class App : public cron::ScheduleHost {
   // For handlers and runners.
   const config::Config& config() const { return config_; }
   store::Store& store() { return *store_; }
-  store::DaemonStore& daemon_store() { return *dstore_; }
   std::shared_ptr<const Catalog> catalog();
   Engine* engine() { return engine_.get(); }
   flow::ModelClient* model() { return ready_ ? model_.get() : nullptr; }
@@ -108,12 +106,13 @@ class App : public cron::ScheduleHost {
   // Creates a job for `workflow` with inputs already through resolve_document_inputs;
   // its documents are read through document_paths() and named by `names` (from
   // resolve_document_inputs). The idempotency key and the digest of the request are
-  // committed with the job. kAlreadyExists when a job holds `idempotency_key` already
-  // (DaemonStore::find_idempotency gives it).
-  Result<int64_t> create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
-                             const flow::DocumentNames& names, int priority,
-                             const std::string& idempotency_key,
-                             const std::string& idempotency_hash = "");
+  // columns of the job's row, written in its transaction: when a job holds the key
+  // already, nothing is created and the result names that job (replayed, and whether
+  // its digest matches `idempotency_hash`).
+  Result<store::CreatedJob> create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
+                                       const flow::DocumentNames& names, int priority,
+                                       const std::string& idempotency_key,
+                                       const std::string& idempotency_hash = "");
 
  private:
   Status resolve_model();
@@ -129,7 +128,6 @@ class App : public cron::ScheduleHost {
   std::vector<std::string> served_model_names_;
   int64_t model_loaded_unix_ = 0;
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::DaemonStore> dstore_;
   std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;
   std::unique_ptr<Engine> engine_;

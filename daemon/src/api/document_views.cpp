@@ -100,7 +100,7 @@ Result<DocumentViews::Info> DocumentViews::info(const std::string& id, const std
 }
 
 Result<json> DocumentViews::summary(const std::string& id, const std::string& path) {
-  REAM_ASSIGN_OR_RETURN(std::string name, app_.daemon_store().document_name(id));
+  REAM_ASSIGN_OR_RETURN(std::string name, app_.store().document_name(id));
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
   json j = {{"id", id}, {"name", name.empty() ? fs::path(path).filename().string() : name},

@@ -58,7 +58,7 @@ Result<std::string> resolve_upload(App& app, const json& v, const std::string& w
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(app.documents_dir(), ec)) {
     if (entry.path().stem() != id) continue;
-    REAM_ASSIGN_OR_RETURN(std::string name, app.daemon_store().document_name(id));
+    REAM_ASSIGN_OR_RETURN(std::string name, app.store().document_name(id));
     if (!name.empty()) (*names)[entry.path().string()] = name;
     return entry.path().string();
   }

@@ -9,7 +9,7 @@
 //   {"text": "...", "name": "notes.md"}         inline text (name optional)
 // Uploaded and inline documents are kept as <data_dir>/documents/<sha256><ext>,
 // so identical content is stored once; the name an upload carried is kept apart
-// (DaemonStore::put_document_name) so that reports can show it.
+// (Store::put_document_name) so that reports can show it.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -38,7 +38,7 @@ Response upload(App& app, Request& req) {
   if (!d.ok()) return json_error(400, "invalid_request", d.status().message(), "file");
   // The name goes with the content hash, for the reports of jobs that use this upload.
   if (!name.empty()) {
-    if (Status st = app.daemon_store().put_document_name(d->id, d->name); !st.ok()) {
+    if (Status st = app.store().put_document_name(d->id, d->name); !st.ok()) {
       return http::error_from_status(st);
     }
   }

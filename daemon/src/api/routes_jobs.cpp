@@ -82,6 +82,21 @@ json job_json(App& app, const store::JobRecord& j) {
   return out;
 }
 
+// The answer to a request whose Idempotency-Key `job` holds: the job again, or 409 when
+// the key came with another request.
+Response replay_response(const store::JobRecord& job, const std::string& key, bool same_request) {
+  if (!same_request) {
+    return json_error(409, "conflict",
+                      "Idempotency-Key '" + key + "' was used for a different request (job " +
+                          std::to_string(job.id) + ")",
+                      "Idempotency-Key");
+  }
+  Response r = http::json_response(202, {{"id", job.id}, {"status", job.status}});
+  r.set_header("Idempotent-Replayed", "true");
+  r.set_header("Location", "/v1/jobs/" + std::to_string(job.id));
+  return r;
+}
+
 Response submit(App& app, Request& req) {
   if (app.draining()) return unavailable_response(app);
   Response err;
@@ -127,20 +142,12 @@ Response submit(App& app, Request& req) {
     }
     request_hash = sha256_hex(json{{"workflow", name}, {"inputs", inputs},
                                          {"priority", priority}}.dump());
-    auto prior = app.daemon_store().find_idempotency(key);
-    if (prior.ok() && prior.value()) {
-      if (prior.value()->request_hash != request_hash) {
-        return json_error(409, "conflict",
-                          "Idempotency-Key '" + key + "' was used for a different request (job " +
-                              std::to_string(prior.value()->job_id) + ")",
-                          "Idempotency-Key");
-      }
-      auto job = app.store().get_job(prior.value()->job_id);
+    // A retry is answered before its documents are read again.
+    auto prior = app.store().job_by_idempotency_key(key);
+    if (prior.ok() && prior.value() > 0) {
+      auto job = app.store().get_job(prior.value());
       if (!job.ok()) return http::error_from_status(job.status());
-      Response r = http::json_response(202, {{"id", job->id}, {"status", job->status}});
-      r.set_header("Idempotent-Replayed", "true");
-      r.set_header("Location", "/v1/jobs/" + std::to_string(job->id));
-      return r;
+      return replay_response(job.value(), key, job->idempotency_hash == request_hash);
     }
   }
 
@@ -152,7 +159,7 @@ Response submit(App& app, Request& req) {
     return json_error(400, "invalid_request",
                       "unknown workflow '" + name + "' (known: " + known + ")", "workflow");
   }
-  auto queued = app.daemon_store().count_queued();
+  auto queued = app.store().count_queued();
   if (queued.ok() && queued.value() >= app.config().max_queued) {
     Response r = json_error(429, "queue_full",
                             "the queue holds " + std::to_string(queued.value()) +
@@ -168,37 +175,23 @@ Response submit(App& app, Request& req) {
   }
   if (!st.ok()) return http::error_from_status(st, field);
 
-  auto id = app.create_job(*it->second, inputs, names, priority, key, request_hash);
-  if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
-    // Lost a race with the same key: the job that won carries its request's digest.
-    auto prior = app.daemon_store().find_idempotency(key);
-    if (!prior.ok()) return http::error_from_status(prior.status());
-    if (!prior.value()) return http::error_from_status(id.status());
-    if (prior.value()->request_hash != request_hash) {
-      return json_error(409, "conflict",
-                        "Idempotency-Key '" + key + "' was used for a different request (job " +
-                            std::to_string(prior.value()->job_id) + ")",
-                        "Idempotency-Key");
+  auto created = app.create_job(*it->second, inputs, names, priority, key, request_hash);
+  if (!created.ok()) {
+    const Status& e = created.status();
+    if (e.code() == StatusCode::kFailedPrecondition) {  // a path left the roots since
+      return json_error(403, "forbidden_path", e.message(), field_of_input_error(e.message()));
     }
-    auto job = app.store().get_job(prior.value()->job_id);
+    if (e.code() == StatusCode::kInvalidArgument || e.code() == StatusCode::kNotFound) {
+      return json_error(400, "invalid_request", e.message(), field_of_input_error(e.message()));
+    }
+    return http::error_from_status(e);
+  }
+  if (created->replayed) {  // lost a race with the same key: the job that won answers
+    auto job = app.store().get_job(created->id);
     if (!job.ok()) return http::error_from_status(job.status());
-    Response r = http::json_response(202, {{"id", job->id}, {"status", job->status}});
-    r.set_header("Idempotent-Replayed", "true");
-    r.set_header("Location", "/v1/jobs/" + std::to_string(job->id));
-    return r;
+    return replay_response(job.value(), key, created->same_request);
   }
-  if (!id.ok()) {
-    if (id.status().code() == StatusCode::kFailedPrecondition) {  // a path left the roots since
-      return json_error(403, "forbidden_path", id.status().message(),
-                        field_of_input_error(id.status().message()));
-    }
-    if (id.status().code() == StatusCode::kInvalidArgument ||
-        id.status().code() == StatusCode::kNotFound) {
-      return json_error(400, "invalid_request", id.status().message(),
-                        field_of_input_error(id.status().message()));
-    }
-    return http::error_from_status(id.status());
-  }
+  auto id = Result<int64_t>(created->id);
   Response r = http::json_response(202, {{"id", id.value()}, {"status", "queued"}, {"workflow", name}});
   r.set_header("Location", "/v1/jobs/" + std::to_string(id.value()));
   return r;
@@ -257,7 +250,7 @@ Response cancel_job(App& app, Request& req) {
     return json_error(409, "conflict", "job " + std::to_string(id.value()) + " has already " +
                                            (job->status == "cancelled" ? "been cancelled" : job->status));
   }
-  auto queued = app.daemon_store().cancel_if_queued(id.value());
+  auto queued = app.store().cancel_if_queued(id.value());
   if (queued.ok() && queued.value()) {
     spdlog::info("job {} cancelled while queued job_id={}", id.value(), id.value());
     return http::json_response(200, {{"id", id.value()}, {"status", "cancelled"}});

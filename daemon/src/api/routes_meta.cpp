@@ -90,7 +90,7 @@ Response schedules(App& app) {
 Response readyz(App& app) {
   json checks = json::object();
   checks["model"] = app.ready() ? "loaded" : "loading";
-  Status w = app.daemon_store().probe_write();
+  Status w = app.store().probe_write();
   checks["store"] = w.ok() ? "writable" : w.message();
   checks["draining"] = app.draining();
   bool ok = app.ready() && w.ok() && !app.draining();
@@ -161,7 +161,7 @@ void App::install_metrics() {
   auto last = std::make_shared<Last>();
   cap->set({}, config_.max_queued);
   m.on_scrape([=, this]() {
-    if (auto counts = dstore_->count_jobs(); counts.ok()) {
+    if (auto counts = store_->count_jobs(); counts.ok()) {
       for (const auto& [status, n] : counts.value()) jobs->set({status}, static_cast<double>(n));
       depth->set({}, static_cast<double>(counts.value().at("queued")));
     }

@@ -1,7 +1,7 @@
 // /v1/schedules/{id}: schedules as resources. Create, read, update (pause/resume,
 // cron, inputs, policies), delete, trigger now, upcoming fire times and backfill.
 //
-// API schedules are persisted in the store (DaemonStore::api_schedules) and fire
+// API schedules are persisted in the store (Store::api_schedules) and fire
 // through the same Scheduler as the `schedule:` entries of workflow files. File
 // schedules are read-only here (409 naming the file); an API schedule may not take
 // a file schedule's id. A file schedule's id "workflow/name" holds a '/', so each
@@ -103,7 +103,7 @@ Response create(App& app, Request& req) {
                         "id");
     }
   }
-  auto inserted = app.daemon_store().insert_api_schedule(spec->id, def.dump());
+  auto inserted = app.store().insert_api_schedule(spec->id, def.dump());
   if (!inserted.ok()) return http::error_from_status(inserted.status());
   if (!inserted.value()) {
     return json_error(409, "conflict", "schedule '" + spec->id + "' already exists", "id");
@@ -137,7 +137,7 @@ std::optional<json> api_definition(App& app, const std::string& id, const std::s
     *error = file_owned(*spec, what);
     return std::nullopt;
   }
-  auto all = app.daemon_store().api_schedules();
+  auto all = app.store().api_schedules();
   if (!all.ok()) {
     *error = http::error_from_status(all.status());
     return std::nullopt;
@@ -169,7 +169,7 @@ Response update(App& app, Request& req) {
   std::string field;
   auto spec = check_definition(app, *def, &field);
   if (!spec.ok()) return bad_definition(spec.status(), field);
-  auto updated = app.daemon_store().update_api_schedule(id, def->dump());
+  auto updated = app.store().update_api_schedule(id, def->dump());
   if (!updated.ok()) return http::error_from_status(updated.status());
   if (!updated.value()) return no_schedule(id);
   app.scheduler()->put_api(spec.value());
@@ -183,7 +183,7 @@ Response remove(App& app, Request& req) {
   const std::string id = schedule_id(req);
   Response err;
   if (!api_definition(app, id, "delete", &err)) return err;
-  auto removed = app.daemon_store().remove_api_schedule(id);
+  auto removed = app.store().remove_api_schedule(id);
   if (!removed.ok()) return http::error_from_status(removed.status());
   app.scheduler()->remove_api(id);
   spdlog::info("schedule {}: deleted over the API", id);
@@ -333,7 +333,7 @@ Response backfill(App& app, Request& req) {
 // Stored API schedules go to the scheduler; one that no longer parses (a time zone
 // gone from the system) is logged and left in the store untouched.
 void load_api_schedules(App& app) {
-  auto all = app.daemon_store().api_schedules();
+  auto all = app.store().api_schedules();
   if (!all.ok()) {
     spdlog::error("schedules: could not read API schedules: {}", all.status().message());
     return;

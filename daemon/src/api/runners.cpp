@@ -116,7 +116,7 @@ std::vector<int64_t> Runners::release_all() {
     std::lock_guard lock(mu_);
     for (auto& [id, a] : active_) ids.push_back(id);
   }
-  for (int64_t id : ids) (void)app_.daemon_store().release(id, app_.owner());
+  for (int64_t id : ids) (void)app_.store().release(id, app_.owner());
   return ids;
 }
 
@@ -131,7 +131,7 @@ void Runners::join() {
 void Runners::loop(int index) {
   const int64_t lease_ms = static_cast<int64_t>(app_.config().lease_s * 1000);
   while (!stopping_) {
-    auto leased = app_.daemon_store().lease_next(app_.owner(), lease_ms);
+    auto leased = app_.store().lease_next(app_.owner(), lease_ms);
     if (!leased.ok()) {
       spdlog::error("runner {}: lease failed: {}", index, leased.status().message());
     }
@@ -168,7 +168,7 @@ void Runners::run_job(int64_t job_id) {
     status = fail_job(job_id, "internal error: an unknown exception");
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  (void)app_.daemon_store().release(job_id, app_.owner());
+  (void)app_.store().release(job_id, app_.owner());
   if (status != "skipped" && status != "abandoned") {
     try {
       record_metrics(job_id, workflow, status, secs);
@@ -267,7 +267,7 @@ void Runners::heartbeat_loop() {
 }
 
 void Runners::renew(Active& a, int64_t lease_ms) {
-  auto check = app_.daemon_store().heartbeat(a.job_id, app_.owner(), lease_ms);
+  auto check = app_.store().heartbeat(a.job_id, app_.owner(), lease_ms);
   if (!check.ok()) {  // the database did not answer: the lease runs on; try again next beat
     spdlog::warn("job {}: heartbeat failed: {} job_id={}", a.job_id, check.status().message(),
                  a.job_id);

@@ -1,7 +1,7 @@
 // Runners: the threads that lease queued jobs and run them through the flow
 // executor, all feeding the one engine (whose scheduler batches their prompts).
 //
-// Each runner leases a job (DaemonStore::lease_next), runs it with the catalog
+// Each runner leases a job (Store::lease_next), runs it with the catalog
 // snapshot of that moment, and releases the lease at the end. One heartbeat
 // thread renews the leases of every job running here, every heartbeat_s and at no
 // other time (a submission wakes the runners, not it). A job whose lease lapses

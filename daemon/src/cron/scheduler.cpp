@@ -24,7 +24,7 @@ std::string iso_utc(int64_t ms) {
   return buf;
 }
 
-std::map<std::string, store::ScheduleState> states_by_id(store::DaemonStore& store) {
+std::map<std::string, store::ScheduleState> states_by_id(store::Store& store) {
   std::map<std::string, store::ScheduleState> by_id;
   auto states = store.schedules();
   if (states.ok()) {
@@ -39,7 +39,7 @@ std::string slot_key(const std::string& id, int64_t slot_ms) {
 
 }  // namespace
 
-Scheduler::Scheduler(store::DaemonStore& store, ScheduleHost& host,
+Scheduler::Scheduler(store::Store& store, ScheduleHost& host,
                      std::function<int64_t()> clock_ms, int64_t grace_ms)
     : store_(store), host_(host), clock_(std::move(clock_ms)), grace_ms_(grace_ms) {}
 

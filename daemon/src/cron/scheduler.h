@@ -11,11 +11,11 @@
 //       missed: run_once           # skip | run_once: slots passed while reamd was down
 //
 // Schedules also come from the API (POST /v1/schedules): the same fields plus an
-// `id`, `workflow` and `paused`, persisted in the store (DaemonStore::api_schedules)
+// `id`, `workflow` and `paused`, persisted in the store (Store::api_schedules)
 // and given to the scheduler with put_api(). Both kinds share one id space and one
 // state table; a file schedule's id is never taken by an API one.
 //
-// Each schedule's next run time is persisted (DaemonStore::reamd_schedules), so a
+// Each schedule's next run time is persisted (Store::schedules), so a
 // restart neither loses nor doubles a run: a job is created with the idempotency
 // key "schedule:<id>:<slot ms>" before the slot advances, so a crash in between
 // finds the existing job on the next tick instead of creating another.
@@ -38,7 +38,7 @@
 #include "cron/cron.h"
 #include "cron/tz.h"
 #include "ream/engine/status.h"
-#include "store/daemon_store.h"
+#include "store/store.h"
 
 namespace ream::cron {
 
@@ -113,7 +113,7 @@ class ScheduleHost {
 
 class Scheduler {
  public:
-  Scheduler(store::DaemonStore& store, ScheduleHost& host, std::function<int64_t()> clock_ms,
+  Scheduler(store::Store& store, ScheduleHost& host, std::function<int64_t()> clock_ms,
             int64_t grace_ms = 60000);
 
   // Replaces the file schedules (at start and on reload); plans new or changed ones.
@@ -144,7 +144,7 @@ class Scheduler {
   nlohmann::json describe_locked(const ScheduleSpec& spec, const store::ScheduleState& st);
   const ScheduleSpec* find_locked(const std::string& id) const;
 
-  store::DaemonStore& store_;
+  store::Store& store_;
   ScheduleHost& host_;
   std::function<int64_t()> clock_;
   int64_t grace_ms_;

@@ -302,8 +302,8 @@ std::vector<Result<ingest::Document>> ingest_documents(const std::vector<std::st
   return ingest::ingest_paths(paths, opt);
 }
 
-Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobRequest& request,
-                           const ModelClient* model) {
+Result<store::NewJob> prepare_job(store::Store& store, const Workflow& wf,
+                                  const JobRequest& request, const ModelClient* model) {
   REAM_ASSIGN_OR_RETURN(json inputs, check_inputs(wf, request.inputs));
   // Ingest every document first (one bad document does not stop the others), then
   // decide whether the job can run at all.
@@ -347,7 +347,18 @@ Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobReq
   job.priority = request.priority;
   job.idempotency_key = request.idempotency_key;
   job.idempotency_hash = request.idempotency_hash;
-  return store.create_job(job, docs, events);
+  return store::NewJob{std::move(job), std::move(docs), std::move(events)};
+}
+
+Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobRequest& request,
+                           const ModelClient* model) {
+  REAM_ASSIGN_OR_RETURN(store::NewJob job, prepare_job(store, wf, request, model));
+  REAM_ASSIGN_OR_RETURN(store::CreatedJob created, store.create_job(job.job, job.documents, job.events));
+  if (created.replayed) {
+    return Status(StatusCode::kAlreadyExists, "idempotency key '" + request.idempotency_key +
+                                                  "' is held by job " + std::to_string(created.id));
+  }
+  return created.id;
 }
 
 }  // namespace ream::flow

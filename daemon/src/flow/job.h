@@ -52,7 +52,16 @@ Result<nlohmann::json> inputs_from_args(const Workflow& workflow,
 // `document_failed` event (path and message) and the others go on; only when a
 // `document` input, or every document of a `documents` input, fails is no job
 // created (kInvalidArgument listing every document's message; kFailedPrecondition
-// when one of them lies outside request.paths' roots). Returns the new job's id.
+// when one of them lies outside request.paths' roots).
+//
+// prepare_job does all of that but the job itself: documents and the workflow are
+// stored (both deduplicated, so a job never created leaves only rows another may
+// share), and the job row, its documents and events come back to be created with
+// Store::create_jobs, alone or with others in one transaction. create_job creates it
+// and returns the new job's id; a job holding request.idempotency_key already is
+// kAlreadyExists (reamd's job service replays it instead: jobs/job_service.h).
+Result<store::NewJob> prepare_job(store::Store& store, const Workflow& workflow,
+                                  const JobRequest& request, const ModelClient* model);
 Result<int64_t> create_job(store::Store& store, const Workflow& workflow, const JobRequest& request,
                            const ModelClient* model);
 

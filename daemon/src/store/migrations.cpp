@@ -1,6 +1,10 @@
 // Schema migrations, oldest first.
 #include "store/migrations.h"
 
+#include <cstdlib>
+
+#include "store/sqlite.h"
+
 namespace ream::store {
 
 namespace {
@@ -152,10 +156,94 @@ const char* kV4 = R"SQL(
 ALTER TABLE jobs ADD COLUMN idempotency_hash TEXT NOT NULL DEFAULT '';
 )SQL";
 
+// Before version 5, reamd kept its own tables beside these, created and versioned by a
+// second scheme (reamd_meta.schema_version 1..3). These are its three steps, verbatim:
+// fold_reamd_tables() brings a database of any of those versions, or one reamd never
+// opened (written by `ream run`), to its version 3 before version 5 takes them over.
+const char* kReamdV1 = R"SQL(
+CREATE TABLE IF NOT EXISTS reamd_idempotency (
+  key           TEXT PRIMARY KEY,
+  request_hash  TEXT NOT NULL,
+  job_id        INTEGER NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reamd_schedules (
+  id            TEXT PRIMARY KEY,
+  spec_hash     TEXT NOT NULL,
+  next_run_ms   INTEGER NOT NULL DEFAULT 0,
+  last_run_ms   INTEGER NOT NULL DEFAULT 0,
+  last_job_id   INTEGER NOT NULL DEFAULT 0,
+  updated_at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_lease ON jobs(status, lease_expires_at);
+)SQL";
+const char* kReamdV2 = R"SQL(
+CREATE TABLE IF NOT EXISTS reamd_document_names (
+  content_hash  TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+)SQL";
+const char* kReamdV3 = R"SQL(
+CREATE TABLE IF NOT EXISTS reamd_api_schedules (
+  id               TEXT PRIMARY KEY,
+  definition_json  TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+);
+ALTER TABLE reamd_schedules ADD COLUMN buffered_ms INTEGER NOT NULL DEFAULT 0;
+)SQL";
+
+Status fold_reamd_tables(const Db& db) {
+  Status st;
+  bool meta = false;
+  int version = 0;
+  {  // both statements finish before the tables change
+    Stmt has_meta = db.prepare(
+        "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'reamd_meta'");
+    meta = has_meta.step(&st) && has_meta.i64("n") > 0;
+    REAM_RETURN_IF_ERROR(st);
+  }
+  if (meta) {
+    Stmt q = db.prepare("SELECT value FROM reamd_meta WHERE key = 'schema_version'");
+    if (q.step(&st)) version = std::atoi(q.text("value").c_str());
+    REAM_RETURN_IF_ERROR(st);
+    REAM_RETURN_IF_ERROR(q.mapping_status());
+  }
+  if (version > 3) {
+    return failed_precondition("reamd schema version " + std::to_string(version) +
+                               " is newer than this ream supports (3)");
+  }
+  if (version < 1) REAM_RETURN_IF_ERROR(db.exec(kReamdV1));
+  if (version < 2) REAM_RETURN_IF_ERROR(db.exec(kReamdV2));
+  if (version < 3) REAM_RETURN_IF_ERROR(db.exec(kReamdV3));
+  return {};
+}
+
+// Version 5: one store, one scheme. reamd's tables join this schema under plain names
+// (schedule_state, api_schedules, upload_names); a request digest reamd kept in
+// reamd_idempotency for a job from before version 4 moves into the job's row, so
+// idempotency is only the jobs row's two columns; reamd_meta and its version go.
+const char* kV5 = R"SQL(
+UPDATE jobs SET idempotency_hash =
+    (SELECT r.request_hash FROM reamd_idempotency r WHERE r.key = jobs.idempotency_key)
+  WHERE idempotency_hash = '' AND idempotency_key IN (SELECT key FROM reamd_idempotency);
+DROP TABLE reamd_idempotency;
+DROP TABLE IF EXISTS reamd_meta;
+ALTER TABLE reamd_schedules RENAME TO schedule_state;
+ALTER TABLE reamd_api_schedules RENAME TO api_schedules;
+ALTER TABLE reamd_document_names RENAME TO upload_names;
+CREATE TABLE write_probe (
+  id  INTEGER PRIMARY KEY CHECK (id = 1),
+  at  INTEGER NOT NULL
+);
+)SQL";
+
 }  // namespace
 
-const std::vector<std::string>& migrations() {
-  static const std::vector<std::string> kMigrations = {kV1, kV2, kV3, kV4};
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {kV1}, {kV2}, {kV3}, {kV4}, {kV5, fold_reamd_tables}};
   return kMigrations;
 }
 

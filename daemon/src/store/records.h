@@ -1,6 +1,6 @@
 // Plain records the store reads and writes: workflows, documents, jobs, step runs,
-// findings with their evidence, and job events. Times are milliseconds since the
-// Unix epoch (UTC); 0 means "not yet".
+// findings with their evidence, job events, leases and schedules. Times are
+// milliseconds since the Unix epoch (UTC); 0 means "not yet".
 #pragma once
 
 #include <cstdint>
@@ -135,6 +135,54 @@ struct EventRecord {
   std::string type;  // "job_started", "step_succeeded", ...
   std::string data_json;
   int64_t created_at = 0;
+};
+
+// A job to create: its row (workflow_id, inputs_json, priority, idempotency key and
+// digest used), its documents, and events recorded after `job_queued`.
+struct NewJob {
+  JobRecord job;
+  std::vector<JobDocument> documents;
+  std::vector<EventRecord> events;
+};
+
+// What creating a job did. With an idempotency key that a job already holds, nothing
+// is written: `id` is that job, `replayed` is set, and `same_request` says whether
+// its stored request digest equals the new one.
+struct CreatedJob {
+  int64_t id = 0;
+  bool replayed = false;
+  bool same_request = true;
+};
+
+// What a heartbeat found.
+struct LeaseCheck {
+  enum class State {
+    kHeld,   // renewed
+    kEnded,  // the job reached a final state (its run is being wrapped up)
+    kLost,   // another owner holds it, or nobody (released, or the job is gone)
+  };
+  State state = State::kHeld;
+  std::string owner;   // kLost: who holds it now ("" = nobody)
+  std::string status;  // the job's status ("" when it is gone)
+};
+
+// A schedule's firing state (file and API schedules alike).
+struct ScheduleState {
+  std::string id;            // "<workflow>#<index>" or the entry's `name`
+  std::string spec_hash;     // of the schedule entry; a changed entry restarts its clock
+  int64_t next_run_ms = 0;   // UTC; 0 = not planned yet
+  int64_t last_run_ms = 0;   // the slot last fired (its scheduled time)
+  int64_t last_job_id = 0;
+  int64_t updated_at = 0;
+  int64_t buffered_ms = 0;   // overlap buffer_one: a slot waiting for the last job to end
+};
+
+// A schedule created over the API: its definition as the API took it (JSON text).
+struct ApiScheduleRecord {
+  std::string id;
+  std::string definition_json;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
 };
 
 }  // namespace ream::store

@@ -65,6 +65,10 @@ bool Stmt::step(Status* status) {
     *status = prepare_status_;
     return false;
   }
+  if (!mapping_status_.ok()) {  // the previous row was read by a name this query lacks
+    *status = mapping_status_;
+    return false;
+  }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc != SQLITE_DONE) *status = sqlite_error(db_, sql_);
@@ -78,19 +82,51 @@ Status Stmt::run() {
   return status;
 }
 
-int64_t Stmt::col_int(int col) const { return sqlite3_column_int64(stmt_, col); }
-double Stmt::col_double(int col) const { return sqlite3_column_double(stmt_, col); }
-std::string Stmt::col_text(int col) const {
-  const unsigned char* p = sqlite3_column_text(stmt_, col);
-  int n = sqlite3_column_bytes(stmt_, col);
+int Stmt::index_of(std::string_view column) const {
+  if (!stmt_) return -1;
+  if (names_.empty()) {
+    const int n = sqlite3_column_count(stmt_);
+    for (int i = 0; i < n; ++i) {
+      const char* name = sqlite3_column_name(stmt_, i);
+      names_.emplace_back(name ? name : "");
+    }
+  }
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == column) return static_cast<int>(i);
+  }
+  if (mapping_status_.ok()) {
+    mapping_status_ = internal_error("sqlite: no column '" + std::string(column) +
+                                     "' in the result of: " + sql_.substr(0, 120));
+  }
+  return -1;
+}
+
+int64_t Stmt::i64(std::string_view column) const {
+  const int i = index_of(column);
+  return i < 0 ? 0 : sqlite3_column_int64(stmt_, i);
+}
+double Stmt::real(std::string_view column) const {
+  const int i = index_of(column);
+  return i < 0 ? 0.0 : sqlite3_column_double(stmt_, i);
+}
+std::string Stmt::text(std::string_view column) const {
+  const int i = index_of(column);
+  if (i < 0) return {};
+  const unsigned char* p = sqlite3_column_text(stmt_, i);
+  int n = sqlite3_column_bytes(stmt_, i);
   return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
-std::string Stmt::col_blob(int col) const {
-  const void* p = sqlite3_column_blob(stmt_, col);
-  int n = sqlite3_column_bytes(stmt_, col);
+std::string Stmt::blob(std::string_view column) const {
+  const int i = index_of(column);
+  if (i < 0) return {};
+  const void* p = sqlite3_column_blob(stmt_, i);
+  int n = sqlite3_column_bytes(stmt_, i);
   return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
-bool Stmt::col_is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+bool Stmt::is_null(std::string_view column) const {
+  const int i = index_of(column);
+  return i < 0 || sqlite3_column_type(stmt_, i) == SQLITE_NULL;
+}
 
 Result<Db> Db::open(const std::string& path, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
@@ -135,6 +171,62 @@ Status WriteTxn::commit() {
   Status st = db_.exec("COMMIT");
   if (st.ok()) done_ = true;
   return st;
+}
+
+ConnectionPool::ConnectionPool(std::string path, int busy_timeout_ms, std::unique_ptr<Db> writer)
+    : path_(std::move(path)), busy_timeout_ms_(busy_timeout_ms), writer_(std::move(writer)) {}
+
+Result<std::unique_ptr<ConnectionPool>> ConnectionPool::open(const std::string& path,
+                                                             int busy_timeout_ms) {
+  auto db = Db::open(path, busy_timeout_ms);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<ConnectionPool>(new ConnectionPool(
+      path, busy_timeout_ms, std::make_unique<Db>(std::move(db).value())));
+}
+
+Status ConnectionPool::open_readers(int readers) {
+  // Each connection to ":memory:" (or "") would be a database of its own.
+  if (path_.empty() || path_ == ":memory:" || path_.rfind("file::memory:", 0) == 0) return {};
+  for (int i = 0; i < readers; ++i) {
+    auto db = Db::open(path_, busy_timeout_ms_);
+    if (!db.ok()) return db.status();
+    readers_.push_back(std::make_unique<Db>(std::move(db).value()));
+    std::lock_guard lock(mu_);
+    idle_readers_.push_back(readers_.back().get());
+  }
+  return {};
+}
+
+ConnectionPool::Lease ConnectionPool::writer() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !writer_busy_; });
+  writer_busy_ = true;
+  return Lease(this, writer_.get(), true);
+}
+
+ConnectionPool::Lease ConnectionPool::reader() {
+  if (readers_.empty()) return writer();
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !idle_readers_.empty(); });
+  Db* db = idle_readers_.back();
+  idle_readers_.pop_back();
+  return Lease(this, db, false);
+}
+
+void ConnectionPool::give_back(Db* db, bool writer) {
+  {
+    std::lock_guard lock(mu_);
+    if (writer) {
+      writer_busy_ = false;
+    } else {
+      idle_readers_.push_back(db);
+    }
+  }
+  cv_.notify_all();
+}
+
+ConnectionPool::Lease::~Lease() {
+  if (pool_) pool_->give_back(db_, writer_);
 }
 
 }  // namespace ream::store

@@ -1,4 +1,6 @@
-// Thin RAII wrappers over the SQLite C API: a connection and a prepared statement.
+// Thin RAII wrappers over the SQLite C API: a prepared statement whose result
+// columns are read by name, a connection, a write transaction, and the connection
+// pool the SQLite store runs on (one writer, a few readers).
 //
 // Only daemon/src/store includes this header (the store is the only code that
 // speaks SQL). Errors come back as ream::Status with SQLite's message and the
@@ -7,10 +9,14 @@
 
 #include <sqlite3.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ream/engine/status.h"
 
@@ -45,17 +51,27 @@ class Stmt {
   // Steps to completion, ignoring rows.
   Status run();
 
-  int64_t col_int(int col) const;
-  double col_double(int col) const;
-  std::string col_text(int col) const;
-  std::string col_blob(int col) const;  // "" for NULL
-  bool col_is_null(int col) const;
+  // The current row's columns, by the name the SELECT (or RETURNING) gives them
+  // (`AS n` for an expression). A name the statement does not return reads as 0 / ""
+  // and makes mapping_status() an error naming it, so a mapper that drifts from its
+  // query fails loudly instead of reading a neighbour's column.
+  int64_t i64(std::string_view column) const;
+  int i32(std::string_view column) const { return static_cast<int>(i64(column)); }
+  double real(std::string_view column) const;
+  std::string text(std::string_view column) const;
+  std::string blob(std::string_view column) const;  // "" for NULL
+  bool is_null(std::string_view column) const;
+  const Status& mapping_status() const { return mapping_status_; }
 
  private:
+  int index_of(std::string_view column) const;  // -1, and mapping_status_ set, when absent
+
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   std::string sql_;
   Status prepare_status_;
+  mutable std::vector<std::string> names_;  // result column names, read on first use
+  mutable Status mapping_status_;
 };
 
 // One connection. Opened in WAL mode with a busy timeout and foreign keys on.
@@ -96,6 +112,54 @@ class WriteTxn {
   const Db& db_;
   Status begin_status_;
   bool done_ = false;
+};
+
+// The connections of one database file: one writer and `readers` readers (WAL lets
+// them read while it writes). Writes in this process queue for the writer here,
+// not in SQLite's busy handler; reads take any idle reader. An in-memory database
+// (":memory:") has no readers: every caller takes the writer, which is the database.
+//
+// Thread-safety: any thread may acquire; a Lease is used by one thread at a time.
+class ConnectionPool {
+ public:
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, Db* db, bool writer) : pool_(pool), db_(db), writer_(writer) {}
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Lease(Lease&& o) noexcept : pool_(o.pool_), db_(o.db_), writer_(o.writer_) { o.pool_ = nullptr; }
+    Lease& operator=(Lease&&) = delete;
+    const Db& operator*() const { return *db_; }
+    const Db* operator->() const { return db_; }
+
+   private:
+    ConnectionPool* pool_;
+    Db* db_;
+    bool writer_;
+  };
+
+  // Opens the writer only; open_readers() adds the readers (after migrations ran on
+  // the writer, so no reader ever sees a half-made schema).
+  static Result<std::unique_ptr<ConnectionPool>> open(const std::string& path, int busy_timeout_ms);
+  Status open_readers(int readers);
+  const Db& writer_db() const { return *writer_; }
+
+  Lease writer();  // blocks while another thread writes
+  Lease reader();  // blocks while every reader is busy
+
+ private:
+  ConnectionPool(std::string path, int busy_timeout_ms, std::unique_ptr<Db> writer);
+  void give_back(Db* db, bool writer);
+
+  std::string path_;
+  int busy_timeout_ms_;
+  std::unique_ptr<Db> writer_;
+  std::vector<std::unique_ptr<Db>> readers_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool writer_busy_ = false;
+  std::vector<Db*> idle_readers_;
 };
 
 }  // namespace ream::store

@@ -1,8 +1,7 @@
-// Store: step runs, findings with evidence, and job events.
+// SqliteStore: step runs, findings with evidence, and job events.
 #include <map>
 
-#include "store/sqlite.h"
-#include "store/store.h"
+#include "store/sqlite_store.h"
 
 namespace ream::store {
 
@@ -15,22 +14,22 @@ constexpr const char* kStepColumns =
 
 StepRunRecord read_step_run(const Stmt& q) {
   StepRunRecord r;
-  r.id = q.col_int(0);
-  r.job_id = q.col_int(1);
-  r.step_id = q.col_text(2);
-  r.iteration = static_cast<int>(q.col_int(3));
-  r.item_json = q.col_text(4);
-  r.status = q.col_text(5);
-  r.attempt = static_cast<int>(q.col_int(6));
-  r.started_at = q.col_int(7);
-  r.finished_at = q.col_int(8);
-  r.usage.prompts = q.col_int(9);
-  r.usage.prompt_tokens = q.col_int(10);
-  r.usage.completion_tokens = q.col_int(11);
-  r.usage.cached_prompt_tokens = q.col_int(12);
-  r.outputs_json = q.col_text(13);
-  r.warnings_json = q.col_text(14);
-  r.error = q.col_text(15);
+  r.id = q.i64("id");
+  r.job_id = q.i64("job_id");
+  r.step_id = q.text("step_id");
+  r.iteration = q.i32("iteration");
+  r.item_json = q.text("item_json");
+  r.status = q.text("status");
+  r.attempt = q.i32("attempt");
+  r.started_at = q.i64("started_at");
+  r.finished_at = q.i64("finished_at");
+  r.usage.prompts = q.i64("prompts");
+  r.usage.prompt_tokens = q.i64("prompt_tokens");
+  r.usage.completion_tokens = q.i64("completion_tokens");
+  r.usage.cached_prompt_tokens = q.i64("cached_prompt_tokens");
+  r.outputs_json = q.text("outputs_json");
+  r.warnings_json = q.text("warnings_json");
+  r.error = q.text("error");
   return r;
 }
 
@@ -43,9 +42,9 @@ std::string step_event_json(const std::string& step_id, int iteration, const std
 
 }  // namespace
 
-Result<std::vector<StepRunRecord>> Store::step_runs(int64_t job_id) {
-  std::lock_guard lock(mu_);
-  Stmt q = db_->prepare(std::string(kStepColumns) + "WHERE job_id = ?1 ORDER BY id");
+Result<std::vector<StepRunRecord>> SqliteStore::step_runs(int64_t job_id) {
+  auto db = pool_->reader();
+  Stmt q = db->prepare(std::string(kStepColumns) + "WHERE job_id = ?1 ORDER BY id");
   q.bind(1, job_id);
   std::vector<StepRunRecord> out;
   Status st;
@@ -54,13 +53,13 @@ Result<std::vector<StepRunRecord>> Store::step_runs(int64_t job_id) {
   return out;
 }
 
-Result<StepRunRecord> Store::begin_step_run(int64_t job_id, const std::string& step_id,
+Result<StepRunRecord> SqliteStore::begin_step_run(int64_t job_id, const std::string& step_id,
                                             int iteration, const std::string& item_json) {
-  std::lock_guard lock(mu_);
-  WriteTxn txn(*db_);
+  auto db = pool_->writer();
+  WriteTxn txn(*db);
   REAM_RETURN_IF_ERROR(txn.begin_status());
   int64_t now = now_ms();
-  Stmt up = db_->prepare(
+  Stmt up = db->prepare(
       "INSERT INTO step_runs(job_id, step_id, iteration, item_json, status, attempt, started_at) "
       "VALUES (?1, ?2, ?3, ?4, 'running', 1, ?5) "
       "ON CONFLICT(job_id, step_id, iteration) DO UPDATE SET status = 'running', "
@@ -68,31 +67,32 @@ Result<StepRunRecord> Store::begin_step_run(int64_t job_id, const std::string& s
       "WHERE status NOT IN ('succeeded', 'skipped')");
   up.bind(1, job_id).bind(2, step_id).bind(3, iteration).bind(4, item_json).bind(5, now);
   REAM_RETURN_IF_ERROR(up.run());
-  if (db_->changes() == 0) {
+  if (db->changes() == 0) {
     return Status(StatusCode::kAlreadyExists,
                   "step run " + step_id + "[" + std::to_string(iteration) + "] already finished");
   }
-  Stmt q = db_->prepare(std::string(kStepColumns) +
+  Stmt q = db->prepare(std::string(kStepColumns) +
                         "WHERE job_id = ?1 AND step_id = ?2 AND iteration = ?3");
   q.bind(1, job_id).bind(2, step_id).bind(3, iteration);
   Status st;
   if (!q.step(&st)) return st.ok() ? internal_error("step run vanished") : st;
   StepRunRecord run = read_step_run(q);
-  REAM_RETURN_IF_ERROR(add_event_locked(
-      job_id, "step_started",
+  REAM_RETURN_IF_ERROR(q.mapping_status());
+  REAM_RETURN_IF_ERROR(insert_event(
+      *db, job_id, "step_started",
       step_event_json(step_id, iteration, "\"attempt\":" + std::to_string(run.attempt))));
   REAM_RETURN_IF_ERROR(txn.commit());
   return run;
 }
 
-Status Store::commit_step_run(const StepRunRecord& run,
+Status SqliteStore::commit_step_run(const StepRunRecord& run,
                               const std::vector<FindingRecord>& findings) {
-  std::lock_guard lock(mu_);
-  WriteTxn txn(*db_);
+  auto db = pool_->writer();
+  WriteTxn txn(*db);
   REAM_RETURN_IF_ERROR(txn.begin_status());
   int64_t now = now_ms();
   // The state change goes first: if the run already committed, nothing is written.
-  Stmt up = db_->prepare(
+  Stmt up = db->prepare(
       "UPDATE step_runs SET status = 'succeeded', finished_at = ?2, prompts = ?3, "
       "prompt_tokens = ?4, completion_tokens = ?5, cached_prompt_tokens = ?6, "
       "outputs_json = ?7, warnings_json = ?8, error = '' "
@@ -101,13 +101,13 @@ Status Store::commit_step_run(const StepRunRecord& run,
   up.bind(5, run.usage.completion_tokens).bind(6, run.usage.cached_prompt_tokens);
   up.bind(7, run.outputs_json).bind(8, run.warnings_json);
   REAM_RETURN_IF_ERROR(up.run());
-  if (db_->changes() == 0) {
+  if (db->changes() == 0) {
     return Status(StatusCode::kAlreadyExists,
                   "step run " + std::to_string(run.id) + " was already committed");
   }
   int seq = 0;
   for (const FindingRecord& f : findings) {
-    Stmt ins = db_->prepare(
+    Stmt ins = db->prepare(
         "INSERT INTO findings(job_id, step_run_id, step_id, seq, kind, category, severity, "
         "title, text, confidence, details_json, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
@@ -115,10 +115,10 @@ Status Store::commit_step_run(const StepRunRecord& run,
     ins.bind(5, f.kind).bind(6, f.category).bind(7, f.severity).bind(8, f.title);
     ins.bind(9, f.text).bind(10, f.confidence).bind(11, f.details_json).bind(12, now);
     REAM_RETURN_IF_ERROR(ins.run());
-    int64_t finding_id = db_->last_insert_id();
+    int64_t finding_id = db->last_insert_id();
     int ordinal = 0;
     for (const EvidenceRecord& e : f.evidence) {
-      Stmt ev = db_->prepare(
+      Stmt ev = db->prepare(
           "INSERT INTO evidence(finding_id, ordinal, document_id, document_key, quote, "
           "start_byte, end_byte, start_char, end_char, verified, match_kind, source_path, "
           "source_page, source_line, source_column, source_end_line) "
@@ -136,19 +136,19 @@ Status Store::commit_step_run(const StepRunRecord& run,
       REAM_RETURN_IF_ERROR(ev.run());
     }
   }
-  REAM_RETURN_IF_ERROR(add_event_locked(
-      run.job_id, "step_succeeded",
+  REAM_RETURN_IF_ERROR(insert_event(
+      *db, run.job_id, "step_succeeded",
       step_event_json(run.step_id, run.iteration,
                       "\"findings\":" + std::to_string(findings.size()))));
   return txn.commit();
 }
 
-Status Store::fail_step_run(int64_t step_run_id, const std::string& error, bool will_retry,
+Status SqliteStore::fail_step_run(int64_t step_run_id, const std::string& error, bool will_retry,
                             const Usage& usage) {
-  std::lock_guard lock(mu_);
-  WriteTxn txn(*db_);
+  auto db = pool_->writer();
+  WriteTxn txn(*db);
   REAM_RETURN_IF_ERROR(txn.begin_status());
-  Stmt up = db_->prepare(
+  Stmt up = db->prepare(
       "UPDATE step_runs SET status = ?2, error = ?3, finished_at = ?4, prompts = ?5, "
       "prompt_tokens = ?6, completion_tokens = ?7, cached_prompt_tokens = ?8 "
       "WHERE id = ?1 AND status NOT IN ('succeeded', 'skipped') "
@@ -162,34 +162,35 @@ Status Store::fail_step_run(int64_t step_run_id, const std::string& error, bool 
                                          " is not running")
                    : st;
   }
-  int64_t job_id = up.col_int(0);
-  std::string step_id = up.col_text(1);
-  int iteration = static_cast<int>(up.col_int(2));
+  int64_t job_id = up.i64("job_id");
+  std::string step_id = up.text("step_id");
+  int iteration = up.i32("iteration");
+  REAM_RETURN_IF_ERROR(up.mapping_status());
   REAM_RETURN_IF_ERROR(up.run());
-  REAM_RETURN_IF_ERROR(add_event_locked(job_id, will_retry ? "step_retrying" : "step_failed",
+  REAM_RETURN_IF_ERROR(insert_event(*db, job_id, will_retry ? "step_retrying" : "step_failed",
                                         step_event_json(step_id, iteration, "")));
   return txn.commit();
 }
 
-Status Store::skip_step(int64_t job_id, const std::string& step_id) {
-  std::lock_guard lock(mu_);
-  WriteTxn txn(*db_);
+Status SqliteStore::skip_step(int64_t job_id, const std::string& step_id) {
+  auto db = pool_->writer();
+  WriteTxn txn(*db);
   REAM_RETURN_IF_ERROR(txn.begin_status());
   int64_t now = now_ms();
-  Stmt ins = db_->prepare(
+  Stmt ins = db->prepare(
       "INSERT INTO step_runs(job_id, step_id, iteration, status, started_at, finished_at) "
       "VALUES (?1, ?2, -1, 'skipped', ?3, ?3) "
       "ON CONFLICT(job_id, step_id, iteration) DO UPDATE SET status = 'skipped', "
       "finished_at = ?3 WHERE status NOT IN ('succeeded', 'skipped')");
   ins.bind(1, job_id).bind(2, step_id).bind(3, now);
   REAM_RETURN_IF_ERROR(ins.run());
-  REAM_RETURN_IF_ERROR(add_event_locked(job_id, "step_skipped", step_event_json(step_id, -1, "")));
+  REAM_RETURN_IF_ERROR(insert_event(*db, job_id, "step_skipped", step_event_json(step_id, -1, "")));
   return txn.commit();
 }
 
-Result<std::vector<FindingRecord>> Store::findings(int64_t job_id) {
-  std::lock_guard lock(mu_);
-  Stmt q = db_->prepare(
+Result<std::vector<FindingRecord>> SqliteStore::findings(int64_t job_id) {
+  auto db = pool_->reader();
+  Stmt q = db->prepare(
       "SELECT id, job_id, step_run_id, step_id, seq, kind, category, severity, title, text, "
       "confidence, details_json FROM findings WHERE job_id = ?1 ORDER BY step_run_id, seq");
   q.bind(1, job_id);
@@ -198,79 +199,82 @@ Result<std::vector<FindingRecord>> Store::findings(int64_t job_id) {
   Status st;
   while (q.step(&st)) {
     FindingRecord f;
-    f.id = q.col_int(0);
-    f.job_id = q.col_int(1);
-    f.step_run_id = q.col_int(2);
-    f.step_id = q.col_text(3);
-    f.seq = static_cast<int>(q.col_int(4));
-    f.kind = q.col_text(5);
-    f.category = q.col_text(6);
-    f.severity = static_cast<int>(q.col_int(7));
-    f.title = q.col_text(8);
-    f.text = q.col_text(9);
-    f.confidence = q.col_double(10);
-    f.details_json = q.col_text(11);
+    f.id = q.i64("id");
+    f.job_id = q.i64("job_id");
+    f.step_run_id = q.i64("step_run_id");
+    f.step_id = q.text("step_id");
+    f.seq = q.i32("seq");
+    f.kind = q.text("kind");
+    f.category = q.text("category");
+    f.severity = q.i32("severity");
+    f.title = q.text("title");
+    f.text = q.text("text");
+    f.confidence = q.real("confidence");
+    f.details_json = q.text("details_json");
     index[f.id] = out.size();
     out.push_back(std::move(f));
   }
   REAM_RETURN_IF_ERROR(st);
-  Stmt ev = db_->prepare(
-      "SELECT e.finding_id, COALESCE(e.document_id, 0), e.document_key, e.quote, e.start_byte, "
-      "e.end_byte, e.start_char, e.end_char, e.verified, e.match_kind, e.source_path, "
-      "e.source_page, e.source_line, e.source_column, e.source_end_line FROM evidence e "
+  Stmt ev = db->prepare(
+      "SELECT e.finding_id AS finding_id, COALESCE(e.document_id, 0) AS document_id, "
+      "e.document_key AS document_key, e.quote AS quote, e.start_byte AS start_byte, "
+      "e.end_byte AS end_byte, e.start_char AS start_char, e.end_char AS end_char, "
+      "e.verified AS verified, e.match_kind AS match_kind, e.source_path AS source_path, "
+      "e.source_page AS source_page, e.source_line AS source_line, "
+      "e.source_column AS source_column, e.source_end_line AS source_end_line FROM evidence e "
       "JOIN findings f ON f.id = e.finding_id WHERE f.job_id = ?1 "
       "ORDER BY e.finding_id, e.ordinal");
   ev.bind(1, job_id);
   while (ev.step(&st)) {
-    auto it = index.find(ev.col_int(0));
+    auto it = index.find(ev.i64("finding_id"));
     if (it == index.end()) continue;
     EvidenceRecord e;
-    e.document_id = ev.col_int(1);
-    e.document_key = ev.col_text(2);
-    e.quote = ev.col_text(3);
-    e.start_byte = ev.col_int(4);
-    e.end_byte = ev.col_int(5);
-    e.start_char = ev.col_int(6);
-    e.end_char = ev.col_int(7);
-    e.verified = ev.col_int(8) != 0;
-    e.match_kind = ev.col_text(9);
-    e.source_path = ev.col_text(10);
-    e.source_page = ev.col_int(11);
-    e.source_line = ev.col_int(12);
-    e.source_column = ev.col_int(13);
-    e.source_end_line = ev.col_int(14);
+    e.document_id = ev.i64("document_id");
+    e.document_key = ev.text("document_key");
+    e.quote = ev.text("quote");
+    e.start_byte = ev.i64("start_byte");
+    e.end_byte = ev.i64("end_byte");
+    e.start_char = ev.i64("start_char");
+    e.end_char = ev.i64("end_char");
+    e.verified = ev.i64("verified") != 0;
+    e.match_kind = ev.text("match_kind");
+    e.source_path = ev.text("source_path");
+    e.source_page = ev.i64("source_page");
+    e.source_line = ev.i64("source_line");
+    e.source_column = ev.i64("source_column");
+    e.source_end_line = ev.i64("source_end_line");
     out[it->second].evidence.push_back(std::move(e));
   }
   REAM_RETURN_IF_ERROR(st);
   return out;
 }
 
-Status Store::add_event_locked(int64_t job_id, const std::string& type,
-                               const std::string& data_json) {
-  Stmt ins = db_->prepare(
+Status insert_event(const Db& db, int64_t job_id, const std::string& type,
+                    const std::string& data_json) {
+  Stmt ins = db.prepare(
       "INSERT INTO job_events(job_id, type, data_json, created_at) VALUES (?1, ?2, ?3, ?4)");
   ins.bind(1, job_id).bind(2, type).bind(3, data_json).bind(4, now_ms());
   return ins.run();
 }
 
-Status Store::add_event(int64_t job_id, const std::string& type, const std::string& data_json) {
-  std::lock_guard lock(mu_);
-  WriteTxn txn(*db_);
+Status SqliteStore::add_event(int64_t job_id, const std::string& type, const std::string& data_json) {
+  auto db = pool_->writer();
+  WriteTxn txn(*db);
   REAM_RETURN_IF_ERROR(txn.begin_status());
-  REAM_RETURN_IF_ERROR(add_event_locked(job_id, type, data_json));
+  REAM_RETURN_IF_ERROR(insert_event(*db, job_id, type, data_json));
   return txn.commit();
 }
 
-Result<std::vector<EventRecord>> Store::events(int64_t job_id, int64_t after_id) {
-  std::lock_guard lock(mu_);
-  Stmt q = db_->prepare(
+Result<std::vector<EventRecord>> SqliteStore::events(int64_t job_id, int64_t after_id) {
+  auto db = pool_->reader();
+  Stmt q = db->prepare(
       "SELECT id, job_id, type, data_json, created_at FROM job_events "
       "WHERE job_id = ?1 AND id > ?2 ORDER BY id");
   q.bind(1, job_id).bind(2, after_id);
   std::vector<EventRecord> out;
   Status st;
   while (q.step(&st)) {
-    out.push_back({q.col_int(0), q.col_int(1), q.col_text(2), q.col_text(3), q.col_int(4)});
+    out.push_back({q.i64("id"), q.i64("job_id"), q.text("type"), q.text("data_json"), q.i64("created_at")});
   }
   REAM_RETURN_IF_ERROR(st);
   return out;

@@ -1,0 +1,361 @@
+// SqliteStore: jobs (creation with idempotency, reads, state changes, counts) and
+// their leases.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "store/sqlite_store.h"
+
+namespace ream::store {
+
+namespace {
+
+constexpr const char* kJobSelect =
+    "SELECT j.id AS id, j.workflow_id AS workflow_id, w.name AS workflow_name, "
+    "j.status AS status, j.inputs_json AS inputs_json, j.outputs_json AS outputs_json, "
+    "j.error AS error, j.priority AS priority, j.created_at AS created_at, "
+    "j.started_at AS started_at, j.finished_at AS finished_at, j.updated_at AS updated_at, "
+    "j.lease_owner AS lease_owner, j.lease_expires_at AS lease_expires_at, "
+    "COALESCE(j.idempotency_key, '') AS idempotency_key, j.idempotency_hash AS idempotency_hash, "
+    "(SELECT COALESCE(SUM(s.prompts), 0) FROM step_runs s "
+    "  WHERE s.job_id = j.id AND s.status = 'succeeded') AS prompts, "
+    "(SELECT COALESCE(SUM(s.prompt_tokens), 0) FROM step_runs s "
+    "  WHERE s.job_id = j.id AND s.status = 'succeeded') AS prompt_tokens, "
+    "(SELECT COALESCE(SUM(s.completion_tokens), 0) FROM step_runs s "
+    "  WHERE s.job_id = j.id AND s.status = 'succeeded') AS completion_tokens, "
+    "(SELECT COALESCE(SUM(s.cached_prompt_tokens), 0) FROM step_runs s "
+    "  WHERE s.job_id = j.id AND s.status = 'succeeded') AS cached_prompt_tokens "
+    "FROM jobs j JOIN workflows w ON w.id = j.workflow_id ";
+
+JobRecord read_job(const Stmt& q) {
+  JobRecord j;
+  j.id = q.i64("id");
+  j.workflow_id = q.i64("workflow_id");
+  j.workflow_name = q.text("workflow_name");
+  j.status = q.text("status");
+  j.inputs_json = q.text("inputs_json");
+  j.outputs_json = q.text("outputs_json");
+  j.error = q.text("error");
+  j.priority = q.i32("priority");
+  j.created_at = q.i64("created_at");
+  j.started_at = q.i64("started_at");
+  j.finished_at = q.i64("finished_at");
+  j.updated_at = q.i64("updated_at");
+  j.lease_owner = q.text("lease_owner");
+  j.lease_expires_at = q.i64("lease_expires_at");
+  j.idempotency_key = q.text("idempotency_key");
+  j.idempotency_hash = q.text("idempotency_hash");
+  j.usage.prompts = q.i64("prompts");
+  j.usage.prompt_tokens = q.i64("prompt_tokens");
+  j.usage.completion_tokens = q.i64("completion_tokens");
+  j.usage.cached_prompt_tokens = q.i64("cached_prompt_tokens");
+  return j;
+}
+
+// "host:pid:start_ms" -> pid, or -1.
+long owner_pid(const std::string& owner, const std::string& host) {
+  if (owner.compare(0, host.size() + 1, host + ":") != 0) return -1;
+  size_t start = host.size() + 1;
+  size_t end = owner.find(':', start);
+  try {
+    return std::stol(owner.substr(start, end - start));
+  } catch (...) {
+    return -1;
+  }
+}
+
+// Inside the transaction: the job holding `key`, as a replay of `job`.
+Result<std::optional<CreatedJob>> replay_of(const Db& db, const JobRecord& job) {
+  if (job.idempotency_key.empty()) return std::optional<CreatedJob>();
+  Stmt q = db.prepare("SELECT id, idempotency_hash FROM jobs WHERE idempotency_key = ?1");
+  q.bind(1, job.idempotency_key);
+  Status st;
+  if (!q.step(&st)) {
+    REAM_RETURN_IF_ERROR(st);
+    return std::optional<CreatedJob>();
+  }
+  CreatedJob c{q.i64("id"), true, q.text("idempotency_hash") == job.idempotency_hash};
+  REAM_RETURN_IF_ERROR(q.mapping_status());
+  return std::optional<CreatedJob>(c);
+}
+
+Result<int64_t> insert_job(const Db& db, const NewJob& n, int64_t now) {
+  const JobRecord& job = n.job;
+  Stmt ins = db.prepare(
+      "INSERT INTO jobs(workflow_id, status, inputs_json, priority, created_at, updated_at, "
+      "idempotency_key, idempotency_hash) VALUES (?1, 'queued', ?2, ?3, ?4, ?4, ?5, ?6)");
+  ins.bind(1, job.workflow_id).bind(2, job.inputs_json).bind(3, job.priority).bind(4, now);
+  ins.bind(6, job.idempotency_hash);
+  if (job.idempotency_key.empty()) {
+    ins.bind_null(5);
+  } else {
+    ins.bind(5, job.idempotency_key);
+  }
+  REAM_RETURN_IF_ERROR(ins.run());
+  const int64_t job_id = db.last_insert_id();
+  for (const JobDocument& d : n.documents) {
+    Stmt jd = db.prepare(
+        "INSERT INTO job_documents(job_id, ordinal, document_id, key, input_name, name) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    jd.bind(1, job_id).bind(2, d.ordinal).bind(3, d.document_id).bind(4, d.key);
+    jd.bind(5, d.input_name).bind(6, d.name);
+    REAM_RETURN_IF_ERROR(jd.run());
+  }
+  REAM_RETURN_IF_ERROR(insert_event(db, job_id, "job_queued", "{}"));
+  for (const EventRecord& e : n.events) REAM_RETURN_IF_ERROR(insert_event(db, job_id, e.type, e.data_json));
+  return job_id;
+}
+
+}  // namespace
+
+Result<std::vector<CreatedJob>> SqliteStore::create_jobs(const std::vector<NewJob>& jobs) {
+  auto db = pool_->writer();
+  WriteTxn txn(*db);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  const int64_t now = now_ms();
+  std::vector<CreatedJob> out;
+  out.reserve(jobs.size());
+  for (const NewJob& n : jobs) {
+    REAM_ASSIGN_OR_RETURN(std::optional<CreatedJob> replay, replay_of(*db, n.job));
+    if (replay) {
+      out.push_back(*replay);
+      continue;
+    }
+    REAM_ASSIGN_OR_RETURN(int64_t id, insert_job(*db, n, now));
+    out.push_back(CreatedJob{id, false, true});
+  }
+  REAM_RETURN_IF_ERROR(txn.commit());
+  return out;
+}
+
+Result<JobRecord> SqliteStore::get_job(int64_t id) {
+  auto db = pool_->reader();
+  Stmt q = db->prepare(std::string(kJobSelect) + "WHERE j.id = ?1");
+  q.bind(1, id);
+  Status st;
+  if (!q.step(&st)) return st.ok() ? not_found("no job " + std::to_string(id)) : st;
+  JobRecord j = read_job(q);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
+  return j;
+}
+
+Result<std::vector<JobRecord>> SqliteStore::list_jobs(const std::string& status_filter, int limit,
+                                                      int64_t before_id) {
+  auto db = pool_->reader();
+  Stmt q = db->prepare(std::string(kJobSelect) +
+                       "WHERE (?1 = '' OR j.status = ?1) AND (?2 = 0 OR j.id < ?2) "
+                       "ORDER BY j.id DESC LIMIT ?3");
+  q.bind(1, status_filter).bind(2, before_id).bind(3, limit);
+  std::vector<JobRecord> out;
+  Status st;
+  while (q.step(&st)) out.push_back(read_job(q));
+  REAM_RETURN_IF_ERROR(st);
+  return out;
+}
+
+Result<std::vector<JobDocument>> SqliteStore::job_documents(int64_t job_id) {
+  auto db = pool_->reader();
+  Stmt q = db->prepare(
+      "SELECT document_id, key, input_name, ordinal, name FROM job_documents WHERE job_id = ?1 "
+      "ORDER BY ordinal");
+  q.bind(1, job_id);
+  std::vector<JobDocument> out;
+  Status st;
+  while (q.step(&st)) {
+    JobDocument d;
+    d.document_id = q.i64("document_id");
+    d.key = q.text("key");
+    d.input_name = q.text("input_name");
+    d.ordinal = q.i32("ordinal");
+    d.name = q.text("name");
+    out.push_back(std::move(d));
+  }
+  REAM_RETURN_IF_ERROR(st);
+  return out;
+}
+
+Status SqliteStore::mark_job_running(int64_t job_id) {
+  auto db = pool_->writer();
+  WriteTxn txn(*db);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  int64_t now = now_ms();
+  Stmt up = db->prepare(
+      "UPDATE jobs SET status = 'running', error = '', finished_at = 0, updated_at = ?2, "
+      "started_at = CASE WHEN started_at = 0 THEN ?2 ELSE started_at END "
+      "WHERE id = ?1 AND status IN ('queued', 'running', 'failed')");
+  up.bind(1, job_id).bind(2, now);
+  REAM_RETURN_IF_ERROR(up.run());
+  if (db->changes() == 0) {
+    return failed_precondition("job " + std::to_string(job_id) +
+                               " does not exist or has already finished");
+  }
+  REAM_RETURN_IF_ERROR(insert_event(*db, job_id, "job_started", "{}"));
+  return txn.commit();
+}
+
+Status SqliteStore::finish_job(int64_t job_id, const std::string& status,
+                               const std::string& outputs_json, const std::string& error,
+                               const std::string& lease_owner) {
+  auto db = pool_->writer();
+  WriteTxn txn(*db);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  int64_t now = now_ms();
+  Stmt up = db->prepare(
+      "UPDATE jobs SET status = ?2, outputs_json = ?3, error = ?4, finished_at = ?5, "
+      "updated_at = ?5, lease_owner = '', lease_expires_at = 0 "
+      "WHERE id = ?1 AND status IN ('queued', 'running') AND (?6 = '' OR lease_owner = ?6)");
+  up.bind(1, job_id).bind(2, status).bind(3, outputs_json).bind(4, error).bind(5, now);
+  up.bind(6, lease_owner);
+  REAM_RETURN_IF_ERROR(up.run());
+  if (db->changes() == 0) {
+    Stmt q = db->prepare("SELECT status, lease_owner FROM jobs WHERE id = ?1");
+    q.bind(1, job_id);
+    Status st;
+    if (!q.step(&st)) return st.ok() ? not_found("no job " + std::to_string(job_id)) : st;
+    const std::string now_status = q.text("status"), owner = q.text("lease_owner");
+    REAM_RETURN_IF_ERROR(q.mapping_status());
+    const std::string what = "job " + std::to_string(job_id) + " not marked " + status + ": ";
+    if (now_status != kJobQueued && now_status != kJobRunning) {
+      return failed_precondition(what + "it has already ended (" + now_status + ")");
+    }
+    return failed_precondition(what + "its lease is held by '" + owner + "', not by '" +
+                               lease_owner + "'");
+  }
+  REAM_RETURN_IF_ERROR(insert_event(*db, job_id, "job_" + status, "{}"));
+  return txn.commit();
+}
+
+Result<bool> SqliteStore::cancel_if_queued(int64_t job_id) {
+  auto db = pool_->writer();
+  int64_t now = now_ms();
+  WriteTxn txn(*db);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Stmt q = db->prepare(
+      "UPDATE jobs SET status = 'cancelled', error = 'cancelled', finished_at = ?2, "
+      "updated_at = ?2 WHERE id = ?1 AND status = 'queued' AND lease_owner = ''");
+  q.bind(1, job_id).bind(2, now);
+  REAM_RETURN_IF_ERROR(q.run());
+  const bool done = db->changes() > 0;
+  if (done) REAM_RETURN_IF_ERROR(insert_event(*db, job_id, "job_cancelled", "{}"));
+  REAM_RETURN_IF_ERROR(txn.commit());
+  return done;
+}
+
+Result<std::map<std::string, int64_t>> SqliteStore::count_jobs() {
+  auto db = pool_->reader();
+  std::map<std::string, int64_t> out = {
+      {"queued", 0}, {"running", 0}, {"succeeded", 0}, {"failed", 0}, {"cancelled", 0}};
+  Stmt q = db->prepare("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status");
+  Status st;
+  while (q.step(&st)) out[q.text("status")] = q.i64("n");
+  REAM_RETURN_IF_ERROR(st);
+  return out;
+}
+
+Result<int64_t> SqliteStore::count_queued() {
+  auto db = pool_->reader();
+  Stmt q = db->prepare("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'");
+  Status st;
+  int64_t n = q.step(&st) ? q.i64("n") : 0;
+  REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
+  return n;
+}
+
+Result<int64_t> SqliteStore::job_by_idempotency_key(const std::string& key) {
+  auto db = pool_->reader();
+  Stmt q = db->prepare("SELECT id FROM jobs WHERE idempotency_key = ?1");
+  q.bind(1, key);
+  Status st;
+  int64_t id = q.step(&st) ? q.i64("id") : 0;
+  REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
+  return id;
+}
+
+Result<int64_t> SqliteStore::lease_next(const std::string& owner, int64_t lease_ms) {
+  auto db = pool_->writer();
+  int64_t now = now_ms();
+  WriteTxn txn(*db);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Stmt q = db->prepare(
+      "UPDATE jobs SET lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3 "
+      "WHERE id = (SELECT id FROM jobs WHERE status IN ('queued', 'running') "
+      "  AND (lease_owner = '' OR lease_expires_at < ?3) "
+      "  ORDER BY priority DESC, id LIMIT 1) RETURNING id");
+  q.bind(1, owner).bind(2, now + lease_ms).bind(3, now);
+  Status st;
+  int64_t id = q.step(&st) ? q.i64("id") : 0;
+  REAM_RETURN_IF_ERROR(st);
+  if (id != 0) q.step(&st);  // finish the statement before commit
+  REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(txn.commit());
+  return id;
+}
+
+Result<LeaseCheck> SqliteStore::heartbeat(int64_t job_id, const std::string& owner,
+                                          int64_t lease_ms) {
+  auto db = pool_->writer();
+  int64_t now = now_ms();
+  Stmt q = db->prepare(
+      "UPDATE jobs SET lease_expires_at = ?1 WHERE id = ?2 AND lease_owner = ?3 "
+      "AND status IN ('queued', 'running')");
+  q.bind(1, now + lease_ms).bind(2, job_id).bind(3, owner);
+  REAM_RETURN_IF_ERROR(q.run());
+  LeaseCheck check;
+  if (db->changes() > 0) return check;
+  Stmt s = db->prepare("SELECT status, lease_owner FROM jobs WHERE id = ?1");
+  s.bind(1, job_id);
+  Status st;
+  if (s.step(&st)) {
+    check.status = s.text("status");
+    check.owner = s.text("lease_owner");
+  }
+  REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(s.mapping_status());
+  const bool active = check.status == kJobQueued || check.status == kJobRunning;
+  check.state = !check.status.empty() && !active ? LeaseCheck::State::kEnded : LeaseCheck::State::kLost;
+  return check;
+}
+
+Status SqliteStore::release(int64_t job_id, const std::string& owner) {
+  auto db = pool_->writer();
+  Stmt q = db->prepare(
+      "UPDATE jobs SET lease_owner = '', lease_expires_at = 0 WHERE id = ?1 AND lease_owner = ?2");
+  q.bind(1, job_id).bind(2, owner);
+  return q.run();
+}
+
+Result<int> SqliteStore::requeue_orphans(const std::string& host, const std::string& self_owner) {
+  auto db = pool_->writer();
+  int64_t now = now_ms();
+  WriteTxn txn(*db);
+  REAM_RETURN_IF_ERROR(txn.begin_status());
+  std::vector<int64_t> orphans;
+  Stmt q = db->prepare(
+      "SELECT id, lease_owner, lease_expires_at FROM jobs "
+      "WHERE status IN ('queued', 'running') AND (lease_owner != '' OR status = 'running')");
+  Status st;
+  while (q.step(&st)) {
+    std::string owner = q.text("lease_owner");
+    bool expired = q.i64("lease_expires_at") < now;
+    long pid = owner_pid(owner, host);
+    bool dead = pid > 0 && owner != self_owner &&
+                (pid == static_cast<long>(getpid()) ||
+                 (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH));
+    if (expired || dead || owner.empty()) orphans.push_back(q.i64("id"));
+  }
+  REAM_RETURN_IF_ERROR(st);
+  for (int64_t id : orphans) {
+    Stmt u = db->prepare(
+        "UPDATE jobs SET status = 'queued', lease_owner = '', lease_expires_at = 0, "
+        "updated_at = ?2 WHERE id = ?1");
+    u.bind(1, id).bind(2, now);
+    REAM_RETURN_IF_ERROR(u.run());
+  }
+  REAM_RETURN_IF_ERROR(txn.commit());
+  return static_cast<int>(orphans.size());
+}
+
+}  // namespace ream::store
