@@ -33,8 +33,42 @@
 namespace ream::cli {
 namespace {
 
-std::atomic<bool> g_interrupted{false};
-void on_sigint(int) { g_interrupted = true; }
+// SIGINT reaches the run through a pipe: the handler writes a byte (all a handler may
+// do), a thread reading the pipe cancels the run's token.
+int g_sigint_pipe[2] = {-1, -1};
+void on_sigint(int) {
+  const char c = 'i';
+  (void)!write(g_sigint_pipe[1], &c, 1);
+}
+
+// While alive, Ctrl-C interrupts `token` (the job ends failed "interrupted", resumable).
+class SigintForwarder {
+ public:
+  explicit SigintForwarder(flow::CancelToken& token) {
+    if (pipe(g_sigint_pipe) != 0) return;
+    thread_ = std::thread([&token] {
+      char c = 0;
+      // 'i': Ctrl-C; 'q' (from the destructor) or EOF: the run is over.
+      while (read(g_sigint_pipe[0], &c, 1) == 1) {
+        if (c == 'q') break;
+        token.cancel();
+      }
+    });
+    std::signal(SIGINT, on_sigint);
+  }
+  ~SigintForwarder() {
+    if (!thread_.joinable()) return;
+    std::signal(SIGINT, SIG_DFL);
+    const char c = 'q';
+    (void)!write(g_sigint_pipe[1], &c, 1);
+    thread_.join();
+    close(g_sigint_pipe[0]);
+    close(g_sigint_pipe[1]);
+  }
+
+ private:
+  std::thread thread_;
+};
 
 // The shipped workflows, as `ream run NAME` finds them: "a, b, c".
 std::string shipped_workflows() {
@@ -317,14 +351,15 @@ int cmd_run(const Args& args) {
   flow::RunOptions opt;
   opt.max_parallel = max_parallel;
   opt.progress = &progress;
-  opt.cancel = &g_interrupted;
+  flow::CancelToken interrupted;
+  opt.cancel = &interrupted;
   opt.cancel_is_interrupt = true;
   if (!quiet) opt.on_event = [&view](const std::string& line) { view->line(line); };
-  if (const char* k = std::getenv("REAM_TEST_KILL_AFTER_STEP")) opt.kill_after_commits = std::atoi(k);
-  std::signal(SIGINT, on_sigint);
   flow::Executor executor(**store, host, model);
-  auto outcome = executor.run(job_id, opt);
-  std::signal(SIGINT, SIG_DFL);
+  Result<flow::JobOutcome> outcome = [&] {
+    SigintForwarder forward(interrupted);
+    return executor.run(job_id, opt);
+  }();
   if (view) view->stop();
   if (!outcome.ok()) return fail(outcome.status().message());
   if (int rc = print_result(**store, job_id, format); rc != 0) return rc;

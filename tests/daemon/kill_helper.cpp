@@ -1,10 +1,14 @@
 // flow_kill_helper: runs a fixed four-step workflow with SCRIPTED model replies,
-// for the kill-and-resume test. With REAM_TEST_KILL_AFTER_STEP=N the process
-// SIGKILLs itself right after its Nth step-run commit (a real process death).
+// for the kill-and-resume test, which SIGKILLs it from outside. With
+// FLOW_KILL_HELPER_GATED=1 each reply waits for one byte on stdin, so the test
+// decides how many step runs can finish before it kills the process.
 //   flow_kill_helper DB PLUGIN_DIR DOC          creates job 1 and runs it
 //   flow_kill_helper DB PLUGIN_DIR DOC JOB_ID   resumes JOB_ID
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 #include "flow/executor.h"
 #include "flow/job.h"
@@ -31,7 +35,14 @@ steps:
   host.load_dirs({argv[2]});
   auto store = store::Store::open(argv[1]);
   if (!store.ok()) return 3;
-  test::ScriptedModelClient model([](const flow::ModelRequest&, int i) {
+  const bool gated = std::getenv("FLOW_KILL_HELPER_GATED") != nullptr;
+  std::mutex gate;
+  test::ScriptedModelClient model([&](const flow::ModelRequest&, int i) {
+    if (gated) {  // one byte from the test per reply; EOF ends the gate
+      std::lock_guard lock(gate);
+      char c;
+      (void)!read(0, &c, 1);
+    }
     return test::ScriptedReply{"reply " + std::to_string(i)};
   });
   int64_t job = argc > 4 ? std::atoll(argv[4]) : 0;
@@ -47,7 +58,6 @@ steps:
   }
   flow::RunOptions opt;
   opt.max_parallel = 2;
-  if (const char* k = std::getenv("REAM_TEST_KILL_AFTER_STEP")) opt.kill_after_commits = std::atoi(k);
   flow::Executor ex(**store, host, model);
   auto out = ex.run(job, opt);
   if (!out.ok()) {

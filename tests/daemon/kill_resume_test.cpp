@@ -1,11 +1,16 @@
 // Resume after a real process death at every step boundary, with SCRIPTED model
-// replies (flow_kill_helper): the helper process SIGKILLs itself after its Nth
-// commit; a second process resumes the job; the rows must show every step run
-// committed once and no finding written twice. The same with `ream run` and the
-// real engine is in tests/plugins/cli_e2e_test.cpp.
+// replies (flow_kill_helper): the test lets N replies through, waits until the store
+// shows N step runs committed and the next one running, and SIGKILLs the helper from
+// here; a second process resumes the job; the rows must show every step run committed
+// once and no finding written twice. The same with `ream run` and the real engine is
+// in tests/plugins/cli_e2e_test.cpp.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include "test_util.h"
 
@@ -14,11 +19,17 @@ namespace {
 
 using test::query_one;
 
-// Runs the helper; returns the wait status.
-int run_helper(const std::vector<std::string>& args, int kill_after) {
+pid_t start_helper(const std::vector<std::string>& args, bool gated, int* gate_fd) {
+  int fds[2] = {-1, -1};
+  if (gated && pipe(fds) != 0) return -1;
   pid_t pid = fork();
   if (pid == 0) {
-    if (kill_after > 0) setenv("REAM_TEST_KILL_AFTER_STEP", std::to_string(kill_after).c_str(), 1);
+    if (gated) {
+      setenv("FLOW_KILL_HELPER_GATED", "1", 1);
+      dup2(fds[0], 0);
+      close(fds[0]);
+      close(fds[1]);
+    }
     std::vector<char*> argv;
     std::string exe = REAM_KILL_HELPER;
     argv.push_back(exe.data());
@@ -28,22 +39,58 @@ int run_helper(const std::vector<std::string>& args, int kill_after) {
     execv(exe.c_str(), argv.data());
     _exit(127);
   }
+  if (gated) {
+    close(fds[0]);
+    *gate_fd = fds[1];
+  }
+  return pid;
+}
+
+int wait_status(pid_t pid) {
   int status = 0;
   waitpid(pid, &status, 0);
   return status;
 }
 
+// Runs the helper ungated to its end; returns the wait status.
+int run_helper(const std::vector<std::string>& args) {
+  return wait_status(start_helper(args, false, nullptr));
+}
+
+// Runs the helper gated, lets `replies` replies through, and SIGKILLs it once the store
+// shows that many step runs committed and another one running. Returns the wait status.
+int run_and_kill(const std::vector<std::string>& args, const std::string& db, int replies) {
+  int gate = -1;
+  pid_t pid = start_helper(args, true, &gate);
+  if (pid <= 0) return -1;
+  const std::string bytes(static_cast<size_t>(replies), 'r');
+  EXPECT_EQ(write(gate, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool seen = false;
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    seen = query_one(db, "SELECT (SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded') = " +
+                             std::to_string(replies) +
+                             " AND EXISTS (SELECT 1 FROM step_runs WHERE status = 'running')") == "1";
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(seen) << "the store never showed " << replies << " runs committed and one running";
+  kill(pid, SIGKILL);
+  close(gate);
+  return wait_status(pid);
+}
+
 TEST(KillResumeScriptedReplies, ResumesAtEveryStepBoundaryWithoutDuplicates) {
   // a (1 run, 2 findings), each (3 runs, 1 finding each), b (1 run, 3), c (1 run, 1):
-  // six commits, so boundaries 1..6.
+  // six commits; a kill while the next run waits for its reply is possible after each
+  // of the first five.
   const int kCommits = 6;
-  for (int n = 1; n <= kCommits; ++n) {
+  for (int n = 1; n < kCommits; ++n) {
     SCOPED_TRACE("killed after commit " + std::to_string(n));
     test::TempDir dir;
     std::string db = dir.path("ream.db");
     std::string doc = dir.write("doc.txt", "Random document " + std::to_string(getpid() * 31 + n) + " with some text.");
     std::vector<std::string> args = {db, REAM_TEST_PLUGIN_DIR "/good", doc};
-    int status = run_helper(args, n);
+    int status = run_and_kill(args, db, n);
     ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << status;
     EXPECT_EQ(WTERMSIG(status), SIGKILL);
     EXPECT_EQ(query_one(db, "SELECT status FROM jobs WHERE id = 1"), "running");
@@ -51,7 +98,7 @@ TEST(KillResumeScriptedReplies, ResumesAtEveryStepBoundaryWithoutDuplicates) {
     std::string findings_before = query_one(db, "SELECT COUNT(*) FROM findings");
 
     args.push_back("1");
-    status = run_helper(args, 0);
+    status = run_helper(args);
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0);
     EXPECT_EQ(query_one(db, "SELECT status FROM jobs WHERE id = 1"), "succeeded");

@@ -54,7 +54,7 @@ bool Runners::cancel(int64_t job_id) {
   std::lock_guard lock(mu_);
   auto it = active_.find(job_id);
   if (it == active_.end()) return false;
-  it->second->cancel = true;
+  it->second->cancel.cancel();
   return true;
 }
 
@@ -279,7 +279,7 @@ void Runners::renew(Active& a, int64_t lease_ms) {
                 check->owner.empty() ? std::string("held by no one")
                                      : "now held by " + check->owner,
                 check->status.empty() ? "gone" : check->status, a.job_id);
-  a.cancel = true;
+  a.cancel.cancel();
 }
 
 }  // namespace ream::api

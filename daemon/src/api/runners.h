@@ -61,7 +61,7 @@ class Runners {
   struct Active {
     int64_t job_id = 0;
     std::string workflow;
-    std::atomic<bool> cancel{false};
+    flow::CancelToken cancel;
     std::atomic<bool> lease_lost{false};  // set by the heartbeat; cancel follows
     flow::Progress progress;
     // What the token counters already hold of this job (under mu_).

@@ -1,12 +1,12 @@
-// Executor: job loading, the step DAG, foreach expansion, the worker pool (a step's
-// `parallel` caps its own runs in flight), retries with backoff, commits and the job's
-// final state.
+// Executor: job loading, the step DAG, the worker pool (a step's `parallel` caps its
+// own runs in flight) and the job's final state. Foreach expansion is flow/foreach.h;
+// a step run's attempts, retries and commits are flow/step_runner.h. Every wait is on
+// cv_, woken by the event it waits for (a run queued or ended, a cancel).
 #include "flow/executor.h"
 
 
 #include <algorithm>
 #include <cmath>
-#include <csignal>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "flow/foreach.h"
 #include "flow/job_documents.h"
 #include "flow/step_runner.h"
 #include "flow/workflow.h"
@@ -50,13 +51,11 @@ class JobRun {
 
  private:
   Status load();
-  bool cancelled() const { return opt_.cancel && opt_.cancel->load(); }
+  bool cancelled() const { return opt_.cancel && opt_.cancel->cancelled(); }
   void event(const std::string& line);
-  void after_commit();  // under commit_mu_, right after a commit
   bool needs_met(const Step& step) const;
   void expand_ready();
   Status expand(size_t index);
-  std::vector<std::string> select_documents(const Template* source, const json& ctx) const;
   plugins::Document whole_document(const std::string& key) const;
   void plan_documents();
   SamplingParams step_sampling(const Step& step, const json& ctx) const {
@@ -90,10 +89,6 @@ class JobRun {
   bool stop_ = false;
   bool failed_ = false;
   std::string error_;
-  // Serialises each step-run commit (or skip) with its count, so the test hook's kill
-  // lands right after the Nth commit, before any other worker's (runs commit in parallel).
-  std::mutex commit_mu_;
-  int commits_ = 0;
   bool fresh_ = false;  // the job had never started: show the documents' context plans
 };
 
@@ -101,11 +96,6 @@ class JobRun {
 // so a line is written once, with the caller's context (reamd adds job_id=).
 void JobRun::event(const std::string& line) {
   if (opt_.on_event) opt_.on_event(line);
-}
-
-void JobRun::after_commit() {
-  ++commits_;
-  if (opt_.kill_after_commits > 0 && commits_ == opt_.kill_after_commits) std::raise(SIGKILL);
 }
 
 Status JobRun::load() {
@@ -173,21 +163,6 @@ void JobRun::expand_ready() {
   }
 }
 
-std::vector<std::string> JobRun::select_documents(const Template* source, const json& ctx) const {
-  if (!source) return doc_keys_;
-  json v = source->eval(ctx);
-  std::vector<std::string> keys;
-  auto add = [&](const json& d) {
-    if (d.is_object() && d.contains("id")) keys.push_back(d["id"].get<std::string>());
-  };
-  if (v.is_array()) {
-    for (const json& d : v) add(d);
-  } else {
-    add(v);
-  }
-  return keys;
-}
-
 plugins::Document JobRun::whole_document(const std::string& key) const {
   const JobDoc& jd = docs_.at(key);
   const ingest::Document& d = *jd.doc;
@@ -222,11 +197,7 @@ Status JobRun::expand(size_t index) {
   auto skipped = existing_.find({step.id, -1});
   bool skip = skipped != existing_.end() && skipped->second.status == store::kStepSkipped;
   if (!skip && step.when && !truthy(step.when->eval(ctx_))) {
-    {
-      std::lock_guard commit_lock(commit_mu_);
-      REAM_RETURN_IF_ERROR(store_.skip_step(job_id_, step.id));
-      after_commit();
-    }
+    REAM_RETURN_IF_ERROR(store_.skip_step(job_id_, step.id));
     skip = true;
   }
   if (skip) {
@@ -236,57 +207,25 @@ Status JobRun::expand(size_t index) {
     event("step " + step.id + " skipped (when is false)");
     return {};
   }
-  std::vector<RunUnit> units;
   slot.foreach = step.foreach.kind != ForeachKind::kNone;
-  if (step.foreach.kind == ForeachKind::kNone) {
-    RunUnit u{index, -1, json(), {}};
-    for (const std::string& k : select_documents(step.documents ? &*step.documents : nullptr, ctx_)) {
-      u.documents.push_back(whole_document(k));
-    }
-    units.push_back(std::move(u));
-  } else if (step.foreach.kind == ForeachKind::kItems) {
-    json items = step.foreach.literal_items ? *step.foreach.literal_items : step.foreach.source.eval(ctx_);
-    if (!items.is_array()) return invalid_argument("foreach items is not a list (got " + items.dump() + ")");
-    std::vector<std::string> keys = select_documents(step.documents ? &*step.documents : nullptr, ctx_);
-    for (size_t i = 0; i < items.size(); ++i) {
-      RunUnit u{index, static_cast<int>(i), items[i], {}};
-      for (const std::string& k : keys) u.documents.push_back(whole_document(k));
-      units.push_back(std::move(u));
-    }
-  } else {
-    std::vector<std::string> keys = select_documents(&step.foreach.source, ctx_);
-    SamplingParams sampling = step_sampling(step, ctx_);
-    for (const std::string& key : keys) {
-      plugins::Document whole = whole_document(key);
-      if (step.foreach.kind == ForeachKind::kDocuments) {
-        int it = static_cast<int>(units.size());
-        units.push_back({index, it, {{"document", key}, {"index", it}}, {whole}});
-        continue;
-      }
-      int64_t budget = step.foreach.chunk_tokens > 0 ? step.foreach.chunk_tokens : context_budget(model_, sampling);
-      REAM_ASSIGN_OR_RETURN(ingest::ChunkPlan plan, plan_document(model_, docs_.at(key), budget, step.foreach.overlap_tokens));
-      json plan_event = plan_json(key, plan, budget, step.foreach.overlap_tokens);
-      plan_event["step"] = step.id;
-      (void)store_.add_event(job_id_, "chunk_plan", plan_event.dump());
-      event("step " + step.id + " chunk plan: " + plan_line(key, plan, budget));
-      const size_t n = plan.chunks.size();
-      for (size_t c = 0; c < n; ++c) {
-        const ingest::Chunk& ch = plan.chunks[c];
-        plugins::Document d = whole;
-        if (n > 1) {
-          d.text = whole.text.substr(static_cast<size_t>(ch.text_begin), static_cast<size_t>(ch.text_end - ch.text_begin));
-          d.base_offset = ch.text_begin;
-          d.chunk_index = static_cast<int>(c);
-          d.chunk_count = static_cast<int>(n);
-          d.token_count = ch.tokens;
-        }
-        int it = static_cast<int>(units.size());
-        json item = {{"document", key}, {"chunk", c}, {"chunks", n}, {"start", ch.text_begin},
-                     {"end", ch.text_end}, {"tokens", ch.tokens}, {"heading", ch.heading}};
-        units.push_back({index, it, std::move(item), {std::move(d)}});
-      }
-    }
+  ExpandEnv env;
+  env.context = &ctx_;
+  env.documents = doc_keys_;
+  env.document = [this](const std::string& key) { return whole_document(key); };
+  env.plan = [this](const std::string& key, int64_t budget, int64_t overlap) {
+    return plan_document(model_, docs_.at(key), budget, overlap);
+  };
+  if (step.foreach.kind == ForeachKind::kChunks && step.foreach.chunk_tokens <= 0) {
+    env.context_budget = context_budget(model_, step_sampling(step, ctx_));
   }
+  REAM_ASSIGN_OR_RETURN(Expansion expansion, expand_step(step, index, env));
+  for (const ChunkPlanUsed& p : expansion.plans) {
+    json plan_event = plan_json(p.document, p.plan, p.budget, p.overlap);
+    plan_event["step"] = step.id;
+    (void)store_.add_event(job_id_, "chunk_plan", plan_event.dump());
+    event("step " + step.id + " chunk plan: " + plan_line(p.document, p.plan, p.budget));
+  }
+  std::vector<RunUnit>& units = expansion.units;
   slot.iterations = static_cast<int>(units.size());
   if (opt_.progress) opt_.progress->runs_total += static_cast<int64_t>(units.size());
   int queued = 0;
@@ -359,7 +298,6 @@ void JobRun::unit_done(const RunUnit& unit, bool ok, const json& outputs, int64_
 
 void JobRun::run_unit(const RunUnit& unit) {
   const Step& step = wf_.steps[unit.step];
-  const std::string name = run_name(step, unit.iteration);
   AttemptEnv env;
   env.workflow = &wf_;
   env.plugin = plugins_.find(step.plugin);
@@ -369,72 +307,19 @@ void JobRun::run_unit(const RunUnit& unit) {
   env.progress = opt_.progress;
   env.timeout_s = step.timeout_s;
   env.job_id = job_id_;
-  env.tag = "job " + std::to_string(job_id_) + " step " + name;
+  env.tag = "job " + std::to_string(job_id_) + " step " + run_name(step, unit.iteration);
   {
     std::lock_guard lock(mu_);
     env.context = ctx_;
   }
   env.context["item"] = unit.item;
   env.sampling = step_sampling(step, env.context);
-  const std::string item_json = unit.item.is_null() ? "" : unit.item.dump();
-  std::string error;
-  for (int attempt = 1; attempt <= step.retry.attempts; ++attempt) {
-    if (cancelled()) {
-      error = "step '" + name + "': cancelled";
-      break;
-    }
-    auto begun = store_.begin_step_run(job_id_, step.id, unit.iteration, item_json);
-    if (!begun.ok()) {
-      error = "step '" + name + "': " + begun.status().message();
-      break;
-    }
-    store::StepRunRecord rec = std::move(begun).value();
-    env.deadline = step.timeout_s > 0
-                       ? std::chrono::steady_clock::now() +
-                             std::chrono::milliseconds(static_cast<int64_t>(step.timeout_s * 1000))
-                       : std::chrono::steady_clock::time_point::max();
-    AttemptResult res;
-    auto t0 = std::chrono::steady_clock::now();
-    Status st = run_attempt(env, unit, &res);
-    if (st.ok()) {
-      rec.usage = res.usage;
-      rec.outputs_json = res.outputs.dump();
-      rec.warnings_json = json(res.warnings).dump();
-      Status commit;
-      {
-        std::lock_guard commit_lock(commit_mu_);
-        commit = store_.commit_step_run(rec, res.findings);
-        if (commit.ok()) after_commit();
-      }
-      std::lock_guard lock(mu_);
-      if (!commit.ok()) {
-        unit_done(unit, false, json(), 0, "step '" + name + "': cannot commit: " + commit.message());
-        return;
-      }
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      event("step " + name + " succeeded: " + std::to_string(res.findings.size()) + " findings, " +
-            std::to_string(res.warnings.size()) + " warnings, " + std::to_string(res.usage.prompts) +
-            " prompts (" + std::to_string(static_cast<int>(secs * 1000)) + " ms)");
-      for (const std::string& w : res.warnings) event("step " + name + " warning: " + w);
-      unit_done(unit, true, res.outputs, static_cast<int64_t>(res.findings.size()), "");
-      return;
-    }
-    error = "step '" + name + "' failed: " + st.message();
-    bool retry = attempt < step.retry.attempts && st.code() != StatusCode::kCancelled && !cancelled();
-    (void)store_.fail_step_run(rec.id, error, retry, res.usage);
-    if (!retry) break;
-    double wait = std::min(step.retry.max_backoff_s,
-                           step.retry.backoff_s * std::pow(step.retry.factor, attempt - 1));
-    event(error + " (attempt " + std::to_string(attempt) + " of " + std::to_string(step.retry.attempts) +
-          "; retrying in " + std::to_string(static_cast<int>(wait * 1000)) + " ms)");
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000));
-    while (std::chrono::steady_clock::now() < until && !cancelled()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
+  RunOutcome out = run_step(std::move(env), unit, step, store_, [this](const std::string& line) {
+    std::lock_guard lock(mu_);
+    event(line);
+  });
   std::lock_guard lock(mu_);
-  event(error);
-  unit_done(unit, false, json(), 0, error);
+  unit_done(unit, out.ok, out.outputs, out.findings, out.error);
 }
 
 void JobRun::worker() {
@@ -446,7 +331,7 @@ void JobRun::worker() {
       return cap <= 0 || slots_[u.step].in_flight < cap;
     });
     if (next == queue_.end() || failed_ || cancelled()) {
-      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      cv_.wait(lock);  // woken by a queued run, a run's end, the stop or a cancel
       continue;
     }
     RunUnit unit = std::move(*next);
@@ -464,6 +349,13 @@ void JobRun::worker() {
 
 Result<JobOutcome> JobRun::run() {
   REAM_RETURN_IF_ERROR(load());
+  CancelToken::Listener on_cancel;
+  if (opt_.cancel) {
+    on_cancel = opt_.cancel->on_cancel([this] {
+      std::lock_guard lock(mu_);
+      cv_.notify_all();
+    });
+  }
   REAM_RETURN_IF_ERROR(store_.mark_job_running(job_id_));
   if (opt_.progress) opt_.progress->steps_total = static_cast<int>(wf_.steps.size());
   event("running workflow " + wf_.name + " (" + std::to_string(wf_.steps.size()) + " steps)");
@@ -481,7 +373,7 @@ Result<JobOutcome> JobRun::run() {
       }
       if (failed_ || cancelled()) queue_.clear();
       if ((all_done || failed_ || cancelled()) && running_ == 0 && queue_.empty()) break;
-      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      cv_.wait(lock);  // woken by a run's end, an expansion or a cancel
     }
     stop_ = true;
     cv_.notify_all();

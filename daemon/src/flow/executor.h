@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "flow/cancel.h"
 #include "flow/model_client.h"
 #include "flow/progress.h"
 #include "plugins/plugin_host.h"
@@ -34,7 +35,7 @@ namespace ream::flow {
 
 struct RunOptions {
   int max_parallel = 4;                      // step runs in flight at once
-  const std::atomic<bool>* cancel = nullptr; // set to stop: the job ends `cancelled`
+  CancelToken* cancel = nullptr;             // cancelled to stop: the job ends `cancelled`
   // When set, a stop through `cancel` is an interruption instead: the job ends
   // `failed` with error "interrupted" and can be resumed (what Ctrl-C does in `ream run`).
   bool cancel_is_interrupt = false;
@@ -46,9 +47,6 @@ struct RunOptions {
   // One human-readable line per event; the executor logs nothing itself, so the
   // caller decides where each line goes (written once).
   std::function<void(const std::string&)> on_event;
-  // Test hook: the process raises SIGKILL right after its Nth step-run commit
-  // (or skip). 0 = off. `ream run` sets it from REAM_TEST_KILL_AFTER_STEP.
-  int kill_after_commits = 0;
 };
 
 struct JobOutcome {

@@ -1,10 +1,12 @@
-// One attempt of a step run: resolve parameters, plan, send prompts, reduce in
-// rounds, and turn the plugin's findings into store records with located evidence.
+// A step run: its attempts and retries (run_step), and one attempt: resolve
+// parameters, plan, send prompts, reduce in rounds, and turn the plugin's findings
+// into store records with located evidence.
 #include "flow/step_runner.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -88,6 +90,14 @@ Status run_prompts(const AttemptEnv& env, const std::vector<plugins::Prompt>& pr
     std::unique_lock lock(pending->mu);
     return pending->cv.wait_until(lock, until, [&] { return pending->left == 0; });
   };
+  // A cancel wakes the wait below at once.
+  CancelToken::Listener on_cancel;
+  if (env.cancel) {
+    on_cancel = env.cancel->on_cancel([pending] {
+      std::lock_guard lock(pending->mu);
+      pending->cv.notify_all();
+    });
+  }
   for (size_t i = 0; i < prompts.size(); ++i) {
     const plugins::Prompt& p = prompts[i];
     ModelRequest req;
@@ -126,16 +136,21 @@ Status run_prompts(const AttemptEnv& env, const std::vector<plugins::Prompt>& pr
     }
     ids.push_back(id.value());
   }
-  for (;;) {
-    auto slice = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-    if (wait_all(std::min(slice, env.deadline))) break;
-    bool cancelled = env.cancel && env.cancel->load();
-    if (cancelled || std::chrono::steady_clock::now() >= env.deadline) {
-      cancel_all();
-      wait_all(std::chrono::steady_clock::now() + std::chrono::seconds(30));
-      if (cancelled) return Status(StatusCode::kCancelled, "cancelled");
-      return Status(StatusCode::kDeadlineExceeded, "timed out after " + fmt_seconds(env.timeout_s));
+  {
+    std::unique_lock lock(pending->mu);
+    auto done = [&] { return pending->left == 0 || (env.cancel && env.cancel->cancelled()); };
+    if (env.deadline == std::chrono::steady_clock::time_point::max()) {
+      pending->cv.wait(lock, done);
+    } else {
+      pending->cv.wait_until(lock, env.deadline, done);
     }
+  }
+  if (!wait_all(std::chrono::steady_clock::now())) {  // cancelled, or past the deadline
+    const bool cancelled = env.cancel && env.cancel->cancelled();
+    cancel_all();
+    wait_all(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+    if (cancelled) return Status(StatusCode::kCancelled, "cancelled");
+    return Status(StatusCode::kDeadlineExceeded, "timed out after " + fmt_seconds(env.timeout_s));
   }
   for (size_t i = 0; i < prompts.size(); ++i) {
     const ModelReply& r = *pending->replies[i];
@@ -303,6 +318,74 @@ Status run_attempt(const AttemptEnv& env, const RunUnit& unit, AttemptResult* re
     state = red.state_json;
   }
   return {};
+}
+
+RunOutcome run_step(AttemptEnv env, const RunUnit& unit, const Step& step, store::Store& store,
+                    const std::function<void(const std::string&)>& event) {
+  const std::string name = unit.iteration < 0 ? step.id : step.id + "[" + std::to_string(unit.iteration) + "]";
+  const std::string item_json = unit.item.is_null() ? "" : unit.item.dump();
+  auto cancelled = [&] { return env.cancel && env.cancel->cancelled(); };
+  // The backoff between attempts: the clock, or a cancel, ends it.
+  std::mutex wait_mu;
+  std::condition_variable wait_cv;
+  CancelToken::Listener on_cancel;
+  if (env.cancel) {
+    on_cancel = env.cancel->on_cancel([&] {
+      std::lock_guard lock(wait_mu);
+      wait_cv.notify_all();
+    });
+  }
+  RunOutcome out;
+  for (int attempt = 1; attempt <= step.retry.attempts; ++attempt) {
+    if (cancelled()) {
+      out.error = "step '" + name + "': cancelled";
+      break;
+    }
+    auto begun = store.begin_step_run(env.job_id, step.id, unit.iteration, item_json);
+    if (!begun.ok()) {
+      out.error = "step '" + name + "': " + begun.status().message();
+      break;
+    }
+    store::StepRunRecord rec = std::move(begun).value();
+    env.deadline = step.timeout_s > 0
+                       ? std::chrono::steady_clock::now() +
+                             std::chrono::milliseconds(static_cast<int64_t>(step.timeout_s * 1000))
+                       : std::chrono::steady_clock::time_point::max();
+    AttemptResult res;
+    const auto t0 = std::chrono::steady_clock::now();
+    Status st = run_attempt(env, unit, &res);
+    if (st.ok()) {
+      rec.usage = res.usage;
+      rec.outputs_json = res.outputs.dump();
+      rec.warnings_json = nlohmann::json(res.warnings).dump();
+      if (Status commit = store.commit_step_run(rec, res.findings); !commit.ok()) {
+        out.error = "step '" + name + "': cannot commit: " + commit.message();
+        return out;
+      }
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      event("step " + name + " succeeded: " + std::to_string(res.findings.size()) + " findings, " +
+            std::to_string(res.warnings.size()) + " warnings, " + std::to_string(res.usage.prompts) +
+            " prompts (" + std::to_string(static_cast<int>(secs * 1000)) + " ms)");
+      for (const std::string& w : res.warnings) event("step " + name + " warning: " + w);
+      out.ok = true;
+      out.outputs = std::move(res.outputs);
+      out.findings = static_cast<int64_t>(res.findings.size());
+      return out;
+    }
+    out.error = "step '" + name + "' failed: " + st.message();
+    const bool retry = attempt < step.retry.attempts && st.code() != StatusCode::kCancelled && !cancelled();
+    (void)store.fail_step_run(rec.id, out.error, retry, res.usage);
+    if (!retry) break;
+    const double wait = std::min(step.retry.max_backoff_s,
+                                 step.retry.backoff_s * std::pow(step.retry.factor, attempt - 1));
+    event(out.error + " (attempt " + std::to_string(attempt) + " of " + std::to_string(step.retry.attempts) +
+          "; retrying in " + std::to_string(static_cast<int>(wait * 1000)) + " ms)");
+    std::unique_lock lock(wait_mu);
+    wait_cv.wait_until(lock, std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000)),
+                       cancelled);
+  }
+  event(out.error);
+  return out;
 }
 
 }  // namespace ream::flow

@@ -1,9 +1,11 @@
-// One attempt of one step run: parameters, plan, prompts, reduce rounds and
-// evidence. Internal to the executor.
+// One step run: its attempts (retried per the step's `retry`, each begun, committed
+// or failed in the store) and each attempt's parameters, plan, prompts, reduce rounds
+// and evidence. Internal to the executor.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include "ingest/quotes.h"
 #include "plugins/plugin_host.h"
 #include "store/records.h"
+#include "store/store.h"
 
 namespace ream::flow {
 
@@ -55,7 +58,7 @@ struct AttemptEnv {
   SamplingParams sampling;                              // model defaults < workflow < step engine settings
   std::chrono::steady_clock::time_point deadline;       // max() = none
   double timeout_s = 0;
-  const std::atomic<bool>* cancel = nullptr;
+  CancelToken* cancel = nullptr;
   Progress* progress = nullptr;
   std::string tag;                                      // "job 3 step ask[2]"
   int64_t job_id = 0;
@@ -63,6 +66,21 @@ struct AttemptEnv {
 
 // Runs one attempt. Usage is filled even when the attempt fails.
 Status run_attempt(const AttemptEnv& env, const RunUnit& unit, AttemptResult* result);
+
+// How a step run ended.
+struct RunOutcome {
+  bool ok = false;
+  nlohmann::json outputs;   // ok: the committed outputs
+  int64_t findings = 0;     // ok: how many were committed
+  std::string error;        // not ok: "step 'x[2]' failed: ..."
+};
+
+// Runs step run `unit` of `step` to its end: each attempt begins its row in the store,
+// runs (run_attempt) and commits its findings, outputs and state in one transaction, or
+// records its failure; a failed attempt is retried after the step's backoff (a wait a
+// cancel ends at once) while attempts remain. `event` gets one line per happening.
+RunOutcome run_step(AttemptEnv env, const RunUnit& unit, const Step& step, store::Store& store,
+                    const std::function<void(const std::string&)>& event);
 
 // Resolves every ${{ }} inside a JSON value (strings, lists, objects).
 nlohmann::json resolve_value(const nlohmann::json& value, const nlohmann::json& context);
