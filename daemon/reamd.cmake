@@ -2,7 +2,9 @@
 #   reamd_http    Beast listener/sessions, router, auth, SSE, multipart; metrics registry
 #   reamd_cron    cron expressions, TZif time zones, the planner and the scheduler
 #   reamd_openai  the OpenAI-compatible protocol (daemon/src/openai)
-#   reamd_core    config, job queue (leases), runners, schedules service, API handlers
+#   ream_jobs     the job lifecycle: submit, leases and heartbeats (runners), the executor's
+#                 runs, cancellation, event subscriptions (daemon/src/jobs)
+#   reamd_core    config, schedules service, API handlers
 #   reamd         the executable (daemon/src/main.cpp)
 find_package(Boost 1.74 REQUIRED)
 find_package(OpenSSL REQUIRED)
@@ -43,12 +45,21 @@ target_link_libraries(reamd_openai PUBLIC reamd_http ream::engine nlohmann_json:
   PRIVATE spdlog::spdlog)
 target_compile_options(reamd_openai PRIVATE -Wall -Wextra)
 
+add_library(ream_jobs STATIC
+  src/jobs/job_events.cpp src/jobs/job_service.cpp src/jobs/runners.cpp)
+target_include_directories(ream_jobs PUBLIC ${REAM_DAEMON_SRC})
+# reamd_http for the metrics registry the runners count into.
+target_link_libraries(ream_jobs
+  PUBLIC ream_flow ream_store ream_plugin_host reamd_http
+  PRIVATE spdlog::spdlog Threads::Threads)
+target_compile_options(ream_jobs PRIVATE -Wall -Wextra)
+
 file(GLOB REAMD_CORE_SOURCES CONFIGURE_DEPENDS
      ${REAM_DAEMON_SRC}/api/*.cpp ${REAM_DAEMON_SRC}/config/*.cpp)
 add_library(reamd_core STATIC ${REAMD_CORE_SOURCES})
 target_include_directories(reamd_core PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_core
-  PUBLIC reamd_http reamd_openai reamd_cron ream_flow_engine ream_flow ream_plugin_host ream_store ream::engine
+  PUBLIC ream_jobs reamd_http reamd_openai reamd_cron ream_flow_engine ream_flow ream_plugin_host ream_store ream::engine
   PRIVATE ream_engine_internal yaml-cpp spdlog::spdlog Threads::Threads)
 target_compile_options(reamd_core PRIVATE -Wall -Wextra)
 

@@ -8,7 +8,6 @@
 
 #include "api/documents.h"
 #include "api/routes.h"
-#include "api/runners.h"
 #include "flow/job.h"
 #include "model/init_model.h"
 
@@ -22,7 +21,12 @@ constexpr const char* kDefaultHfModel = "Qwen/Qwen3-4B-Instruct-2507";
 
 App::App(config::Config config) : config_(std::move(config)) {}
 
-App::~App() { stop(); }
+App::~App() {
+  stop();
+  // The job service goes first: its runners use the engine, the plugins and the
+  // metrics, and its threads are joined here.
+  jobs_.reset();
+}
 
 std::shared_ptr<const Catalog> App::catalog() {
   std::lock_guard lock(catalog_mu_);
@@ -68,7 +72,17 @@ Status App::open() {
     for (const std::string& c : catalog_->conflicts) all += (all.empty() ? "" : "; ") + c;
     return invalid_argument("refusing to start: " + all);
   }
-  runners_ = std::make_unique<Runners>(*this, config_.runners);
+  jobs::RunnerSettings runner_settings;
+  runner_settings.count = config_.runners;
+  runner_settings.lease_s = config_.lease_s;
+  runner_settings.heartbeat_s = config_.heartbeat_s;
+  runner_settings.step_parallel = config_.step_parallel;
+  runner_settings.owner = owner_;
+  jobs::RunnerDeps deps;
+  deps.metrics = &metrics_;
+  deps.plugins = [this]() -> std::shared_ptr<const plugins::PluginHost> { return catalog()->plugins; };
+  deps.model = [this] { return model(); };
+  jobs_ = std::make_unique<jobs::JobService>(*store_, runner_settings, deps, document_paths_);
   if (config_.schedules_enabled) {
     scheduler_ = std::make_unique<cron::Scheduler>(
         *store_, *this, [] { return store::now_ms(); },
@@ -142,7 +156,7 @@ Status App::load_engine() {
                engine_->max_model_len(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   ready_ = true;
-  runners_->start();
+  jobs_->runners().start();
   return {};
 }
 
@@ -172,18 +186,19 @@ nlohmann::json App::reload() {
 
 bool App::drain() {
   draining_ = true;
-  if (!runners_) return true;
-  runners_->stop_taking();
-  int running = runners_->running();
+  if (!jobs_) return true;
+  jobs::Runners& runners = jobs_->runners();
+  runners.stop_taking();
+  int running = runners.running();
   if (running > 0) {
     spdlog::info("drain: waiting up to {:.0f}s for {} running job(s)", config_.drain_timeout_s,
                  running);
   }
-  if (runners_->wait_idle(config_.drain_timeout_s)) {
-    runners_->join();
+  if (runners.wait_idle(config_.drain_timeout_s)) {
+    runners.join();
     return true;
   }
-  for (int64_t id : runners_->release_all()) {
+  for (int64_t id : runners.release_all()) {
     spdlog::warn("drain: job {} still running after {:.0f}s; its lease is released and it "
                  "resumes at its first unfinished step on the next start job_id={}",
                  id, config_.drain_timeout_s, id);
@@ -202,31 +217,9 @@ void App::tick() {
 std::string App::status_line() {
   auto q = store_ ? store_->count_queued() : Result<int64_t>(int64_t{0});
   std::string s = draining_ ? "draining" : ready_ ? "serving" : "loading model";
-  s += "; " + std::to_string(runners_ ? runners_->running() : 0) + " running, " +
+  s += "; " + std::to_string(jobs_ ? jobs_->runners().running() : 0) + " running, " +
        std::to_string(q.ok() ? q.value() : -1) + " queued";
   return s;
-}
-
-Result<store::CreatedJob> App::create_job(const flow::Workflow& workflow,
-                                          const nlohmann::json& inputs,
-                                          const flow::DocumentNames& names, int priority,
-                                          const std::string& idempotency_key,
-                                          const std::string& idempotency_hash) {
-  flow::JobRequest req;
-  req.inputs = inputs;
-  req.names = names;
-  req.priority = priority;
-  req.idempotency_key = idempotency_key;
-  req.idempotency_hash = idempotency_hash;
-  req.paths = document_paths_;
-  REAM_ASSIGN_OR_RETURN(store::NewJob job, flow::prepare_job(*store_, workflow, req, model()));
-  REAM_ASSIGN_OR_RETURN(store::CreatedJob created, store_->create_job(job.job, job.documents, job.events));
-  if (!created.replayed) {
-    spdlog::info("job {} queued (workflow {}, priority {}) job_id={}", created.id, workflow.name,
-                 priority, created.id);
-    if (runners_) runners_->notify();
-  }
-  return created;
 }
 
 Result<int64_t> App::submit(const cron::ScheduleSpec& spec, const std::string& key) {
@@ -241,8 +234,8 @@ Result<int64_t> App::submit(const cron::ScheduleSpec& spec, const std::string& k
   flow::DocumentNames names;
   if (Status st = resolve_document_inputs(*this, *it->second, &inputs, &names, &field); !st.ok()) return st;
   // A slot fired twice at once gives the job the first made (replayed).
-  REAM_ASSIGN_OR_RETURN(store::CreatedJob created,
-                        create_job(*it->second, inputs, names, spec.priority, key));
+  REAM_ASSIGN_OR_RETURN(jobs::Submitted created,
+                        jobs_->submit({it->second, inputs, names, spec.priority, key, ""}));
   return created.id;
 }
 
@@ -252,9 +245,9 @@ bool App::job_active(int64_t job_id) {
 }
 
 bool App::cancel_job(int64_t job_id) {
-  auto queued = store_->cancel_if_queued(job_id);
-  if (queued.ok() && queued.value()) return true;
-  return runners_ && runners_->cancel(job_id);
+  auto outcome = jobs_->cancel(job_id);
+  return outcome.ok() && (outcome.value() == jobs::CancelOutcome::kCancelled ||
+                          outcome.value() == jobs::CancelOutcome::kCancelling);
 }
 
 void App::install_routes() {

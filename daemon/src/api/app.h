@@ -1,5 +1,5 @@
 // App: reamd assembled. Owns the store, the engine, the plugin and workflow
-// catalog, the runners, the scheduler, the metrics and the HTTP server, and runs
+// catalog, the job service (jobs/job_service.h), the scheduler, the metrics and the HTTP server, and runs
 // the daemon's life: open -> load the engine -> serve -> (reload)* -> drain -> stop.
 //
 // The catalog (plugins + workflows + schedules) is an immutable snapshot swapped
@@ -25,6 +25,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "ingest/path_policy.h"
+#include "jobs/job_service.h"
 #include "metrics/metrics.h"
 #include "plugins/plugin_host.h"
 #include "ream/engine/engine.h"
@@ -32,7 +33,6 @@
 
 namespace ream::api {
 
-class Runners;
 
 struct Catalog {
   std::shared_ptr<plugins::PluginHost> plugins;
@@ -83,7 +83,7 @@ class App : public cron::ScheduleHost {
   std::shared_ptr<const Catalog> catalog();
   Engine* engine() { return engine_.get(); }
   flow::ModelClient* model() { return ready_ ? model_.get() : nullptr; }
-  Runners& runners() { return *runners_; }
+  jobs::JobService& jobs() { return *jobs_; }
   metrics::Registry& metrics() { return metrics_; }
   cron::Scheduler* scheduler() { return scheduler_.get(); }
   const std::string& documents_dir() const { return documents_dir_; }
@@ -103,16 +103,6 @@ class App : public cron::ScheduleHost {
   bool job_active(int64_t job_id) override;
   bool cancel_job(int64_t job_id) override;
 
-  // Creates a job for `workflow` with inputs already through resolve_document_inputs;
-  // its documents are read through document_paths() and named by `names` (from
-  // resolve_document_inputs). The idempotency key and the digest of the request are
-  // columns of the job's row, written in its transaction: when a job holds the key
-  // already, nothing is created and the result names that job (replayed, and whether
-  // its digest matches `idempotency_hash`).
-  Result<store::CreatedJob> create_job(const flow::Workflow& workflow, const nlohmann::json& inputs,
-                                       const flow::DocumentNames& names, int priority,
-                                       const std::string& idempotency_key,
-                                       const std::string& idempotency_hash = "");
 
  private:
   Status resolve_model();
@@ -132,7 +122,7 @@ class App : public cron::ScheduleHost {
   std::shared_ptr<const Catalog> catalog_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<flow::EngineModelClient> model_;
-  std::unique_ptr<Runners> runners_;
+  std::unique_ptr<jobs::JobService> jobs_;
   std::unique_ptr<cron::Scheduler> scheduler_;
   metrics::Registry metrics_;
   http::Router router_;

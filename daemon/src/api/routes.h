@@ -34,7 +34,5 @@ std::optional<int64_t> query_int(const http::Request& req, const std::string& ke
 nlohmann::json iso_time(int64_t ms);
 // A 503 for a draining or not-yet-ready daemon.
 http::Response unavailable_response(const App& app);
-// The field an input-validation message names ("input 'x' ..." -> "inputs.x").
-std::string field_of_input_error(const std::string& message);
 
 }  // namespace ream::api

@@ -7,7 +7,6 @@
 
 #include "api/documents.h"
 #include "api/routes.h"
-#include "api/runners.h"
 #include "flow/progress.h"
 #include "flow/report.h"
 #include "flow/sarif.h"
@@ -24,11 +23,6 @@ using http::json_error;
 using http::Request;
 using http::Response;
 
-bool is_final(const std::string& status) {
-  return status == store::kJobSucceeded || status == store::kJobFailed ||
-         status == store::kJobCancelled;
-}
-
 Result<int64_t> job_id_param(const Request& req) {
   const std::string& s = req.params.at("id");
   if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) {
@@ -39,7 +33,7 @@ Result<int64_t> job_id_param(const Request& req) {
 
 json progress_json(App& app, const store::JobRecord& job) {
   json p = json::object();
-  if (auto live = app.runners().progress(job.id)) return flow::progress_json(live->snapshot());
+  if (auto live = app.jobs().progress(job.id)) return flow::progress_json(live->snapshot());
   auto runs = app.store().step_runs(job.id);
   int64_t done = 0, total = 0;
   if (runs.ok()) {
@@ -175,14 +169,16 @@ Response submit(App& app, Request& req) {
   }
   if (!st.ok()) return http::error_from_status(st, field);
 
-  auto created = app.create_job(*it->second, inputs, names, priority, key, request_hash);
+  std::string input_field;
+  auto created = app.jobs().submit({it->second, inputs, names, priority, key, request_hash}, &input_field);
   if (!created.ok()) {
     const Status& e = created.status();
+    if (input_field.empty()) input_field = "inputs";
     if (e.code() == StatusCode::kFailedPrecondition) {  // a path left the roots since
-      return json_error(403, "forbidden_path", e.message(), field_of_input_error(e.message()));
+      return json_error(403, "forbidden_path", e.message(), input_field);
     }
     if (e.code() == StatusCode::kInvalidArgument || e.code() == StatusCode::kNotFound) {
-      return json_error(400, "invalid_request", e.message(), field_of_input_error(e.message()));
+      return json_error(400, "invalid_request", e.message(), input_field);
     }
     return http::error_from_status(e);
   }
@@ -244,20 +240,26 @@ Response list_jobs(App& app, Request& req) {
 Response cancel_job(App& app, Request& req) {
   auto id = job_id_param(req);
   if (!id.ok()) return http::error_from_status(id.status(), "id");
-  auto job = app.store().get_job(id.value());
-  if (!job.ok()) return json_error(404, "not_found", "no job " + std::to_string(id.value()));
-  if (is_final(job->status)) {
-    return json_error(409, "conflict", "job " + std::to_string(id.value()) + " has already " +
-                                           (job->status == "cancelled" ? "been cancelled" : job->status));
+  auto outcome = app.jobs().cancel(id.value());
+  if (!outcome.ok()) {
+    if (outcome.status().code() == StatusCode::kNotFound) {
+      return json_error(404, "not_found", "no job " + std::to_string(id.value()));
+    }
+    return http::error_from_status(outcome.status());
   }
-  auto queued = app.store().cancel_if_queued(id.value());
-  if (queued.ok() && queued.value()) {
-    spdlog::info("job {} cancelled while queued job_id={}", id.value(), id.value());
-    return http::json_response(200, {{"id", id.value()}, {"status", "cancelled"}});
-  }
-  if (app.runners().cancel(id.value())) {
-    spdlog::info("job {} cancelling (engine requests are cancelled) job_id={}", id.value(), id.value());
-    return http::json_response(202, {{"id", id.value()}, {"status", "cancelling"}});
+  switch (outcome.value()) {
+    case jobs::CancelOutcome::kCancelled:
+      return http::json_response(200, {{"id", id.value()}, {"status", "cancelled"}});
+    case jobs::CancelOutcome::kCancelling:
+      return http::json_response(202, {{"id", id.value()}, {"status", "cancelling"}});
+    case jobs::CancelOutcome::kAlreadyFinal: {
+      auto job = app.store().get_job(id.value());
+      const std::string st = job.ok() ? job->status : "ended";
+      return json_error(409, "conflict", "job " + std::to_string(id.value()) + " has already " +
+                                             (st == "cancelled" ? "been cancelled" : st));
+    }
+    case jobs::CancelOutcome::kHeldElsewhere:
+      break;
   }
   return json_error(409, "conflict", "job " + std::to_string(id.value()) +
                                          " is held by another reamd process; cancel it there");
@@ -285,7 +287,9 @@ Response job_result(App& app, Request& req) {
   return http::json_response(200, js.value());
 }
 
-// Streams a job's stored events from after `last_id`, ending after the final one. While
+// Streams a job's stored events from after `last_id`, ending after the final one. They
+// come from a subscription to the job service (jobs/job_events.h): the events stored
+// before it opened, then each one as it commits; poll() never reads the database. While
 // the job runs in this process, `progress` events (no id: they are not stored, and a
 // reconnect resumes after the last stored event) come at most every kProgressEveryS,
 // when a number moved or kProgressIdleS passed; a stream opened before the job ended
@@ -295,21 +299,20 @@ class JobEventStream : public http::StreamSource {
   static constexpr double kProgressEveryS = 0.5;
   static constexpr double kProgressIdleS = 5.0;
 
-  JobEventStream(App& app, int64_t job_id, int64_t last_id)
-      : app_(app), job_id_(job_id), last_id_(last_id) {}
+  JobEventStream(jobs::JobService& jobs, int64_t job_id, int64_t last_id)
+      : jobs_(jobs), job_id_(job_id), sub_(jobs.subscribe(job_id, last_id)) {}
   Chunk poll() override {
     Chunk c;
     if (done_) {
       c.done = true;
       return c;
     }
-    auto events = app_.store().events(job_id_, last_id_);
-    if (!events.ok()) {
-      c.data = http::format_sse(0, "error", http::error_body(500, "internal", events.status().message()));
+    if (!sub_->backlog_status().ok()) {
+      c.data = http::format_sse(0, "error", http::error_body(500, "internal", sub_->backlog_status().message()));
       c.done = done_ = true;
       return c;
     }
-    for (const auto& e : events.value()) {
+    for (const auto& e : sub_->take()) {
       json data = json::parse(e.data_json, nullptr, false);
       if (data.is_discarded() || !data.is_object()) data = json::object();
       data["job_id"] = job_id_;
@@ -318,18 +321,19 @@ class JobEventStream : public http::StreamSource {
       const bool final = e.type == "job_succeeded" || e.type == "job_failed" || e.type == "job_cancelled";
       if (final && watching_) c.data += progress_event(/*force=*/true);
       c.data += http::format_sse(e.id, e.type, data.dump());
-      last_id_ = e.id;
       if (final) {
         c.done = done_ = true;
         break;
       }
     }
     if (!done_) {
-      watching_ = true;  // the job had not ended when this poll read its events
+      watching_ = true;  // the job had not ended when this poll took its events
       c.data += progress_event(/*force=*/false);
     }
     return c;
   }
+  void set_waker(std::function<void()> waker) override { sub_->set_waker(std::move(waker)); }
+  void close() override { sub_->set_waker(nullptr); }
   std::string keepalive() const override { return http::sse_keepalive(); }
   // A comment: the client reconnects with Last-Event-ID and loses nothing.
   std::string expiry_notice(const std::string& message) const override {
@@ -340,7 +344,7 @@ class JobEventStream : public http::StreamSource {
   // A `progress` event of the job's live numbers, or "" (not running here, too soon, or
   // nothing moved).
   std::string progress_event(bool force) {
-    auto live = app_.runners().progress(job_id_);
+    auto live = jobs_.progress(job_id_);
     if (!live) return "";
     const auto now = std::chrono::steady_clock::now();
     const double since = std::chrono::duration<double>(now - sent_at_).count();
@@ -361,9 +365,9 @@ class JobEventStream : public http::StreamSource {
     return http::format_sse(0, "progress", data.dump());
   }
 
-  App& app_;
+  jobs::JobService& jobs_;
   int64_t job_id_;
-  int64_t last_id_;
+  std::shared_ptr<jobs::Subscription> sub_;
   bool done_ = false;
   bool watching_ = false;  // opened before the job ended: the final numbers come before its final event
   bool progress_sent_ = false;
@@ -391,7 +395,7 @@ Response job_events(App& app, Request& req) {
   }
   Response r;
   r.content_type = "text/event-stream";
-  r.stream = std::make_shared<JobEventStream>(app, id.value(), last_id);
+  r.stream = std::make_shared<JobEventStream>(app.jobs(), id.value(), last_id);
   return r;
 }
 

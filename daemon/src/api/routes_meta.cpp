@@ -5,7 +5,6 @@
 #include <chrono>
 
 #include "api/routes.h"
-#include "api/runners.h"
 
 namespace ream::api {
 
@@ -165,7 +164,7 @@ void App::install_metrics() {
       for (const auto& [status, n] : counts.value()) jobs->set({status}, static_cast<double>(n));
       depth->set({}, static_cast<double>(counts.value().at("queued")));
     }
-    running->set({}, runners_ ? runners_->running() : 0);
+    running->set({}, jobs_ ? jobs_->runners().running() : 0);
     ready->set({}, ready_ ? 1 : 0);
     draining->set({}, draining_ ? 1 : 0);
     if (!ready_ || !engine_) return;

@@ -63,11 +63,8 @@ Result<cron::ScheduleSpec> check_definition(App& app, const json& def, std::stri
     *field = "workflow";
     return invalid_argument("workflow: no workflow '" + spec->workflow + "' (known: " + known + ")");
   }
-  auto inputs = flow::check_inputs(*wf->second, spec->inputs);
-  if (!inputs.ok()) {
-    *field = field_of_input_error(inputs.status().message());
-    return invalid_argument("inputs: " + inputs.status().message());
-  }
+  auto inputs = flow::check_inputs(*wf->second, spec->inputs, field);
+  if (!inputs.ok()) return invalid_argument("inputs: " + inputs.status().message());
   return spec;
 }
 

@@ -89,12 +89,4 @@ http::Response unavailable_response(const App& app) {
   return r;
 }
 
-std::string field_of_input_error(const std::string& m) {
-  size_t at = m.find("input '");
-  if (at == std::string::npos) return "inputs";
-  size_t start = at + 7, end = m.find('\'', start);
-  if (end == std::string::npos) return "inputs";
-  return "inputs." + m.substr(start, end - start);
-}
-
 }  // namespace ream::api

@@ -108,7 +108,7 @@ namespace {
 
 // Engine settings given by expressions over the inputs (`max_tokens: ${{ inputs.n }}`)
 // must land in the same ranges as literal ones; the error names the input to blame.
-Status check_engine_from_inputs(const Workflow& wf, const json& inputs) {
+Status check_engine_from_inputs(const Workflow& wf, const json& inputs, std::string* field) {
   const json ctx = {{"inputs", inputs}, {"steps", json::object()}, {"job", {{"id", 0}}}};
   std::vector<const json*> settings = {&wf.engine};
   for (const Step& s : wf.steps) settings.push_back(&s.engine);
@@ -120,8 +120,12 @@ Status check_engine_from_inputs(const Workflow& wf, const json& inputs) {
       std::string bad = engine_value_error(key, v);
       if (bad.empty()) continue;
       std::string from = "'" + expr.get<std::string>() + "'";
+      *field = "inputs";
       for (const InputSpec& in : wf.inputs) {
-        if (expr.get<std::string>().find("inputs." + in.name) != std::string::npos) from = "input '" + in.name + "'";
+        if (expr.get<std::string>().find("inputs." + in.name) != std::string::npos) {
+          from = "input '" + in.name + "'";
+          *field = "inputs." + in.name;
+        }
       }
       return invalid_argument(from + " gives engine '" + key + "' = " + v.dump() + ", which " + bad);
     }
@@ -131,13 +135,20 @@ Status check_engine_from_inputs(const Workflow& wf, const json& inputs) {
 
 }  // namespace
 
-Result<json> check_inputs(const Workflow& wf, const json& inputs) {
+Result<json> check_inputs(const Workflow& wf, const json& inputs, std::string* field) {
+  std::string ignored;
+  if (!field) field = &ignored;
+  *field = "inputs";
   if (!inputs.is_object()) return invalid_argument("inputs must be an object");
   json out = json::object();
   for (const auto& [name, v] : inputs.items()) {
-    if (!wf.find_input(name)) return invalid_argument("unknown input '" + name + "' for workflow '" + wf.name + "'");
+    if (!wf.find_input(name)) {
+      *field = "inputs." + name;
+      return invalid_argument("unknown input '" + name + "' for workflow '" + wf.name + "'");
+    }
   }
   for (const InputSpec& in : wf.inputs) {
+    *field = "inputs." + in.name;
     if (!inputs.contains(in.name) || inputs[in.name].is_null()) {
       if (in.default_value) {
         out[in.name] = *in.default_value;
@@ -191,7 +202,8 @@ Result<json> check_inputs(const Workflow& wf, const json& inputs) {
     if (in.maximum && measure > *in.maximum) return invalid_argument(where + "must be at most " + num(*in.maximum) + unit);
     out[in.name] = v;
   }
-  REAM_RETURN_IF_ERROR(check_engine_from_inputs(wf, out));
+  REAM_RETURN_IF_ERROR(check_engine_from_inputs(wf, out, field));
+  *field = "";
   return out;
 }
 
@@ -269,7 +281,8 @@ std::vector<PendingDoc> document_paths(const Workflow& wf, const json& inputs, c
 // kInvalidArgument whatever ingest's code (unsupported, broken, encrypted, too
 // large, missing): the caller gave a document ream cannot read; but
 // kFailedPrecondition when one lies outside the path policy's roots.
-Status check_ingested(const Workflow& wf, const std::vector<PendingDoc>& pending) {
+// `field`: the input at fault when the message names it ("inputs.<name>"), else "inputs".
+Status check_ingested(const Workflow& wf, const std::vector<PendingDoc>& pending, std::string* field) {
   for (const InputSpec& in : wf.inputs) {
     std::vector<const PendingDoc*> mine;
     bool any_ok = false;
@@ -285,7 +298,11 @@ Status check_ingested(const Workflow& wf, const std::vector<PendingDoc>& pending
       msg += (msg.empty() ? "" : "; ") + p->doc.status().message();
       forbidden = forbidden || p->doc.status().code() == StatusCode::kFailedPrecondition;
     }
-    if (mine.size() > 1) msg = "input '" + in.name + "': no document could be ingested: " + msg;
+    *field = "inputs";
+    if (mine.size() > 1) {
+      msg = "input '" + in.name + "': no document could be ingested: " + msg;
+      *field = "inputs." + in.name;
+    }
     return forbidden ? failed_precondition(msg) : invalid_argument(msg);
   }
   return {};
@@ -303,8 +320,11 @@ std::vector<Result<ingest::Document>> ingest_documents(const std::vector<std::st
 }
 
 Result<store::NewJob> prepare_job(store::Store& store, const Workflow& wf,
-                                  const JobRequest& request, const ModelClient* model) {
-  REAM_ASSIGN_OR_RETURN(json inputs, check_inputs(wf, request.inputs));
+                                  const JobRequest& request, const ModelClient* model,
+                                  std::string* field) {
+  std::string ignored;
+  if (!field) field = &ignored;
+  REAM_ASSIGN_OR_RETURN(json inputs, check_inputs(wf, request.inputs, field));
   // Ingest every document first (one bad document does not stop the others), then
   // decide whether the job can run at all.
   std::vector<PendingDoc> pending = document_paths(wf, inputs, request.names);
@@ -312,7 +332,8 @@ Result<store::NewJob> prepare_job(store::Store& store, const Workflow& wf,
   for (const PendingDoc& p : pending) paths.push_back(p.path);
   std::vector<Result<ingest::Document>> ingested = ingest_documents(paths, model, request.paths);
   for (size_t i = 0; i < pending.size(); ++i) pending[i].doc = std::move(ingested[i]);
-  REAM_RETURN_IF_ERROR(check_ingested(wf, pending));
+  REAM_RETURN_IF_ERROR(check_ingested(wf, pending, field));
+  *field = "";
   std::vector<store::JobDocument> docs;
   std::vector<store::EventRecord> events;
   std::map<std::string, json> keys;  // input -> its key, or list of keys

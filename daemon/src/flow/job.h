@@ -60,8 +60,11 @@ Result<nlohmann::json> inputs_from_args(const Workflow& workflow,
 // Store::create_jobs, alone or with others in one transaction. create_job creates it
 // and returns the new job's id; a job holding request.idempotency_key already is
 // kAlreadyExists (reamd's job service replays it instead: jobs/job_service.h).
+// On an error about the inputs, `field` (when given) names the one at fault
+// ("inputs.max_words"), or "inputs" when no single input is.
 Result<store::NewJob> prepare_job(store::Store& store, const Workflow& workflow,
-                                  const JobRequest& request, const ModelClient* model);
+                                  const JobRequest& request, const ModelClient* model,
+                                  std::string* field = nullptr);
 Result<int64_t> create_job(store::Store& store, const Workflow& workflow, const JobRequest& request,
                            const ModelClient* model);
 
@@ -70,7 +73,9 @@ std::vector<Result<ingest::Document>> ingest_documents(const std::vector<std::st
                                                        const ModelClient* model,
                                                        const ingest::PathPolicy& policy);
 
-// Checks and completes inputs (defaults applied); document inputs stay paths.
-Result<nlohmann::json> check_inputs(const Workflow& workflow, const nlohmann::json& inputs);
+// Checks and completes inputs (defaults applied); document inputs stay paths. On an
+// error `field` (when given) names the input at fault, as prepare_job's does.
+Result<nlohmann::json> check_inputs(const Workflow& workflow, const nlohmann::json& inputs,
+                                    std::string* field = nullptr);
 
 }  // namespace ream::flow

@@ -80,9 +80,9 @@ Result<std::optional<CreatedJob>> replay_of(const Db& db, const JobRecord& job) 
   return std::optional<CreatedJob>(c);
 }
 
-Result<int64_t> insert_job(const Db& db, const NewJob& n, int64_t now) {
+Result<int64_t> insert_job(SqliteStore::Write& db, const NewJob& n, int64_t now) {
   const JobRecord& job = n.job;
-  Stmt ins = db.prepare(
+  Stmt ins = db->prepare(
       "INSERT INTO jobs(workflow_id, status, inputs_json, priority, created_at, updated_at, "
       "idempotency_key, idempotency_hash) VALUES (?1, 'queued', ?2, ?3, ?4, ?4, ?5, ?6)");
   ins.bind(1, job.workflow_id).bind(2, job.inputs_json).bind(3, job.priority).bind(4, now);
@@ -93,26 +93,25 @@ Result<int64_t> insert_job(const Db& db, const NewJob& n, int64_t now) {
     ins.bind(5, job.idempotency_key);
   }
   REAM_RETURN_IF_ERROR(ins.run());
-  const int64_t job_id = db.last_insert_id();
+  const int64_t job_id = db->last_insert_id();
   for (const JobDocument& d : n.documents) {
-    Stmt jd = db.prepare(
+    Stmt jd = db->prepare(
         "INSERT INTO job_documents(job_id, ordinal, document_id, key, input_name, name) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     jd.bind(1, job_id).bind(2, d.ordinal).bind(3, d.document_id).bind(4, d.key);
     jd.bind(5, d.input_name).bind(6, d.name);
     REAM_RETURN_IF_ERROR(jd.run());
   }
-  REAM_RETURN_IF_ERROR(insert_event(db, job_id, "job_queued", "{}"));
-  for (const EventRecord& e : n.events) REAM_RETURN_IF_ERROR(insert_event(db, job_id, e.type, e.data_json));
+  REAM_RETURN_IF_ERROR(db.event(job_id, "job_queued", "{}"));
+  for (const EventRecord& e : n.events) REAM_RETURN_IF_ERROR(db.event(job_id, e.type, e.data_json));
   return job_id;
 }
 
 }  // namespace
 
 Result<std::vector<CreatedJob>> SqliteStore::create_jobs(const std::vector<NewJob>& jobs) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
   const int64_t now = now_ms();
   std::vector<CreatedJob> out;
   out.reserve(jobs.size());
@@ -122,10 +121,10 @@ Result<std::vector<CreatedJob>> SqliteStore::create_jobs(const std::vector<NewJo
       out.push_back(*replay);
       continue;
     }
-    REAM_ASSIGN_OR_RETURN(int64_t id, insert_job(*db, n, now));
+    REAM_ASSIGN_OR_RETURN(int64_t id, insert_job(db, n, now));
     out.push_back(CreatedJob{id, false, true});
   }
-  REAM_RETURN_IF_ERROR(txn.commit());
+  REAM_RETURN_IF_ERROR(db.commit());
   return out;
 }
 
@@ -176,9 +175,8 @@ Result<std::vector<JobDocument>> SqliteStore::job_documents(int64_t job_id) {
 }
 
 Status SqliteStore::mark_job_running(int64_t job_id) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
   int64_t now = now_ms();
   Stmt up = db->prepare(
       "UPDATE jobs SET status = 'running', error = '', finished_at = 0, updated_at = ?2, "
@@ -190,16 +188,15 @@ Status SqliteStore::mark_job_running(int64_t job_id) {
     return failed_precondition("job " + std::to_string(job_id) +
                                " does not exist or has already finished");
   }
-  REAM_RETURN_IF_ERROR(insert_event(*db, job_id, "job_started", "{}"));
-  return txn.commit();
+  REAM_RETURN_IF_ERROR(db.event(job_id, "job_started", "{}"));
+  return db.commit();
 }
 
 Status SqliteStore::finish_job(int64_t job_id, const std::string& status,
                                const std::string& outputs_json, const std::string& error,
                                const std::string& lease_owner) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
   int64_t now = now_ms();
   Stmt up = db->prepare(
       "UPDATE jobs SET status = ?2, outputs_json = ?3, error = ?4, finished_at = ?5, "
@@ -222,23 +219,22 @@ Status SqliteStore::finish_job(int64_t job_id, const std::string& status,
     return failed_precondition(what + "its lease is held by '" + owner + "', not by '" +
                                lease_owner + "'");
   }
-  REAM_RETURN_IF_ERROR(insert_event(*db, job_id, "job_" + status, "{}"));
-  return txn.commit();
+  REAM_RETURN_IF_ERROR(db.event(job_id, "job_" + status, "{}"));
+  return db.commit();
 }
 
 Result<bool> SqliteStore::cancel_if_queued(int64_t job_id) {
-  auto db = pool_->writer();
+  Write db(*this);
   int64_t now = now_ms();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  REAM_RETURN_IF_ERROR(db.begin_status());
   Stmt q = db->prepare(
       "UPDATE jobs SET status = 'cancelled', error = 'cancelled', finished_at = ?2, "
       "updated_at = ?2 WHERE id = ?1 AND status = 'queued' AND lease_owner = ''");
   q.bind(1, job_id).bind(2, now);
   REAM_RETURN_IF_ERROR(q.run());
   const bool done = db->changes() > 0;
-  if (done) REAM_RETURN_IF_ERROR(insert_event(*db, job_id, "job_cancelled", "{}"));
-  REAM_RETURN_IF_ERROR(txn.commit());
+  if (done) REAM_RETURN_IF_ERROR(db.event(job_id, "job_cancelled", "{}"));
+  REAM_RETURN_IF_ERROR(db.commit());
   return done;
 }
 
@@ -275,10 +271,9 @@ Result<int64_t> SqliteStore::job_by_idempotency_key(const std::string& key) {
 }
 
 Result<int64_t> SqliteStore::lease_next(const std::string& owner, int64_t lease_ms) {
-  auto db = pool_->writer();
+  Write db(*this);
   int64_t now = now_ms();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  REAM_RETURN_IF_ERROR(db.begin_status());
   Stmt q = db->prepare(
       "UPDATE jobs SET lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3 "
       "WHERE id = (SELECT id FROM jobs WHERE status IN ('queued', 'running') "
@@ -290,7 +285,7 @@ Result<int64_t> SqliteStore::lease_next(const std::string& owner, int64_t lease_
   REAM_RETURN_IF_ERROR(st);
   if (id != 0) q.step(&st);  // finish the statement before commit
   REAM_RETURN_IF_ERROR(st);
-  REAM_RETURN_IF_ERROR(txn.commit());
+  REAM_RETURN_IF_ERROR(db.commit());
   return id;
 }
 
@@ -328,10 +323,9 @@ Status SqliteStore::release(int64_t job_id, const std::string& owner) {
 }
 
 Result<int> SqliteStore::requeue_orphans(const std::string& host, const std::string& self_owner) {
-  auto db = pool_->writer();
+  Write db(*this);
   int64_t now = now_ms();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  REAM_RETURN_IF_ERROR(db.begin_status());
   std::vector<int64_t> orphans;
   Stmt q = db->prepare(
       "SELECT id, lease_owner, lease_expires_at FROM jobs "
@@ -354,7 +348,7 @@ Result<int> SqliteStore::requeue_orphans(const std::string& host, const std::str
     u.bind(1, id).bind(2, now);
     REAM_RETURN_IF_ERROR(u.run());
   }
-  REAM_RETURN_IF_ERROR(txn.commit());
+  REAM_RETURN_IF_ERROR(db.commit());
   return static_cast<int>(orphans.size());
 }
 

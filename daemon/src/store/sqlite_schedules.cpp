@@ -93,9 +93,8 @@ Result<bool> SqliteStore::update_api_schedule(const std::string& id,
 }
 
 Result<bool> SqliteStore::remove_api_schedule(const std::string& id) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
   Stmt q = db->prepare("DELETE FROM api_schedules WHERE id = ?1");
   q.bind(1, id);
   REAM_RETURN_IF_ERROR(q.run());
@@ -103,7 +102,7 @@ Result<bool> SqliteStore::remove_api_schedule(const std::string& id) {
   Stmt s = db->prepare("DELETE FROM schedule_state WHERE id = ?1");
   s.bind(1, id);
   REAM_RETURN_IF_ERROR(s.run());
-  REAM_RETURN_IF_ERROR(txn.commit());
+  REAM_RETURN_IF_ERROR(db.commit());
   return removed;
 }
 

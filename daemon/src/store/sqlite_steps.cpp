@@ -55,9 +55,8 @@ Result<std::vector<StepRunRecord>> SqliteStore::step_runs(int64_t job_id) {
 
 Result<StepRunRecord> SqliteStore::begin_step_run(int64_t job_id, const std::string& step_id,
                                             int iteration, const std::string& item_json) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
   int64_t now = now_ms();
   Stmt up = db->prepare(
       "INSERT INTO step_runs(job_id, step_id, iteration, item_json, status, attempt, started_at) "
@@ -78,18 +77,17 @@ Result<StepRunRecord> SqliteStore::begin_step_run(int64_t job_id, const std::str
   if (!q.step(&st)) return st.ok() ? internal_error("step run vanished") : st;
   StepRunRecord run = read_step_run(q);
   REAM_RETURN_IF_ERROR(q.mapping_status());
-  REAM_RETURN_IF_ERROR(insert_event(
-      *db, job_id, "step_started",
+  REAM_RETURN_IF_ERROR(db.event(
+      job_id, "step_started",
       step_event_json(step_id, iteration, "\"attempt\":" + std::to_string(run.attempt))));
-  REAM_RETURN_IF_ERROR(txn.commit());
+  REAM_RETURN_IF_ERROR(db.commit());
   return run;
 }
 
 Status SqliteStore::commit_step_run(const StepRunRecord& run,
                               const std::vector<FindingRecord>& findings) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
   int64_t now = now_ms();
   // The state change goes first: if the run already committed, nothing is written.
   Stmt up = db->prepare(
@@ -136,18 +134,17 @@ Status SqliteStore::commit_step_run(const StepRunRecord& run,
       REAM_RETURN_IF_ERROR(ev.run());
     }
   }
-  REAM_RETURN_IF_ERROR(insert_event(
-      *db, run.job_id, "step_succeeded",
+  REAM_RETURN_IF_ERROR(db.event(
+      run.job_id, "step_succeeded",
       step_event_json(run.step_id, run.iteration,
                       "\"findings\":" + std::to_string(findings.size()))));
-  return txn.commit();
+  return db.commit();
 }
 
 Status SqliteStore::fail_step_run(int64_t step_run_id, const std::string& error, bool will_retry,
                             const Usage& usage) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
   Stmt up = db->prepare(
       "UPDATE step_runs SET status = ?2, error = ?3, finished_at = ?4, prompts = ?5, "
       "prompt_tokens = ?6, completion_tokens = ?7, cached_prompt_tokens = ?8 "
@@ -167,15 +164,14 @@ Status SqliteStore::fail_step_run(int64_t step_run_id, const std::string& error,
   int iteration = up.i32("iteration");
   REAM_RETURN_IF_ERROR(up.mapping_status());
   REAM_RETURN_IF_ERROR(up.run());
-  REAM_RETURN_IF_ERROR(insert_event(*db, job_id, will_retry ? "step_retrying" : "step_failed",
+  REAM_RETURN_IF_ERROR(db.event(job_id, will_retry ? "step_retrying" : "step_failed",
                                         step_event_json(step_id, iteration, "")));
-  return txn.commit();
+  return db.commit();
 }
 
 Status SqliteStore::skip_step(int64_t job_id, const std::string& step_id) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
   int64_t now = now_ms();
   Stmt ins = db->prepare(
       "INSERT INTO step_runs(job_id, step_id, iteration, status, started_at, finished_at) "
@@ -184,8 +180,8 @@ Status SqliteStore::skip_step(int64_t job_id, const std::string& step_id) {
       "finished_at = ?3 WHERE status NOT IN ('succeeded', 'skipped')");
   ins.bind(1, job_id).bind(2, step_id).bind(3, now);
   REAM_RETURN_IF_ERROR(ins.run());
-  REAM_RETURN_IF_ERROR(insert_event(*db, job_id, "step_skipped", step_event_json(step_id, -1, "")));
-  return txn.commit();
+  REAM_RETURN_IF_ERROR(db.event(job_id, "step_skipped", step_event_json(step_id, -1, "")));
+  return db.commit();
 }
 
 Result<std::vector<FindingRecord>> SqliteStore::findings(int64_t job_id) {
@@ -249,20 +245,22 @@ Result<std::vector<FindingRecord>> SqliteStore::findings(int64_t job_id) {
   return out;
 }
 
-Status insert_event(const Db& db, int64_t job_id, const std::string& type,
-                    const std::string& data_json) {
-  Stmt ins = db.prepare(
+Status SqliteStore::Write::event(int64_t job_id, const std::string& type,
+                                 const std::string& data_json) {
+  const int64_t now = now_ms();
+  Stmt ins = db_->prepare(
       "INSERT INTO job_events(job_id, type, data_json, created_at) VALUES (?1, ?2, ?3, ?4)");
-  ins.bind(1, job_id).bind(2, type).bind(3, data_json).bind(4, now_ms());
-  return ins.run();
+  ins.bind(1, job_id).bind(2, type).bind(3, data_json).bind(4, now);
+  REAM_RETURN_IF_ERROR(ins.run());
+  store_.pending_events_.push_back({db_->last_insert_id(), job_id, type, data_json, now});
+  return {};
 }
 
 Status SqliteStore::add_event(int64_t job_id, const std::string& type, const std::string& data_json) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
-  REAM_RETURN_IF_ERROR(insert_event(*db, job_id, type, data_json));
-  return txn.commit();
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
+  REAM_RETURN_IF_ERROR(db.event(job_id, type, data_json));
+  return db.commit();
 }
 
 Result<std::vector<EventRecord>> SqliteStore::events(int64_t job_id, int64_t after_id) {

@@ -29,6 +29,28 @@ Result<CreatedJob> Store::create_job(const JobRecord& job, const std::vector<Job
   return created.at(0);
 }
 
+SqliteStore::Write::Write(SqliteStore& store)
+    : store_(store), db_(store.pool_->writer()), txn_(*db_) {
+  store_.pending_events_.clear();
+}
+
+SqliteStore::Write::~Write() { store_.pending_events_.clear(); }
+
+Status SqliteStore::Write::commit() {
+  REAM_RETURN_IF_ERROR(txn_.commit());
+  std::lock_guard lock(store_.listener_mu_);
+  if (store_.listener_) {
+    for (const EventRecord& e : store_.pending_events_) store_.listener_(e);
+  }
+  store_.pending_events_.clear();
+  return {};
+}
+
+void SqliteStore::set_event_listener(EventListener listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, int busy_timeout_ms) {
   auto pool = ConnectionPool::open(path, busy_timeout_ms);
   if (!pool.ok()) return pool.status();
@@ -84,9 +106,8 @@ Result<int> SqliteStore::schema_version() {
 }
 
 Result<int64_t> SqliteStore::put_workflow(const WorkflowRecord& w) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
   Stmt find = db->prepare(
       "SELECT id FROM workflows WHERE name = ?1 AND version = ?2 AND content_hash = ?3");
   find.bind(1, w.name).bind(2, w.version).bind(3, w.content_hash);
@@ -100,7 +121,7 @@ Result<int64_t> SqliteStore::put_workflow(const WorkflowRecord& w) {
   ins.bind(5, w.path).bind(6, now_ms());
   REAM_RETURN_IF_ERROR(ins.run());
   int64_t id = db->last_insert_id();
-  REAM_RETURN_IF_ERROR(txn.commit());
+  REAM_RETURN_IF_ERROR(db.commit());
   return id;
 }
 
@@ -125,9 +146,8 @@ Result<WorkflowRecord> SqliteStore::get_workflow(int64_t id) {
 }
 
 Result<int64_t> SqliteStore::put_document(const DocumentRecord& d) {
-  auto db = pool_->writer();
-  WriteTxn txn(*db);
-  REAM_RETURN_IF_ERROR(txn.begin_status());
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
   Stmt find = db->prepare("SELECT id FROM documents WHERE content_hash = ?1");
   find.bind(1, d.content_hash);
   Status st;
@@ -139,7 +159,7 @@ Result<int64_t> SqliteStore::put_document(const DocumentRecord& d) {
         "token_count = CASE WHEN token_count < 0 THEN ?3 ELSE token_count END WHERE id = ?1");
     fill.bind(1, id).bind_blob(2, d.layout).bind(3, d.token_count);
     REAM_RETURN_IF_ERROR(fill.run());
-    REAM_RETURN_IF_ERROR(txn.commit());
+    REAM_RETURN_IF_ERROR(db.commit());
     return id;
   }
   REAM_RETURN_IF_ERROR(st);
@@ -151,7 +171,7 @@ Result<int64_t> SqliteStore::put_document(const DocumentRecord& d) {
   ins.bind(8, now_ms());
   REAM_RETURN_IF_ERROR(ins.run());
   int64_t id = db->last_insert_id();
-  REAM_RETURN_IF_ERROR(txn.commit());
+  REAM_RETURN_IF_ERROR(db.commit());
   return id;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "store/sqlite.h"
@@ -71,16 +72,38 @@ class SqliteStore final : public Store {
   Result<bool> remove_api_schedule(const std::string& id) override;
 
   Status probe_write() override;
+  void set_event_listener(EventListener listener) override;
+
+  // A write transaction on the writer connection that records job events: after its
+  // commit, and before the writer is free again, the listener gets them, so listeners
+  // see events in commit (= id) order.
+  class Write {
+   public:
+    explicit Write(SqliteStore& store);
+    ~Write();
+    Write(const Write&) = delete;
+    Write& operator=(const Write&) = delete;
+    const Db& operator*() const { return *db_; }
+    const Db* operator->() const { return &*db_; }
+    const Status& begin_status() const { return txn_.begin_status(); }
+    Status commit();
+    // Records one job event in this transaction.
+    Status event(int64_t job_id, const std::string& type, const std::string& data_json);
+
+   private:
+    SqliteStore& store_;
+    ConnectionPool::Lease db_;  // before txn_: the transaction ends before the writer is free
+    WriteTxn txn_;
+  };
 
  private:
   explicit SqliteStore(std::unique_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
   Status migrate();
 
   std::unique_ptr<ConnectionPool> pool_;
+  std::vector<EventRecord> pending_events_;  // of the open Write; only its holder touches it
+  std::mutex listener_mu_;
+  EventListener listener_;
 };
-
-// Inside a write transaction: records one job event.
-Status insert_event(const Db& db, int64_t job_id, const std::string& type,
-                    const std::string& data_json);
 
 }  // namespace ream::store

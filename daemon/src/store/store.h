@@ -18,6 +18,7 @@
 // open the same database.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -129,6 +130,12 @@ class Store {
   // records one more. Ids increase.
   virtual Status add_event(int64_t job_id, const std::string& type, const std::string& data_json) = 0;
   virtual Result<std::vector<EventRecord>> events(int64_t job_id, int64_t after_id) = 0;
+  // Called with each event this Store object records, right after its transaction
+  // commits, in commit (= id) order, before the next write begins. It must be quick and
+  // must not call the store (jobs/job_events.h queues and wakes). Events written by
+  // other processes on the same database do not come here. One listener; null stops.
+  using EventListener = std::function<void(const EventRecord&)>;
+  virtual void set_event_listener(EventListener listener) = 0;
 
   // --- Schedules -------------------------------------------------------------------
   virtual Result<std::vector<ScheduleState>> schedules() = 0;

@@ -1,17 +1,16 @@
 // Runners: leasing, running, heartbeats, cancellation and draining.
-#include "api/runners.h"
+#include "jobs/runners.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 
-#include "api/app.h"
+namespace ream::jobs {
 
-namespace ream::api {
-
-Runners::Runners(App& app, int count) : app_(app), count_(count) {
-  auto& m = app_.metrics();
+Runners::Runners(RunnerSettings settings, RunnerDeps deps)
+    : settings_(std::move(settings)), deps_(std::move(deps)) {
+  auto& m = *deps_.metrics;
   jobs_finished_ = &m.counter("reamd_jobs_finished_total", "Jobs that reached a final state here.",
                               {"workflow", "status"});
   job_seconds_ = &m.histogram("reamd_job_duration_seconds", "Wall time of a job run, by workflow.",
@@ -31,16 +30,23 @@ Runners::Runners(App& app, int count) : app_(app), count_(count) {
 
 Runners::~Runners() {
   stop_taking();
-  if (!joined_) {
-    for (auto& t : threads_) {
-      if (t.joinable()) t.detach();
+  if (joined_) return;
+  // Jobs still running here (drain timed out, or no drain): their leases go first, so
+  // their runs write no final state and the jobs resume at the next start; then their
+  // runs are stopped (engine requests cancelled) and every thread is joined.
+  release_all();
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, a] : active_) {
+      a->lease_lost = true;
+      a->cancel.cancel();
     }
-    if (heartbeat_.joinable()) heartbeat_.detach();
   }
+  join();
 }
 
 void Runners::start() {
-  for (int i = 0; i < count_; ++i) threads_.emplace_back([this, i] { loop(i); });
+  for (int i = 0; i < settings_.count; ++i) threads_.emplace_back([this, i] { loop(i); });
   heartbeat_ = std::thread([this] { heartbeat_loop(); });
 }
 
@@ -92,7 +98,11 @@ void Runners::collect_metrics() {
 
 int Runners::running() {
   std::lock_guard lock(mu_);
-  return static_cast<int>(active_.size());
+  // A run's progress finishes before its final state is committed, so a job that anyone
+  // has seen end is not counted while its runner wraps up (lease, metrics).
+  int n = 0;
+  for (const auto& [id, a] : active_) n += a->progress.snapshot().finished ? 0 : 1;
+  return n;
 }
 
 void Runners::stop_taking() {
@@ -116,7 +126,7 @@ std::vector<int64_t> Runners::release_all() {
     std::lock_guard lock(mu_);
     for (auto& [id, a] : active_) ids.push_back(id);
   }
-  for (int64_t id : ids) (void)app_.store().release(id, app_.owner());
+  for (int64_t id : ids) (void)(*deps_.store).release(id, settings_.owner);
   return ids;
 }
 
@@ -129,9 +139,9 @@ void Runners::join() {
 }
 
 void Runners::loop(int index) {
-  const int64_t lease_ms = static_cast<int64_t>(app_.config().lease_s * 1000);
+  const int64_t lease_ms = static_cast<int64_t>(settings_.lease_s * 1000);
   while (!stopping_) {
-    auto leased = app_.store().lease_next(app_.owner(), lease_ms);
+    auto leased = (*deps_.store).lease_next(settings_.owner, lease_ms);
     if (!leased.ok()) {
       spdlog::error("runner {}: lease failed: {}", index, leased.status().message());
     }
@@ -168,7 +178,7 @@ void Runners::run_job(int64_t job_id) {
     status = fail_job(job_id, "internal error: an unknown exception");
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  (void)app_.store().release(job_id, app_.owner());
+  (void)(*deps_.store).release(job_id, settings_.owner);
   if (status != "skipped" && status != "abandoned") {
     try {
       record_metrics(job_id, workflow, status, secs);
@@ -190,23 +200,26 @@ void Runners::run_job(int64_t job_id) {
 
 std::string Runners::execute(Active& active, std::string* workflow) {
   const int64_t job_id = active.job_id;
-  auto catalog = app_.catalog();  // held for the whole run: plugins stay loaded
-  if (auto job = app_.store().get_job(job_id); job.ok()) *workflow = job->workflow_name;
+  // Held for the whole run: the plugins stay loaded whatever a reload does.
+  std::shared_ptr<const plugins::PluginHost> plugins = deps_.plugins();
+  flow::ModelClient* model = deps_.model();
+  if (!plugins || !model) return fail_job(job_id, "the engine is not loaded");
+  if (auto job = (*deps_.store).get_job(job_id); job.ok()) *workflow = job->workflow_name;
   {
     std::lock_guard lock(mu_);
     active.workflow = *workflow;  // before the executor starts: no token counted without it
   }
-  spdlog::info("job {} leased by {} (workflow {}) job_id={}", job_id, app_.owner(), *workflow,
+  spdlog::info("job {} leased by {} (workflow {}) job_id={}", job_id, settings_.owner, *workflow,
                job_id);
   flow::RunOptions opt;
-  opt.max_parallel = app_.config().step_parallel;
+  opt.max_parallel = settings_.step_parallel;
   opt.cancel = &active.cancel;
   opt.progress = &active.progress;
-  opt.lease_owner = app_.owner();
+  opt.lease_owner = settings_.owner;
   opt.on_event = [job_id](const std::string& line) {
     spdlog::info("job {}: {} job_id={}", job_id, line, job_id);
   };
-  flow::Executor executor(app_.store(), *catalog->plugins, *app_.model());
+  flow::Executor executor(*deps_.store, *plugins, *model);
   auto outcome = executor.run(job_id, opt);
   if (outcome.ok()) return outcome->status;
   if (active.lease_lost) {
@@ -226,7 +239,7 @@ std::string Runners::execute(Active& active, std::string* workflow) {
 
 std::string Runners::fail_job(int64_t job_id, const std::string& error) {
   spdlog::error("job {} failed: {} job_id={}", job_id, error, job_id);
-  Status st = app_.store().finish_job(job_id, store::kJobFailed, "{}", error, app_.owner());
+  Status st = (*deps_.store).finish_job(job_id, store::kJobFailed, "{}", error, settings_.owner);
   if (st.ok()) return "failed";
   spdlog::warn("job {}: {} job_id={}", job_id, st.message(), job_id);
   return st.code() == StatusCode::kFailedPrecondition ? "skipped" : "failed";
@@ -236,7 +249,7 @@ void Runners::record_metrics(int64_t job_id, const std::string& workflow,
                              const std::string& status, double seconds) {
   jobs_finished_->add({workflow, status});
   job_seconds_->observe({workflow}, seconds);
-  auto runs = app_.store().step_runs(job_id);
+  auto runs = (*deps_.store).step_runs(job_id);
   if (!runs.ok()) return;
   for (const auto& r : runs.value()) {
     if (r.status == "succeeded" && r.finished_at > r.started_at && r.started_at > 0) {
@@ -247,9 +260,9 @@ void Runners::record_metrics(int64_t job_id, const std::string& workflow,
 }
 
 void Runners::heartbeat_loop() {
-  const int64_t lease_ms = static_cast<int64_t>(app_.config().lease_s * 1000);
+  const int64_t lease_ms = static_cast<int64_t>(settings_.lease_s * 1000);
   const auto every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(app_.config().heartbeat_s));
+      std::chrono::duration<double>(settings_.heartbeat_s));
   auto done = [this] { return stopping_ && active_.empty(); };
   std::unique_lock lock(mu_);
   auto next = std::chrono::steady_clock::now() + every;
@@ -267,7 +280,7 @@ void Runners::heartbeat_loop() {
 }
 
 void Runners::renew(Active& a, int64_t lease_ms) {
-  auto check = app_.store().heartbeat(a.job_id, app_.owner(), lease_ms);
+  auto check = (*deps_.store).heartbeat(a.job_id, settings_.owner, lease_ms);
   if (!check.ok()) {  // the database did not answer: the lease runs on; try again next beat
     spdlog::warn("job {}: heartbeat failed: {} job_id={}", a.job_id, check.status().message(),
                  a.job_id);
@@ -282,4 +295,4 @@ void Runners::renew(Active& a, int64_t lease_ms) {
   a.cancel.cancel();
 }
 
-}  // namespace ream::api
+}  // namespace ream::jobs

@@ -1,8 +1,9 @@
 // Runners: the threads that lease queued jobs and run them through the flow
 // executor, all feeding the one engine (whose scheduler batches their prompts).
 //
-// Each runner leases a job (Store::lease_next), runs it with the catalog
-// snapshot of that moment, and releases the lease at the end. One heartbeat
+// Each runner leases a job (Store::lease_next), runs it with the plugins of that
+// moment (a reload never pulls a plugin out from under a run), and releases the lease
+// at the end. One heartbeat
 // thread renews the leases of every job running here, every heartbeat_s and at no
 // other time (a submission wakes the runners, not it). A job whose lease lapses
 // (this process died) is taken by the next runner anywhere and resumes at its
@@ -26,15 +27,34 @@
 
 #include "flow/executor.h"
 #include "metrics/metrics.h"
+#include "plugins/plugin_host.h"
+#include "store/store.h"
 
-namespace ream::api {
+namespace ream::jobs {
 
-class App;
+struct RunnerSettings {
+  int count = 2;              // runner threads (jobs run at once here)
+  double lease_s = 60;        // a lease's length
+  double heartbeat_s = 10;    // how often leases are renewed
+  int step_parallel = 4;      // step runs in flight per job (flow::RunOptions::max_parallel)
+  std::string owner;          // "host:pid:start_ms": who holds the leases taken here
+};
+
+// What a run needs from the daemon, each asked for when a job is leased.
+struct RunnerDeps {
+  store::Store* store = nullptr;
+  metrics::Registry* metrics = nullptr;
+  // The plugins of the moment; the run holds them to its end.
+  std::function<std::shared_ptr<const plugins::PluginHost>()> plugins;
+  std::function<flow::ModelClient*()> model;  // null while the engine is not loaded
+};
 
 class Runners {
  public:
-  Runners(App& app, int count);
+  Runners(RunnerSettings settings, RunnerDeps deps);
   ~Runners();
+  Runners(const Runners&) = delete;
+  Runners& operator=(const Runners&) = delete;
 
   void start();
   // Wakes an idle runner (a job was queued).
@@ -44,6 +64,7 @@ class Runners {
   // Live progress of a job running here, or of one of the last kRecent that ended here
   // (then finished: frozen at its end), or null.
   std::shared_ptr<const flow::Progress> progress(int64_t job_id);
+  // Jobs running here whose run has not finished (one wrapping up is not counted).
   int running();
 
   // Stops leasing; running jobs carry on.
@@ -83,8 +104,8 @@ class Runners {
   // At scrape time: token counters of the running jobs, and their prompt tokens pending.
   void collect_metrics();
 
-  App& app_;
-  int count_;
+  const RunnerSettings settings_;
+  const RunnerDeps deps_;
   std::vector<std::thread> threads_;
   std::thread heartbeat_;
   std::mutex mu_;
@@ -103,4 +124,4 @@ class Runners {
   metrics::Family* step_seconds_ = nullptr;
 };
 
-}  // namespace ream::api
+}  // namespace ream::jobs

@@ -1,0 +1,63 @@
+// JobService: submit, cancel; the runners and the event feed it owns.
+#include "jobs/job_service.h"
+
+#include <spdlog/spdlog.h>
+
+namespace ream::jobs {
+
+namespace {
+RunnerDeps with_store(RunnerDeps deps, store::Store& store) {
+  deps.store = &store;
+  return deps;
+}
+}  // namespace
+
+JobService::JobService(store::Store& store, RunnerSettings settings, RunnerDeps deps,
+                       ingest::PathPolicy paths)
+    : store_(store),
+      deps_(with_store(deps, store)),
+      paths_(std::move(paths)),
+      events_(store),
+      runners_(std::move(settings), deps_) {}
+
+JobService::~JobService() = default;
+
+Result<Submitted> JobService::submit(const JobSpec& spec, std::string* field) {
+  if (!spec.workflow) return invalid_argument("no workflow");
+  flow::JobRequest req;
+  req.inputs = spec.inputs;
+  req.names = spec.names;
+  req.priority = spec.priority;
+  req.idempotency_key = spec.idempotency_key;
+  req.idempotency_hash = spec.idempotency_hash;
+  req.paths = paths_;
+  REAM_ASSIGN_OR_RETURN(store::NewJob job,
+                        flow::prepare_job(store_, *spec.workflow, req, deps_.model ? deps_.model() : nullptr, field));
+  REAM_ASSIGN_OR_RETURN(store::CreatedJob created, store_.create_job(job.job, job.documents, job.events));
+  if (!created.replayed) {
+    spdlog::info("job {} queued (workflow {}, priority {}) job_id={}", created.id,
+                 spec.workflow->name, spec.priority, created.id);
+    runners_.notify();
+  }
+  return Submitted{created.id, created.replayed, created.same_request};
+}
+
+Result<CancelOutcome> JobService::cancel(int64_t job_id) {
+  REAM_ASSIGN_OR_RETURN(store::JobRecord job, store_.get_job(job_id));
+  if (job.status == store::kJobSucceeded || job.status == store::kJobFailed ||
+      job.status == store::kJobCancelled) {
+    return CancelOutcome::kAlreadyFinal;
+  }
+  REAM_ASSIGN_OR_RETURN(bool was_queued, store_.cancel_if_queued(job_id));
+  if (was_queued) {
+    spdlog::info("job {} cancelled while queued job_id={}", job_id, job_id);
+    return CancelOutcome::kCancelled;
+  }
+  if (runners_.cancel(job_id)) {
+    spdlog::info("job {} cancelling (engine requests are cancelled) job_id={}", job_id, job_id);
+    return CancelOutcome::kCancelling;
+  }
+  return CancelOutcome::kHeldElsewhere;
+}
+
+}  // namespace ream::jobs

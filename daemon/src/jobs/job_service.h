@@ -1,0 +1,84 @@
+// JobService: the job lifecycle in one place — submit, lease and run (Runners, with
+// heartbeats), cancel, and subscribe to a job's events. reamd's HTTP handlers and its
+// scheduler are thin callers of it.
+//
+//   submit(JobSpec) -> ingest documents (flow::prepare_job) -> Store::create_jobs
+//       (the job, its documents, `job_queued`, idempotency key and digest: one
+//       transaction) -> runners woken
+//   Runners: lease -> flow::Executor (steps -> plugins -> engine -> store) -> final state
+//   every event the store commits -> JobEvents -> subscribers (SSE streams)
+//
+// Idempotency is a column of the job's row: submitting under a key a job already holds
+// creates nothing and answers that job (replayed), saying whether it came with the same
+// request digest.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "flow/job.h"
+#include "flow/workflow.h"
+#include "ingest/path_policy.h"
+#include "jobs/job_events.h"
+#include "jobs/runners.h"
+#include "store/store.h"
+
+namespace ream::jobs {
+
+struct JobSpec {
+  std::shared_ptr<const flow::Workflow> workflow;
+  // Inputs as the workflow takes them; document inputs hold server paths (reamd's
+  // handlers resolve uploads and inline text to paths first).
+  nlohmann::json inputs = nlohmann::json::object();
+  flow::DocumentNames names;  // the name each document path was sent under
+  int priority = 0;
+  std::string idempotency_key;   // "" = none
+  std::string idempotency_hash;  // digest of the request, compared on a replay
+};
+
+struct Submitted {
+  int64_t id = 0;
+  bool replayed = false;      // the key was held: `id` is the job that holds it
+  bool same_request = true;   // (replayed) its digest equals this request's
+};
+
+enum class CancelOutcome {
+  kCancelled,       // it was queued: now cancelled
+  kCancelling,      // it runs here: its engine requests are cancelled, it ends cancelled
+  kAlreadyFinal,    // it had ended (status() says how)
+  kHeldElsewhere,   // another reamd process runs it
+};
+
+class JobService {
+ public:
+  // `paths`: which document paths a job may read. `store` outlives the service.
+  JobService(store::Store& store, RunnerSettings settings, RunnerDeps deps,
+             ingest::PathPolicy paths);
+  ~JobService();  // stops the runners (see Runners::~Runners), then the event feed
+
+  // Creates the job (or answers the one holding the idempotency key). Input and
+  // document errors come back as from flow::prepare_job, with `field` (when given)
+  // naming the input at fault ("inputs.max_words"; "inputs" when none alone is).
+  Result<Submitted> submit(const JobSpec& spec, std::string* field = nullptr);
+  // kNotFound for an unknown job.
+  Result<CancelOutcome> cancel(int64_t job_id);
+  std::shared_ptr<Subscription> subscribe(int64_t job_id, int64_t after_id) {
+    return events_.subscribe(job_id, after_id);
+  }
+  // Live numbers of a job running here (or one of the last that ended here), or null.
+  std::shared_ptr<const flow::Progress> progress(int64_t job_id) { return runners_.progress(job_id); }
+  // The runners' lifecycle: start, stop_taking, wait_idle, release_all, join, running.
+  Runners& runners() { return runners_; }
+
+ private:
+  store::Store& store_;
+  RunnerDeps deps_;
+  ingest::PathPolicy paths_;
+  JobEvents events_;  // before runners_: the runners stop first
+  Runners runners_;
+};
+
+}  // namespace ream::jobs
