@@ -133,8 +133,9 @@ bool Daemon::start(bool wait_ready, double timeout_s) {
     cfg << "workflows: [" << REAM_SOURCE_DIR << "/workflows";
     for (const std::string& w : workflow_dirs_) cfg << ", " << w;
     cfg << "]\n"
-        << "plugins: [" << REAM_BINARY_DIR << "/plugins]\n"
-        << config_yaml_ << "\n";
+        << "plugins: [" << REAM_BINARY_DIR << "/plugins";
+    for (const std::string& p : plugin_dirs_) cfg << ", " << p;
+    cfg << "]\n" << config_yaml_ << "\n";
   }
   pid_ = fork();
   if (pid_ == 0) {

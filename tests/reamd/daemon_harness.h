@@ -61,6 +61,8 @@ class Daemon {
   void set_listen_host(std::string host) { listen_host_ = std::move(host); }
   // A further workflow folder, searched after the shipped workflows/.
   void add_workflow_dir(std::string dir) { workflow_dirs_.push_back(std::move(dir)); }
+  // A further plugin folder, searched after the build's plugins/.
+  void add_plugin_dir(std::string dir) { plugin_dirs_.push_back(std::move(dir)); }
   // A further `engine:` setting ("kv_block_size: 32"), written into the base config's block.
   void add_engine_setting(std::string line) { engine_settings_.push_back(std::move(line)); }
   // A further command-line argument, passed after --config and --listen.
@@ -84,6 +86,7 @@ class Daemon {
   uint16_t port_ = 0;
   std::string listen_host_ = "127.0.0.1";
   std::vector<std::string> workflow_dirs_;
+  std::vector<std::string> plugin_dirs_;
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
 };
