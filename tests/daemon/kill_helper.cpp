@@ -30,6 +30,9 @@ steps:
     with: {tag: "${{ item }}"}
   - {id: b, plugin: testkit, needs: each, with: {findings: 3}}
   - {id: c, plugin: testkit, needs: b}
+outputs:
+  tags: ${{ steps.each.outputs.tag }}
+  last_reply: ${{ steps.c.outputs.reply }}
 )";
   plugins::PluginHost host;
   host.load_dirs({argv[2]});

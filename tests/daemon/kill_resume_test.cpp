@@ -4,8 +4,14 @@
 // here; a second process resumes the job; the rows must show every step run committed
 // once and no finding written twice. The same with `ream run` and the real engine is
 // in tests/plugins/cli_e2e_test.cpp.
+//
+// The one boundary a kill from outside cannot aim at (after the last step's commit,
+// before the job's final state, two transactions a moment apart) is made on disk
+// instead: a finished job's final-state transaction is taken back, which leaves the
+// rows exactly as such a kill would, and a second process resumes the job.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,6 +123,61 @@ TEST(KillResumeScriptedReplies, ResumesAtEveryStepBoundaryWithoutDuplicates) {
     EXPECT_LE(std::stoi(query_one(db, "SELECT MAX(attempt) FROM step_runs")), 2);
     EXPECT_GE(std::stoi(findings_before), 2);
   }
+}
+
+// Runs statements on the database (the test's own connection); "" or SQLite's error.
+std::string exec_sql(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string error;
+  if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) {
+    error = "cannot open " + db_path;
+  } else {
+    char* msg = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) error = msg ? msg : "failed";
+    sqlite3_free(msg);
+  }
+  sqlite3_close(db);
+  return error;
+}
+
+TEST(KillResumeScriptedReplies, AKillAfterTheLastCommitBeforeTheFinalStateFinishesWithoutRerunning) {
+  test::TempDir dir;
+  std::string db = dir.path("ream.db");
+  std::string doc = dir.write("doc.txt", "Random document " + std::to_string(getpid()) + " with some text.");
+  std::vector<std::string> args = {db, REAM_TEST_PLUGIN_DIR "/good", doc};
+  int status = run_helper(args);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "exit status " << status;
+  ASSERT_EQ(query_one(db, "SELECT status FROM jobs WHERE id = 1"), "succeeded");
+  const std::string outputs = query_one(db, "SELECT outputs_json FROM jobs WHERE id = 1");
+  ASSERT_NE(outputs, "{}");
+  const std::string last_event = query_one(db, "SELECT MAX(id) FROM job_events");
+
+  // The final state taken back: Store::finish_job's one transaction (status, outputs,
+  // finish time, the lease, the job_succeeded event) undone; every step run stays
+  // committed. This is what the disk holds when the process dies between the two.
+  ASSERT_EQ(exec_sql(db, "BEGIN; UPDATE jobs SET status = 'running', outputs_json = '{}', "
+                         "finished_at = 0, lease_owner = 'dead:1:1', lease_expires_at = 1 "
+                         "WHERE id = 1; DELETE FROM job_events WHERE type = 'job_succeeded'; "
+                         "COMMIT;"),
+            "");
+  ASSERT_EQ(query_one(db, "SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded'"), "6");
+
+  args.push_back("1");
+  status = run_helper(args);
+  ASSERT_TRUE(WIFEXITED(status)) << "exit status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(query_one(db, "SELECT status FROM jobs WHERE id = 1"), "succeeded");
+  // The outputs are computed again from the committed runs, the same as before (a step
+  // run again would show its new reply: this process numbers its replies from 0).
+  EXPECT_EQ(query_one(db, "SELECT outputs_json FROM jobs WHERE id = 1"), outputs);
+  // No step ran again: no step event after the resume, every run still at attempt 1,
+  // each with its own findings; the job ended once.
+  EXPECT_EQ(query_one(db, "SELECT COUNT(*) FROM job_events WHERE id > " + last_event +
+                              " AND type LIKE 'step_%'"),
+            "0");
+  EXPECT_EQ(query_one(db, "SELECT MAX(attempt) FROM step_runs"), "1");
+  EXPECT_EQ(query_one(db, "SELECT COUNT(*) FROM findings"), "9");
+  EXPECT_EQ(query_one(db, "SELECT COUNT(*) FROM job_events WHERE type = 'job_succeeded'"), "1");
 }
 
 }  // namespace
