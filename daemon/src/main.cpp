@@ -123,12 +123,19 @@ int serve(ream::api::App& app, sigset_t* signals) {
       std::chrono::duration<double>(app.config().schedule_tick_s));
   std::atomic<int> engine_state{0};  // 0 loading, 1 ready, -1 failed
   std::string engine_error;
+  // A model load cannot be interrupted: SIGTERM during it leaves by std::_Exit, which
+  // runs no destructor, so the loader is joined on every other way out (its state set,
+  // it has nothing left to do but return).
   std::thread loader([&] {
     ream::Status st = app.load_engine();
     if (!st.ok()) engine_error = st.to_string();
     engine_state = st.ok() ? 1 : -1;
   });
-  loader.detach();  // a model load cannot be interrupted; SIGTERM during it exits anyway
+  auto loaded = [&] {
+    if (engine_state.load() == 0) return false;
+    if (loader.joinable()) loader.join();
+    return true;
+  };
   bool announced = false;
   for (;;) {
     timespec ts{0, 200 * 1000 * 1000};
@@ -145,11 +152,11 @@ int serve(ream::api::App& app, sigset_t* signals) {
       bool clean = app.draining() ? true : app.drain();
       spdlog::info("reamd stopped{}", clean ? "" : " (unfinished jobs resume at the next start)");
       spdlog::default_logger()->flush();
-      if (!clean || engine_state.load() == 0) std::_Exit(0);  // threads still busy: leave now
+      if (!clean || !loaded()) std::_Exit(0);  // threads still busy: leave now
       app.stop();
       return 0;
     }
-    if (engine_state.load() == -1) {
+    if (loaded() && engine_state.load() == -1) {
       spdlog::critical("engine failed to load: {}", engine_error);
       notify("STATUS=engine failed to load");
       spdlog::default_logger()->flush();
