@@ -1,5 +1,7 @@
 // `ream run`: runs a workflow locally, in-process with the engine, recording the
-// job in SQLite; `ream run --resume JOB_ID` continues an interrupted job.
+// job in SQLite; `ream run --resume JOB_ID` continues an interrupted job. The job goes
+// the way reamd's do, through jobs::JobService: submit, then run here under a lease
+// of this process (so a reamd on the same database leaves it alone while it runs).
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -26,6 +28,8 @@
 #include "flow/report.h"
 #include "flow/sarif.h"
 #include "flow/workflow.h"
+#include "jobs/job_service.h"
+#include "metrics/metrics.h"
 #include "plugins/plugin_host.h"
 #include "ream/engine/engine.h"
 #include "store/store.h"
@@ -291,10 +295,10 @@ int cmd_run(const Args& args) {
   const int max_parallel = std::atoi(f.get("max-parallel", "4").c_str());
   if (max_parallel < 1) return fail("--max-parallel must be at least 1", 2);
 
-  plugins::PluginHost host;
+  auto host = std::make_shared<plugins::PluginHost>();
   std::vector<std::string> plugin_dirs = f.has("plugins") ? f.all("plugins") : flow::default_plugin_dirs();
-  host.load_dirs(plugin_dirs);
-  for (const auto& e : host.errors()) std::fprintf(stderr, "ream run: warning: plugin not loaded: %s\n", e.message.c_str());
+  host->load_dirs(plugin_dirs);
+  for (const auto& e : host->errors()) std::fprintf(stderr, "ream run: warning: plugin not loaded: %s\n", e.message.c_str());
 
   const std::string db_path = f.get("db", default_db_path());
   std::error_code ec;
@@ -305,7 +309,7 @@ int cmd_run(const Args& args) {
   if (!store.ok()) return fail(store.status().message());
 
   // Check the workflow and inputs before the (slow) model load.
-  std::optional<flow::Workflow> workflow;
+  std::shared_ptr<const flow::Workflow> workflow;
   nlohmann::json inputs;
   int64_t job_id = 0;
   if (resume) {
@@ -315,9 +319,9 @@ int cmd_run(const Args& args) {
   } else {
     auto path = flow::resolve_workflow(f.positional()[0], flow::default_workflow_dirs());
     if (!path.ok()) return fail(path.status().message(), 2);
-    auto wf = flow::load_workflow(*path, flow::catalog_of(host));
+    auto wf = flow::load_workflow(*path, flow::catalog_of(*host));
     if (!wf.ok()) return fail(wf.status().message());
-    workflow = std::move(wf).value();
+    workflow = std::make_shared<const flow::Workflow>(std::move(wf).value());
     auto in = flow::inputs_from_args(*workflow, f.all("input"), f.all("doc"));
     if (!in.ok()) return fail(in.status().message(), 2);
     auto checked = flow::check_inputs(*workflow, *in);
@@ -334,13 +338,27 @@ int cmd_run(const Args& args) {
   if (!engine.ok()) return fail("cannot load the model: " + engine.status().message());
   flow::EngineModelClient model(**engine);
 
+  // No runner threads: this process runs its one job, in this thread (run_here).
+  const jobs::ProcessOwner me = jobs::this_process_owner();
+  jobs::RunnerSettings settings;
+  settings.owner = me.owner;
+  settings.host = me.host;
+  settings.step_parallel = max_parallel;
+  metrics::Registry metrics;  // counted into, never served
+  jobs::RunnerDeps deps;
+  deps.metrics = &metrics;
+  deps.plugins = [host]() -> std::shared_ptr<const plugins::PluginHost> { return host; };
+  deps.model = [&model]() -> flow::ModelClient* { return &model; };
+  // `ream run` reads documents as its user: any path.
+  jobs::JobService service(**store, settings, deps, ingest::PathPolicy::unrestricted());
   if (!resume) {
-    flow::JobRequest req;
-    req.inputs = inputs;
-    req.priority = std::atoi(f.get("priority", "0").c_str());
-    auto id = flow::create_job(**store, *workflow, req, &model);
-    if (!id.ok()) return fail(id.status().message());
-    job_id = *id;
+    jobs::JobSpec spec;
+    spec.workflow = workflow;
+    spec.inputs = inputs;
+    spec.priority = std::atoi(f.get("priority", "0").c_str());
+    auto submitted = service.submit(spec);
+    if (!submitted.ok()) return fail(submitted.status().message());
+    job_id = submitted->id;
   }
   const bool quiet = f.has("quiet");
   if (!quiet) std::fprintf(stderr, "ream: job %lld in %s\n", static_cast<long long>(job_id), db_path.c_str());
@@ -355,10 +373,9 @@ int cmd_run(const Args& args) {
   opt.cancel = &interrupted;
   opt.cancel_is_interrupt = true;
   if (!quiet) opt.on_event = [&view](const std::string& line) { view->line(line); };
-  flow::Executor executor(**store, host, model);
   Result<flow::JobOutcome> outcome = [&] {
     SigintForwarder forward(interrupted);
-    return executor.run(job_id, opt);
+    return service.run_here(job_id, opt);
   }();
   if (view) view->stop();
   if (!outcome.ok()) return fail(outcome.status().message());

@@ -1,10 +1,9 @@
 # reamd: the long-running service (issue 5). Included from daemon/CMakeLists.txt.
-#   reamd_http    Beast listener/sessions, router, auth, SSE, multipart; metrics registry
+#   reamd_http    Beast listener/sessions, router, auth, SSE, multipart
 #   reamd_cron    cron expressions, TZif time zones, the planner and the scheduler
 #   reamd_openai  the OpenAI-compatible protocol (daemon/src/openai)
-#   ream_jobs     the job lifecycle: submit, leases and heartbeats (runners), the executor's
-#                 runs, cancellation, event subscriptions (daemon/src/jobs)
 #   reamd_core    config, schedules service, API handlers
+# (ream_jobs, the job lifecycle, is in daemon/CMakeLists.txt: `ream run` uses it too.)
 #   reamd         the executable (daemon/src/main.cpp)
 find_package(Boost 1.74 REQUIRED)
 find_package(OpenSSL REQUIRED)
@@ -12,7 +11,7 @@ pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 
 add_library(reamd_http STATIC
   src/http/auth.cpp src/http/errors.cpp src/http/limits.cpp src/http/message.cpp src/http/multipart.cpp
-  src/http/router.cpp src/http/server.cpp src/http/sse.cpp src/http/static_files.cpp src/metrics/metrics.cpp
+  src/http/router.cpp src/http/server.cpp src/http/sse.cpp src/http/static_files.cpp
   ${CMAKE_CURRENT_BINARY_DIR}/web_files.cpp)
 # The web app (web/) compiled into reamd: nothing is read from disk or fetched to serve it.
 file(GLOB REAMD_WEB_FILES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/web/*)
@@ -23,7 +22,7 @@ add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/web_files.cpp
   COMMENT "Embedding the web app (web/)")
 target_include_directories(reamd_http PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_http
-  PUBLIC ream_common Boost::headers nlohmann_json::nlohmann_json
+  PUBLIC ream_common ream_metrics Boost::headers nlohmann_json::nlohmann_json
   PRIVATE OpenSSL::SSL OpenSSL::Crypto spdlog::spdlog Threads::Threads)
 target_compile_definitions(reamd_http PUBLIC BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
 target_compile_options(reamd_http PRIVATE -Wall -Wextra)
@@ -44,15 +43,6 @@ target_include_directories(reamd_openai PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_openai PUBLIC reamd_http ream::engine nlohmann_json::nlohmann_json
   PRIVATE spdlog::spdlog)
 target_compile_options(reamd_openai PRIVATE -Wall -Wextra)
-
-add_library(ream_jobs STATIC
-  src/jobs/job_events.cpp src/jobs/job_service.cpp src/jobs/runners.cpp)
-target_include_directories(ream_jobs PUBLIC ${REAM_DAEMON_SRC})
-# reamd_http for the metrics registry the runners count into.
-target_link_libraries(ream_jobs
-  PUBLIC ream_flow ream_store ream_plugin_host reamd_http
-  PRIVATE spdlog::spdlog Threads::Threads)
-target_compile_options(ream_jobs PRIVATE -Wall -Wextra)
 
 file(GLOB REAMD_CORE_SOURCES CONFIGURE_DEPENDS
      ${REAM_DAEMON_SRC}/api/*.cpp ${REAM_DAEMON_SRC}/config/*.cpp)

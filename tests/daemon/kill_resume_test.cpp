@@ -11,7 +11,6 @@
 // rows exactly as such a kill would, and a second process resumes the job.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 namespace ream::flow {
 namespace {
 
+using test::exec_sql;
 using test::query_one;
 
 pid_t start_helper(const std::vector<std::string>& args, bool gated, int* gate_fd) {
@@ -123,21 +123,6 @@ TEST(KillResumeScriptedReplies, ResumesAtEveryStepBoundaryWithoutDuplicates) {
     EXPECT_LE(std::stoi(query_one(db, "SELECT MAX(attempt) FROM step_runs")), 2);
     EXPECT_GE(std::stoi(findings_before), 2);
   }
-}
-
-// Runs statements on the database (the test's own connection); "" or SQLite's error.
-std::string exec_sql(const std::string& db_path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::string error;
-  if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) {
-    error = "cannot open " + db_path;
-  } else {
-    char* msg = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) error = msg ? msg : "failed";
-    sqlite3_free(msg);
-  }
-  sqlite3_close(db);
-  return error;
 }
 
 TEST(KillResumeScriptedReplies, AKillAfterTheLastCommitBeforeTheFinalStateFinishesWithoutRerunning) {

@@ -66,4 +66,20 @@ inline std::string query_one(const std::string& db_path, const std::string& sql)
   return rows.empty() || rows[0].empty() ? "" : rows[0][0];
 }
 
+// Runs statements on the database (the test's own connection); "" or SQLite's error.
+inline std::string exec_sql(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string error;
+  if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) {
+    error = "cannot open " + db_path;
+  } else {
+    sqlite3_busy_timeout(db, 5000);
+    char* msg = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) error = msg ? msg : "failed";
+    sqlite3_free(msg);
+  }
+  sqlite3_close(db);
+  return error;
+}
+
 }  // namespace ream::test

@@ -28,6 +28,7 @@ namespace {
 
 using nlohmann::json;
 using test::query;
+using test::exec_sql;
 using test::query_one;
 
 const std::string kRream = REAM_BINARY_DIR "/cli/ream";
@@ -369,6 +370,9 @@ steps:
     int killed = run_and_kill(base + " " + wf + " --doc " + quote(kContract) + " >/dev/null 2>&1", db, n);
     EXPECT_EQ(killed, 128 + SIGKILL);
     EXPECT_EQ(query_one(db, "SELECT status FROM jobs"), "running");
+    // It ran under a lease of its own ("host:pid:start"), which died with it: the resume
+    // below takes it over at once (the owner is a dead process of this host).
+    EXPECT_EQ(query_one(db, "SELECT lease_owner LIKE '%:%:%' AND lease_expires_at > 0 FROM jobs"), "1");
     // The kill lands a moment after the store was read: the running step may have
     // committed since, never more.
     const int committed = std::stoi(query_one(db, "SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded'"));
@@ -378,7 +382,7 @@ steps:
     std::string before = query_one(db, "SELECT group_concat(id || ':' || attempt) FROM step_runs WHERE status = 'succeeded'");
     Shell resumed = sh(base + " --resume 1 2>/dev/null");
     ASSERT_EQ(resumed.status, 0) << resumed.out;
-    EXPECT_EQ(query_one(db, "SELECT status FROM jobs"), "succeeded");
+    EXPECT_EQ(query_one(db, "SELECT status || ':' || lease_owner FROM jobs"), "succeeded:");
     EXPECT_EQ(query_one(db, "SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded'"), "3");
     // Committed runs were not run again (same ids, same attempt).
     EXPECT_EQ(query_one(db, "SELECT group_concat(id || ':' || attempt) FROM step_runs WHERE id IN (" + ids + ")"),
@@ -404,7 +408,23 @@ steps:
   std::string base = kRream + " run --model " + model_ + " --db " + db + " --format json";
   int status = run_and_kill(base + " " + wf + " --doc " + quote(kContract) + " >/dev/null 2>&1", db, 1, SIGINT);
   EXPECT_EQ(status, 1);
-  EXPECT_EQ(query_one(db, "SELECT status || ':' || error FROM jobs"), "failed:interrupted");
+  EXPECT_EQ(query_one(db, "SELECT status || ':' || error || ':' || lease_owner FROM jobs"),
+            "failed:interrupted:");  // its lease given back
+  // While a live process (this test's, as a reamd on the same database would) holds the
+  // job's lease, a resume is refused and changes nothing.
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  const std::string holder = std::string(host) + ":" + std::to_string(getpid()) + ":1";
+  ASSERT_EQ(exec_sql(db, "UPDATE jobs SET lease_owner = '" + holder +
+                             "', lease_expires_at = 9000000000000"),
+            "");
+  Shell refused = sh(base + " --resume 1 2>&1 >/dev/null");
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.out.find("job 1 is running in another process (its lease is held by '" + holder + "')"),
+            std::string::npos)
+      << refused.out;
+  EXPECT_EQ(query_one(db, "SELECT status || ':' || lease_owner FROM jobs"), "failed:" + holder);
+  ASSERT_EQ(exec_sql(db, "UPDATE jobs SET lease_owner = '', lease_expires_at = 0"), "");
   Shell resumed = sh(base + " --resume 1 2>/dev/null");
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_EQ(query_one(db, "SELECT status FROM jobs"), "succeeded");

@@ -48,16 +48,14 @@ Status App::open() {
   for (const std::string& r : document_paths_.missing_roots()) {
     spdlog::warn("documents.allowed_roots: '{}' is not an existing folder; no document may come from it", r);
   }
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  owner_ = std::string(host) + ":" + std::to_string(getpid()) + ":" +
-           std::to_string(store::now_ms());
+  const jobs::ProcessOwner me = jobs::this_process_owner();
+  owner_ = me.owner;
 
   const std::string db = config_.data_dir + "/ream.db";
   auto st = store::Store::open(db);
   if (!st.ok()) return st.status();
   store_ = std::move(st).value();
-  auto requeued = store_->requeue_orphans(host, owner_);
+  auto requeued = store_->requeue_orphans(me.host, owner_);
   if (requeued.ok() && requeued.value() > 0) {
     spdlog::warn("store: {} job(s) left by an earlier run went back to the queue; they resume "
                  "at their first unfinished step",
@@ -78,6 +76,7 @@ Status App::open() {
   runner_settings.heartbeat_s = config_.heartbeat_s;
   runner_settings.step_parallel = config_.step_parallel;
   runner_settings.owner = owner_;
+  runner_settings.host = me.host;
   jobs::RunnerDeps deps;
   deps.metrics = &metrics_;
   deps.plugins = [this]() -> std::shared_ptr<const plugins::PluginHost> { return catalog()->plugins; };

@@ -1,6 +1,7 @@
 // JobService: the job lifecycle in one place — submit, lease and run (Runners, with
 // heartbeats), cancel, and subscribe to a job's events. reamd's HTTP handlers and its
-// scheduler are thin callers of it.
+// scheduler are thin callers of it, and so is `ream run` (submit, then run_here: the
+// same path in one process, without runner threads).
 //
 //   submit(JobSpec) -> ingest documents (flow::prepare_job) -> Store::create_jobs
 //       (the job, its documents, `job_queued`, idempotency key and digest: one
@@ -63,6 +64,10 @@ class JobService {
   // document errors come back as from flow::prepare_job, with `field` (when given)
   // naming the input at fault ("inputs.max_words"; "inputs" when none alone is).
   Result<Submitted> submit(const JobSpec& spec, std::string* field = nullptr);
+  // Runs a job in the calling thread, leased to this process (Runners::run_here).
+  Result<flow::JobOutcome> run_here(int64_t job_id, flow::RunOptions options) {
+    return runners_.run_here(job_id, std::move(options));
+  }
   // kNotFound for an unknown job.
   Result<CancelOutcome> cancel(int64_t job_id);
   std::shared_ptr<Subscription> subscribe(int64_t job_id, int64_t after_id) {

@@ -2,11 +2,19 @@
 #include "jobs/runners.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 
 namespace ream::jobs {
+
+ProcessOwner this_process_owner() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return {host, std::string(host) + ":" + std::to_string(getpid()) + ":" +
+                    std::to_string(store::now_ms())};
+}
 
 Runners::Runners(RunnerSettings settings, RunnerDeps deps)
     : settings_(std::move(settings)), deps_(std::move(deps)) {
@@ -39,7 +47,7 @@ Runners::~Runners() {
     std::lock_guard lock(mu_);
     for (auto& [id, a] : active_) {
       a->lease_lost = true;
-      a->cancel.cancel();
+      a->stop->cancel();
     }
   }
   join();
@@ -60,8 +68,52 @@ bool Runners::cancel(int64_t job_id) {
   std::lock_guard lock(mu_);
   auto it = active_.find(job_id);
   if (it == active_.end()) return false;
-  it->second->cancel.cancel();
+  it->second->stop->cancel();
   return true;
+}
+
+Result<flow::JobOutcome> Runners::run_here(int64_t job_id, flow::RunOptions options) {
+  const int64_t lease_ms = static_cast<int64_t>(settings_.lease_s * 1000);
+  REAM_ASSIGN_OR_RETURN(store::LeaseCheck lease,
+                        (*deps_.store).lease_job(job_id, settings_.owner, lease_ms, settings_.host));
+  const std::string job = "job " + std::to_string(job_id);
+  if (lease.state == store::LeaseCheck::State::kEnded) {
+    return failed_precondition(job + " has already ended (" + lease.status + ")");
+  }
+  if (lease.state == store::LeaseCheck::State::kLost) {
+    return failed_precondition(job + " is running in another process (its lease is held by '" +
+                               lease.owner + "')");
+  }
+  auto active = std::make_shared<Active>();
+  active->job_id = job_id;
+  if (options.cancel) active->stop = options.cancel;
+  if (options.progress) active->live = options.progress;
+  options.cancel = active->stop;
+  options.progress = active->live;
+  options.lease_owner = settings_.owner;
+  if (auto record = (*deps_.store).get_job(job_id); record.ok()) active->workflow = record->workflow_name;
+  {
+    std::lock_guard lock(mu_);
+    active_[job_id] = active;
+    if (!heartbeat_.joinable()) heartbeat_ = std::thread([this] { heartbeat_loop(); });
+  }
+  std::shared_ptr<const plugins::PluginHost> plugins = deps_.plugins();
+  flow::ModelClient* model = deps_.model();
+  Result<flow::JobOutcome> outcome =
+      plugins && model ? flow::Executor(*deps_.store, *plugins, *model).run(job_id, options)
+                       : Result<flow::JobOutcome>(unavailable("the engine is not loaded"));
+  (void)(*deps_.store).release(job_id, settings_.owner);
+  {
+    std::lock_guard lock(mu_);
+    active_.erase(job_id);
+  }
+  cv_.notify_all();
+  hb_cv_.notify_all();
+  if (!outcome.ok() && active->lease_lost) {
+    return failed_precondition(job + " stopped here: its lease was taken by another process (" +
+                               outcome.status().message() + ")");
+  }
+  return outcome;
 }
 
 std::shared_ptr<const flow::Progress> Runners::progress(int64_t job_id) {
@@ -71,12 +123,13 @@ std::shared_ptr<const flow::Progress> Runners::progress(int64_t job_id) {
   for (auto r = recent_.rbegin(); !a && r != recent_.rend(); ++r) {
     if ((*r)->job_id == job_id) a = *r;
   }
-  if (!a) return nullptr;
+  // A run_here caller's progress is its own (and may not outlive the run).
+  if (!a || a->live != &a->progress) return nullptr;
   return std::shared_ptr<const flow::Progress>(a, &a->progress);
 }
 
 void Runners::count_tokens_locked(Active& a) {
-  const flow::ProgressSnapshot s = a.progress.snapshot();
+  const flow::ProgressSnapshot s = a.live->snapshot();
   if (s.prompt_tokens_prefilled > a.counted_prefilled)
     prefilled_->add({a.workflow}, static_cast<double>(s.prompt_tokens_prefilled - a.counted_prefilled));
   if (s.tokens_generated > a.counted_generated)
@@ -90,7 +143,7 @@ void Runners::collect_metrics() {
   int64_t pending = 0;
   for (auto& [id, a] : active_) {
     count_tokens_locked(*a);
-    const flow::ProgressSnapshot s = a->progress.snapshot();
+    const flow::ProgressSnapshot s = a->live->snapshot();
     pending += std::max<int64_t>(0, s.prompt_tokens_total - s.prompt_tokens_prefilled);
   }
   pending_->set({}, static_cast<double>(pending));
@@ -101,7 +154,7 @@ int Runners::running() {
   // A run's progress finishes before its final state is committed, so a job that anyone
   // has seen end is not counted while its runner wraps up (lease, metrics).
   int n = 0;
-  for (const auto& [id, a] : active_) n += a->progress.snapshot().finished ? 0 : 1;
+  for (const auto& [id, a] : active_) n += a->live->snapshot().finished ? 0 : 1;
   return n;
 }
 
@@ -292,7 +345,7 @@ void Runners::renew(Active& a, int64_t lease_ms) {
                 check->owner.empty() ? std::string("held by no one")
                                      : "now held by " + check->owner,
                 check->status.empty() ? "gone" : check->status, a.job_id);
-  a.cancel.cancel();
+  a.stop->cancel();
 }
 
 }  // namespace ream::jobs

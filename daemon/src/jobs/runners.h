@@ -32,12 +32,21 @@
 
 namespace ream::jobs {
 
+// Who holds the leases this process takes: "host:pid:start_ms", and the host (a lease
+// whose owner is a process of this host that no longer exists is free to take).
+struct ProcessOwner {
+  std::string host;
+  std::string owner;
+};
+ProcessOwner this_process_owner();
+
 struct RunnerSettings {
   int count = 2;              // runner threads (jobs run at once here)
   double lease_s = 60;        // a lease's length
   double heartbeat_s = 10;    // how often leases are renewed
   int step_parallel = 4;      // step runs in flight per job (flow::RunOptions::max_parallel)
   std::string owner;          // "host:pid:start_ms": who holds the leases taken here
+  std::string host;           // this host's name (ProcessOwner::host)
 };
 
 // What a run needs from the daemon, each asked for when a job is leased.
@@ -59,6 +68,14 @@ class Runners {
   void start();
   // Wakes an idle runner (a job was queued).
   void notify();
+  // Runs job `job_id` in the calling thread as a runner thread would: leased to this
+  // process (Store::lease_job), the lease renewed by the heartbeat while it runs and
+  // released at the end, the final state written only while the lease is held. The
+  // caller's options give the progress, cancel token and event lines (the lease owner
+  // and, when unset, the token and progress are the runners'). kFailedPrecondition when
+  // the job has ended or another live process holds it. `ream run` runs its job so; no
+  // runner thread need be started.
+  Result<flow::JobOutcome> run_here(int64_t job_id, flow::RunOptions options);
   // Requests cancellation of a job running here; false when it is not.
   bool cancel(int64_t job_id);
   // Live progress of a job running here, or of one of the last kRecent that ended here
@@ -85,6 +102,9 @@ class Runners {
     flow::CancelToken cancel;
     std::atomic<bool> lease_lost{false};  // set by the heartbeat; cancel follows
     flow::Progress progress;
+    // What the run uses: these two, or a run_here caller's own (which outlive the run).
+    flow::CancelToken* stop = &cancel;
+    flow::Progress* live = &progress;
     // What the token counters already hold of this job (under mu_).
     int64_t counted_prefilled = 0, counted_generated = 0;
   };

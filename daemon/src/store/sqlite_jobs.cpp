@@ -65,6 +65,15 @@ long owner_pid(const std::string& owner, const std::string& host) {
   }
 }
 
+// Whether `owner` names a process of `host` that is gone (and is not `self`): a pid
+// that no longer exists, or this process's own pid under another start time.
+bool owner_is_dead(const std::string& owner, const std::string& host, const std::string& self) {
+  const long pid = owner_pid(owner, host);
+  return pid > 0 && owner != self &&
+         (pid == static_cast<long>(getpid()) ||
+          (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH));
+}
+
 // Inside the transaction: the job holding `key`, as a replay of `job`.
 Result<std::optional<CreatedJob>> replay_of(const Db& db, const JobRecord& job) {
   if (job.idempotency_key.empty()) return std::optional<CreatedJob>();
@@ -314,6 +323,42 @@ Result<LeaseCheck> SqliteStore::heartbeat(int64_t job_id, const std::string& own
   return check;
 }
 
+Result<LeaseCheck> SqliteStore::lease_job(int64_t job_id, const std::string& owner,
+                                          int64_t lease_ms, const std::string& host) {
+  Write db(*this);
+  const int64_t now = now_ms();
+  REAM_RETURN_IF_ERROR(db.begin_status());
+  LeaseCheck check;
+  bool expired = false;
+  {  // the read finishes before the write
+    Stmt q = db->prepare("SELECT status, lease_owner, lease_expires_at FROM jobs WHERE id = ?1");
+    q.bind(1, job_id);
+    Status st;
+    if (!q.step(&st)) return st.ok() ? not_found("no job " + std::to_string(job_id)) : st;
+    check.status = q.text("status");
+    check.owner = q.text("lease_owner");
+    expired = q.i64("lease_expires_at") < now;
+    REAM_RETURN_IF_ERROR(q.mapping_status());
+  }
+  if (check.status != kJobQueued && check.status != kJobRunning && check.status != kJobFailed) {
+    check.state = LeaseCheck::State::kEnded;
+    return check;
+  }
+  if (!check.owner.empty() && check.owner != owner && !expired &&
+      !owner_is_dead(check.owner, host, owner)) {
+    check.state = LeaseCheck::State::kLost;
+    return check;
+  }
+  Stmt up = db->prepare(
+      "UPDATE jobs SET lease_owner = ?2, lease_expires_at = ?3, updated_at = ?4 WHERE id = ?1");
+  up.bind(1, job_id).bind(2, owner).bind(3, now + lease_ms).bind(4, now);
+  REAM_RETURN_IF_ERROR(up.run());
+  REAM_RETURN_IF_ERROR(db.commit());
+  check.state = LeaseCheck::State::kHeld;
+  check.owner = owner;
+  return check;
+}
+
 Status SqliteStore::release(int64_t job_id, const std::string& owner) {
   auto db = pool_->writer();
   Stmt q = db->prepare(
@@ -334,11 +379,9 @@ Result<int> SqliteStore::requeue_orphans(const std::string& host, const std::str
   while (q.step(&st)) {
     std::string owner = q.text("lease_owner");
     bool expired = q.i64("lease_expires_at") < now;
-    long pid = owner_pid(owner, host);
-    bool dead = pid > 0 && owner != self_owner &&
-                (pid == static_cast<long>(getpid()) ||
-                 (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH));
-    if (expired || dead || owner.empty()) orphans.push_back(q.i64("id"));
+    if (expired || owner.empty() || owner_is_dead(owner, host, self_owner)) {
+      orphans.push_back(q.i64("id"));
+    }
   }
   REAM_RETURN_IF_ERROR(st);
   for (int64_t id : orphans) {

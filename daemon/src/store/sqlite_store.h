@@ -46,6 +46,8 @@ class SqliteStore final : public Store {
 
   Result<int64_t> lease_next(const std::string& owner, int64_t lease_ms) override;
   Result<LeaseCheck> heartbeat(int64_t job_id, const std::string& owner, int64_t lease_ms) override;
+  Result<LeaseCheck> lease_job(int64_t job_id, const std::string& owner, int64_t lease_ms,
+                               const std::string& host) override;
   Status release(int64_t job_id, const std::string& owner) override;
   Result<int> requeue_orphans(const std::string& host, const std::string& self_owner) override;
 

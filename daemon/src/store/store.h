@@ -98,6 +98,13 @@ class Store {
   // says why not. An error only when the database does not answer.
   virtual Result<LeaseCheck> heartbeat(int64_t job_id, const std::string& owner,
                                        int64_t lease_ms) = 0;
+  // Leases job `job_id` for `owner` (running it in the caller, as `ream run` does): when
+  // it is queued, running or failed (a failed job may be resumed) and no one else holds
+  // a live lease on it, i.e. none, an expired one, or one whose owner is a process of
+  // `host` that no longer exists. kHeld when leased; kEnded when the job is final
+  // (succeeded or cancelled); kLost with the holder otherwise; kNotFound for no job.
+  virtual Result<LeaseCheck> lease_job(int64_t job_id, const std::string& owner,
+                                       int64_t lease_ms, const std::string& host) = 0;
   // Clears the lease if `owner` holds it.
   virtual Status release(int64_t job_id, const std::string& owner) = 0;
   // At startup: running jobs whose lease expired, or whose owner ("host:pid:start")
