@@ -1,4 +1,6 @@
 // /v1/jobs: submit (idempotent, bounded), get, list, cancel, result, events (SSE).
+// Every job operation and read goes through jobs::JobService; only submit asks the App
+// for more (draining, the workflow catalog, the queue limit, uploads and path checks).
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -8,8 +10,6 @@
 #include "api/documents.h"
 #include "api/routes.h"
 #include "flow/progress.h"
-#include "flow/report.h"
-#include "flow/sarif.h"
 #include "http/auth.h"
 #include "http/sse.h"
 #include "ream/common/sha256.h"
@@ -31,22 +31,14 @@ Result<int64_t> job_id_param(const Request& req) {
   return std::stoll(s);
 }
 
-json progress_json(App& app, const store::JobRecord& job) {
-  json p = json::object();
-  if (auto live = app.jobs().progress(job.id)) return flow::progress_json(live->snapshot());
-  auto runs = app.store().step_runs(job.id);
-  int64_t done = 0, total = 0;
-  if (runs.ok()) {
-    for (const auto& r : runs.value()) {
-      ++total;
-      if (r.status == store::kStepSucceeded || r.status == store::kStepSkipped) ++done;
-    }
-  }
-  p = {{"runs_total", total}, {"runs_done", done}};
-  return p;
+json progress_json(jobs::JobService& jobs, const store::JobRecord& job) {
+  if (auto live = jobs.progress(job.id)) return flow::progress_json(live->snapshot());
+  auto counts = jobs.run_counts(job.id);
+  const jobs::RunCounts n = counts.ok() ? counts.value() : jobs::RunCounts{};
+  return {{"runs_total", n.total}, {"runs_done", n.done}};
 }
 
-json job_json(App& app, const store::JobRecord& j) {
+json job_json(jobs::JobService& jobs, const store::JobRecord& j) {
   json inputs = json::parse(j.inputs_json, nullptr, false);
   json out = {{"id", j.id},
               {"workflow", j.workflow_name},
@@ -63,7 +55,7 @@ json job_json(App& app, const store::JobRecord& j) {
                 {"prompt_tokens", j.usage.prompt_tokens},
                 {"completion_tokens", j.usage.completion_tokens},
                 {"cached_prompt_tokens", j.usage.cached_prompt_tokens}}},
-              {"progress", progress_json(app, j)},
+              {"progress", progress_json(jobs, j)},
               {"links",
                {{"self", "/v1/jobs/" + std::to_string(j.id)},
                 {"result", "/v1/jobs/" + std::to_string(j.id) + "/result"},
@@ -93,6 +85,7 @@ Response replay_response(const store::JobRecord& job, const std::string& key, bo
 
 Response submit(App& app, Request& req) {
   if (app.draining()) return unavailable_response(app);
+  jobs::JobService& jobs = app.jobs();
   Response err;
   auto body = parse_json_body(req, &err);
   if (!body) return err;
@@ -137,11 +130,10 @@ Response submit(App& app, Request& req) {
     request_hash = sha256_hex(json{{"workflow", name}, {"inputs", inputs},
                                          {"priority", priority}}.dump());
     // A retry is answered before its documents are read again.
-    auto prior = app.store().job_by_idempotency_key(key);
-    if (prior.ok() && prior.value() > 0) {
-      auto job = app.store().get_job(prior.value());
-      if (!job.ok()) return http::error_from_status(job.status());
-      return replay_response(job.value(), key, job->idempotency_hash == request_hash);
+    auto prior = jobs.holder_of(key);
+    if (prior.ok() && prior->has_value()) {
+      const store::JobRecord& job = **prior;
+      return replay_response(job, key, job.idempotency_hash == request_hash);
     }
   }
 
@@ -153,7 +145,7 @@ Response submit(App& app, Request& req) {
     return json_error(400, "invalid_request",
                       "unknown workflow '" + name + "' (known: " + known + ")", "workflow");
   }
-  auto queued = app.store().count_queued();
+  auto queued = jobs.queued();
   if (queued.ok() && queued.value() >= app.config().max_queued) {
     Response r = json_error(429, "queue_full",
                             "the queue holds " + std::to_string(queued.value()) +
@@ -170,7 +162,7 @@ Response submit(App& app, Request& req) {
   if (!st.ok()) return http::error_from_status(st, field);
 
   std::string input_field;
-  auto created = app.jobs().submit({it->second, inputs, names, priority, key, request_hash}, &input_field);
+  auto created = jobs.submit({it->second, inputs, names, priority, key, request_hash}, &input_field);
   if (!created.ok()) {
     const Status& e = created.status();
     if (input_field.empty()) input_field = "inputs";
@@ -183,7 +175,7 @@ Response submit(App& app, Request& req) {
     return http::error_from_status(e);
   }
   if (created->replayed) {  // lost a race with the same key: the job that won answers
-    auto job = app.store().get_job(created->id);
+    auto job = jobs.get(created->id);
     if (!job.ok()) return http::error_from_status(job.status());
     return replay_response(job.value(), key, created->same_request);
   }
@@ -193,15 +185,15 @@ Response submit(App& app, Request& req) {
   return r;
 }
 
-Response get_job(App& app, Request& req) {
+Response get_job(jobs::JobService& jobs, Request& req) {
   auto id = job_id_param(req);
   if (!id.ok()) return http::error_from_status(id.status(), "id");
-  auto job = app.store().get_job(id.value());
+  auto job = jobs.get(id.value());
   if (!job.ok()) return json_error(404, "not_found", "no job " + std::to_string(id.value()));
-  return http::json_response(200, job_json(app, job.value()));
+  return http::json_response(200, job_json(jobs, job.value()));
 }
 
-Response list_jobs(App& app, Request& req) {
+Response list_jobs(jobs::JobService& jobs, Request& req) {
   std::string status = req.query_or("status");
   if (!status.empty() && status != "queued" && status != "running" && status != "succeeded" &&
       status != "failed" && status != "cancelled") {
@@ -216,31 +208,31 @@ Response list_jobs(App& app, Request& req) {
   if (!cursor_param) return err;
   const int limit = static_cast<int>(*limit_param);
   const int64_t cursor = *cursor_param;
-  json jobs = json::array();
+  json found = json::array();
   int64_t next = cursor;
   bool more = true;
-  while (static_cast<int>(jobs.size()) < limit && more) {
-    auto page = app.store().list_jobs(status, limit, next);
+  while (static_cast<int>(found.size()) < limit && more) {
+    auto page = jobs.list(status, limit, next);
     if (!page.ok()) return http::error_from_status(page.status());
     more = static_cast<int>(page->size()) == limit;
     for (const auto& j : page.value()) {
       next = j.id;
       if (!workflow.empty() && j.workflow_name != workflow) continue;
-      jobs.push_back(job_json(app, j));
-      if (static_cast<int>(jobs.size()) == limit) break;
+      found.push_back(job_json(jobs, j));
+      if (static_cast<int>(found.size()) == limit) break;
     }
     if (page->empty()) more = false;
   }
-  json out = {{"jobs", jobs}};
-  out["next_cursor"] = (static_cast<int>(jobs.size()) == limit && next > 1) ? json(std::to_string(next))
-                                                                           : json(nullptr);
+  json out = {{"jobs", found}};
+  out["next_cursor"] = (static_cast<int>(found.size()) == limit && next > 1) ? json(std::to_string(next))
+                                                                            : json(nullptr);
   return http::json_response(200, out);
 }
 
-Response cancel_job(App& app, Request& req) {
+Response cancel_job(jobs::JobService& jobs, Request& req) {
   auto id = job_id_param(req);
   if (!id.ok()) return http::error_from_status(id.status(), "id");
-  auto outcome = app.jobs().cancel(id.value());
+  auto outcome = jobs.cancel(id.value());
   if (!outcome.ok()) {
     if (outcome.status().code() == StatusCode::kNotFound) {
       return json_error(404, "not_found", "no job " + std::to_string(id.value()));
@@ -253,7 +245,7 @@ Response cancel_job(App& app, Request& req) {
     case jobs::CancelOutcome::kCancelling:
       return http::json_response(202, {{"id", id.value()}, {"status", "cancelling"}});
     case jobs::CancelOutcome::kAlreadyFinal: {
-      auto job = app.store().get_job(id.value());
+      auto job = jobs.get(id.value());
       const std::string st = job.ok() ? job->status : "ended";
       return json_error(409, "conflict", "job " + std::to_string(id.value()) + " has already " +
                                              (st == "cancelled" ? "been cancelled" : st));
@@ -265,14 +257,14 @@ Response cancel_job(App& app, Request& req) {
                                          " is held by another reamd process; cancel it there");
 }
 
-Response job_result(App& app, Request& req) {
+Response job_result(jobs::JobService& jobs, Request& req) {
   auto id = job_id_param(req);
   if (!id.ok()) return http::error_from_status(id.status(), "id");
-  auto job = app.store().get_job(id.value());
+  auto job = jobs.get(id.value());
   if (!job.ok()) return json_error(404, "not_found", "no job " + std::to_string(id.value()));
   std::string format = req.query_or("format", "json");
   if (format == "md" || format == "markdown") {
-    auto md = flow::job_result_markdown(app.store(), id.value());
+    auto md = jobs.result_markdown(id.value());
     if (!md.ok()) return http::error_from_status(md.status());
     Response r;
     r.content_type = "text/markdown; charset=utf-8";
@@ -281,8 +273,7 @@ Response job_result(App& app, Request& req) {
   }
   if (format != "json" && format != "sarif")
     return json_error(400, "invalid_request", "format must be json, md or sarif", "format");
-  auto js = format == "json" ? flow::job_result_json(app.store(), id.value())
-                             : flow::job_result_sarif(app.store(), id.value());
+  auto js = format == "json" ? jobs.result_json(id.value()) : jobs.result_sarif(id.value());
   if (!js.ok()) return http::error_from_status(js.status());
   return http::json_response(200, js.value());
 }
@@ -375,10 +366,10 @@ class JobEventStream : public http::StreamSource {
   std::vector<int64_t> sent_numbers_;
 };
 
-Response job_events(App& app, Request& req) {
+Response job_events(jobs::JobService& jobs, Request& req) {
   auto id = job_id_param(req);
   if (!id.ok()) return http::error_from_status(id.status(), "id");
-  auto job = app.store().get_job(id.value());
+  auto job = jobs.get(id.value());
   if (!job.ok()) return json_error(404, "not_found", "no job " + std::to_string(id.value()));
   std::string last = req.header("last-event-id");
   int64_t last_id = 0;
@@ -395,7 +386,7 @@ Response job_events(App& app, Request& req) {
   }
   Response r;
   r.content_type = "text/event-stream";
-  r.stream = std::make_shared<JobEventStream>(app.jobs(), id.value(), last_id);
+  r.stream = std::make_shared<JobEventStream>(jobs, id.value(), last_id);
   return r;
 }
 
@@ -406,15 +397,15 @@ void add_job_routes(http::Router& router, App& app) {
   router.add("POST", "/v1/jobs", "jobs_create", Access::kSubmit,
              [&app](Request& r) { return submit(app, r); });
   router.add("GET", "/v1/jobs", "jobs_list", Access::kRead,
-             [&app](Request& r) { return list_jobs(app, r); });
+             [&app](Request& r) { return list_jobs(app.jobs(), r); });
   router.add("GET", "/v1/jobs/{id}", "jobs_get", Access::kRead,
-             [&app](Request& r) { return get_job(app, r); });
+             [&app](Request& r) { return get_job(app.jobs(), r); });
   router.add("DELETE", "/v1/jobs/{id}", "jobs_cancel", Access::kSubmit,
-             [&app](Request& r) { return cancel_job(app, r); });
+             [&app](Request& r) { return cancel_job(app.jobs(), r); });
   router.add("GET", "/v1/jobs/{id}/result", "jobs_result", Access::kRead,
-             [&app](Request& r) { return job_result(app, r); });
+             [&app](Request& r) { return job_result(app.jobs(), r); });
   router.add("GET", "/v1/jobs/{id}/events", "jobs_events", Access::kRead,
-             [&app](Request& r) { return job_events(app, r); });
+             [&app](Request& r) { return job_events(app.jobs(), r); });
 }
 
 }  // namespace ream::api

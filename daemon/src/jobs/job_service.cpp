@@ -3,6 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "flow/report.h"
+#include "flow/sarif.h"
+
 namespace ream::jobs {
 
 namespace {
@@ -40,6 +43,35 @@ Result<Submitted> JobService::submit(const JobSpec& spec, std::string* field) {
     runners_.notify();
   }
   return Submitted{created.id, created.replayed, created.same_request};
+}
+
+Result<std::optional<store::JobRecord>> JobService::holder_of(const std::string& idempotency_key) {
+  REAM_ASSIGN_OR_RETURN(int64_t id, store_.job_by_idempotency_key(idempotency_key));
+  if (id <= 0) return std::optional<store::JobRecord>();
+  REAM_ASSIGN_OR_RETURN(store::JobRecord job, store_.get_job(id));
+  return std::optional<store::JobRecord>(std::move(job));
+}
+
+Result<RunCounts> JobService::run_counts(int64_t job_id) {
+  REAM_ASSIGN_OR_RETURN(std::vector<store::StepRunRecord> runs, store_.step_runs(job_id));
+  RunCounts n;
+  for (const auto& r : runs) {
+    ++n.total;
+    if (r.status == store::kStepSucceeded || r.status == store::kStepSkipped) ++n.done;
+  }
+  return n;
+}
+
+Result<nlohmann::json> JobService::result_json(int64_t job_id) {
+  return flow::job_result_json(store_, job_id);
+}
+
+Result<std::string> JobService::result_markdown(int64_t job_id) {
+  return flow::job_result_markdown(store_, job_id);
+}
+
+Result<nlohmann::json> JobService::result_sarif(int64_t job_id) {
+  return flow::job_result_sarif(store_, job_id);
 }
 
 Result<CancelOutcome> JobService::cancel(int64_t job_id) {

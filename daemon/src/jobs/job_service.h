@@ -18,7 +18,9 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "flow/job.h"
 #include "flow/workflow.h"
@@ -44,6 +46,12 @@ struct Submitted {
   int64_t id = 0;
   bool replayed = false;      // the key was held: `id` is the job that holds it
   bool same_request = true;   // (replayed) its digest equals this request's
+};
+
+// A job's step runs: all of them, and those done (succeeded or skipped).
+struct RunCounts {
+  int64_t done = 0;
+  int64_t total = 0;
 };
 
 enum class CancelOutcome {
@@ -75,6 +83,24 @@ class JobService {
   }
   // Live numbers of a job running here (or one of the last that ended here), or null.
   std::shared_ptr<const flow::Progress> progress(int64_t job_id) { return runners_.progress(job_id); }
+
+  // --- Reading jobs (what the job endpoints answer) ---------------------------------
+  // kNotFound for an unknown job.
+  Result<store::JobRecord> get(int64_t job_id) { return store_.get_job(job_id); }
+  // Newest first, `status` ("" = any), ids below `before_id` (0 = from the newest).
+  Result<std::vector<store::JobRecord>> list(const std::string& status, int limit, int64_t before_id) {
+    return store_.list_jobs(status, limit, before_id);
+  }
+  // The job an idempotency key is held by, or nullopt when none holds it.
+  Result<std::optional<store::JobRecord>> holder_of(const std::string& idempotency_key);
+  // Jobs waiting to run.
+  Result<int64_t> queued() { return store_.count_queued(); }
+  // The job's step runs counted from the store (for a job not running here).
+  Result<RunCounts> run_counts(int64_t job_id);
+  // The job's result: JSON and Markdown (flow/report.h), SARIF (flow/sarif.h).
+  Result<nlohmann::json> result_json(int64_t job_id);
+  Result<std::string> result_markdown(int64_t job_id);
+  Result<nlohmann::json> result_sarif(int64_t job_id);
   // The runners' lifecycle: start, stop_taking, wait_idle, release_all, join, running.
   Runners& runners() { return runners_; }
 
