@@ -1,6 +1,8 @@
 // Store: migrations, WAL, deduplication, jobs, and the step-run commit that
 // writes findings exactly once.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <random>
@@ -263,6 +265,65 @@ TEST(Store, FinishJobEndsOnlyAQueuedOrRunningJobUnderItsLease) {
                             "('job_queued', 'job_started')"),
             "1");
   EXPECT_EQ(f.store->finish_job(f.job + 1000, kJobFailed, "{}", "x").code(), StatusCode::kNotFound);
+}
+
+// lease_job (what `ream run` takes): a job free, expired, or held by a dead process of
+// this host is leased; one a live process holds, or one that has ended, is not.
+TEST(Store, LeaseJobTakesAFreeOrOrphanedJobAndNotAHeldOrEndedOne) {
+  Fixture f;
+  const int64_t ms = 60000;
+  auto free_lease = f.store->lease_job(f.job, "here:1:1", ms, "here");
+  ASSERT_TRUE(free_lease.ok()) << free_lease.status().message();
+  EXPECT_EQ(free_lease->state, LeaseCheck::State::kHeld);
+  EXPECT_EQ(query_one(f.db, "SELECT lease_owner || ':' || (lease_expires_at > 0) FROM jobs"), "here:1:1:1");
+
+  // Held, unexpired, by a live process of this host (the one that started this test;
+  // this process's own pid under another owner counts as an earlier, dead, process):
+  // refused, unchanged.
+  const std::string live = "here:" + std::to_string(getppid()) + ":5";
+  ASSERT_EQ(test::exec_sql(f.db, "UPDATE jobs SET lease_owner = '" + live +
+                                     "', lease_expires_at = 9000000000000"),
+            "");
+  auto held = f.store->lease_job(f.job, "here:2:2", ms, "here");
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->state, LeaseCheck::State::kLost);
+  EXPECT_EQ(held->owner, live);
+  EXPECT_EQ(query_one(f.db, "SELECT lease_owner FROM jobs"), live);
+  // The same owner on another host is not judged by this host's processes: refused too.
+  auto elsewhere = f.store->lease_job(f.job, "there:2:2", ms, "there");
+  ASSERT_TRUE(elsewhere.ok());
+  EXPECT_EQ(elsewhere->state, LeaseCheck::State::kLost);
+
+  // Held by a process of this host that is gone: taken over.
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  int st = 0;
+  waitpid(child, &st, 0);
+  const std::string dead = "here:" + std::to_string(child) + ":5";
+  ASSERT_EQ(test::exec_sql(f.db, "UPDATE jobs SET lease_owner = '" + dead + "'"), "");
+  auto orphan = f.store->lease_job(f.job, "here:3:3", ms, "here");
+  ASSERT_TRUE(orphan.ok());
+  EXPECT_EQ(orphan->state, LeaseCheck::State::kHeld);
+  EXPECT_EQ(query_one(f.db, "SELECT lease_owner FROM jobs"), "here:3:3");
+
+  // Expired: taken over; a failed job may be resumed, so it is leased too.
+  ASSERT_EQ(test::exec_sql(f.db, "UPDATE jobs SET status = 'failed', lease_owner = '" + live +
+                                     "', lease_expires_at = 1"),
+            "");
+  auto expired = f.store->lease_job(f.job, "here:4:4", ms, "here");
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(expired->state, LeaseCheck::State::kHeld);
+
+  // Ended: not leased, the status says why.
+  ASSERT_TRUE(f.store->release(f.job, "here:4:4").ok());
+  ASSERT_EQ(test::exec_sql(f.db, "UPDATE jobs SET status = 'succeeded'"), "");
+  auto ended = f.store->lease_job(f.job, "here:5:5", ms, "here");
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->state, LeaseCheck::State::kEnded);
+  EXPECT_EQ(ended->status, "succeeded");
+  EXPECT_EQ(query_one(f.db, "SELECT lease_owner FROM jobs"), "");
+  EXPECT_EQ(f.store->lease_job(f.job + 1000, "here:5:5", ms, "here").status().code(),
+            StatusCode::kNotFound);
 }
 
 // The idempotency key's request digest is stored in the job's own row, in the job's
