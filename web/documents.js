@@ -7,7 +7,9 @@ import { openViewer } from "./viewer.js";
 export function documentsView() {
   const status = el("p", { class: "status", role: "status" });
   const progress = el("ul", { class: "uploads", "aria-label": "Uploads in progress" });
-  const input = el("input", { type: "file", id: "doc-files", multiple: true, class: "visually-hidden",
+  // The picker itself is hidden and out of the tab order; the visible button opens it.
+  const input = el("input", { type: "file", id: "doc-files", multiple: true, class: "visually-hidden", tabindex: -1,
+    "aria-hidden": "true",
     accept: ".txt,.md,.markdown,.html,.htm,.pdf,.csv,.json,.yaml,.xml,text/*,application/pdf" });
   const tbody = el("tbody");
   const table = el("table", { class: "grid", id: "documents-table" },
@@ -82,8 +84,7 @@ export function documentsView() {
   input.addEventListener("change", () => input.files.length && send(input.files));
   const zone = el("div", { class: "dropzone", id: "dropzone" },
     el("p", {}, "Drop documents here (text, Markdown, HTML, PDF), or "),
-    el("label", { for: "doc-files", class: "button", tabindex: 0,
-      onkeydown: (e) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), input.click()) }, "choose files"),
+    el("button", { type: "button", id: "choose-files", onclick: () => input.click() }, "choose files"),
     input);
   zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));

@@ -15,7 +15,7 @@ export function openViewer(container, doc, marks, focus = 0) {
     ? doc.parts.map((p) => ({ name: p.name, from: at(p.start), to: at(p.end) }))
     : [{ name: "", from: 0, to: text.length }];
 
-  const body = el("div", { class: "doc-text", id: "doc-text", tabindex: 0, "aria-label": `Text of ${doc.name}` });
+  const body = el("div", { class: "doc-text", id: "doc-text", tabindex: 0, role: "region", "aria-label": `Text of ${doc.name}` });
   let first = null;
   for (const part of parts) {
     const pre = el("pre", {});

@@ -8,78 +8,32 @@
 //     in the contract) are marked unverified;
 //   - the example keyword_spotter workflow: its findings quote the contract exactly, and
 //     clicking one highlights the passage at the offsets reamd stored;
+//   - keyboard only: upload, run a workflow and open a finding with Tab, Space and Enter;
 //   - chat: a streamed reply, its token counts and speed, kept across a reload; stop;
 //   - schedules: create from cron and time zone with the next runs, pause, delete;
 //   - operators: the metrics tiles;
 //   - a daemon with API keys: the page asks for a key, refuses a wrong one, works with the right one.
+// axe-core's accessibility rules run on every view (serious or critical violations fail).
 // Screenshots of each page go to SCREENSHOT_DIR. Run by CTest (tests/web/CMakeLists.txt).
 "use strict";
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
-const { spawn, execFileSync } = require("node:child_process");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
+const { CONTRACT, makeWorkDir, startDaemon } = require("./reamd.cjs");
+// axe-core (tests/node, pinned): the accessibility rules, run inside the page.
+const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const env = process.env;
-const CONTRACT = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/cuad/contracts",
-  "ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).txt");
 const TENK = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/edgar/aapl-10-k-2024-11-01.html");
 const KEY = crypto.randomBytes(24).toString("hex");
 const SHOTS = env.SCREENSHOT_DIR || path.join(os.tmpdir(), "ream-web-screenshots");
 
 let dir, browser, open, keyed;
 const daemons = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-// A reamd on the tiny model; with `key`, auth is on with that key (role submit).
-async function startDaemon(name, key) {
-  const data = path.join(dir, name);
-  fs.mkdirSync(data);
-  const port = await freePort();
-  const lines = [
-    `data_dir: ${data}/data`,
-    "engine:",
-    `  model: ${dir}/tiny`,
-    "  threads: 1",
-    `workflows: [${env.REAM_SOURCE_DIR}/workflows, ${env.REAM_SOURCE_DIR}/plugins/example]`,
-    `plugins: [${env.REAM_PLUGIN_DIR}, ${env.WEB_TEST_PLUGIN_DIR}]`,
-    "documents:",
-    `  allowed_roots: [${path.dirname(CONTRACT)}]`,
-  ];
-  if (key) {
-    const digest = crypto.createHash("sha256").update(key).digest("hex");
-    lines.push("auth:", "  keys:", "    - name: tester", `      sha256: "${digest}"`, "      role: submit");
-  }
-  fs.writeFileSync(path.join(data, "reamd.yaml"), lines.join("\n") + "\n");
-  const proc = spawn(env.REAMD, ["--config", path.join(data, "reamd.yaml"), "--listen", `127.0.0.1:${port}`]);
-  const d = { proc, base: `http://127.0.0.1:${port}`, log: "" };
-  proc.stdout.on("data", (x) => (d.log += x));
-  proc.stderr.on("data", (x) => (d.log += x));
-  daemons.push(d);
-  for (let i = 0; ; i++) {
-    try {
-      const r = await fetch(d.base + "/readyz", { headers: key ? { Authorization: `Bearer ${key}` } : {} });
-      if (r.status === 200) break;
-    } catch { /* not listening yet */ }
-    if (i > 900 || proc.exitCode !== null) throw new Error(`reamd did not come up:\n${d.log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return d;
-}
 
 // A minimal valid PDF: one page per entry (lines of Helvetica text), with its xref table.
 function makePdf(pages) {
@@ -114,6 +68,18 @@ async function newPage(d) {
   return page;
 }
 
+// axe-core over the page as it is now: any serious or critical violation fails, named with
+// the elements it was found on. Evaluated through the driver (not a <script>), so the
+// page's CSP stays as strict as it is.
+async function checkA11y(page, what) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE);
+  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  assert.ok(r.passes.length >= 20, `axe-core ran its rules on ${what}: ${r.passes.length} passed`);
+  const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 5).map((n) => n.target.join(" ")).join(", ")}`);
+  assert.deepEqual(bad, [], `accessibility of ${what}`);
+}
+
 async function shot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
@@ -121,9 +87,11 @@ async function shot(page, name) {
 
 before(async () => {
   assert.ok(fs.existsSync(env.CHROMIUM), `chromium not found at ${env.CHROMIUM} (scripts/setup.sh installs Debian's chromium)`);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "ream-web-"));
-  execFileSync(env.REAM, ["init-model", "--shape", "tiny", "--out", path.join(dir, "tiny")], { stdio: "ignore" });
-  [open, keyed] = await Promise.all([startDaemon("open"), startDaemon("keyed", KEY)]);
+  dir = makeWorkDir();
+  const started = await Promise.allSettled([startDaemon(dir, "open"), startDaemon(dir, "keyed", { key: KEY })]);
+  for (const s of started) if (s.status === "fulfilled") daemons.push(s.value);
+  for (const s of started) if (s.status === "rejected") throw s.reason;
+  [open, keyed] = started.map((s) => s.value);
   browser = await chromium.launch({ executablePath: env.CHROMIUM, args: ["--no-sandbox"] });
 });
 
@@ -192,6 +160,7 @@ test("documents: upload several at once and by drop, list, view a 10-K and a PDF
   assert.equal(byName["aapl-10-k-2024-11-01.html"][1], "text/html");
   assert.equal(byName["aapl-10-k-2024-11-01.html"][2], "1.4 MB");
   assert.ok(Number(byName[path.basename(CONTRACT)][4].replace(/,/g, "")) > 1000, "the contract's tokens");
+  await checkA11y(page, "the documents view");
   await shot(page, "documents");
 
   await page.click('#documents-table button.link:text-is("aapl-10-k-2024-11-01.html")');
@@ -203,6 +172,7 @@ test("documents: upload several at once and by drop, list, view a 10-K and a PDF
   await page.waitForFunction(() => document.querySelectorAll("#doc-text .part-name").length === 2);
   assert.deepEqual(await page.$$eval("#doc-text .part-name", (h) => h.map((x) => x.textContent)), ["page 1", "page 2"]);
   assert.match(await page.textContent("#doc-text"), /Wexford County/);
+  await checkA11y(page, "the viewer-pdf view");
   await shot(page, "viewer-pdf");
 
   page.once("dialog", (d) => d.accept());
@@ -218,6 +188,7 @@ async function runJob(page, workflow, fill) {
   await page.selectOption("#workflow-select", workflow);
   await page.waitForSelector("#run-form");
   await fill();
+  await checkA11y(page, `the run form of ${workflow}`);
   await page.click("#run-submit");
   await page.waitForURL(/#\/jobs\/\d+/);
   await page.waitForSelector("#findings-table", { timeout: 120000 });
@@ -254,6 +225,7 @@ test("legal_review over a CUAD contract: the form, the live job, findings, unver
   const verified = await page.$$eval(".evidence li.verified", (l) => l.length);
   if (unverified > 0) assert.match(await page.textContent(".evidence li.unverified"), /unverified/);
   assert.equal(await page.$$eval("#finding-viewer mark.hit", (m) => m.length), verified);
+  await checkA11y(page, "the findings view");
   await shot(page, "findings");
   const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#dl-md")]);
   assert.match(fs.readFileSync(await dl.path(), "utf8"), /legal_review/);
@@ -303,7 +275,52 @@ test("a verified quote (keyword_spotter's) is highlighted at its offsets in the 
   const none = await fetch(`${open.base}/v1/jobs/${jobId}/documents/doc-9`);
   assert.equal(none.status, 404);
   assert.match((await none.json()).error.message, new RegExp(`job ${jobId} has no document doc-9`));
+  await checkA11y(page, "the finding-highlighted view");
   await shot(page, "finding-highlighted");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+// Presses Tab until the focused element satisfies `is` (a predicate run in the page).
+async function tabTo(page, what, is, arg) {
+  for (let i = 0; i < 120; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate(is, arg)) return;
+  }
+  throw new Error(`Tab never reached ${what}`);
+}
+
+test("keyboard only: upload, run a workflow, open a finding at its passage", async () => {
+  const page = await newPage(open);
+  const note = path.join(dir, "kbd-note.txt");
+  fs.writeFileSync(note, "Supply terms.\nThe Supplier shall keep a checksum of every delivery.\n");
+  await page.waitForSelector("#documents-table");
+  const focused = (sel) => document.activeElement && document.activeElement.matches(sel);
+  await tabTo(page, "the skip link", focused, "a.skip");
+  await tabTo(page, "the file picker's button", focused, "#choose-files");
+  const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
+  await chooser.setFiles(note);
+  await page.waitForSelector("text=1 of 1 uploaded.");
+  await tabTo(page, "the Run link", focused, 'nav a[data-view="run"]');
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#workflow-select option", { state: "attached" });
+  await tabTo(page, "the workflow list", focused, "#workflow-select");
+  for (let i = 0; i < 20 && (await page.inputValue("#workflow-select")) !== "keyword_spotting"; i++) await page.keyboard.press("ArrowDown");
+  await page.waitForSelector("#in-keyword");
+  await tabTo(page, "the note's checkbox", () => {
+    const a = document.activeElement;
+    return a && a.type === "checkbox" && a.closest("label").textContent.includes("kbd-note.txt");
+  });
+  await page.keyboard.press("Space");
+  await tabTo(page, "the keyword", focused, "#in-keyword");
+  await page.keyboard.type("checksum");
+  await page.keyboard.press("Enter");  // submits the form
+  await page.waitForSelector("#findings-table", { timeout: 120000 });
+  assert.equal(await page.getAttribute("#job-status", "data-status"), "succeeded");
+  await tabTo(page, "a finding", focused, "#findings-table tbody button.link");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#finding-viewer mark.hit");
+  assert.deepEqual(await page.evaluate(() => [document.activeElement.tagName, document.activeElement.textContent]), ["MARK", "checksum"]);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
@@ -321,6 +338,7 @@ test("chat: a streamed reply with token counts and speed, kept across a reload; 
   assert.match(stats, /^[\d,]+ prompt tokens \([\d,]+ cached\) · \d+ reply tokens · [\d.,]+ tok\/s · first token [\d.]+ s · (length|stop)$/);
   const reply = await page.textContent(".msg.assistant .md");
   assert.ok(reply.length > 0);
+  await checkA11y(page, "the chat view");
   await shot(page, "chat");
   await page.reload();
   await page.waitForSelector(".msg.assistant");
@@ -363,17 +381,23 @@ test("schedules: create from cron and time zone with the next runs, pause, delet
   await page.click('tr[data-schedule="web-digest"] >> text=Pause');
   await page.waitForSelector('tr[data-schedule="web-digest"] >> text=Resume');
   assert.equal((await (await fetch(`${open.base}/v1/schedules/web-digest`)).json()).paused, true);
+  await checkA11y(page, "the schedules view");
   await shot(page, "schedules");
   page.once("dialog", (d) => d.accept());
   await page.click('button[aria-label="Delete web-digest"]');
   await page.waitForSelector('tr[data-schedule="web-digest"]', { state: "detached" });
   assert.equal((await fetch(`${open.base}/v1/schedules/web-digest`)).status, 404);
 
+  await page.goto(open.base + "/#/jobs");
+  await page.waitForSelector("#jobs-table tbody tr a");
+  await checkA11y(page, "the jobs list");
+
   await page.goto(open.base + "/#/operators");
   await page.waitForSelector("#ops-tiles .tile");
   const tiles = await page.$$eval("#ops-tiles dt", (d) => d.map((x) => x.textContent));
   for (const t of ["Tokens/s", "KV cache used", "Prefix-cache hit rate", "Queue depth"]) assert.ok(tiles.includes(t), t);
   assert.match(await page.textContent("#ops-jobs"), /succeeded \d+/);
+  await checkA11y(page, "the operators view");
   await shot(page, "operators");
   assert.deepEqual(page.problems, []);
   await page.context().close();
@@ -387,6 +411,7 @@ test("a daemon with API keys: the page asks for a key, refuses a wrong one, then
   await page.fill("#key-input", "not-the-key");
   await page.click("#key-save");
   await page.waitForFunction(() => /not valid/.test(document.getElementById("key-error").textContent));
+  await checkA11y(page, "the api-key view");
   await shot(page, "api-key");
   await page.fill("#key-input", KEY);
   await page.click("#key-save");

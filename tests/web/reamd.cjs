@@ -1,0 +1,72 @@
+// What both browser tests share: real reamd daemons on the tiny random-weight model
+// (built by `ream init-model`), each with its own data folder, on a free port.
+"use strict";
+const { spawn, execFileSync } = require("node:child_process");
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const net = require("node:net");
+const os = require("node:os");
+const path = require("node:path");
+
+const env = process.env;
+const CONTRACT = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/cuad/contracts",
+  "ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).txt");
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+// A folder for one test file's daemons, with the tiny model in it.
+function makeWorkDir() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ream-web-"));
+  execFileSync(env.REAM, ["init-model", "--shape", "tiny", "--out", path.join(dir, "tiny")], { stdio: "ignore" });
+  return dir;
+}
+
+// A reamd on the tiny model in `dir`; with `key`, auth is on with that key (role submit).
+// `roots`: server folders whose documents jobs may name, besides the CUAD contracts'.
+async function startDaemon(dir, name, { key, roots = [] } = {}) {
+  const data = path.join(dir, name);
+  fs.mkdirSync(data);
+  const port = await freePort();
+  const lines = [
+    `data_dir: ${data}/data`,
+    "engine:",
+    `  model: ${dir}/tiny`,
+    "  threads: 1",
+    `workflows: [${env.REAM_SOURCE_DIR}/workflows, ${env.REAM_SOURCE_DIR}/plugins/example]`,
+    `plugins: [${env.REAM_PLUGIN_DIR}, ${env.WEB_TEST_PLUGIN_DIR}]`,
+    "documents:",
+    `  allowed_roots: [${[path.dirname(CONTRACT), ...roots].join(", ")}]`,
+  ];
+  if (key) {
+    const digest = crypto.createHash("sha256").update(key).digest("hex");
+    lines.push("auth:", "  keys:", "    - name: tester", `      sha256: "${digest}"`, "      role: submit");
+  }
+  fs.writeFileSync(path.join(data, "reamd.yaml"), lines.join("\n") + "\n");
+  const proc = spawn(env.REAMD, ["--config", path.join(data, "reamd.yaml"), "--listen", `127.0.0.1:${port}`]);
+  const d = { proc, base: `http://127.0.0.1:${port}`, log: "" };
+  proc.stdout.on("data", (x) => (d.log += x));
+  proc.stderr.on("data", (x) => (d.log += x));
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(d.base + "/readyz", { headers: key ? { Authorization: `Bearer ${key}` } : {} });
+      if (r.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (i > 900 || proc.exitCode !== null) {
+      proc.kill("SIGKILL");
+      throw new Error(`reamd did not come up:\n${d.log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return d;
+}
+
+module.exports = { CONTRACT, makeWorkDir, startDaemon };
