@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "code_audit/source_files.h"
+#include "ajv.h"
 #include "flow/sarif.h"
 #include "plugin_harness.h"
 
@@ -192,6 +193,24 @@ TEST(CodeAuditSarif, ExportHasWhatGitHubCodeScanningRequires) {
   const json& inv = run["invocations"][0];
   EXPECT_TRUE(inv["executionSuccessful"].get<bool>());
   EXPECT_EQ(inv["toolExecutionNotifications"].size(), 2u);
+}
+
+// The same export held against the SARIF 2.1.0 JSON schema by a validator nobody here
+// wrote (ajv, npm); a copy broken where the schema forbids it is refused, so the check bites.
+TEST(CodeAuditSarif, ExportIsValidAgainstTheSarif210Schema) {
+  PluginHarness h("code_audit");
+  ASSERT_EQ(h.run({{"doc-1", "repo", kTree}}, {{"severity_floor", "low"}},
+                  [](const HPrompt&) { return handlers_reply(); }),
+            REAM_OK);
+  json sarif = flow::sarif_from_result(job_result_of(h));
+  ASSERT_EQ(sarif["runs"][0]["results"].size(), 3u);
+  EXPECT_EQ(sarif_schema_errors(sarif), "");
+  json broken = sarif;
+  broken["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] = 0;
+  broken["runs"][0]["results"][1]["level"] = "fatal";
+  const std::string errors = sarif_schema_errors(broken);
+  EXPECT_NE(errors.find("startLine must be >= 1"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("level must be equal to one of the allowed values"), std::string::npos) << errors;
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 //   - legal_review over a CUAD contract from the generated form, followed live to its end,
 //     findings listed, one clicked: the contract opens and its quotes (the random model's, not
 //     in the contract) are marked unverified;
+//   - each result's downloads: JSON equal to the API's result, Markdown naming every finding,
+//     SARIF valid against the SARIF 2.1.0 schema (ajv);
 //   - the example keyword_spotter workflow: its findings quote the contract exactly, and
 //     clicking one highlights the passage at the offsets reamd stored;
 //   - keyboard only: upload, run a workflow and open a finding with Tab, Space and Enter;
@@ -195,6 +197,40 @@ async function runJob(page, workflow, fill) {
   assert.equal(await page.getAttribute("#job-status", "data-status"), "succeeded", await page.textContent("#job-events"));
 }
 
+// SARIF 2.1.0's JSON schema, checked by ajv (tests/node/validate_sarif.cjs).
+const { validateSarif } = require(path.join(env.REAM_SOURCE_DIR, "tests/node/validate_sarif.cjs"));
+
+// The result page's three downloads, as the browser saves them: the JSON is the job's
+// result (as the API gives it), the Markdown names every finding, the SARIF is valid
+// SARIF 2.1.0 whose results are the findings with a file and line (the rest counted).
+async function checkDownloads(page, workflow) {
+  const jobId = Number(page.url().match(/#\/jobs\/(\d+)/)[1]);
+  const save = async (button) => {
+    const [d] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
+    return { name: d.suggestedFilename(), text: fs.readFileSync(await d.path(), "utf8") };
+  };
+  const api = await (await fetch(`${open.base}/v1/jobs/${jobId}/result`)).json();
+  const json = await save("#dl-json");
+  assert.equal(json.name, `job-${jobId}.json`);
+  assert.deepEqual(JSON.parse(json.text), api);
+  assert.equal(api.job.workflow, workflow);
+  const md = await save("#dl-md");
+  assert.equal(md.name, `job-${jobId}.md`);
+  assert.match(md.text, new RegExp(`^# ${workflow} — job ${jobId}\n`));
+  for (const f of api.findings) assert.ok(md.text.includes(f.title), `the Markdown names finding ${f.id}: ${f.title}`);
+  const sarifFile = await save("#dl-sarif");
+  assert.equal(sarifFile.name, `job-${jobId}.sarif`);
+  const sarif = JSON.parse(sarifFile.text);
+  assert.equal(validateSarif(sarif), "", "the SARIF download against the SARIF 2.1.0 schema");
+  const located = api.findings.filter((f) => f.details && f.details.file && f.details.line >= 1);
+  assert.equal(sarif.runs[0].results.length, located.length);
+  assert.equal(sarif.runs[0].automationDetails.id, `${workflow}/${jobId}`);
+  const left = api.findings.length - located.length;
+  const notes = (sarif.runs[0].invocations[0].toolExecutionNotifications || []).map((n) => n.message.text);
+  if (left > 0) assert.ok(notes.includes(`${left} finding(s) without a file and line were left out`), notes.join("; "));
+  return { api, sarif };
+}
+
 test("legal_review over a CUAD contract: the form, the live job, findings, unverified quotes marked", async () => {
   const page = await newPage(open);
   const name = path.basename(CONTRACT);
@@ -227,10 +263,7 @@ test("legal_review over a CUAD contract: the form, the live job, findings, unver
   assert.equal(await page.$$eval("#finding-viewer mark.hit", (m) => m.length), verified);
   await checkA11y(page, "the findings view");
   await shot(page, "findings");
-  const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#dl-md")]);
-  assert.match(fs.readFileSync(await dl.path(), "utf8"), /legal_review/);
-  const [dj] = await Promise.all([page.waitForEvent("download"), page.click("#dl-json")]);
-  assert.equal(JSON.parse(fs.readFileSync(await dj.path(), "utf8")).job.workflow, "legal_review");
+  await checkDownloads(page, "legal_review");
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
