@@ -18,8 +18,13 @@ export function openViewer(container, doc, marks, focus = 0) {
   const body = el("div", { class: "doc-text", id: "doc-text", tabindex: 0, role: "region", "aria-label": `Text of ${doc.name}` });
   let first = null;
   for (const part of parts) {
+    // A source tree's file starts with the header "==> path (language) <==" that the model
+    // read; the part's heading names the file, so the text starts after it and its lines
+    // are numbered as the file's (what a finding's file:line cites).
+    const head = text.slice(part.from, part.to).match(/^==> [^\n]* <==\n/);
+    const start = head ? part.from + head[0].length : part.from;
     const pre = el("pre", {});
-    let pos = part.from;
+    let pos = start;
     for (const s of spans) {
       const from = Math.max(s.from, part.from), to = Math.min(s.to, part.to);
       if (to <= from || from < pos) continue;
@@ -31,8 +36,15 @@ export function openViewer(container, doc, marks, focus = 0) {
       pos = to;
     }
     pre.append(text.slice(pos, part.to));
-    if (part.name) body.append(el("section", { class: "part" }, el("h4", { class: "part-name" }, part.name), pre));
-    else body.append(pre);
+    let shown = pre;
+    if (head) {
+      const lines = text.slice(start, part.to).replace(/\n$/, "").split("\n").length;
+      const gutter = el("pre", { class: "gutter", "aria-hidden": "true" },
+        Array.from({ length: lines }, (_, i) => String(i + 1)).join("\n"));
+      shown = el("div", { class: "code" }, gutter, pre);
+    }
+    if (part.name) body.append(el("section", { class: "part" }, el("h4", { class: "part-name" }, part.name), shown));
+    else body.append(shown);
   }
 
   const meta = [doc.media_type, doc.tokens != null ? `${doc.tokens} tokens` : null,

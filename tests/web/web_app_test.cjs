@@ -10,6 +10,8 @@
 //     SARIF valid against the SARIF 2.1.0 schema (ajv);
 //   - the example keyword_spotter workflow: its findings quote the contract exactly, and
 //     clicking one highlights the passage at the offsets reamd stored;
+//   - a source tree: code_audit over it (its SARIF validated), and keyword_spotting over it,
+//     each finding opening the cited file with the mark on the cited line;
 //   - keyboard only: upload, run a workflow and open a finding with Tab, Space and Enter;
 //   - chat: a streamed reply, its token counts and speed, kept across a reload; stop;
 //   - schedules: create from cron and time zone with the next runs, pause, delete;
@@ -34,8 +36,41 @@ const TENK = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/edgar/aapl-10-
 const KEY = crypto.randomBytes(24).toString("hex");
 const SHOTS = env.SCREENSHOT_DIR || path.join(os.tmpdir(), "ream-web-screenshots");
 
-let dir, browser, open, keyed;
+let dir, browser, open, keyed, TREE;
 const daemons = [];
+
+// A small source tree (for code_audit, and for a keyword search over its files): the
+// word "checksum" on known lines of two files. Returns its root.
+const TREE_FILES = {
+  "lib/strings.c": [
+    "#include <stddef.h>",
+    "",
+    "/* A running checksum of a buffer. */",
+    "unsigned sum_bytes(const unsigned char *p, size_t n) {",
+    "  unsigned s = 0;",
+    "  for (size_t i = 0; i < n; i++) s = s * 31 + p[i];",
+    "  return s;",
+    "}",
+    "int same(unsigned a, unsigned b) { return a == b; }  /* compares a checksum */",
+  ],
+  "src/greet.py": [
+    "import sys",
+    "",
+    "def greet(name):",
+    "    print('hello', name)  # no checksum here",
+    "",
+    "if __name__ == '__main__':",
+    "    greet(sys.argv[1])",
+  ],
+};
+function makeTree(dir) {
+  const root = path.join(dir, "tree");
+  for (const [name, lines] of Object.entries(TREE_FILES)) {
+    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+    fs.writeFileSync(path.join(root, name), lines.join("\n") + "\n");
+  }
+  return root;
+}
 
 // A minimal valid PDF: one page per entry (lines of Helvetica text), with its xref table.
 function makePdf(pages) {
@@ -90,7 +125,8 @@ async function shot(page, name) {
 before(async () => {
   assert.ok(fs.existsSync(env.CHROMIUM), `chromium not found at ${env.CHROMIUM} (scripts/setup.sh installs Debian's chromium)`);
   dir = makeWorkDir();
-  const started = await Promise.allSettled([startDaemon(dir, "open"), startDaemon(dir, "keyed", { key: KEY })]);
+  TREE = makeTree(dir);
+  const started = await Promise.allSettled([startDaemon(dir, "open", { roots: [TREE] }), startDaemon(dir, "keyed", { key: KEY })]);
   for (const s of started) if (s.status === "fulfilled") daemons.push(s.value);
   for (const s of started) if (s.status === "rejected") throw s.reason;
   [open, keyed] = started.map((s) => s.value);
@@ -310,6 +346,60 @@ test("a verified quote (keyword_spotter's) is highlighted at its offsets in the 
   assert.match((await none.json()).error.message, new RegExp(`job ${jobId} has no document doc-9`));
   await checkA11y(page, "the finding-highlighted view");
   await shot(page, "finding-highlighted");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("a source tree: code_audit's SARIF is valid; a finding opens its file at the cited line, highlighted", async () => {
+  const page = await newPage(open);
+  // code_audit over the tree, given as a server path; its downloads (SARIF included) checked.
+  await runJob(page, "code_audit", async () => {
+    await page.fill("#in-source-paths", TREE);
+    await page.fill("#in-max_tokens", "64");
+  });
+  await checkDownloads(page, "code_audit");
+  // The random model's audit quotes nothing of the tree; keyword_spotting's findings quote it
+  // exactly, so they are located: file and line as reamd stored them.
+  await runJob(page, "keyword_spotting", async () => {
+    await page.fill("#in-documents-paths", TREE);
+    await page.fill("#in-keyword", "checksum");
+  });
+  const jobId = Number(page.url().match(/#\/jobs\/(\d+)/)[1]);
+  const result = await (await fetch(`${open.base}/v1/jobs/${jobId}/result`)).json();
+  const expected = [];
+  for (const [name, lines] of Object.entries(TREE_FILES)) {
+    lines.forEach((l, i) => { if (l.includes("checksum")) expected.push(`${name}:${i + 1}`); });
+  }
+  const located = result.findings.filter((f) => f.evidence.some((e) => e.verified))
+    .map((f) => f.evidence[0].location).map((l) => `${l.source}:${l.line}`);
+  assert.deepEqual(located.sort(), expected.sort(), "the keyword's places in the tree");
+  // Each one clicked: the viewer shows that file, the mark on the cited line.
+  await page.selectOption("#f-verified", "verified");
+  for (let row = 1; row <= expected.length; row++) {
+    await page.evaluate(() => document.querySelectorAll("#finding-viewer article").forEach((a) => (a.dataset.stale = "1")));
+    await page.click(`#findings-table tbody tr:nth-child(${row}) button.link`);
+    await page.waitForSelector("#finding-viewer article:not([data-stale]) mark.hit");
+    const fid = Number(page.url().match(/findings\/(\d+)/)[1]);
+    const ev = result.findings.find((f) => f.id === fid).evidence[0];
+    const shown = await page.$eval("#finding-viewer mark.hit", (m) => {
+      const part = m.closest("section.part");
+      const before = document.createRange();
+      before.setStart(m.closest("pre"), 0);
+      before.setEndBefore(m);
+      const line = before.toString().split("\n").length;  // of the file's text as shown
+      return { file: part.querySelector(".part-name").textContent, line, text: m.textContent,
+        number: part.querySelector("pre.gutter").textContent.split("\n")[line - 1], focused: document.activeElement === m };
+    });
+    assert.equal(shown.text, "checksum");
+    assert.ok(shown.focused);
+    assert.equal(shown.file, ev.location.source);
+    assert.equal(shown.line, ev.location.line, JSON.stringify({ shown, location: ev.location }));
+    assert.equal(shown.number, String(ev.location.line), "the line's number beside it");
+    // The line shown is the file's own line.
+    assert.ok(TREE_FILES[ev.location.source][ev.location.line - 1].includes("checksum"));
+  }
+  await checkA11y(page, "a source tree's finding");
+  await shot(page, "finding-source-tree");
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
