@@ -1,11 +1,13 @@
 // Run a workflow: pick one, fill a form generated from its inputs (types, defaults,
 // ranges, enum values; documents chosen from the uploads or given as server paths), submit.
-// The job then opens in its live view (jobs.js).
+// The job then opens in its live view (jobs.js). The schedules page builds its inputs
+// with the same fields (inputFields, collectInputs).
 import { getJSON, postJSON } from "./api.js";
 import { clear, el, notice } from "./ui.js";
 
-function field(input, docs) {
-  const id = `in-${input.name}`;
+// One input's field; `prefix` keeps ids apart where two forms could share a page.
+function field(input, docs, prefix) {
+  const id = `${prefix}${input.name}`;
   const label = el("label", { for: id }, input.name, input.required ? el("span", { class: "req", "aria-hidden": "true" }, " *") : null);
   const help = el("small", { id: `${id}-help` }, input.description || "");
   const common = { id, name: input.name, "aria-describedby": `${id}-help`, required: input.required };
@@ -46,8 +48,13 @@ function field(input, docs) {
   return el("div", { class: "field" }, label, control, help);
 }
 
+// The fields of a workflow's inputs (ids `${prefix}<input>`), documents offered from `docs`.
+export function inputFields(wf, docs, prefix = "in-") {
+  return wf.inputs.map((i) => field(i, docs, prefix));
+}
+
 // The form's values as the job's inputs; unset optional inputs are left to their defaults.
-function collect(form, inputs) {
+export function collectInputs(form, inputs) {
   const out = {};
   for (const input of inputs) {
     if (input.type === "document" || input.type === "documents") {
@@ -69,6 +76,15 @@ function collect(form, inputs) {
   return out;
 }
 
+// The first required document input with nothing chosen, or null.
+export function missingDocument(form, inputs) {
+  for (const input of inputs) {
+    const box = form.querySelector(`fieldset[data-input="${input.name}"]`);
+    if (box && input.required && Object.keys(collectInputs(form, [input])).length === 0) return input.name;
+  }
+  return null;
+}
+
 export function runView(selected) {
   const status = el("p", { class: "status", role: "status" });
   const select = el("select", { id: "workflow-select" });
@@ -83,20 +99,15 @@ export function runView(selected) {
     desc.textContent = wf.description;
     const priority = el("input", { id: "job-priority", type: "number", min: -1000, max: 1000, step: 1, value: 0 });
     const form = el("form", { id: "run-form", novalidate: false },
-      wf.inputs.map((i) => field(i, docs)),
+      inputFields(wf, docs),
       el("div", { class: "field" }, el("label", { for: "job-priority" }, "Priority (-1000..1000, higher runs sooner)"), priority),
       el("button", { type: "submit", class: "primary", id: "run-submit" }, `Run ${wf.name}`));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      for (const input of wf.inputs) {
-        const box = form.querySelector(`fieldset[data-input="${input.name}"]`);
-        if (box && input.required && Object.keys(collect(form, [input])).length === 0) {
-          notice(status, `Choose a document for '${input.name}'.`, "error");
-          return;
-        }
-      }
+      const missing = missingDocument(form, wf.inputs);
+      if (missing) { notice(status, `Choose a document for '${missing}'.`, "error"); return; }
       try {
-        const job = await postJSON("/v1/jobs", { workflow: wf.name, inputs: collect(form, wf.inputs), priority: Number(priority.value) || 0 });
+        const job = await postJSON("/v1/jobs", { workflow: wf.name, inputs: collectInputs(form, wf.inputs), priority: Number(priority.value) || 0 });
         location.hash = `#/jobs/${job.id}`;
       } catch (err) {
         notice(status, `${err.field ? err.field + ": " : ""}${err.message}`, "error");

@@ -1,7 +1,9 @@
 // Schedules: the list (file and API schedules, next and last runs), create one from a cron
 // expression and an IANA time zone (its next fire times shown before and after), pause or
-// resume, run now, delete.
+// resume, run now, delete. The schedule's inputs come from a form made from the chosen
+// workflow's inputs, as on the run page (run.js).
 import { call, del, getJSON, postJSON } from "./api.js";
+import { collectInputs, inputFields, missingDocument } from "./run.js";
 import { append, clear, el, notice, time } from "./ui.js";
 
 export function schedulesView() {
@@ -11,7 +13,8 @@ export function schedulesView() {
   const cron = el("input", { id: "sch-cron", type: "text", required: true, value: "0 7 * * mon", "aria-describedby": "sch-cron-help" });
   const tz = el("input", { id: "sch-tz", type: "text", required: true, value: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" });
   const sid = el("input", { id: "sch-id", type: "text", placeholder: "default: <workflow>-<hex>" });
-  const inputs = el("textarea", { id: "sch-inputs", rows: 3, "aria-describedby": "sch-inputs-help" }, "{}");
+  const inputsSlot = el("div", { id: "sch-inputs" });
+  let workflows = [], docs = [];
   const upcoming = el("ul", { id: "sch-upcoming", "aria-label": "Next fire times" });
 
   async function refresh() {
@@ -56,14 +59,17 @@ export function schedulesView() {
       el("small", { id: "sch-cron-help" }, "minute hour day-of-month month day-of-week, e.g. 0 7 * * mon")),
     el("div", { class: "field" }, el("label", { for: "sch-tz" }, "Time zone (IANA)"), tz),
     el("div", { class: "field" }, el("label", { for: "sch-id" }, "Id"), sid),
-    el("div", { class: "field" }, el("label", { for: "sch-inputs" }, "Inputs (JSON)"), inputs,
-      el("small", { id: "sch-inputs-help" }, "The workflow's inputs; documents as server paths under an allowed root, e.g. {\"documents\": [\"/srv/contracts/msa.txt\"]}")),
+    el("fieldset", { class: "inputs" }, el("legend", {}, "The workflow's inputs"),
+      el("small", {}, "Every run gets these. Documents: uploads, or server paths under an allowed root (read again at each run)."),
+      inputsSlot),
     el("button", { type: "submit", class: "primary", id: "sch-create" }, "Create schedule"), upcoming);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    let parsed;
-    try { parsed = JSON.parse(inputs.value || "{}"); } catch (err) { notice(status, `Inputs: not JSON (${err.message})`, "error"); inputs.focus(); return; }
-    const body = { workflow: wf.value, cron: cron.value.trim(), timezone: tz.value.trim(), inputs: parsed };
+    const w = workflows.find((x) => x.name === wf.value);
+    if (!w) return;
+    const missing = missingDocument(form, w.inputs);
+    if (missing) { notice(status, `Choose a document for '${missing}'.`, "error"); return; }
+    const body = { workflow: w.name, cron: cron.value.trim(), timezone: tz.value.trim(), inputs: collectInputs(form, w.inputs) };
     if (sid.value.trim()) body.id = sid.value.trim();
     try {
       const s = await postJSON("/v1/schedules", body);
@@ -73,10 +79,22 @@ export function schedulesView() {
       refresh();
     } catch (err) {
       notice(status, `${err.field ? err.field + ": " : ""}${err.message}`, "error");
+      const bad = err.field && (err.field.startsWith("inputs.") ? form.elements[err.field.slice(7).replace(/\[.*$/, "")]
+        : { cron, timezone: tz, id: sid, workflow: wf }[err.field]);
+      if (bad && bad.focus) bad.focus();
     }
   });
-  getJSON("/v1/workflows").then(({ workflows }) => workflows.forEach((w) => wf.append(el("option", { value: w.name }, w.name))))
-    .catch((err) => notice(status, err.message, "error"));
+  function buildInputs() {
+    const w = workflows.find((x) => x.name === wf.value);
+    clear(inputsSlot).append(...(w ? inputFields(w, docs, "sch-in-") : []));
+  }
+  wf.addEventListener("change", buildInputs);
+  Promise.all([getJSON("/v1/workflows"), getJSON("/v1/documents")]).then(([w, d]) => {
+    workflows = w.workflows;
+    docs = d.documents;
+    workflows.forEach((x) => wf.append(el("option", { value: x.name }, x.name)));
+    buildInputs();
+  }).catch((err) => notice(status, err.message, "error"));
   refresh();
   return {
     title: "Schedules",

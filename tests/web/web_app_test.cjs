@@ -14,7 +14,7 @@
 //     each finding opening the cited file with the mark on the cited line;
 //   - keyboard only: upload, run a workflow and open a finding with Tab, Space and Enter;
 //   - chat: a streamed reply, its token counts and speed, kept across a reload; stop;
-//   - schedules: create from cron and time zone with the next runs, pause, delete;
+//   - schedules: create from cron, time zone and the inputs form, with the next runs, pause, delete;
 //   - operators: the metrics tiles;
 //   - a daemon with API keys: the page asks for a key, refuses a wrong one, works with the right one.
 // axe-core's accessibility rules run on every view (serious or critical violations fail).
@@ -493,13 +493,22 @@ test("schedules: create from cron and time zone with the next runs, pause, delet
   await page.fill("#sch-cron", "30 6 * * mon-fri");
   await page.fill("#sch-tz", "America/New_York");
   await page.fill("#sch-id", "web-digest");
-  await page.fill("#sch-inputs", JSON.stringify({ documents: [CONTRACT] }));
+  // The inputs: the form made from summarize's inputs (defaults filled in), not JSON.
+  await page.waitForSelector("#sch-in-max_words");
+  assert.equal(await page.inputValue("#sch-in-max_words"), "200");
+  assert.equal(await page.getAttribute("#sch-in-max_words", "min"), "10");
+  await page.fill("#sch-in-documents-paths", CONTRACT);
+  await page.fill("#sch-in-max_words", "120");
+  await page.fill("#sch-in-focus", "termination");
   await page.click("#sch-create");
   await page.waitForSelector(".status:not(:empty)");
   assert.match(await page.textContent(".status"), /^Created web-digest\.$/);
   const api = await (await fetch(`${open.base}/v1/schedules/web-digest/upcoming?count=5`)).json();
   const shown = await page.$$eval("#sch-upcoming li", (l) => l.slice(1).map((x) => x.textContent));
   assert.deepEqual(shown.map((s) => s.match(/\((.*)\)$/)[1]), api.fire_times);
+  const made = await (await fetch(`${open.base}/v1/schedules/web-digest`)).json();
+  assert.deepEqual(made.inputs, { documents: [CONTRACT], max_words: 120, focus: "termination", max_tokens: 1024 });
+  assert.equal(made.timezone, "America/New_York");
   await page.waitForSelector('tr[data-schedule="web-digest"]');
   await page.click('tr[data-schedule="web-digest"] >> text=Pause');
   await page.waitForSelector('tr[data-schedule="web-digest"] >> text=Resume');
