@@ -9,7 +9,7 @@ ROOT=$PWD
 PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libyaml-cpp-dev libspdlog-dev libpoppler-cpp-dev libsqlite3-dev sqlite3 libboost-dev libgtest-dev
   nlohmann-json3-dev libutf8proc-dev libsystemd-dev libssl-dev openssl curl jq systemd
-  chromium)  # chromium: the web app's browser tests (tests/web), driven headless by playwright-core
+  chromium firefox-esr)  # the web app's browser tests (tests/web): chromium driven headless by playwright-core, firefox-esr by puppeteer-core
 
 missing=()
 for p in "${PACKAGES[@]}"; do
