@@ -111,10 +111,13 @@ void check_params(const Step& step, const plugins::Manifest& m, const Workflow& 
                           "' (expected one of: " + join_names(props) + ")");
       continue;
     }
+    // A named copy: lambdas may capture structured bindings only from C++20 compilers
+    // newer than Debian's clang 14, which builds the sanitizer and fuzzing targets.
+    const std::string& param = name;
     std::function<void(const json&)> visit = [&](const json& v) {
       if (v.is_string()) {
         auto t = Template::parse(v.get<std::string>());
-        if (!t.ok()) return errors.add(pos, where + ": parameter '" + name + "': " + t.status().message());
+        if (!t.ok()) return errors.add(pos, where + ": parameter '" + param + "': " + t.status().message());
         check_template(wf, catalog, t.value(), scope, pos, where, errors);
       } else if (v.is_array() || v.is_object()) {
         for (const json& x : v) visit(x);
