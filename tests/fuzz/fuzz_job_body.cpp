@@ -1,0 +1,119 @@
+// Job submission bodies: POST /v1/jobs, through reamd's own handler.
+//
+// A real api::App is opened once in a temporary folder (SQLite store, the shipped
+// workflows and plugins, documents.allowed_roots = /tmp/ream-fuzz-job-docs, a fixed folder
+// the seeds can name, holding a text file, Markdown, an HTML page, a PDF and a small
+// source tree), without an engine: jobs are queued and never run.
+// Each input is the body of a POST /v1/jobs request handed to the route's handler, as the
+// HTTP server would (body parsing, fields, the workflow's inputs and their types, document
+// paths through the path policy, uploads by id, inline documents, ingestion, the store).
+// Any answer below 500 is fine; a 5xx (but 503) means bad input reached an internal error,
+// and an exception escaping the handler would have been a 500 too. Every few hundred
+// accepted jobs the App is closed and a fresh one opened, so the store stays small.
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "api/app.h"
+#include "api/routes.h"
+#include "fuzz_util.h"
+#include "make_pdf.h"
+
+namespace {
+
+using namespace ream;
+namespace fs = std::filesystem;
+
+constexpr int kJobsPerApp = 500;
+constexpr const char* kDocsRoot = "/tmp/ream-fuzz-job-docs";
+
+// Writes `data` to `path` unless it is there (several fuzzing processes may share the folder).
+void put(const std::string& path, std::string_view data) {
+  std::error_code ec;
+  if (fs::exists(path, ec)) return;
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  fuzz::write_file(tmp, data);
+  fs::rename(tmp, path, ec);
+}
+
+void make_documents(const std::string& root) {
+  fs::create_directories(root + "/tree/src");
+  put(root + "/contract.txt",
+                   "MASTER SERVICES AGREEMENT\n\n1. Term. This Agreement begins on the Effective Date.\n"
+                   "2. Governing Law. The laws of the State of Delaware govern this Agreement.\n");
+  put(root + "/notes.md", "# Notes\n\n- renewal is automatic\n- notice: 30 days\n");
+  put(root + "/filing.html",
+                   "<html><body><h1>Annual Report</h1><p>Revenue was $1,234 million.</p>"
+                   "<table><tr><td>2024</td><td>1,234</td></tr></table></body></html>");
+  put(root + "/report.pdf",
+                   ingest::testing::make_pdf({{"Page one: the term is two years."}, {"Page two."}}));
+  put(root + "/tree/.gitignore", "*.log\nbuild/\n");
+  put(root + "/tree/src/main.c", "#include <stdio.h>\nint main(void) { return 0; }\n");
+  put(root + "/tree/src/util.py", "def add(a, b):\n    return a + b\n");
+  put(root + "/tree/debug.log", "noise\n");
+}
+
+struct Harness {
+  std::unique_ptr<api::App> app;
+  http::Router router;
+  int accepted = 0;
+  int generation = 0;
+
+  Harness() {
+    fuzz::quiet_logs();
+    make_documents(kDocsRoot);
+    open();
+  }
+
+  void open() {
+    router = http::Router();
+    app.reset();
+    const std::string data = fuzz::temp_dir() + "/data";
+    std::error_code ec;
+    fs::remove_all(data, ec);
+    config::Config c = config::default_config();
+    c.data_dir = data;
+    c.http.host = "127.0.0.1";
+    c.http.port = 0;
+    c.http.io_threads = 1;
+    c.http.handler_threads = 1;
+    c.allowed_roots = {kDocsRoot};
+    c.max_queued = 1 << 30;
+    c.schedules_enabled = false;
+    c.auth_mode = "disabled";
+    app = std::make_unique<api::App>(c);
+    if (Status st = app->open(); !st.ok()) fuzz::fail("App::open: " + st.message());
+    fuzz::check(!app->catalog()->workflows.empty(), "no workflows in the catalog");
+    api::add_job_routes(router, *app);
+    ++generation;
+    accepted = 0;
+  }
+
+  http::Response submit(std::string_view body) {
+    http::Request req;
+    req.method = "POST";
+    req.target = req.path = "/v1/jobs";
+    req.headers = {{"content-type", "application/json"}};
+    req.body = std::string(body);
+    req.request_id = "fuzz";
+    http::Match m = router.match(req);
+    fuzz::check(m.route != nullptr, "no POST /v1/jobs route");
+    return m.route->handler(req);
+  }
+};
+
+Harness& harness() {
+  static Harness* h = new Harness();
+  return *h;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Harness& h = harness();
+  http::Response r = h.submit(fuzz::bytes(data, size));
+  if (r.status >= 500 && r.status != 503) fuzz::fail("POST /v1/jobs answered " + std::to_string(r.status) + ": " + r.body);
+  if (r.status == 202 && ++h.accepted >= kJobsPerApp) h.open();
+  return 0;
+}
