@@ -134,6 +134,54 @@ TEST(TimeZone, FromLocalInGapsAndRepeats) {
   EXPECT_EQ(two[1], utc_of(2024, 11, 3, 6, 30));
 }
 
+// TZif bytes (RFC 8536): a header of `version` with these counts (isutcnt, isstdcnt and
+// leapcnt 0), then `body`.
+std::string tzif_header(char version, uint32_t timecnt, uint32_t typecnt, uint32_t charcnt) {
+  std::string b = "TZif";
+  b.push_back(version);
+  b.append(15, '\0');
+  for (uint32_t v : {0u, 0u, 0u, timecnt, typecnt, charcnt}) {
+    for (int shift : {24, 16, 8, 0}) b.push_back(static_cast<char>((v >> shift) & 0xFF));
+  }
+  return b;
+}
+// One local time type: UT offset `utoff`, not DST, abbreviation index 0.
+std::string tzif_type(int32_t utoff) {
+  std::string t;
+  for (int shift : {24, 16, 8, 0}) t.push_back(static_cast<char>((static_cast<uint32_t>(utoff) >> shift) & 0xFF));
+  return t + std::string("\0\0", 2);
+}
+
+// Found by fuzz_tzif (tests/fuzz): offsets of years were taken, and local times were then
+// looked for two days either side of the wrong instants.
+TEST(TimeZone, OffsetsOutsideRfc8536AreRefused) {
+  for (int32_t bad : {259200, -1828716467, -90000, 93600}) {
+    auto tz = TimeZone::from_tzif(tzif_header('\0', 0, 1, 3) + tzif_type(bad) + "XYZ", "Bad/Offset");
+    ASSERT_FALSE(tz.ok()) << bad;
+    EXPECT_NE(tz.status().message().find("UT offset of " + std::to_string(bad)), std::string::npos)
+        << tz.status().message();
+  }
+  for (int32_t edge : {-89999, 93599, 50400}) {
+    auto tz = TimeZone::from_tzif(tzif_header('\0', 0, 1, 3) + tzif_type(edge) + "XYZ", "Edge/Offset");
+    ASSERT_TRUE(tz.ok()) << edge << ": " << tz.status().message();
+    EXPECT_EQ((*tz)->offset_at(1700000000), edge);
+  }
+}
+
+// Counts near 2^32 once wrapped the size arithmetic (32-bit), so a v1 block that claims
+// 715,827,883 types (6 bytes each: 2^32 + 2) was skipped as 2 bytes and the file accepted;
+// in the 64-bit block the same wrap passed the size check and read past the file.
+TEST(TimeZone, HugeCountsAreRefusedNotWrapped) {
+  const uint32_t wraps = 0x2AAAAAABu;  // x 6 = 2^32 + 2
+  std::string v2 = tzif_header('2', 0, 1, 4) + tzif_type(3600) + "CET" + std::string(1, '\0') + "\nCET-1\n";
+  auto tz = TimeZone::from_tzif(tzif_header('2', 0, wraps, 0) + "xx" + v2, "Wrapped/V1");
+  ASSERT_FALSE(tz.ok());
+  EXPECT_NE(tz.status().message().find("second header missing"), std::string::npos) << tz.status().message();
+  tz = TimeZone::from_tzif(tzif_header('\0', 0, wraps, 0) + "xx", "Wrapped/Types");
+  ASSERT_FALSE(tz.ok());
+  EXPECT_NE(tz.status().message().find("truncated"), std::string::npos) << tz.status().message();
+}
+
 TEST(NextFire, DailyAcrossSpringForwardAndFallBack) {
   auto tz = *TimeZone::load("America/New_York");
   auto at230 = *parse_cron("30 2 * * *");

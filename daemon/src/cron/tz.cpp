@@ -197,15 +197,16 @@ Result<std::shared_ptr<const TimeZone>> TimeZone::from_tzif(const std::string& b
   if (version >= '2') {  // skip the v1 block to the 64-bit one
     uint32_t isut = be32(b, 20), isstd = be32(b, 24), leap = be32(b, 28), timecnt = be32(b, 32),
              typecnt = be32(b, 36), charcnt = be32(b, 40);
-    at = 44 + timecnt * 5 + typecnt * 6 + charcnt + leap * 8 + isstd + isut;
+    // In size_t: counts near 2^32 must not wrap the sum back into the file.
+    at = 44 + size_t{timecnt} * 5 + size_t{typecnt} * 6 + charcnt + size_t{leap} * 8 + isstd + isut;
     if (b.size() < at + 44 || b.compare(at, 4, "TZif") != 0) return bad("second header missing");
     time_size = 8;
   }
   uint32_t isut = be32(b, at + 20), isstd = be32(b, at + 24), leap = be32(b, at + 28),
            timecnt = be32(b, at + 32), typecnt = be32(b, at + 36), charcnt = be32(b, at + 40);
   size_t p = at + 44;
-  size_t need = static_cast<size_t>(timecnt) * (time_size + 1) + typecnt * 6 + charcnt +
-                leap * (time_size + 4) + isstd + isut;
+  size_t need = size_t{timecnt} * (time_size + 1) + size_t{typecnt} * 6 + charcnt +
+                size_t{leap} * (time_size + 4) + isstd + isut;
   if (typecnt == 0 || b.size() < p + need) return bad("truncated");
   std::vector<int64_t> times(timecnt);
   for (uint32_t i = 0; i < timecnt; ++i) {
@@ -217,8 +218,16 @@ Result<std::shared_ptr<const TimeZone>> TimeZone::from_tzif(const std::string& b
   for (uint32_t i = 0; i < timecnt; ++i) idx[i] = static_cast<uint8_t>(b[p + i]);
   p += timecnt;
   std::vector<int64_t> type_off(typecnt);
-  for (uint32_t i = 0; i < typecnt; ++i) type_off[i] = static_cast<int32_t>(be32(b, p + i * 6));
-  p += typecnt * 6 + charcnt + leap * (time_size + 4) + isstd + isut;
+  for (uint32_t i = 0; i < typecnt; ++i) {
+    type_off[i] = static_cast<int32_t>(be32(b, p + size_t{i} * 6));
+    // RFC 8536 3.2: -89999..93599 s (within about a day). from_local() and gap_end() look
+    // two days either side for a transition, which holds only for offsets like these.
+    if (type_off[i] < -89999 || type_off[i] > 93599) {
+      return bad("local time type " + std::to_string(i) + " has a UT offset of " + std::to_string(type_off[i]) +
+                 " s (RFC 8536 allows -89999..93599)");
+    }
+  }
+  p += size_t{typecnt} * 6 + charcnt + size_t{leap} * (time_size + 4) + isstd + isut;
   for (uint32_t i = 0; i < timecnt; ++i) {
     if (idx[i] >= typecnt) return bad("transition type out of range");
     tz->transitions_.push_back(times[i]);
