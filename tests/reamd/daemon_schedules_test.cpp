@@ -180,7 +180,9 @@ TEST_F(ScheduleApiTest, CreateReadListUpdateDeleteWithEveryError) {
   auto up = d->get("/v1/schedules/digest/upcoming?count=3");
   ASSERT_EQ(up.status, 200u) << up.body;
   ASSERT_EQ(up.json()["fire_times"].size(), 3u) << up.body;
-  for (const json& t : up.json()["fire_times"]) {
+  // Held in a variable: a range-for over json()["..."] iterated a destroyed temporary (ASan).
+  const json upcoming = up.json();
+  for (const json& t : upcoming["fire_times"]) {
     std::string s = t.get<std::string>();
     EXPECT_TRUE(s.find("T05:30:00") != std::string::npos || s.find("T04:30:00") != std::string::npos)
         << s;
