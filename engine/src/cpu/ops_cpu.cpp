@@ -10,11 +10,24 @@
 
 #include "cpu/thread_pool.h"
 
+// One version per instruction set, picked at load time. Not under ThreadSanitizer: the
+// clones' ifunc resolvers run inside the dynamic loader, before the sanitizer's runtime
+// is set up, and clang 14 instruments them, so every program crashed at start-up
+// (scripts/sanitize.sh); the TSan build has the default version only.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define REAM_CPU_CLONES
+#endif
+#endif
+#ifndef REAM_CPU_CLONES
+#define REAM_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+
 namespace ream {
 namespace {
 
 // Dot product with 8 independent accumulators so the compiler can use SIMD lanes.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+REAM_CPU_CLONES
 float dot(const float* a, const float* b, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
@@ -26,7 +39,7 @@ float dot(const float* a, const float* b, int64_t n) {
 }
 
 // Dot product of fp32 `a` with bf16 `b` (a bf16 is the top half of an fp32).
-__attribute__((target_clones("avx512f", "avx2", "default")))
+REAM_CPU_CLONES
 float dot_bf16(const float* a, const uint16_t* b, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
@@ -47,7 +60,7 @@ float dot_bf16(const float* a, const uint16_t* b, int64_t n) {
   return s;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+REAM_CPU_CLONES
 void axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
