@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "fuzz_util.h"
+#include "ream/common/sha256.h"
 #include "http/errors.h"
 #include "http/multipart.h"
 #include "http/server.h"
@@ -49,7 +50,7 @@ http::ApiKey key(const std::string& name, http::Role role) {
   http::ApiKey k;
   k.name = name;
   k.role = role;
-  auto digest = http::parse_key_digest(http::sha256_hex("k-" + name));
+  auto digest = http::parse_key_digest(ream::sha256_hex("k-" + name));
   if (!digest.ok()) fuzz::fail("parse_key_digest refused sha256_hex's own output");
   k.sha256 = digest.value();
   return k;
