@@ -176,6 +176,19 @@ TEST_F(WorkflowValidation, NumericFieldsOutOfRangeAreRefusedAtLoad) {
             "<ok>");
 }
 
+TEST_F(WorkflowValidation, IllFormedUtf8IsRefusedWithItsPosition) {
+  // Before: a step parameter holding a stray continuation byte made parse_workflow throw
+  // nlohmann::json's type_error 316 out of validation (found by fuzz_workflow_yaml; the
+  // input is tests/fuzz/corpus/workflow_yaml/crash-invalid-utf8-param).
+  const std::string step = "steps:\n  - id: a\n    plugin: qa\n    with: {questions: [\"ok \x83\"]}\n";
+  EXPECT_EQ(error_of(kHeader + step), "wf.yaml:8:28: not valid UTF-8 (byte 0x83)");
+  EXPECT_EQ(error_of("name: t\xC3\n"), "wf.yaml:1:8: not valid UTF-8 (byte 0xC3)");
+  EXPECT_EQ(error_of("# caf\xC3\xA9\nname: \xED\xA0\x80\n"), "wf.yaml:2:7: not valid UTF-8 (byte 0xED)");
+  // Well-formed text outside ASCII loads.
+  EXPECT_EQ(error_of(std::string(kHeader) + "steps:\n  - id: a\n    plugin: qa\n    with: {questions: [\"café ✓\"]}\n"),
+            "<ok>");
+}
+
 TEST_F(WorkflowValidation, ReportsEveryErrorNotJustTheFirst) {
   // Structural errors are all reported; references are checked once the structure is sound.
   std::string msg = error_of(std::string(kHeader) +

@@ -1,6 +1,7 @@
 // Workflow YAML -> Workflow: structure and field types. Cross-references (plugins,
 // needs, expressions, parameters) are checked in workflow_validate.cpp.
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <regex>
@@ -9,6 +10,7 @@
 #include "flow/workflow.h"
 #include "flow/yaml_util.h"
 #include "ream/common/sha256.h"
+#include "ream/common/utf8.h"
 
 namespace ream::flow {
 
@@ -428,6 +430,27 @@ Result<Workflow> parse_workflow(const std::string& source, const std::string& pa
   wf.path = path;
   wf.source = source;
   wf.content_hash = sha256_hex(source);
+  // YAML is UTF-8 here, and every string of the workflow later becomes JSON (step
+  // parameters, job inputs, events), whose writer throws on ill-formed UTF-8.
+  if (!utf8::is_valid(source)) {
+    SourcePos at{1, 1};
+    size_t i = 0;
+    while (i < source.size()) {
+      const size_t n = utf8::sequence_length(source, i);
+      if (n == 0) break;
+      if (source[i] == '\n') {
+        ++at.line;
+        at.column = 1;
+      } else {
+        ++at.column;
+      }
+      i += n;
+    }
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(source[i]));
+    errors.add(at, std::string("not valid UTF-8 (byte ") + byte + ")");
+    return errors.status();
+  }
   YAML::Node root;
   try {
     root = YAML::Load(source);
