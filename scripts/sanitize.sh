@@ -38,11 +38,12 @@ TSAN_TARGETS=(ream_executor_test reamd_cron_test engine_test scheduler_test bloc
   engine_progress_test reamd_daemon_test)
 TSAN_TESTS='^(ExecutorScripted|ProgressRates|ProgressOfAJob|SchedulerTest|Scheduler|BlockManager|EngineTest|EngineProgressTest|DaemonRunners)\.'
 
-# Unity builds (each target's sources compiled as one file, so the Beast, Asio,
-# nlohmann::json and yaml-cpp templates are instantiated once per target instead of once
-# per source: a quarter of the compile time here) and ASan+UBSan at -O0 (a third of -O1's
-# compile time under both sanitizers) keep these builds within CI's time budget; the engine
-# keeps its own -O3. TSan at -O1, as its documentation recommends.
+# To keep these builds short: unity builds of the libraries (each target's sources
+# compiled as one file, so the Beast, Asio, nlohmann::json and yaml-cpp templates are
+# instantiated once per library instead of once per source; test programs opt out,
+# tests/CMakeLists.txt) and ASan+UBSan at -O0 (quicker to compile than -O1; the
+# fuzz targets run fewer inputs a second for it); the engine keeps its own -O3. TSan at
+# -O1, as its documentation recommends.
 configure() {  # DIR SANITIZERS OPT [cmake args...]
   local dir=$1 san=$2 opt=$3
   shift 3
@@ -67,8 +68,10 @@ check_logs() {  # DIR
 run_asan() {
   local dir=$ROOT/build-asan
   configure "$dir" address,undefined -O0 -DREAM_FUZZ=ON
+  local build_start=$SECONDS
   echo "sanitize: building the daemon, ingestion, flow, store and http tests and the fuzz targets (ASan+UBSan)"
   cmake --build "$dir" -j"$JOBS" --target "${ASAN_TARGETS[@]}" || return 1
+  echo "sanitize: built in $((SECONDS - build_start)) s"
   rm -rf "$dir/sanitizer-logs" && mkdir -p "$dir/sanitizer-logs"
   export ASAN_OPTIONS="detect_leaks=1:log_path=$dir/sanitizer-logs/asan:suppressions=$ROOT/tests/sanitizers/asan.supp"
   export LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppressions=0"
@@ -85,8 +88,10 @@ run_asan() {
 run_tsan() {
   local dir=$ROOT/build-tsan
   configure "$dir" thread -O1
+  local build_start=$SECONDS
   echo "sanitize: building the executor, runner, scheduler and engine tests (TSan)"
   cmake --build "$dir" -j"$JOBS" --target "${TSAN_TARGETS[@]}" || return 1
+  echo "sanitize: built in $((SECONDS - build_start)) s"
   rm -rf "$dir/sanitizer-logs" && mkdir -p "$dir/sanitizer-logs"
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$dir/sanitizer-logs/tsan:suppressions=$ROOT/tests/sanitizers/tsan.supp"
   local failed=0
@@ -128,12 +133,14 @@ run_fuzz() {
 
 failed=()
 for s in "${stages[@]}"; do
+  start=$SECONDS
   case $s in
     asan) run_asan || failed+=(asan) ;;
     tsan) run_tsan || failed+=(tsan) ;;
     fuzz) run_fuzz || failed+=(fuzz) ;;
     *) echo "sanitize: unknown stage '$s' (asan, tsan, fuzz)" >&2; exit 2 ;;
   esac
+  echo "sanitize: $s took $((SECONDS - start)) s"
 done
 if ((${#failed[@]})); then
   echo "sanitize: FAILED: ${failed[*]}" >&2
