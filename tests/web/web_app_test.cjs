@@ -421,7 +421,14 @@ test("keyboard only: upload, run a workflow, open a finding at its passage", asy
   const focused = (sel) => document.activeElement && document.activeElement.matches(sel);
   await tabTo(page, "the skip link", focused, "a.skip");
   await tabTo(page, "the file picker's button", focused, "#choose-files");
-  const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
+  // Enter clicks a button on keydown, the same event that gives the page its user activation
+  // (Space clicks on keyup, which a saturated CI machine can deliver after the activation
+  // lapsed: session 7's CI run waited 30 s for a picker Chromium refused to open).
+  const chooserShown = page.waitForEvent("filechooser", { timeout: 20000 }).catch((err) => {
+    throw new Error(`${err.message}; the page logged: ${JSON.stringify(page.problems)}`);
+  });
+  await page.keyboard.press("Enter");
+  const chooser = await chooserShown;
   await chooser.setFiles(note);
   await page.waitForSelector("text=1 of 1 uploaded.");
   await tabTo(page, "the Run link", focused, 'nav a[data-view="run"]');
