@@ -1,8 +1,9 @@
 # reamd: the long-running service (issue 5). Included from daemon/CMakeLists.txt.
 #   reamd_http    Beast listener/sessions, router, auth, SSE, multipart
-#   reamd_cron    cron expressions, TZif time zones, the planner and the scheduler
+#   reamd_cron    cron expressions, TZif time zones, the planner, the scheduler and the
+#                 schedule service (API schedules as resources)
 #   reamd_openai  the OpenAI-compatible protocol (daemon/src/openai)
-#   reamd_core    config, schedules service, API handlers
+#   reamd_core    config, App (reamd assembled), API handlers
 # (ream_jobs, the job lifecycle, is in daemon/CMakeLists.txt: `ream run` uses it too.)
 #   reamd         the executable (daemon/src/main.cpp)
 find_package(Boost 1.74 REQUIRED)
@@ -29,7 +30,7 @@ target_compile_options(reamd_http PRIVATE -Wall -Wextra)
 
 add_library(reamd_cron STATIC
   src/cron/cron.cpp src/cron/tz.cpp src/cron/planner.cpp src/cron/scheduler.cpp
-  src/cron/schedule_spec.cpp)
+  src/cron/schedule_spec.cpp src/cron/schedule_service.cpp)
 target_include_directories(reamd_cron PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_cron
   PUBLIC ream_store ream_common nlohmann_json::nlohmann_json PRIVATE spdlog::spdlog)

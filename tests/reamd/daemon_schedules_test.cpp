@@ -228,6 +228,15 @@ TEST_F(ScheduleApiTest, TriggerAndBackfillMakeJobs) {
   EXPECT_EQ(job["status"], "succeeded") << job.dump();
   EXPECT_EQ(d->get("/v1/schedules/hourly").json()["last_job_id"], job_id);
 
+  // A schedule naming a document outside documents.allowed_roots makes no job: a 403 as
+  // POST /v1/jobs gives, naming the inputs.
+  const std::string secret = tmp_.path() + "/secret.md";
+  std::ofstream(secret) << "Not for reamd.\n";
+  json outside = digest("outside", "0 * * * *");
+  outside["inputs"]["documents"] = {secret};
+  ASSERT_EQ(d->post("/v1/schedules", outside).status, 201u);
+  expect_error(d->post("/v1/schedules/outside/trigger", json::object()), 403, "forbidden_path", "", "inputs");
+
   // Three past hours: three jobs, one per fire time; again: the same three jobs.
   json range = {{"start", "2025-01-06T00:00:00Z"}, {"end", "2025-01-06T03:00:00Z"}};
   auto b = d->post("/v1/schedules/hourly/backfill", range);

@@ -87,6 +87,22 @@ Status App::open() {
         *store_, *this, [] { return store::now_ms(); },
         static_cast<int64_t>(config_.schedule_grace_s * 1000));
     scheduler_->set_specs(catalog_->schedules);
+    // An API schedule names a workflow of the catalog loaded when it is created or changed.
+    auto check = [this](const cron::ScheduleSpec& spec, std::string* field) -> Status {
+      auto cat = catalog();
+      auto wf = cat->workflows.find(spec.workflow);
+      if (wf == cat->workflows.end()) {
+        std::string known;
+        for (const auto& [name, w] : cat->workflows) known += (known.empty() ? "" : ", ") + name;
+        *field = "workflow";
+        return invalid_argument("workflow: no workflow '" + spec.workflow + "' (known: " + known + ")");
+      }
+      auto inputs = flow::check_inputs(*wf->second, spec.inputs, field);
+      if (!inputs.ok()) return invalid_argument("inputs: " + inputs.status().message());
+      return {};
+    };
+    schedules_ = std::make_unique<cron::ScheduleService>(*store_, *scheduler_, config_.zoneinfo_dir, check);
+    schedules_->load_stored();
   }
   install_routes();
   install_metrics();

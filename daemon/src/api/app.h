@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "cron/schedule_service.h"
 #include "cron/scheduler.h"
 #include "flow/engine_model_client.h"
 #include "flow/job.h"
@@ -86,6 +87,8 @@ class App : public cron::ScheduleHost {
   jobs::JobService& jobs() { return *jobs_; }
   metrics::Registry& metrics() { return metrics_; }
   cron::Scheduler* scheduler() { return scheduler_.get(); }
+  // API schedules as resources; null when schedules are disabled.
+  cron::ScheduleService* schedules() { return schedules_.get(); }
   const std::string& documents_dir() const { return documents_dir_; }
   // documents.allowed_roots plus documents_dir(): what a document path may name.
   const ingest::PathPolicy& document_paths() const { return document_paths_; }
@@ -124,6 +127,7 @@ class App : public cron::ScheduleHost {
   std::unique_ptr<flow::EngineModelClient> model_;
   std::unique_ptr<jobs::JobService> jobs_;
   std::unique_ptr<cron::Scheduler> scheduler_;
+  std::unique_ptr<cron::ScheduleService> schedules_;
   metrics::Registry metrics_;
   http::Router router_;
   std::unique_ptr<http::Server> server_;

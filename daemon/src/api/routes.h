@@ -18,7 +18,6 @@ void add_meta_routes(http::Router& router, App& app);      // routes_meta.cpp
 void add_openai_routes(http::Router& router, App& app);    // routes_openai.cpp
 // The web app's static files (routes_web.cpp).
 void add_web_routes(http::Router& router);
-// Also hands the API schedules stored by earlier runs to app.scheduler().
 void add_schedule_routes(http::Router& router, App& app);  // routes_schedules.cpp
 
 // Shared helpers (routes_util.cpp).

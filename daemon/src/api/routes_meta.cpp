@@ -82,8 +82,8 @@ Response plugins(App& app) {
 }
 
 Response schedules(App& app) {
-  json list = app.scheduler() ? app.scheduler()->list() : json::array();
-  return http::json_response(200, {{"schedules", list}, {"enabled", app.scheduler() != nullptr}});
+  json list = app.schedules() ? app.schedules()->list() : json::array();
+  return http::json_response(200, {{"schedules", list}, {"enabled", app.schedules() != nullptr}});
 }
 
 Response readyz(App& app) {
