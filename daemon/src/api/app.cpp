@@ -55,6 +55,7 @@ Status App::open() {
   auto st = store::Store::open(db);
   if (!st.ok()) return st.status();
   store_ = std::move(st).value();
+  documents_ = std::make_unique<Documents>(*store_, documents_dir_, document_paths_, config_.max_document_bytes);
   auto requeued = store_->requeue_orphans(me.host, owner_);
   if (requeued.ok() && requeued.value() > 0) {
     spdlog::warn("store: {} job(s) left by an earlier run went back to the queue; they resume "
@@ -247,7 +248,7 @@ Result<int64_t> App::submit(const cron::ScheduleSpec& spec, const std::string& k
   nlohmann::json inputs = spec.inputs;
   std::string field;
   flow::DocumentNames names;
-  if (Status st = resolve_document_inputs(*this, *it->second, &inputs, &names, &field); !st.ok()) return st;
+  if (Status st = documents_->resolve_inputs(*it->second, &inputs, &names, &field); !st.ok()) return st;
   // A slot fired twice at once gives the job the first made (replayed).
   REAM_ASSIGN_OR_RETURN(jobs::Submitted created,
                         jobs_->submit({it->second, inputs, names, spec.priority, key, ""}));

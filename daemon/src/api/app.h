@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "api/documents.h"
 #include "config/config.h"
 #include "cron/schedule_service.h"
 #include "cron/scheduler.h"
@@ -92,6 +93,8 @@ class App : public cron::ScheduleHost {
   const std::string& documents_dir() const { return documents_dir_; }
   // documents.allowed_roots plus documents_dir(): what a document path may name.
   const ingest::PathPolicy& document_paths() const { return document_paths_; }
+  // Uploads, inline texts and document inputs (api/documents.h).
+  Documents& documents() { return *documents_; }
   const std::string& owner() const { return owner_; }
   const std::string& model_dir() const { return model_dir_; }
   bool demo_model() const { return demo_model_; }
@@ -115,6 +118,7 @@ class App : public cron::ScheduleHost {
   config::Config config_;
   std::string documents_dir_;
   ingest::PathPolicy document_paths_;
+  std::unique_ptr<Documents> documents_;
   std::string owner_;
   std::string model_dir_;
   bool demo_model_ = false;

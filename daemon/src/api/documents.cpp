@@ -41,8 +41,10 @@ Status check_object_keys(const json& v, const std::vector<std::string>& allowed,
   return {};
 }
 
+}  // namespace
+
 // {"document_id": "<sha256>"}: the stored upload's path; its upload name goes to `names`.
-Result<std::string> resolve_upload(App& app, const json& v, const std::string& where, const std::string& item,
+Result<std::string> Documents::resolve_upload(const json& v, const std::string& where, const std::string& item,
                                    std::string* field, flow::DocumentNames* names) {
   *field = item;
   REAM_RETURN_IF_ERROR(check_object_keys(v, {"document_id"}, where));
@@ -56,9 +58,9 @@ Result<std::string> resolve_upload(App& app, const json& v, const std::string& w
     return invalid_argument(where + ".document_id: expected the 64-hex-digit id from POST /v1/documents");
   }
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(app.documents_dir(), ec)) {
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     if (entry.path().stem() != id) continue;
-    REAM_ASSIGN_OR_RETURN(std::string name, app.store().document_name(id));
+    REAM_ASSIGN_OR_RETURN(std::string name, store_.document_name(id));
     if (!name.empty()) (*names)[entry.path().string()] = name;
     return entry.path().string();
   }
@@ -68,18 +70,18 @@ Result<std::string> resolve_upload(App& app, const json& v, const std::string& w
 // `*field` names the input on entry ("inputs.docs"); an error in one member of the
 // object at `item` ("inputs.docs[1]") sets it to that member ("inputs.docs[1].name").
 // An upload's or inline document's name goes to `names` under its stored path.
-Result<std::string> resolve_one(App& app, const json& v, const std::string& where, const std::string& item,
+Result<std::string> Documents::resolve_one(const json& v, const std::string& where, const std::string& item,
                                 std::string* field, flow::DocumentNames* names) {
   if (v.is_string()) {
     // The path policy (ingest/path_policy.h) decides; ingestion checks again when it
     // opens the file, from the root and link-free.
-    auto checked = app.document_paths().check(v.get<std::string>());
+    auto checked = paths_.check(v.get<std::string>());
     if (checked.ok()) return checked->path;
     const Status& st = checked.status();
     StatusCode code = st.code() == StatusCode::kFailedPrecondition ? st.code() : StatusCode::kInvalidArgument;
     return Status(code, where + ": " + st.message());
   }
-  if (v.is_object() && v.contains("document_id")) return resolve_upload(app, v, where, item, field, names);
+  if (v.is_object() && v.contains("document_id")) return resolve_upload(v, where, item, field, names);
   if (v.is_object() && v.contains("text")) {
     *field = item;
     REAM_RETURN_IF_ERROR(check_object_keys(v, {"text", "name"}, where));
@@ -92,7 +94,7 @@ Result<std::string> resolve_one(App& app, const json& v, const std::string& wher
       return invalid_argument(where + ".name: expected a string (got " + v["name"].dump() + ")");
     }
     std::string name = v.value("name", std::string("inline.txt"));
-    auto d = store_document_text(app, name, v["text"].get<std::string>());
+    auto d = store_text(name, v["text"].get<std::string>());
     if (!d.ok()) {
       *field = item + ".text";
       return invalid_argument(where + ".text: " + d.status().message());
@@ -103,14 +105,11 @@ Result<std::string> resolve_one(App& app, const json& v, const std::string& wher
   return invalid_argument(where + ": expected a path, {\"document_id\": ...} or {\"text\": ...}");
 }
 
-}  // namespace
-
-Result<StoredDocument> store_document_text(App& app, const std::string& name,
-                                           const std::string& data) {
+Result<StoredDocument> Documents::store_text(const std::string& name, const std::string& data) {
   if (data.empty()) return invalid_argument("the document is empty");
-  if (static_cast<int64_t>(data.size()) > app.config().max_document_bytes) {
+  if (static_cast<int64_t>(data.size()) > max_bytes_) {
     return invalid_argument("the document exceeds documents.max_bytes (" +
-                            std::to_string(app.config().max_document_bytes) + ")");
+                            std::to_string(max_bytes_) + ")");
   }
   // A PDF is kept as uploaded (ingestion reads it page by page when a job uses it); it
   // is opened once here so that a broken or encrypted file is refused at the upload.
@@ -141,7 +140,7 @@ Result<StoredDocument> store_document_text(App& app, const std::string& name,
   d.id = sha256_hex(text);
   d.name = name.empty() ? d.id : fs::path(name).filename().string();
   d.size_bytes = static_cast<int64_t>(data.size());
-  d.path = app.documents_dir() + "/" + d.id + (pdf ? std::string(".pdf") : extension_for(name));
+  d.path = dir_ + "/" + d.id + (pdf ? std::string(".pdf") : extension_for(name));
   std::error_code ec;
   if (fs::exists(d.path, ec)) {
     d.deduplicated = true;
@@ -163,8 +162,8 @@ Result<StoredDocument> store_document_text(App& app, const std::string& name,
   return d;
 }
 
-Status resolve_document_inputs(App& app, const flow::Workflow& wf, json* inputs,
-                               flow::DocumentNames* names, std::string* field) {
+Status Documents::resolve_inputs(const flow::Workflow& wf, json* inputs, flow::DocumentNames* names,
+                                 std::string* field) {
   // kFailedPrecondition marks a path outside the roots (the route answers 403).
   for (const flow::InputSpec& in : wf.inputs) {
     if (!inputs->contains(in.name)) continue;
@@ -172,7 +171,7 @@ Status resolve_document_inputs(App& app, const flow::Workflow& wf, json* inputs,
     const std::string where = "input '" + in.name + "'";
     *field = "inputs." + in.name;
     if (in.type == flow::InputType::kDocument) {
-      REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(app, v, where, std::string(*field), field, names));
+      REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(v, where, std::string(*field), field, names));
       v = p;
     } else if (in.type == flow::InputType::kDocuments) {
       json list = v.is_array() ? v : json::array({v});
@@ -180,7 +179,7 @@ Status resolve_document_inputs(App& app, const flow::Workflow& wf, json* inputs,
       for (size_t i = 0; i < list.size(); ++i) {
         const std::string at = v.is_array() ? "[" + std::to_string(i) + "]" : "";
         *field = "inputs." + in.name;
-        REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(app, list[i], where + at, *field + at, field, names));
+        REAM_ASSIGN_OR_RETURN(std::string p, resolve_one(list[i], where + at, *field + at, field, names));
         out.push_back(p);
       }
       v = out;

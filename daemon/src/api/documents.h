@@ -12,11 +12,15 @@
 // (Store::put_document_name) so that reports can show it.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "api/app.h"
+#include "flow/job.h"
+#include "flow/workflow.h"
+#include "ingest/path_policy.h"
 #include "ream/engine/status.h"
+#include "store/store.h"
 
 namespace ream::api {
 
@@ -28,17 +32,38 @@ struct StoredDocument {
   bool deduplicated = false;  // the same content was stored before
 };
 
-// Validates UTF-8 text, normalises line ends and stores it under documents_dir.
-Result<StoredDocument> store_document_text(App& app, const std::string& name,
-                                           const std::string& data);
+// reamd's documents: the folder uploads and inline texts are kept in, and the path policy
+// every document path passes. App owns one; the upload route and every way a job is made
+// (REST, schedules) go through it. Thread-safe: it holds no mutable state of its own.
+class Documents {
+ public:
+  Documents(store::Store& store, std::string dir, const ingest::PathPolicy& paths, int64_t max_bytes)
+      : store_(store), dir_(std::move(dir)), paths_(paths), max_bytes_(max_bytes) {}
 
-// Rewrites the document inputs of `inputs` into server paths, and records in
-// `*names` the name of each upload (its latest upload's file name) and of each
-// named inline document, by that path. On error `*field`
-// names the input ("inputs.contract"); a path outside the allowed roots fails
-// with kFailedPrecondition, anything else wrong with kInvalidArgument. Every way a
-// job is made in reamd (REST, schedules) passes its inputs through here.
-Status resolve_document_inputs(App& app, const flow::Workflow& workflow, nlohmann::json* inputs,
-                               flow::DocumentNames* names, std::string* field);
+  // Validates UTF-8 text (or a PDF, kept as sent), normalises line ends and stores it
+  // under dir(), once per content.
+  Result<StoredDocument> store_text(const std::string& name, const std::string& data);
+
+  // Rewrites the document inputs of `inputs` into server paths, and records in
+  // `*names` the name of each upload (its latest upload's file name) and of each
+  // named inline document, by that path. On error `*field` names the input
+  // ("inputs.contract"); a path outside the allowed roots fails with
+  // kFailedPrecondition, anything else wrong with kInvalidArgument.
+  Status resolve_inputs(const flow::Workflow& workflow, nlohmann::json* inputs,
+                        flow::DocumentNames* names, std::string* field);
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  Result<std::string> resolve_one(const nlohmann::json& v, const std::string& where, const std::string& item,
+                                  std::string* field, flow::DocumentNames* names);
+  Result<std::string> resolve_upload(const nlohmann::json& v, const std::string& where, const std::string& item,
+                                     std::string* field, flow::DocumentNames* names);
+
+  store::Store& store_;
+  std::string dir_;
+  const ingest::PathPolicy& paths_;
+  int64_t max_bytes_;
+};
 
 }  // namespace ream::api

@@ -34,7 +34,7 @@ Response upload(App& app, Request& req) {
   } else {
     data = std::move(req.body);
   }
-  auto d = store_document_text(app, name, data);
+  auto d = app.documents().store_text(name, data);
   if (!d.ok()) return json_error(400, "invalid_request", d.status().message(), "file");
   // The name goes with the content hash, for the reports of jobs that use this upload.
   if (!name.empty()) {

@@ -155,7 +155,7 @@ Response submit(App& app, Request& req) {
   }
   std::string field;
   flow::DocumentNames names;
-  Status st = resolve_document_inputs(app, *it->second, &inputs, &names, &field);
+  Status st = app.documents().resolve_inputs(*it->second, &inputs, &names, &field);
   if (st.code() == StatusCode::kFailedPrecondition) {
     return json_error(403, "forbidden_path", st.message(), field);
   }
