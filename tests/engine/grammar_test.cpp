@@ -456,6 +456,18 @@ TEST(JsonSchema, IntegerRangesAreExact) {
   EXPECT_FALSE(matches(open, "41"));
   EXPECT_TRUE(matches(open, "42"));
   EXPECT_TRUE(matches(open, "123456789012"));
+  // Open ranges stop at 18 digits, so every integer written fits an int64 (a random model
+  // that kept writing digits once made a line number no plugin could read).
+  EXPECT_TRUE(matches(open, "999999999999999999"));
+  EXPECT_FALSE(matches(open, "1000000000000000000"));
+  auto any_int = compile_constraint(Constraint::Kind::kJsonSchema, R"({"type":"integer"})");
+  EXPECT_TRUE(matches(any_int, "-999999999999999999"));
+  EXPECT_TRUE(matches(any_int, "0"));
+  EXPECT_FALSE(matches(any_int, "1234567890123456789"));
+  EXPECT_FALSE(matches(any_int, "-1234567890123456789"));
+  // Numbers keep any length: a double reads them all.
+  auto any_number = compile_constraint(Constraint::Kind::kJsonSchema, R"({"type":"number"})");
+  EXPECT_TRUE(matches(any_number, "12345678901234567890123456789.5"));
 }
 
 }  // namespace

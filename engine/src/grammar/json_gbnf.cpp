@@ -96,13 +96,16 @@ std::string same_length(const std::string& lo, const std::string& hi) {
   return "(" + out + ")";
 }
 
-// Non-negative integers in [a, b]; b < 0 means no upper bound.
+// Non-negative integers in [a, b]; b < 0 means no upper bound, which is written as
+// kMaxIntDigits digits at most (see json-int).
 std::string unsigned_range(int64_t a, int64_t b) {
   const std::string as = std::to_string(a);
   std::vector<std::string> parts;
   if (b < 0) {
     parts.push_back(same_length(as, std::string(as.size(), '9')));
-    parts.push_back("[1-9] [0-9]{" + std::to_string(as.size()) + ",}");
+    if (as.size() < kMaxIntDigits) {
+      parts.push_back("[1-9] [0-9]{" + std::to_string(as.size()) + "," + std::to_string(kMaxIntDigits - 1) + "}");
+    }
   } else {
     const std::string bs = std::to_string(b);
     for (size_t len = as.size(); len <= bs.size(); ++len) {
@@ -177,8 +180,8 @@ std::string json_common_rules() {
          "json-string ::= \"\\\"\" json-char* \"\\\"\"\n"
          "json-char ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" json-hex4 )\n"
          "json-hex4 ::= [0-9a-cA-Ce-fE-F] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2}\n"
-         "json-number ::= json-int ( \".\" [0-9]+ )? ( [eE] [-+]? [0-9]+ )?\n"
-         "json-int ::= \"-\"? ( \"0\" | [1-9] [0-9]* )\n";
+         "json-number ::= \"-\"? ( \"0\" | [1-9] [0-9]* ) ( \".\" [0-9]+ )? ( [eE] [-+]? [0-9]+ )?\n"
+         "json-int ::= \"-\"? ( \"0\" | [1-9] [0-9]{0," + std::to_string(kMaxIntDigits - 1) + "} )\n";
 }
 
 }  // namespace ream::grammar
