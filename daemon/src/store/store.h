@@ -36,6 +36,8 @@ int64_t now_ms();
 // The store's name as logs and errors may show it: a PostgreSQL URL without its
 // password, a SQLite path as given.
 std::string describe_store(const std::string& name);
+// Whether `name` is a PostgreSQL URL (postgresql:// or postgres://), not a SQLite path.
+bool names_postgresql(const std::string& name);
 
 class Store {
  public:

@@ -40,8 +40,10 @@ int64_t now_ms() {
 
 std::string describe_store(const std::string& name) { return pg::redact_url(name); }
 
+bool names_postgresql(const std::string& name) { return pg::is_url(name); }
+
 Result<std::unique_ptr<Store>> Store::open(const std::string& name, int busy_timeout_ms) {
-  if (pg::is_url(name)) {
+  if (names_postgresql(name)) {
     auto s = PgStore::open(name);
     if (!s.ok()) return s.status();
     return std::unique_ptr<Store>(std::move(s).value());
