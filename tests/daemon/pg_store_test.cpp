@@ -14,11 +14,13 @@
 #include <thread>
 
 #include "pg_cluster.h"
+#include "store/migrate_store.h"
 #include "store/migrations.h"
 #include "store/pg.h"
 #include "store/pg_store.h"
 #include "store/store.h"
 #include "store_backend.h"
+#include "test_util.h"
 
 namespace ream::test {
 namespace {
@@ -284,6 +286,117 @@ TEST(PgStore, ARestartedServerIsReconnectedTo) {
   ASSERT_TRUE(got.ok()) << got.status().message();
   EXPECT_EQ(got->status, "queued");
   EXPECT_TRUE(s->probe_write().ok());
+}
+
+// reamd migrate-store's copy: a SQLite install with every kind of row moves into an
+// empty PostgreSQL database, ids kept, and new ids continue after the copied ones.
+TEST(PgStore, MigrateStoreCopiesEverySqliteRowWithItsIds) {
+  TempDir dir;
+  const std::string path = dir.path("ream.db");
+  auto src = open_store(path);
+  ASSERT_TRUE(src);
+  store::WorkflowRecord w{0, "wf", "1", random_hash(), "name: wf", "wf.yaml", 0};
+  const int64_t wf = *src->put_workflow(w);
+  store::DocumentRecord d;
+  d.content_hash = random_hash();
+  d.text = "The quick brown fox.";
+  d.layout = std::string("RLY1\0\x01\xff", 7);
+  d.size_bytes = 20;
+  const int64_t doc = *src->put_document(d);
+  ASSERT_TRUE(src->put_document_name(d.content_hash, "fox.txt").ok());
+  std::vector<store::NewJob> batch(3);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].job.workflow_id = wf;
+    batch[i].job.inputs_json = "{\"i\":" + std::to_string(i) + "}";
+    batch[i].documents = {{doc, "doc-1", "document", 1, "fox.txt"}};
+  }
+  batch[1].job.idempotency_key = "key-" + random_hash();
+  batch[1].job.idempotency_hash = random_hash();
+  auto created = src->create_jobs(batch);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  const int64_t job = created->at(0).id;
+  ASSERT_TRUE(src->mark_job_running(job).ok());
+  auto run = src->begin_step_run(job, "ask", 0, "\"q\"");
+  ASSERT_TRUE(run.ok());
+  store::FindingRecord f;
+  f.kind = "answer";
+  f.title = "t";
+  f.confidence = 0.25;
+  store::EvidenceRecord e{doc, "doc-1", "quick brown", 4, 15, 4, 15, true};
+  e.match_kind = "exact";
+  e.source_line = 1;
+  f.evidence = {e};
+  store::StepRunRecord done = *run;
+  done.usage = {1, 100, 10, 60};
+  ASSERT_TRUE(src->commit_step_run(done, {f, f}).ok());
+  auto failed = src->begin_step_run(job, "other", -1, "");
+  ASSERT_TRUE(failed.ok());
+  ASSERT_TRUE(src->fail_step_run(failed->id, "boom", false, {}).ok());
+  ASSERT_TRUE(src->finish_job(job, store::kJobFailed, "{}", "boom").ok());
+  ASSERT_TRUE(src->put_schedule({"wf#0", "h", 5000, 4000, job, 0, 0}).ok());
+  ASSERT_TRUE(*src->insert_api_schedule("nightly", R"({"workflow":"wf"})"));
+  src.reset();
+
+  const std::string url = pg_backend()->fresh_database();
+  auto counts = store::copy_sqlite_to_postgresql(path, url);
+  ASSERT_TRUE(counts.ok()) << counts.status().message();
+  std::map<std::string, int64_t> n(counts->begin(), counts->end());
+  EXPECT_EQ(n["jobs"], 3);
+  EXPECT_EQ(n["findings"], 2);
+  EXPECT_EQ(n["evidence"], 2);
+  EXPECT_EQ(n["step_runs"], 2);
+
+  auto a = open_store(path), b = open_store(url);
+  ASSERT_TRUE(a && b);
+  for (const auto& c : *created) {
+    auto ja = a->get_job(c.id), jb = b->get_job(c.id);
+    ASSERT_TRUE(ja.ok() && jb.ok()) << jb.status().message();
+    EXPECT_EQ(jb->status, ja->status);
+    EXPECT_EQ(jb->inputs_json, ja->inputs_json);
+    EXPECT_EQ(jb->error, ja->error);
+    EXPECT_EQ(jb->idempotency_key, ja->idempotency_key);
+    EXPECT_EQ(jb->idempotency_hash, ja->idempotency_hash);
+    EXPECT_EQ(jb->created_at, ja->created_at);
+    EXPECT_EQ(jb->usage.prompt_tokens, ja->usage.prompt_tokens);
+    EXPECT_EQ(b->job_documents(c.id)->at(0).name, "fox.txt");
+    auto ea = a->events(c.id, 0), eb = b->events(c.id, 0);
+    ASSERT_EQ(eb->size(), ea->size());
+    for (size_t i = 0; i < ea->size(); ++i) {
+      EXPECT_EQ(eb->at(i).id, ea->at(i).id);
+      EXPECT_EQ(eb->at(i).type, ea->at(i).type);
+      EXPECT_EQ(eb->at(i).data_json, ea->at(i).data_json);
+    }
+  }
+  EXPECT_EQ(b->get_job(created->at(1).id)->idempotency_key, batch[1].job.idempotency_key);
+  auto fa = a->findings(job), fb = b->findings(job);
+  ASSERT_EQ(fb->size(), 2u);
+  EXPECT_EQ(fb->at(1).id, fa->at(1).id);
+  EXPECT_EQ(fb->at(1).confidence, 0.25);
+  EXPECT_EQ(fb->at(1).evidence.at(0).quote, "quick brown");
+  EXPECT_EQ(fb->at(1).evidence.at(0).match_kind, "exact");
+  EXPECT_EQ(fb->at(1).evidence.at(0).document_id, doc);
+  EXPECT_EQ(b->step_runs(job)->at(1).error, "boom");
+  EXPECT_EQ(b->get_document(doc)->layout, d.layout);
+  EXPECT_EQ(*b->document_name(d.content_hash), "fox.txt");
+  EXPECT_EQ(b->schedules()->at(0).next_run_ms, 5000);
+  EXPECT_EQ(b->api_schedules()->at(0).definition_json, R"({"workflow":"wf"})");
+  // New rows get ids after the copied ones, and the copied idempotency key still replays.
+  store::JobRecord next;
+  next.workflow_id = wf;
+  auto fresh = b->create_job(next, {});
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  EXPECT_GT(fresh->id, created->back().id);
+  auto replay = b->create_job(batch[1].job, {});
+  ASSERT_TRUE(replay.ok());
+  EXPECT_TRUE(replay->replayed);
+  EXPECT_EQ(replay->id, created->at(1).id);
+
+  // Only into an empty database; and only from a SQLite store that exists.
+  auto again = store::copy_sqlite_to_postgresql(path, url);
+  EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition) << again.status().message();
+  auto missing = store::copy_sqlite_to_postgresql(dir.path("none.db"), pg_backend()->fresh_database());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound) << missing.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir.path("none.db")));
 }
 
 }  // namespace
