@@ -243,6 +243,26 @@ TEST(PgStore, EventsFromTwoHostsCommitInIdOrder) {
   EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
 }
 
+TEST(PgStore, AScheduleSlotIsFiredByOneHost) {
+  const std::string db = pg_backend()->fresh_database();
+  auto a = open_store(db), b = open_store(db);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->put_schedule({"nightly", "h", 1000, 0, 0, 0, 0}).ok());
+  std::atomic<int> fired{0};
+  std::vector<std::thread> hosts;
+  for (int i = 0; i < 8; ++i) {
+    hosts.emplace_back([&, i] {
+      store::Store& s = i % 2 == 0 ? *a : *b;
+      auto won = s.advance_schedule("nightly", 1000, 1000, 2000, 0);
+      ASSERT_TRUE(won.ok()) << won.status().message();
+      if (*won) ++fired;
+    });
+  }
+  for (auto& t : hosts) t.join();
+  EXPECT_EQ(fired.load(), 1);
+  EXPECT_EQ(b->schedules()->at(0).next_run_ms, 2000);
+}
+
 TEST(PgStore, AServerThatIsDownIsNamedWithoutItsPassword) {
   const std::string url = "postgresql://ream:s3cret-pw@/nodb?host=/nonexistent-ream-dir&port=5999";
   auto s = store::Store::open(url);
