@@ -69,10 +69,11 @@ RunAs server_user() {
   return as;
 }
 
-// Starts argv[0] with stdout and stderr to `log`, as `as`; with `die_with_us`, the
-// child gets SIGQUIT (PostgreSQL's immediate shutdown) when this process dies.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log, const RunAs& as,
-            bool die_with_us) {
+// Starts argv[0] in `cwd` with stdout and stderr to `log`, as `as`; with `die_with_us`,
+// the child gets SIGQUIT (PostgreSQL's immediate shutdown) when this process dies. The
+// cwd is the cluster's own directory: nobody may not be allowed into the test's.
+pid_t spawn(const std::vector<std::string>& args, const std::string& cwd, const std::string& log,
+            const RunAs& as, bool die_with_us) {
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -83,6 +84,7 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log, const 
     if (setgroups(0, nullptr) != 0 || setgid(as.gid) != 0 || setuid(as.uid) != 0) _exit(126);
   }
   if (die_with_us) prctl(PR_SET_PDEATHSIG, SIGQUIT);
+  if (chdir(cwd.c_str()) != 0) _exit(125);
   const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   if (fd >= 0) {
     dup2(fd, 1);
@@ -125,7 +127,7 @@ PgCluster::PgCluster() {
   const std::string log = dir_ + "/initdb.log";
   const pid_t pid = spawn({bindir_ + "/initdb", "-D", dir_ + "/data", "-U", "ream", "-A", "trust",
                            "-E", "UTF8", "--locale=C", "-N"},
-                          log, as, false);
+                          dir_, log, as, false);
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -141,7 +143,7 @@ std::string PgCluster::start_server() {
   server_ = spawn({bindir_ + "/postgres", "-D", dir_ + "/data", "-k", dir_, "-p", kPort, "-c",
                    "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
                    "full_page_writes=off", "-c", "max_connections=200"},
-                  log, server_user(), true);
+                  dir_, log, server_user(), true);
   const std::string conninfo = "host=" + dir_ + " port=" + kPort + " dbname=postgres user=ream";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {

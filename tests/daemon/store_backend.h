@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 namespace ream::test {
@@ -26,6 +27,9 @@ class StoreBackend {
   // SQL that claims the schema is at `version`.
   virtual std::string set_version_sql(int version) const = 0;
 };
+
+// Test names and gtest's output show the backend by name, not by address.
+inline void PrintTo(StoreBackend* backend, std::ostream* os) { *os << backend->name(); }
 
 // The fixture of the shared store tests; each test binary instantiates it with its
 // backends (INSTANTIATE_TEST_SUITE_P(<Backend>, StoreTest, ...)).
