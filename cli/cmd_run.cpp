@@ -263,7 +263,8 @@ std::string usage_run() {
          "WORKFLOW is a file or the name of a shipped workflow (" + shipped_workflows() + ").\n"
          "--input NAME=VALUE   a workflow input; lists: repeat it, give JSON ([...]) or @FILE (YAML/JSON list)\n"
          "--doc PATH           a document for the workflow's first document input (repeatable)\n"
-         "--db PATH            the SQLite store (default: $XDG_DATA_HOME/ream/ream.db)\n"
+         "--db PATH            the store: a SQLite file (default: $XDG_DATA_HOME/ream/ream.db)\n"
+         "                     or a PostgreSQL URL (postgresql://...) that reamd hosts share\n"
          "--plugins DIR        plugin directory (repeatable; default: $REAM_PLUGIN_PATH or the built/installed ones)\n"
          "--format md|json|sarif  the result on stdout (default md; sarif: SARIF 2.1.0 for code audits)\n"
          "--max-parallel N     step runs in flight (default 4)\n"
@@ -302,7 +303,8 @@ int cmd_run(const Args& args) {
 
   const std::string db_path = f.get("db", default_db_path());
   std::error_code ec;
-  if (auto parent = std::filesystem::path(db_path).parent_path(); !parent.empty()) {
+  if (auto parent = std::filesystem::path(db_path).parent_path();
+      !parent.empty() && !store::names_postgresql(db_path)) {
     std::filesystem::create_directories(parent, ec);
   }
   auto store = store::Store::open(db_path);

@@ -9,6 +9,7 @@ ROOT=$PWD
 PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libyaml-cpp-dev libspdlog-dev libpoppler-cpp-dev libsqlite3-dev sqlite3 libboost-dev libgtest-dev
   nlohmann-json3-dev libutf8proc-dev libsystemd-dev libssl-dev openssl curl jq systemd
+  libpq-dev postgresql  # the PostgreSQL store (libpq) and the server its tests start in a temp dir
   chromium firefox-esr  # the web app's browser tests (tests/web): chromium driven headless by playwright-core, firefox-esr by puppeteer-core
   clang libclang-rt-14-dev llvm)  # clang + its sanitizer/libFuzzer runtimes + llvm-symbolizer: scripts/sanitize.sh
 

@@ -20,17 +20,22 @@
 #include "config/logging.h"
 #include "http/auth.h"
 #include "ream/common/sha256.h"
+#include "store/migrate_store.h"
+#include "store/store.h"
 
 namespace {
 
 using ream::config::Config;
 
 const char* kUsage =
-    "usage: reamd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--model DIR|REPO]\n"
+    "usage: reamd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--store URL]\n"
+    "             [--model DIR|REPO]\n"
     "             [--device cpu|cuda] [--workflows DIR]... [--plugins DIR]...\n"
     "             [--allowed-root DIR]... [--log-format text|json] [--log-level LEVEL]\n"
     "             [--check-config]\n"
     "       reamd hash-key        (reads an API key on stdin, prints its sha256 for auth.keys)\n"
+    "       reamd migrate-store --from sqlite:PATH --to postgresql://...\n"
+    "                             (copies a stopped SQLite install into an empty PostgreSQL database)\n"
     "       reamd --version\n"
     "  --allowed-root DIR  a folder whose files jobs may name by path (repeatable; replaces\n"
     "                      documents.allowed_roots of the config; uploads are always allowed)\n"
@@ -63,6 +68,7 @@ int usage_error(const std::string& msg) {
 ream::Status apply_flag(const std::string& name, const std::string& v, Config* c, ListsSeen* seen) {
   if (name == "--listen") return ream::config::parse_listen(v, &c->http.host, &c->http.port);
   if (name == "--data-dir") c->data_dir = v;
+  else if (name == "--store") c->store = v;
   else if (name == "--model") c->engine.model = v;
   else if (name == "--device") c->engine.device = v;
   else if (name == "--log-format") c->log_format = v;
@@ -82,6 +88,40 @@ int hash_key() {
     return 2;
   }
   std::printf("sha256:%s\n", ream::sha256_hex(key).c_str());
+  return 0;
+}
+
+// reamd migrate-store --from sqlite:PATH --to postgresql://...: every row, ids kept.
+int migrate_store(const std::vector<std::string>& args) {
+  std::string from, to;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    std::string* target = a.rfind("--from", 0) == 0 ? &from : a.rfind("--to", 0) == 0 ? &to : nullptr;
+    if (target == nullptr) return usage_error("migrate-store: unknown argument '" + a + "'");
+    const size_t eq = a.find('=');
+    if (eq != std::string::npos) {
+      *target = a.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      *target = args[++i];
+    } else {
+      return usage_error("migrate-store: " + a + " needs a value");
+    }
+  }
+  if (from.rfind("sqlite:", 0) != 0 || from.size() == 7) {
+    return usage_error("migrate-store: --from must be sqlite:PATH (got '" + from + "')");
+  }
+  if (!ream::store::names_postgresql(to)) {
+    return usage_error("migrate-store: --to must be a postgresql:// URL (got '" +
+                       ream::store::describe_store(to) + "')");
+  }
+  auto counts = ream::store::copy_sqlite_to_postgresql(from.substr(7), to);
+  if (!counts.ok()) {
+    std::fprintf(stderr, "reamd: migrate-store: %s\n", counts.status().message().c_str());
+    return 1;
+  }
+  for (const auto& [table, rows] : *counts) std::printf("%-15s %lld rows\n", table.c_str(), static_cast<long long>(rows));
+  std::printf("copied %s into %s; point reamd at it with store: (docs/operations.md)\n", from.c_str(),
+              ream::store::describe_store(to).c_str());
   return 0;
 }
 
@@ -189,6 +229,7 @@ int main(int argc, char** argv) {
   Flags flags;
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "hash-key") return hash_key();
+  if (!args.empty() && args[0] == "migrate-store") return migrate_store(args);
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
@@ -203,7 +244,7 @@ int main(int argc, char** argv) {
       flags.check_only = true;
       continue;
     }
-    static const char* kValued[] = {"--config", "--listen", "--data-dir", "--model",
+    static const char* kValued[] = {"--config", "--listen", "--data-dir", "--store", "--model",
                                     "--device", "--workflows", "--plugins", "--allowed-root",
                                     "--log-format", "--log-level"};
     std::string name = a, value;

@@ -1,47 +1,47 @@
-// Store: migrations, WAL, deduplication, jobs, and the step-run commit that
-// writes findings exactly once.
+// Store: migrations, deduplication, jobs, leases, and the step-run commit that writes
+// findings exactly once. Every test here runs against each backend (StoreBackend):
+// SQLite in ream_store_test, a real PostgreSQL server in ream_pg_store_test.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <random>
 #include <thread>
 
-#include "store/migrations.h"
 #include "store/store.h"
+#include "store_backend.h"
 #include "test_util.h"
 
 namespace ream::store {
 namespace {
-
-using test::query;
-using test::query_one;
 
 std::string random_hash() {
   std::mt19937_64 rng(std::random_device{}());
   return std::to_string(rng()) + std::to_string(rng());
 }
 
+using test::StoreTest;
+
 struct Fixture {
-  test::TempDir dir;
-  std::string db = dir.path("ream.db");
+  test::StoreBackend& backend;
+  std::string db = backend.fresh_database();
   std::unique_ptr<Store> store;
   int64_t job = 0;
 
-  Fixture() {
+  explicit Fixture(test::StoreBackend& b) : backend(b) {
     auto s = Store::open(db);
     EXPECT_TRUE(s.ok()) << s.status().message();
+    if (!s.ok()) return;
     store = std::move(s).value();
     WorkflowRecord w{0, "wf", "1", random_hash(), "name: wf", "wf.yaml", 0};
     auto wid = store->put_workflow(w);
-    EXPECT_TRUE(wid.ok());
+    EXPECT_TRUE(wid.ok()) << wid.status().message();
     DocumentRecord d;
     d.content_hash = random_hash();
     d.text = "The quick brown fox.";
     d.size_bytes = 20;
     auto did = store->put_document(d);
-    EXPECT_TRUE(did.ok());
+    EXPECT_TRUE(did.ok()) << did.status().message();
     JobRecord j;
     j.workflow_id = *wid;
     j.inputs_json = R"({"document":"doc-1"})";
@@ -49,44 +49,39 @@ struct Fixture {
     EXPECT_TRUE(id.ok()) << id.status().message();
     job = id->id;
   }
+  std::string query_one(const std::string& sql) { return backend.query_one(db, sql); }
+  std::string exec(const std::string& sql) { return backend.exec(db, sql); }
 };
 
-TEST(Store, OpensInWalModeAtTheCurrentSchemaVersion) {
-  Fixture f;
-  EXPECT_EQ(query_one(f.db, "PRAGMA journal_mode"), "wal");
+TEST_P(StoreTest, OpensAtTheCurrentSchemaVersionAndReopensWithoutMigrating) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
   EXPECT_EQ(*f.store->schema_version(), current_schema_version());
-  EXPECT_EQ(query_one(f.db, "PRAGMA user_version"), std::to_string(current_schema_version()));
   // Reopening migrates nothing and keeps the data.
   auto again = Store::open(f.db);
-  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_EQ((*again)->get_job(f.job)->status, "queued");
+  EXPECT_EQ(*(*again)->schema_version(), current_schema_version());
 }
 
-TEST(Store, RefusesADatabaseFromANewerRelease) {
-  test::TempDir dir;
-  std::string db = dir.path("new.db");
+TEST_P(StoreTest, RefusesADatabaseFromANewerRelease) {
+  const std::string db = backend().fresh_database();
   ASSERT_TRUE(Store::open(db).ok());
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(raw);
+  ASSERT_EQ(backend().exec(db, backend().set_version_sql(99)), "");
   auto s = Store::open(db);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().message(), db + ": database schema version 99 is newer than this ream supports (" +
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.status().message(), describe_store(db) + ": database schema version 99 is newer than this ream supports (" +
                                       std::to_string(current_schema_version()) + ")");
 }
 
-TEST(Store, MigratesAVersion1DatabaseAndKeepsItsRows) {
-  test::TempDir dir;
-  std::string db = dir.path("v1.db");
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+TEST_P(StoreTest, MigratesAVersion1DatabaseAndKeepsItsRows) {
+  const std::string db = backend().fresh_database();
   const std::string hash = random_hash();
-  const std::string v1 = migrations().at(0).sql +
-      "PRAGMA user_version = 1;"
-      "INSERT INTO documents(content_hash, size_bytes, text, created_at) VALUES ('" + hash + "', 4, 'text', 1);";
-  ASSERT_EQ(sqlite3_exec(raw, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
-  sqlite3_close(raw);
+  ASSERT_EQ(backend().make_at_version(db, 1,
+                                      "INSERT INTO documents(content_hash, size_bytes, text, created_at) "
+                                      "VALUES ('" + hash + "', 4, 'text', 1);"),
+            "");
   auto s = Store::open(db);
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(*(*s)->schema_version(), current_schema_version());
@@ -105,19 +100,14 @@ TEST(Store, MigratesAVersion1DatabaseAndKeepsItsRows) {
 
 // A job document keeps the name it was sent under (version 3); rows from before it
 // read back with no name, so reports fall back to the path.
-TEST(Store, JobDocumentsKeepTheirNamesAndOldRowsHaveNone) {
-  test::TempDir dir;
-  std::string db = dir.path("v2.db");
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-  const std::string v2 = migrations().at(0).sql + migrations().at(1).sql +
-      "PRAGMA user_version = 2;"
+TEST_P(StoreTest, JobDocumentsKeepTheirNamesAndOldRowsHaveNone) {
+  const std::string db = backend().fresh_database();
+  const std::string v2 =
       "INSERT INTO workflows(name, version, content_hash, source, created_at) VALUES ('wf', '1', 'h', 's', 1);"
       "INSERT INTO documents(content_hash, size_bytes, text, created_at) VALUES ('" + random_hash() + "', 4, 'text', 1);"
       "INSERT INTO jobs(workflow_id, status, created_at, updated_at) VALUES (1, 'queued', 1, 1);"
       "INSERT INTO job_documents(job_id, ordinal, document_id, key, input_name) VALUES (1, 1, 1, 'doc-1', 'd');";
-  ASSERT_EQ(sqlite3_exec(raw, v2.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
-  sqlite3_close(raw);
+  ASSERT_EQ(backend().make_at_version(db, 2, v2), "");
   auto s = Store::open(db);
   ASSERT_TRUE(s.ok()) << s.status().message();
   auto old = (*s)->job_documents(1);
@@ -134,8 +124,9 @@ TEST(Store, JobDocumentsKeepTheirNamesAndOldRowsHaveNone) {
   EXPECT_EQ(docs->at(1).name, "");
 }
 
-TEST(Store, EvidenceKeepsHowAndWhereAQuoteWasFound) {
-  Fixture f;
+TEST_P(StoreTest, EvidenceKeepsHowAndWhereAQuoteWasFound) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
   auto run = f.store->begin_step_run(f.job, "ask", -1, "");
   ASSERT_TRUE(run.ok());
   FindingRecord fr;
@@ -165,8 +156,9 @@ TEST(Store, EvidenceKeepsHowAndWhereAQuoteWasFound) {
   EXPECT_EQ(b.source_line, 0);
 }
 
-TEST(Store, DeduplicatesDocumentsAndWorkflowsByContentHash) {
-  Fixture f;
+TEST_P(StoreTest, DeduplicatesDocumentsAndWorkflowsByContentHash) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
   DocumentRecord d;
   d.content_hash = random_hash();
   d.text = "same";
@@ -179,8 +171,9 @@ TEST(Store, DeduplicatesDocumentsAndWorkflowsByContentHash) {
   EXPECT_EQ(*f.store->put_workflow(w), *f.store->put_workflow(w));
 }
 
-TEST(Store, StepCommitWritesFindingsOnceAndRefusesASecondCommit) {
-  Fixture f;
+TEST_P(StoreTest, StepCommitWritesFindingsOnceAndRefusesASecondCommit) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
   ASSERT_TRUE(f.store->mark_job_running(f.job).ok());
   auto run = f.store->begin_step_run(f.job, "ask", 0, "\"q\"");
   ASSERT_TRUE(run.ok()) << run.status().message();
@@ -196,8 +189,8 @@ TEST(Store, StepCommitWritesFindingsOnceAndRefusesASecondCommit) {
   ASSERT_TRUE(f.store->commit_step_run(done, {fr, fr}).ok());
   Status again = f.store->commit_step_run(done, {fr});
   EXPECT_EQ(again.code(), StatusCode::kAlreadyExists);
-  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM findings"), "2");
-  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM evidence"), "2");
+  EXPECT_EQ(f.query_one("SELECT COUNT(*) FROM findings"), "2");
+  EXPECT_EQ(f.query_one("SELECT COUNT(*) FROM evidence"), "2");
   // A committed run cannot be started again.
   EXPECT_EQ(f.store->begin_step_run(f.job, "ask", 0, "").status().code(), StatusCode::kAlreadyExists);
   auto findings = f.store->findings(f.job);
@@ -210,18 +203,19 @@ TEST(Store, StepCommitWritesFindingsOnceAndRefusesASecondCommit) {
   EXPECT_EQ(job->usage.cached_prompt_tokens, 60);
 }
 
-TEST(Store, FailedAttemptsCountUpAndKeepTheirError) {
-  Fixture f;
+TEST_P(StoreTest, FailedAttemptsCountUpAndKeepTheirError) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
   auto first = f.store->begin_step_run(f.job, "s", -1, "");
   ASSERT_TRUE(first.ok());
   ASSERT_TRUE(f.store->fail_step_run(first->id, "boom", true, {}).ok());
-  EXPECT_EQ(query_one(f.db, "SELECT status || ':' || error FROM step_runs"), "retrying:boom");
+  EXPECT_EQ(f.query_one("SELECT status || ':' || error FROM step_runs"), "retrying:boom");
   auto second = f.store->begin_step_run(f.job, "s", -1, "");
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->attempt, 2);
   EXPECT_EQ(second->id, first->id);
   ASSERT_TRUE(f.store->fail_step_run(second->id, "boom again", false, {}).ok());
-  EXPECT_EQ(query_one(f.db, "SELECT status || ':' || attempt FROM step_runs"), "failed:2");
+  EXPECT_EQ(f.query_one("SELECT status || ':' || attempt FROM step_runs"), "failed:2");
   ASSERT_TRUE(f.store->finish_job(f.job, kJobFailed, "{}", "boom again").ok());
   EXPECT_EQ(f.store->get_job(f.job)->error, "boom again");
   auto events = f.store->events(f.job, 0);
@@ -235,25 +229,21 @@ TEST(Store, FailedAttemptsCountUpAndKeepTheirError) {
 // A final state is written once: finishing a job that already ended is refused and changes
 // nothing (issue 14: finish_job had no status guard), and a caller naming a lease owner
 // finishes the job only while that owner holds its lease.
-TEST(Store, FinishJobEndsOnlyAQueuedOrRunningJobUnderItsLease) {
-  Fixture f;
+TEST_P(StoreTest, FinishJobEndsOnlyAQueuedOrRunningJobUnderItsLease) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
   ASSERT_TRUE(f.store->mark_job_running(f.job).ok());
-  ASSERT_EQ(query_one(f.db, "SELECT status FROM jobs"), "running");
+  ASSERT_EQ(f.query_one("SELECT status FROM jobs"), "running");
   // Another process's runner holds the lease now.
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(f.db.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw, "UPDATE jobs SET lease_owner = 'host-b:7:1', lease_expires_at = 1", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(raw);
+  ASSERT_EQ(f.exec("UPDATE jobs SET lease_owner = 'host-b:7:1', lease_expires_at = 1"), "");
 
   Status lost = f.store->finish_job(f.job, kJobCancelled, "{}", "cancelled", "host-a:3:1");
   EXPECT_EQ(lost.code(), StatusCode::kFailedPrecondition) << lost.message();
   EXPECT_NE(lost.message().find("host-b:7:1"), std::string::npos) << lost.message();
-  EXPECT_EQ(query_one(f.db, "SELECT status || ':' || lease_owner FROM jobs"), "running:host-b:7:1");
+  EXPECT_EQ(f.query_one("SELECT status || ':' || lease_owner FROM jobs"), "running:host-b:7:1");
 
   ASSERT_TRUE(f.store->finish_job(f.job, kJobSucceeded, R"({"x":1})", "", "host-b:7:1").ok());
-  EXPECT_EQ(query_one(f.db, "SELECT status || ':' || lease_owner FROM jobs"), "succeeded:");
+  EXPECT_EQ(f.query_one("SELECT status || ':' || lease_owner FROM jobs"), "succeeded:");
   Status again = f.store->finish_job(f.job, kJobFailed, "{}", "late failure");
   EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << again.message();
   EXPECT_NE(again.message().find("already ended (succeeded)"), std::string::npos) << again.message();
@@ -261,7 +251,7 @@ TEST(Store, FinishJobEndsOnlyAQueuedOrRunningJobUnderItsLease) {
   EXPECT_EQ(job->status, "succeeded");
   EXPECT_EQ(job->outputs_json, R"({"x":1})");
   EXPECT_EQ(job->error, "");
-  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM job_events WHERE type LIKE 'job_%' AND type NOT IN "
+  EXPECT_EQ(f.query_one("SELECT COUNT(*) FROM job_events WHERE type LIKE 'job_%' AND type NOT IN "
                             "('job_queued', 'job_started')"),
             "1");
   EXPECT_EQ(f.store->finish_job(f.job + 1000, kJobFailed, "{}", "x").code(), StatusCode::kNotFound);
@@ -269,26 +259,27 @@ TEST(Store, FinishJobEndsOnlyAQueuedOrRunningJobUnderItsLease) {
 
 // lease_job (what `ream run` takes): a job free, expired, or held by a dead process of
 // this host is leased; one a live process holds, or one that has ended, is not.
-TEST(Store, LeaseJobTakesAFreeOrOrphanedJobAndNotAHeldOrEndedOne) {
-  Fixture f;
+TEST_P(StoreTest, LeaseJobTakesAFreeOrOrphanedJobAndNotAHeldOrEndedOne) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
   const int64_t ms = 60000;
   auto free_lease = f.store->lease_job(f.job, "here:1:1", ms, "here");
   ASSERT_TRUE(free_lease.ok()) << free_lease.status().message();
   EXPECT_EQ(free_lease->state, LeaseCheck::State::kHeld);
-  EXPECT_EQ(query_one(f.db, "SELECT lease_owner || ':' || (lease_expires_at > 0) FROM jobs"), "here:1:1:1");
+  EXPECT_EQ(f.query_one("SELECT lease_owner || ':' || CASE WHEN lease_expires_at > 0 THEN 'later' ELSE 'never' END FROM jobs"), "here:1:1:later");
 
   // Held, unexpired, by a live process of this host (the one that started this test;
   // this process's own pid under another owner counts as an earlier, dead, process):
   // refused, unchanged.
   const std::string live = "here:" + std::to_string(getppid()) + ":5";
-  ASSERT_EQ(test::exec_sql(f.db, "UPDATE jobs SET lease_owner = '" + live +
+  ASSERT_EQ(f.exec("UPDATE jobs SET lease_owner = '" + live +
                                      "', lease_expires_at = 9000000000000"),
             "");
   auto held = f.store->lease_job(f.job, "here:2:2", ms, "here");
   ASSERT_TRUE(held.ok());
   EXPECT_EQ(held->state, LeaseCheck::State::kLost);
   EXPECT_EQ(held->owner, live);
-  EXPECT_EQ(query_one(f.db, "SELECT lease_owner FROM jobs"), live);
+  EXPECT_EQ(f.query_one("SELECT lease_owner FROM jobs"), live);
   // The same owner on another host is not judged by this host's processes: refused too.
   auto elsewhere = f.store->lease_job(f.job, "there:2:2", ms, "there");
   ASSERT_TRUE(elsewhere.ok());
@@ -300,14 +291,14 @@ TEST(Store, LeaseJobTakesAFreeOrOrphanedJobAndNotAHeldOrEndedOne) {
   int st = 0;
   waitpid(child, &st, 0);
   const std::string dead = "here:" + std::to_string(child) + ":5";
-  ASSERT_EQ(test::exec_sql(f.db, "UPDATE jobs SET lease_owner = '" + dead + "'"), "");
+  ASSERT_EQ(f.exec("UPDATE jobs SET lease_owner = '" + dead + "'"), "");
   auto orphan = f.store->lease_job(f.job, "here:3:3", ms, "here");
   ASSERT_TRUE(orphan.ok());
   EXPECT_EQ(orphan->state, LeaseCheck::State::kHeld);
-  EXPECT_EQ(query_one(f.db, "SELECT lease_owner FROM jobs"), "here:3:3");
+  EXPECT_EQ(f.query_one("SELECT lease_owner FROM jobs"), "here:3:3");
 
   // Expired: taken over; a failed job may be resumed, so it is leased too.
-  ASSERT_EQ(test::exec_sql(f.db, "UPDATE jobs SET status = 'failed', lease_owner = '" + live +
+  ASSERT_EQ(f.exec("UPDATE jobs SET status = 'failed', lease_owner = '" + live +
                                      "', lease_expires_at = 1"),
             "");
   auto expired = f.store->lease_job(f.job, "here:4:4", ms, "here");
@@ -316,20 +307,21 @@ TEST(Store, LeaseJobTakesAFreeOrOrphanedJobAndNotAHeldOrEndedOne) {
 
   // Ended: not leased, the status says why.
   ASSERT_TRUE(f.store->release(f.job, "here:4:4").ok());
-  ASSERT_EQ(test::exec_sql(f.db, "UPDATE jobs SET status = 'succeeded'"), "");
+  ASSERT_EQ(f.exec("UPDATE jobs SET status = 'succeeded'"), "");
   auto ended = f.store->lease_job(f.job, "here:5:5", ms, "here");
   ASSERT_TRUE(ended.ok());
   EXPECT_EQ(ended->state, LeaseCheck::State::kEnded);
   EXPECT_EQ(ended->status, "succeeded");
-  EXPECT_EQ(query_one(f.db, "SELECT lease_owner FROM jobs"), "");
+  EXPECT_EQ(f.query_one("SELECT lease_owner FROM jobs"), "");
   EXPECT_EQ(f.store->lease_job(f.job + 1000, "here:5:5", ms, "here").status().code(),
             StatusCode::kNotFound);
 }
 
 // The idempotency key's request digest is stored in the job's own row, in the job's
 // transaction.
-TEST(Store, IdempotencyKeyAndDigestAreCommittedWithTheJob) {
-  Fixture f;
+TEST_P(StoreTest, IdempotencyKeyAndDigestAreCommittedWithTheJob) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
   JobRecord j;
   j.workflow_id = f.store->get_job(f.job)->workflow_id;
   j.idempotency_key = "key-" + random_hash();
@@ -354,13 +346,14 @@ TEST(Store, IdempotencyKeyAndDigestAreCommittedWithTheJob) {
   EXPECT_TRUE(other->replayed);
   EXPECT_FALSE(other->same_request);
   EXPECT_EQ(other->id, id->id);
-  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM jobs WHERE idempotency_key = '" + j.idempotency_key + "'"), "1");
+  EXPECT_EQ(f.query_one("SELECT COUNT(*) FROM jobs WHERE idempotency_key = '" + j.idempotency_key + "'"), "1");
 }
 
 // Many submissions in one transaction (issue 14's group commit): each job gets its
 // row, documents and events; a key repeated inside the batch replays the first.
-TEST(Store, CreatesABatchOfJobsInOneTransaction) {
-  Fixture f;
+TEST_P(StoreTest, CreatesABatchOfJobsInOneTransaction) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
   const int64_t wf = f.store->get_job(f.job)->workflow_id;
   std::vector<NewJob> batch;
   const std::string key = "batch-" + random_hash();
@@ -394,11 +387,12 @@ TEST(Store, CreatesABatchOfJobsInOneTransaction) {
     EXPECT_EQ(events->at(0).type, "job_queued");
     EXPECT_EQ(events->at(1).data_json, batch[i].events[0].data_json);
   }
-  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM jobs"), std::to_string(1 + 49));
+  EXPECT_EQ(f.query_one("SELECT COUNT(*) FROM jobs"), std::to_string(1 + 49));
 }
 
-TEST(Store, ConcurrentWritersFromTwoConnectionsBothCommit) {
-  Fixture f;
+TEST_P(StoreTest, ConcurrentWritersFromTwoConnectionsBothCommit) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
   auto other = Store::open(f.db);
   ASSERT_TRUE(other.ok());
   std::vector<std::thread> threads;
@@ -415,8 +409,8 @@ TEST(Store, ConcurrentWritersFromTwoConnectionsBothCommit) {
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM findings"), "50");
-  EXPECT_EQ(query_one(f.db, "SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded'"), "50");
+  EXPECT_EQ(f.query_one("SELECT COUNT(*) FROM findings"), "50");
+  EXPECT_EQ(f.query_one("SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded'"), "50");
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ Status App::open() {
   const jobs::ProcessOwner me = jobs::this_process_owner();
   owner_ = me.owner;
 
-  const std::string db = config_.data_dir + "/ream.db";
+  const std::string db = config_.store.empty() ? config_.data_dir + "/ream.db" : config_.store;
   auto st = store::Store::open(db);
   if (!st.ok()) return st.status();
   store_ = std::move(st).value();
@@ -62,7 +62,7 @@ Status App::open() {
                  "at their first unfinished step",
                  requeued.value());
   }
-  spdlog::info("store: {} (schema {})", db, store_->schema_version().ok()
+  spdlog::info("store: {} (schema {})", store::describe_store(db), store_->schema_version().ok()
                                                 ? store_->schema_version().value()
                                                 : -1);
   catalog_ = load_catalog(config_);

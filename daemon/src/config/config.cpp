@@ -10,6 +10,8 @@
 #include <sstream>
 #include <utility>
 
+#include "store/store.h"
+
 namespace ream::config {
 
 namespace {
@@ -94,6 +96,7 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
            if (!st.ok()) throw ConfigError{where(path, v, k) + ": " + st.message()};
          }},
         REAM_FIELD("data_dir", c->data_dir, std::string, "a directory"),
+        REAM_FIELD("store", c->store, std::string, "postgresql://... or sqlite:PATH"),
         {"log",
          [&](auto& v, auto&) {
            walk(path, v, "log",
@@ -303,6 +306,11 @@ Status validate_config(const Config& c) {
   }
   if (!(h.retry_after_s >= 1 && h.retry_after_s <= 86400)) return bad("http.retry_after_s: 1..86400");
   if (c.data_dir.empty()) return bad("data_dir: must be set");
+  if (!c.store.empty() && !store::names_postgresql(c.store) &&
+      (c.store.rfind("sqlite:", 0) != 0 || c.store.size() == 7)) {
+    return bad("store: '" + store::describe_store(c.store) +
+               "' is neither a PostgreSQL URL (postgresql://...) nor sqlite:PATH");
+  }
   return {};
 }
 

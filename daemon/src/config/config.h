@@ -23,6 +23,9 @@ struct Config {
 
   http::ServerOptions http;                   // listen, limits, timeouts, TLS
   std::string data_dir;                       // SQLite, uploads, demo model
+  // The store: "" = SQLite at <data_dir>/ream.db; "sqlite:PATH"; or a PostgreSQL URL
+  // ("postgresql://user:password@host:5432/ream") that several reamd hosts may share.
+  std::string store;
   std::string log_format = "text";            // text | json
   std::string log_level = "info";             // trace debug info warn error
 

@@ -1,11 +1,7 @@
 // SqliteStore: jobs (creation with idempotency, reads, state changes, counts) and
 // their leases.
-#include <signal.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include "store/sqlite_store.h"
+#include "store/store_common.h"
 
 namespace ream::store {
 
@@ -51,27 +47,6 @@ JobRecord read_job(const Stmt& q) {
   j.usage.completion_tokens = q.i64("completion_tokens");
   j.usage.cached_prompt_tokens = q.i64("cached_prompt_tokens");
   return j;
-}
-
-// "host:pid:start_ms" -> pid, or -1.
-long owner_pid(const std::string& owner, const std::string& host) {
-  if (owner.compare(0, host.size() + 1, host + ":") != 0) return -1;
-  size_t start = host.size() + 1;
-  size_t end = owner.find(':', start);
-  try {
-    return std::stol(owner.substr(start, end - start));
-  } catch (...) {
-    return -1;
-  }
-}
-
-// Whether `owner` names a process of `host` that is gone (and is not `self`): a pid
-// that no longer exists, or this process's own pid under another start time.
-bool owner_is_dead(const std::string& owner, const std::string& host, const std::string& self) {
-  const long pid = owner_pid(owner, host);
-  return pid > 0 && owner != self &&
-         (pid == static_cast<long>(getpid()) ||
-          (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH));
 }
 
 // Inside the transaction: the job holding `key`, as a replay of `job`.

@@ -2,6 +2,7 @@
 #include <map>
 
 #include "store/sqlite_store.h"
+#include "store/store_common.h"
 
 namespace ream::store {
 
@@ -31,13 +32,6 @@ StepRunRecord read_step_run(const Stmt& q) {
   r.warnings_json = q.text("warnings_json");
   r.error = q.text("error");
   return r;
-}
-
-std::string step_event_json(const std::string& step_id, int iteration, const std::string& extra) {
-  // Step ids are validated identifiers, so no escaping is needed for them.
-  std::string s = "{\"step\":\"" + step_id + "\",\"iteration\":" + std::to_string(iteration);
-  if (!extra.empty()) s += "," + extra;
-  return s + "}";
 }
 
 }  // namespace

@@ -3,31 +3,9 @@
 // findings and events in sqlite_steps.cpp, schedules in sqlite_schedules.cpp.
 #include "store/sqlite_store.h"
 
-#include <chrono>
-
 #include "store/migrations.h"
 
 namespace ream::store {
-
-int current_schema_version() { return static_cast<int>(migrations().size()); }
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Result<std::unique_ptr<Store>> Store::open(const std::string& path, int busy_timeout_ms) {
-  auto s = SqliteStore::open(path, busy_timeout_ms);
-  if (!s.ok()) return s.status();
-  return std::unique_ptr<Store>(std::move(s).value());
-}
-
-Result<CreatedJob> Store::create_job(const JobRecord& job, const std::vector<JobDocument>& documents,
-                                     const std::vector<EventRecord>& events) {
-  REAM_ASSIGN_OR_RETURN(auto created, create_jobs({NewJob{job, documents, events}}));
-  return created.at(0);
-}
 
 SqliteStore::Write::Write(SqliteStore& store)
     : store_(store), db_(store.pool_->writer()), txn_(*db_) {

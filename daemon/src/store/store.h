@@ -1,8 +1,8 @@
 // Store: everything ream keeps — workflows, documents, jobs with their leases and
 // idempotency keys, step runs, findings, job events, schedules and upload names —
-// behind one interface that names no database. The only implementation today is
-// SQLite (sqlite_store.h); another backend (PostgreSQL, issue 17) is a new class
-// implementing this one, opened by open_store().
+// behind one interface that names no database. Two backends implement it: SQLite
+// (sqlite_store.h), the embedded default for one host, and PostgreSQL (pg_store.h),
+// which several hosts share; Store::open picks one by the name it is given.
 //
 // Contracts every backend keeps:
 // - Each write is one transaction: a job with its documents and first events; a
@@ -33,11 +33,19 @@ namespace ream::store {
 // The schema version this build writes.
 int current_schema_version();
 int64_t now_ms();
+// The store's name as logs and errors may show it: a PostgreSQL URL without its
+// password, a SQLite path as given.
+std::string describe_store(const std::string& name);
+// Whether `name` is a PostgreSQL URL (postgresql:// or postgres://), not a SQLite path.
+bool names_postgresql(const std::string& name);
 
 class Store {
  public:
-  // Opens (creating if needed) and migrates the database at `path` (":memory:" works).
-  static Result<std::unique_ptr<Store>> open(const std::string& path, int busy_timeout_ms = 5000);
+  // Opens and migrates the database `name` names: "postgresql://..." (or
+  // "postgres://...") a PostgreSQL database, which must exist; "sqlite:PATH" or a plain
+  // PATH a SQLite file, created if needed (":memory:" works). `busy_timeout_ms` is
+  // SQLite's. Errors name the store (a URL without its password).
+  static Result<std::unique_ptr<Store>> open(const std::string& name, int busy_timeout_ms = 5000);
   virtual ~Store() = default;
 
   virtual Result<int> schema_version() = 0;

@@ -1,0 +1,185 @@
+// reamd on a PostgreSQL store (`store: postgresql://...`), with the CPU engine and
+// the tiny random model: two reamd processes share one database as one queue. Jobs
+// submitted to either are run once, by one of them, and their rows, findings and
+// events are read back from PostgreSQL through the test's own libpq connection; and
+// `reamd migrate-store` moves a SQLite install over without losing a job.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "daemon_harness.h"
+#include "pg_cluster.h"
+
+namespace ream::testing {
+namespace {
+
+using nlohmann::json;
+using test::PgCluster;
+
+std::string random_text(std::mt19937& rng, int words) {
+  static const char* kWords[] = {"contract", "party", "shall", "terminate", "notice", "payment",
+                                 "liability", "license", "clause", "term", "renewal", "fee"};
+  std::string s;
+  for (int i = 0; i < words; ++i) {
+    s += kWords[rng() % 12];
+    s += (i % 12 == 11) ? ".\n" : " ";
+  }
+  return s;
+}
+
+TEST(ReamdOnPostgres, TwoDaemonsShareOneQueueAndEveryJobEndsOnceWithItsFindingsInPostgres) {
+  PgCluster& pg = PgCluster::shared();
+  ASSERT_EQ(pg.error(), "");
+  const std::string url = pg.create_database();
+  ASSERT_NE(url, "");
+  ASSERT_FALSE(tiny_model_dir().empty()) << "ream init-model failed";
+  TempDir tmp;
+  const std::string docs = tmp.path() + "/docs";
+  std::filesystem::create_directories(docs);
+  std::mt19937 rng(std::random_device{}());
+  for (int i = 0; i < 3; ++i) std::ofstream(docs + "/d" + std::to_string(i) + ".md") << random_text(rng, 90);
+  const std::string config = "store: " + url + "\ndocuments:\n  allowed_roots: [" + docs + "]\n";
+  Daemon a(tmp.path() + "/a", config), b(tmp.path() + "/b", config);
+  ASSERT_TRUE(a.start()) << a.log();
+  ASSERT_TRUE(b.start()) << b.log();
+
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 6; ++i) {
+    const Daemon& d = i % 2 == 0 ? a : b;
+    json body = {{"workflow", "summarize"},
+                 {"inputs",
+                  {{"documents", {docs + "/d" + std::to_string(i % 3) + ".md"}},
+                   {"max_words", 20},
+                   {"max_tokens", 12}}}};
+    auto r = d.post("/v1/jobs", body);
+    ASSERT_EQ(r.status, 202u) << r.body;
+    ids.push_back(r.json()["id"].get<int64_t>());
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    // Each job is visible, with the same state, from both hosts.
+    json job = wait_job(i % 2 == 0 ? b : a, ids[i]);
+    ASSERT_TRUE(job.is_object()) << a.log() << b.log();
+    EXPECT_EQ(job["status"], "succeeded") << job.dump();
+    const std::string id = std::to_string(ids[i]);
+    auto result = a.get("/v1/jobs/" + id + "/result");
+    ASSERT_EQ(result.status, 200u) << result.body;
+    const size_t findings = result.json()["findings"].size();
+    EXPECT_EQ(PgCluster::query_one(url, "SELECT COUNT(*) FROM findings WHERE job_id = " + id),
+              std::to_string(findings));
+    EXPECT_EQ(PgCluster::query_one(url, "SELECT status FROM jobs WHERE id = " + id), "succeeded");
+    EXPECT_EQ(PgCluster::query_one(url, "SELECT COUNT(*) FROM job_events WHERE type = 'job_succeeded' "
+                                        "AND job_id = " + id),
+              "1");
+    EXPECT_EQ(PgCluster::query_one(url, "SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded' "
+                                        "AND job_id = " + id),
+              std::to_string(job["progress"]["runs_done"].get<int>()))
+        << job.dump();
+  }
+  EXPECT_EQ(PgCluster::query_one(url, "SELECT COUNT(*) FROM jobs"), "6");
+  // Three documents, each stored once however many jobs and hosts read it.
+  EXPECT_EQ(PgCluster::query_one(url, "SELECT COUNT(*) FROM documents"), "3");
+  // Nothing went to SQLite.
+  EXPECT_FALSE(std::filesystem::exists(a.data_dir() + "/ream.db"));
+  EXPECT_FALSE(std::filesystem::exists(b.data_dir() + "/ream.db"));
+  // The log names the store without a password it never had.
+  EXPECT_NE(a.log().find("store: " + url), std::string::npos) << a.log();
+
+  a.signal(SIGTERM);
+  b.signal(SIGTERM);
+  EXPECT_EQ(a.wait_exit(), 0) << a.log();
+  EXPECT_EQ(b.wait_exit(), 0) << b.log();
+}
+
+TEST(ReamdOnPostgres, AServerThatIsDownStopsReamdWithItsUrlAndNoPassword) {
+  TempDir tmp;
+  Daemon d(tmp.path() + "/data",
+           "store: postgresql://ream:s3cret@/ream?host=" + tmp.path() + "/nowhere&port=5999\n");
+  EXPECT_FALSE(d.start(true, 30)) << "reamd came up without its store";
+  EXPECT_NE(d.log().find("postgresql://ream@/ream?host=" + tmp.path() + "/nowhere&port=5999"),
+            std::string::npos)
+      << d.log();
+  EXPECT_EQ(d.log().find("s3cret"), std::string::npos) << d.log();
+}
+
+// Runs `reamd ARGS`; its exit status and what it printed (stdout and stderr).
+std::pair<int, std::string> run_reamd(const std::string& args) {
+  const std::string cmd = std::string(REAM_BINARY_DIR) + "/daemon/reamd " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = p ? pclose(p) : -1;
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+TEST(ReamdOnPostgres, MigrateStoreMovesASqliteInstallWithoutLosingAJob) {
+  PgCluster& pg = PgCluster::shared();
+  ASSERT_EQ(pg.error(), "");
+  const std::string url = pg.create_database();
+  ASSERT_FALSE(tiny_model_dir().empty()) << "ream init-model failed";
+  TempDir tmp;
+  const std::string docs = tmp.path() + "/docs";
+  std::filesystem::create_directories(docs);
+  std::mt19937 rng(std::random_device{}());
+  std::ofstream(docs + "/d.md") << random_text(rng, 90);
+  const std::string roots = "documents:\n  allowed_roots: [" + docs + "]\n";
+  json body = {{"workflow", "summarize"},
+               {"inputs", {{"documents", {docs + "/d.md"}}, {"max_words", 20}, {"max_tokens", 12}}}};
+
+  // A single-host install on SQLite with two finished jobs.
+  std::vector<int64_t> ids;
+  std::vector<json> results;
+  {
+    Daemon one(tmp.path() + "/one", roots);
+    ASSERT_TRUE(one.start()) << one.log();
+    for (int i = 0; i < 2; ++i) {
+      auto r = one.post("/v1/jobs", body);
+      ASSERT_EQ(r.status, 202u) << r.body;
+      ids.push_back(r.json()["id"].get<int64_t>());
+      json job = wait_job(one, ids.back());
+      ASSERT_TRUE(job.is_object() && job["status"] == "succeeded") << job.dump() << one.log();
+      results.push_back(one.get("/v1/jobs/" + std::to_string(ids.back()) + "/result").json());
+    }
+    one.signal(SIGTERM);
+    ASSERT_EQ(one.wait_exit(), 0) << one.log();
+  }
+  const std::string db = tmp.path() + "/one/ream.db";
+  auto bad = run_reamd("migrate-store --from " + db + " --to '" + url + "'");
+  EXPECT_EQ(bad.first, 2) << bad.second;
+  EXPECT_NE(bad.second.find("--from must be sqlite:PATH"), std::string::npos) << bad.second;
+
+  auto moved = run_reamd("migrate-store --from sqlite:" + db + " --to '" + url + "'");
+  ASSERT_EQ(moved.first, 0) << moved.second;
+  EXPECT_NE(moved.second.find("jobs            2 rows"), std::string::npos) << moved.second;
+  // A second copy into the same database is refused: it is no longer empty.
+  auto twice = run_reamd("migrate-store --from sqlite:" + db + " --to '" + url + "'");
+  EXPECT_EQ(twice.first, 1) << twice.second;
+  EXPECT_NE(twice.second.find("empty database only"), std::string::npos) << twice.second;
+
+  // reamd on PostgreSQL answers for the old jobs as reamd on SQLite did.
+  Daemon two(tmp.path() + "/two", "store: " + url + "\n" + roots);
+  ASSERT_TRUE(two.start()) << two.log();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto r = two.get("/v1/jobs/" + std::to_string(ids[i]) + "/result");
+    ASSERT_EQ(r.status, 200u) << r.body;
+    EXPECT_EQ(r.json()["findings"], results[i]["findings"]);
+    EXPECT_EQ(r.json()["outputs"], results[i]["outputs"]);
+  }
+  auto r = two.post("/v1/jobs", body);
+  ASSERT_EQ(r.status, 202u) << r.body;
+  const int64_t next = r.json()["id"].get<int64_t>();
+  EXPECT_GT(next, ids.back());
+  json job = wait_job(two, next);
+  ASSERT_TRUE(job.is_object()) << two.log();
+  EXPECT_EQ(job["status"], "succeeded") << job.dump();
+  two.signal(SIGTERM);
+  EXPECT_EQ(two.wait_exit(), 0) << two.log();
+}
+
+}  // namespace
+}  // namespace ream::testing
