@@ -32,7 +32,8 @@ function makeWorkDir() {
 
 // A reamd on the tiny model in `dir`; with `key`, auth is on with that key (role submit).
 // `roots`: server folders whose documents jobs may name, besides the CUAD contracts'.
-async function startDaemon(dir, name, { key, roots = [] } = {}) {
+// `maxModelLen`: engine.max_model_len (a plugin skips the model for a document longer).
+async function startDaemon(dir, name, { key, roots = [], maxModelLen } = {}) {
   const data = path.join(dir, name);
   fs.mkdirSync(data);
   const port = await freePort();
@@ -41,6 +42,7 @@ async function startDaemon(dir, name, { key, roots = [] } = {}) {
     "engine:",
     `  model: ${dir}/tiny`,
     "  threads: 1",
+    ...(maxModelLen ? [`  max_model_len: ${maxModelLen}`] : []),
     `workflows: [${env.REAM_SOURCE_DIR}/workflows, ${env.REAM_SOURCE_DIR}/plugins/example]`,
     `plugins: [${env.REAM_PLUGIN_DIR}, ${env.WEB_TEST_PLUGIN_DIR}]`,
     "documents:",
