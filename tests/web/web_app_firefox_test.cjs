@@ -11,6 +11,7 @@
 "use strict";
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
+const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 const puppeteer = require("puppeteer-core");
@@ -18,24 +19,34 @@ const { CONTRACT, makeWorkDir, startDaemon } = require("./reamd.cjs");
 
 const env = process.env;
 const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-let dir, daemon, browser;
+const TENK = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/edgar/aapl-10-k-2024-11-01.html");
+const SPEC_PDF = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/pdf/shared-mime-info-spec.pdf");
+const KEY = crypto.randomBytes(24).toString("hex");
+let dir, daemon, short, keyed, browser;
+const daemons = [];
 
 before(async () => {
   assert.ok(fs.existsSync(env.FIREFOX), `firefox-esr not found at ${env.FIREFOX} (scripts/setup.sh installs Debian's firefox-esr)`);
   dir = makeWorkDir();
-  daemon = await startDaemon(dir, "firefox");
+  // As in the Chromium test: `short` has a 4,096-token context, so that keyword_spotting
+  // over the 10-K and the PDF locates its occurrences without prefilling them on the CPU.
+  const started = await Promise.allSettled([startDaemon(dir, "firefox"), startDaemon(dir, "short", { maxModelLen: 4096 }),
+    startDaemon(dir, "keyed", { key: KEY })]);
+  for (const s of started) if (s.status === "fulfilled") daemons.push(s.value);
+  for (const s of started) if (s.status === "rejected") throw s.reason;
+  [daemon, short, keyed] = started.map((s) => s.value);
   browser = await puppeteer.launch({ browser: "firefox", executablePath: env.FIREFOX, headless: true });
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (daemon) daemon.proc.kill("SIGKILL");
+  for (const d of daemons) d.proc.kill("SIGKILL");
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 // A page that records script errors and CSP violations (the page reports each one as a
 // securitypolicyviolation event; the listener is installed before the app's scripts run).
-async function newPage() {
+async function newPage(d = daemon) {
   const page = await browser.newPage();
   page.problems = [];
   page.on("pageerror", (e) => page.problems.push(`page error: ${e.message}`));
@@ -44,8 +55,48 @@ async function newPage() {
     window.cspViolations = [];
     document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
-  await page.goto(daemon.base + "/");
+  await page.goto(d.base + "/");
   return page;
+}
+
+// axe-core's rules on the page as it is: no serious or critical violation (frames, which
+// hold an original document rather than the app, left out).
+async function checkA11y(page, what) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE);
+  const bad = await page.evaluate(async () => (await window.axe.run({ include: [document], exclude: [["iframe"]] },
+    { resultTypes: ["violations"], iframes: false })).violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`));
+  assert.deepEqual(bad, [], `axe-core in Firefox, ${what}`);
+}
+
+// Runs `workflow` from the run form on daemon `d`, `fill` filling its inputs; waits for its end.
+async function runJob(page, d, workflow, fill) {
+  await page.goto(d.base + "/#/run");
+  await page.waitForSelector("#workflow-select option");
+  await page.select("#workflow-select", workflow);
+  await page.waitForSelector("#run-form");
+  await fill();
+  await page.click("#run-submit");
+  await page.waitForSelector("#findings-table", { timeout: 120000 });
+  assert.equal(await page.$eval("#job-status", (h) => h.dataset.status), "succeeded");
+  return Number(page.url().match(/#\/jobs\/(\d+)/)[1]);
+}
+
+// Types `value` into the field `sel` in place of what it held.
+async function fill(page, sel, value) {
+  await page.$eval(sel, (i) => { i.value = ""; });
+  await page.type(sel, value);
+}
+
+// Ticks the document checkbox whose label names `name` (in a fieldset or list `scope`).
+async function tick(page, scope, name) {
+  await page.waitForSelector(`${scope} input[type="checkbox"]`);
+  const ok = await page.$$eval(`${scope} label`, (ls, n) => {
+    const l = ls.find((x) => x.textContent.includes(n));
+    if (l) l.querySelector("input").click();
+    return !!l;
+  }, name);
+  assert.ok(ok, `a checkbox for ${name}`);
 }
 
 async function assertClean(page) {
@@ -111,6 +162,159 @@ test("Firefox: a streamed chat reply with its token counts", async () => {
   assert.match(await page.$eval("#chat-stats", (s) => s.textContent),
     /^[\d,]+ prompt tokens \([\d,]+ cached\) · \d+ reply tokens · [\d.,]+ tok\/s · first token [\d.]+ s · (length|stop)$/);
   assert.ok((await page.$eval(".msg.assistant .md", (m) => m.textContent)).length > 0);
+  await assertClean(page);
+  await page.close();
+});
+
+const squeeze = (t) => t.replace(/\s+/g, "");
+
+test("Firefox: the original beside the text: a 10-K in its frame and a real PDF by pdf.js, the passage highlighted", async () => {
+  const page = await newPage(short);
+  await page.waitForSelector("#documents-table");
+  await (await page.$("#doc-files")).uploadFile(TENK, SPEC_PDF);
+  await hasText(page, "2 of 2 uploaded.");
+  // The 7th "iPhone" of the 10-K, marked in the filing at that occurrence.
+  let jobId = await runJob(page, short, "keyword_spotting", async () => {
+    await tick(page, 'fieldset[data-input="documents"]', path.basename(TENK));
+    await page.type("#in-keyword", "iPhone");
+  });
+  let result = await (await fetch(`${short.base}/v1/jobs/${jobId}/result`)).json();
+  const f = result.findings.filter((x) => x.evidence.length && x.evidence[0].verified)[6];
+  await page.select("#f-verified", "verified");
+  await page.click(`#findings-table tr[data-finding="${f.id}"] button.link`);
+  const frameSel = "#doc-original iframe.original-frame";
+  await page.waitForFunction((sel) => document.querySelector(sel)?.contentDocument?.querySelector("mark.ream-hit"), { timeout: 30000 }, frameSel);
+  const shown = await page.$eval(frameSel, (fr) => {
+    const d = fr.contentDocument, m = d.querySelector("mark.ream-hit");
+    const before = d.createRange();
+    before.setStart(d.body, 0);
+    before.setEndBefore(m);
+    const r = m.getBoundingClientRect();
+    return { sandbox: fr.getAttribute("sandbox"), text: m.textContent, before: before.toString().replace(/\s+/g, "").slice(-40),
+      inView: r.top >= 0 && r.bottom <= fr.contentWindow.innerHeight, scripts: d.scripts.length,
+      headerHidden: getComputedStyle(d.querySelector("ix\\:header").closest("div")).display === "none" };
+  });
+  const doc = await (await fetch(`${short.base}/v1/jobs/${jobId}/documents/${f.evidence[0].document}`)).json();
+  const text = [...doc.text];
+  assert.deepEqual(shown, { sandbox: "allow-same-origin", text: "iPhone",
+    before: squeeze(text.slice(Math.max(0, f.evidence[0].start - 300), f.evidence[0].start).join("")).slice(-40),
+    inView: true, scripts: 0, headerHidden: true });
+  await checkA11y(page, "the 10-K's original");
+
+  // A "glob" on page 3 or later of the PDF: that page drawn, the word marked in its text layer.
+  jobId = await runJob(page, short, "keyword_spotting", async () => {
+    await tick(page, 'fieldset[data-input="documents"]', path.basename(SPEC_PDF));
+    await page.type("#in-keyword", "glob");
+  });
+  result = await (await fetch(`${short.base}/v1/jobs/${jobId}/result`)).json();
+  const g = result.findings.find((x) => x.evidence.length && x.evidence[0].verified && x.evidence[0].location.page >= 3);
+  await page.select("#f-verified", "verified");
+  await page.click(`#findings-table tr[data-finding="${g.id}"] button.link`);
+  await page.waitForSelector("#doc-original .pdf-page mark.hit", { timeout: 30000 });
+  const drawn = await page.$eval("#doc-original .pdf-page", (box) => {
+    const c = box.querySelector("canvas");
+    const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 0 && px[i] + px[i + 1] + px[i + 2] < 600) ink++;
+    return { page: Number(box.dataset.page), ink, text: [...box.querySelectorAll("mark.hit")].map((x) => x.textContent).join("") };
+  });
+  assert.equal(drawn.page, g.evidence[0].location.page);
+  assert.equal(drawn.text.toLowerCase(), "glob");
+  assert.ok(drawn.ink > 1000, `the page is drawn: ${drawn.ink} dark pixels`);
+  await checkA11y(page, "the PDF's original");
+  await assertClean(page);
+  await page.close();
+});
+
+test("Firefox: documents dropped and listed, a PDF's pages in the viewer, one removed", async () => {
+  const page = await newPage();
+  await page.waitForSelector("#documents-table");
+  const pdf = fs.readFileSync(SPEC_PDF).toString("base64");
+  await page.evaluate(async (b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], "spec.pdf", { type: "application/pdf" }));
+    document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, pdf);
+  await hasText(page, "1 of 1 uploaded.");
+  await page.waitForFunction(() => [...document.querySelectorAll("#documents-table tbody tr")].some((tr) => tr.textContent.includes("spec.pdf")));
+  const row = await page.$$eval("#documents-table tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent))
+    .find((r) => r[0] === "spec.pdf"));
+  assert.deepEqual(row.slice(1, 4), ["application/pdf", "137.1 KB", "17"]);
+  await page.$$eval("#documents-table button.link", (bs) => bs.find((b) => b.textContent === "spec.pdf").click());
+  await page.waitForSelector("#doc-original .pdf-page canvas");
+  assert.equal(await page.$eval("#doc-original .original-bar span", (s) => s.textContent), "page 1 of 17");
+  await page.click('#doc-original button[aria-label="Next page"]');
+  await page.waitForSelector('#doc-original .pdf-page[data-page="2"]');
+  await checkA11y(page, "the documents view with a PDF open");
+  page.once("dialog", (d) => d.accept());
+  await page.click('button[aria-label="Remove spec.pdf"]');
+  await page.waitForFunction(() => ![...document.querySelectorAll("#documents-table tbody tr")].some((tr) => tr.textContent.includes("spec.pdf")));
+  await assertClean(page);
+  await page.close();
+});
+
+test("Firefox: a daemon with API keys: the page asks, refuses a wrong key, then works (an original read with the key)", async () => {
+  const page = await newPage(keyed);
+  await page.waitForSelector("#key-dialog[open]");
+  assert.match(await page.$eval("#key-reason", (p) => p.textContent), /needs an API key/);
+  await page.type("#key-input", "not-the-key");
+  await page.click("#key-save");
+  await page.waitForFunction(() => /not valid/.test(document.getElementById("key-error").textContent));
+  await checkA11y(page, "the key dialog");
+  await fill(page, "#key-input", KEY);
+  await page.click("#key-save");
+  await page.waitForFunction(() => !document.getElementById("key-dialog").open);
+  await hasText(page, "No documents yet");
+  await (await page.$("#doc-files")).uploadFile(SPEC_PDF);
+  await hasText(page, "1 of 1 uploaded.");
+  await page.waitForSelector("#documents-table tbody tr[data-id] button.link");
+  await page.click("#documents-table tbody tr[data-id] button.link");
+  await page.waitForSelector("#doc-original .pdf-page canvas");
+  // Page errors only: the refused calls before the key was given are the point of this test.
+  assert.deepEqual(await page.evaluate(() => window.cspViolations), [], "CSP violations");
+  assert.deepEqual(page.problems.filter((p) => p.startsWith("page error")), []);
+  await page.close();
+});
+
+test("Firefox: schedules from cron, time zone and the inputs form, paused, deleted; the jobs list; operators", async () => {
+  const page = await newPage();
+  await page.goto(daemon.base + "/#/schedules");
+  await page.waitForSelector("#sch-workflow option");
+  await page.select("#sch-workflow", "summarize");
+  await fill(page, "#sch-cron", "30 6 * * mon-fri");
+  await fill(page, "#sch-tz", "America/New_York");
+  await fill(page, "#sch-id", "ff-digest");
+  await page.waitForSelector("#sch-in-max_words");
+  await fill(page, "#sch-in-documents-paths", CONTRACT);
+  await fill(page, "#sch-in-max_words", "120");
+  await page.click("#sch-create");
+  await page.waitForFunction(() => document.querySelector(".status")?.textContent);
+  assert.equal(await page.$eval(".status", (x) => x.textContent), "Created ff-digest.");
+  const api = await (await fetch(`${daemon.base}/v1/schedules/ff-digest/upcoming?count=5`)).json();
+  await page.waitForFunction(() => document.querySelectorAll("#sch-upcoming li").length > 1);
+  const shown = await page.$$eval("#sch-upcoming li", (l) => l.slice(1).map((x) => x.textContent.match(/\((.*)\)$/)[1]));
+  assert.deepEqual(shown, api.fire_times);
+  const made = await (await fetch(`${daemon.base}/v1/schedules/ff-digest`)).json();
+  assert.deepEqual([made.inputs.documents, made.inputs.max_words, made.timezone], [[CONTRACT], 120, "America/New_York"]);
+  await page.waitForSelector('tr[data-schedule="ff-digest"]');
+  await page.$$eval('tr[data-schedule="ff-digest"] button', (bs) => bs.find((b) => b.textContent === "Pause").click());
+  await page.waitForFunction(() => [...document.querySelectorAll('tr[data-schedule="ff-digest"] button')].some((b) => b.textContent === "Resume"));
+  assert.equal((await (await fetch(`${daemon.base}/v1/schedules/ff-digest`)).json()).paused, true);
+  await checkA11y(page, "the schedules view");
+  page.once("dialog", (d) => d.accept());
+  await page.click('button[aria-label="Delete ff-digest"]');
+  await page.waitForFunction(() => !document.querySelector('tr[data-schedule="ff-digest"]'));
+  assert.equal((await fetch(`${daemon.base}/v1/schedules/ff-digest`)).status, 404);
+
+  await page.goto(daemon.base + "/#/jobs");
+  await page.waitForSelector("#jobs-table tbody tr");
+  await checkA11y(page, "the jobs list");
+  await page.goto(daemon.base + "/#/operators");
+  await page.waitForSelector("#ops-tiles .tile");
+  const tiles = await page.$$eval("#ops-tiles dt", (d) => d.map((x) => x.textContent));
+  for (const t of ["Tokens/s", "KV cache used", "Prefix-cache hit rate", "Queue depth"]) assert.ok(tiles.includes(t), t);
+  await checkA11y(page, "the operators view");
   await assertClean(page);
   await page.close();
 });
