@@ -1,12 +1,22 @@
 // reamd's web app in Firefox: Debian's firefox-esr, headless, driven by puppeteer-core over
-// WebDriver BiDi (tests/node, pinned; no browser download), against a real reamd on the tiny
-// random-weight model. The Chromium test (web_app_test.cjs) covers every page; this one runs
-// the issue's main paths again in the other engine:
-//   - a contract uploaded through the file picker and listed;
-//   - the example keyword_spotting workflow run from the generated form and followed live to
-//     its end; a verified finding clicked: its passage highlighted, focused, at reamd's offset;
-//   - axe-core's accessibility rules on the findings view;
-//   - a streamed chat reply with its token counts.
+// WebDriver BiDi (tests/node, pinned; no browser download), against real reamd daemons on
+// the tiny random-weight model. It runs the Chromium test's tour (web_app_test.cjs) in the
+// other engine, each scenario written against puppeteer's API:
+//   - a contract uploaded through the file picker; keyword_spotting from the form, followed
+//     live; a verified finding highlighted, focused, at reamd's offset;
+//   - chat: a streamed reply with its counts, kept across a reload, a follow-up from the
+//     prefix cache, stopped;
+//   - keyboard only: run a workflow, open a finding at its passage, open the file picker;
+//   - the originals beside the text: a 10-K in its frame, a real PDF's page by pdf.js,
+//     the passage highlighted in each;
+//   - documents: a PDF dropped, listed, paged through in the viewer, removed;
+//   - a daemon with API keys: the page asks, refuses a wrong key, works with the right one;
+//   - schedules made from the inputs form, paused, deleted; the jobs list; operators;
+//   - legal_review: findings filtered, unverified quotes marked; the downloads (JSON equal
+//     to the API's result, Markdown naming each finding, SARIF valid against 2.1.0);
+//   - a source tree: code_audit's downloads; keyword_spotting's findings at file and line.
+// axe-core runs on each view. Not here: the checks of the app's files' headers (made with
+// Node's fetch, the same whatever the browser: the Chromium test has them); screenshots.
 // Any script error or CSP violation fails it. Run by CTest (tests/web/CMakeLists.txt).
 "use strict";
 const { test, before, after } = require("node:test");
@@ -15,22 +25,25 @@ const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 const puppeteer = require("puppeteer-core");
-const { CONTRACT, makeWorkDir, startDaemon } = require("./reamd.cjs");
+const { CONTRACT, TREE_FILES, makeTree, makeWorkDir, startDaemon } = require("./reamd.cjs");
+// SARIF 2.1.0's JSON schema, checked by ajv (tests/node/validate_sarif.cjs).
+const { validateSarif } = require(path.join(process.env.REAM_SOURCE_DIR, "tests/node/validate_sarif.cjs"));
 
 const env = process.env;
 const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const TENK = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/edgar/aapl-10-k-2024-11-01.html");
 const SPEC_PDF = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/pdf/shared-mime-info-spec.pdf");
 const KEY = crypto.randomBytes(24).toString("hex");
-let dir, daemon, short, keyed, browser;
+let dir, daemon, short, keyed, browser, TREE;
 const daemons = [];
 
 before(async () => {
   assert.ok(fs.existsSync(env.FIREFOX), `firefox-esr not found at ${env.FIREFOX} (scripts/setup.sh installs Debian's firefox-esr)`);
   dir = makeWorkDir();
+  TREE = makeTree(dir);
   // As in the Chromium test: `short` has a 4,096-token context, so that keyword_spotting
   // over the 10-K and the PDF locates its occurrences without prefilling them on the CPU.
-  const started = await Promise.allSettled([startDaemon(dir, "firefox"), startDaemon(dir, "short", { maxModelLen: 4096 }),
+  const started = await Promise.allSettled([startDaemon(dir, "firefox", { roots: [TREE] }), startDaemon(dir, "short", { maxModelLen: 4096 }),
     startDaemon(dir, "keyed", { key: KEY })]);
   for (const s of started) if (s.status === "fulfilled") daemons.push(s.value);
   for (const s of started) if (s.status === "rejected") throw s.reason;
@@ -149,19 +162,93 @@ test("Firefox: upload, run keyword_spotting from the form, a finding highlighted
   await page.close();
 });
 
-test("Firefox: a streamed chat reply with its token counts", async () => {
+test("Firefox: a streamed chat reply with its token counts, kept across a reload, a follow-up from the prefix cache; stop", async () => {
   const page = await newPage();
   await page.goto(daemon.base + "/#/chat");
   await page.waitForSelector("#chat-docs input");
-  await page.click("#chat-docs input");
-  await page.$eval("#chat-max-tokens", (i) => { i.value = ""; });
-  await page.type("#chat-max-tokens", "16");
+  await tick(page, "#chat-docs", path.basename(CONTRACT));
+  await fill(page, "#chat-max-tokens", "16");
   await page.type("#chat-input", "Who are the parties?");
   await page.click("#chat-send");
-  await page.waitForFunction(() => !document.querySelector(".msg.streaming") && document.querySelectorAll(".msg.assistant").length === 1);
+  const replies = (n) => page.waitForFunction((k) => !document.querySelector(".msg.streaming") && document.querySelectorAll(".msg.assistant").length === k, {}, n);
+  await replies(1);
   assert.match(await page.$eval("#chat-stats", (s) => s.textContent),
     /^[\d,]+ prompt tokens \([\d,]+ cached\) · \d+ reply tokens · [\d.,]+ tok\/s · first token [\d.]+ s · (length|stop)$/);
-  assert.ok((await page.$eval(".msg.assistant .md", (m) => m.textContent)).length > 0);
+  const reply = await page.$eval(".msg.assistant .md", (m) => m.textContent);
+  assert.ok(reply.length > 0);
+  await checkA11y(page, "the chat view");
+  await page.reload();
+  await page.waitForSelector(".msg.assistant");
+  assert.equal(await page.$eval(".msg.user p", (p) => p.textContent), "Who are the parties?");
+  assert.equal(await page.$eval(".msg.assistant .md", (m) => m.textContent), reply);
+  await fill(page, "#chat-input", "And the term?");
+  await page.click("#chat-send");
+  await replies(2);
+  const cached = Number((await page.$eval("#chat-stats", (s) => s.textContent)).match(/\(([\d,]+) cached\)/)[1].replace(/,/g, ""));
+  assert.ok(cached > 1000, `the follow-up found the contract in the prefix cache: ${cached} cached tokens`);
+  await fill(page, "#chat-max-tokens", "4000");
+  await fill(page, "#chat-input", "When does it end?");
+  await page.click("#chat-send");
+  await page.waitForFunction(() => (document.querySelector(".msg.streaming .md") || {}).textContent?.length > 0);
+  await page.click("#chat-stop");
+  await page.waitForFunction(() => !document.querySelector(".msg.streaming"));
+  assert.match(await page.$eval("#chat-stats", (s) => s.textContent), /stopped/);
+  await assertClean(page);
+  await page.close();
+});
+
+// Presses Tab until the focused element satisfies `is` (run in the page).
+async function tabTo(page, what, is, arg) {
+  for (let i = 0; i < 120; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate(is, arg)) return;
+  }
+  throw new Error(`Tab never reached ${what}`);
+}
+
+test("Firefox: keyboard only: upload, run a workflow and open a finding at its passage", async () => {
+  const page = await newPage();
+  const note = path.join(dir, "kbd-note.txt");
+  fs.writeFileSync(note, "Supply terms.\nThe Supplier shall keep a checksum of every delivery.\n");
+  await page.waitForSelector("#documents-table");
+  const focused = (sel) => document.activeElement && document.activeElement.matches(sel);
+  await tabTo(page, "the skip link", focused, "a.skip");
+  // The file picker is opened from the keyboard at the end: after Firefox's file dialog
+  // (as puppeteer intercepts it) a Space no longer ticks a checkbox in that page.
+  await (await page.$("#doc-files")).uploadFile(note);
+  await hasText(page, "1 of 1 uploaded.");
+  await tabTo(page, "the Run link", focused, 'nav a[data-view="run"]');
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#workflow-select option");
+  await tabTo(page, "the workflow list", focused, "#workflow-select");
+  for (let i = 0; i < 20 && (await page.$eval("#workflow-select", (s) => s.value)) !== "keyword_spotting"; i++) await page.keyboard.press("ArrowDown");
+  await page.waitForSelector("#in-keyword");
+  await tabTo(page, "the note's checkbox", () => {
+    const a = document.activeElement;
+    return a && a.type === "checkbox" && a.closest("label").textContent.includes("kbd-note.txt");
+  });
+  await page.keyboard.press(" ");  // Space
+  await page.waitForFunction(() => document.activeElement.checked, { timeout: 5000 });
+  await tabTo(page, "the keyword", focused, "#in-keyword");
+  await page.keyboard.type("checksum");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => /#\/jobs\/\d+/.test(location.hash), { timeout: 10000 }).catch(async () => {
+    throw new Error(`the form was not submitted: ${await page.evaluate(() => JSON.stringify({ text: document.querySelector("main").innerText.slice(-400), boxes: [...document.querySelectorAll("#run-form input[type=checkbox]")].map((c) => c.checked), kw: document.getElementById("in-keyword").value, active: document.activeElement.outerHTML.slice(0, 120) }))}`);
+  });
+  await page.waitForSelector("#findings-table", { timeout: 120000 });
+  assert.equal(await page.$eval("#job-status", (h) => h.dataset.status), "succeeded");
+  await tabTo(page, "a finding", focused, "#findings-table tbody button.link");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#finding-viewer mark.hit");
+  assert.deepEqual(await page.evaluate(() => [document.activeElement.tagName, document.activeElement.textContent]), ["MARK", "checksum"]);
+  // The file picker, from the keyboard: Tab to its button, Enter.
+  await tabTo(page, "the Documents link", focused, 'nav a[data-view="documents"]');
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#documents-table tbody tr[data-id]");
+  await tabTo(page, "the file picker's button", focused, "#choose-files");
+  const [chooser] = await Promise.all([page.waitForFileChooser({ timeout: 20000 }), page.keyboard.press("Enter")]);
+  await chooser.accept([CONTRACT]);
+  await hasText(page, "1 of 1 uploaded.");
   await assertClean(page);
   await page.close();
 });
@@ -315,6 +402,121 @@ test("Firefox: schedules from cron, time zone and the inputs form, paused, delet
   const tiles = await page.$$eval("#ops-tiles dt", (d) => d.map((x) => x.textContent));
   for (const t of ["Tokens/s", "KV cache used", "Prefix-cache hit rate", "Queue depth"]) assert.ok(tiles.includes(t), t);
   await checkA11y(page, "the operators view");
+  await assertClean(page);
+  await page.close();
+});
+
+// The page's downloads as it hands them to the browser to save: each Blob it makes a URL
+// of, named by the download link it clicks. (puppeteer cannot yet wait for a download in
+// Firefox; this reads what the page gave, from outside the app's code.)
+async function captureDownloads(page) {
+  await page.evaluate(() => {
+    window.saved = [];
+    const make = URL.createObjectURL.bind(URL);
+    URL.createObjectURL = (b) => { const u = make(b); window.saved.push({ url: u, blob: b }); return u; };
+    document.addEventListener("click", (e) => {
+      const a = e.target.closest && e.target.closest("a[download]");
+      const s = a && window.saved.find((x) => x.url === a.href);
+      if (s) s.name = a.download;
+    }, true);
+  });
+}
+
+async function save(page, button) {
+  const n = await page.evaluate(() => window.saved.length);
+  await page.click(button);
+  await page.waitForFunction((k) => window.saved.length > k && window.saved[k].name, {}, n);
+  return page.evaluate(async (k) => ({ name: window.saved[k].name, text: await window.saved[k].blob.text() }), n);
+}
+
+// The result's three downloads: the JSON is the API's result, the Markdown names every
+// finding, the SARIF is valid SARIF 2.1.0 with a result per finding with a file and line.
+async function checkDownloads(page, d, jobId, workflow) {
+  await captureDownloads(page);
+  const api = await (await fetch(`${d.base}/v1/jobs/${jobId}/result`)).json();
+  const json = await save(page, "#dl-json");
+  assert.equal(json.name, `job-${jobId}.json`);
+  assert.deepEqual(JSON.parse(json.text), api);
+  const md = await save(page, "#dl-md");
+  assert.match(md.text, new RegExp(`^# ${workflow} — job ${jobId}\n`));
+  for (const f of api.findings) assert.ok(md.text.includes(f.title), `the Markdown names finding ${f.id}`);
+  const sarifFile = await save(page, "#dl-sarif");
+  assert.equal(sarifFile.name, `job-${jobId}.sarif`);
+  const sarif = JSON.parse(sarifFile.text);
+  assert.equal(validateSarif(sarif), "", "the SARIF download against the SARIF 2.1.0 schema");
+  const located = api.findings.filter((f) => f.details && f.details.file && f.details.line >= 1);
+  assert.equal(sarif.runs[0].results.length, located.length);
+  assert.equal(sarif.runs[0].automationDetails.id, `${workflow}/${jobId}`);
+}
+
+test("Firefox: legal_review from the form, findings filtered, unverified quotes marked, the downloads", async () => {
+  const page = await newPage();
+  const name = path.basename(CONTRACT);
+  await page.waitForSelector("#documents-table");
+  await (await page.$("#doc-files")).uploadFile(CONTRACT);  // (already stored if an earlier test sent it)
+  await hasText(page, "1 of 1 uploaded.");
+  const jobId = await runJob(page, daemon, "legal_review", async () => {
+    await tick(page, 'fieldset[data-input="contracts"]', name);
+    await fill(page, "#in-categories", "Governing Law");
+    await fill(page, "#in-categories_per_prompt", "1");
+    await fill(page, "#in-max_tokens", "256");
+    await page.$eval("#in-executive_summary", (c) => { if (c.checked) c.click(); });
+  });
+  assert.match(await page.$eval("#job-events", (e) => e.textContent), /job_started[\s\S]*step_succeeded[\s\S]*job_succeeded/);
+  await page.waitForSelector("#findings-table tbody tr");
+  await page.select("#f-category", await page.$eval("#f-category option:nth-child(2)", (o) => o.value));
+  const cat = await page.$eval("#f-category", (s) => s.value);
+  const cats = await page.$$eval("#findings-table tbody tr td:nth-child(2)", (t) => t.map((x) => x.textContent));
+  assert.ok(cats.length >= 1 && cats.every((c) => c === cat), cats.join());
+  await page.click("#findings-table tbody tr button.link");
+  await page.waitForSelector("#finding-viewer #doc-text");
+  const opened = await page.$eval("#finding-viewer header h3", (h) => h.textContent);
+  assert.ok(opened.includes(name), `the contract opened: ${opened}`);
+  assert.match(await page.$eval("#finding-viewer #doc-text", (t) => t.textContent), /CONSULTING AGREEMENT/i);
+  const unverified = await page.$$eval(".evidence li.unverified", (l) => l.length);
+  const verified = await page.$$eval(".evidence li.verified", (l) => l.length);
+  if (unverified > 0) assert.match(await page.$eval(".evidence li.unverified", (l) => l.textContent), /unverified/);
+  assert.equal(await page.$$eval("#finding-viewer mark.hit", (m) => m.length), verified);
+  await checkA11y(page, "the findings view");
+  await checkDownloads(page, daemon, jobId, "legal_review");
+  await assertClean(page);
+  await page.close();
+});
+
+test("Firefox: a source tree: code_audit's downloads; keyword_spotting's findings open their file at the cited line", async () => {
+  const page = await newPage();
+  let jobId = await runJob(page, daemon, "code_audit", async () => {
+    await fill(page, "#in-source-paths", TREE);
+    await fill(page, "#in-max_tokens", "64");
+  });
+  await checkDownloads(page, daemon, jobId, "code_audit");
+  jobId = await runJob(page, daemon, "keyword_spotting", async () => {
+    await fill(page, "#in-documents-paths", TREE);
+    await page.type("#in-keyword", "checksum");
+  });
+  const result = await (await fetch(`${daemon.base}/v1/jobs/${jobId}/result`)).json();
+  const found = result.findings.filter((f) => f.evidence.some((e) => e.verified));
+  const expected = [];
+  for (const [name, lines] of Object.entries(TREE_FILES)) lines.forEach((l, i) => { if (l.includes("checksum")) expected.push(`${name}:${i + 1}`); });
+  assert.deepEqual(found.map((f) => `${f.evidence[0].location.source}:${f.evidence[0].location.line}`).sort(), expected.sort());
+  await page.select("#f-verified", "verified");
+  for (const f of found) {
+    await page.evaluate(() => document.querySelectorAll("#finding-viewer article").forEach((a) => (a.dataset.stale = "1")));
+    await page.click(`#findings-table tr[data-finding="${f.id}"] button.link`);
+    await page.waitForSelector("#finding-viewer article:not([data-stale]) mark.hit");
+    const shown = await page.$eval("#finding-viewer mark.hit", (m) => {
+      const part = m.closest("section.part");
+      const before = document.createRange();
+      before.setStart(m.closest("pre"), 0);
+      before.setEndBefore(m);
+      const line = before.toString().split("\n").length;
+      return { file: part.querySelector(".part-name").textContent, line, text: m.textContent,
+        number: part.querySelector("pre.gutter").textContent.split("\n")[line - 1], focused: document.activeElement === m };
+    });
+    const loc = f.evidence[0].location;
+    assert.deepEqual(shown, { file: loc.source, line: loc.line, text: "checksum", number: String(loc.line), focused: true });
+  }
+  await checkA11y(page, "a source tree's finding");
   await assertClean(page);
   await page.close();
 });

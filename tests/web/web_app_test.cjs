@@ -27,7 +27,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
-const { CONTRACT, makeWorkDir, startDaemon } = require("./reamd.cjs");
+const { CONTRACT, TREE_FILES, makeTree, makeWorkDir, startDaemon } = require("./reamd.cjs");
 // axe-core (tests/node, pinned): the accessibility rules, run inside the page.
 const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
@@ -40,39 +40,6 @@ const SHOTS = env.SCREENSHOT_DIR || path.join(os.tmpdir(), "ream-web-screenshots
 
 let dir, browser, open, keyed, short, TREE;
 const daemons = [];
-
-// A small source tree (for code_audit, and for a keyword search over its files): the
-// word "checksum" on known lines of two files. Returns its root.
-const TREE_FILES = {
-  "lib/strings.c": [
-    "#include <stddef.h>",
-    "",
-    "/* A running checksum of a buffer. */",
-    "unsigned sum_bytes(const unsigned char *p, size_t n) {",
-    "  unsigned s = 0;",
-    "  for (size_t i = 0; i < n; i++) s = s * 31 + p[i];",
-    "  return s;",
-    "}",
-    "int same(unsigned a, unsigned b) { return a == b; }  /* compares a checksum */",
-  ],
-  "src/greet.py": [
-    "import sys",
-    "",
-    "def greet(name):",
-    "    print('hello', name)  # no checksum here",
-    "",
-    "if __name__ == '__main__':",
-    "    greet(sys.argv[1])",
-  ],
-};
-function makeTree(dir) {
-  const root = path.join(dir, "tree");
-  for (const [name, lines] of Object.entries(TREE_FILES)) {
-    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
-    fs.writeFileSync(path.join(root, name), lines.join("\n") + "\n");
-  }
-  return root;
-}
 
 // A minimal valid PDF: one page per entry (lines of Helvetica text), with its xref table.
 function makePdf(pages) {
