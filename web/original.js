@@ -10,6 +10,7 @@ import { clear, el } from "./ui.js";
 const PDFJS = "/app/pdfjs/pdf.min.mjs";
 const PDFJS_WORKER = "/app/pdfjs/pdf.worker.min.mjs";
 let pdfjs = null;  // the module, loaded on the first PDF
+let shownPdf = null;  // the PDF shown last: destroyed (its worker ended) when another comes
 
 // Finds `passage` in the text nodes `nodes`, whitespace ignored. A word said many times
 // is told apart by the text around it (`before`, `after`: reamd's text on either side):
@@ -97,7 +98,10 @@ async function showPdf(slot, status, data, name, page, passage) {
     pdfjs.GlobalWorkerOptions.workerSrc = PDFJS_WORKER;
   }
   // No eval (the app's CSP refuses it), nothing fetched beyond the bytes given.
-  const pdf = await pdfjs.getDocument({ data, isEvalSupported: false, useWorkerFetch: false, stopAtErrors: false }).promise;
+  if (shownPdf) shownPdf.destroy();
+  const task = pdfjs.getDocument({ data, isEvalSupported: false, useWorkerFetch: false, stopAtErrors: false });
+  shownPdf = task;
+  const pdf = await task.promise;
   const label = el("span", { class: "muted", "aria-live": "polite" });
   const prev = el("button", { type: "button", class: "quiet", "aria-label": "Previous page" }, "‹");
   const next = el("button", { type: "button", class: "quiet", "aria-label": "Next page" }, "›");
@@ -139,16 +143,18 @@ async function showPdf(slot, status, data, name, page, passage) {
     holder.scrollTop = Math.max(0, marks[0].getBoundingClientRect().top - holder.getBoundingClientRect().top + holder.scrollTop - holder.clientHeight / 3);
     return { kind: "pdf", page: n, found: true };
   }
-  prev.addEventListener("click", () => render(shown - 1, ""));
-  next.addEventListener("click", () => render(shown + 1, ""));
+  const turn = (n) => render(n, "").catch((err) => { status.textContent = `Page ${n} cannot be shown: ${err.message}`; });
+  prev.addEventListener("click", () => turn(shown - 1));
+  next.addEventListener("click", () => turn(shown + 1));
   return render(page, passage[0] ? passage : null);
 }
 
 // An HTML document is written into original-frame.html (served by reamd with a CSP that
 // runs no script and loads nothing but data: images), in a frame sandboxed without
 // allow-scripts. allow-same-origin lets the app (not the document) reach into it to
-// highlight the passage. Images that name other files are not fetched: their src is
-// taken away before the document is written (the CSP would refuse them anyway).
+// highlight the passage. Images and style sheets that name other files are not fetched:
+// their links are taken away before the document is written (the CSP would refuse them
+// anyway), as are its scripts and any <meta http-equiv> (a refresh would navigate the frame).
 async function showHtml(slot, status, html, name, passage) {
   const frame = el("iframe", { class: "original-frame", sandbox: "allow-same-origin", src: "/app/original-frame.html",
     title: `Original of ${name}` });
@@ -157,6 +163,7 @@ async function showHtml(slot, status, html, name, passage) {
   await loaded;
   const doc = frame.contentDocument;
   const inert = html.replace(/<script\b[\s\S]*?<\/script\s*>/gi, "")
+    .replace(/<(?:link|meta\s+http-equiv)\b[^>]*>/gi, "")
     .replace(/(<(?:img|image|source|input)\b[^>]*?\s)(src|srcset|href)(\s*=)/gi, "$1data-original-$2$3");
   doc.open();
   doc.write(inert);
