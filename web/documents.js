@@ -41,7 +41,7 @@ export function documentsView() {
   async function show(d) {
     try {
       const doc = await getJSON(`/v1/documents/${d.id}`);
-      openViewer(viewer, doc, []);
+      openViewer(viewer, doc, [], 0, `/v1/documents/${d.id}/original`);
     } catch (err) {
       notice(status, `Could not open ${d.name}: ${err.message}`, "error");
     }

@@ -195,7 +195,8 @@ function resultPanel(jobId, r, focusFinding) {
       const doc = await getJSON(`/v1/jobs/${jobId}/documents/${encodeURIComponent(key)}`);
       const marks = f.evidence.filter((e) => e.document === key && e.verified)
         .map((e) => ({ start: e.start, end: e.end, verified: true, label: where(e) || e.quote }));
-      openViewer(viewer, { ...doc, name: (docs.get(key) || doc).name }, marks, 0);
+      openViewer(viewer, { ...doc, name: (docs.get(key) || doc).name }, marks, 0,
+        `/v1/jobs/${jobId}/documents/${encodeURIComponent(key)}/original`);
     } catch (err) {
       clear(viewer).append(el("p", { class: "error" }, `Could not open ${key}: ${err.message}`));
     }

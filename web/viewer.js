@@ -1,10 +1,17 @@
 // The document viewer: a document's normalised text (what reamd reviews and what findings'
 // offsets index), in its parts (a PDF's pages, a source tree's files), with passages
-// highlighted. Offsets are Unicode code points, as reamd sends them.
+// highlighted. Offsets are Unicode code points, as reamd sends them. A PDF's or an HTML
+// document's original is shown beside the text (original.js), at the same passage.
 import { clear, codePointIndex, el } from "./ui.js";
+import { showOriginal } from "./original.js";
+
+const HAS_ORIGINAL = new Set(["application/pdf", "text/html"]);
 
 // marks: [{start, end, label, verified}] in code points. Shows the first mark (or `focus`).
-export function openViewer(container, doc, marks, focus = 0) {
+// originalUrl: the API route of the document's original bytes; with it, a PDF or HTML
+// document is shown beside its text. Returns {body, original}: the text's region and a
+// promise for what the original pane showed (null when there is none).
+export function openViewer(container, doc, marks, focus = 0, originalUrl = null) {
   clear(container);
   const text = doc.text || "";
   const at = codePointIndex(text);
@@ -51,13 +58,26 @@ export function openViewer(container, doc, marks, focus = 0) {
     doc.parts && doc.parts.length ? `${doc.parts.length} ${doc.media_type === "application/pdf" ? "pages" : "parts"}` : null]
     .filter(Boolean).join(" · ");
   const close = el("button", { type: "button", class: "quiet", onclick: () => clear(container) }, "Close");
+  const withOriginal = originalUrl && HAS_ORIGINAL.has(doc.media_type);
+  const pane = withOriginal ? el("div", { class: "original", id: "doc-original" }) : null;
   container.append(el("article", { class: "viewer", "aria-label": `Document ${doc.name}` },
-    el("header", { class: "row" }, el("h3", {}, doc.name), el("span", { class: "muted" }, meta), close), body));
+    el("header", { class: "row" }, el("h3", {}, doc.name), el("span", { class: "muted" }, meta), close),
+    withOriginal ? el("div", { class: "viewer-panes" }, body, pane) : body));
   if (first) {
     first.scrollIntoView({ block: "center" });
     first.focus({ preventScroll: true });
   } else {
     container.scrollIntoView({ block: "start" });
   }
-  return body;
+  let original = null;
+  if (withOriginal) {
+    // The page of the shown mark (parts are a PDF's pages, in order) and its passage.
+    const m = spans.find((s) => s.i === focus);
+    const pageAt = m ? parts.findIndex((p) => m.from >= p.from && m.from < p.to) : -1;
+    original = showOriginal(pane, { url: originalUrl, mediaType: doc.media_type, name: doc.name,
+      page: pageAt >= 0 ? pageAt + 1 : 1, passage: m ? text.slice(m.from, m.to) : "",
+      before: m ? text.slice(Math.max(m.from - 200, pageAt >= 0 ? parts[pageAt].from : 0), m.from) : "",
+      after: m ? text.slice(m.to, Math.min(m.to + 200, pageAt >= 0 ? parts[pageAt].to : text.length)) : "" });
+  }
+  return { body, original };
 }

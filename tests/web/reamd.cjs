@@ -1,5 +1,6 @@
 // What both browser tests share: real reamd daemons on the tiny random-weight model
-// (built by `ream init-model`), each with its own data folder, on a free port.
+// (built by `ream init-model`), each with its own data folder, on a free port; a small
+// source tree to audit.
 "use strict";
 const { spawn, execFileSync } = require("node:child_process");
 const crypto = require("node:crypto");
@@ -32,7 +33,8 @@ function makeWorkDir() {
 
 // A reamd on the tiny model in `dir`; with `key`, auth is on with that key (role submit).
 // `roots`: server folders whose documents jobs may name, besides the CUAD contracts'.
-async function startDaemon(dir, name, { key, roots = [] } = {}) {
+// `maxModelLen`: engine.max_model_len (a plugin skips the model for a document longer).
+async function startDaemon(dir, name, { key, roots = [], maxModelLen } = {}) {
   const data = path.join(dir, name);
   fs.mkdirSync(data);
   const port = await freePort();
@@ -41,6 +43,7 @@ async function startDaemon(dir, name, { key, roots = [] } = {}) {
     "engine:",
     `  model: ${dir}/tiny`,
     "  threads: 1",
+    ...(maxModelLen ? [`  max_model_len: ${maxModelLen}`] : []),
     `workflows: [${env.REAM_SOURCE_DIR}/workflows, ${env.REAM_SOURCE_DIR}/plugins/example]`,
     `plugins: [${env.REAM_PLUGIN_DIR}, ${env.WEB_TEST_PLUGIN_DIR}]`,
     "documents:",
@@ -69,4 +72,37 @@ async function startDaemon(dir, name, { key, roots = [] } = {}) {
   return d;
 }
 
-module.exports = { CONTRACT, makeWorkDir, startDaemon };
+// A small source tree (for code_audit, and for a keyword search over its files): the
+// word "checksum" on known lines of two files. Returns its root.
+const TREE_FILES = {
+  "lib/strings.c": [
+    "#include <stddef.h>",
+    "",
+    "/* A running checksum of a buffer. */",
+    "unsigned sum_bytes(const unsigned char *p, size_t n) {",
+    "  unsigned s = 0;",
+    "  for (size_t i = 0; i < n; i++) s = s * 31 + p[i];",
+    "  return s;",
+    "}",
+    "int same(unsigned a, unsigned b) { return a == b; }  /* compares a checksum */",
+  ],
+  "src/greet.py": [
+    "import sys",
+    "",
+    "def greet(name):",
+    "    print('hello', name)  # no checksum here",
+    "",
+    "if __name__ == '__main__':",
+    "    greet(sys.argv[1])",
+  ],
+};
+function makeTree(dir) {
+  const root = path.join(dir, "tree");
+  for (const [name, lines] of Object.entries(TREE_FILES)) {
+    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+    fs.writeFileSync(path.join(root, name), lines.join("\n") + "\n");
+  }
+  return root;
+}
+
+module.exports = { CONTRACT, TREE_FILES, makeTree, makeWorkDir, startDaemon };

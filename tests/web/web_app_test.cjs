@@ -27,50 +27,19 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
-const { CONTRACT, makeWorkDir, startDaemon } = require("./reamd.cjs");
+const { CONTRACT, TREE_FILES, makeTree, makeWorkDir, startDaemon } = require("./reamd.cjs");
 // axe-core (tests/node, pinned): the accessibility rules, run inside the page.
 const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const env = process.env;
 const TENK = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/edgar/aapl-10-k-2024-11-01.html");
+// A real PDF (the freedesktop.org shared MIME-info specification, as Debian ships it).
+const SPEC_PDF = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/pdf/shared-mime-info-spec.pdf");
 const KEY = crypto.randomBytes(24).toString("hex");
 const SHOTS = env.SCREENSHOT_DIR || path.join(os.tmpdir(), "ream-web-screenshots");
 
-let dir, browser, open, keyed, TREE;
+let dir, browser, open, keyed, short, TREE;
 const daemons = [];
-
-// A small source tree (for code_audit, and for a keyword search over its files): the
-// word "checksum" on known lines of two files. Returns its root.
-const TREE_FILES = {
-  "lib/strings.c": [
-    "#include <stddef.h>",
-    "",
-    "/* A running checksum of a buffer. */",
-    "unsigned sum_bytes(const unsigned char *p, size_t n) {",
-    "  unsigned s = 0;",
-    "  for (size_t i = 0; i < n; i++) s = s * 31 + p[i];",
-    "  return s;",
-    "}",
-    "int same(unsigned a, unsigned b) { return a == b; }  /* compares a checksum */",
-  ],
-  "src/greet.py": [
-    "import sys",
-    "",
-    "def greet(name):",
-    "    print('hello', name)  # no checksum here",
-    "",
-    "if __name__ == '__main__':",
-    "    greet(sys.argv[1])",
-  ],
-};
-function makeTree(dir) {
-  const root = path.join(dir, "tree");
-  for (const [name, lines] of Object.entries(TREE_FILES)) {
-    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
-    fs.writeFileSync(path.join(root, name), lines.join("\n") + "\n");
-  }
-  return root;
-}
 
 // A minimal valid PDF: one page per entry (lines of Helvetica text), with its xref table.
 function makePdf(pages) {
@@ -110,7 +79,9 @@ async function newPage(d) {
 // page's CSP stays as strict as it is.
 async function checkA11y(page, what) {
   if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  // Not into frames: an original document's frame holds the document, not the app (and
+  // runs no script, so axe could not run there).
+  const r = await page.evaluate(() => window.axe.run({ include: [document], exclude: [["iframe"]] }, { resultTypes: ["violations"], iframes: false }));
   assert.ok(r.passes.length >= 20, `axe-core ran its rules on ${what}: ${r.passes.length} passed`);
   const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 5).map((n) => n.target.join(" ")).join(", ")}`);
@@ -126,10 +97,15 @@ before(async () => {
   assert.ok(fs.existsSync(env.CHROMIUM), `chromium not found at ${env.CHROMIUM} (scripts/setup.sh installs Debian's chromium)`);
   dir = makeWorkDir();
   TREE = makeTree(dir);
-  const started = await Promise.allSettled([startDaemon(dir, "open", { roots: [TREE] }), startDaemon(dir, "keyed", { key: KEY })]);
+  // `short`: a 4,096-token context, so that keyword_spotting over a long document (the
+  // 10-K, the PDF) finds and locates its occurrences without prefilling the whole document
+  // on the CPU (the plugin skips the model for a document that does not fit; its findings
+  // are the occurrences, located by reamd either way).
+  const started = await Promise.allSettled([startDaemon(dir, "open", { roots: [TREE] }), startDaemon(dir, "keyed", { key: KEY }),
+    startDaemon(dir, "short", { maxModelLen: 4096 })]);
   for (const s of started) if (s.status === "fulfilled") daemons.push(s.value);
   for (const s of started) if (s.status === "rejected") throw s.reason;
-  [open, keyed] = started.map((s) => s.value);
+  [open, keyed, short] = started.map((s) => s.value);
   browser = await chromium.launch({ executablePath: env.CHROMIUM, args: ["--no-sandbox"] });
 });
 
@@ -206,8 +182,12 @@ test("documents: upload several at once and by drop, list, view a 10-K and a PDF
   const tenk = await page.textContent("#doc-text");
   assert.match(tenk, /Apple Inc\./);
   assert.doesNotMatch(tenk, /<(div|span|ix:)/i, "the viewer shows the filing's text, not its markup");
+  // Beside it, the filing itself (its top: no passage to go to).
+  await page.waitForFunction(() => /Apple Inc\./.test(document.querySelector("#doc-original iframe")?.contentDocument?.body?.textContent || ""));
   await page.click('#documents-table button.link:text-is("brief.pdf")');
   await page.waitForFunction(() => document.querySelectorAll("#doc-text .part-name").length === 2);
+  await page.waitForSelector("#doc-original .pdf-page canvas");
+  assert.equal(await page.textContent("#doc-original .original-bar span"), "page 1 of 2");
   assert.deepEqual(await page.$$eval("#doc-text .part-name", (h) => h.map((x) => x.textContent)), ["page 1", "page 2"]);
   assert.match(await page.textContent("#doc-text"), /Wexford County/);
   await checkA11y(page, "the viewer-pdf view");
@@ -220,8 +200,8 @@ test("documents: upload several at once and by drop, list, view a 10-K and a PDF
   await page.context().close();
 });
 
-async function runJob(page, workflow, fill) {
-  await page.goto(open.base + "/#/run");
+async function runJob(page, workflow, fill, d = open) {
+  await page.goto(d.base + "/#/run");
   await page.waitForSelector("#workflow-select option", { state: "attached" });
   await page.selectOption("#workflow-select", workflow);
   await page.waitForSelector("#run-form");
@@ -346,6 +326,125 @@ test("a verified quote (keyword_spotter's) is highlighted at its offsets in the 
   assert.match((await none.json()).error.message, new RegExp(`job ${jobId} has no document doc-9`));
   await checkA11y(page, "the finding-highlighted view");
   await shot(page, "finding-highlighted");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+// Non-space characters: how the original and reamd's text are compared (they lay the same
+// words out with different whitespace).
+const squeeze = (t) => t.replace(/\s+/g, "");
+
+// Runs keyword_spotting over `name` (uploaded) and opens the verified finding `pick` chooses
+// from the API's result; returns {result, finding, ev, text} (text: the job's document text).
+async function openKeywordFinding(page, name, keyword, pick) {
+  await runJob(page, "keyword_spotting", async () => {
+    await page.check(`fieldset[data-input="documents"] label:has-text("${name}") input`);
+    await page.fill("#in-keyword", keyword);
+  }, short);
+  const jobId = Number(page.url().match(/#\/jobs\/(\d+)/)[1]);
+  const result = await (await fetch(`${short.base}/v1/jobs/${jobId}/result`)).json();
+  const verified = result.findings.filter((f) => f.evidence.length && f.evidence[0].verified);
+  const finding = pick(verified);
+  assert.ok(finding, `a finding to open among ${verified.length} occurrences of ${keyword}`);
+  const ev = finding.evidence[0];
+  const doc = await (await fetch(`${short.base}/v1/jobs/${jobId}/documents/${ev.document}`)).json();
+  await page.selectOption("#f-verified", "verified");
+  await page.click(`#findings-table tr[data-finding="${finding.id}"] button.link`);
+  return { jobId, result, finding, ev, text: [...doc.text] };
+}
+
+test("the original beside the text: a 10-K's HTML in a frame that runs no script, a real PDF's page by pdf.js, the passage highlighted in each", async () => {
+  const page = await newPage(short);
+  await page.waitForSelector("#documents-table");
+  await page.setInputFiles("#doc-files", [TENK, SPEC_PDF]);
+  await page.waitForSelector("text=2 of 2 uploaded.");
+
+  // The 10-K: the 7th "iPhone" (not the first: the right one of many must be found).
+  const tenk = path.basename(TENK);
+  const k = await openKeywordFinding(page, tenk, "iPhone", (v) => v[6]);
+  const frameSel = "#doc-original iframe.original-frame";
+  await page.waitForFunction((sel) => {
+    const f = document.querySelector(sel);
+    return f && f.contentDocument && f.contentDocument.querySelector("mark.ream-hit");
+  }, frameSel, { timeout: 30000 });
+  const shown = await page.$eval(frameSel, (f) => {
+    const d = f.contentDocument, m = d.querySelector("mark.ream-hit");
+    const before = d.createRange();
+    before.setStart(d.body, 0);
+    before.setEndBefore(m);
+    const r = m.getBoundingClientRect();
+    const hidden = d.querySelector("ix\\:header");
+    return { sandbox: f.getAttribute("sandbox"), src: f.getAttribute("src"), text: m.textContent,
+      before: before.toString().replace(/\s+/g, "").slice(-60), marks: d.querySelectorAll("mark.ream-hit").length,
+      inView: r.top >= 0 && r.bottom <= f.contentWindow.innerHeight, scripts: d.scripts.length,
+      headerHidden: hidden ? getComputedStyle(hidden.closest("div")).display === "none" : null,
+      paragraphs: d.querySelectorAll("body div, body p, body td").length };
+  });
+  assert.equal(shown.sandbox, "allow-same-origin", "sandboxed, without allow-scripts");
+  assert.equal(shown.text, "iPhone");
+  assert.equal(shown.marks, 1);
+  assert.ok(shown.inView, "the frame is scrolled to the passage");
+  assert.equal(shown.scripts, 0);
+  assert.ok(shown.paragraphs > 1000, "the filing's own markup, not its text");
+  assert.equal(shown.headerHidden, true, "the filing's inline styles apply (its hidden XBRL header stays hidden)");
+  // The same occurrence as reamd's offsets: the text before it matches.
+  const tenkBefore = squeeze(k.text.slice(Math.max(0, k.ev.start - 300), k.ev.start).join(""));
+  assert.equal(shown.before.slice(-40), tenkBefore.slice(-40), "the mark is at the finding's occurrence");
+  // The frame's page: no script, nothing loaded from elsewhere, framed by the app only.
+  const frameResp = await fetch(short.base + shown.src);
+  const frameCsp = frameResp.headers.get("content-security-policy");
+  assert.match(frameCsp, /script-src 'none'/);
+  assert.match(frameCsp, /frame-ancestors 'self'/);
+  assert.doesNotMatch(frameCsp, /https?:|\*/);
+  // The original the viewer read: the file's bytes, inert when opened directly.
+  const orig = await fetch(`${short.base}/v1/jobs/${k.jobId}/documents/${k.ev.document}/original`);
+  assert.equal(orig.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.match(orig.headers.get("content-security-policy"), /^sandbox; default-src 'none'/);
+  assert.ok(Buffer.from(await orig.arrayBuffer()).equals(fs.readFileSync(TENK)), "the 10-K's bytes");
+  await checkA11y(page, "the 10-K's original");
+  await shot(page, "original-10k");
+
+  // The PDF: an occurrence on a later page; pdf.js draws that page, the word marked in its
+  // text layer.
+  const spec = path.basename(SPEC_PDF);
+  const p = await openKeywordFinding(page, spec, "glob", (v) => v.find((f) => f.evidence[0].location.page >= 3));
+  await page.waitForSelector("#doc-original .pdf-page mark.hit", { timeout: 30000 });
+  const drawn = await page.$eval("#doc-original .pdf-page", (box) => {
+    const c = box.querySelector("canvas");
+    const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 0 && px[i] + px[i + 1] + px[i + 2] < 600) ink++;
+    const m = box.querySelector("mark.hit");
+    const holder = box.closest(".pdf-pages"), r = m.getBoundingClientRect(), h = holder.getBoundingClientRect();
+    return { page: Number(box.dataset.page), ink, text: [...box.querySelectorAll("mark.hit")].map((x) => x.textContent).join(""),
+      layer: box.querySelector(".pdf-text").textContent, inView: r.top >= h.top && r.bottom <= h.bottom,
+      label: box.closest(".original").querySelector(".original-bar span").textContent };
+  });
+  assert.equal(drawn.page, p.ev.location.page, "the cited page");
+  assert.match(drawn.label, new RegExp(`^page ${p.ev.location.page} of \\d+$`));
+  assert.equal(drawn.text.toLowerCase(), "glob");
+  assert.ok(drawn.inView, "scrolled to the passage");
+  assert.ok(drawn.ink > 1000, `the page is drawn: ${drawn.ink} dark pixels`);
+  // pdf.js's text of the page holds the words reamd (poppler) read there.
+  const pageText = await (await fetch(`${short.base}/v1/jobs/${p.jobId}/documents/${p.ev.document}`)).json();
+  const part = pageText.parts[p.ev.location.page - 1];
+  const words = squeeze(p.text.slice(part.start, part.end).join("")).slice(0, 60);
+  assert.ok(squeeze(drawn.layer).includes(words), `page ${p.ev.location.page}: ${words}`);
+  await checkA11y(page, "the PDF's original");
+  await shot(page, "original-pdf");
+  await page.click('#doc-original button[aria-label="Next page"]');
+  await page.waitForSelector(`#doc-original .pdf-page[data-page="${p.ev.location.page + 1}"]`);
+  const origPdf = await fetch(`${short.base}/v1/jobs/${p.jobId}/documents/${p.ev.document}/original`);
+  assert.equal(origPdf.headers.get("content-type"), "application/pdf");
+  assert.ok(Buffer.from(await origPdf.arrayBuffer()).equals(fs.readFileSync(SPEC_PDF)), "the PDF's bytes");
+  // An upload's original, and what is not there.
+  const uploads = (await (await fetch(`${short.base}/v1/documents`)).json()).documents;
+  const up = uploads.find((d) => d.name === spec);
+  const upOrig = await fetch(`${short.base}/v1/documents/${up.id}/original`);
+  assert.ok(Buffer.from(await upOrig.arrayBuffer()).equals(fs.readFileSync(SPEC_PDF)));
+  const none = await fetch(`${short.base}/v1/documents/${"0".repeat(64)}/original`);
+  assert.equal(none.status, 404);
+  assert.match((await none.json()).error.message, /no uploaded document 0{64}/);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

@@ -2,12 +2,16 @@
 #include "api/document_views.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "ingest/ingest.h"
 #include "ingest/layout.h"
+#include "ream/common/sha256.h"
 
 namespace ream::api {
 
@@ -33,6 +37,19 @@ int64_t mtime_ms(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return 0;
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+// All of an open file.
+Result<std::string> read_all(int fd, const std::string& path) {
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) return out;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return internal_error("cannot read " + path + ": " + std::strerror(errno));
+    out.append(buf, static_cast<size_t>(n));
+  }
 }
 
 }  // namespace
@@ -174,6 +191,38 @@ Result<json> DocumentViews::job_document(int64_t job_id, const std::string& key)
                 {"media_type", rec.media_type}, {"size_bytes", rec.size_bytes},
                 {"tokens", rec.token_count < 0 ? json() : json(rec.token_count)},
                 {"text", doc.text}, {"parts", parts_json(doc.text, doc.parts)}};
+  }
+  return not_found("job " + std::to_string(job_id) + " has no document " + key);
+}
+
+Result<DocumentViews::Original> DocumentViews::original(const std::string& id) {
+  const std::string path = path_of(id);
+  if (path.empty()) return not_found("no uploaded document " + id);
+  REAM_ASSIGN_OR_RETURN(Info in, info(id, path));
+  ingest::CheckedPath checked;
+  REAM_ASSIGN_OR_RETURN(ingest::UniqueFd fd, app_.document_paths().open_path(path, &checked));
+  REAM_ASSIGN_OR_RETURN(std::string bytes, read_all(fd.get(), path));
+  return Original{in.media_type, std::move(bytes)};
+}
+
+Result<DocumentViews::Original> DocumentViews::job_original(int64_t job_id, const std::string& key) {
+  REAM_ASSIGN_OR_RETURN(store::JobRecord job, app_.store().get_job(job_id));
+  REAM_ASSIGN_OR_RETURN(std::vector<store::JobDocument> docs, app_.store().job_documents(job.id));
+  const std::string what = "job " + std::to_string(job_id) + "'s " + key;
+  for (const store::JobDocument& d : docs) {
+    if (d.key != key) continue;
+    REAM_ASSIGN_OR_RETURN(store::DocumentRecord rec, app_.store().get_document(d.document_id));
+    if (rec.media_type == "inode/directory") {
+      return failed_precondition(what + " is a source tree: its files are in its text, there is no one original");
+    }
+    ingest::CheckedPath checked;
+    auto fd = app_.document_paths().open_path(rec.source_path, &checked);
+    if (!fd.ok()) return Status(fd.status().code(), what + ": " + fd.status().message());
+    REAM_ASSIGN_OR_RETURN(std::string bytes, read_all(fd->get(), rec.source_path));
+    if (sha256_hex(bytes) != rec.content_hash) {
+      return failed_precondition(what + ": " + rec.source_path + " changed since the job read it");
+    }
+    return Original{rec.media_type, std::move(bytes)};
   }
   return not_found("job " + std::to_string(job_id) + " has no document " + key);
 }

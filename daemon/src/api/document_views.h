@@ -29,6 +29,20 @@ class DocumentViews {
   // A job's document `key` ("doc-1") from the store: {id, job, name, media_type, tokens, text, parts}.
   Result<nlohmann::json> job_document(int64_t job_id, const std::string& key);
 
+  // A document's original bytes (the PDF, the HTML filing), for the viewer to show beside
+  // its text.
+  struct Original {
+    std::string media_type;
+    std::string bytes;
+  };
+  // An upload's stored file. kNotFound for an unknown id.
+  Result<Original> original(const std::string& id);
+  // The file a job's document was read from, read again through documents.allowed_roots:
+  // kNotFound when the job or key is unknown or the file is gone, kFailedPrecondition when
+  // it is a source tree (no single original), outside the roots now, or changed since
+  // the job read it (its SHA-256 is not the stored one).
+  Result<Original> job_original(int64_t job_id, const std::string& key);
+
  private:
   struct Info {
     std::string media_type;

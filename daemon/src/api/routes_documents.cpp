@@ -1,5 +1,6 @@
 // /v1/documents: upload (raw body or multipart/form-data), deduplicated by content hash;
-// list, read and remove uploads; a job's documents as the store keeps them.
+// list, read and remove uploads; a job's documents as the store keeps them; the originals
+// (a PDF's, an HTML filing's bytes) for the web app's viewer.
 #include "api/document_views.h"
 #include "api/documents.h"
 #include "api/routes.h"
@@ -64,6 +65,23 @@ Response json_or_error(const Result<json>& r) {
   return r.ok() ? http::json_response(200, r.value()) : http::error_from_status(r.status());
 }
 
+// A document's original bytes for the viewer (which fetches them with the key and shows
+// them itself). Opened directly, the response is inert: a sandbox with no script, nothing
+// fetched for it.
+Response original_response(const Result<DocumentViews::Original>& r) {
+  if (!r.ok()) return http::error_from_status(r.status());
+  Response resp;
+  resp.status = 200;
+  const std::string& type = r->media_type;
+  resp.content_type = type.rfind("text/", 0) == 0 ? type + "; charset=utf-8" : type;
+  resp.body = r->bytes;
+  resp.set_header("Content-Security-Policy",
+                  "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'");
+  resp.set_header("X-Content-Type-Options", "nosniff");
+  resp.set_header("Cache-Control", "private, no-cache");
+  return resp;
+}
+
 }  // namespace
 
 void add_document_routes(http::Router& router, App& app) {
@@ -74,6 +92,8 @@ void add_document_routes(http::Router& router, App& app) {
              [views](Request&) { return json_or_error(views->list()); });
   router.add("GET", "/v1/documents/{id}", "documents_get", http::Access::kRead,
              [views](Request& r) { return json_or_error(views->get(r.params["id"])); });
+  router.add("GET", "/v1/documents/{id}/original", "documents_original", http::Access::kRead,
+             [views](Request& r) { return original_response(views->original(r.params["id"])); });
   router.add("DELETE", "/v1/documents/{id}", "documents_delete", http::Access::kSubmit, [views](Request& r) {
     Status st = views->remove(r.params["id"]);
     if (!st.ok()) return http::error_from_status(st);
@@ -85,6 +105,13 @@ void add_document_routes(http::Router& router, App& app) {
     if (!id) return error;
     return json_or_error(views->job_document(*id, r.params["key"]));
   });
+  router.add("GET", "/v1/jobs/{id}/documents/{key}/original", "jobs_document_original", http::Access::kRead,
+             [views](Request& r) {
+               Response error;
+               auto id = job_id_from_path(r.params["id"], &error);
+               if (!id) return error;
+               return original_response(views->job_original(*id, r.params["key"]));
+             });
 }
 
 }  // namespace ream::api

@@ -8,10 +8,20 @@ namespace ream::http {
 // 'self' only: the app is modules and a stylesheet served by reamd; fetch() and the
 // streams it reads go to reamd; images are the app's own or made in the page (data:,
 // blob:, for screenshots of nothing but the app). No inline script or style anywhere.
+// pdf.js runs its worker from /app/pdfjs/ (worker-src) and the original of an HTML
+// document is shown in a frame of the app's own (frame-src; see kFrameContentSecurityPolicy).
 const char* const kAppContentSecurityPolicy =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'";
+    "connect-src 'self'; font-src 'self'; worker-src 'self'; frame-src 'self'; manifest-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+// The frame the viewer writes an original HTML document into (original-frame.html): no
+// script at all (the frame is sandboxed without allow-scripts as well), the document's own
+// inline styles, images only as data: URLs (nothing is fetched for it), framed only by
+// the app.
+const char* const kFrameContentSecurityPolicy =
+    "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 namespace {
 
@@ -35,6 +45,7 @@ std::string_view content_type_for(std::string_view name) {
   };
   static const Type kTypes[] = {
       {".html", "text/html; charset=utf-8"},     {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
       {".css", "text/css; charset=utf-8"},       {".svg", "image/svg+xml"},
       {".png", "image/png"},                     {".json", "application/json"},
       {".webmanifest", "application/manifest+json"}, {".txt", "text/plain; charset=utf-8"},
@@ -63,11 +74,12 @@ Response static_file_response(const StaticFile& file, const Request& request) {
   // Revalidate every time: the files are small, a 304 is cheap, and a reamd upgraded in
   // place serves its new app on the next load, never a stale mix of old and new modules.
   r.set_header("Cache-Control", "no-cache");
-  r.set_header("Content-Security-Policy", kAppContentSecurityPolicy);
+  const bool frame = file.name == kOriginalFrame;
+  r.set_header("Content-Security-Policy", frame ? kFrameContentSecurityPolicy : kAppContentSecurityPolicy);
   r.set_header("X-Content-Type-Options", "nosniff");
   r.set_header("Referrer-Policy", "no-referrer");
   r.set_header("Cross-Origin-Opener-Policy", "same-origin");
-  r.set_header("X-Frame-Options", "DENY");
+  r.set_header("X-Frame-Options", frame ? "SAMEORIGIN" : "DENY");
   if (etag_matches(request.header("if-none-match"), etag)) {
     r.status = 304;
     return r;

@@ -27,8 +27,12 @@ const StaticFile* web_files(size_t* count);
 // The embedded file called `name`, or null.
 const StaticFile* find_web_file(std::string_view name);
 
-// The Content-Security-Policy every app response carries.
+// The Content-Security-Policy every app response carries, but one:
 extern const char* const kAppContentSecurityPolicy;
+// the empty page the viewer shows an original HTML document in (framed by the app only,
+// no script, the document's inline styles allowed) carries this one.
+inline constexpr std::string_view kOriginalFrame = "original-frame.html";
+extern const char* const kFrameContentSecurityPolicy;
 
 // A GET (or HEAD) of `file`: 200 with the body, or 304 when the request's If-None-Match
 // names its ETag; the headers above either way.
