@@ -87,9 +87,11 @@ class JobService {
   // --- Reading jobs (what the job endpoints answer) ---------------------------------
   // kNotFound for an unknown job.
   Result<store::JobRecord> get(int64_t job_id) { return store_.get_job(job_id); }
-  // Newest first, `status` ("" = any), ids below `before_id` (0 = from the newest).
-  Result<std::vector<store::JobRecord>> list(const std::string& status, int limit, int64_t before_id) {
-    return store_.list_jobs(status, limit, before_id);
+  // Newest first, `status` and `workflow` ("" = any), ids below `before_id` (0 = from
+  // the newest): one indexed query (Store::list_jobs).
+  Result<std::vector<store::JobRecord>> list(const std::string& status, const std::string& workflow,
+                                             int limit, int64_t before_id) {
+    return store_.list_jobs(status, limit, before_id, workflow);
   }
   // The job an idempotency key is held by, or nullopt when none holds it.
   Result<std::optional<store::JobRecord>> holder_of(const std::string& idempotency_key);
