@@ -10,6 +10,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libyaml-cpp-dev libspdlog-dev libpoppler-cpp-dev libsqlite3-dev sqlite3 libboost-dev libgtest-dev
   nlohmann-json3-dev libutf8proc-dev libsystemd-dev libssl-dev openssl curl jq systemd
   chromium firefox-esr  # the web app's browser tests (tests/web): chromium driven headless by playwright-core, firefox-esr by puppeteer-core
+  wrk  # the load bench (bench/load/load_bench.sh)
   clang libclang-rt-14-dev llvm)  # clang + its sanitizer/libFuzzer runtimes + llvm-symbolizer: scripts/sanitize.sh
 
 missing=()
