@@ -12,6 +12,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   nlohmann-json3-dev libutf8proc-dev libsystemd-dev libssl-dev openssl curl jq systemd
   libpq-dev postgresql  # the PostgreSQL store (libpq) and the server its tests start in a temp dir
   chromium firefox-esr  # the web app's browser tests (tests/web): chromium driven headless by playwright-core, firefox-esr by puppeteer-core
+  wrk  # the load bench (bench/load/load_bench.sh)
   clang libclang-rt-14-dev llvm)  # clang + its sanitizer/libFuzzer runtimes + llvm-symbolizer: scripts/sanitize.sh
 
 missing=()

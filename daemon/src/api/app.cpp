@@ -56,6 +56,8 @@ Status App::open() {
   if (!st.ok()) return st.status();
   store_ = std::move(st).value();
   documents_ = std::make_unique<Documents>(*store_, documents_dir_, document_paths_, config_.max_document_bytes);
+  // Every second; not writable once a write has not answered for the busy timeout (5 s).
+  write_probe_ = std::make_unique<StoreWriteProbe>(*store_, 1.0, 5.0);
   auto requeued = store_->requeue_orphans(me.host, owner_);
   if (requeued.ok() && requeued.value() > 0) {
     spdlog::warn("store: {} job(s) left by an earlier run went back to the queue; they resume "

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "api/documents.h"
+#include "api/readiness.h"
 #include "config/config.h"
 #include "cron/schedule_service.h"
 #include "cron/scheduler.h"
@@ -82,6 +83,9 @@ class App : public cron::ScheduleHost {
   // For handlers and runners.
   const config::Config& config() const { return config_; }
   store::Store& store() { return *store_; }
+  // Whether the database takes writes, as last probed (never waits: /readyz reads it on
+  // the I/O thread).
+  StoreWriteProbe::State store_writable() const { return write_probe_->state(); }
   std::shared_ptr<const Catalog> catalog();
   Engine* engine() { return engine_.get(); }
   flow::ModelClient* model() { return ready_ ? model_.get() : nullptr; }
@@ -125,6 +129,7 @@ class App : public cron::ScheduleHost {
   std::vector<std::string> served_model_names_;
   int64_t model_loaded_unix_ = 0;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<StoreWriteProbe> write_probe_;  // after store_: stops before it closes
   std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;
   std::unique_ptr<Engine> engine_;

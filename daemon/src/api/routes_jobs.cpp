@@ -207,25 +207,16 @@ Response list_jobs(jobs::JobService& jobs, Request& req) {
   auto cursor_param = query_int(req, "cursor", 0, 0, std::numeric_limits<int64_t>::max(), &err);
   if (!cursor_param) return err;
   const int limit = static_cast<int>(*limit_param);
-  const int64_t cursor = *cursor_param;
+  // Keyset pagination: one indexed query for the page (no scan, no OFFSET); the cursor is
+  // the last id of the previous page, and jobs created meanwhile get larger ids, so a walk
+  // through the pages meets every older job exactly once.
+  auto page = jobs.list(status, workflow, limit, *cursor_param);
+  if (!page.ok()) return http::error_from_status(page.status());
   json found = json::array();
-  int64_t next = cursor;
-  bool more = true;
-  while (static_cast<int>(found.size()) < limit && more) {
-    auto page = jobs.list(status, limit, next);
-    if (!page.ok()) return http::error_from_status(page.status());
-    more = static_cast<int>(page->size()) == limit;
-    for (const auto& j : page.value()) {
-      next = j.id;
-      if (!workflow.empty() && j.workflow_name != workflow) continue;
-      found.push_back(job_json(jobs, j));
-      if (static_cast<int>(found.size()) == limit) break;
-    }
-    if (page->empty()) more = false;
-  }
+  for (const auto& j : page.value()) found.push_back(job_json(jobs, j));
   json out = {{"jobs", found}};
-  out["next_cursor"] = (static_cast<int>(found.size()) == limit && next > 1) ? json(std::to_string(next))
-                                                                            : json(nullptr);
+  const bool full = static_cast<int>(page->size()) == limit;
+  out["next_cursor"] = full && page->back().id > 1 ? json(std::to_string(page->back().id)) : json(nullptr);
   return http::json_response(200, out);
 }
 

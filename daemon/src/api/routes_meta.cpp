@@ -89,10 +89,11 @@ Response schedules(App& app) {
 Response readyz(App& app) {
   json checks = json::object();
   checks["model"] = app.ready() ? "loaded" : "loading";
-  Status w = app.store().probe_write();
-  checks["store"] = w.ok() ? "writable" : w.message();
+  // Cheap: atomics and the write probe's last outcome (api/readiness.h), never a query.
+  const StoreWriteProbe::State store = app.store_writable();
+  checks["store"] = store.message;
   checks["draining"] = app.draining();
-  bool ok = app.ready() && w.ok() && !app.draining();
+  bool ok = app.ready() && store.writable && !app.draining();
   Response r = http::json_response(ok ? 200 : 503, {{"ready", ok}, {"checks", checks}});
   if (!ok) r.set_header("Retry-After", "5");
   return r;
@@ -123,7 +124,10 @@ void add_meta_routes(http::Router& router, App& app) {
   router.add(
       "GET", "/healthz", "healthz", Access::kPublic,
       [](Request&) { return http::json_response(200, {{"status", "ok"}}); }, /*cheap=*/true);
-  router.add("GET", "/readyz", "readyz", Access::kRead, [&app](Request&) { return readyz(app); });
+  // Both run on the I/O thread (cheap): they answer while every handler thread is busy.
+  router.add(
+      "GET", "/readyz", "readyz", Access::kRead, [&app](Request&) { return readyz(app); },
+      /*cheap=*/true);
   router.add("GET", "/metrics", "metrics", Access::kRead, [&app](Request&) {
     Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

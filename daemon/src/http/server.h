@@ -18,7 +18,7 @@
 // notice, then the end of the stream and of the connection).
 //
 // Handlers run on a separate pool, so a slow handler never stalls I/O; routes marked
-// cheap (/healthz) run on the I/O thread and never wait for the pool. The server
+// cheap (/healthz, /readyz) run on the I/O thread and never wait for the pool. The server
 // authenticates each request against its route's Access before the handler runs,
 // counts requests by route and status, and logs one line per request.
 //

@@ -21,6 +21,7 @@ JobService::JobService(store::Store& store, RunnerSettings settings, RunnerDeps 
       deps_(with_store(deps, store)),
       paths_(std::move(paths)),
       events_(store),
+      commits_(store),
       runners_(std::move(settings), deps_) {}
 
 JobService::~JobService() = default;
@@ -36,13 +37,35 @@ Result<Submitted> JobService::submit(const JobSpec& spec, std::string* field) {
   req.paths = paths_;
   REAM_ASSIGN_OR_RETURN(store::NewJob job,
                         flow::prepare_job(store_, *spec.workflow, req, deps_.model ? deps_.model() : nullptr, field));
-  REAM_ASSIGN_OR_RETURN(store::CreatedJob created, store_.create_job(job.job, job.documents, job.events));
+  // Committed before this returns, in one transaction with the submissions beside it.
+  REAM_ASSIGN_OR_RETURN(store::CreatedJob created, commits_.create(std::move(job)));
   if (!created.replayed) {
+    {
+      std::lock_guard lock(queued_mu_);
+      ++created_since_;
+    }
     spdlog::info("job {} queued (workflow {}, priority {}) job_id={}", created.id,
                  spec.workflow->name, spec.priority, created.id);
     runners_.notify();
   }
   return Submitted{created.id, created.replayed, created.same_request};
+}
+
+Result<int64_t> JobService::queued() {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(queued_mu_);
+    if (queued_at_.time_since_epoch().count() != 0 &&
+        now - queued_at_ < std::chrono::duration<double>(kQueuedCountS)) {
+      return queued_counted_ + created_since_;
+    }
+  }
+  REAM_ASSIGN_OR_RETURN(int64_t n, store_.count_queued());
+  std::lock_guard lock(queued_mu_);
+  queued_counted_ = n;
+  created_since_ = 0;  // (a job committed during the count may be counted twice, or once less until the next)
+  queued_at_ = now;
+  return n;
 }
 
 Result<std::optional<store::JobRecord>> JobService::holder_of(const std::string& idempotency_key) {

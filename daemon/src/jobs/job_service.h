@@ -5,7 +5,8 @@
 //
 //   submit(JobSpec) -> ingest documents (flow::prepare_job) -> Store::create_jobs
 //       (the job, its documents, `job_queued`, idempotency key and digest: one
-//       transaction) -> runners woken
+//       transaction, shared with the submissions made at the same moment: GroupCommit)
+//       -> answered after that commit -> runners woken
 //   Runners: lease -> flow::Executor (steps -> plugins -> engine -> store) -> final state
 //   every event the store commits -> JobEvents -> subscribers (SSE streams)
 //
@@ -16,7 +17,9 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -25,6 +28,7 @@
 #include "flow/job.h"
 #include "flow/workflow.h"
 #include "ingest/path_policy.h"
+#include "jobs/group_commit.h"
 #include "jobs/job_events.h"
 #include "jobs/runners.h"
 #include "store/store.h"
@@ -87,14 +91,20 @@ class JobService {
   // --- Reading jobs (what the job endpoints answer) ---------------------------------
   // kNotFound for an unknown job.
   Result<store::JobRecord> get(int64_t job_id) { return store_.get_job(job_id); }
-  // Newest first, `status` ("" = any), ids below `before_id` (0 = from the newest).
-  Result<std::vector<store::JobRecord>> list(const std::string& status, int limit, int64_t before_id) {
-    return store_.list_jobs(status, limit, before_id);
+  // Newest first, `status` and `workflow` ("" = any), ids below `before_id` (0 = from
+  // the newest): one indexed query (Store::list_jobs).
+  Result<std::vector<store::JobRecord>> list(const std::string& status, const std::string& workflow,
+                                             int limit, int64_t before_id) {
+    return store_.list_jobs(status, limit, before_id, workflow);
   }
   // The job an idempotency key is held by, or nullopt when none holds it.
   Result<std::optional<store::JobRecord>> holder_of(const std::string& idempotency_key);
-  // Jobs waiting to run.
-  Result<int64_t> queued() { return store_.count_queued(); }
+  // Jobs waiting to run, for the queue limit: counted in the store at most every
+  // kQueuedCountS, plus the jobs this service created since (a count is O(queued), too
+  // dear for every submission of a long queue). Jobs another process queued or leased
+  // since the count show up at the next one.
+  static constexpr double kQueuedCountS = 0.1;
+  Result<int64_t> queued();
   // The job's step runs counted from the store (for a job not running here).
   Result<RunCounts> run_counts(int64_t job_id);
   // The job's result: JSON and Markdown (flow/report.h), SARIF (flow/sarif.h).
@@ -109,6 +119,11 @@ class JobService {
   RunnerDeps deps_;
   ingest::PathPolicy paths_;
   JobEvents events_;  // before runners_: the runners stop first
+  GroupCommit commits_;  // concurrent submissions commit together
+  std::mutex queued_mu_;
+  int64_t queued_counted_ = 0;      // the store's count of queued jobs, at queued_at_
+  int64_t created_since_ = 0;       // jobs created here since then
+  std::chrono::steady_clock::time_point queued_at_;  // epoch = never counted
   Runners runners_;
 };
 

@@ -239,11 +239,23 @@ CREATE TABLE write_probe (
 );
 )SQL";
 
+// Version 6: job lists over many jobs read an index, never a scan. A job keeps its
+// workflow's name in its row (workflow rows are per version, so filtering by the name
+// through the join could not walk one index in id order), and the list's three filter
+// shapes each have an index ending in id, the keyset the pages walk (newest first,
+// `id < cursor`): by status (jobs_by_status, since version 1), by workflow, by both.
+const char* kV6 = R"SQL(
+ALTER TABLE jobs ADD COLUMN workflow_name TEXT NOT NULL DEFAULT '';
+UPDATE jobs SET workflow_name = COALESCE((SELECT w.name FROM workflows w WHERE w.id = jobs.workflow_id), '');
+CREATE INDEX jobs_by_workflow ON jobs(workflow_name, id);
+CREATE INDEX jobs_by_workflow_status ON jobs(workflow_name, status, id);
+)SQL";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> kMigrations = {
-      {kV1}, {kV2}, {kV3}, {kV4}, {kV5, fold_reamd_tables}};
+      {kV1}, {kV2}, {kV3}, {kV4}, {kV5, fold_reamd_tables}, {kV6}};
   return kMigrations;
 }
 

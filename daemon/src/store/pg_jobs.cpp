@@ -1,5 +1,7 @@
 // PgStore: jobs (creation with idempotency, reads, state changes, counts) and their
 // leases, shared by every host on the database.
+#include <limits>
+
 #include "store/pg_store.h"
 #include "store/store_common.h"
 
@@ -71,8 +73,9 @@ Result<int64_t> insert_job(PgStore::Write& db, const NewJob& n, int64_t now) {
   }
   p.add(job.idempotency_hash);
   auto ins = db->exec(
-      "INSERT INTO jobs(workflow_id, status, inputs_json, priority, created_at, updated_at, "
-      "idempotency_key, idempotency_hash) VALUES ($1, 'queued', $2, $3, $4, $4, $5, $6) RETURNING id",
+      "INSERT INTO jobs(workflow_id, workflow_name, status, inputs_json, priority, created_at, updated_at, "
+      "idempotency_key, idempotency_hash) VALUES ($1, COALESCE((SELECT name FROM workflows WHERE id = $1), ''), "
+      "'queued', $2, $3, $4, $4, $5, $6) RETURNING id",
       p);
   REAM_RETURN_IF_ERROR(ins.status());
   const int64_t job_id = ins.row(0).i64("id");
@@ -134,12 +137,23 @@ Result<JobRecord> PgStore::get_job(int64_t id) {
 }
 
 Result<std::vector<JobRecord>> PgStore::list_jobs(const std::string& status_filter, int limit,
-                                                  int64_t before_id) {
+                                                  int64_t before_id, const std::string& workflow_filter) {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  auto q = db->exec(std::string(kJobSelect) +
-                        "WHERE ($1::text = '' OR j.status = $1::text) "
-                        "AND ($2::bigint = 0 OR j.id < $2::bigint) ORDER BY j.id DESC LIMIT $3",
-                    pg::Params().add(status_filter).add(before_id).add(limit));
+  // One shape per filter, so each walks its index (status, id), (workflow_name, id) or
+  // (workflow_name, status, id) backwards from the cursor, as the SQLite store does.
+  std::string sql = std::string(kJobSelect) + "WHERE j.id < $1 ";
+  pg::Params p;
+  p.add(before_id > 0 ? before_id : std::numeric_limits<int64_t>::max()).add(limit);
+  int next = 3;
+  if (!status_filter.empty()) {
+    sql += "AND j.status = $" + std::to_string(next++) + " ";
+    p.add(status_filter);
+  }
+  if (!workflow_filter.empty()) {
+    sql += "AND j.workflow_name = $" + std::to_string(next++) + " ";
+    p.add(workflow_filter);
+  }
+  auto q = db->exec(sql + "ORDER BY j.id DESC LIMIT $2", p);
   REAM_RETURN_IF_ERROR(q.status());
   std::vector<JobRecord> out;
   for (int i = 0; i < q.rows(); ++i) out.push_back(read_job(q.row(i)));

@@ -178,10 +178,19 @@ CREATE TABLE write_probe (
 );
 )SQL";
 
+// SQLite's version 6: a job keeps its workflow's name in its row, and each job-list
+// filter shape has an index ending in id, the keyset the pages walk.
+const char* kPgV6 = R"SQL(
+ALTER TABLE jobs ADD COLUMN workflow_name TEXT NOT NULL DEFAULT '';
+UPDATE jobs SET workflow_name = COALESCE((SELECT w.name FROM workflows w WHERE w.id = jobs.workflow_id), '');
+CREATE INDEX jobs_by_workflow ON jobs(workflow_name, id);
+CREATE INDEX jobs_by_workflow_status ON jobs(workflow_name, status, id);
+)SQL";
+
 }  // namespace
 
 const std::vector<std::string>& pg_migrations() {
-  static const std::vector<std::string> kMigrations = {kPgV1, kPgV2, kPgV3, kPgV4, kPgV5};
+  static const std::vector<std::string> kMigrations = {kPgV1, kPgV2, kPgV3, kPgV4, kPgV5, kPgV6};
   return kMigrations;
 }
 

@@ -50,8 +50,8 @@ class PgStore final : public Store {
 
   Result<std::vector<CreatedJob>> create_jobs(const std::vector<NewJob>& jobs) override;
   Result<JobRecord> get_job(int64_t id) override;
-  Result<std::vector<JobRecord>> list_jobs(const std::string& status_filter, int limit,
-                                           int64_t before_id) override;
+  Result<std::vector<JobRecord>> list_jobs(const std::string& status_filter, int limit, int64_t before_id,
+                                           const std::string& workflow_filter) override;
   Result<std::vector<JobDocument>> job_documents(int64_t job_id) override;
   Status mark_job_running(int64_t job_id) override;
   Status finish_job(int64_t job_id, const std::string& status, const std::string& outputs_json,

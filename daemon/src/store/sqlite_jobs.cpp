@@ -1,5 +1,7 @@
 // SqliteStore: jobs (creation with idempotency, reads, state changes, counts) and
 // their leases.
+#include <limits>
+
 #include "store/sqlite_store.h"
 #include "store/store_common.h"
 
@@ -67,8 +69,9 @@ Result<std::optional<CreatedJob>> replay_of(const Db& db, const JobRecord& job) 
 Result<int64_t> insert_job(SqliteStore::Write& db, const NewJob& n, int64_t now) {
   const JobRecord& job = n.job;
   Stmt ins = db->prepare(
-      "INSERT INTO jobs(workflow_id, status, inputs_json, priority, created_at, updated_at, "
-      "idempotency_key, idempotency_hash) VALUES (?1, 'queued', ?2, ?3, ?4, ?4, ?5, ?6)");
+      "INSERT INTO jobs(workflow_id, workflow_name, status, inputs_json, priority, created_at, "
+      "updated_at, idempotency_key, idempotency_hash) VALUES (?1, "
+      "COALESCE((SELECT name FROM workflows WHERE id = ?1), ''), 'queued', ?2, ?3, ?4, ?4, ?5, ?6)");
   ins.bind(1, job.workflow_id).bind(2, job.inputs_json).bind(3, job.priority).bind(4, now);
   ins.bind(6, job.idempotency_hash);
   if (job.idempotency_key.empty()) {
@@ -123,13 +126,25 @@ Result<JobRecord> SqliteStore::get_job(int64_t id) {
   return j;
 }
 
+std::string job_list_sql(bool by_status, bool by_workflow) {
+  // One shape per filter, so each walks its own index (status, id), (workflow_name, id)
+  // or (workflow_name, status, id) backwards from the cursor; "?1 = '' OR ..." would
+  // leave the planner a scan. Parameters: ?1 cursor (ids below it), ?2 limit,
+  // ?3 status, ?4 workflow name.
+  std::string sql = std::string(kJobSelect) + "WHERE j.id < ?1 ";
+  if (by_status) sql += "AND j.status = ?3 ";
+  if (by_workflow) sql += "AND j.workflow_name = ?4 ";
+  return sql + "ORDER BY j.id DESC LIMIT ?2";
+}
+
 Result<std::vector<JobRecord>> SqliteStore::list_jobs(const std::string& status_filter, int limit,
-                                                      int64_t before_id) {
+                                                      int64_t before_id,
+                                                      const std::string& workflow_filter) {
   auto db = pool_->reader();
-  Stmt q = db->prepare(std::string(kJobSelect) +
-                       "WHERE (?1 = '' OR j.status = ?1) AND (?2 = 0 OR j.id < ?2) "
-                       "ORDER BY j.id DESC LIMIT ?3");
-  q.bind(1, status_filter).bind(2, before_id).bind(3, limit);
+  Stmt q = db->prepare(job_list_sql(!status_filter.empty(), !workflow_filter.empty()));
+  q.bind(1, before_id > 0 ? before_id : std::numeric_limits<int64_t>::max()).bind(2, limit);
+  if (!status_filter.empty()) q.bind(3, status_filter);
+  if (!workflow_filter.empty()) q.bind(4, workflow_filter);
   std::vector<JobRecord> out;
   Status st;
   while (q.step(&st)) out.push_back(read_job(q));

@@ -16,6 +16,11 @@
 
 namespace ream::store {
 
+// The SELECT list_jobs runs for a filter shape (status given, workflow given), newest
+// first below a cursor; the store tests read its plan (EXPLAIN QUERY PLAN) to hold that
+// each shape reads an index.
+std::string job_list_sql(bool by_status, bool by_workflow);
+
 class SqliteStore final : public Store {
  public:
   static constexpr int kReaders = 4;
@@ -34,7 +39,8 @@ class SqliteStore final : public Store {
   Result<std::vector<CreatedJob>> create_jobs(const std::vector<NewJob>& jobs) override;
   Result<JobRecord> get_job(int64_t id) override;
   Result<std::vector<JobRecord>> list_jobs(const std::string& status_filter, int limit,
-                                           int64_t before_id) override;
+                                           int64_t before_id,
+                                           const std::string& workflow_filter) override;
   Result<std::vector<JobDocument>> job_documents(int64_t job_id) override;
   Status mark_job_running(int64_t job_id) override;
   Status finish_job(int64_t job_id, const std::string& status, const std::string& outputs_json,

@@ -73,8 +73,14 @@ class Store {
   Result<CreatedJob> create_job(const JobRecord& job, const std::vector<JobDocument>& documents,
                                 const std::vector<EventRecord>& events = {});
   virtual Result<JobRecord> get_job(int64_t id) = 0;
+  // Newest first: jobs with ids below `before_id` (0 = from the newest), of status
+  // `status_filter` and workflow name `workflow_filter` ("" = any), at most `limit`.
+  // Keyset pagination: pass the last id of a page as the next `before_id`; jobs created
+  // meanwhile have larger ids, so no job is skipped or repeated. Each filter shape must
+  // read an index in id order (no scan, no OFFSET), whatever the number of jobs.
   virtual Result<std::vector<JobRecord>> list_jobs(const std::string& status_filter, int limit,
-                                                   int64_t before_id = 0) = 0;
+                                                   int64_t before_id = 0,
+                                                   const std::string& workflow_filter = "") = 0;
   virtual Result<std::vector<JobDocument>> job_documents(int64_t job_id) = 0;
   // queued/failed/running -> running; sets started_at once.
   virtual Status mark_job_running(int64_t job_id) = 0;

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Load bench of reamd on loopback (issue 14): job submissions per second and their
+# latency, then /healthz latency while the daemon is busy. A script that prints figures,
+# never a test: nothing here asserts a time. Figures and the machine they came from go
+# in bench/NOTES.md.
+#
+#   bench/load/load_bench.sh [BUILD_DIR]        (default build; needs wrk, curl, jq,
+#                                                sqlite3, python3)
+# Environment: REAM_LOAD_SECONDS (10) per measurement, REAM_LOAD_CONNECTIONS (32) and
+# REAM_LOAD_THREADS (2) for the submissions, REAM_LOAD_LOG (info) reamd's log level,
+# REAM_LOAD_JOBS (100000) jobs in the database for the second phase, REAM_LOAD_SUBMIT_ONLY=1
+# to stop after the first (it also runs against an older build, for a side-by-side figure).
+#
+# Phase 1, submissions: reamd with the tiny random model (1 runner, engine on 1 thread,
+# so jobs run beside the submissions), one uploaded document; wrk POSTs
+# {"workflow": "summarize", "inputs": {"documents": [{"document_id": ...}]}} on
+# REAM_LOAD_CONNECTIONS keep-alive connections. Every 202 is sent after the transaction
+# holding its job committed; afterwards the jobs in the database are counted against
+# the 202s wrk received.
+# Phase 2, health under load: the database is filled to REAM_LOAD_JOBS jobs (plain SQL,
+# reamd stopped), reamd restarted, then at once: 10 non-streaming chats in a loop, 8
+# loops walking the job list page by page (4 unfiltered, 1,000 a page; 4 by status and
+# workflow, 100 a page), 1,000 SSE streams of queued jobs; wrk measures GET /healthz
+# on 4 connections meanwhile.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+BUILD=$(cd "${1:-build}" && pwd)
+SECS=${REAM_LOAD_SECONDS:-10}
+CONN=${REAM_LOAD_CONNECTIONS:-32}
+THREADS=${REAM_LOAD_THREADS:-2}
+LOG_LEVEL=${REAM_LOAD_LOG:-info}
+JOBS=${REAM_LOAD_JOBS:-100000}
+for tool in wrk curl jq sqlite3 python3; do
+  command -v $tool >/dev/null || { echo "load_bench: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+reamd_pid=""
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "$reamd_pid" ] && kill "$reamd_pid" 2>/dev/null && wait "$reamd_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+R=http://127.0.0.1:$port
+"$BUILD/cli/ream" init-model --shape tiny --out "$work/model" >/dev/null
+cat >"$work/reamd.yaml" <<EOF
+listen: 127.0.0.1:$port
+data_dir: $work/data
+log:
+  level: $LOG_LEVEL
+engine:
+  model: $work/model
+  threads: 1
+workflows: [$ROOT/workflows]
+plugins: [$BUILD/plugins]
+http:
+  max_connections: 4096
+  max_connections_per_client: 0
+  max_streams: 2048
+queue:
+  runners: 1
+  max_queued: 100000000
+  drain_timeout_s: 1
+EOF
+
+start_reamd() {
+  "$BUILD/daemon/reamd" --config "$work/reamd.yaml" >>"$work/reamd.log" 2>&1 &
+  reamd_pid=$!
+  for _ in $(seq 1 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' $R/readyz)" = 200 ] && return 0
+    sleep 0.2
+  done
+  echo "load_bench: reamd did not become ready; its log:" >&2
+  tail -20 "$work/reamd.log" >&2
+  exit 1
+}
+stop_reamd() {
+  kill -TERM "$reamd_pid"
+  wait "$reamd_pid" || true
+  reamd_pid=""
+}
+
+echo "# machine: $(nproc) cores, $(uname -r); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# reamd log level $LOG_LEVEL; wrk $THREADS threads, $CONN connections, ${SECS}s"
+start_reamd
+printf 'The parties shall renew this agreement each year unless either gives notice.\n%.0s' $(seq 1 20) >"$work/doc.txt"
+doc=$(curl -sS -X POST "$R/v1/documents?name=note.txt" -H 'Content-Type: text/plain' \
+        --data-binary @"$work/doc.txt" | jq -r .id)
+export REAM_BODY
+REAM_BODY=$(jq -cn --arg d "$doc" '{workflow: "summarize", inputs: {documents: [{document_id: $d}], max_tokens: 4}}')
+
+echo "## phase 1: POST /v1/jobs"
+wrk -t"$THREADS" -c"$CONN" -d"${SECS}s" -s bench/load/submit.lua "$R/v1/jobs" | tee "$work/submit.txt" \
+  | grep -E '^(accepted_202|other_status|rate_per_s|p[0-9.]+_ms) '
+accepted=$(awk '/^accepted_202/ {print $2}' "$work/submit.txt")
+in_db=$(sqlite3 "$work/data/ream.db" "SELECT COUNT(*) FROM jobs")
+echo "jobs_in_database $in_db (202s received: $accepted)"
+[ "${REAM_LOAD_SUBMIT_ONLY:-0}" = 1 ] && exit 0
+
+echo "## phase 2: GET /healthz while chats, job lists over $JOBS jobs and 1,000 SSE streams run"
+stop_reamd
+sqlite3 "$work/data/ream.db" <<EOF
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $JOBS - (SELECT COUNT(*) FROM jobs))
+INSERT INTO jobs(workflow_id, workflow_name, status, inputs_json, priority, created_at, updated_at, finished_at)
+SELECT w.id, w.name,
+       CASE WHEN i % 50 = 0 THEN 'failed' WHEN i % 7 = 0 THEN 'cancelled' ELSE 'succeeded' END,
+       '{}', 0, t, t, t
+FROM n, (SELECT id, name FROM workflows WHERE name = 'summarize' LIMIT 1) w,
+     (SELECT CAST(strftime('%s', 'now') AS INTEGER) * 1000 AS t);
+EOF
+echo "jobs_in_database $(sqlite3 "$work/data/ream.db" "SELECT COUNT(*) FROM jobs")"
+# The phase-1 jobs still queued get the streams (they stay open while their job waits).
+sqlite3 "$work/data/ream.db" "SELECT id FROM jobs WHERE status = 'queued' ORDER BY id DESC LIMIT 1000" >"$work/queued.txt"
+start_reamd
+
+for _ in $(seq 1 10); do
+  (while :; do
+     curl -s -o /dev/null -w '%{http_code}\n' -X POST "$R/v1/chat/completions" -H 'Content-Type: application/json' \
+       -d '{"messages": [{"role": "user", "content": "Write a long story about a contract."}], "max_tokens": 256, "ignore_eos": true}' \
+       >>"$work/chats" 2>/dev/null || sleep 0.2
+   done) &
+  pids+=($!)
+done
+walk() {  # $1: query without cursor; counts pages in $2
+  while :; do
+    cursor=""
+    while :; do
+      next=$(curl -s "$R/v1/jobs?$1${cursor:+&cursor=$cursor}" 2>/dev/null | jq -r .next_cursor 2>/dev/null) || break
+      echo >>"$2"
+      [ "$next" = null ] && break
+      cursor=$next
+    done
+  done
+}
+for i in 1 2 3 4; do walk "limit=1000" "$work/pages_all_$i" & pids+=($!); done
+for i in 1 2 3 4; do walk "status=failed&workflow=summarize&limit=100" "$work/pages_failed_$i" & pids+=($!); done
+python3 bench/load/sse_clients.py "$port" 3600 1000 $(cat "$work/queued.txt") >"$work/sse.txt" &
+pids+=($!)
+for _ in $(seq 1 300); do grep -q sse_streams_open "$work/sse.txt" && break; sleep 0.2; done
+cat "$work/sse.txt"
+sleep 2  # let the chats and walks get going
+rm -f "$work"/pages_* "$work/chats"  # count what happens during the measurement only
+wrk -t1 -c4 -d"${SECS}s" -s bench/load/latency.lua "$R/healthz" | grep -E '^(ok_200|other_status|rate_per_s|p[0-9.]+_ms) '
+pages_all=$(cat "$work"/pages_all_* 2>/dev/null | wc -l)
+pages_failed=$(cat "$work"/pages_failed_* 2>/dev/null | wc -l)
+echo "job_list_pages_meanwhile unfiltered(1000/page) $pages_all, status+workflow(100/page) $pages_failed"
+echo "chats_answered_meanwhile $(cat "$work/chats" 2>/dev/null | grep -c '^200' || true) (10 in flight at all times, 256 tokens each)"

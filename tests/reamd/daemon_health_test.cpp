@@ -1,0 +1,91 @@
+// Health and readiness never wait behind work (issue 14, item 4): with every handler
+// thread of the real reamd held by job submissions that wait for the database (the test
+// holds SQLite's write lock from its own connection, as another process writing the same
+// file would), /healthz and /readyz still answer, and they answer while every one of
+// those submissions is still in flight, which a route queued behind the handler pool
+// could not do. Once the lock is released the submissions are all accepted. No timing is
+// asserted: only the order of events.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "daemon_harness.h"
+
+namespace ream::testing {
+namespace {
+
+using nlohmann::json;
+
+// The test's own connection holding the database's write lock until release().
+class WriteLock {
+ public:
+  explicit WriteLock(const std::string& path) {
+    ok_ = sqlite3_open(path.c_str(), &db_) == SQLITE_OK;
+    sqlite3_busy_timeout(db_, 10000);
+    ok_ = ok_ && sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~WriteLock() {
+    release();
+    sqlite3_close(db_);
+  }
+  bool ok() const { return ok_; }
+  void release() {
+    if (ok_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    ok_ = false;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  bool ok_ = false;
+};
+
+TEST(DaemonHealth, HealthAndReadinessAnswerWhileEveryHandlerThreadIsBusy) {
+  TempDir tmp;
+  constexpr int kHandlers = 2;
+  Daemon d(tmp.path() + "/data", "http:\n  handler_threads: " + std::to_string(kHandlers) + "\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  std::mt19937 rng(std::random_device{}());
+
+  WriteLock lock(d.db_path());
+  ASSERT_TRUE(lock.ok());
+  // Twice as many submissions as handler threads: each writes its document and job, so
+  // each waits for the lock, holding its handler thread; the rest queue for the pool.
+  std::atomic<int> answered{0};
+  std::vector<std::future<HttpResult>> submissions;
+  for (int i = 0; i < 2 * kHandlers; ++i) {
+    const json body = {{"workflow", "summarize"},
+                       {"inputs",
+                        {{"documents", {{{"text", "note " + std::to_string(rng()) + " shall renew."},
+                                         {"name", "n" + std::to_string(i) + ".txt"}}}},
+                         {"max_tokens", 4}}}};
+    submissions.push_back(std::async(std::launch::async, [&, body] {
+      HttpResult r = d.post("/v1/jobs", body);
+      ++answered;
+      return r;
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let them reach the pool
+
+  const HttpResult health = d.get("/healthz");
+  const HttpResult ready = d.get("/readyz");
+  const int answered_meanwhile = answered.load();
+  EXPECT_EQ(health.status, 200u) << health.body;
+  EXPECT_EQ(ready.status, 200u) << ready.body;
+  EXPECT_EQ(ready.json()["checks"]["store"], "writable") << ready.body;
+  EXPECT_EQ(answered_meanwhile, 0) << "a submission was answered while the write lock was held";
+
+  lock.release();
+  for (auto& s : submissions) {
+    HttpResult r = s.get();
+    EXPECT_EQ(r.status, 202u) << r.body;
+  }
+}
+
+}  // namespace
+}  // namespace ream::testing
