@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <latch>
 #include <map>
 #include <mutex>
 #include <random>
@@ -128,14 +129,25 @@ TEST(PgStore, TwoHostsOnOneDatabaseNeverClaimTheSameJob) {
   std::map<int64_t, std::string> claimed_by;
   std::vector<std::string> twice;
   std::vector<std::thread> runners;
+  // Eight runners, four per host, start together and each claims at most its share (10),
+  // so the 80 jobs are all claimed only if every claim is distinct, and both hosts claim
+  // whatever the scheduler does (a loaded CI machine once let one host's runners take
+  // every job before the other's started).
+  std::latch start(8);
   for (int r = 0; r < 8; ++r) {
     store::Store& s = r % 2 == 0 ? *a : *b;
     const std::string owner = (r % 2 == 0 ? "host-a:" : "host-b:") + std::to_string(r) + ":1";
     runners.emplace_back([&, owner] {
-      for (;;) {
+      start.arrive_and_wait();
+      for (int k = 0, idle = 0; k < 10;) {
         auto id = s.lease_next(owner, 60000);
         ASSERT_TRUE(id.ok()) << id.status().message();
-        if (*id == 0) return;
+        if (*id == 0) {  // none free now: the rest may be locked by other claims in flight
+          if (++idle == 200) return;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          continue;
+        }
+        ++k;
         std::lock_guard lock(mu);
         if (!claimed_by.emplace(*id, owner).second) twice.push_back(std::to_string(*id));
       }
@@ -146,7 +158,10 @@ TEST(PgStore, TwoHostsOnOneDatabaseNeverClaimTheSameJob) {
   EXPECT_EQ(claimed_by.size(), ids.size());
   std::set<std::string> hosts;
   for (const auto& [id, owner] : claimed_by) hosts.insert(owner.substr(0, 6));
-  EXPECT_EQ(hosts.size(), 2u) << "one host claimed every job";
+  EXPECT_EQ(hosts.size(), 2u);
+  auto left = a->lease_next("host-a:9:1", 60000);
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(*left, 0) << "a job was left unclaimed";
   // What the database holds agrees: every job leased, each to the runner that got it.
   for (const auto& [id, owner] : claimed_by) {
     ASSERT_EQ(PgCluster::query_one(db, "SELECT lease_owner FROM jobs WHERE id = " + std::to_string(id)), owner);
