@@ -122,13 +122,13 @@ class App : public cron::ScheduleHost {
   config::Config config_;
   std::string documents_dir_;
   ingest::PathPolicy document_paths_;
-  std::unique_ptr<Documents> documents_;
   std::string owner_;
   std::string model_dir_;
   bool demo_model_ = false;
   std::vector<std::string> served_model_names_;
   int64_t model_loaded_unix_ = 0;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Documents> documents_;          // after store_, which it uses
   std::unique_ptr<StoreWriteProbe> write_probe_;  // after store_: stops before it closes
   std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;
