@@ -189,7 +189,7 @@ Result<DocumentRecord> SqliteStore::get_document(int64_t id) {
   d.token_count = q.i64("token_count");
   d.text = q.text("text");
   d.created_at = q.i64("created_at");
-  d.layout = q.blob("layout");
+  d.layout = q.bytes("layout");
   REAM_RETURN_IF_ERROR(q.mapping_status());
   return d;
 }
