@@ -120,6 +120,7 @@ Result<std::vector<JobRecord>> SqliteStore::list_jobs(const std::string& status_
   Status st;
   while (q.step(&st)) out.push_back(read_job(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
@@ -132,6 +133,7 @@ Result<std::vector<JobDocument>> SqliteStore::job_documents(int64_t job_id) {
   Status st;
   while (q.step(&st)) out.push_back(read_job_document(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
@@ -207,6 +209,7 @@ Result<std::map<std::string, int64_t>> SqliteStore::count_jobs() {
   Status st;
   while (q.step(&st)) out[q.text("status")] = q.i64("n");
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
@@ -336,6 +339,7 @@ Result<int> SqliteStore::requeue_orphans(const std::string& host, const std::str
     }
   }
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   for (int64_t id : orphans) {
     Stmt u = db->prepare(
         "UPDATE jobs SET status = 'queued', lease_owner = '', lease_expires_at = 0, "

@@ -11,6 +11,7 @@ Result<std::vector<ScheduleState>> SqliteStore::schedules() {
   Status st;
   while (q.step(&st)) out.push_back(read_schedule(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
@@ -54,6 +55,7 @@ Result<std::vector<ApiScheduleRecord>> SqliteStore::api_schedules() {
   Status st;
   while (q.step(&st)) out.push_back(read_api_schedule(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 

@@ -21,6 +21,7 @@ Result<std::vector<StepRunRecord>> SqliteStore::step_runs(int64_t job_id) {
   Status st;
   while (q.step(&st)) out.push_back(read_step_run(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
@@ -167,6 +168,7 @@ Result<std::vector<FindingRecord>> SqliteStore::findings(int64_t job_id) {
     out.push_back(read_finding(q));
   }
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   Stmt ev = db->prepare(std::string("SELECT ") + kEvidenceColumns +
                         "FROM evidence e JOIN findings f ON f.id = e.finding_id "
                         "WHERE f.job_id = ?1 ORDER BY e.finding_id, e.ordinal");
@@ -176,6 +178,7 @@ Result<std::vector<FindingRecord>> SqliteStore::findings(int64_t job_id) {
     if (it != index.end()) out[it->second].evidence.push_back(read_evidence(ev));
   }
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(ev.mapping_status());
   return out;
 }
 
@@ -206,6 +209,7 @@ Result<std::vector<EventRecord>> SqliteStore::events(int64_t job_id, int64_t aft
   Status st;
   while (q.step(&st)) out.push_back(read_event(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
