@@ -12,7 +12,6 @@ const assert = require("node:assert/strict");
 const { spawn, execFileSync } = require("node:child_process");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 
@@ -20,22 +19,13 @@ const OpenAI = require("openai");
 const Ajv = require("ajv/dist/2020");
 const { Template } = require("@huggingface/jinja");
 
+const { freePort } = require("../node/free_port.cjs");
+
 const env = process.env;
 const MODEL = "ream-node-test";
 const KEY = crypto.randomBytes(24).toString("hex");
 
 let dir, daemon, base, client, log = "";
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
 
 async function rest(method, route, body) {
   const r = await fetch(base + route, {

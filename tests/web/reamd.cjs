@@ -5,24 +5,14 @@
 const { spawn, execFileSync } = require("node:child_process");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
+
+const { freePort } = require("../node/free_port.cjs");
 
 const env = process.env;
 const CONTRACT = path.join(env.REAM_SOURCE_DIR, "tests/data/documents/cuad/contracts",
   "ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).txt");
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
 
 // A folder for one test file's daemons, with the tiny model in it.
 function makeWorkDir() {

@@ -57,7 +57,8 @@ class Rows;
 
 // One row of a result; columns by the name the query gives them. A name the query
 // does not return reads as 0 / "" and makes the result's mapping_status() an error
-// naming it (as the SQLite wrapper does).
+// naming it; a NULL reads as 0 / "" (both as the SQLite wrapper does, so that the row
+// mappers of row_mappers.h read either alike).
 class Row {
  public:
   Row(const Rows* result, int index) : result_(result), index_(index) {}

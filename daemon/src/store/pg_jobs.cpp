@@ -3,20 +3,16 @@
 #include <limits>
 
 #include "store/pg_store.h"
+#include "store/row_mappers.h"
 #include "store/store_common.h"
 
 namespace ream::store {
 
 namespace {
 
-constexpr const char* kJobSelect =
-    "SELECT j.id AS id, j.workflow_id AS workflow_id, w.name AS workflow_name, "
-    "j.status AS status, j.inputs_json AS inputs_json, j.outputs_json AS outputs_json, "
-    "j.error AS error, j.priority AS priority, j.created_at AS created_at, "
-    "j.started_at AS started_at, j.finished_at AS finished_at, j.updated_at AS updated_at, "
-    "j.lease_owner AS lease_owner, j.lease_expires_at AS lease_expires_at, "
-    "COALESCE(j.idempotency_key, '') AS idempotency_key, j.idempotency_hash AS idempotency_hash, "
-    "COALESCE(u.prompts, 0) AS prompts, COALESCE(u.prompt_tokens, 0) AS prompt_tokens, "
+const std::string kJobSelect =
+    std::string("SELECT ") + kJobColumns +
+    ", COALESCE(u.prompts, 0) AS prompts, COALESCE(u.prompt_tokens, 0) AS prompt_tokens, "
     "COALESCE(u.completion_tokens, 0) AS completion_tokens, "
     "COALESCE(u.cached_prompt_tokens, 0) AS cached_prompt_tokens "
     "FROM jobs j JOIN workflows w ON w.id = j.workflow_id "
@@ -24,31 +20,6 @@ constexpr const char* kJobSelect =
     "  SUM(s.completion_tokens) AS completion_tokens, "
     "  SUM(s.cached_prompt_tokens) AS cached_prompt_tokens FROM step_runs s "
     "  WHERE s.job_id = j.id AND s.status = 'succeeded') u ON TRUE ";
-
-JobRecord read_job(const pg::Row& q) {
-  JobRecord j;
-  j.id = q.i64("id");
-  j.workflow_id = q.i64("workflow_id");
-  j.workflow_name = q.text("workflow_name");
-  j.status = q.text("status");
-  j.inputs_json = q.text("inputs_json");
-  j.outputs_json = q.text("outputs_json");
-  j.error = q.text("error");
-  j.priority = q.i32("priority");
-  j.created_at = q.i64("created_at");
-  j.started_at = q.i64("started_at");
-  j.finished_at = q.i64("finished_at");
-  j.updated_at = q.i64("updated_at");
-  j.lease_owner = q.text("lease_owner");
-  j.lease_expires_at = q.i64("lease_expires_at");
-  j.idempotency_key = q.text("idempotency_key");
-  j.idempotency_hash = q.text("idempotency_hash");
-  j.usage.prompts = q.i64("prompts");
-  j.usage.prompt_tokens = q.i64("prompt_tokens");
-  j.usage.completion_tokens = q.i64("completion_tokens");
-  j.usage.cached_prompt_tokens = q.i64("cached_prompt_tokens");
-  return j;
-}
 
 // Inside the transaction: the job holding `key`, as a replay of `job`.
 Result<std::optional<CreatedJob>> replay_of(const pg::Conn& db, const JobRecord& job) {
@@ -128,7 +99,7 @@ Result<std::vector<CreatedJob>> PgStore::create_jobs(const std::vector<NewJob>& 
 
 Result<JobRecord> PgStore::get_job(int64_t id) {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  auto q = db->exec(std::string(kJobSelect) + "WHERE j.id = $1", pg::Params().add(id));
+  auto q = db->exec(kJobSelect + "WHERE j.id = $1", pg::Params().add(id));
   REAM_RETURN_IF_ERROR(q.status());
   if (q.rows() == 0) return not_found("no job " + std::to_string(id));
   JobRecord j = read_job(q.row(0));
@@ -141,7 +112,7 @@ Result<std::vector<JobRecord>> PgStore::list_jobs(const std::string& status_filt
   REAM_ASSIGN_OR_RETURN(auto db, conn());
   // One shape per filter, so each walks its index (status, id), (workflow_name, id) or
   // (workflow_name, status, id) backwards from the cursor, as the SQLite store does.
-  std::string sql = std::string(kJobSelect) + "WHERE j.id < $1 ";
+  std::string sql = kJobSelect + "WHERE j.id < $1 ";
   pg::Params p;
   p.add(before_id > 0 ? before_id : std::numeric_limits<int64_t>::max()).add(limit);
   int next = 3;
@@ -163,17 +134,12 @@ Result<std::vector<JobRecord>> PgStore::list_jobs(const std::string& status_filt
 
 Result<std::vector<JobDocument>> PgStore::job_documents(int64_t job_id) {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  auto q = db->exec(
-      "SELECT document_id, key, input_name, ordinal, name FROM job_documents WHERE job_id = $1 "
-      "ORDER BY ordinal",
-      pg::Params().add(job_id));
+  auto q = db->exec(std::string("SELECT ") + kJobDocumentColumns +
+                        "FROM job_documents WHERE job_id = $1 ORDER BY ordinal",
+                    pg::Params().add(job_id));
   REAM_RETURN_IF_ERROR(q.status());
   std::vector<JobDocument> out;
-  for (int i = 0; i < q.rows(); ++i) {
-    const pg::Row r = q.row(i);
-    out.push_back({r.i64("document_id"), r.text("key"), r.text("input_name"), r.i32("ordinal"),
-                   r.text("name")});
-  }
+  for (int i = 0; i < q.rows(); ++i) out.push_back(read_job_document(q.row(i)));
   REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }

@@ -2,57 +2,14 @@
 #include <map>
 
 #include "store/pg_store.h"
+#include "store/row_mappers.h"
 #include "store/store_common.h"
 
 namespace ream::store {
 
 namespace {
 
-// A step run's columns, for SELECT and RETURNING alike.
-const std::string kStepFields =
-    "id, job_id, step_id, iteration, item_json, status, attempt, started_at, "
-    "finished_at, prompts, prompt_tokens, completion_tokens, cached_prompt_tokens, "
-    "outputs_json, warnings_json, error ";
-
-StepRunRecord read_step_run(const pg::Row& q) {
-  StepRunRecord r;
-  r.id = q.i64("id");
-  r.job_id = q.i64("job_id");
-  r.step_id = q.text("step_id");
-  r.iteration = q.i32("iteration");
-  r.item_json = q.text("item_json");
-  r.status = q.text("status");
-  r.attempt = q.i32("attempt");
-  r.started_at = q.i64("started_at");
-  r.finished_at = q.i64("finished_at");
-  r.usage.prompts = q.i64("prompts");
-  r.usage.prompt_tokens = q.i64("prompt_tokens");
-  r.usage.completion_tokens = q.i64("completion_tokens");
-  r.usage.cached_prompt_tokens = q.i64("cached_prompt_tokens");
-  r.outputs_json = q.text("outputs_json");
-  r.warnings_json = q.text("warnings_json");
-  r.error = q.text("error");
-  return r;
-}
-
-EvidenceRecord read_evidence(const pg::Row& r) {
-  EvidenceRecord e;
-  e.document_id = r.i64("document_id");
-  e.document_key = r.text("document_key");
-  e.quote = r.text("quote");
-  e.start_byte = r.i64("start_byte");
-  e.end_byte = r.i64("end_byte");
-  e.start_char = r.i64("start_char");
-  e.end_char = r.i64("end_char");
-  e.verified = r.i64("verified") != 0;
-  e.match_kind = r.text("match_kind");
-  e.source_path = r.text("source_path");
-  e.source_page = r.i64("source_page");
-  e.source_line = r.i64("source_line");
-  e.source_column = r.i64("source_column");
-  e.source_end_line = r.i64("source_end_line");
-  return e;
-}
+const std::string kStepSelect = std::string("SELECT ") + kStepRunColumns + "FROM step_runs ";
 
 Status insert_finding(const pg::Conn& db, const StepRunRecord& run, int seq, const FindingRecord& f,
                       int64_t now) {
@@ -92,7 +49,7 @@ Status insert_finding(const pg::Conn& db, const StepRunRecord& run, int seq, con
 
 Result<std::vector<StepRunRecord>> PgStore::step_runs(int64_t job_id) {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  auto q = db->exec("SELECT " + kStepFields + "FROM step_runs WHERE job_id = $1 ORDER BY id", pg::Params().add(job_id));
+  auto q = db->exec(kStepSelect + "WHERE job_id = $1 ORDER BY id", pg::Params().add(job_id));
   REAM_RETURN_IF_ERROR(q.status());
   std::vector<StepRunRecord> out;
   for (int i = 0; i < q.rows(); ++i) out.push_back(read_step_run(q.row(i)));
@@ -109,7 +66,7 @@ Result<StepRunRecord> PgStore::begin_step_run(int64_t job_id, const std::string&
       "VALUES ($1, $2, $3, $4, 'running', 1, $5) "
       "ON CONFLICT (job_id, step_id, iteration) DO UPDATE SET status = 'running', "
       "attempt = s.attempt + 1, started_at = $5, finished_at = 0, error = '' "
-      "WHERE s.status NOT IN ('succeeded', 'skipped') RETURNING " + kStepFields,
+      "WHERE s.status NOT IN ('succeeded', 'skipped') RETURNING " + std::string(kStepRunColumns),
       pg::Params().add(job_id).add(step_id).add(iteration).add(item_json).add(now_ms()));
   REAM_RETURN_IF_ERROR(q.status());
   if (q.rows() == 0) {
@@ -191,42 +148,21 @@ Status PgStore::skip_step(int64_t job_id, const std::string& step_id) {
 
 Result<std::vector<FindingRecord>> PgStore::findings(int64_t job_id) {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  auto q = db->exec(
-      "SELECT id, job_id, step_run_id, step_id, seq, kind, category, severity, title, text, "
-      "confidence, details_json FROM findings WHERE job_id = $1 ORDER BY step_run_id, seq",
-      pg::Params().add(job_id));
+  auto q = db->exec(std::string("SELECT ") + kFindingColumns +
+                        "FROM findings WHERE job_id = $1 ORDER BY step_run_id, seq",
+                    pg::Params().add(job_id));
   REAM_RETURN_IF_ERROR(q.status());
   std::vector<FindingRecord> out;
   std::map<int64_t, size_t> index;
   for (int i = 0; i < q.rows(); ++i) {
-    const pg::Row r = q.row(i);
-    FindingRecord f;
-    f.id = r.i64("id");
-    f.job_id = r.i64("job_id");
-    f.step_run_id = r.i64("step_run_id");
-    f.step_id = r.text("step_id");
-    f.seq = r.i32("seq");
-    f.kind = r.text("kind");
-    f.category = r.text("category");
-    f.severity = r.i32("severity");
-    f.title = r.text("title");
-    f.text = r.text("text");
-    f.confidence = r.real("confidence");
-    f.details_json = r.text("details_json");
-    index[f.id] = out.size();
-    out.push_back(std::move(f));
+    index[q.row(i).i64("id")] = out.size();
+    out.push_back(read_finding(q.row(i)));
   }
   REAM_RETURN_IF_ERROR(q.mapping_status());
-  auto ev = db->exec(
-      "SELECT e.finding_id AS finding_id, COALESCE(e.document_id, 0) AS document_id, "
-      "e.document_key AS document_key, e.quote AS quote, e.start_byte AS start_byte, "
-      "e.end_byte AS end_byte, e.start_char AS start_char, e.end_char AS end_char, "
-      "e.verified AS verified, e.match_kind AS match_kind, e.source_path AS source_path, "
-      "e.source_page AS source_page, e.source_line AS source_line, "
-      "e.source_column AS source_column, e.source_end_line AS source_end_line FROM evidence e "
-      "JOIN findings f ON f.id = e.finding_id WHERE f.job_id = $1 "
-      "ORDER BY e.finding_id, e.ordinal",
-      pg::Params().add(job_id));
+  auto ev = db->exec(std::string("SELECT ") + kEvidenceColumns +
+                         "FROM evidence e JOIN findings f ON f.id = e.finding_id "
+                         "WHERE f.job_id = $1 ORDER BY e.finding_id, e.ordinal",
+                     pg::Params().add(job_id));
   REAM_RETURN_IF_ERROR(ev.status());
   for (int i = 0; i < ev.rows(); ++i) {
     auto it = index.find(ev.row(i).i64("finding_id"));
@@ -245,16 +181,12 @@ Status PgStore::add_event(int64_t job_id, const std::string& type, const std::st
 
 Result<std::vector<EventRecord>> PgStore::events(int64_t job_id, int64_t after_id) {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  auto q = db->exec(
-      "SELECT id, job_id, type, data_json, created_at FROM job_events "
-      "WHERE job_id = $1 AND id > $2 ORDER BY id",
-      pg::Params().add(job_id).add(after_id));
+  auto q = db->exec(std::string("SELECT ") + kEventColumns +
+                        "FROM job_events WHERE job_id = $1 AND id > $2 ORDER BY id",
+                    pg::Params().add(job_id).add(after_id));
   REAM_RETURN_IF_ERROR(q.status());
   std::vector<EventRecord> out;
-  for (int i = 0; i < q.rows(); ++i) {
-    const pg::Row r = q.row(i);
-    out.push_back({r.i64("id"), r.i64("job_id"), r.text("type"), r.text("data_json"), r.i64("created_at")});
-  }
+  for (int i = 0; i < q.rows(); ++i) out.push_back(read_event(q.row(i)));
   REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }

@@ -3,6 +3,8 @@
 // pg_jobs.cpp, step runs, findings and events in pg_steps.cpp.
 #include "store/pg_store.h"
 
+#include "store/row_mappers.h"
+
 namespace ream::store {
 
 namespace {
@@ -127,15 +129,11 @@ Result<int64_t> PgStore::put_workflow(const WorkflowRecord& w) {
 
 Result<WorkflowRecord> PgStore::get_workflow(int64_t id) {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  auto q = db->exec(
-      "SELECT id, name, version, content_hash, source, path, created_at FROM workflows "
-      "WHERE id = $1",
-      pg::Params().add(id));
+  auto q = db->exec(std::string("SELECT ") + kWorkflowColumns + "FROM workflows WHERE id = $1",
+                    pg::Params().add(id));
   REAM_RETURN_IF_ERROR(q.status());
   if (q.rows() == 0) return not_found("no workflow " + std::to_string(id));
-  const pg::Row r = q.row(0);
-  WorkflowRecord w{r.i64("id"), r.text("name"), r.text("version"), r.text("content_hash"),
-                   r.text("source"), r.text("path"), r.i64("created_at")};
+  WorkflowRecord w = read_workflow(q.row(0));
   REAM_RETURN_IF_ERROR(q.mapping_status());
   return w;
 }
@@ -169,23 +167,11 @@ Result<int64_t> PgStore::put_document(const DocumentRecord& d) {
 
 Result<DocumentRecord> PgStore::get_document(int64_t id) {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  auto q = db->exec(
-      "SELECT id, content_hash, source_path, media_type, size_bytes, token_count, text, "
-      "created_at, layout FROM documents WHERE id = $1",
-      pg::Params().add(id));
+  auto q = db->exec(std::string("SELECT ") + kDocumentColumns + "FROM documents WHERE id = $1",
+                    pg::Params().add(id));
   REAM_RETURN_IF_ERROR(q.status());
   if (q.rows() == 0) return not_found("no document " + std::to_string(id));
-  const pg::Row r = q.row(0);
-  DocumentRecord d;
-  d.id = r.i64("id");
-  d.content_hash = r.text("content_hash");
-  d.source_path = r.text("source_path");
-  d.media_type = r.text("media_type");
-  d.size_bytes = r.i64("size_bytes");
-  d.token_count = r.i64("token_count");
-  d.text = r.text("text");
-  d.created_at = r.i64("created_at");
-  d.layout = r.bytes("layout");
+  DocumentRecord d = read_document(q.row(0));
   REAM_RETURN_IF_ERROR(q.mapping_status());
   return d;
 }
@@ -218,16 +204,10 @@ Status PgStore::probe_write() {
 
 Result<std::vector<ScheduleState>> PgStore::schedules() {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  auto q = db->exec(
-      "SELECT id, spec_hash, next_run_ms, last_run_ms, last_job_id, updated_at, buffered_ms "
-      "FROM schedule_state ORDER BY id");
+  auto q = db->exec(std::string("SELECT ") + kScheduleColumns + "FROM schedule_state ORDER BY id");
   REAM_RETURN_IF_ERROR(q.status());
   std::vector<ScheduleState> out;
-  for (int i = 0; i < q.rows(); ++i) {
-    const pg::Row r = q.row(i);
-    out.push_back({r.text("id"), r.text("spec_hash"), r.i64("next_run_ms"), r.i64("last_run_ms"),
-                   r.i64("last_job_id"), r.i64("updated_at"), r.i64("buffered_ms")});
-  }
+  for (int i = 0; i < q.rows(); ++i) out.push_back(read_schedule(q.row(i)));
   REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
@@ -267,14 +247,11 @@ Status PgStore::set_schedule_buffer(const std::string& id, int64_t slot_ms) {
 
 Result<std::vector<ApiScheduleRecord>> PgStore::api_schedules() {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  auto q = db->exec(
-      "SELECT id, definition_json, created_at, updated_at FROM api_schedules ORDER BY created_at, id");
+  auto q = db->exec(std::string("SELECT ") + kApiScheduleColumns +
+                    "FROM api_schedules ORDER BY created_at, id");
   REAM_RETURN_IF_ERROR(q.status());
   std::vector<ApiScheduleRecord> out;
-  for (int i = 0; i < q.rows(); ++i) {
-    const pg::Row r = q.row(i);
-    out.push_back({r.text("id"), r.text("definition_json"), r.i64("created_at"), r.i64("updated_at")});
-  }
+  for (int i = 0; i < q.rows(); ++i) out.push_back(read_api_schedule(q.row(i)));
   REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }

@@ -116,7 +116,7 @@ std::string Stmt::text(std::string_view column) const {
   int n = sqlite3_column_bytes(stmt_, i);
   return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
-std::string Stmt::blob(std::string_view column) const {
+std::string Stmt::bytes(std::string_view column) const {
   const int i = index_of(column);
   if (i < 0) return {};
   const void* p = sqlite3_column_blob(stmt_, i);

@@ -54,12 +54,13 @@ class Stmt {
   // The current row's columns, by the name the SELECT (or RETURNING) gives them
   // (`AS n` for an expression). A name the statement does not return reads as 0 / ""
   // and makes mapping_status() an error naming it, so a mapper that drifts from its
-  // query fails loudly instead of reading a neighbour's column.
+  // query fails loudly instead of reading a neighbour's column. A NULL reads as 0 / "",
+  // as pg::Row's does: the row mappers (row_mappers.h) read both alike.
   int64_t i64(std::string_view column) const;
   int i32(std::string_view column) const { return static_cast<int>(i64(column)); }
   double real(std::string_view column) const;
   std::string text(std::string_view column) const;
-  std::string blob(std::string_view column) const;  // "" for NULL
+  std::string bytes(std::string_view column) const;  // a BLOB column; "" for NULL
   bool is_null(std::string_view column) const;
   const Status& mapping_status() const { return mapping_status_; }
 

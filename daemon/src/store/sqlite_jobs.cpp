@@ -2,6 +2,7 @@
 // their leases.
 #include <limits>
 
+#include "store/row_mappers.h"
 #include "store/sqlite_store.h"
 #include "store/store_common.h"
 
@@ -9,14 +10,9 @@ namespace ream::store {
 
 namespace {
 
-constexpr const char* kJobSelect =
-    "SELECT j.id AS id, j.workflow_id AS workflow_id, w.name AS workflow_name, "
-    "j.status AS status, j.inputs_json AS inputs_json, j.outputs_json AS outputs_json, "
-    "j.error AS error, j.priority AS priority, j.created_at AS created_at, "
-    "j.started_at AS started_at, j.finished_at AS finished_at, j.updated_at AS updated_at, "
-    "j.lease_owner AS lease_owner, j.lease_expires_at AS lease_expires_at, "
-    "COALESCE(j.idempotency_key, '') AS idempotency_key, j.idempotency_hash AS idempotency_hash, "
-    "(SELECT COALESCE(SUM(s.prompts), 0) FROM step_runs s "
+const std::string kJobSelect =
+    std::string("SELECT ") + kJobColumns +
+    ", (SELECT COALESCE(SUM(s.prompts), 0) FROM step_runs s "
     "  WHERE s.job_id = j.id AND s.status = 'succeeded') AS prompts, "
     "(SELECT COALESCE(SUM(s.prompt_tokens), 0) FROM step_runs s "
     "  WHERE s.job_id = j.id AND s.status = 'succeeded') AS prompt_tokens, "
@@ -25,31 +21,6 @@ constexpr const char* kJobSelect =
     "(SELECT COALESCE(SUM(s.cached_prompt_tokens), 0) FROM step_runs s "
     "  WHERE s.job_id = j.id AND s.status = 'succeeded') AS cached_prompt_tokens "
     "FROM jobs j JOIN workflows w ON w.id = j.workflow_id ";
-
-JobRecord read_job(const Stmt& q) {
-  JobRecord j;
-  j.id = q.i64("id");
-  j.workflow_id = q.i64("workflow_id");
-  j.workflow_name = q.text("workflow_name");
-  j.status = q.text("status");
-  j.inputs_json = q.text("inputs_json");
-  j.outputs_json = q.text("outputs_json");
-  j.error = q.text("error");
-  j.priority = q.i32("priority");
-  j.created_at = q.i64("created_at");
-  j.started_at = q.i64("started_at");
-  j.finished_at = q.i64("finished_at");
-  j.updated_at = q.i64("updated_at");
-  j.lease_owner = q.text("lease_owner");
-  j.lease_expires_at = q.i64("lease_expires_at");
-  j.idempotency_key = q.text("idempotency_key");
-  j.idempotency_hash = q.text("idempotency_hash");
-  j.usage.prompts = q.i64("prompts");
-  j.usage.prompt_tokens = q.i64("prompt_tokens");
-  j.usage.completion_tokens = q.i64("completion_tokens");
-  j.usage.cached_prompt_tokens = q.i64("cached_prompt_tokens");
-  return j;
-}
 
 // Inside the transaction: the job holding `key`, as a replay of `job`.
 Result<std::optional<CreatedJob>> replay_of(const Db& db, const JobRecord& job) {
@@ -117,7 +88,7 @@ Result<std::vector<CreatedJob>> SqliteStore::create_jobs(const std::vector<NewJo
 
 Result<JobRecord> SqliteStore::get_job(int64_t id) {
   auto db = pool_->reader();
-  Stmt q = db->prepare(std::string(kJobSelect) + "WHERE j.id = ?1");
+  Stmt q = db->prepare(kJobSelect + "WHERE j.id = ?1");
   q.bind(1, id);
   Status st;
   if (!q.step(&st)) return st.ok() ? not_found("no job " + std::to_string(id)) : st;
@@ -131,7 +102,7 @@ std::string job_list_sql(bool by_status, bool by_workflow) {
   // or (workflow_name, status, id) backwards from the cursor; "?1 = '' OR ..." would
   // leave the planner a scan. Parameters: ?1 cursor (ids below it), ?2 limit,
   // ?3 status, ?4 workflow name.
-  std::string sql = std::string(kJobSelect) + "WHERE j.id < ?1 ";
+  std::string sql = kJobSelect + "WHERE j.id < ?1 ";
   if (by_status) sql += "AND j.status = ?3 ";
   if (by_workflow) sql += "AND j.workflow_name = ?4 ";
   return sql + "ORDER BY j.id DESC LIMIT ?2";
@@ -149,27 +120,20 @@ Result<std::vector<JobRecord>> SqliteStore::list_jobs(const std::string& status_
   Status st;
   while (q.step(&st)) out.push_back(read_job(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
 Result<std::vector<JobDocument>> SqliteStore::job_documents(int64_t job_id) {
   auto db = pool_->reader();
-  Stmt q = db->prepare(
-      "SELECT document_id, key, input_name, ordinal, name FROM job_documents WHERE job_id = ?1 "
-      "ORDER BY ordinal");
+  Stmt q = db->prepare(std::string("SELECT ") + kJobDocumentColumns +
+                       "FROM job_documents WHERE job_id = ?1 ORDER BY ordinal");
   q.bind(1, job_id);
   std::vector<JobDocument> out;
   Status st;
-  while (q.step(&st)) {
-    JobDocument d;
-    d.document_id = q.i64("document_id");
-    d.key = q.text("key");
-    d.input_name = q.text("input_name");
-    d.ordinal = q.i32("ordinal");
-    d.name = q.text("name");
-    out.push_back(std::move(d));
-  }
+  while (q.step(&st)) out.push_back(read_job_document(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
@@ -245,6 +209,7 @@ Result<std::map<std::string, int64_t>> SqliteStore::count_jobs() {
   Status st;
   while (q.step(&st)) out[q.text("status")] = q.i64("n");
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
@@ -374,6 +339,7 @@ Result<int> SqliteStore::requeue_orphans(const std::string& host, const std::str
     }
   }
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   for (int64_t id : orphans) {
     Stmt u = db->prepare(
         "UPDATE jobs SET status = 'queued', lease_owner = '', lease_expires_at = 0, "

@@ -1,4 +1,5 @@
 // SqliteStore: schedule state (file and API schedules) and API schedule definitions.
+#include "store/row_mappers.h"
 #include "store/sqlite_store.h"
 
 namespace ream::store {
@@ -6,22 +7,11 @@ namespace ream::store {
 Result<std::vector<ScheduleState>> SqliteStore::schedules() {
   auto db = pool_->reader();
   std::vector<ScheduleState> out;
-  Stmt q = db->prepare(
-      "SELECT id, spec_hash, next_run_ms, last_run_ms, last_job_id, updated_at, buffered_ms "
-      "FROM schedule_state ORDER BY id");
+  Stmt q = db->prepare(std::string("SELECT ") + kScheduleColumns + "FROM schedule_state ORDER BY id");
   Status st;
-  while (q.step(&st)) {
-    ScheduleState s;
-    s.id = q.text("id");
-    s.spec_hash = q.text("spec_hash");
-    s.next_run_ms = q.i64("next_run_ms");
-    s.last_run_ms = q.i64("last_run_ms");
-    s.last_job_id = q.i64("last_job_id");
-    s.updated_at = q.i64("updated_at");
-    s.buffered_ms = q.i64("buffered_ms");
-    out.push_back(std::move(s));
-  }
+  while (q.step(&st)) out.push_back(read_schedule(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
@@ -60,15 +50,12 @@ Status SqliteStore::set_schedule_buffer(const std::string& id, int64_t slot_ms) 
 Result<std::vector<ApiScheduleRecord>> SqliteStore::api_schedules() {
   auto db = pool_->reader();
   std::vector<ApiScheduleRecord> out;
-  Stmt q = db->prepare(
-      "SELECT id, definition_json, created_at, updated_at FROM api_schedules ORDER BY "
-      "created_at, id");
+  Stmt q = db->prepare(std::string("SELECT ") + kApiScheduleColumns +
+                       "FROM api_schedules ORDER BY created_at, id");
   Status st;
-  while (q.step(&st)) {
-    out.push_back(ApiScheduleRecord{q.text("id"), q.text("definition_json"), q.i64("created_at"),
-                                    q.i64("updated_at")});
-  }
+  while (q.step(&st)) out.push_back(read_api_schedule(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 

@@ -1,6 +1,7 @@
 // SqliteStore: step runs, findings with evidence, and job events.
 #include <map>
 
+#include "store/row_mappers.h"
 #include "store/sqlite_store.h"
 #include "store/store_common.h"
 
@@ -8,42 +9,19 @@ namespace ream::store {
 
 namespace {
 
-constexpr const char* kStepColumns =
-    "SELECT id, job_id, step_id, iteration, item_json, status, attempt, started_at, "
-    "finished_at, prompts, prompt_tokens, completion_tokens, cached_prompt_tokens, "
-    "outputs_json, warnings_json, error FROM step_runs ";
-
-StepRunRecord read_step_run(const Stmt& q) {
-  StepRunRecord r;
-  r.id = q.i64("id");
-  r.job_id = q.i64("job_id");
-  r.step_id = q.text("step_id");
-  r.iteration = q.i32("iteration");
-  r.item_json = q.text("item_json");
-  r.status = q.text("status");
-  r.attempt = q.i32("attempt");
-  r.started_at = q.i64("started_at");
-  r.finished_at = q.i64("finished_at");
-  r.usage.prompts = q.i64("prompts");
-  r.usage.prompt_tokens = q.i64("prompt_tokens");
-  r.usage.completion_tokens = q.i64("completion_tokens");
-  r.usage.cached_prompt_tokens = q.i64("cached_prompt_tokens");
-  r.outputs_json = q.text("outputs_json");
-  r.warnings_json = q.text("warnings_json");
-  r.error = q.text("error");
-  return r;
-}
+const std::string kStepSelect = std::string("SELECT ") + kStepRunColumns + "FROM step_runs ";
 
 }  // namespace
 
 Result<std::vector<StepRunRecord>> SqliteStore::step_runs(int64_t job_id) {
   auto db = pool_->reader();
-  Stmt q = db->prepare(std::string(kStepColumns) + "WHERE job_id = ?1 ORDER BY id");
+  Stmt q = db->prepare(kStepSelect + "WHERE job_id = ?1 ORDER BY id");
   q.bind(1, job_id);
   std::vector<StepRunRecord> out;
   Status st;
   while (q.step(&st)) out.push_back(read_step_run(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 
@@ -64,8 +42,7 @@ Result<StepRunRecord> SqliteStore::begin_step_run(int64_t job_id, const std::str
     return Status(StatusCode::kAlreadyExists,
                   "step run " + step_id + "[" + std::to_string(iteration) + "] already finished");
   }
-  Stmt q = db->prepare(std::string(kStepColumns) +
-                        "WHERE job_id = ?1 AND step_id = ?2 AND iteration = ?3");
+  Stmt q = db->prepare(kStepSelect + "WHERE job_id = ?1 AND step_id = ?2 AND iteration = ?3");
   q.bind(1, job_id).bind(2, step_id).bind(3, iteration);
   Status st;
   if (!q.step(&st)) return st.ok() ? internal_error("step run vanished") : st;
@@ -180,62 +157,28 @@ Status SqliteStore::skip_step(int64_t job_id, const std::string& step_id) {
 
 Result<std::vector<FindingRecord>> SqliteStore::findings(int64_t job_id) {
   auto db = pool_->reader();
-  Stmt q = db->prepare(
-      "SELECT id, job_id, step_run_id, step_id, seq, kind, category, severity, title, text, "
-      "confidence, details_json FROM findings WHERE job_id = ?1 ORDER BY step_run_id, seq");
+  Stmt q = db->prepare(std::string("SELECT ") + kFindingColumns +
+                       "FROM findings WHERE job_id = ?1 ORDER BY step_run_id, seq");
   q.bind(1, job_id);
   std::vector<FindingRecord> out;
   std::map<int64_t, size_t> index;
   Status st;
   while (q.step(&st)) {
-    FindingRecord f;
-    f.id = q.i64("id");
-    f.job_id = q.i64("job_id");
-    f.step_run_id = q.i64("step_run_id");
-    f.step_id = q.text("step_id");
-    f.seq = q.i32("seq");
-    f.kind = q.text("kind");
-    f.category = q.text("category");
-    f.severity = q.i32("severity");
-    f.title = q.text("title");
-    f.text = q.text("text");
-    f.confidence = q.real("confidence");
-    f.details_json = q.text("details_json");
-    index[f.id] = out.size();
-    out.push_back(std::move(f));
+    index[q.i64("id")] = out.size();
+    out.push_back(read_finding(q));
   }
   REAM_RETURN_IF_ERROR(st);
-  Stmt ev = db->prepare(
-      "SELECT e.finding_id AS finding_id, COALESCE(e.document_id, 0) AS document_id, "
-      "e.document_key AS document_key, e.quote AS quote, e.start_byte AS start_byte, "
-      "e.end_byte AS end_byte, e.start_char AS start_char, e.end_char AS end_char, "
-      "e.verified AS verified, e.match_kind AS match_kind, e.source_path AS source_path, "
-      "e.source_page AS source_page, e.source_line AS source_line, "
-      "e.source_column AS source_column, e.source_end_line AS source_end_line FROM evidence e "
-      "JOIN findings f ON f.id = e.finding_id WHERE f.job_id = ?1 "
-      "ORDER BY e.finding_id, e.ordinal");
+  REAM_RETURN_IF_ERROR(q.mapping_status());
+  Stmt ev = db->prepare(std::string("SELECT ") + kEvidenceColumns +
+                        "FROM evidence e JOIN findings f ON f.id = e.finding_id "
+                        "WHERE f.job_id = ?1 ORDER BY e.finding_id, e.ordinal");
   ev.bind(1, job_id);
   while (ev.step(&st)) {
     auto it = index.find(ev.i64("finding_id"));
-    if (it == index.end()) continue;
-    EvidenceRecord e;
-    e.document_id = ev.i64("document_id");
-    e.document_key = ev.text("document_key");
-    e.quote = ev.text("quote");
-    e.start_byte = ev.i64("start_byte");
-    e.end_byte = ev.i64("end_byte");
-    e.start_char = ev.i64("start_char");
-    e.end_char = ev.i64("end_char");
-    e.verified = ev.i64("verified") != 0;
-    e.match_kind = ev.text("match_kind");
-    e.source_path = ev.text("source_path");
-    e.source_page = ev.i64("source_page");
-    e.source_line = ev.i64("source_line");
-    e.source_column = ev.i64("source_column");
-    e.source_end_line = ev.i64("source_end_line");
-    out[it->second].evidence.push_back(std::move(e));
+    if (it != index.end()) out[it->second].evidence.push_back(read_evidence(ev));
   }
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(ev.mapping_status());
   return out;
 }
 
@@ -259,16 +202,14 @@ Status SqliteStore::add_event(int64_t job_id, const std::string& type, const std
 
 Result<std::vector<EventRecord>> SqliteStore::events(int64_t job_id, int64_t after_id) {
   auto db = pool_->reader();
-  Stmt q = db->prepare(
-      "SELECT id, job_id, type, data_json, created_at FROM job_events "
-      "WHERE job_id = ?1 AND id > ?2 ORDER BY id");
+  Stmt q = db->prepare(std::string("SELECT ") + kEventColumns +
+                       "FROM job_events WHERE job_id = ?1 AND id > ?2 ORDER BY id");
   q.bind(1, job_id).bind(2, after_id);
   std::vector<EventRecord> out;
   Status st;
-  while (q.step(&st)) {
-    out.push_back({q.i64("id"), q.i64("job_id"), q.text("type"), q.text("data_json"), q.i64("created_at")});
-  }
+  while (q.step(&st)) out.push_back(read_event(q));
   REAM_RETURN_IF_ERROR(st);
+  REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
 }
 

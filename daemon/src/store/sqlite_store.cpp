@@ -4,6 +4,7 @@
 #include "store/sqlite_store.h"
 
 #include "store/migrations.h"
+#include "store/row_mappers.h"
 
 namespace ream::store {
 
@@ -114,20 +115,11 @@ Result<int64_t> SqliteStore::put_workflow(const WorkflowRecord& w) {
 
 Result<WorkflowRecord> SqliteStore::get_workflow(int64_t id) {
   auto db = pool_->reader();
-  Stmt q = db->prepare(
-      "SELECT id, name, version, content_hash, source, path, created_at FROM workflows "
-      "WHERE id = ?1");
+  Stmt q = db->prepare(std::string("SELECT ") + kWorkflowColumns + "FROM workflows WHERE id = ?1");
   q.bind(1, id);
   Status st;
   if (!q.step(&st)) return st.ok() ? not_found("no workflow " + std::to_string(id)) : st;
-  WorkflowRecord w;
-  w.id = q.i64("id");
-  w.name = q.text("name");
-  w.version = q.text("version");
-  w.content_hash = q.text("content_hash");
-  w.source = q.text("source");
-  w.path = q.text("path");
-  w.created_at = q.i64("created_at");
+  WorkflowRecord w = read_workflow(q);
   REAM_RETURN_IF_ERROR(q.mapping_status());
   return w;
 }
@@ -174,22 +166,11 @@ Result<int64_t> SqliteStore::put_document(const DocumentRecord& d) {
 
 Result<DocumentRecord> SqliteStore::get_document(int64_t id) {
   auto db = pool_->reader();
-  Stmt q = db->prepare(
-      "SELECT id, content_hash, source_path, media_type, size_bytes, token_count, text, "
-      "created_at, layout FROM documents WHERE id = ?1");
+  Stmt q = db->prepare(std::string("SELECT ") + kDocumentColumns + "FROM documents WHERE id = ?1");
   q.bind(1, id);
   Status st;
   if (!q.step(&st)) return st.ok() ? not_found("no document " + std::to_string(id)) : st;
-  DocumentRecord d;
-  d.id = q.i64("id");
-  d.content_hash = q.text("content_hash");
-  d.source_path = q.text("source_path");
-  d.media_type = q.text("media_type");
-  d.size_bytes = q.i64("size_bytes");
-  d.token_count = q.i64("token_count");
-  d.text = q.text("text");
-  d.created_at = q.i64("created_at");
-  d.layout = q.blob("layout");
+  DocumentRecord d = read_document(q);
   REAM_RETURN_IF_ERROR(q.mapping_status());
   return d;
 }

@@ -1,8 +1,8 @@
 // SqliteStore: the Store on one SQLite file, in WAL mode with a busy timeout, on a
 // ConnectionPool (one writer connection, readers beside it). Every write is a
 // `BEGIN IMMEDIATE` transaction on the writer; reads go to a reader. Rows are mapped
-// to records by column name (the row mappers in sqlite_rows.h). The schema is
-// versioned with PRAGMA user_version (migrations.h).
+// to records by column name (the row mappers in row_mappers.h, shared with PgStore).
+// The schema is versioned with PRAGMA user_version (migrations.h).
 //
 // Only daemon/src/store includes this header.
 #pragma once
