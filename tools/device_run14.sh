@@ -37,7 +37,7 @@ run() {  # NAME ARGS...: one `ream run legal_review` in a fresh store; prints it
   timeout 580 "$G/ream" run workflows/legal_review.yaml --model "$MODEL" --device cuda --plugins "$G" \
     --db "$OUT/$name.db" --format json --doc "$CONTRACT" "$@" > "$OUT/$name.json" 2> "$OUT/$name.log"
   local rc=$? t1=$(date +%s.%N)
-  printf -- "-- %-10s rc %d, %.2f s wall; %s\n" "$name" $rc "$(echo "$t1 - $t0" | bc)" \
+  printf -- "-- %-10s rc %d, %.2f s wall; %s\n" "$name" $rc "$(awk "BEGIN {print $t1 - $t0}")" \
     "$(grep -E 'progress: done' "$OUT/$name.log" | tail -1 | sed 's/^ream: //')"
 }
 
