@@ -42,13 +42,16 @@
 //   - Nsight Compute on variant 4 (gate_up, 4,096 tokens): tensor pipe 33% busy; the
 //     consumers spend about half their time waiting for a full stage, the producers for
 //     their weight loads; x's cp.asyncs took 2x their ideal shared-memory wavefronts;
-//   - so x by TMA and three stages of weight loads in flight (variant 6, the default):
-//     327-377 TFLOP/s against variant 4's 273-306 in the same call (+16-21%; 1.7-1.9x the
-//     mma.sync kernel). A 131,072-token invariant prefill: 16.03 s (mma.sync), 14.57 s
-//     (variant 4), 14.08 s (variant 6).
-// Still producer-bound (variant 6: tensor pipe 37%, the consumers wait for full stages
-// about a third of their samples). Next: the weights by TMA into a staging ring that the
-// producers permute shared-to-shared, so no load latency stands in their way.
+//   - so x by TMA and three stages of weight loads in flight (variant 6): 327-377 TFLOP/s
+//     against variant 4's 273-306 in the same call (+16-21%; 1.7-1.9x the mma.sync
+//     kernel). A 131,072-token invariant prefill: 16.03 s (mma.sync), 14.57 s (variant 4),
+//     14.08 s (variant 6). Still producer-bound (tensor pipe 37%, the consumers wait for
+//     full stages about a third of their samples);
+//   - session 9: the weights by TMA into a staging ring that the producers permute
+//     shared-to-shared (kTmaW). With the consumers waiting for all their products (variant
+//     8, the default): 364-401 TFLOP/s against variant 6's 330-377 in the same call; with
+//     pipelined consumers (variant 7) only ~245, which the ring's fourth stage does not
+//     feed. The 131,072-token prefill: 13.98 s (variant 8) against 14.11 s (variant 6).
 #include "cuda/gemm.cuh"
 #include "cuda/gemm_math.cuh"
 #include "cuda/hopper.cuh"
@@ -450,7 +453,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 // loads in flight, 7 = kTmaW + pipelined, 4 stages, 8 = kTmaW + wait-all, 9 = kNatural16
 // + pipelined (the last: not the canonical arithmetic).
 constexpr int kHopperGemmVariants = 10;
-constexpr int kDefaultVariant = 6;
+constexpr int kDefaultVariant = 8;  // session 9 (H100): 364-401 TFLOP/s, v6 330-377
 int g_gemm_variant = -1;  // -1: the default
 
 template <int kProducer, bool kPipelined, int kStages = 4, int kDepth = 2>
@@ -541,11 +544,11 @@ Status launch_gemm_hopper(const bf16* x, const bf16* w, int n, int in, int out, 
     case 3: return launch_variant<kStaged, true>(x, w, n, in, out, y, y_f32, stream);
     case 5: return launch_variant<kStagedTmaX, true, 6>(x, w, n, in, out, y, y_f32, stream);
     case 7: return launch_variant<kTmaW, true, 4>(x, w, n, in, out, y, y_f32, stream);
-    case 8: return launch_variant<kTmaW, false, 4>(x, w, n, in, out, y, y_f32, stream);
+    case 6: return launch_variant<kStagedTmaX, true, 6, 3>(x, w, n, in, out, y, y_f32, stream);
     case 9: return launch_variant<kNatural16, true>(x, w, n, in, out, y, y_f32, stream);
     case 0: return launch_variant<kCopy4, false>(x, w, n, in, out, y, y_f32, stream);
     case 4: return launch_variant<kStaged, true, 6>(x, w, n, in, out, y, y_f32, stream);
-    default: return launch_variant<kStagedTmaX, true, 6, 3>(x, w, n, in, out, y, y_f32, stream);
+    default: return launch_variant<kTmaW, false, 4>(x, w, n, in, out, y, y_f32, stream);  // 8
   }
 }
 
