@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Session 9 (issue 11): decode over one cached document asked several questions. Builds
+# nothing: runs .carry/gpu (CUDA tests + ream_cuda_bench of branch gemm2) and
+# .carry/gpu-run (tools/pack_gpu_run.sh).
+#
+# usage (repo root, on the GPU machine): tools/device_run16.sh C|D
+#   C  every CUDA test (the shared-prefix decode groups, decode split rounds, the TMA-weights
+#      product as the default), then ream_cuda_bench shared 65536 with the groups off and on
+#      (7 questions over one 64K-token document; 32 over one 16K-token document) and
+#      ream_cuda_bench decode (batch 1 / 32 at short context: no regression)
+#   D  legal_review over the longest CUAD contract against one cold prefill (device_run14.sh)
+set -o pipefail
+cd "$(dirname "$0")/.."
+G=$PWD/.carry/gpu
+OUT=${OUT:-$PWD/gpu-results}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 REAM_TOKENIZER_DIR=$PWD/.deps/tokenizer-qwen3 REAM_TEST_DATA_DIR=$PWD/tests/data
+case ${1:-C} in
+  C)
+    export LD_LIBRARY_PATH=$G
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+    for t in "$G"/cuda_*_test; do
+      filter='*'
+      # The Hopper attention kernel's five-minute scheduling-variant sweep is left out.
+      [ "$(basename "$t")" = cuda_attention_test ] && filter='-*HopperKernel*'
+      timeout 240 "$t" --gtest_brief=1 --gtest_filter="$filter" > "$OUT/$(basename "$t").log" 2>&1
+      echo "$(basename "$t") rc $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/$(basename "$t").log" | tr '\n' ' ')"
+      grep -E "Failure|FAILED  \]|differ" "$OUT/$(basename "$t").log" | head -8
+    done
+    for share in 0 1; do
+      REAM_DECODE_SHARE=$share REAM_BENCH_INVARIANT_ONLY=1 timeout 150 "$G/ream_cuda_bench" shared 65536 \
+        > "$OUT/shared_$share.log" 2>&1
+      echo "shared bench, REAM_DECODE_SHARE=$share rc $?"; grep -E "^decode|failed" "$OUT/shared_$share.log"
+    done
+    timeout 120 "$G/ream_cuda_bench" decode > "$OUT/decode.log" 2>&1
+    echo "decode rc $?"; grep -E "^decode|batch_invariant|failed" "$OUT/decode.log"
+    ;;
+  D)
+    OUT=$OUT tools/device_run14.sh ${REPLY_TOKENS:-256}
+    ;;
+esac
+exit 0
