@@ -34,12 +34,13 @@ case ${1:-C} in
     done
     timeout 120 "$G/ream_cuda_bench" decode > "$OUT/decode.log" 2>&1
     echo "decode rc $?"; grep -E "^decode|batch_invariant|failed" "$OUT/decode.log"
-    # Where batch-1 decode's time goes: every kernel of ~2 steps (no graphs, so ncu sees
-    # each launch), duration and DRAM bytes.
-    REAM_CUDA_GRAPHS=0 REAM_BENCH_INVARIANT_ONLY=1 timeout 150 ncu --clock-control none --launch-skip 3000 \
+    # NCU=1: where batch-1 decode's time goes: every kernel of ~2 steps (no graphs, so ncu
+    # sees each launch), duration and DRAM bytes.
+    [ "${NCU:-0}" = 1 ] && REAM_CUDA_GRAPHS=0 REAM_BENCH_INVARIANT_ONLY=1 timeout 150 ncu --clock-control none --launch-skip 3000 \
       --launch-count 700 --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum \
       --csv --page raw "$G/ream_cuda_bench" decode > "$OUT/ncu_decode.csv" 2>&1
-    echo "ncu decode rc $? ($(wc -l < "$OUT/ncu_decode.csv") lines)"; grep -E "^==(ERROR|WARNING)" "$OUT/ncu_decode.csv" | head -5
+    [ "${NCU:-0}" = 1 ] && { echo "ncu decode ($(wc -l < "$OUT/ncu_decode.csv") lines)";
+      grep -E "^==(ERROR|WARNING)" "$OUT/ncu_decode.csv" | head -5; }
     ;;
   D)
     OUT=$OUT tools/device_run14.sh ${REPLY_TOKENS:-256}
