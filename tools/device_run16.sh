@@ -19,10 +19,14 @@ case ${1:-C} in
   C)
     export LD_LIBRARY_PATH=$G
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
-    for t in "$G"/cuda_*_test; do
+    TESTS=("$G"/cuda_*_test)
+    # QUICK=1: only the tests this branch's changes touch (attention, backend, sampling).
+    [ "${QUICK:-0}" = 1 ] && TESTS=("$G"/cuda_attention_test "$G"/cuda_backend_test "$G"/cuda_sampling_test)
+    for t in "${TESTS[@]}"; do
       filter='*'
       # The Hopper attention kernel's five-minute scheduling-variant sweep is left out.
       [ "$(basename "$t")" = cuda_attention_test ] && filter='-*HopperKernel*'
+      [ "$(basename "$t")" = cuda_attention_test ] && [ "${QUICK:-0}" = 1 ] && filter='*Shared*:*Split*:*DecodeOnly*:*MixedBatch*'
       timeout 240 "$t" --gtest_brief=1 --gtest_filter="$filter" > "$OUT/$(basename "$t").log" 2>&1
       echo "$(basename "$t") rc $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/$(basename "$t").log" | tr '\n' ' ')"
       grep -E "Failure|FAILED  \]|differ" "$OUT/$(basename "$t").log" | head -8
