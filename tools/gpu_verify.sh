@@ -69,6 +69,11 @@ for stage in $STAGES; do
       kill $sampler
       python3 "$(dirname "$0")/bench_transformers.py" --model-dir "$MODEL" --prefill 4096,131072,262143 \
         --decode-batches 1,32 --decode-prompt-lens 128,512 2>/dev/null > "$T/transformers.jsonl"
+      # legal_review over the longest CUAD contract against one cold prefill of it, where
+      # tools/pack_gpu_run.sh's `ream` and plugins were carried (.carry/gpu-run).
+      if [ -x "$(dirname "$0")/../.carry/gpu-run/ream" ]; then
+        OUT=$T/legal "$(dirname "$0")/device_run14.sh" 256 > "$T/legal.log" 2>&1
+      fi
       python3 "$(dirname "$0")/perf_table.py" render "$T" "$MODEL" | tee "$T/perf_table.md" ;;
     bench)
       {

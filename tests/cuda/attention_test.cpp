@@ -111,7 +111,10 @@ int split_mode(const Problem& p) {
 // mode (splits >= the pieces of the longest context). `portable`: the mma.sync kernel even
 // where the Hopper kernel would take the launch.
 // `rounds` > 1: split mode in rounds of `splits` pieces, through a running fold state.
-std::vector<float> gpu_attention(const Problem& p, int rows, int splits, bool portable = false, int rounds = 1) {
+// `share`: decode rows in split mode with the shared-prefix groups plan_shared_decode finds
+// (their count returned through `n_groups`).
+std::vector<float> gpu_attention(const Problem& p, int rows, int splits, bool portable = false, int rounds = 1,
+                                 bool share = false, int* n_groups = nullptr) {
   std::vector<AttnSeq> seqs;
   std::vector<int32_t> bt;
   std::vector<AttnWork> work;
@@ -121,6 +124,14 @@ std::vector<float> gpu_attention(const Problem& p, int rows, int splits, bool po
     cuda::append_attention_work(static_cast<int32_t>(i), p.seqs[i].query_len, rows,
                                 static_cast<int>(p.n_heads / p.n_kv_heads), &work);
   }
+  std::vector<cuda::AttnShareGroup> groups;
+  if (share) {
+    std::vector<const int32_t*> tables;
+    for (const auto& t : p.tables) tables.push_back(t.data());
+    groups = cuda::plan_shared_decode(seqs, tables, static_cast<int>(p.block_size), cuda::kAttnPiece, &work);
+  }
+  if (n_groups) *n_groups = static_cast<int>(groups.size());
+  DevVec<cuda::AttnShareGroup> d_groups(groups.empty() ? std::vector<cuda::AttnShareGroup>(1) : groups);
   DevVec<uint16_t> d_q(to_bf16(p.q)), d_k(to_bf16(p.k_cache)), d_v(to_bf16(p.v_cache));
   DevVec<uint16_t> d_out(p.n_tokens * p.n_heads * p.head_dim);
   DevVec<int32_t> d_bt(bt);
@@ -154,6 +165,10 @@ std::vector<float> gpu_attention(const Problem& p, int rows, int splits, bool po
     a.part_o = d_part_o.get();
     a.part_ml = d_part_ml.get();
     a.fold_state = d_state.get();
+    if (!groups.empty()) {
+      a.share = d_groups.get();
+      a.n_share = static_cast<int>(groups.size());
+    }
   }
   const Status st = cuda::launch_paged_attention(a, rows, nullptr);
   EXPECT_TRUE(st.ok()) << st.message();
@@ -288,7 +303,99 @@ TEST_P(CudaAttention, SplitRoundsAreFoldModeBitForBit) {
   }
 }
 
+// Questions over one cached document: decode rows whose block tables begin with the same
+// blocks, read once by shared-prefix blocks (one warp a member), give fold mode's bits, in
+// one round or several; so do groups cut short by a member whose own blocks start early.
+TEST_P(CudaAttention, SharedPrefixDecodeIsFoldModeBitForBit) {
+  REAM_REQUIRE_GPU();
+  auto rng = fresh_rng();
+  const int bs = GetParam();
+  Problem p = make_problem(rng, 32, 8, bs,
+                           {{1, 3000}, {1, 2500}, {1, 4100}, {1, 700}, {2, 3333}, {1, 100}, {1, 2900}, {1, 5000},
+                            {1, 2600}, {1, 3100}});
+  // Sequences 1-4 and 6-9 begin with sequence 0's first 2,048 keys' blocks (sequence 3 has
+  // only 700 keys: it shares what it has); sequence 5 shares nothing.
+  const size_t doc_blocks = 2048 / bs;
+  for (const size_t i : {1, 2, 3, 4, 6, 7, 8, 9}) {
+    const size_t n = std::min(doc_blocks, p.tables[i].size());
+    std::copy(p.tables[0].begin(), p.tables[0].begin() + n, p.tables[i].begin());
+  }
+  const auto fold = gpu_attention(p, cuda::kAttnRowsDecode, 1);
+  EXPECT_LT(rel_l2(fold, cpu_reference(p)), 2e-2);
+  const int splits = split_mode(p);
+  int groups = 0;
+  EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsDecode, splits, false, 1, true, &groups), fold) << "one round";
+  if (cuda::kAttnPiece % bs == 0) {
+    EXPECT_EQ(groups, 1) << "9 sequences share the document: a group of 8; the ninth (the shortest) alone";
+  } else {
+    EXPECT_EQ(groups, 0) << "pieces are not whole blocks: nothing is shared";
+  }
+  const int pieces = cuda::attention_pieces(max_context(p), cuda::kAttnPiece);
+  EXPECT_EQ(gpu_attention(p, cuda::kAttnRowsDecode, 4, false, (pieces + 3) / 4, true), fold) << "rounds of 4";
+}
+
 INSTANTIATE_TEST_SUITE_P(BlockSizes, CudaAttention, ::testing::Values(16, 32, 7, 128));
+
+// The grouping itself (host code): who shares how many pieces.
+TEST(CudaAttentionShare, GroupsFollowTheCommonBlocks) {
+  const int bs = 16, per_piece = cuda::kAttnPiece / bs;
+  // Tables of 40 blocks; sequences 0-9 share 20 blocks (doc), 10 shares only block 0 (a
+  // common system prompt), 11 shares the doc but has only 300 cached keys.
+  std::vector<std::vector<int32_t>> tables(12, std::vector<int32_t>(40));
+  int32_t next = 1000;
+  for (auto& t : tables)
+    for (auto& b : t) b = next++;
+  for (int i = 1; i < 12; ++i) {
+    const int n = i == 10 ? 1 : 20;
+    std::copy(tables[0].begin(), tables[0].begin() + n, tables[i].begin());
+  }
+  std::vector<cuda::AttnSeq> seqs;
+  std::vector<cuda::AttnWork> work;
+  std::vector<const int32_t*> ptrs;
+  for (int i = 0; i < 12; ++i) {
+    const int32_t ctx = i == 11 ? 301 : 600;
+    seqs.push_back({i, 1, ctx, 0});
+    work.push_back({i, 0});
+    ptrs.push_back(tables[i].data());
+  }
+  const auto groups = cuda::plan_shared_decode(seqs, ptrs, bs, cuda::kAttnPiece, &work);
+  ASSERT_EQ(groups.size(), 2u);
+  int grouped = 0;
+  for (const auto& g : groups) {
+    EXPECT_GE(g.n, 2);
+    EXPECT_LE(g.n, cuda::kAttnShareMax);
+    grouped += g.n;
+    for (int m = 0; m < g.n; ++m) {
+      EXPECT_NE(g.work[m], 10) << "the system-prompt sequence shares no whole piece";
+      EXPECT_EQ(work[g.work[m]].shared_pieces, g.pieces);
+    }
+    // 20 common blocks = 1 whole piece of 16 blocks (the second is only 4 blocks in);
+    // sequence 11's 300 cached keys hold one whole piece too.
+    EXPECT_EQ(g.pieces, 20 / per_piece);
+  }
+  EXPECT_EQ(grouped, 11);
+  EXPECT_EQ(work[10].shared_pieces, 0);
+  // Block size not dividing the piece: no groups.
+  EXPECT_TRUE(cuda::plan_shared_decode(seqs, ptrs, 7, cuda::kAttnPiece, &work).empty());
+  for (const auto& w : work) EXPECT_EQ(w.shared_pieces, 0);
+}
+
+TEST(CudaAttentionSplits, DecodeSplitsInRoundsWhenThePiecesOutgrowThePartials) {
+  // 7 sequences (56 one-warp blocks of 16 rows) over 64K keys: 256 pieces do not fit 131,072
+  // partial rows at once (229,376): rounds of 128.
+  const auto r = cuda::choose_decode_split_rounds(56, 65600, 131072, 16384, 16, cuda::kAttnPiece);
+  EXPECT_EQ(r.splits, 128);
+  EXPECT_EQ(r.rounds, 3);  // 257 pieces
+  // Batch 1 at 100K keys: one round of a power of two covering every piece.
+  const auto one = cuda::choose_decode_split_rounds(8, 100000, 131072, 16384, 16, cuda::kAttnPiece);
+  EXPECT_EQ(one.rounds, 1);
+  EXPECT_GE(one.splits, cuda::attention_pieces(100000, cuda::kAttnPiece));
+  // Many sequences at short context: still split (4 pieces), not fold.
+  EXPECT_EQ(cuda::choose_decode_split_rounds(512, 1000, 131072, 16384, 16, cuda::kAttnPiece).splits, 4);
+  // One piece, or rows past the fold state when rounds would be needed: fold mode.
+  EXPECT_EQ(cuda::choose_decode_split_rounds(8, 200, 131072, 16384, 16, cuda::kAttnPiece).splits, 1);
+  EXPECT_EQ(cuda::choose_decode_split_rounds(2048, 200000, 131072, 16384, 16, cuda::kAttnPiece).splits, 1);
+}
 
 TEST(CudaAttentionSplits, ChooseSplitsFillsTheGpuWithinCapacity) {
   // Batch 1, long context: every piece its own block, a power of two.

@@ -5,7 +5,8 @@
 // F32 checkpoints (converted on upload) with tied embeddings, invalid batches returning
 // InvalidArgument without breaking the backend, and a KV budget that cannot fit.
 // Batch invariance: one sequence's samples alone, inside a batch of 32 with its prompt in
-// other chunks, after a prefix-cache hit and after a preemption are bitwise the same.
+// other chunks, after a prefix-cache hit, decoding beside other questions over the same
+// cached prefix, and after a preemption are bitwise the same.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -431,6 +432,14 @@ TEST(CudaBackend, BatchInvariantAloneBatchedCachedAndPreempted) {
   r.step({{&others[3], 1}, {&warm, kPrompt - warm.done}, {&others[7], 1}});
   for (int i = 1; i < kGen; ++i) r.step({{&warm, 1}});
   expect_same_samples(warm.samples, a.samples, 0, "prefix cache hit");
+
+  // E: three more questions over A's cached prompt decoding side by side: one shared-prefix
+  // group reads the first piece's keys (256 of the 288 cached tokens) for all three.
+  std::vector<InvarianceRunner::Seq> asks;
+  for (int i = 0; i < 3; ++i) asks.push_back(r.make(prompt, kPrompt + kGen, cached));
+  r.step({{&asks[0], kPrompt - asks[0].done}, {&asks[1], kPrompt - asks[1].done}, {&asks[2], kPrompt - asks[2].done}});
+  for (int i = 1; i < kGen; ++i) r.step({{&others[5], 1}, {&asks[0], 1}, {&asks[1], 1}, {&asks[2], 1}});
+  for (const auto& q : asks) expect_same_samples(q.samples, a.samples, 0, "questions over one cached prefix, together");
 
   // D: preempted after 4 tokens: prompt + those tokens recomputed in chunks of 200 / 104.
   std::vector<int32_t> resumed_tokens = prompt;

@@ -1,7 +1,7 @@
 // ream_cuda_bench: throughput of the CUDA backend on a random Qwen3-4B-shaped model held
 // in host memory (no checkpoint on disk needed), plus the attention kernels alone.
 //
-//   ream_cuda_bench [all|decode|prefill|attention|gemm] [prefill_tokens]
+//   ream_cuda_bench [all|decode|prefill|attention|gemm|shared] [prefill_tokens]
 //
 // Prints one line per measurement: weight upload, batch-1 and batch-32 greedy decode
 // (tokens/s), a long prompt prefilled in chunks (s), attention TFLOP/s and GB/s; `gemm`:
@@ -165,6 +165,50 @@ void bench_decode(Backend* b, int batch_size, int prompt, int steps, int chunk) 
   }
   std::printf("decode batch %-3d context %5d: %8.1f tok/s  (%.3f ms/step)\n", batch_size, prompt,
               batch_size * steps / t, 1e3 * t / steps);
+}
+
+// n questions over one cached document (legal_review's shape): the document prefilled once,
+// every sequence's table beginning with its blocks (as the prefix cache hands them out), a
+// `suffix`-token question each, then `steps` decode steps of all n together. Run with
+// REAM_DECODE_SHARE=0 to time the same steps with every sequence reading its own copy of the
+// document's keys.
+void bench_shared_decode(Backend* b, int n, int doc, int suffix, int steps, int chunk) {
+  Runner r{b, 16};
+  r.sp.temperature = 0.0f;
+  Runner::Seq d = r.new_seq(doc);
+  for (int done = 0; done < doc; done += chunk) {
+    StepBatch batch;
+    r.add(batch, d, std::min(chunk, doc - done), false);
+    std::vector<SampleResult> out;
+    if (!r.run(batch, &out)) return;
+  }
+  std::vector<Runner::Seq> seqs;
+  for (int i = 0; i < n; ++i) {
+    Runner::Seq s = r.new_seq(suffix + steps + 4);
+    s.table.insert(s.table.begin(), d.table.begin(), d.table.end());
+    s.len = doc;
+    seqs.push_back(std::move(s));
+  }
+  {
+    StepBatch batch;
+    for (auto& s : seqs) r.add(batch, s, suffix, true);
+    std::vector<SampleResult> out;
+    if (!r.run(batch, &out)) return;
+    for (size_t k = 0; k < seqs.size(); ++k) seqs[k].last = out[k].token;
+  }
+  double t = 0;
+  for (int step = 0; step < steps + 3; ++step) {
+    StepBatch batch;
+    for (auto& s : seqs) r.add(batch, s, 1, true);
+    std::vector<SampleResult> out;
+    const auto t0 = Clock::now();
+    if (!r.run(batch, &out)) return;
+    if (step >= 3) t += since(t0);
+    for (size_t k = 0; k < seqs.size(); ++k) seqs[k].last = out[k].token;
+  }
+  const char* env = std::getenv("REAM_DECODE_SHARE");
+  std::printf("decode %d questions over one %d-token document (sharing %s): %8.1f tok/s  (%.3f ms/step)\n", n, doc,
+              env && std::string(env) == "0" ? "off" : "on", n * steps / t, 1e3 * t / steps);
 }
 
 void bench_prefill(Backend* b, int total, int chunk) {
@@ -545,6 +589,10 @@ int main(int argc, char** argv) {
       bench_decode(b->get(), 1, 8192, 64, 8192);
     }
     if (mode == "prefill" || mode == "all") bench_prefill(b->get(), prefill_tokens, 8192);
+    if (mode == "shared") {  // prefill_tokens: the document's length
+      bench_shared_decode(b->get(), 7, prefill_tokens, 64, 64, 8192);
+      bench_shared_decode(b->get(), 32, prefill_tokens / 4, 64, 64, 8192);
+    }
   }
   return 0;
 }

@@ -74,7 +74,11 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t& r0, uint32_t& r1, ui
 template <int HD>
 __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const AttentionArgs a) {
   constexpr int LDS = HD + 8;
-  const int ROWS = static_cast<int>(blockDim.x >> 5) * 16;
+  // A shared-prefix block (a.share, split mode, decode rows): warp i computes member i's
+  // 16 rows as that item's own one-warp block would; warps past the members repeat the
+  // last member's rows and store nothing.
+  const bool shared = a.share != nullptr;
+  const int ROWS = shared ? 16 : static_cast<int>(blockDim.x >> 5) * 16;
   const int NT = static_cast<int>(blockDim.x);
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* k_s = reinterpret_cast<bf16*>(smem_raw);  // [2][KT][LDS]
@@ -82,12 +86,21 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   pdl_launch_dependents();
   pdl_wait();
 
-  const AttnWork w = a.work[blockIdx.x];
-  const AttnSeq s = a.seqs[w.seq];
   const int kvh = blockIdx.y, split = blockIdx.z;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
+  int work_index = blockIdx.x, row_warp = warp;
+  bool store = true;
+  if (shared) {
+    const AttnShareGroup& sg = a.share[blockIdx.x];
+    if (a.piece0 + split >= sg.pieces) return;  // the whole block: no member shares this piece
+    work_index = sg.work[min(warp, sg.n - 1)];
+    row_warp = 0;
+    store = warp < sg.n;
+  }
+  const AttnWork w = a.work[work_index];
+  const AttnSeq s = a.seqs[w.seq];
   const int group = a.n_heads / a.n_kv_heads;
   const int tokens_per_tile = ROWS / group;
-  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
 
   const int first_pos = s.context_len - s.query_len;
   const int n_tok = min(tokens_per_tile, s.query_len - w.q0);
@@ -95,10 +108,11 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   if (a.num_splits > 1) {  // split mode: piece piece0 + `split` only
     kv_begin = (a.piece0 + split) * a.piece_len;
     if (kv_begin >= kv_end) return;  // no row of this block reaches it; the combine never reads it
+    if (!shared && a.n_share > 0 && a.piece0 + split < w.shared_pieces) return;  // a shared block computes it
     kv_end = min(kv_end, kv_begin + a.piece_len);
   }
 
-  const AttnRows rows = attention_rows(warp, g, group, n_tok, kvh, first_pos + w.q0);
+  const AttnRows rows = attention_rows(row_warp, g, group, n_tok, kvh, first_pos + w.q0);
   const int(&row_pos)[2] = rows.pos;
   uint32_t qf[HD / 16][4];
   load_q_fragments<HD>(a.q, a.q_stride, s.query_start + w.q0, rows, t4, qf);
@@ -190,14 +204,14 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
 
   if (a.num_splits == 1) {
     store_rows<HD>(o_acc, l_acc, rows, a.out, a.out_stride, s.query_start + w.q0, t4);
-  } else {
+  } else if (store) {
 #pragma unroll
     for (int ri = 0; ri < 2; ++ri) l_run[ri] = quad_sum(l_run[ri]);
-    const int64_t rowblock = static_cast<int64_t>(blockIdx.x) * a.n_kv_heads + kvh;
+    const int64_t rowblock = static_cast<int64_t>(work_index) * a.n_kv_heads + kvh;
     const int64_t n_rowblocks = static_cast<int64_t>(a.n_work) * a.n_kv_heads;
 #pragma unroll
     for (int ri = 0; ri < 2; ++ri) {
-      const int r = warp * 16 + g + 8 * ri;
+      const int r = row_warp * 16 + g + 8 * ri;
       const int64_t prow = (split * n_rowblocks + rowblock) * ROWS + r;
       float* dst = a.part_o + prow * HD + 2 * t4;
 #pragma unroll
@@ -350,6 +364,89 @@ AttnSplitPlan choose_attention_split_rounds(int64_t base_blocks, int64_t max_key
   return p;
 }
 
+AttnSplitPlan choose_decode_split_rounds(int64_t base_blocks, int64_t max_keys, int64_t capacity_rows,
+                                         int64_t state_rows, int rows, int piece_len) {
+  AttnSplitPlan p;
+  const int64_t pieces = attention_pieces(max_keys, piece_len);
+  if (base_blocks <= 0 || pieces <= 1) return p;
+  const int64_t base_rows = base_blocks * rows;
+  int64_t all = 2;  // a power of two: CUDA graphs keyed by it stay few as contexts grow
+  while (all < pieces) all *= 2;
+  if (all * base_rows <= capacity_rows) {
+    p.splits = static_cast<int>(all);
+    return p;
+  }
+  if (base_rows > state_rows) return p;  // fold mode
+  int64_t splits = 1;
+  while (splits * 2 * base_rows <= capacity_rows) splits *= 2;
+  if (splits < 2) return p;
+  p.splits = static_cast<int>(splits);
+  p.rounds = static_cast<int>(ceil_div(pieces, splits));
+  return p;
+}
+
+std::vector<AttnShareGroup> plan_shared_decode(const std::vector<AttnSeq>& seqs,
+                                               const std::vector<const int32_t*>& tables, int block_size,
+                                               int piece_len, std::vector<AttnWork>* work) {
+  std::vector<AttnShareGroup> groups;
+  for (AttnWork& w : *work) w.shared_pieces = 0;
+  if (block_size <= 0 || piece_len % block_size != 0) return groups;
+  const int per_piece = piece_len / block_size;
+  // Whole pieces of cached keys (written by earlier steps, so every row of the item sees
+  // them all): keys [0, k * piece_len) before the item's first new token.
+  auto whole_pieces = [&](const AttnWork& w) {
+    const AttnSeq& s = seqs[w.seq];
+    return (s.context_len - s.query_len + w.q0) / piece_len;
+  };
+  // Candidates in the order of their block tables (lexicographic, a table that ends counting
+  // as larger than any block, so the longest of those with a common beginning come first),
+  // so that sequences with the longest common beginnings sit side by side; then groups grow
+  // greedily along that order.
+  std::vector<int> order;
+  std::vector<int> whole(work->size());
+  for (int i = 0; i < static_cast<int>(work->size()); ++i) {
+    whole[i] = whole_pieces((*work)[i]);
+    if (whole[i] >= 1) order.push_back(i);
+  }
+  auto table_of = [&](int i) { return tables[(*work)[i].seq]; };
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    const int na = whole[a] * per_piece, nb = whole[b] * per_piece;
+    const int32_t *ta = table_of(a), *tb = table_of(b);
+    const auto [pa, pb] = std::mismatch(ta, ta + std::min(na, nb), tb);
+    if (pa != ta + std::min(na, nb)) return *pa < *pb;
+    return na > nb;
+  });
+  auto close = [&](AttnShareGroup& g) {
+    if (g.n >= 2) {
+      for (int m = 0; m < g.n; ++m) (*work)[g.work[m]].shared_pieces = g.pieces;
+      groups.push_back(g);
+    }
+    g = AttnShareGroup{};
+  };
+  AttnShareGroup g;
+  for (const int i : order) {
+    if (g.n > 0 && g.n < kAttnShareMax) {
+      const int32_t* t0 = table_of(g.work[0]);
+      const int32_t* t = table_of(i);
+      const int limit = std::min(g.pieces, whole[i]);
+      int same = 0;  // whole pieces whose blocks agree with the group's first member
+      while (same < limit && std::equal(t + same * per_piece, t + (same + 1) * per_piece, t0 + same * per_piece))
+        ++same;
+      if (same >= 1) {
+        g.pieces = same;
+        g.work[g.n++] = i;
+        continue;
+      }
+    }
+    close(g);
+    g.n = 1;
+    g.pieces = whole[i];
+    g.work[0] = i;
+  }
+  close(g);
+  return groups;
+}
+
 // ---- launchers ----
 
 namespace {
@@ -367,8 +464,15 @@ Status launch_paged_attention_hd(const AttentionArgs& a, cudaStream_t stream) {
     r.piece0 = round * a.num_splits;
     r.first_round = round == 0;
     r.last_round = round + 1 == rounds;
+    AttentionArgs own = r;
+    own.share = nullptr;
     REAM_RETURN_IF_ERROR(launch_pdl("paged_attention_kernel", paged_attention_kernel<HD>, grid, dim3(r.rows * 2), kSmem,
-                                    stream, r));  // 16 rows per warp
+                                    stream, own));  // 16 rows per warp
+    if (a.num_splits > 1 && a.n_share > 0) {  // the shared-prefix groups' pieces, one warp a member
+      const dim3 sgrid(a.n_share, a.n_kv_heads, a.num_splits);
+      REAM_RETURN_IF_ERROR(launch_pdl("paged_attention_kernel", paged_attention_kernel<HD>, sgrid,
+                                      dim3(32 * kAttnShareMax), kSmem, stream, r));
+    }
     if (a.num_splits > 1) {
       const dim3 cgrid(a.n_work, a.n_kv_heads, (r.rows + kCombineRowsPerBlock - 1) / kCombineRowsPerBlock);
       REAM_RETURN_IF_ERROR(launch_pdl("attention_combine_kernel", attention_combine_kernel<HD>, cgrid,
@@ -400,6 +504,8 @@ Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t 
   if (rows != kAttnRowsPrefill && rows != kAttnRowsDecode)
     return invalid_argument("paged attention: rows must be " + std::to_string(kAttnRowsDecode) + " or " +
                             std::to_string(kAttnRowsPrefill));
+  if (args.n_share > 0 && (!args.share || rows != kAttnRowsDecode || args.num_splits < 2))
+    return invalid_argument("paged attention: shared-prefix groups need decode rows in split mode");
   AttentionArgs a = args;
   a.rows = rows;
   if (rows == kAttnRowsPrefill && !a.portable_only && hopper_attention_supported(a))

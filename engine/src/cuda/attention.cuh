@@ -26,10 +26,35 @@ struct AttnSeq {
 };
 
 // One block's share: sequence `seq`, new tokens [q0, q0 + rows / group) of it.
+// shared_pieces: split mode, pieces [0, shared_pieces) of this item are computed by a
+// shared-prefix block (AttnShareGroup), not by the item's own blocks.
 struct AttnWork {
   int32_t seq;
   int32_t q0;
+  int32_t shared_pieces = 0;
 };
+
+// Decode work items whose sequences begin with the same cache blocks (a document cached
+// once and asked several questions): one block of kAttnShareMax warps loads each of their
+// common pieces' K/V tiles once, warp i computing member i's rows exactly as the item's
+// own one-warp block would (same tiles, same piece, same arithmetic), and writes member
+// i's partial where that block would. So sharing changes how often the keys are read,
+// never a bit of the result. Split mode only.
+constexpr int kAttnShareMax = 8;
+struct AttnShareGroup {
+  int32_t n = 0;       // members, 2 .. kAttnShareMax
+  int32_t pieces = 0;  // pieces [0, pieces): the same blocks in every member's table, each
+                       // piece wholly visible to every member's rows
+  int32_t work[kAttnShareMax] = {};  // the members' decode work items
+};
+
+// Finds the shared-prefix groups of a step's decode work (one item per sequence): items
+// whose block tables agree on their first whole pieces (piece_len keys, a multiple of
+// block_size), at most kAttnShareMax a group, each at least one piece. Sets each member's
+// shared_pieces. `tables[i]` is sequence i's block table, `seqs[i]` its AttnSeq.
+std::vector<AttnShareGroup> plan_shared_decode(const std::vector<AttnSeq>& seqs,
+                                               const std::vector<const int32_t*>& tables, int block_size,
+                                               int piece_len, std::vector<AttnWork>* work);
 
 struct AttentionArgs {
   const bf16* q = nullptr;      // token t's query head h at q + t*q_stride + h*head_dim
@@ -58,6 +83,10 @@ struct AttentionArgs {
   bool first_round = true, last_round = true;  // set by launch_paged_attention
   float* part_o = nullptr;      // (num_splits * n_work * n_kv_heads * rows, head_dim) fp32
   float* part_ml = nullptr;     // (num_splits * n_work * n_kv_heads * rows, 2) fp32
+  // Split mode, decode rows: the shared-prefix groups (device array), launched beside the
+  // items' own blocks each round; nullptr / 0: none.
+  const AttnShareGroup* share = nullptr;
+  int n_share = 0;
 };
 
 // The blocks of one launch: every sequence's new tokens in tiles of rows / group tokens.
@@ -92,6 +121,15 @@ struct AttnSplitPlan {
 };
 AttnSplitPlan choose_attention_split_rounds(int64_t base_blocks, int64_t max_keys, int sm_count,
                                             int64_t capacity_rows, int64_t state_rows, int rows, int piece_len);
+
+// Decode launches (one-warp blocks): split mode whenever the longest context has more
+// than one piece, in rounds where every piece's partials would not fit capacity_rows at
+// once (a few sequences over a long document: 7 x 64K keys is 56 blocks x 256 pieces),
+// and fold mode only when the rows outgrow the fold state. One warp walking a long
+// context alone reads its keys at a fraction of the bandwidth: session 9 (H100) measured
+// ~256 ms a step for 7 sequences at 64K keys in fold mode.
+AttnSplitPlan choose_decode_split_rounds(int64_t base_blocks, int64_t max_keys, int64_t capacity_rows,
+                                         int64_t state_rows, int rows, int piece_len);
 
 // The head_dims the kernels are built for: 16, 32, 64 and 128 (Qwen3: 128).
 bool attention_supports_head_dim(int64_t head_dim);

@@ -9,7 +9,9 @@
 // launch when REAM_PDL=1, pdl.cuh), the LM head on the sampled rows only, the sampler, one D2H copy of the
 // results and one synchronisation. Buffers never move, so decode steps (one token and one
 // sample per sequence) run as CUDA graphs, captured once per (batch size, attention
-// splits) and replayed: ~300-400 launches become one.
+// splits and rounds, shared-prefix groups) and replayed: ~300-400 launches become one.
+// Decode sequences whose tables begin with the same cached blocks (questions over one
+// document) read those keys once a step (plan_shared_decode; REAM_DECODE_SHARE=0: off).
 // REAM_CUDA_GRAPHS=0 in the environment turns graphs off. A step with constrained rows
 // (grammar masks) launches the forward pass and the LM head first, computes the masks on
 // the host while they run (StepBatch::fill_masks), then uploads them and samples.
@@ -144,7 +146,8 @@ class CudaBackend final : public Backend {
   PinnedBuffer samples_host_;
   std::vector<int32_t> pen_scratch_;
   bool use_graphs_ = true;
-  std::map<std::tuple<int, int, bool>, GraphExec> graphs_;  // (batch size, decode splits, sampler) -> graph
+  // (batch size, decode splits, rounds, shared-prefix groups, sampler) -> graph
+  std::map<std::tuple<int, int, int, int, bool>, GraphExec> graphs_;
 };
 
 Status CudaBackend::check_model() const {
@@ -214,6 +217,7 @@ Status CudaBackend::allocate_activations() {
   lim_.vocab = V;
   lim_.block_size = opt_.block_size;
   lim_.group = static_cast<int>(nh / nkv);
+  if (const char* share = std::getenv("REAM_DECODE_SHARE")) lim_.share_decode = std::string(share) != "0";
   layout_ = StepLayout::make(lim_);
   REAM_RETURN_IF_ERROR(meta_host_.allocate(layout_.total, "step metadata"));
   REAM_RETURN_IF_ERROR(meta_dev_.allocate(layout_.total, "step metadata"));
@@ -304,17 +308,20 @@ Status CudaBackend::attention(const StepPlan& plan, int64_t layer) {
   struct Launch {
     int n_work, rows;
     size_t work;
-    int splits, rounds;
+    int splits, rounds, n_share;
   };
   const Launch launches[2] = {
-      {plan.n_work_prefill, kAttnRowsPrefill, layout_.work_prefill, plan.splits_prefill, plan.rounds_prefill},
-      {plan.n_work_decode, kAttnRowsDecode, layout_.work_decode, plan.splits_decode, 1}};
+      {plan.n_work_prefill, kAttnRowsPrefill, layout_.work_prefill, plan.splits_prefill, plan.rounds_prefill, 0},
+      {plan.n_work_decode, kAttnRowsDecode, layout_.work_decode, plan.splits_decode, plan.rounds_decode,
+       plan.splits_decode > 1 ? plan.n_share : 0}};
   for (const Launch& l : launches) {
     if (l.n_work == 0) continue;
     args.work = meta<AttnWork>(l.work);
     args.n_work = l.n_work;
     args.num_splits = l.splits;
     args.rounds = l.rounds;
+    args.n_share = l.n_share;
+    args.share = l.n_share > 0 ? meta<AttnShareGroup>(layout_.share) : nullptr;
     // Invariant: always the fixed pieces. Otherwise a fold launch runs one piece (no folds).
     args.piece_len = opt_.batch_invariant || l.splits > 1 ? kAttnPiece : kAttnPieceWhole;
     REAM_RETURN_IF_ERROR(launch_paged_attention(args, l.rows, stream_.get()));
@@ -389,7 +396,8 @@ Status CudaBackend::upload_masks(const StepPlan& plan, const StepBatch& batch) {
 
 Status CudaBackend::run_graph(const StepPlan& plan, bool sample) {
   cudaStream_t s = stream_.get();
-  const auto key = std::make_tuple(plan.n_seqs, plan.splits_decode, sample);
+  const auto key = std::make_tuple(plan.n_seqs, plan.splits_decode, plan.rounds_decode,
+                                   plan.splits_decode > 1 ? plan.n_share : 0, sample);
   auto it = graphs_.find(key);
   if (it == graphs_.end()) {
     // Relaxed: launchers call host-side APIs (cudaFuncSetAttribute) while capturing.
@@ -446,8 +454,11 @@ Status CudaBackend::step(const StepBatch& batch, std::vector<SampleResult>* out)
                                     kFoldStateRows, kAttnRowsPrefill, kAttnPiece);
   plan.splits_prefill = prefill_split.splits;
   plan.rounds_prefill = prefill_split.rounds;
-  plan.splits_decode = choose_attention_splits(plan.n_work_decode * nkv, plan.max_keys_decode, sm_count_,
-                                               kPartialRows, kAttnRowsDecode, kAttnPiece);
+  const AttnSplitPlan decode_split = choose_decode_split_rounds(plan.n_work_decode * nkv, plan.max_keys_decode,
+                                                                kPartialRows, kFoldStateRows, kAttnRowsDecode,
+                                                                kAttnPiece);
+  plan.splits_decode = decode_split.splits;
+  plan.rounds_decode = decode_split.rounds;
   // Whatever fails below, the stream is drained before returning so the pinned metadata
   // is never rewritten under a copy still in flight, and the next step starts clean.
   struct Drain {

@@ -42,13 +42,16 @@
 //   - Nsight Compute on variant 4 (gate_up, 4,096 tokens): tensor pipe 33% busy; the
 //     consumers spend about half their time waiting for a full stage, the producers for
 //     their weight loads; x's cp.asyncs took 2x their ideal shared-memory wavefronts;
-//   - so x by TMA and three stages of weight loads in flight (variant 6, the default):
-//     327-377 TFLOP/s against variant 4's 273-306 in the same call (+16-21%; 1.7-1.9x the
-//     mma.sync kernel). A 131,072-token invariant prefill: 16.03 s (mma.sync), 14.57 s
-//     (variant 4), 14.08 s (variant 6).
-// Still producer-bound (variant 6: tensor pipe 37%, the consumers wait for full stages
-// about a third of their samples). Next: the weights by TMA into a staging ring that the
-// producers permute shared-to-shared, so no load latency stands in their way.
+//   - so x by TMA and three stages of weight loads in flight (variant 6): 327-377 TFLOP/s
+//     against variant 4's 273-306 in the same call (+16-21%; 1.7-1.9x the mma.sync
+//     kernel). A 131,072-token invariant prefill: 16.03 s (mma.sync), 14.57 s (variant 4),
+//     14.08 s (variant 6). Still producer-bound (tensor pipe 37%, the consumers wait for
+//     full stages about a third of their samples);
+//   - session 9: the weights by TMA into a staging ring that the producers permute
+//     shared-to-shared (kTmaW). With the consumers waiting for all their products (variant
+//     8, the default): 364-401 TFLOP/s against variant 6's 330-377 in the same call; with
+//     pipelined consumers (variant 7) only ~245, which the ring's fourth stage does not
+//     feed. The 131,072-token prefill: 13.98 s (variant 8) against 14.11 s (variant 6).
 #include "cuda/gemm.cuh"
 #include "cuda/gemm_math.cuh"
 #include "cuda/hopper.cuh"
@@ -67,7 +70,10 @@ constexpr int kTokens = 128, kFeatures = 128, kTileK = 64;
 constexpr int kThreads = 384;
 constexpr int kStageBytes = kFeatures * kTileK * 2;  // 16 KiB of weights; x's stage is the same size
 static_assert(kTokens * kTileK * 2 == kStageBytes, "x and w stages are the same size");
-constexpr size_t smem_bytes(int stages) { return 1024 /*alignment slack*/ + 2 * size_t(stages) * kStageBytes + 128; }
+// x and the weights per stage, and kTmaW's staging ring (`buffers` 3).
+constexpr size_t smem_bytes(int stages, int buffers = 2) {
+  return 1024 /*alignment slack*/ + size_t(buffers) * stages * kStageBytes + 256;
+}
 
 // How a block fills its weight stages and waits for its products (set_gemm_hopper_variant;
 // every variant but the kNatural16 one is bitwise the canonical arithmetic):
@@ -78,24 +84,31 @@ constexpr size_t smem_bytes(int stages) { return 1024 /*alignment slack*/ + 2 * 
 //                       measurement of what the permutation costs (results differ);
 //             kStagedTmaX - kStaged for the weights, x by TMA (one thread issues a stage's
 //                       two boxes a stage ahead of the weights);
+//             kTmaW - x and the weights by TMA (natural order, into a staging ring as deep
+//                       as the stages), the producers permuting each stage's weights
+//                       shared-to-shared: no load latency in their way;
 //   consumer: wait for every stage's products (kWaitAll), or keep one stage in flight and
 //             wait only where a segment ends (kPipelined).
-enum Producer { kCopy4 = 0, kStaged = 1, kNatural16 = 2, kStagedTmaX = 3 };
+enum Producer { kCopy4 = 0, kStaged = 1, kNatural16 = 2, kStagedTmaX = 3, kTmaW = 4 };
 
-// x's tensor map (kStagedTmaX): rows of `in` bf16, boxes of 32 k x 128 rows, so a stage's
-// two boxes land as the [2 chunks][128 tokens][32 k] layout the consumers read.
+// x's tensor map (kStagedTmaX, kTmaW): rows of `in` bf16, boxes of 32 k x 128 rows, so a
+// stage's two boxes land as the [2 chunks][128 tokens][32 k] layout the consumers read;
+// the weights' (kTmaW): boxes of 64 k x 128 rows, natural order, no swizzle.
 struct XMap {
   CUtensorMap map;
+  CUtensorMap w_map;
 };
 
 // Registers per thread after setmaxnreg (see attention_hopper.cu's HopperRegs): the staged
 // producers hold two or three stages of weights (64 or 96 registers) in flight.
 template <int kProducer>
-constexpr int kProducerRegs = kProducer == kStaged || kProducer == kStagedTmaX ? 152 : 40;
+constexpr int kProducerRegs = kProducer == kStaged || kProducer == kStagedTmaX ? 152 : kProducer == kTmaW ? 56 : 40;
 template <int kProducer>
-constexpr int kConsumerRegs = kProducer == kStaged || kProducer == kStagedTmaX ? 176 : 232;
+constexpr int kConsumerRegs = kProducer == kStaged || kProducer == kStagedTmaX ? 176 : kProducer == kTmaW ? 224 : 232;
 static_assert(128 * (168 - kProducerRegs<0>) >= 256 * (kConsumerRegs<0> - 168), "setmaxnreg.inc would never return");
 static_assert(128 * (168 - kProducerRegs<kStaged>) >= 256 * (kConsumerRegs<kStaged> - 168),
+              "setmaxnreg.inc would never return");
+static_assert(128 * (168 - kProducerRegs<kTmaW>) >= 256 * (kConsumerRegs<kTmaW> - 168),
               "setmaxnreg.inc would never return");
 static_assert(kSegK % kTileK == 0, "a segment ends with a stage");
 
@@ -149,9 +162,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
   const uint32_t w_s = base;                           // [kStages][128 features x 128 bytes] swizzled, permuted k
   const uint32_t x_s = w_s + kStages * kStageBytes;    // [kStages][2 chunks][128 tokens][32 k]
-  const uint32_t bars = x_s + kStages * kStageBytes;   // full, empty: kStages each
+  const uint32_t raw_s = x_s + kStages * kStageBytes;  // kTmaW: [kStages][128 features x 128 bytes], natural k
+  const uint32_t bars = raw_s + (kProducer == kTmaW ? kStages * kStageBytes : 0);  // full, empty, tma_full
   auto full = [&](int st) { return bars + 8u * st; };
   auto empty = [&](int st) { return bars + 8u * (kStages + st); };
+  auto tma_full = [&](int st) { return bars + 8u * (2 * kStages + st); };
   const unsigned char* smem_gen = smem_raw + (base - smem_u32(smem_raw));  // generic pointer to `base`
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -164,6 +179,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       // (kStagedTmaX: the stores' 128 and the TMA issuer's expect_tx)
       mbar_init(full(st), kProducer == kStaged ? 256 : kTmaX ? 129 : 128);
       mbar_init(empty(st), 8);  // one arrival per consumer warp
+      if (kProducer == kTmaW) mbar_init(tma_full(st), 1);  // the issuer's expect_tx
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
@@ -185,7 +201,47 @@ __global__ void __launch_bounds__(kThreads, 1)
         cp_async16(xs + ((ch * 128 + row) * kChunk + piece * 8) * 2, src, ok);
       }
     };
-    if constexpr (kProducer == kStaged || kTmaX) {
+    if constexpr (kProducer == kTmaW) {
+      // Thread 0 asks TMA for stage s's x boxes and raw weights once the consumers have
+      // released stage s - kStages; every producer then permutes its rows of a landed
+      // stage (the kStaged layout, from shared memory instead of registers). The issuer asks
+      // for stage kt + kStages - 1 only after the stage kt arrival, so waiting for the
+      // release of kt - 1 never blocks the stage the consumers need.
+      const int rsub = lane >> 3, l8 = lane & 7, c = l8 >> 2, i = l8 & 3;
+      int next = 0;
+      auto issue_upto = [&](int last) {
+        for (; next <= last && next < n_ktiles; ++next) {
+          const int st = next % kStages;
+          if (next >= kStages) mbar_wait(empty(st), ((next / kStages) & 1) ^ 1);
+          mbar_expect_tx(tma_full(st), 2 * kStageBytes);  // x and the weights
+          const uint32_t xs = x_s + st * kStageBytes;
+          tma_load_2d(xs, &xmap.map, next * kTileK, t0, tma_full(st));
+          tma_load_2d(xs + 128 * kChunk * 2, &xmap.map, next * kTileK + kChunk, t0, tma_full(st));
+          tma_load_2d(raw_s + st * kStageBytes, &xmap.w_map, next * kTileK, o0, tma_full(st));
+        }
+      };
+      if (tid == 0) issue_upto(kStages - 2);
+      for (int kt = 0; kt < n_ktiles; ++kt) {
+        const int st = kt % kStages;
+        mbar_wait(tma_full(st), (kt / kStages) & 1);
+        const unsigned char* raw = smem_gen + (raw_s - base) + st * kStageBytes;
+        const uint32_t ws = w_s + st * kStageBytes;
+#pragma unroll
+        for (int it = 0; it < 8; ++it) {
+          const int row = it * 16 + warp * 4 + rsub;
+          const uint4 v = *reinterpret_cast<const uint4*>(raw + row * 128 + 16 * l8);
+          const uint32_t r = ws + row * 128 + 4 * i;
+          const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(r + ((((4 * c + j) ^ (row & 7))) << 4)), "r"(words[j])
+                         : "memory");
+        }
+        fence_proxy_async();  // the stores, for wgmma's reads
+        mbar_arrive(full(st));
+        if (tid == 0) issue_upto(kt + kStages - 1);
+      }
+    } else if constexpr (kProducer == kStaged || kTmaX) {
       // A warp instruction loads 4 rows x 128 bytes (the stage's k of each row: 8 lanes a
       // row, lane l8 the natural 16-byte chunk l8 = 4c + i, pairs j = 0..3 at k = 32c +
       // 8i + 2j). Pair j goes to slot chunk q = 4c + j, word i: 4-byte stores, 32 banks
@@ -394,28 +450,36 @@ __global__ void __launch_bounds__(kThreads, 1)
 // Variant number -> (producer, consumer, stages): 0 = kCopy4 + wait-all (session 6), 1 =
 // kCopy4 + pipelined, 2 = kStaged + wait-all, 3 = kStaged + pipelined, 4 = the same with 6
 // stages, 5 = kStagedTmaX + pipelined, 6 stages, 6 = the same with three stages of weight
-// loads in flight, 7 = kNatural16 + pipelined (the last: not the canonical arithmetic).
-constexpr int kHopperGemmVariants = 8;
-constexpr int kDefaultVariant = 6;
+// loads in flight, 7 = kTmaW + pipelined, 4 stages, 8 = kTmaW + wait-all, 9 = kNatural16
+// + pipelined (the last: not the canonical arithmetic).
+constexpr int kHopperGemmVariants = 10;
+constexpr int kDefaultVariant = 8;  // session 9 (H100): 364-401 TFLOP/s, v6 330-377
 int g_gemm_variant = -1;  // -1: the default
 
 template <int kProducer, bool kPipelined, int kStages = 4, int kDepth = 2>
 Status launch_variant(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,
                       cudaStream_t stream) {
   auto kernel = gemm_hopper_kernel<kProducer, kPipelined, kStages, kDepth>;
-  constexpr size_t kSmem = smem_bytes(kStages);
+  constexpr size_t kSmem = smem_bytes(kStages, kProducer == kTmaW ? 3 : 2);
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)));
   XMap xmap{};
-  if constexpr (kProducer == kStagedTmaX) {
+  if constexpr (kProducer == kStagedTmaX || kProducer == kTmaW) {
     const auto encode = hopper::encode_tiled();
     if (!encode) return unimplemented("the driver has no cuTensorMapEncodeTiled");
-    const cuuint64_t dims[2] = {static_cast<cuuint64_t>(in), static_cast<cuuint64_t>(n)};
-    const cuuint64_t strides[1] = {static_cast<cuuint64_t>(in) * sizeof(bf16)};
-    const cuuint32_t box[2] = {kChunk, kTokens}, elem[2] = {1, 1};
-    const CUresult r = encode(&xmap.map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<bf16*>(x), dims, strides, box,
-                              elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
-                              CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS) return internal_error("cuTensorMapEncodeTiled failed for x (" + std::to_string(r) + ")");
+    // rows of `in` bf16, `rows` of them, boxes of box_k x 128 rows, natural order
+    auto map2d = [&](CUtensorMap* m, const bf16* p, int rows, cuuint32_t box_k, const char* what) -> Status {
+      const cuuint64_t dims[2] = {static_cast<cuuint64_t>(in), static_cast<cuuint64_t>(rows)};
+      const cuuint64_t strides[1] = {static_cast<cuuint64_t>(in) * sizeof(bf16)};
+      const cuuint32_t box[2] = {box_k, 128}, elem[2] = {1, 1};
+      const CUresult r = encode(m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<bf16*>(p), dims, strides, box, elem,
+                                CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+                                CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+      if (r != CUDA_SUCCESS)
+        return internal_error(std::string("cuTensorMapEncodeTiled failed for ") + what + " (" + std::to_string(r) + ")");
+      return Status();
+    };
+    REAM_RETURN_IF_ERROR(map2d(&xmap.map, x, n, kChunk, "x"));
+    if constexpr (kProducer == kTmaW) REAM_RETURN_IF_ERROR(map2d(&xmap.w_map, w, out, kTileK, "the weights"));
   }
   const dim3 grid(static_cast<unsigned>(ceil_div(n, kTokens)), static_cast<unsigned>(ceil_div(out, kFeatures)));
   return launch_pdl("gemm_hopper_kernel", kernel, grid, dim3(kThreads), kSmem, stream, x, w, n, in, out, y, y_f32,
@@ -479,10 +543,12 @@ Status launch_gemm_hopper(const bf16* x, const bf16* w, int n, int in, int out, 
     case 2: return launch_variant<kStaged, false>(x, w, n, in, out, y, y_f32, stream);
     case 3: return launch_variant<kStaged, true>(x, w, n, in, out, y, y_f32, stream);
     case 5: return launch_variant<kStagedTmaX, true, 6>(x, w, n, in, out, y, y_f32, stream);
-    case 7: return launch_variant<kNatural16, true>(x, w, n, in, out, y, y_f32, stream);
+    case 7: return launch_variant<kTmaW, true, 4>(x, w, n, in, out, y, y_f32, stream);
+    case 6: return launch_variant<kStagedTmaX, true, 6, 3>(x, w, n, in, out, y, y_f32, stream);
+    case 9: return launch_variant<kNatural16, true>(x, w, n, in, out, y, y_f32, stream);
     case 0: return launch_variant<kCopy4, false>(x, w, n, in, out, y, y_f32, stream);
     case 4: return launch_variant<kStaged, true, 6>(x, w, n, in, out, y, y_f32, stream);
-    default: return launch_variant<kStagedTmaX, true, 6, 3>(x, w, n, in, out, y, y_f32, stream);
+    default: return launch_variant<kTmaW, false, 4>(x, w, n, in, out, y, y_f32, stream);  // 8
   }
 }
 

@@ -11,8 +11,8 @@ namespace ream::cuda {
 bool gemm_hopper_supported(int64_t in);
 
 // Whether launch_matmul_invariant uses it (where supported): yes unless REAM_GEMM_LARGE=mma
-// in the environment (read once). Bitwise the mma.sync kernel and 1.7-1.9x its speed on
-// the H100 (session 7: 327-377 against ~195 TFLOP/s on Qwen3-4B's prefill products).
+// in the environment (read once). Bitwise the mma.sync kernel and 1.9-2.0x its speed on
+// the H100 (session 9: 364-401 against ~195 TFLOP/s on Qwen3-4B's prefill products).
 bool gemm_hopper_by_default();
 
 // y (n, out) = x @ w^T, bitwise the other batch-invariant kernels (gemm_math.cuh).
@@ -20,7 +20,7 @@ Status launch_gemm_hopper(const bf16* x, const bf16* w, int n, int in, int out, 
                           cudaStream_t stream);
 
 // The kernel's ways of filling its stages and waiting for its products (gemm_hopper.cu):
-// for benchmarks and tests. -1 restores the default (REAM_GEMM_HOPPER_VARIANT, else 6).
+// for benchmarks and tests. -1 restores the default (REAM_GEMM_HOPPER_VARIANT, else 8).
 int gemm_hopper_variants();
 void set_gemm_hopper_variant(int variant);
 

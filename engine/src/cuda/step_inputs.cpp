@@ -89,6 +89,7 @@ StepLayout StepLayout::make(const StepLimits& lim) {
   l.seqs = take(S * sizeof(AttnSeq));
   l.work_prefill = take((T + S) * sizeof(AttnWork));
   l.work_decode = take(S * sizeof(AttnWork));
+  l.share = take(S * sizeof(AttnShareGroup));
   l.sample_rows = take(S * sizeof(int32_t));
   l.sample_params = take(S * sizeof(SampleParamsDev));
   l.block_tables = take(lim.max_blocks_total * sizeof(int32_t));
@@ -153,6 +154,16 @@ Status build_step_inputs(const StepBatch& batch, const StepLimits& lim, const St
       append_attention_work(static_cast<int32_t>(i), s.query_len, kAttnRowsPrefill, lim.group, &work_prefill);
       plan->max_keys_prefill = std::max<int64_t>(plan->max_keys_prefill, s.context_len);
     }
+  }
+  // Decode sequences that begin with the same cached blocks read those keys once a step.
+  if (lim.share_decode && work_decode.size() >= 2) {
+    std::vector<AttnSeq> seq_list(seqs, seqs + batch.seqs.size());
+    std::vector<const int32_t*> tables;
+    for (const SeqSlice& s : batch.seqs) tables.push_back(s.block_table.data());
+    const std::vector<AttnShareGroup> groups =
+        plan_shared_decode(seq_list, tables, lim.block_size, kAttnPiece, &work_decode);
+    std::memcpy(host + layout.share, groups.data(), groups.size() * sizeof(AttnShareGroup));
+    plan->n_share = static_cast<int>(groups.size());
   }
   std::memcpy(host + layout.work_prefill, work_prefill.data(), work_prefill.size() * sizeof(AttnWork));
   std::memcpy(host + layout.work_decode, work_decode.data(), work_decode.size() * sizeof(AttnWork));

@@ -20,13 +20,14 @@ struct StepLimits {
   int64_t num_kv_blocks = 0;
   int block_size = 16;
   int group = 1;                 // n_heads / n_kv_heads
+  bool share_decode = true;      // shared-prefix decode groups (REAM_DECODE_SHARE=0: off)
   int64_t mask_words() const { return (vocab + 31) / 32; }
 };
 
 // Byte offsets of each section inside the metadata buffer (host and device alike). Every
 // section sits at a fixed place, so captured CUDA graphs keep pointing at the right data.
 struct StepLayout {
-  size_t tokens, positions, slots, seqs, work_prefill, work_decode, sample_rows, sample_params, block_tables;
+  size_t tokens, positions, slots, seqs, work_prefill, work_decode, share, sample_rows, sample_params, block_tables;
   size_t penalties;  // PenaltyEntry array, after the block tables' full capacity
   size_t biases;     // BiasEntry array (max_seqs * kMaxLogitBias)
   size_t masks;      // allowed-token bitmasks, one row of mask_words per constrained row
@@ -48,7 +49,8 @@ struct StepPlan {
   int n_masked = 0;             // constrained rows; their masks go to [layout.masks, ...) once
   std::vector<int> masked_seq;  // filled (StepBatch::fill_masks), row k from batch.seqs[masked_seq[k]]
   int splits_prefill = 1, splits_decode = 1;  // attention key splits (set by the backend)
-  int rounds_prefill = 1;       // prefill split rounds (set by the backend)
+  int rounds_prefill = 1, rounds_decode = 1;  // split rounds (set by the backend)
+  int n_share = 0;              // shared-prefix groups of the decode work (plan_shared_decode)
   bool decode_only = false;     // one new token and one sample per sequence
 };
 
