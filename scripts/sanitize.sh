@@ -26,26 +26,30 @@ stages=("$@")
 # ASan+UBSan: every test of these test folders (the daemon libraries, reamd, ingestion;
 # tests/fuzz replays each fuzz corpus), and the targets they run.
 ASAN_DIRS=(tests/daemon tests/reamd tests/ingest tests/fuzz)
-ASAN_TARGETS=(ream_store_test ream_flow_test ream_plugin_host_test ream_executor_test
-  ream_kill_resume_test flow_kill_helper reamd_cron_test reamd_http_unit_test ingest_test fuzz_all)
+ASAN_TARGETS=(ream_store_test ream_pg_store_test ream_flow_test ream_plugin_host_test
+  ream_executor_test ream_kill_resume_test flow_kill_helper reamd_cron_test reamd_jobs_test
+  reamd_http_unit_test ingest_test fuzz_all)
 # Tests left out of the ASan run (a CTest regex).
 ASAN_SKIP=${REAM_ASAN_SKIP:-}
-# The daemon tests against a real reamd (reamd_daemon_test, label daemon; TSan: DaemonRunners)
-# need reamd, ream and ten large test files built once more per sanitizer: the heaviest part
-# of these builds, left out by default to keep CI within its time budget (docs/operations.md,
-# "Fuzzing and sanitizers"). REAM_SANITIZE_DAEMON=1 builds and runs them too.
+# The tests against a real reamd (label daemon: reamd_daemon_test, reamd_pg_test,
+# reamd_soak_test; TSan: DaemonRunners) need reamd, ream and a dozen large test files
+# built once more per sanitizer: the heaviest part of these builds, left out by default to
+# keep CI within its time budget (docs/operations.md, "Fuzzing and sanitizers"), and with
+# them reamd_unit_verify, which checks the systemd unit against the built reamd.
+# REAM_SANITIZE_DAEMON=1 builds and runs them too. Any other test of ASAN_DIRS that was not
+# built fails the run, so that a test added to those folders is not silently left out.
 DAEMON=${REAM_SANITIZE_DAEMON:-0}
 if [ "$DAEMON" = 1 ]; then
-  ASAN_TARGETS+=(reamd_daemon_test reamd ream)
+  ASAN_TARGETS+=(reamd_daemon_test reamd_pg_test reamd_soak_test reamd ream)
 else
-  ASAN_SKIP=${ASAN_SKIP:+$ASAN_SKIP|}^reamd_daemon_test_NOT_BUILT\$
+  ASAN_SKIP=${ASAN_SKIP:+$ASAN_SKIP|}'^(reamd_daemon_test|reamd_pg_test|reamd_soak_test)_NOT_BUILT$|^reamd_unit_verify$'
   ASAN_SKIP_LABEL=daemon
 fi
-# TSan: the executor, the runners (through the real reamd), the schedulers (engine and
-# cron) and the engine core on the CPU backend.
-TSAN_TARGETS=(ream_executor_test reamd_cron_test engine_test scheduler_test block_manager_test
-  engine_progress_test)
-TSAN_SUITES='ExecutorScripted|ProgressRates|ProgressOfAJob|SchedulerTest|Scheduler|BlockManager|EngineTest|EngineProgressTest'
+# TSan: the executor, the job service's group commit and event bus, the runners (through
+# the real reamd), the schedulers (engine and cron) and the engine core on the CPU backend.
+TSAN_TARGETS=(ream_executor_test reamd_cron_test reamd_jobs_test engine_test scheduler_test
+  block_manager_test engine_progress_test)
+TSAN_SUITES='ExecutorScripted|ProgressRates|ProgressOfAJob|SchedulerTest|GroupCommit|JobEventsTest|Scheduler|BlockManager|EngineTest|EngineProgressTest'
 if [ "$DAEMON" = 1 ]; then
   TSAN_TARGETS+=(reamd_daemon_test)
   TSAN_SUITES+='|DaemonRunners'
@@ -116,28 +120,49 @@ run_tsan() {
   return $failed
 }
 
+# One fuzz target for FUZZ_SECONDS from its seeds; its result line goes to <work>/<t>/result.
+fuzz_one() {  # BIN WORK
+  local bin=$1 work=$2 t=${1##*/fuzz_} start=$SECONDS status=ok execs
+  mkdir -p "$work/$t/corpus"
+  ASAN_OPTIONS="detect_leaks=1:suppressions=$ROOT/tests/sanitizers/asan.supp" \
+  LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppressions=0" \
+  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$ROOT/tests/sanitizers/ubsan.supp" \
+    "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=15 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$work/$t/" "$work/$t/corpus" "$ROOT/tests/fuzz/corpus/$t" \
+      >"$work/$t/log" 2>&1 || status=FAILED
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t/log" | tail -1)
+  printf '%-16s %8d %10s %s\n' "$t" $((SECONDS - start)) "${execs:-?}" "$status" >"$work/$t/result"
+}
+
+# Every target, JOBS at a time (each libFuzzer process uses one core).
 run_fuzz() {
   local dir=$ROOT/build-asan
   configure "$dir" address,undefined -O0 -DREAM_FUZZ=ON
   cmake --build "$dir" -j"$JOBS" --target fuzz_all || return 1
-  local work=$dir/fuzz-work failed=0
-  mkdir -p "$work"
-  printf '%-16s %8s %10s %s\n' target seconds execs result
+  local work=$dir/fuzz-work failed=0 bin t running=0
+  mkdir -p "$work" && rm -f "$work"/*/result
+  local targets=()
   for bin in "$dir"/tests/fuzz/fuzz_*; do
-    [ -x "$bin" ] || continue
-    local t=${bin##*/fuzz_}
-    mkdir -p "$work/$t/corpus"
-    local start=$SECONDS status=ok
-    ASAN_OPTIONS="detect_leaks=1:suppressions=$ROOT/tests/sanitizers/asan.supp" \
-    LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppressions=0" \
-    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$ROOT/tests/sanitizers/ubsan.supp" \
-      "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=15 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$work/$t/" "$work/$t/corpus" "$ROOT/tests/fuzz/corpus/$t" \
-        >"$work/$t/log" 2>&1 || status=FAILED
-    local execs
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t/log" | tail -1)
-    printf '%-16s %8d %10s %s\n' "$t" $((SECONDS - start)) "${execs:-?}" "$status"
-    if [ "$status" != ok ]; then
+    [ -x "$bin" ] && [ -f "$bin" ] && targets+=("$bin")
+  done
+  ((${#targets[@]})) || { echo "sanitize: no fuzz targets in $dir/tests/fuzz" >&2; return 1; }
+  echo "sanitize: fuzzing ${#targets[@]} targets for $FUZZ_SECONDS s each, $JOBS at a time"
+  for bin in "${targets[@]}"; do
+    if ((running >= JOBS)); then wait -n || true; running=$((running - 1)); fi
+    fuzz_one "$bin" "$work" &
+    running=$((running + 1))
+  done
+  wait
+  printf '%-16s %8s %10s %s\n' target seconds execs result
+  for bin in "${targets[@]}"; do
+    t=${bin##*/fuzz_}
+    if [ ! -f "$work/$t/result" ]; then
+      echo "sanitize: fuzz_$t left no result" >&2
+      failed=1
+      continue
+    fi
+    cat "$work/$t/result"
+    if ! grep -q ' ok$' "$work/$t/result"; then
       failed=1
       tail -n 60 "$work/$t/log" >&2
       echo "sanitize: fuzz_$t failed; the input is in $work/$t/ (crash-*, timeout-*, oom-*)" >&2
