@@ -171,16 +171,30 @@ run_fuzz() {
   return $failed
 }
 
+# Sets CPU_SECONDS to the CPU time (user + system) of this shell and of every process it
+# has waited for so far. Not in $(...): a subshell would count only its own.
+cpu_seconds() {
+  local f
+  f=$(mktemp)
+  times >"$f"
+  CPU_SECONDS=$(awk '{ for (i = 1; i <= NF; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } }
+                     END { printf "%d", s }' "$f")
+  rm -f "$f"
+}
+
 failed=()
 for s in "${stages[@]}"; do
   start=$SECONDS
+  cpu_seconds
+  cpu_start=$CPU_SECONDS
   case $s in
     asan) run_asan || failed+=(asan) ;;
     tsan) run_tsan || failed+=(tsan) ;;
     fuzz) run_fuzz || failed+=(fuzz) ;;
     *) echo "sanitize: unknown stage '$s' (asan, tsan, fuzz)" >&2; exit 2 ;;
   esac
-  echo "sanitize: $s took $((SECONDS - start)) s"
+  cpu_seconds
+  echo "sanitize: $s took $((SECONDS - start)) s, $((CPU_SECONDS - cpu_start)) CPU-s"
 done
 if ((${#failed[@]})); then
   echo "sanitize: FAILED: ${failed[*]}" >&2
