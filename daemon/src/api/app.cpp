@@ -206,7 +206,7 @@ Status App::load_upstreams() {
     context = mc.ok() ? mc->max_position_embeddings : 0;
   }
   if (context <= 0) context = 32768;
-  upstreams_ = std::make_unique<upstream::UpstreamPool>(config_.upstreams, config_.upstream_routing, &metrics_);
+  upstreams_ = std::make_unique<upstream::UpstreamPool>(config_.upstreams, &metrics_);
   upstreams_->start();
   for (size_t i = 0; i < upstreams_->size(); ++i) {
     upstream::UpstreamState s = upstreams_->state(i);

@@ -11,11 +11,17 @@ namespace ream::upstream {
 using Json = nlohmann::json;
 
 std::string affinity_text(const Json& body, size_t max_chars) {
-  std::string out;
+  // Leading system messages count whole: instructions shared by every request of a workflow
+  // would otherwise fill the key, and every document would hash alike.
+  std::string system, rest;
   if (body.contains("messages") && body["messages"].is_array()) {
+    bool leading = true;
     for (const Json& m : body["messages"]) {
-      if (out.size() >= max_chars) break;
+      if (rest.size() >= max_chars) break;
       if (!m.is_object() || !m.contains("content")) continue;
+      const bool is_system = m.value("role", "") == "system" || m.value("role", "") == "developer";
+      leading = leading && is_system;
+      std::string& out = leading ? system : rest;
       const Json& c = m["content"];
       if (c.is_string()) {
         out += c.get<std::string>();
@@ -28,11 +34,11 @@ std::string affinity_text(const Json& body, size_t max_chars) {
     }
   } else if (body.contains("prompt")) {
     const Json& p = body["prompt"];
-    if (p.is_string()) out = p.get<std::string>();
-    else if (p.is_array() && !p.empty()) out = p[0].is_string() ? p[0].get<std::string>() : p[0].dump();
+    if (p.is_string()) rest = p.get<std::string>();
+    else if (p.is_array() && !p.empty()) rest = p[0].is_string() ? p[0].get<std::string>() : p[0].dump();
   }
-  if (out.size() > max_chars) out.resize(max_chars);
-  return out;
+  if (rest.size() > max_chars) rest.resize(max_chars);
+  return system + rest;
 }
 
 Result<Json> request_body(const flow::ModelRequest& request, int32_t max_tokens) {

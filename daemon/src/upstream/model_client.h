@@ -25,7 +25,8 @@
 
 namespace ream::upstream {
 
-// The text affinity is computed over: the messages' contents in order (chat), or the prompt
+// The text affinity is computed over: the leading system messages whole, then the first
+// `max_chars` characters of the other messages' contents in order (chat), or of the prompt
 // (completions; the first when a list). Both the proxied API and workflows use it, so a chat
 // over a document and a workflow over it meet on the same upstream.
 std::string affinity_text(const nlohmann::json& body, size_t max_chars);

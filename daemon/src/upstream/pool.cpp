@@ -41,8 +41,7 @@ Slot::~Slot() {
   if (pool_) pool_->release(index_);
 }
 
-UpstreamPool::UpstreamPool(std::vector<UpstreamSpec> specs, UpstreamRouting routing, metrics::Registry* m)
-    : routing_(routing) {
+UpstreamPool::UpstreamPool(std::vector<UpstreamSpec> specs, metrics::Registry* m) {
   for (UpstreamSpec& s : specs) {
     UpstreamState st;
     st.spec = std::move(s);
@@ -111,10 +110,7 @@ void UpstreamPool::spawn(std::function<void()> fn, std::function<void()> cancel)
   }).detach();
 }
 
-uint64_t UpstreamPool::affinity(std::string_view prompt) const {
-  const size_t n = static_cast<size_t>(std::max<int64_t>(routing_.affinity_chars, 1));
-  return fnv1a(prompt.substr(0, std::min(prompt.size(), n)));
-}
+uint64_t UpstreamPool::affinity(std::string_view leading_text) const { return fnv1a(leading_text); }
 
 Result<Slot> UpstreamPool::acquire(uint64_t key, const std::vector<size_t>& exclude, double wait_s) {
   // Rendezvous order for this key: the same for every process with the same upstream names.

@@ -1,9 +1,10 @@
 // UpstreamPool: the upstreams reamd may send a model request to, which of them is healthy,
 // and how many requests each has in flight.
 //
-// Routing: a request's affinity key (the first UpstreamRouting::affinity_chars characters of
-// its rendered prompt) ranks the upstreams by rendezvous hashing, so requests over the same
-// document go to the same upstream, which has its prefix cached, and adding or losing one
+// Routing: a request's affinity key (a hash of its prompt's leading system messages and the
+// first UpstreamRouting::affinity_chars characters after them: affinity_text() in
+// upstream/model_client.h) ranks the upstreams by rendezvous hashing, so requests over the
+// same document go to the same upstream, which has its prefix cached, and adding or losing one
 // upstream moves only the keys that were its own. The first healthy upstream in that order
 // takes the request when it is below its max_concurrent; when it is full, the healthy
 // upstream with the least load (in flight / max_concurrent) does. When every healthy upstream
@@ -71,7 +72,7 @@ class Slot {
 
 class UpstreamPool {
  public:
-  UpstreamPool(std::vector<UpstreamSpec> specs, UpstreamRouting routing, metrics::Registry* metrics);
+  UpstreamPool(std::vector<UpstreamSpec> specs, metrics::Registry* metrics);
   ~UpstreamPool();
   UpstreamPool(const UpstreamPool&) = delete;
   UpstreamPool& operator=(const UpstreamPool&) = delete;
@@ -81,7 +82,7 @@ class UpstreamPool {
   void start();
   void stop();
 
-  // The affinity key of a rendered prompt (its first affinity_chars characters, hashed).
+  // The affinity key of a prompt's leading text (affinity_text()).
   uint64_t affinity(std::string_view prompt) const;
   // A slot on the upstream this key routes to, skipping the indices in `exclude`; waits up to
   // `wait_s` for one to free up. An error when no upstream is healthy or none freed in time.
@@ -111,7 +112,6 @@ class UpstreamPool {
   void check_one(size_t index);
   void health_loop();
 
-  UpstreamRouting routing_;
   mutable std::mutex mu_;
   std::condition_variable freed_;  // a slot was released or an upstream came back
   std::condition_variable stop_cv_;

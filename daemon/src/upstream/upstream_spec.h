@@ -22,9 +22,12 @@ struct UpstreamSpec {
 };
 
 struct UpstreamRouting {
-  // Requests whose rendered prompts share their first this many characters go to the same
-  // upstream (which then has that prefix in its cache), unless it is full or unhealthy.
-  int64_t affinity_chars = 4096;
+  // Requests whose prompts share their leading system messages and the first this many
+  // characters after them (the start of the document) go to the same upstream, which then
+  // has that prefix cached, unless it is full or unhealthy. Shorter than a document, longer
+  // than what tells two documents apart; a question after a document longer than this does
+  // not move it.
+  int64_t affinity_chars = 1024;
 };
 
 }  // namespace ream::upstream
