@@ -4,10 +4,15 @@
 // daemon_upstreams_test.cpp.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <random>
+#include <set>
+#include <thread>
 
 #include "upstream/http_client.h"
 #include "upstream/model_client.h"
+#include "upstream/pool.h"
 
 namespace ream::upstream {
 namespace {
@@ -104,6 +109,68 @@ TEST(UpstreamAffinity, CoversTheSystemPromptWholeThenTheDocumentsStart) {
   EXPECT_EQ(a.size(), system.size() + 1 + 1024);
   EXPECT_EQ(affinity_text(json{{"prompt", std::string(5000, 'p')}}, 100), std::string(100, 'p'));
   EXPECT_EQ(affinity_text(json{{"prompt", json::array({"first", "second"})}}, 100), "first");
+}
+
+// Routing without a network: the pool is not started, so no health check runs and every
+// upstream counts as healthy until mark_down().
+TEST(UpstreamPoolRouting, AffinityHoldsSpillsWhenFullSkipsTheDownAndAWaitCanBeCancelled) {
+  std::vector<UpstreamSpec> specs(3);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    specs[i].name = "u" + std::to_string(i);
+    specs[i].url = "http://127.0.0.1:1";
+    specs[i].max_concurrent = 1;
+  }
+  metrics::Registry registry;
+  UpstreamPool pool(specs, &registry);
+  auto never = [] { return false; };
+  std::mt19937_64 rng(std::random_device{}());
+  const uint64_t key = pool.affinity("document " + std::to_string(rng()));
+  size_t home;
+  {
+    auto a = pool.acquire(key, {}, 1, never);
+    ASSERT_TRUE(a.ok());
+    home = a->index();
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto again = pool.acquire(key, {}, 1, never);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->index(), home);  // the same document, the same upstream
+  }
+  // Keys spread: among many fresh ones every upstream is someone's home.
+  std::set<size_t> homes;
+  for (int i = 0; i < 200; ++i) homes.insert(pool.acquire(pool.affinity(std::to_string(rng())), {}, 1, never)->index());
+  EXPECT_EQ(homes.size(), 3u);
+  {
+    auto held = pool.acquire(key, {}, 1, never);
+    auto spilled = pool.acquire(key, {}, 1, never);  // home is full: another takes it
+    ASSERT_TRUE(spilled.ok());
+    EXPECT_NE(spilled->index(), home);
+  }
+  pool.mark_down(home, "test");
+  auto moved = pool.acquire(key, {}, 1, never);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_NE(moved->index(), home);
+  // Every healthy upstream full: the wait ends when the waiter is cancelled.
+  const size_t other = 3 - home - moved->index();
+  auto last = pool.acquire(key, {}, 1, never);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->index(), other);
+  std::atomic<bool> cancelled{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancelled = true;
+    pool.wake();
+  });
+  auto waited = pool.acquire(key, {}, 60, [&] { return cancelled.load(); });
+  canceller.join();
+  ASSERT_FALSE(waited.ok());
+  EXPECT_EQ(waited.status().code(), StatusCode::kCancelled);
+  // With every healthy one excluded or down, the error names each upstream's state.
+  pool.mark_down(other, "connection refused");
+  auto none = pool.acquire(key, {moved->index()}, 1, never);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("no healthy upstream"), std::string::npos) << none.status().message();
+  EXPECT_NE(none.status().message().find("connection refused"), std::string::npos) << none.status().message();
 }
 
 }  // namespace

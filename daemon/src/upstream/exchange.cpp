@@ -26,9 +26,12 @@ Exchange::Exchange(UpstreamPool& pool, std::string target, nlohmann::json body, 
     : pool_(pool), target_(std::move(target)), body_(std::move(body)), affinity_(affinity), tag_(std::move(tag)) {}
 
 void Exchange::cancel() {
-  std::lock_guard lock(mu_);
-  cancelled_ = true;
-  if (call_) call_->cancel();
+  {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    if (call_) call_->cancel();
+  }
+  pool_.wake();  // if it waits for a slot
 }
 
 ExchangeResult Exchange::run(const Handlers& handlers) {
@@ -37,10 +40,14 @@ ExchangeResult Exchange::run(const Handlers& handlers) {
   const bool stream = body_.value("stream", false);
   // A queue of requests waiting for a slot is bounded by the longest an upstream may be silent.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    double wait_s = 600;
-    auto slot = pool_.acquire(affinity_, tried, wait_s);
+    const double wait_s = 600;
+    auto slot = pool_.acquire(affinity_, tried, wait_s, [this] {
+      std::lock_guard lock(mu_);
+      return cancelled_;
+    });
     if (!slot.ok()) {
-      result.outcome.stage = HttpOutcome::Stage::kConnect;
+      result.outcome.stage =
+          slot.status().code() == StatusCode::kCancelled ? HttpOutcome::Stage::kCancelled : HttpOutcome::Stage::kConnect;
       result.error = slot.status().message();
       if (!tried.empty()) result.error = "retried after " + result.error;
       return result;

@@ -112,7 +112,8 @@ void UpstreamPool::spawn(std::function<void()> fn, std::function<void()> cancel)
 
 uint64_t UpstreamPool::affinity(std::string_view leading_text) const { return fnv1a(leading_text); }
 
-Result<Slot> UpstreamPool::acquire(uint64_t key, const std::vector<size_t>& exclude, double wait_s) {
+Result<Slot> UpstreamPool::acquire(uint64_t key, const std::vector<size_t>& exclude, double wait_s,
+                                   const std::function<bool()>& cancelled) {
   // Rendezvous order for this key: the same for every process with the same upstream names.
   std::vector<std::pair<uint64_t, size_t>> order;
   for (size_t i = 0; i < states_.size(); ++i) {
@@ -124,6 +125,7 @@ Result<Slot> UpstreamPool::acquire(uint64_t key, const std::vector<size_t>& excl
   std::unique_lock lock(mu_);
   for (;;) {
     if (stopping_) return unavailable("reamd is stopping");
+    if (cancelled && cancelled()) return Status(StatusCode::kCancelled, "cancelled while waiting for an upstream");
     std::optional<size_t> pick;
     bool any_healthy = false;
     for (const auto& [score, i] : order) {

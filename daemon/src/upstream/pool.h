@@ -85,8 +85,15 @@ class UpstreamPool {
   // The affinity key of a prompt's leading text (affinity_text()).
   uint64_t affinity(std::string_view prompt) const;
   // A slot on the upstream this key routes to, skipping the indices in `exclude`; waits up to
-  // `wait_s` for one to free up. An error when no upstream is healthy or none freed in time.
-  Result<Slot> acquire(uint64_t key, const std::vector<size_t>& exclude, double wait_s);
+  // `wait_s` for one to free up. An error when no upstream is healthy, none freed in time, or
+  // `cancelled()` turned true (checked whenever wake() or a freed slot ends the wait).
+  Result<Slot> acquire(uint64_t key, const std::vector<size_t>& exclude, double wait_s,
+                       const std::function<bool()>& cancelled);
+  // Wakes every acquire() waiting, to look at its cancelled() again.
+  void wake() {
+    { std::lock_guard lock(mu_); }  // a waiter is either before its check or in its wait
+    freed_.notify_all();
+  }
 
   // A request on upstream `index` could not reach it: marked unhealthy until a check passes.
   void mark_down(size_t index, const std::string& why);
