@@ -3,6 +3,7 @@
 #   reamd_cron    cron expressions, TZif time zones, the planner, the scheduler and the
 #                 schedule service (API schedules as resources)
 #   reamd_openai  the OpenAI-compatible protocol (daemon/src/openai)
+#   reamd_upstream OpenAI-compatible upstreams: pool, routing, health, proxy (daemon/src/upstream)
 #   reamd_core    config, App (reamd assembled), API handlers
 # (ream_jobs, the job lifecycle, is in daemon/CMakeLists.txt: `ream run` uses it too.)
 #   reamd         the executable (daemon/src/main.cpp)
@@ -46,12 +47,23 @@ target_link_libraries(reamd_openai PUBLIC reamd_http ream::engine nlohmann_json:
   PRIVATE spdlog::spdlog)
 target_compile_options(reamd_openai PRIVATE -Wall -Wextra)
 
+# OpenAI-compatible upstreams (daemon/src/upstream): the HTTP client, the pool (routing,
+# health, metrics), workflow steps and proxied API calls sent to them.
+add_library(reamd_upstream STATIC
+  src/upstream/http_client.cpp src/upstream/pool.cpp src/upstream/exchange.cpp
+  src/upstream/model_client.cpp src/upstream/proxy.cpp)
+target_include_directories(reamd_upstream PUBLIC ${REAM_DAEMON_SRC})
+target_link_libraries(reamd_upstream
+  PUBLIC reamd_http ream_flow ream_metrics ream::engine nlohmann_json::nlohmann_json
+  PRIVATE spdlog::spdlog Threads::Threads)
+target_compile_options(reamd_upstream PRIVATE -Wall -Wextra)
+
 file(GLOB REAMD_CORE_SOURCES CONFIGURE_DEPENDS
      ${REAM_DAEMON_SRC}/api/*.cpp ${REAM_DAEMON_SRC}/config/*.cpp)
 add_library(reamd_core STATIC ${REAMD_CORE_SOURCES})
 target_include_directories(reamd_core PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_core
-  PUBLIC ream_jobs reamd_http reamd_openai reamd_cron ream_flow_engine ream_flow ream_plugin_host ream_store ream::engine
+  PUBLIC ream_jobs reamd_http reamd_openai reamd_upstream reamd_cron ream_flow_engine ream_flow ream_plugin_host ream_store ream::engine
   PRIVATE ream_engine_internal yaml-cpp spdlog::spdlog Threads::Threads)
 target_compile_options(reamd_core PRIVATE -Wall -Wextra)
 

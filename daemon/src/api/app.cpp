@@ -10,6 +10,8 @@
 #include "api/routes.h"
 #include "flow/job.h"
 #include "model/init_model.h"
+#include "ream/engine/model_config.h"
+#include "upstream/model_client.h"
 
 namespace ream::api {
 
@@ -26,6 +28,8 @@ App::~App() {
   // The job service goes first: its runners use the engine, the plugins and the
   // metrics, and its threads are joined here.
   jobs_.reset();
+  // Upstream requests still running end (cancelled) before the clients they report to go.
+  if (upstreams_) upstreams_->stop();
 }
 
 std::shared_ptr<const Catalog> App::catalog() {
@@ -159,6 +163,7 @@ Status App::resolve_model() {
 Status App::load_engine() {
   REAM_RETURN_IF_ERROR(resolve_model());
   if (!config_.served_model_names.empty()) served_model_names_ = config_.served_model_names;
+  if (config_.engine_backend == "upstreams") return load_upstreams();
   EngineOptions eo = config_.engine;
   eo.model = model_dir_;
   auto t0 = std::chrono::steady_clock::now();
@@ -166,6 +171,7 @@ Status App::load_engine() {
   if (!engine.ok()) return engine.status().with_context("engine");
   engine_ = std::move(engine).value();
   model_ = std::make_unique<flow::EngineModelClient>(*engine_);
+  model_api_ = make_local_model_api(*this);
   model_loaded_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
@@ -173,6 +179,48 @@ Status App::load_engine() {
                engine_->device_name(), engine_->config().num_hidden_layers,
                engine_->max_model_len(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  ready_ = true;
+  jobs_->runners().start();
+  return {};
+}
+
+// No model here: its tokenizer counts tokens for workflows' context plans, and every request
+// goes to the upstreams.
+Status App::load_upstreams() {
+  auto tokenizer = Tokenizer::load(model_dir_);
+  if (!tokenizer.ok()) {
+    return tokenizer.status().with_context("engine.model (with engine.backend: upstreams, its tokenizer.json)");
+  }
+  SamplingParams defaults;
+  if (auto g = load_generation_config(model_dir_ + "/generation_config.json"); g.ok()) {
+    if (g->has_temperature) defaults.temperature = g->temperature;
+    if (g->has_top_p) defaults.top_p = g->top_p;
+    if (g->has_top_k) defaults.top_k = g->top_k;
+    if (g->has_min_p) defaults.min_p = g->min_p;
+    if (g->has_repetition_penalty) defaults.repetition_penalty = g->repetition_penalty;
+    if (!g->do_sample) defaults.temperature = 0.0f;
+  }
+  int64_t context = config_.engine.max_model_len;
+  if (context == 0) {
+    auto mc = load_model_config(model_dir_ + "/config.json");
+    context = mc.ok() ? mc->max_position_embeddings : 0;
+  }
+  if (context <= 0) context = 32768;
+  upstreams_ = std::make_unique<upstream::UpstreamPool>(config_.upstreams, &metrics_);
+  upstreams_->start();
+  for (size_t i = 0; i < upstreams_->size(); ++i) {
+    upstream::UpstreamState s = upstreams_->state(i);
+    spdlog::info("upstream {}: {} {}{}", s.spec.name, s.spec.url, s.healthy ? "healthy" : "unhealthy: ",
+                 s.healthy ? (s.discovered_model.empty() ? "" : ", model " + s.discovered_model) : s.health_error);
+  }
+  model_ = std::make_unique<upstream::UpstreamModelClient>(*upstreams_, std::move(tokenizer).value(), defaults, context,
+                                                           config_.upstream_routing.affinity_chars);
+  model_api_ = make_upstream_model_api(*upstreams_, config_.upstream_routing.affinity_chars, served_model_names_);
+  model_loaded_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  spdlog::info("engine: none here; {} upstream(s) serve the model requests (tokenizer from {})",
+               upstreams_->size(), model_dir_);
   ready_ = true;
   jobs_->runners().start();
   return {};

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "api/documents.h"
+#include "api/model_api.h"
 #include "api/readiness.h"
 #include "config/config.h"
 #include "cron/schedule_service.h"
@@ -89,6 +90,10 @@ class App : public cron::ScheduleHost {
   std::shared_ptr<const Catalog> catalog();
   Engine* engine() { return engine_.get(); }
   flow::ModelClient* model() { return ready_ ? model_.get() : nullptr; }
+  // What the OpenAI-compatible routes call (local engine or upstreams); null until loaded.
+  ModelApi* model_api() { return ready_ ? model_api_.get() : nullptr; }
+  // The upstream pool (engine.backend: upstreams); null otherwise.
+  upstream::UpstreamPool* upstreams() { return upstreams_.get(); }
   jobs::JobService& jobs() { return *jobs_; }
   metrics::Registry& metrics() { return metrics_; }
   cron::Scheduler* scheduler() { return scheduler_.get(); }
@@ -116,6 +121,7 @@ class App : public cron::ScheduleHost {
 
  private:
   Status resolve_model();
+  Status load_upstreams();
   void install_routes();
   void install_metrics();
 
@@ -132,8 +138,10 @@ class App : public cron::ScheduleHost {
   std::unique_ptr<StoreWriteProbe> write_probe_;  // after store_: stops before it closes
   std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<flow::EngineModelClient> model_;
+  std::unique_ptr<Engine> engine_;                  // engine.backend: local
+  std::unique_ptr<upstream::UpstreamPool> upstreams_;  // engine.backend: upstreams
+  std::unique_ptr<flow::ModelClient> model_;
+  std::unique_ptr<ModelApi> model_api_;
   std::unique_ptr<jobs::JobService> jobs_;
   std::unique_ptr<cron::Scheduler> scheduler_;
   std::unique_ptr<cron::ScheduleService> schedules_;

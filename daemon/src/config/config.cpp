@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "store/store.h"
+#include "upstream/http_client.h"
 
 namespace ream::config {
 
@@ -87,6 +88,51 @@ void parse_keys(const std::string& path, const YAML::Node& n, Config* c) {
 #define REAM_FIELD(name, target, type, what) \
   {name, [&](auto& v, auto& k) { target = as<type>(path, v, k, what); }}
 
+// An upstream's API key: from the environment variable or the file it names (never inline,
+// so a config file can be shared without its secrets).
+std::string read_secret(const std::string& path, const YAML::Node& n, const std::string& key, bool from_env) {
+  std::string name = as<std::string>(path, n, key, from_env ? "an environment variable name" : "a file");
+  if (from_env) {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr || *v == '\0') throw ConfigError{where(path, n, key) + ": environment variable " + name + " is not set"};
+    return v;
+  }
+  std::ifstream in(name);
+  if (!in) throw ConfigError{where(path, n, key) + ": cannot read " + name};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  if (text.empty()) throw ConfigError{where(path, n, key) + ": " + name + " is empty"};
+  return text;
+}
+
+void parse_upstreams(const std::string& path, const YAML::Node& n, Config* c) {
+  if (!n.IsSequence()) throw ConfigError{where(path, n, "upstreams") + ": expected a list"};
+  c->upstreams.clear();
+  for (const auto& e : n) {
+    upstream::UpstreamSpec u;
+    walk(path, e, "upstreams[]",
+         {REAM_FIELD("name", u.name, std::string, "a string"),
+          REAM_FIELD("url", u.url, std::string, "http://HOST:PORT"),
+          {"api_key_env", [&](auto& v, auto& k) { u.api_key = read_secret(path, v, k, true); }},
+          {"api_key_file", [&](auto& v, auto& k) { u.api_key = read_secret(path, v, k, false); }},
+          REAM_FIELD("model", u.model, std::string, "a model name"),
+          REAM_FIELD("max_concurrent", u.max_concurrent, int, "an integer"),
+          REAM_FIELD("connect_timeout_s", u.connect_timeout_s, double, "seconds"),
+          REAM_FIELD("timeout_s", u.timeout_s, double, "seconds"),
+          REAM_FIELD("health_path", u.health_path, std::string, "a path such as /v1/models"),
+          REAM_FIELD("health_interval_s", u.health_interval_s, double, "seconds")});
+    if (u.url.empty()) throw ConfigError{where(path, e, "upstreams[].url") + ": missing"};
+    upstream::Endpoint endpoint;
+    if (std::string err = upstream::parse_endpoint(u.url, &endpoint); !err.empty()) {
+      throw ConfigError{where(path, e, "upstreams[].url") + ": " + err};
+    }
+    if (u.name.empty()) u.name = "upstream-" + std::to_string(c->upstreams.size() + 1);
+    c->upstreams.push_back(u);
+  }
+}
+
 void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
   auto& h = c->http;
   walk(path, root, "",
@@ -110,6 +156,7 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
                  {"served_model_name",
                   [&](auto& sv, auto& sk) { c->served_model_names = string_list(path, sv, sk); }},
                  REAM_FIELD("device", c->engine.device, std::string, "cpu or cuda"),
+                 REAM_FIELD("backend", c->engine_backend, std::string, "local or upstreams"),
                  REAM_FIELD("threads", c->engine.num_threads, int, "an integer"),
                  REAM_FIELD("kv_block_size", c->engine.kv_block_size, int, "an integer"),
                  REAM_FIELD("kv_cache_bytes", c->engine.kv_cache_bytes, int64_t, "an integer"),
@@ -124,6 +171,12 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
                  REAM_FIELD("enable_prefix_caching", c->engine.enable_prefix_caching, bool,
                             "true or false"),
                  REAM_FIELD("batch_invariant", c->engine.batch_invariant, bool, "true or false")});
+         }},
+        {"upstreams", [&](auto& v, auto&) { parse_upstreams(path, v, c); }},
+        {"upstream_routing",
+         [&](auto& v, auto&) {
+           walk(path, v, "upstream_routing",
+                {REAM_FIELD("affinity_chars", c->upstream_routing.affinity_chars, int64_t, "an integer")});
          }},
         {"workflows", [&](auto& v, auto& k) { c->workflow_dirs = string_list(path, v, k); }},
         {"plugins", [&](auto& v, auto& k) { c->plugin_dirs = string_list(path, v, k); }},
@@ -267,6 +320,27 @@ Status validate_config(const Config& c) {
       return bad("engine.served_model_name: each name 1..256 characters without spaces (got '" + name + "')");
     }
   }
+  if (c.engine_backend != "local" && c.engine_backend != "upstreams") return bad("engine.backend: local or upstreams");
+  if (c.engine_backend == "upstreams" && c.upstreams.empty()) {
+    return bad("engine.backend: upstreams needs at least one entry in upstreams:");
+  }
+  if (c.engine_backend == "local" && !c.upstreams.empty()) {
+    return bad("upstreams: are used only with engine.backend: upstreams (serving beside a local engine is not "
+               "supported yet)");
+  }
+  for (size_t i = 0; i < c.upstreams.size(); ++i) {
+    const upstream::UpstreamSpec& u = c.upstreams[i];
+    const std::string at = "upstreams[" + std::to_string(i) + "] (" + u.name + ")";
+    if (u.max_concurrent < 1 || u.max_concurrent > 4096) return bad(at + ".max_concurrent: 1..4096");
+    if (!(u.connect_timeout_s > 0 && u.connect_timeout_s <= 600)) return bad(at + ".connect_timeout_s: (0, 600]");
+    if (!(u.timeout_s > 0 && u.timeout_s <= 86400)) return bad(at + ".timeout_s: (0, 86400]");
+    if (!(u.health_interval_s >= 0.1 && u.health_interval_s <= 3600)) return bad(at + ".health_interval_s: 0.1..3600");
+    if (u.health_path.empty() || u.health_path[0] != '/') return bad(at + ".health_path: a path starting with /");
+    for (size_t j = 0; j < i; ++j) {
+      if (c.upstreams[j].name == u.name) return bad(at + ".name: two upstreams are named '" + u.name + "'");
+    }
+  }
+  if (c.upstream_routing.affinity_chars < 1) return bad("upstream_routing.affinity_chars: at least 1");
   if (c.auth_mode != "auto" && c.auth_mode != "required" && c.auth_mode != "disabled") {
     return bad("auth.mode: auto, required or disabled");
   }

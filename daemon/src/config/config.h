@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "ream/engine/engine.h"
 #include "ream/engine/status.h"
+#include "upstream/upstream_spec.h"
 
 namespace ream::config {
 
@@ -36,6 +37,12 @@ struct Config {
   // list; the first is the one responses carry). Empty: the model directory's last path
   // component, or the Hugging Face repo id when the model was named by one.
   std::vector<std::string> served_model_names;
+  // engine.backend: "local" runs the model here; "upstreams" runs none and sends every model
+  // request (workflow steps and the OpenAI-compatible API) to `upstreams`. engine.model then
+  // names the model only for its tokenizer files (token counts, context plans).
+  std::string engine_backend = "local";
+  std::vector<upstream::UpstreamSpec> upstreams;
+  upstream::UpstreamRouting upstream_routing;
 
   std::vector<std::string> workflow_dirs;     // "" -> flow::default_workflow_dirs()
   std::vector<std::string> plugin_dirs;       // "" -> flow::default_plugin_dirs()
