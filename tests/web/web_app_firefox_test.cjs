@@ -26,6 +26,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const puppeteer = require("puppeteer-core");
 const { CONTRACT, TREE_FILES, makeTree, makeWorkDir, startDaemon } = require("./reamd.cjs");
+const { tabTo } = require("./keyboard.cjs");
 // SARIF 2.1.0's JSON schema, checked by ajv (tests/node/validate_sarif.cjs).
 const { validateSarif } = require(path.join(process.env.REAM_SOURCE_DIR, "tests/node/validate_sarif.cjs"));
 
@@ -196,15 +197,6 @@ test("Firefox: a streamed chat reply with its token counts, kept across a reload
   await assertClean(page);
   await page.close();
 });
-
-// Presses Tab until the focused element satisfies `is` (run in the page).
-async function tabTo(page, what, is, arg) {
-  for (let i = 0; i < 120; i++) {
-    await page.keyboard.press("Tab");
-    if (await page.evaluate(is, arg)) return;
-  }
-  throw new Error(`Tab never reached ${what}`);
-}
 
 test("Firefox: keyboard only: upload, run a workflow and open a finding at its passage", async () => {
   const page = await newPage();

@@ -28,6 +28,7 @@ const os = require("node:os");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
 const { CONTRACT, TREE_FILES, makeTree, makeWorkDir, startDaemon } = require("./reamd.cjs");
+const { tabTo } = require("./keyboard.cjs");
 // axe-core (tests/node, pinned): the accessibility rules, run inside the page.
 const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
@@ -502,15 +503,6 @@ test("a source tree: code_audit's SARIF is valid; a finding opens its file at th
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
-
-// Presses Tab until the focused element satisfies `is` (a predicate run in the page).
-async function tabTo(page, what, is, arg) {
-  for (let i = 0; i < 120; i++) {
-    await page.keyboard.press("Tab");
-    if (await page.evaluate(is, arg)) return;
-  }
-  throw new Error(`Tab never reached ${what}`);
-}
 
 test("keyboard only: upload, run a workflow, open a finding at its passage", async () => {
   const page = await newPage(open);
