@@ -10,22 +10,32 @@ Status sqlite_error(sqlite3* db, std::string_view what) {
 }
 }  // namespace
 
-Stmt::Stmt(sqlite3* db, std::string_view sql) : db_(db), sql_(sql) {
-  if (sqlite3_prepare_v2(db_, sql_.data(), static_cast<int>(sql_.size()), &stmt_, nullptr) !=
-      SQLITE_OK) {
+Stmt::Stmt(const Db& db, std::string_view sql) : owner_(&db), db_(db.get()), sql_(sql) {
+  stmt_ = db.take(sql_, &names_);
+  if (stmt_) return;
+  if (sqlite3_prepare_v3(db_, sql_.data(), static_cast<int>(sql_.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt_, nullptr) != SQLITE_OK) {
     prepare_status_ = sqlite_error(db_, sql_);
+    if (stmt_) sqlite3_finalize(stmt_);
     stmt_ = nullptr;
   }
 }
 
 Stmt::~Stmt() {
-  if (stmt_) sqlite3_finalize(stmt_);
+  if (!stmt_) return;
+  if (owner_) {
+    owner_->give_back(std::move(sql_), stmt_, std::move(names_));
+  } else {
+    sqlite3_finalize(stmt_);
+  }
 }
 
 Stmt::Stmt(Stmt&& other) noexcept
-    : db_(other.db_), stmt_(other.stmt_), sql_(std::move(other.sql_)),
-      prepare_status_(std::move(other.prepare_status_)) {
+    : owner_(other.owner_), db_(other.db_), stmt_(other.stmt_), sql_(std::move(other.sql_)),
+      prepare_status_(std::move(other.prepare_status_)), names_(std::move(other.names_)),
+      mapping_status_(std::move(other.mapping_status_)) {
   other.stmt_ = nullptr;
+  other.owner_ = nullptr;
 }
 
 Stmt& Stmt::bind(int index, int64_t value) {
@@ -147,7 +157,29 @@ Result<Db> Db::open(const std::string& path, int busy_timeout_ms) {
 }
 
 Db::~Db() {
+  for (auto& [sql, idle] : cache_) sqlite3_finalize(idle.stmt);
   if (db_) sqlite3_close_v2(db_);
+}
+
+sqlite3_stmt* Db::take(const std::string& sql, std::vector<std::string>* names) const {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) return nullptr;
+  sqlite3_stmt* stmt = it->second.stmt;
+  *names = std::move(it->second.names);
+  cache_.erase(it);
+  return stmt;
+}
+
+void Db::give_back(std::string sql, sqlite3_stmt* stmt, std::vector<std::string> names) const {
+  // Reset ends any read the statement left open (a reader's snapshot would otherwise
+  // hold back WAL checkpoints); its error, if any, was already reported by step().
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (cache_.size() >= kMaxCachedStatements || cache_.count(sql)) {
+    sqlite3_finalize(stmt);
+    return;
+  }
+  cache_.emplace(std::move(sql), Idle{stmt, std::move(names)});
 }
 
 Status Db::exec(const std::string& sql) const {

@@ -16,16 +16,21 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ream/engine/status.h"
 
 namespace ream::store {
 
-// One prepared statement. Bind parameters are 1-based, as in SQLite.
+class Db;
+
+// One prepared statement. Bind parameters are 1-based, as in SQLite. Statements come
+// from their connection's cache (Db::prepare) and go back to it, reset and unbound,
+// when destroyed.
 class Stmt {
  public:
-  Stmt(sqlite3* db, std::string_view sql);
+  Stmt(const Db& db, std::string_view sql);
   ~Stmt();
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -67,6 +72,7 @@ class Stmt {
  private:
   int index_of(std::string_view column) const;  // -1, and mapping_status_ set, when absent
 
+  const Db* owner_;  // null once moved from
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   std::string sql_;
@@ -76,25 +82,50 @@ class Stmt {
 };
 
 // One connection. Opened in WAL mode with a busy timeout and foreign keys on.
+//
+// It keeps the statements it prepared (SQLITE_PREPARE_PERSISTENT), by their SQL text, up
+// to kMaxCachedStatements texts: a Stmt takes an idle one of the same text, or prepares a
+// new one when none is idle (the same query nested in itself), and gives it back reset
+// and unbound when destroyed. Preparing anew for every use was ~12% of reamd's CPU under
+// job submissions (bench/NOTES.md, "reamd under load"). A connection is used by one
+// thread at a time (ConnectionPool's leases), so the cache needs no lock.
 class Db {
  public:
+  static constexpr size_t kMaxCachedStatements = 128;
+
   static Result<Db> open(const std::string& path, int busy_timeout_ms);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
-  Db(Db&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Db(Db&& other) noexcept : db_(other.db_), cache_(std::move(other.cache_)) {
+    other.db_ = nullptr;
+    other.cache_.clear();
+  }
   Db& operator=(Db&&) = delete;
 
   sqlite3* get() const { return db_; }
-  Stmt prepare(std::string_view sql) const { return Stmt(db_, sql); }
+  Stmt prepare(std::string_view sql) const { return Stmt(*this, sql); }
+  // Statements idle in the cache now (tests).
+  size_t cached_statements() const { return cache_.size(); }
   // Runs one or more statements without results.
   Status exec(const std::string& sql) const;
   int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
 
  private:
+  friend class Stmt;
+  struct Idle {
+    sqlite3_stmt* stmt;
+    std::vector<std::string> names;  // result column names, once read
+  };
   explicit Db(sqlite3* db) : db_(db) {}
+  // An idle statement of `sql`, or null (then the caller prepares one).
+  sqlite3_stmt* take(const std::string& sql, std::vector<std::string>* names) const;
+  // Back to the cache (reset, unbound), or finalized when it is full or holds `sql` idle.
+  void give_back(std::string sql, sqlite3_stmt* stmt, std::vector<std::string> names) const;
+
   sqlite3* db_ = nullptr;
+  mutable std::unordered_map<std::string, Idle> cache_;
 };
 
 // A write transaction: BEGIN IMMEDIATE on construction (taking the write lock up
