@@ -269,6 +269,10 @@ TEST_F(ApiTest, PdfUploadsAreIngestedPageByPageAndBrokenOnesRefused) {
   expect_error(http_request(daemon_->port(), "POST", "/v1/documents?name=bad.pdf",
                             pdf.substr(0, pdf.size() / 2), {{"Content-Type", "application/pdf"}}),
                400, "invalid_request", "bad.pdf");
+  // An id nothing was uploaded under, beside the stored ones, is refused by name.
+  const std::string none(64, 'e');
+  expect_error(daemon_->post("/v1/jobs", summarize(json::array({{{"document_id", none}}}))), 400,
+               "invalid_request", "no uploaded document " + none, "inputs.documents[0]");
 }
 
 TEST_F(ApiTest, BadRequestCatalogue) {

@@ -19,12 +19,15 @@ using nlohmann::json;
 
 namespace {
 
+// The extensions an upload is stored under (".pdf" for a PDF, else extension_for's).
+constexpr const char* kStoredExtensions[] = {".txt", ".pdf", ".md", ".markdown", ".html", ".htm",
+                                             ".csv", ".json", ".yaml", ".xml"};
+
 std::string extension_for(const std::string& name) {
   std::string ext = fs::path(name).extension().string();
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (ext == ".md" || ext == ".markdown" || ext == ".txt" || ext == ".html" || ext == ".htm" ||
-      ext == ".csv" || ext == ".json" || ext == ".yaml" || ext == ".xml") {
-    return ext;
+  for (const char* known : kStoredExtensions) {
+    if (ext == known && ext != ".pdf") return ext;
   }
   return ".txt";
 }
@@ -57,12 +60,15 @@ Result<std::string> Documents::resolve_upload(const json& v, const std::string& 
     *field = item + ".document_id";
     return invalid_argument(where + ".document_id: expected the 64-hex-digit id from POST /v1/documents");
   }
+  // An upload is stored as <id><extension> (store_text): try those names, in a fixed
+  // order, rather than list a folder that may hold thousands.
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    if (entry.path().stem() != id) continue;
+  for (const char* ext : kStoredExtensions) {
+    std::string path = dir_ + "/" + id + ext;
+    if (!fs::is_regular_file(path, ec)) continue;
     REAM_ASSIGN_OR_RETURN(std::string name, store_.document_name(id));
-    if (!name.empty()) (*names)[entry.path().string()] = name;
-    return entry.path().string();
+    if (!name.empty()) (*names)[path] = name;
+    return path;
   }
   return invalid_argument(where + ": no uploaded document " + id);
 }
