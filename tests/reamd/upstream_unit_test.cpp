@@ -4,8 +4,14 @@
 // daemon_upstreams_test.cpp.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <random>
 #include <set>
 #include <thread>
@@ -171,6 +177,62 @@ TEST(UpstreamPoolRouting, AffinityHoldsSpillsWhenFullSkipsTheDownAndAWaitCanBeCa
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("no healthy upstream"), std::string::npos) << none.status().message();
   EXPECT_NE(none.status().message().find("connection refused"), std::string::npos) << none.status().message();
+}
+
+// A health check answered 200 after a request marked the upstream down (the check's
+// answer was on its way when the upstream died) leaves it down: only a check that began
+// after the failure may bring it back. (Seen as a flaky daemon_upstreams_test: the killed
+// upstream showed healthy.)
+TEST(UpstreamPoolHealth, ACheckThatBeganBeforeAFailureDoesNotUndoIt) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  // Answers each GET with 200 once `go` is set for it; says when a request came in.
+  std::promise<void> first_request, release_first;
+  std::thread server([&] {
+    for (int n = 0; n < 2; ++n) {
+      const int c = ::accept(listener, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      std::string got;
+      while (got.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t k = ::read(c, buf, sizeof buf);
+        if (k <= 0) break;
+        got.append(buf, static_cast<size_t>(k));
+      }
+      if (n == 0) {
+        first_request.set_value();
+        release_first.get_future().wait();
+      }
+      const std::string body = R"({"data": [{"id": "m"}]})";
+      const std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      (void)!::write(c, reply.data(), reply.size());
+      ::close(c);
+    }
+  });
+  UpstreamSpec spec;
+  spec.name = "u";
+  spec.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  metrics::Registry registry;
+  UpstreamPool pool({spec}, &registry);
+  std::thread check([&] { pool.check_one(0); });
+  first_request.get_future().wait();  // the check is under way
+  pool.mark_down(0, "the reply was cut");
+  release_first.set_value();  // and now its 200 arrives
+  check.join();
+  EXPECT_FALSE(pool.state(0).healthy) << "a check older than the failure marked it healthy";
+  EXPECT_EQ(pool.state(0).health_error, "the reply was cut");
+  pool.check_one(0);  // a check begun after the failure
+  EXPECT_TRUE(pool.state(0).healthy) << pool.state(0).health_error;
+  server.join();
+  ::close(listener);
 }
 
 }  // namespace

@@ -180,6 +180,7 @@ void UpstreamPool::mark_down(size_t index, const std::string& why) {
   UpstreamState& s = states_[index];
   if (s.healthy) spdlog::warn("upstream {}: marked down until its health check passes: {}", s.spec.name, why);
   s.healthy = false;
+  ++s.marked_down;
   s.health_error = why;
   if (healthy_) healthy_->set({s.spec.name}, 0);
 }
@@ -220,10 +221,12 @@ bool UpstreamPool::any_healthy() const {
 void UpstreamPool::check_one(size_t index) {
   UpstreamSpec spec;
   Endpoint endpoint;
+  uint64_t marked_down = 0;
   {
     std::lock_guard lock(mu_);
     spec = states_[index].spec;
     endpoint = states_[index].endpoint;
+    marked_down = states_[index].marked_down;
   }
   HttpCallOptions opt;
   opt.connect_timeout_s = spec.connect_timeout_s;
@@ -251,6 +254,11 @@ void UpstreamPool::check_one(size_t index) {
   {
     std::lock_guard lock(mu_);
     UpstreamState& s = states_[index];
+    if (ok && s.marked_down != marked_down) {
+      // A request failed on it while this check was under way: the check's answer may be
+      // older than that failure, so it stays down until the next check.
+      return;
+    }
     if (ok && !s.healthy) {
       spdlog::info("upstream {}: healthy again", s.spec.name);
       came_back = true;

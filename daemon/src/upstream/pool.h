@@ -20,6 +20,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,6 +45,9 @@ struct UpstreamState {
   std::string discovered_model;  // from /v1/models
   int64_t max_model_len = 0;     // from /v1/models (0: not reported)
   int in_flight = 0;
+  // Requests that marked it down so far: a check that began before the latest of them
+  // does not mark it healthy again (its answer may predate the failure).
+  uint64_t marked_down = 0;
 };
 
 // What one request's counters need to know when it ends.
@@ -111,12 +115,14 @@ class UpstreamPool {
   // The smallest context any healthy upstream reports (0: none reported).
   int64_t min_model_len() const;
   bool any_healthy() const;
+  // Checks upstream `index` now, as the health thread does every health_interval_s: healthy
+  // on a 200 unless a request marked it down while the check was under way.
+  void check_one(size_t index);
 
  private:
   friend class Slot;
   void release(size_t index);
   void check_all();
-  void check_one(size_t index);
   void health_loop();
 
   mutable std::mutex mu_;
