@@ -250,15 +250,17 @@ TEST(Limits, FullPlacesPerClientThenProbePlacesWithEviction) {
   EXPECT_EQ(b2.limit, "http.max_connections");
   EXPECT_EQ(limits.full_connections(), 3);
   EXPECT_EQ(limits.probe_connections(), 2);
-  // Probe places full: the oldest that has not sent its head is evicted for the new one.
-  b2.ticket.mark_busy();
+  // Probe places full: the oldest still waiting for its head is evicted for the new one.
   Limits::Admission c1 = admit("10.0.0.3", 6);
   EXPECT_EQ(c1.place, Limits::Place::kProbe);
   EXPECT_EQ(evicted, std::vector<int>{3});
-  // Both probe places busy answering: refused outright.
-  c1.ticket.mark_busy();
+  // A probe whose head arrived gives its place back at once (the session drops its ticket
+  // before answering): the next probe takes it without evicting anyone, however long the
+  // answer takes to be written.
+  b2.ticket = {};
+  EXPECT_EQ(limits.probe_connections(), 1);
   Limits::Admission c2 = admit("10.0.0.3", 7);
-  EXPECT_EQ(c2.place, Limits::Place::kRefused);
+  EXPECT_EQ(c2.place, Limits::Place::kProbe);
   EXPECT_EQ(c2.limit, "http.max_connections");
   EXPECT_EQ(evicted, std::vector<int>{3});
   // The evicted ticket gives back nothing twice; a closed full place is free again.
@@ -268,8 +270,21 @@ TEST(Limits, FullPlacesPerClientThenProbePlacesWithEviction) {
   EXPECT_EQ(limits.full_connections(), 2);
   EXPECT_EQ(admit("10.0.0.1", 8).place, Limits::Place::kFull);  // and released at once
   EXPECT_EQ(limits.full_connections(), 2);
-  { Limits::Admission gone = std::move(b2); }
+  { Limits::Admission gone = std::move(c1); }
   EXPECT_EQ(limits.probe_connections(), 1);
+}
+
+// No probe places: past the caps a connection is refused outright.
+TEST(Limits, NoProbePlacesRefusesPastTheCaps) {
+  Limits limits({/*max_connections=*/1, /*max_per_client=*/0, /*probe_connections=*/0, /*max_streams=*/1});
+  int evicted = 0;
+  Limits::Admission a = limits.admit("10.0.0.1", [&] { ++evicted; });
+  EXPECT_EQ(a.place, Limits::Place::kFull);
+  Limits::Admission b = limits.admit("10.0.0.2", [&] { ++evicted; });
+  EXPECT_EQ(b.place, Limits::Place::kRefused);
+  EXPECT_EQ(b.limit, "http.max_connections");
+  EXPECT_EQ(evicted, 0);
+  EXPECT_EQ(limits.probe_connections(), 0);
 }
 
 TEST(Limits, PerClientCapZeroMeansNoneAndStreamSlotsComeBack) {

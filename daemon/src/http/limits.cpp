@@ -14,7 +14,6 @@ struct LimitsState {
   std::unordered_map<std::string, int> per_client;
   struct Probe {
     uint64_t id = 0;
-    bool busy = false;
     std::function<void()> evict;
   };
   std::list<Probe> probes;  // oldest first
@@ -59,14 +58,6 @@ void Limits::Ticket::release() {
   place_ = Place::kRefused;
 }
 
-void Limits::Ticket::mark_busy() {
-  if (!state_ || place_ != Place::kProbe) return;
-  std::lock_guard lock(state_->mu);
-  for (auto& p : state_->probes) {
-    if (p.id == probe_id_) p.busy = true;
-  }
-}
-
 Limits::Admission Limits::admit(const std::string& client, std::function<void()> evict) {
   Admission a;
   std::function<void()> evicted;
@@ -94,17 +85,14 @@ Limits::Admission Limits::admit(const std::string& client, std::function<void()>
       a.ticket.client_ = client;
       return a;
     }
-    if (static_cast<int>(state_->probes.size()) >= options_.probe_connections) {
-      for (auto it = state_->probes.begin(); it != state_->probes.end(); ++it) {
-        if (it->busy) continue;
-        evicted = std::move(it->evict);
-        state_->probes.erase(it);
-        break;
-      }
+    if (!state_->probes.empty() && static_cast<int>(state_->probes.size()) >= options_.probe_connections) {
+      // Every place is held by a connection still waiting for its head: the oldest goes.
+      evicted = std::move(state_->probes.front().evict);
+      state_->probes.pop_front();
     }
     if (static_cast<int>(state_->probes.size()) < options_.probe_connections) {
       const uint64_t id = state_->next_probe++;
-      state_->probes.push_back({id, false, std::move(evict)});
+      state_->probes.push_back({id, std::move(evict)});
       a.place = Place::kProbe;
       a.ticket.state_ = state_;
       a.ticket.place_ = Place::kProbe;

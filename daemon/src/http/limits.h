@@ -8,9 +8,12 @@
 //     health checks of an operator answer while drip sockets, idle keep-alive connections
 //     or event streams hold every full place. When every probe place is taken, the oldest
 //     one still waiting for its request head is evicted (its evict function runs) for the
-//     new one: a probe sends its head at once and is answered in microseconds, a drip
-//     socket never completes one, so a flood of them cannot keep a real probe out;
-//   - else (every probe place is busy answering) the connection is refused outright.
+//     new one: a probe sends its head at once, a drip socket never completes one, so a
+//     flood of them cannot keep a real probe out. A probe gives its place back as soon as
+//     its head has arrived (the session drops its ticket before answering, and closes the
+//     connection after its one answer), so back-to-back probes never find the places
+//     held by answers still being written;
+//   - else (probe_connections is 0) the connection is refused outright.
 // Streamed responses (event streams, streamed completions) each hold a stream slot; at
 // most max_streams are open at once.
 //
@@ -50,8 +53,6 @@ class Limits {
     Ticket(const Ticket&) = delete;
     Ticket& operator=(const Ticket&) = delete;
     ~Ticket();
-    // A probe connection that received its request head is no longer evictable.
-    void mark_busy();
 
    private:
     friend class Limits;

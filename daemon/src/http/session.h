@@ -191,7 +191,9 @@ class Session {
     keep_alive_ = breq.keep_alive() && !probe_only();
     ++served_;
     if (probe_only()) {
-      admission_.ticket.mark_busy();
+      // The head is here: the place is free for the next probe now (limits.h), this
+      // connection closes after its one answer.
+      admission_.ticket = {};
       const std::string path(breq.target().substr(0, breq.target().find('?')));
       if (path != "/healthz" && path != "/readyz") {
         srv_.count_rejected(admission_.limit);
