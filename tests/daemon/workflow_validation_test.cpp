@@ -350,6 +350,12 @@ TEST_F(ReplySchemaValidation, EachMistakeIsNamedWithFileLineAndColumn) {
                 "wf.yaml:5:19: step 'a': reply_schema schemas/broken.json:5:1: not valid JSON", 0),
             0u)
       << error_of("    reply_schema: schemas/broken.json\n");
+  // A number past a double's range (out_of_range, not parse_error, in nlohmann::json).
+  write("schemas/huge.json", "{\"type\": \"number\", \"maximum\": 1e999}\n");
+  EXPECT_EQ(error_of("    reply_schema: schemas/huge.json\n").rfind(
+                "wf.yaml:5:19: step 'a': reply_schema schemas/huge.json: not valid JSON", 0),
+            0u)
+      << error_of("    reply_schema: schemas/huge.json\n");
   EXPECT_EQ(error_of("    reply_schema:\n      type: object\n      properties: {a: {$ref: '#/$defs/nope'}}\n"),
             "wf.yaml:7:30: step 'a': reply_schema: '$ref' \"#/$defs/nope\" does not resolve to anything in this schema "
             "(at /properties/a/$ref)");

@@ -279,6 +279,9 @@ TEST_F(ApiTest, BadRequestCatalogue) {
   uint16_t p = daemon_->port();
   auto post_raw = [&](const std::string& body) { return http_request(p, "POST", "/v1/jobs", body); };
   expect_error(post_raw("{\"workflow\": "), 400, "invalid_json", "not valid JSON");
+  // A number past a double's range is refused like any bad JSON (it ended reamd: fuzz_job_body).
+  expect_error(post_raw(R"({"workflow": "summarize", "priority": 47e679})"), 400, "invalid_json",
+               "number overflow parsing '47e679'");
   expect_error(post_raw("[1, 2]"), 400, "invalid_request", "must be a JSON object");
   expect_error(post_raw("{\"workflow\": 5}"), 400, "invalid_request", "must be a string", "workflow");
   expect_error(post_raw("{\"inputs\": {}}"), 400, "invalid_request", "missing field 'workflow'", "workflow");

@@ -29,6 +29,12 @@ std::optional<Json> parse_body(const http::Request& req, http::Response* error) 
       (void)again;
     } catch (const typename Json::parse_error& e) {
       detail += " (at byte " + std::to_string(e.byte) + ")";
+    } catch (const typename Json::exception& e) {
+      // A number past a double's range ("1e999") is out_of_range, not parse_error: it
+      // escaped this catch and ended the process (found by fuzz_job_body).
+      const std::string what = e.what();
+      const size_t tag = what.find("] ");
+      detail += " (" + (tag == std::string::npos ? what : what.substr(tag + 2)) + ")";
     }
     *error = http::json_error(400, "invalid_json", detail);
     return std::nullopt;

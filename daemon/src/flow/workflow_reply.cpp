@@ -110,6 +110,8 @@ void parse_schema(const YAML::Node& node, Step& step, const std::string& workflo
       } catch (const json::parse_error& e) {
         return errors.add(node, where + " " + f.shown + ":" + line_col(f.text, e.byte > 0 ? e.byte - 1 : 0) +
                                     ": not valid JSON (" + e.what() + ")");
+      } catch (const json::exception& e) {  // a number past a double's range: out_of_range
+        return errors.add(node, where + " " + f.shown + ": not valid JSON (" + e.what() + ")");
       }
       // JSON is YAML: the YAML tree only gives positions for the messages below.
       try {

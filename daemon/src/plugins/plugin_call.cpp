@@ -63,7 +63,7 @@ std::string read_constraint(const ream_prompt& p, Constraint* out) {
       nlohmann::json schema;
       try {
         schema = nlohmann::json::parse(text);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number past a double's
         return "the constraint's JSON Schema is not valid JSON (" + std::string(e.what()) + ")";
       }
       if (auto problem = check_json_schema(schema)) {
