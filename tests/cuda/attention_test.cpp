@@ -128,7 +128,8 @@ std::vector<float> gpu_attention(const Problem& p, int rows, int splits, bool po
   if (share) {
     std::vector<const int32_t*> tables;
     for (const auto& t : p.tables) tables.push_back(t.data());
-    groups = cuda::plan_shared_decode(seqs, tables, static_cast<int>(p.block_size), cuda::kAttnPiece, &work);
+    groups = cuda::plan_shared_decode(seqs, tables, static_cast<int>(p.block_size), cuda::kAttnPiece,
+                                      static_cast<int>(p.n_heads / p.n_kv_heads), &work);
   }
   if (n_groups) *n_groups = static_cast<int>(groups.size());
   DevVec<cuda::AttnShareGroup> d_groups(groups.empty() ? std::vector<cuda::AttnShareGroup>(1) : groups);
@@ -358,7 +359,8 @@ TEST(CudaAttentionShare, GroupsFollowTheCommonBlocks) {
     work.push_back({i, 0});
     ptrs.push_back(tables[i].data());
   }
-  const auto groups = cuda::plan_shared_decode(seqs, ptrs, bs, cuda::kAttnPiece, &work);
+  const int group = 4;  // query heads per KV head: a one-token item is 4 rows, 8 fill a group
+  const auto groups = cuda::plan_shared_decode(seqs, ptrs, bs, cuda::kAttnPiece, group, &work);
   ASSERT_EQ(groups.size(), 2u);
   int grouped = 0;
   for (const auto& g : groups) {
@@ -375,8 +377,25 @@ TEST(CudaAttentionShare, GroupsFollowTheCommonBlocks) {
   }
   EXPECT_EQ(grouped, 11);
   EXPECT_EQ(work[10].shared_pieces, 0);
+  // A group holds at most kAttnShareMax items and kAttnShareRows rows (an item's rows: its
+  // tokens x heads a KV head): 8 heads and one token, 4 heads and two, 16 heads and one.
+  for (const auto& [g_heads, tokens] : {std::pair{8, 1}, std::pair{4, 2}, std::pair{16, 1}}) {
+    for (auto& s : seqs) s.query_len = tokens;
+    const auto capped = cuda::plan_shared_decode(seqs, ptrs, bs, cuda::kAttnPiece, g_heads, &work);
+    const int per_group = std::min(cuda::kAttnShareMax, cuda::kAttnShareRows / (tokens * g_heads));
+    int members = 0;
+    for (const auto& g : capped) {
+      EXPECT_LE(g.n * tokens * g_heads, cuda::kAttnShareRows);
+      EXPECT_LE(g.n, per_group);
+      members += g.n;
+    }
+    EXPECT_EQ(capped.size(), static_cast<size_t>((11 + per_group - 1) / per_group))
+        << g_heads << " heads, " << tokens << " tokens";
+    EXPECT_EQ(members, 11);
+  }
+  for (auto& s : seqs) s.query_len = 1;
   // Block size not dividing the piece: no groups.
-  EXPECT_TRUE(cuda::plan_shared_decode(seqs, ptrs, 7, cuda::kAttnPiece, &work).empty());
+  EXPECT_TRUE(cuda::plan_shared_decode(seqs, ptrs, 7, cuda::kAttnPiece, group, &work).empty());
   for (const auto& w : work) EXPECT_EQ(w.shared_pieces, 0);
 }
 

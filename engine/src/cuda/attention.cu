@@ -68,17 +68,114 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t& r0, uint32_t& r1, ui
 
 // ---- kernels ----
 
-// blockDim.x = 32 * warps (1 or 8); rows = 16 * warps. HD: head_dim, a multiple of 16.
+// One 64-key tile for a warp's 16 rows (k_tile, v_tile: the tile's [KT][HD + 8] stages):
+// S = Q K^T, the online-softmax step (keys past kv_end or a row's position masked), and
+// O += P V. The same arithmetic for every block shape: a row's result depends only on its
+// query, its keys and the piece boundaries.
+template <int HD>
+__device__ __forceinline__ void attend_tile(const bf16* k_tile, const bf16* v_tile, const uint32_t (&qf)[HD / 16][4],
+                                            int tile_start, int kv_end, const int (&row_pos)[2], int lane,
+                                            float scale_log2, float (&m_run)[2], float (&l_run)[2],
+                                            float (&o)[HD / 8][4]) {
+  constexpr int LDS = HD + 8;
+  const int g = lane >> 2, t4 = lane & 3;
+  // S = Q K^T for this warp's 16 rows x 64 keys.
+  float sc[KT / 8][4];
+#pragma unroll
+  for (int nt = 0; nt < KT / 8; ++nt) {
+    sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.0f;
+    const bf16* kr = k_tile + (nt * 8 + g) * LDS + 2 * t4;
+#pragma unroll
+    for (int kc = 0; kc < HD / 16; ++kc) {
+      const uint32_t b0 = *reinterpret_cast<const uint32_t*>(kr + kc * 16);
+      const uint32_t b1 = *reinterpret_cast<const uint32_t*>(kr + kc * 16 + 8);
+      mma_bf16(sc[nt], qf[kc], b0, b1);
+    }
+  }
+
+  // Mask, scale (log2 domain) and the online softmax update.
+  float corr[2];
+  softmax_tile<true>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
+  rescale_rows<HD>(o, corr);
+
+  // O += P V: P's accumulator layout is exactly the A-fragment layout of the next mma.
+#pragma unroll
+  for (int kc = 0; kc < KT / 16; ++kc) {
+    uint32_t pa[4];
+    pack_probabilities(sc, kc, pa);
+    const int vrow = kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+    const bf16* vbase = v_tile + vrow * LDS + (lane >> 4) * 8;
+#pragma unroll
+    for (int dp = 0; dp < HD / 16; ++dp) {
+      uint32_t b0, b1, b2, b3;
+      ldmatrix_x4_trans(b0, b1, b2, b3, vbase + dp * 16);
+      mma_bf16(o[2 * dp], pa, b0, b1);
+      mma_bf16(o[2 * dp + 1], pa, b2, b3);
+    }
+  }
+}
+
+// A shared-prefix block's rows (a.share): the members' decode rows packed 16 a warp, member
+// after member (member m's rows n_tok_m x group, token-major as in its own block), so 7
+// questions of a 4-head group take 2 warps' products instead of 7 warps' of 4 live rows each.
+// A row past the members' rows repeats the last one and is not stored; a warp with no
+// member row computes nothing. For each of the thread's two rows: its query row, its
+// partial's row block (work item x KV heads + kvh) and row within that item's 16.
+struct SharedRows {
+  AttnRows rows;
+  int64_t q_row[2];
+  int64_t rowblock[2];
+  int item_row[2];
+  bool any;  // the warp holds at least one member row
+};
+__device__ __forceinline__ SharedRows shared_rows(const AttentionArgs& a, const AttnShareGroup& sg, int warp, int g,
+                                                  int kvh) {
+  const int group = a.n_heads / a.n_kv_heads;
+  const int tokens_per_item = kAttnRowsDecode / group;
+  int total = 0;
+  for (int m = 0; m < sg.n; ++m) {
+    const AttnWork w = a.work[sg.work[m]];
+    total += min(tokens_per_item, a.seqs[w.seq].query_len - w.q0) * group;
+  }
+  SharedRows r;
+  r.any = warp * 16 < total;
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int packed = warp * 16 + g + 8 * i;
+    r.rows.valid[i] = packed < total;
+    int row = min(packed, total - 1), m = 0, n_rows = 0;
+    for (; m < sg.n; ++m) {  // the member holding packed row `row`
+      const AttnWork w = a.work[sg.work[m]];
+      n_rows = min(tokens_per_item, a.seqs[w.seq].query_len - w.q0) * group;
+      if (row < n_rows) break;
+      row -= n_rows;
+    }
+    const AttnWork w = a.work[sg.work[m]];
+    const AttnSeq s = a.seqs[w.seq];
+    const int tok = row / group;
+    r.rows.tok[i] = tok;
+    r.rows.head[i] = kvh * group + row % group;
+    r.rows.pos[i] = s.context_len - s.query_len + w.q0 + tok;
+    r.q_row[i] = s.query_start + w.q0 + tok;
+    r.rowblock[i] = static_cast<int64_t>(sg.work[m]) * a.n_kv_heads + kvh;
+    r.item_row[i] = row;
+  }
+  return r;
+}
+
+// blockDim.x = 32 * warps: 8 warps of 16 rows (prefill, 128 rows), or kAttnDecodeWarps
+// (decode, 16 rows: warp 0 computes, every warp loads). HD: head_dim, a multiple of 16.
 // 8 warps (128 rows) load each K/V tile once for twice the rows of 4 warps: 10-11% faster
 // prefill on an H200 (65,536 tokens) at one block per SM with 255 registers.
+// With a.share (split mode, decode rows, kAttnShareWarps warps): block x is shared-prefix
+// group x, its rows packed by shared_rows.
 template <int HD>
 __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const AttentionArgs a) {
   constexpr int LDS = HD + 8;
-  // A shared-prefix block (a.share, split mode, decode rows): warp i computes member i's
-  // 16 rows as that item's own one-warp block would; warps past the members repeat the
-  // last member's rows and store nothing.
   const bool shared = a.share != nullptr;
-  const int ROWS = shared ? 16 : static_cast<int>(blockDim.x >> 5) * 16;
+  // Rows of a work item: a.rows (128 prefill, 16 decode). A decode block has more warps
+  // than its one warp of rows (kAttnDecodeWarps): the others only help load the tiles.
+  const int ROWS = shared ? kAttnRowsDecode : a.rows;
   const int NT = static_cast<int>(blockDim.x);
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* k_s = reinterpret_cast<bf16*>(smem_raw);  // [2][KT][LDS]
@@ -88,34 +185,55 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
 
   const int kvh = blockIdx.y, split = blockIdx.z;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-  int work_index = blockIdx.x, row_warp = warp;
-  bool store = true;
+  AttnRows rows;
+  int64_t q_row[2], rowblock[2];
+  int item_row[2];
+  bool compute = true;
+  int kv_begin = 0, kv_end = 0;  // keys [kv_begin, kv_end)
+  const int32_t* bt = nullptr;
   if (shared) {
     const AttnShareGroup& sg = a.share[blockIdx.x];
     if (a.piece0 + split >= sg.pieces) return;  // the whole block: no member shares this piece
-    work_index = sg.work[min(warp, sg.n - 1)];
-    row_warp = 0;
-    store = warp < sg.n;
-  }
-  const AttnWork w = a.work[work_index];
-  const AttnSeq s = a.seqs[w.seq];
-  const int group = a.n_heads / a.n_kv_heads;
-  const int tokens_per_tile = ROWS / group;
-
-  const int first_pos = s.context_len - s.query_len;
-  const int n_tok = min(tokens_per_tile, s.query_len - w.q0);
-  int kv_begin = 0, kv_end = first_pos + w.q0 + n_tok;  // keys [kv_begin, kv_end)
-  if (a.num_splits > 1) {  // split mode: piece piece0 + `split` only
+    const SharedRows sr = shared_rows(a, sg, warp, g, kvh);
+    rows = sr.rows;
+    compute = sr.any;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      q_row[i] = sr.q_row[i];
+      rowblock[i] = sr.rowblock[i];
+      item_row[i] = sr.item_row[i];
+    }
+    // A shared piece lies wholly before every member's first new token.
     kv_begin = (a.piece0 + split) * a.piece_len;
-    if (kv_begin >= kv_end) return;  // no row of this block reaches it; the combine never reads it
-    if (!shared && a.n_share > 0 && a.piece0 + split < w.shared_pieces) return;  // a shared block computes it
-    kv_end = min(kv_end, kv_begin + a.piece_len);
+    kv_end = kv_begin + a.piece_len;
+    bt = a.block_tables + a.seqs[a.work[sg.work[0]].seq].bt_offset;  // the pieces' blocks are every member's
+  } else {
+    const AttnWork w = a.work[blockIdx.x];
+    const AttnSeq s = a.seqs[w.seq];
+    const int group = a.n_heads / a.n_kv_heads;
+    const int first_pos = s.context_len - s.query_len;
+    const int n_tok = min(ROWS / group, s.query_len - w.q0);
+    kv_end = first_pos + w.q0 + n_tok;
+    if (a.num_splits > 1) {  // split mode: piece piece0 + `split` only
+      kv_begin = (a.piece0 + split) * a.piece_len;
+      if (kv_begin >= kv_end) return;  // no row of this block reaches it; the combine never reads it
+      if (a.n_share > 0 && a.piece0 + split < w.shared_pieces) return;  // a shared block computes it
+      kv_end = min(kv_end, kv_begin + a.piece_len);
+    }
+    rows = attention_rows(warp, g, group, n_tok, kvh, first_pos + w.q0);
+    compute = warp * 16 < ROWS;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      q_row[i] = s.query_start + w.q0 + rows.tok[i];
+      rowblock[i] = static_cast<int64_t>(blockIdx.x) * a.n_kv_heads + kvh;
+      item_row[i] = warp * 16 + g + 8 * i;
+      rows.valid[i] = rows.valid[i] || a.num_splits > 1;  // split mode stores every row (the combine reads the live ones)
+    }
+    bt = a.block_tables + s.bt_offset;
   }
-
-  const AttnRows rows = attention_rows(row_warp, g, group, n_tok, kvh, first_pos + w.q0);
   const int(&row_pos)[2] = rows.pos;
   uint32_t qf[HD / 16][4];
-  load_q_fragments<HD>(a.q, a.q_stride, s.query_start + w.q0, rows, t4, qf);
+  load_q_fragments_at<HD>(a.q, a.q_stride, q_row, rows, t4, qf);
 
   float o[HD / 8][4];
 #pragma unroll
@@ -127,7 +245,6 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   float m_acc[2] = {-INFINITY, -INFINITY}, l_acc[2] = {0.0f, 0.0f};
   const float scale_log2 = a.scale * 1.4426950408889634f;
 
-  const int32_t* bt = a.block_tables + s.bt_offset;
   const int n_tiles = kv_end > kv_begin ? (kv_end - kv_begin + KT - 1) / KT : 0;
   const int64_t head_stride = static_cast<int64_t>(a.block_size) * HD;
 
@@ -159,42 +276,10 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
       cp_async_wait<0>();
     }
     __syncthreads();
-
-    // S = Q K^T for this warp's 16 rows x 64 keys.
-    float sc[KT / 8][4];
-#pragma unroll
-    for (int nt = 0; nt < KT / 8; ++nt) {
-      sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.0f;
-      const bf16* kr = k_s + (buf * KT + nt * 8 + g) * LDS + 2 * t4;
-#pragma unroll
-      for (int kc = 0; kc < HD / 16; ++kc) {
-        const uint32_t b0 = *reinterpret_cast<const uint32_t*>(kr + kc * 16);
-        const uint32_t b1 = *reinterpret_cast<const uint32_t*>(kr + kc * 16 + 8);
-        mma_bf16(sc[nt], qf[kc], b0, b1);
-      }
-    }
-
-    // Mask, scale (log2 domain) and the online softmax update.
     const int tile_start = kv_begin + it * KT;
-    float corr[2];
-    softmax_tile<true>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
-    rescale_rows<HD>(o, corr);
-
-    // O += P V: P's accumulator layout is exactly the A-fragment layout of the next mma.
-#pragma unroll
-    for (int kc = 0; kc < KT / 16; ++kc) {
-      uint32_t pa[4];
-      pack_probabilities(sc, kc, pa);
-      const int vrow = kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-      const bf16* vbase = v_s + (buf * KT + vrow) * LDS + (lane >> 4) * 8;
-#pragma unroll
-      for (int dp = 0; dp < HD / 16; ++dp) {
-        uint32_t b0, b1, b2, b3;
-        ldmatrix_x4_trans(b0, b1, b2, b3, vbase + dp * 16);
-        mma_bf16(o[2 * dp], pa, b0, b1);
-        mma_bf16(o[2 * dp + 1], pa, b2, b3);
-      }
-    }
+    if (compute)
+      attend_tile<HD>(k_s + buf * KT * LDS, v_s + buf * KT * LDS, qf, tile_start, kv_end, row_pos, lane, scale_log2,
+                      m_run, l_run, o);
     __syncthreads();  // the buffer is refilled by the next iteration's prefetch
 
     // Fold mode, end of a piece (or of the block's keys): fold it in, start the next.
@@ -203,16 +288,15 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   }
 
   if (a.num_splits == 1) {
-    store_rows<HD>(o_acc, l_acc, rows, a.out, a.out_stride, s.query_start + w.q0, t4);
-  } else if (store) {
+    if (compute) store_rows<HD>(o_acc, l_acc, rows, a.out, a.out_stride, q_row[0] - rows.tok[0], t4);
+  } else if (compute) {
 #pragma unroll
     for (int ri = 0; ri < 2; ++ri) l_run[ri] = quad_sum(l_run[ri]);
-    const int64_t rowblock = static_cast<int64_t>(work_index) * a.n_kv_heads + kvh;
     const int64_t n_rowblocks = static_cast<int64_t>(a.n_work) * a.n_kv_heads;
 #pragma unroll
     for (int ri = 0; ri < 2; ++ri) {
-      const int r = row_warp * 16 + g + 8 * ri;
-      const int64_t prow = (split * n_rowblocks + rowblock) * ROWS + r;
+      if (!rows.valid[ri]) continue;
+      const int64_t prow = (split * n_rowblocks + rowblock[ri]) * ROWS + item_row[ri];
       float* dst = a.part_o + prow * HD + 2 * t4;
 #pragma unroll
       for (int dt = 0; dt < HD / 8; ++dt)
@@ -387,16 +471,20 @@ AttnSplitPlan choose_decode_split_rounds(int64_t base_blocks, int64_t max_keys, 
 
 std::vector<AttnShareGroup> plan_shared_decode(const std::vector<AttnSeq>& seqs,
                                                const std::vector<const int32_t*>& tables, int block_size,
-                                               int piece_len, std::vector<AttnWork>* work) {
+                                               int piece_len, int group, std::vector<AttnWork>* work) {
   std::vector<AttnShareGroup> groups;
   for (AttnWork& w : *work) w.shared_pieces = 0;
-  if (block_size <= 0 || piece_len % block_size != 0) return groups;
+  if (block_size <= 0 || piece_len % block_size != 0 || group <= 0 || group > kAttnShareRows / 2) return groups;
   const int per_piece = piece_len / block_size;
   // Whole pieces of cached keys (written by earlier steps, so every row of the item sees
   // them all): keys [0, k * piece_len) before the item's first new token.
   auto whole_pieces = [&](const AttnWork& w) {
     const AttnSeq& s = seqs[w.seq];
     return (s.context_len - s.query_len + w.q0) / piece_len;
+  };
+  auto rows_of = [&](int i) {  // the item's rows in a shared block (shared_rows)
+    const AttnWork& w = (*work)[i];
+    return std::min(kAttnRowsDecode / group, seqs[w.seq].query_len - w.q0) * group;
   };
   // Candidates in the order of their block tables (lexicographic, a table that ends counting
   // as larger than any block, so the longest of those with a common beginning come first),
@@ -424,8 +512,9 @@ std::vector<AttnShareGroup> plan_shared_decode(const std::vector<AttnSeq>& seqs,
     g = AttnShareGroup{};
   };
   AttnShareGroup g;
+  int g_rows = 0;
   for (const int i : order) {
-    if (g.n > 0 && g.n < kAttnShareMax) {
+    if (g.n > 0 && g.n < kAttnShareMax && g_rows + rows_of(i) <= kAttnShareRows) {
       const int32_t* t0 = table_of(g.work[0]);
       const int32_t* t = table_of(i);
       const int limit = std::min(g.pieces, whole[i]);
@@ -435,6 +524,7 @@ std::vector<AttnShareGroup> plan_shared_decode(const std::vector<AttnSeq>& seqs,
       if (same >= 1) {
         g.pieces = same;
         g.work[g.n++] = i;
+        g_rows += rows_of(i);
         continue;
       }
     }
@@ -442,6 +532,7 @@ std::vector<AttnShareGroup> plan_shared_decode(const std::vector<AttnSeq>& seqs,
     g.n = 1;
     g.pieces = whole[i];
     g.work[0] = i;
+    g_rows = rows_of(i);
   }
   close(g);
   return groups;
@@ -466,12 +557,13 @@ Status launch_paged_attention_hd(const AttentionArgs& a, cudaStream_t stream) {
     r.last_round = round + 1 == rounds;
     AttentionArgs own = r;
     own.share = nullptr;
-    REAM_RETURN_IF_ERROR(launch_pdl("paged_attention_kernel", paged_attention_kernel<HD>, grid, dim3(r.rows * 2), kSmem,
-                                    stream, own));  // 16 rows per warp
+    const int threads = r.rows == kAttnRowsDecode ? 32 * kAttnDecodeWarps : r.rows * 2;  // 16 rows a warp
+    REAM_RETURN_IF_ERROR(launch_pdl("paged_attention_kernel", paged_attention_kernel<HD>, grid, dim3(threads), kSmem,
+                                    stream, own));
     if (a.num_splits > 1 && a.n_share > 0) {  // the shared-prefix groups' pieces, one warp a member
       const dim3 sgrid(a.n_share, a.n_kv_heads, a.num_splits);
       REAM_RETURN_IF_ERROR(launch_pdl("paged_attention_kernel", paged_attention_kernel<HD>, sgrid,
-                                      dim3(32 * kAttnShareMax), kSmem, stream, r));
+                                      dim3(32 * kAttnShareWarps), kSmem, stream, r));
     }
     if (a.num_splits > 1) {
       const dim3 cgrid(a.n_work, a.n_kv_heads, (r.rows + kCombineRowsPerBlock - 1) / kCombineRowsPerBlock);

@@ -10,6 +10,10 @@ namespace ream::cuda {
 constexpr int kAttnKvTile = 64;     // keys per tile; split pieces are whole tiles
 constexpr int kAttnRowsPrefill = 128;  // (query token, head) rows per block, prefill kernel
 constexpr int kAttnRowsDecode = 16;   // rows per block, decode kernel
+// Warps of a decode block: the first computes its 16 rows, all of them load the K/V tiles
+// (a lone warp issues 64 copies a lane a tile; a second would halve that without losing a
+// block an SM: bench/NOTES.md, session 10). One: the measured setting.
+constexpr int kAttnDecodeWarps = 1;
 // Keys per piece (see attention.cu): a row's softmax runs piece by piece over absolute key
 // ranges [z * piece_len, (z + 1) * piece_len) and the pieces are folded in order. Fixed
 // (kAttnPiece) for batch invariance; a fold-mode launch may use any multiple of
@@ -35,12 +39,18 @@ struct AttnWork {
 };
 
 // Decode work items whose sequences begin with the same cache blocks (a document cached
-// once and asked several questions): one block of kAttnShareMax warps loads each of their
-// common pieces' K/V tiles once, warp i computing member i's rows exactly as the item's
-// own one-warp block would (same tiles, same piece, same arithmetic), and writes member
-// i's partial where that block would. So sharing changes how often the keys are read,
-// never a bit of the result. Split mode only.
+// once and asked several questions): one block of kAttnShareWarps warps loads each of their
+// common pieces' K/V tiles once; the members' rows are packed 16 a warp (7 members of a
+// 4-head group: 28 rows, 2 warps compute), each row computed exactly as the item's own
+// block would (same tiles, same piece, same per-row arithmetic: a row's products do not
+// depend on the other rows of its mma), and each member's partial is written where that
+// block would write it. So sharing changes how often the keys are read, never a bit of
+// the result. Split mode only.
 constexpr int kAttnShareMax = 8;
+// 8 warps (measured, session 10). At 255 registers a thread one such block fits an SM;
+// 2 warps would fit three (as the shared memory does): bench/NOTES.md, session 10.
+constexpr int kAttnShareWarps = 8;
+constexpr int kAttnShareRows = 16 * kAttnShareWarps;  // members' rows (tokens x group) a group holds
 struct AttnShareGroup {
   int32_t n = 0;       // members, 2 .. kAttnShareMax
   int32_t pieces = 0;  // pieces [0, pieces): the same blocks in every member's table, each
@@ -50,11 +60,12 @@ struct AttnShareGroup {
 
 // Finds the shared-prefix groups of a step's decode work (one item per sequence): items
 // whose block tables agree on their first whole pieces (piece_len keys, a multiple of
-// block_size), at most kAttnShareMax a group, each at least one piece. Sets each member's
+// block_size), at most kAttnShareMax a group and kAttnShareRows rows (an item's rows: its
+// tokens x `group` query heads per KV head), each at least one piece. Sets each member's
 // shared_pieces. `tables[i]` is sequence i's block table, `seqs[i]` its AttnSeq.
 std::vector<AttnShareGroup> plan_shared_decode(const std::vector<AttnSeq>& seqs,
                                                const std::vector<const int32_t*>& tables, int block_size,
-                                               int piece_len, std::vector<AttnWork>* work);
+                                               int piece_len, int group, std::vector<AttnWork>* work);
 
 struct AttentionArgs {
   const bf16* q = nullptr;      // token t's query head h at q + t*q_stride + h*head_dim

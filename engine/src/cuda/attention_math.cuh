@@ -160,12 +160,13 @@ __device__ __forceinline__ AttnRows attention_rows(int warp, int g, int group, i
 }
 
 // The rows' queries as mma / wgmma A-fragments: qf[kc] covers head dims [16kc, 16kc + 16).
-// Token t's head h is at q + (row0 + t) * q_stride + h * HD.
+// Row i's query is at q + q_row[i] * q_stride + head[i] * HD (rows of different sequences
+// side by side: attention.cu's shared-prefix decode blocks).
 template <int HD>
-__device__ __forceinline__ void load_q_fragments(const bf16* q, int64_t q_stride, int64_t row0, const AttnRows& r,
-                                                 int t4, uint32_t (&qf)[HD / 16][4]) {
-  const bf16* q0 = q + (row0 + r.tok[0]) * q_stride + static_cast<int64_t>(r.head[0]) * HD + 2 * t4;
-  const bf16* q1 = q + (row0 + r.tok[1]) * q_stride + static_cast<int64_t>(r.head[1]) * HD + 2 * t4;
+__device__ __forceinline__ void load_q_fragments_at(const bf16* q, int64_t q_stride, const int64_t (&q_row)[2],
+                                                    const AttnRows& r, int t4, uint32_t (&qf)[HD / 16][4]) {
+  const bf16* q0 = q + q_row[0] * q_stride + static_cast<int64_t>(r.head[0]) * HD + 2 * t4;
+  const bf16* q1 = q + q_row[1] * q_stride + static_cast<int64_t>(r.head[1]) * HD + 2 * t4;
 #pragma unroll
   for (int kc = 0; kc < HD / 16; ++kc) {
     qf[kc][0] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16);
@@ -173,6 +174,13 @@ __device__ __forceinline__ void load_q_fragments(const bf16* q, int64_t q_stride
     qf[kc][2] = *reinterpret_cast<const uint32_t*>(q0 + kc * 16 + 8);
     qf[kc][3] = *reinterpret_cast<const uint32_t*>(q1 + kc * 16 + 8);
   }
+}
+// The same for the tokens of one sequence: token t's head h is at q + (row0 + t) * q_stride + h * HD.
+template <int HD>
+__device__ __forceinline__ void load_q_fragments(const bf16* q, int64_t q_stride, int64_t row0, const AttnRows& r,
+                                                 int t4, uint32_t (&qf)[HD / 16][4]) {
+  const int64_t q_row[2] = {row0 + r.tok[0], row0 + r.tok[1]};
+  load_q_fragments_at<HD>(q, q_stride, q_row, r, t4, qf);
 }
 
 // Fold mode's result: each valid row's normalised outputs, bf16, at out + (row0 + token) *

@@ -161,7 +161,7 @@ Status build_step_inputs(const StepBatch& batch, const StepLimits& lim, const St
     std::vector<const int32_t*> tables;
     for (const SeqSlice& s : batch.seqs) tables.push_back(s.block_table.data());
     const std::vector<AttnShareGroup> groups =
-        plan_shared_decode(seq_list, tables, lim.block_size, kAttnPiece, &work_decode);
+        plan_shared_decode(seq_list, tables, lim.block_size, kAttnPiece, lim.group, &work_decode);
     std::memcpy(host + layout.share, groups.data(), groups.size() * sizeof(AttnShareGroup));
     plan->n_share = static_cast<int>(groups.size());
   }
