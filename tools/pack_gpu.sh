@@ -3,7 +3,7 @@
 # packs them, with the shared libraries a bare GPU machine lacks, into .carry/gpu for
 # tools/gpu_verify.sh to run there (that machine has CUDA 13 but no apt packages).
 #
-# usage: tools/pack_gpu.sh            then, on the GPU machine, from the repo root:
+# usage: [BUILD=DIR] tools/pack_gpu.sh   then, on the GPU machine, from the repo root:
 #        tools/gpu_verify.sh .carry/gpu .deps/tokenizer-qwen3 [tests|check|long|bench ...]
 # BASE_BUILD=DIR (a CUDA build directory of another commit, e.g. main's) also copies that
 # build's ream_bench and ream_cuda_bench into .carry/gpu/base, the baseline that the
@@ -11,8 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
-BUILD=build-cuda
-cmake -S . -B $BUILD -G Ninja -DREAM_CUDA=ON -DREAM_BUILD_DAEMON=OFF -DCMAKE_BUILD_TYPE=Release -DREAM_CUDA_ARCHITECTURES=90a >/dev/null
+# BUILD=DIR packs from a CUDA build directory that exists already (the release build/ that
+# scripts/test.sh makes where nvcc is installed), without configuring it again.
+BUILD=${BUILD:-build-cuda}
+if [ "$BUILD" = build-cuda ] || [ ! -f "$BUILD/build.ninja" ]; then
+  cmake -S . -B $BUILD -G Ninja -DREAM_CUDA=ON -DREAM_BUILD_DAEMON=OFF -DCMAKE_BUILD_TYPE=Release -DREAM_CUDA_ARCHITECTURES=90a >/dev/null
+fi
 cmake --build $BUILD -j"$(nproc)" --target ream_bench ream_cuda_bench cuda_kernels_test cuda_attention_test \
   cuda_sampling_test cuda_backend_test cuda_golden_test cuda_constraint_test cuda_fused_test
 rm -rf .carry/gpu && mkdir -p .carry/gpu

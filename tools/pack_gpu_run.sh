@@ -7,8 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-cuda}
-cmake -S . -B "$BUILD" -G Ninja -DREAM_CUDA=ON -DREAM_BUILD_DAEMON=ON -DREAM_BUILD_REAMD=OFF \
-  -DCMAKE_BUILD_TYPE=Release -DREAM_CUDA_ARCHITECTURES=90a >/dev/null
+# A build directory that exists already (build/ of scripts/test.sh, with CUDA) is used as it is.
+if [ ! -f "$BUILD/build.ninja" ]; then
+  cmake -S . -B "$BUILD" -G Ninja -DREAM_CUDA=ON -DREAM_BUILD_DAEMON=ON -DREAM_BUILD_REAMD=OFF \
+    -DCMAKE_BUILD_TYPE=Release -DREAM_CUDA_ARCHITECTURES=90a >/dev/null
+fi
 PLUGINS=(legal_review summarize long_qa financial_diligence code_audit)
 cmake --build "$BUILD" -j"$(nproc)" --target ream "${PLUGINS[@]/#/ream_plugin_}"
 D=.carry/gpu-run
