@@ -22,16 +22,16 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 REAM_TOKENIZER_DIR=$PWD/.deps/tokenizer-qwen3 REAM_TEST_DATA_DIR=$PWD/tests/data
 export LD_LIBRARY_PATH=$G
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/gpu.txt"
+gtest() {  # BINARY FILTER SECONDS: runs one CUDA test program, prints its result and any failure
+  timeout "$3" "$G/$1" --gtest_brief=1 --gtest_filter="$2" > "$OUT/$1.log" 2>&1
+  echo "$1 rc $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/$1.log" | tr '\n' ' ')"
+  grep -E "Failure|FAILED  \]|differ" "$OUT/$1.log" | head -8
+}
 for stage in "$@"; do
   case $stage in
     C)
-      for t in cuda_attention_test cuda_backend_test; do
-        filter='*'
-        [ $t = cuda_attention_test ] && filter='*Shared*:*Split*:*DecodeOnly*:*MixedBatch*:*Chunking*'
-        timeout 300 "$G/$t" --gtest_brief=1 --gtest_filter="$filter" > "$OUT/$t.log" 2>&1
-        echo "$t rc $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/$t.log" | tr '\n' ' ')"
-        grep -E "Failure|FAILED  \]|differ" "$OUT/$t.log" | head -8
-      done
+      gtest cuda_attention_test '*Shared*:*Split*:*DecodeOnly*:*MixedBatch*:*Chunking*' 300
+      gtest cuda_backend_test '*' 300
       for share in 0 1; do
         REAM_DECODE_SHARE=$share REAM_BENCH_INVARIANT_ONLY=1 timeout 150 "$G/ream_cuda_bench" shared 65536 \
           > "$OUT/shared_$share.log" 2>&1
@@ -41,10 +41,7 @@ for stage in "$@"; do
       echo "decode rc $?"; grep -E "^decode|batch_invariant|failed" "$OUT/decode.log"
       ;;
     Q)  # C in brief: the shared-prefix and decode attention tests, sharing on, short decode
-      timeout 100 "$G/cuda_attention_test" --gtest_brief=1 --gtest_filter='*Shared*:*DecodeOnly*:*MixedBatch*' \
-        > "$OUT/cuda_attention_test.log" 2>&1
-      echo "cuda_attention_test rc $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/cuda_attention_test.log" | tr '\n' ' ')"
-      grep -E "Failure|FAILED  \]|differ" "$OUT/cuda_attention_test.log" | head -8
+      gtest cuda_attention_test '*Shared*:*DecodeOnly*:*MixedBatch*' 100
       REAM_BENCH_INVARIANT_ONLY=1 timeout 60 "$G/ream_cuda_bench" shared 65536 > "$OUT/shared_1.log" 2>&1
       echo "shared bench rc $?"; grep -E "^decode|failed" "$OUT/shared_1.log"
       REAM_BENCH_INVARIANT_ONLY=1 timeout 60 "$G/ream_cuda_bench" decode > "$OUT/decode.log" 2>&1
