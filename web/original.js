@@ -108,14 +108,22 @@ async function showPdf(slot, status, data, name, page, passage) {
   const holder = el("div", { class: "pdf-pages", tabindex: 0, role: "region", "aria-label": `Original of ${name}` });
   clear(slot).append(el("div", { class: "row original-bar" }, prev, label, next), status, holder);
   status.textContent = "";
-  let shown = null;
+  // The page asked for last: set when a turn begins, not when its drawing ends, so a click
+  // on "Next" while page 1 is still being drawn goes to page 2. A drawing overtaken by a
+  // later turn stops at its next await and leaves the holder to the later one.
+  let shown = page;
+  let turns = 0;
 
   async function render(n, find) {
     n = Math.min(Math.max(1, n), pdf.numPages);
+    shown = n;
+    const mine = ++turns;
+    const overtaken = () => mine !== turns;
     label.textContent = `page ${n} of ${pdf.numPages}`;
     prev.disabled = n <= 1;
     next.disabled = n >= pdf.numPages;
     const p = await pdf.getPage(n);
+    if (overtaken()) return { kind: "pdf", page: n, found: false };
     const width = Math.max(240, holder.clientWidth - 4);
     const viewport = p.getViewport({ scale: width / p.getViewport({ scale: 1 }).width });
     const ratio = window.devicePixelRatio || 1;
@@ -131,8 +139,7 @@ async function showPdf(slot, status, data, name, page, passage) {
     await p.render({ canvasContext: canvas.getContext("2d"), viewport,
       transform: ratio !== 1 ? [ratio, 0, 0, ratio, 0, 0] : null }).promise;
     await new pdfjs.TextLayer({ textContentSource: p.streamTextContent(), container: text, viewport }).render();
-    shown = n;
-    if (!find) return { kind: "pdf", page: n, found: false };
+    if (overtaken() || !find) return { kind: "pdf", page: n, found: false };
     const pieces = findPassage(textNodes(text), ...find);
     if (!pieces) {
       status.textContent = `The passage was not found in page ${n}'s text as pdf.js reads it; the page is shown.`;
