@@ -358,6 +358,7 @@ int cmd_run(const Args& args) {
     spec.workflow = workflow;
     spec.inputs = inputs;
     spec.priority = std::atoi(f.get("priority", "0").c_str());
+    spec.read_documents_now = true;  // a document that cannot be read: no job, the reason at once
     auto submitted = service.submit(spec);
     if (!submitted.ok()) return fail(submitted.status().message());
     job_id = submitted->id;

@@ -17,6 +17,12 @@
 # REAM_LOAD_CONNECTIONS keep-alive connections. Every 202 is sent after the transaction
 # holding its job committed; afterwards the jobs in the database are counted against
 # the 202s wrk received.
+# Phase 0 (REAM_LOAD_INLINE_MB=N, off by default; REAM_LOAD_INLINE_ONLY=1 stops after it):
+# one POST /v1/jobs carrying N MB of inline text while wrk measures GET /healthz on one
+# connection: the time to the 202, reamd's resident-memory high-water mark (VmHWM) before
+# the request, after the 202 and once a runner has read the document (its
+# document_ingested event; the job is then cancelled: reading, not summarising, is
+# measured).
 # Phase 2, health under load: the database is filled to REAM_LOAD_JOBS jobs (plain SQL,
 # reamd stopped), reamd restarted, then at once: 10 non-streaming chats in a loop, 8
 # loops walking the job list page by page (4 unfiltered, 1,000 a page; 4 by status and
@@ -93,6 +99,45 @@ doc=$(curl -sS -X POST "$R/v1/documents?name=note.txt" -H 'Content-Type: text/pl
         --data-binary @"$work/doc.txt" | jq -r .id)
 export REAM_BODY
 REAM_BODY=$(jq -cn --arg d "$doc" '{workflow: "summarize", inputs: {documents: [{document_id: $d}], max_tokens: 4}}')
+
+hwm() { awk '/^VmHWM/ {print $2 " kB"}' "/proc/$reamd_pid/status"; }
+if [ "${REAM_LOAD_INLINE_MB:-0}" -gt 0 ]; then
+  echo "## phase 0: one POST /v1/jobs with ${REAM_LOAD_INLINE_MB} MB of inline text"
+  python3 - "$REAM_LOAD_INLINE_MB" "$work/inline.json" <<'PY'
+import json, random, sys
+words = "contract party shall terminate notice payment liability license clause term agreement renewal fee".split()
+rng = random.Random(7)
+target = int(sys.argv[1]) * 1000 * 1000
+lines, size = [], 0
+while size < target:
+    line = " ".join(rng.choice(words) for _ in range(14)) + ".\n"
+    lines.append(line)
+    size += len(line)
+body = {"workflow": "summarize", "inputs": {"documents": [{"text": "".join(lines), "name": "big.txt"}], "max_tokens": 4}}
+open(sys.argv[2], "w").write(json.dumps(body))
+PY
+  echo "reamd_vmhwm_before $(hwm)"
+  wrk -t1 -c1 -d"${SECS}s" -s bench/load/latency.lua "$R/healthz" >"$work/inline_health.txt" &
+  wrk_pid=$!
+  sleep 1
+  curl -sS -o "$work/inline_reply.json" -w 'post_202_seconds %{time_total} (status %{http_code})\n' \
+    -X POST "$R/v1/jobs" -H 'Content-Type: application/json' --data-binary @"$work/inline.json"
+  echo "reamd_vmhwm_after_202 $(hwm)"
+  job=$(jq -r .id "$work/inline_reply.json")
+  t0=$(date +%s.%N)
+  for _ in $(seq 1 1200); do
+    sqlite3 "$work/data/ream.db" "SELECT COUNT(*) FROM job_events WHERE job_id = $job AND type IN ('document_ingested', 'document_failed')" \
+      2>/dev/null | grep -q '^1$' && break
+    sleep 0.1
+  done
+  echo "document_read_after_202_seconds $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')"
+  echo "reamd_vmhwm_after_reading $(hwm)"
+  curl -s -o /dev/null -X DELETE "$R/v1/jobs/$job"
+  wait "$wrk_pid" || true
+  echo "healthz_meanwhile:"
+  grep -E '^(ok_200|other_status|p[0-9.]+_ms) ' "$work/inline_health.txt" | sed 's/^/  /'
+  [ "${REAM_LOAD_INLINE_ONLY:-0}" = 1 ] && exit 0
+fi
 
 echo "## phase 1: POST /v1/jobs"
 wrk -t"$THREADS" -c"$CONN" -d"${SECS}s" -s bench/load/submit.lua "$R/v1/jobs" | tee "$work/submit.txt" \

@@ -257,6 +257,73 @@ TEST_P(StoreTest, FinishJobEndsOnlyAQueuedOrRunningJobUnderItsLease) {
   EXPECT_EQ(f.store->finish_job(f.job + 1000, kJobFailed, "{}", "x").code(), StatusCode::kNotFound);
 }
 
+// A job created with its documents unread (reamd's submissions) gets them attached once,
+// by the runner holding its lease, in one transaction: its inputs, its documents, their
+// events, and no pending documents left. Another owner, a second attach or an ended job
+// writes nothing.
+TEST_P(StoreTest, AttachDocumentsOnceUnderTheLeaseInOneTransaction) {
+  Fixture f(backend());
+  ASSERT_TRUE(f.store);
+  auto w = f.store->get_job(f.job);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_EQ(w->pending_documents, "") << "a job created with its documents has none pending";
+  JobRecord j;
+  j.workflow_id = w->workflow_id;
+  j.inputs_json = R"({"document":"/srv/a.md"})";
+  j.pending_documents = R"([{"input":"document","path":"/srv/a.md","name":""}])";
+  auto created = f.store->create_job(j, {});
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  const int64_t id = created->id;
+  auto read = f.store->get_job(id);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->pending_documents, j.pending_documents);
+  EXPECT_EQ(read->inputs_json, j.inputs_json);
+  DocumentRecord d;
+  d.content_hash = random_hash();
+  d.text = "A document read at the job's first run.";
+  auto did = f.store->put_document(d);
+  ASSERT_TRUE(did.ok()) << did.status().message();
+  const std::vector<JobDocument> docs = {{*did, "doc-1", "document", 1, "a.md"}};
+  const std::vector<EventRecord> events = {{0, 0, "document_ingested", R"({"document":"doc-1"})", 0}};
+
+  ASSERT_EQ(f.exec("UPDATE jobs SET status = 'running', lease_owner = 'host-b:7:1', lease_expires_at = 1 "
+                   "WHERE id = " + std::to_string(id)),
+            "");
+  Status lost = f.store->attach_documents(id, "host-a:3:1", R"({"document":"doc-1"})", docs, events);
+  EXPECT_EQ(lost.code(), StatusCode::kFailedPrecondition) << lost.message();
+  EXPECT_NE(lost.message().find("host-b:7:1"), std::string::npos) << lost.message();
+  EXPECT_EQ(f.store->job_documents(id)->size(), 0u);
+  EXPECT_EQ(f.store->get_job(id)->pending_documents, j.pending_documents);
+
+  ASSERT_TRUE(f.store->attach_documents(id, "host-b:7:1", R"({"document":"doc-1"})", docs, events).ok());
+  auto after = f.store->get_job(id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->pending_documents, "");
+  EXPECT_EQ(after->inputs_json, R"({"document":"doc-1"})");
+  auto jd = f.store->job_documents(id);
+  ASSERT_TRUE(jd.ok() && jd->size() == 1u);
+  EXPECT_EQ(jd->at(0).document_id, *did);
+  EXPECT_EQ(jd->at(0).name, "a.md");
+  EXPECT_EQ(f.query_one("SELECT COUNT(*) FROM job_events WHERE type = 'document_ingested' AND job_id = " +
+                        std::to_string(id)),
+            "1");
+
+  Status twice = f.store->attach_documents(id, "host-b:7:1", R"({"document":"doc-1"})", docs, events);
+  EXPECT_EQ(twice.code(), StatusCode::kFailedPrecondition) << twice.message();
+  EXPECT_NE(twice.message().find("attached before"), std::string::npos) << twice.message();
+  EXPECT_EQ(f.store->job_documents(id)->size(), 1u);
+
+  // An ended job with documents still pending (cancelled while queued) takes none.
+  j.idempotency_key = "";
+  auto other = f.store->create_job(j, {});
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(*f.store->cancel_if_queued(other->id));
+  Status ended = f.store->attach_documents(other->id, "", R"({"document":"doc-1"})", docs, events);
+  EXPECT_EQ(ended.code(), StatusCode::kFailedPrecondition) << ended.message();
+  EXPECT_NE(ended.message().find("already ended (cancelled)"), std::string::npos) << ended.message();
+  EXPECT_EQ(f.store->job_documents(other->id)->size(), 0u);
+}
+
 // lease_job (what `ream run` takes): a job free, expired, or held by a dead process of
 // this host is leased; one a live process holds, or one that has ended, is not.
 TEST_P(StoreTest, LeaseJobTakesAFreeOrOrphanedJobAndNotAHeldOrEndedOne) {

@@ -3,12 +3,15 @@
 // A real api::App is opened once in a temporary folder (SQLite store, the shipped
 // workflows and plugins, documents.allowed_roots = /tmp/ream-fuzz-job-docs, a fixed folder
 // the seeds can name, holding a text file, Markdown, an HTML page, a PDF and a small
-// source tree), without an engine: jobs are queued and never run.
+// source tree), without an engine: jobs are queued and their steps never run.
 // Each input is the body of a POST /v1/jobs request handed to the route's handler, as the
 // HTTP server would (body parsing, fields, the workflow's inputs and their types, document
-// paths through the path policy, uploads by id, inline documents, ingestion, the store).
+// paths through the path policy, uploads by id, inline documents, the store).
 // Any answer below 500 is fine; a 5xx (but 503) means bad input reached an internal error,
-// and an exception escaping the handler would have been a 500 too. Every few hundred
+// and an exception escaping the handler would have been a 500 too. An accepted job's
+// documents are then read as a runner reads them at the job's first run
+// (flow::read_documents under the App's path policy, Store::attach_documents): a store
+// error there, or a job whose documents stop it without saying why, is a finding. Every few hundred
 // accepted jobs the App is closed and a fresh one opened, so the store stays small.
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 
 #include "api/app.h"
 #include "api/routes.h"
+#include "flow/job.h"
 #include "fuzz_util.h"
 #include "make_pdf.h"
 
@@ -101,6 +105,28 @@ struct Harness {
     fuzz::check(m.route != nullptr, "no POST /v1/jobs route");
     return m.route->handler(req);
   }
+
+  // What a runner does first with the job a 202 answered: reads its pending documents.
+  void read_documents(const http::Response& r) {
+    auto reply = nlohmann::json::parse(r.body, nullptr, false);
+    fuzz::check(reply.is_object() && reply.value("id", nlohmann::json()).is_number_integer(), "202 without a job id: " + r.body);
+    const int64_t id = reply["id"];
+    store::Store& store = app->store();
+    auto job = store.get_job(id);
+    fuzz::check(job.ok(), "the accepted job cannot be read: " + job.status().message());
+    if (job->pending_documents.empty()) return;  // a replay, or a workflow without documents
+    auto unread = flow::parse_unread(job->pending_documents);
+    fuzz::check(unread.ok(), unread.ok() ? "" : unread.status().message());
+    auto catalog = app->catalog();
+    auto workflow = catalog->workflows.find(job->workflow_name);
+    fuzz::check(workflow != catalog->workflows.end(), "no workflow " + job->workflow_name);
+    auto inputs = nlohmann::json::parse(job->inputs_json, nullptr, false);
+    auto read = flow::read_documents(store, *workflow->second, inputs, *unread, nullptr, app->document_paths());
+    fuzz::check(read.ok(), read.ok() ? "" : "reading the documents: " + read.status().message());
+    fuzz::check(read->stop.ok() || !read->stop.message().empty(), "documents stop the job without a reason");
+    Status attached = store.attach_documents(id, "", read->inputs.dump(), read->documents, read->events);
+    fuzz::check(attached.ok(), attached.message());
+  }
 };
 
 Harness& harness() {
@@ -121,6 +147,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Harness& h = harness();
   http::Response r = h.submit(fuzz::bytes(data, size));
   if (r.status >= 500 && r.status != 503) fuzz::fail("POST /v1/jobs answered " + std::to_string(r.status) + ": " + r.body);
+  if (r.status == 202) h.read_documents(r);
   if (r.status == 202 && ++h.accepted >= kJobsPerApp) h.open();
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <random>
@@ -273,6 +274,54 @@ TEST_F(ApiTest, PdfUploadsAreIngestedPageByPageAndBrokenOnesRefused) {
   const std::string none(64, 'e');
   expect_error(daemon_->post("/v1/jobs", summarize(json::array({{{"document_id", none}}}))), 400,
                "invalid_request", "no uploaded document " + none, "inputs.documents[0]");
+}
+
+// The documents of a job are read when a runner takes it, not while POST /v1/jobs waits
+// (issue 14: a 30 MB inline text was ingested inside the request). So a document that
+// cannot be read is no longer a 400 at the submission: the job is accepted, the reason is
+// a document_failed event naming the document, and a job left without any document ends
+// failed with that reason. Its good documents go on.
+TEST_F(ApiTest, DocumentsAreReadWhenTheJobRunsAndOneThatCannotBeReadFailsItsJob) {
+  const std::string pdf = ingest::testing::make_pdf({{"Page one."}, {"Page two."}});
+  const std::string broken = docs_ + "/broken-" + std::to_string((*rng_)()) + ".pdf";
+  std::ofstream(broken, std::ios::binary) << pdf.substr(0, pdf.size() / 2);
+
+  auto alone = daemon_->post("/v1/jobs", summarize({broken}));
+  ASSERT_EQ(alone.status, 202u) << alone.body;
+  const int64_t id = alone.json()["id"];
+  json job = wait_job(*daemon_, id);
+  ASSERT_TRUE(job.is_object()) << daemon_->log();
+  EXPECT_EQ(job["status"], "failed") << job.dump();
+  EXPECT_NE(job.value("error", "").find(broken), std::string::npos) << job.dump();
+  auto events = parse_sse(daemon_->get("/v1/jobs/" + std::to_string(id) + "/events").body);
+  std::vector<std::string> types;
+  for (const SseEvent& e : events) types.push_back(e.type);
+  ASSERT_GE(types.size(), 3u);
+  EXPECT_EQ(types.front(), "job_queued");
+  EXPECT_EQ(types.back(), "job_failed");
+  const auto failed = std::find(types.begin(), types.end(), "document_failed");
+  ASSERT_NE(failed, types.end());
+  EXPECT_EQ(events[failed - types.begin()].data["path"], broken);
+  // Read by the runner that took the job (its log line), not by the request.
+  EXPECT_NE(daemon_->log().find("job " + std::to_string(id) + ": reading 1 document"), std::string::npos)
+      << daemon_->log();
+
+  // Beside a good document, the broken one is left out and the job runs.
+  auto mixed = daemon_->post("/v1/jobs", summarize({broken, docs_ + "/a.md"}));
+  ASSERT_EQ(mixed.status, 202u) << mixed.body;
+  const int64_t mixed_id = mixed.json()["id"];
+  json done = wait_job(*daemon_, mixed_id);
+  ASSERT_TRUE(done.is_object()) << daemon_->log();
+  EXPECT_EQ(done["status"], "succeeded") << done.dump();
+  EXPECT_EQ(done["inputs"]["documents"], json::array({"doc-1"})) << done.dump();
+  auto mixed_events = parse_sse(daemon_->get("/v1/jobs/" + std::to_string(mixed_id) + "/events").body);
+  int ingested = 0, left_out = 0;
+  for (const SseEvent& e : mixed_events) {
+    ingested += e.type == "document_ingested";
+    left_out += e.type == "document_failed";
+  }
+  EXPECT_EQ(ingested, 1);
+  EXPECT_EQ(left_out, 1);
 }
 
 TEST_F(ApiTest, BadRequestCatalogue) {

@@ -190,6 +190,14 @@ std::vector<std::string> broken_invariants(const std::string& path,
                           "e.type = 'step_succeeded' AND json_extract(e.data_json, '$.step') = "
                           "r.step_id AND json_extract(e.data_json, '$.iteration') = "
                           "r.iteration) != 1"));
+  // Documents read when the job first runs are attached once: as many document_ingested
+  // events as documents, and none left pending once the job has run to its end.
+  expect_zero("jobs whose documents were attached twice",
+              "SELECT COUNT(*) FROM (SELECT e.job_id FROM job_events e WHERE e.type = 'document_ingested' "
+              "GROUP BY e.job_id HAVING COUNT(*) != (SELECT COUNT(*) FROM job_documents d "
+              "WHERE d.job_id = e.job_id))");
+  expect_zero("succeeded jobs with documents still pending",
+              "SELECT COUNT(*) FROM jobs WHERE status = 'succeeded' AND pending_documents != ''");
   // No finding twice, none astray: a committed run has what its commit recorded, an
   // uncommitted run has none.
   expect_zero("committed step runs whose findings differ from their commit's count",

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "flow/foreach.h"
+#include "flow/job.h"
 #include "flow/job_documents.h"
 #include "flow/step_runner.h"
 #include "flow/workflow.h"
@@ -51,6 +52,8 @@ class JobRun {
 
  private:
   Status load();
+  Status read_unread(const store::JobRecord& job);
+  Result<JobOutcome> end_unread();
   bool cancelled() const { return opt_.cancel && opt_.cancel->cancelled(); }
   void event(const std::string& line);
   bool needs_met(const Step& step) const;
@@ -90,6 +93,7 @@ class JobRun {
   bool failed_ = false;
   std::string error_;
   bool fresh_ = false;  // the job had never started: show the documents' context plans
+  std::string unread_error_;  // why the job's documents, read at this run, stop it
 };
 
 // The executor only reports; its caller logs (reamd) or shows (`ream run`) each line,
@@ -108,6 +112,11 @@ Status JobRun::load() {
   auto wf = parse_workflow(w.source, w.path, catalog_of(plugins_));
   if (!wf.ok()) return wf.status();
   wf_ = std::move(wf).value();
+  if (!job.pending_documents.empty()) {
+    REAM_RETURN_IF_ERROR(read_unread(job));
+    if (!unread_error_.empty()) return {};
+    REAM_ASSIGN_OR_RETURN(job, store_.get_job(job_id_));  // its inputs now name the documents
+  }
   REAM_ASSIGN_OR_RETURN(std::vector<store::JobDocument> jdocs, store_.job_documents(job_id_));
   json doc_info = json::object();
   for (const store::JobDocument& jd : jdocs) {
@@ -138,6 +147,31 @@ Status JobRun::load() {
   for (store::StepRunRecord& r : runs) existing_[{r.step_id, r.iteration}] = std::move(r);
   slots_.resize(wf_.steps.size());
   return {};
+}
+
+// The documents of a job created unread: read (ingested, each row stored) and attached
+// to the job with their events, all or nothing; a lease lost meanwhile writes nothing.
+Status JobRun::read_unread(const store::JobRecord& job) {
+  REAM_ASSIGN_OR_RETURN(std::vector<UnreadDocument> unread, parse_unread(job.pending_documents));
+  json inputs = json::parse(job.inputs_json, nullptr, false);
+  if (!inputs.is_object()) return internal_error("job " + std::to_string(job_id_) + ": its inputs are not a JSON object");
+  event("reading " + std::to_string(unread.size()) + " document" + (unread.size() == 1 ? "" : "s"));
+  REAM_ASSIGN_OR_RETURN(ReadDocuments read,
+                        read_documents(store_, wf_, std::move(inputs), unread, &model_, opt_.paths));
+  REAM_RETURN_IF_ERROR(store_.attach_documents(job_id_, opt_.lease_owner, read.inputs.dump(), read.documents,
+                                               read.events));
+  if (!read.stop.ok()) unread_error_ = read.stop.message();
+  return {};
+}
+
+// A job whose documents, read at this run, cannot carry it: failed with their reasons.
+Result<JobOutcome> JobRun::end_unread() {
+  REAM_RETURN_IF_ERROR(store_.mark_job_running(job_id_));
+  JobOutcome out{store::kJobFailed, unread_error_, json::object()};
+  if (opt_.progress) opt_.progress->finish();
+  REAM_RETURN_IF_ERROR(store_.finish_job(job_id_, out.status, out.outputs.dump(), out.error, opt_.lease_owner));
+  event("job failed: " + out.error);
+  return out;
 }
 
 bool JobRun::needs_met(const Step& step) const {
@@ -349,6 +383,7 @@ void JobRun::worker() {
 
 Result<JobOutcome> JobRun::run() {
   REAM_RETURN_IF_ERROR(load());
+  if (!unread_error_.empty()) return end_unread();
   CancelToken::Listener on_cancel;
   if (opt_.cancel) {
     on_cancel = opt_.cancel->on_cancel([this] {

@@ -13,7 +13,9 @@
 // step's `retry`; `timeout` bounds one attempt (prompts in flight are cancelled).
 //
 // Documents are the job's ingested ones (ream_ingest), rebuilt from the store with
-// their offset maps. At a job's first start each document's fit to the context is
+// their offset maps. A job created with its documents unread (reamd's submissions) has
+// them read first, under RunOptions::paths, and attached in one transaction; when they
+// stop the job (flow::ReadDocuments::stop) it ends `failed` with their reasons. At a job's first start each document's fit to the context is
 // recorded (`document_plan` events); `foreach: chunks` cuts with ream_ingest's
 // plan_chunks (`chunk_plan` events); every evidence quote is verified with the
 // document's QuoteIndex and stored with its source location.
@@ -27,6 +29,7 @@
 #include "flow/cancel.h"
 #include "flow/model_client.h"
 #include "flow/progress.h"
+#include "ingest/path_policy.h"
 #include "plugins/plugin_host.h"
 #include "ream/engine/status.h"
 #include "store/store.h"
@@ -44,6 +47,9 @@ struct RunOptions {
   // lease (store::Store::finish_job), so a runner that lost its lease to another cannot end
   // the job under it.
   std::string lease_owner;
+  // Which paths a job created with unread documents (flow::prepare_unread_job) may read
+  // when they are read at its first run; reamd passes documents.allowed_roots.
+  ingest::PathPolicy paths = ingest::PathPolicy::unrestricted();
   // One human-readable line per event; the executor logs nothing itself, so the
   // caller decides where each line goes (written once).
   std::function<void(const std::string&)> on_event;

@@ -209,7 +209,7 @@ Result<json> check_inputs(const Workflow& wf, const json& inputs, std::string* f
 
 namespace {
 
-// One document path of the job's inputs, and what ingesting it gave.
+// One document of the job's inputs, and what ingesting it gave.
 struct PendingDoc {
   std::string input;
   std::string path;
@@ -259,8 +259,8 @@ json ingested_event(const ingest::Document& doc, const store::DocumentRecord& d,
 }
 
 // The document paths of the inputs (made absolute) with their names, in input order.
-std::vector<PendingDoc> document_paths(const Workflow& wf, const json& inputs, const DocumentNames& names) {
-  std::vector<PendingDoc> pending;
+std::vector<UnreadDocument> document_paths(const Workflow& wf, const json& inputs, const DocumentNames& names) {
+  std::vector<UnreadDocument> pending;
   auto add = [&](const std::string& input, const json& p) {
     const std::string path = p.get<std::string>();
     auto it = names.find(path);
@@ -319,23 +319,21 @@ std::vector<Result<ingest::Document>> ingest_documents(const std::vector<std::st
   return ingest::ingest_paths(paths, opt);
 }
 
-Result<store::NewJob> prepare_job(store::Store& store, const Workflow& wf,
-                                  const JobRequest& request, const ModelClient* model,
-                                  std::string* field) {
-  std::string ignored;
-  if (!field) field = &ignored;
-  REAM_ASSIGN_OR_RETURN(json inputs, check_inputs(wf, request.inputs, field));
+Result<ReadDocuments> read_documents(store::Store& store, const Workflow& wf, nlohmann::json inputs,
+                                     const std::vector<UnreadDocument>& unread, const ModelClient* model,
+                                     const ingest::PathPolicy& policy) {
   // Ingest every document first (one bad document does not stop the others), then
   // decide whether the job can run at all.
-  std::vector<PendingDoc> pending = document_paths(wf, inputs, request.names);
+  std::vector<PendingDoc> pending;
   std::vector<std::string> paths;
-  for (const PendingDoc& p : pending) paths.push_back(p.path);
-  std::vector<Result<ingest::Document>> ingested = ingest_documents(paths, model, request.paths);
+  for (const UnreadDocument& u : unread) {
+    pending.push_back({u.input, u.path, u.name});
+    paths.push_back(u.path);
+  }
+  std::vector<Result<ingest::Document>> ingested = ingest_documents(paths, model, policy);
   for (size_t i = 0; i < pending.size(); ++i) pending[i].doc = std::move(ingested[i]);
-  REAM_RETURN_IF_ERROR(check_ingested(wf, pending, field));
-  *field = "";
-  std::vector<store::JobDocument> docs;
-  std::vector<store::EventRecord> events;
+  ReadDocuments out;
+  out.stop = check_ingested(wf, pending, &out.field);
   std::map<std::string, json> keys;  // input -> its key, or list of keys
   int ordinal = 0;
   for (const PendingDoc& p : pending) {
@@ -343,16 +341,16 @@ Result<store::NewJob> prepare_job(store::Store& store, const Workflow& wf,
     if (!p.doc.ok()) {
       json e = {{"input", p.input}, {"path", p.path}, {"error", p.doc.status().message()}};
       if (!p.name.empty()) e["name"] = p.name;
-      events.push_back({0, 0, "document_failed", e.dump(), 0});
+      out.events.push_back({0, 0, "document_failed", e.dump(), 0});
       continue;
     }
     store::DocumentRecord d = document_record(*p.doc, p.path);
     REAM_ASSIGN_OR_RETURN(int64_t id, store.put_document(d));
     std::string key = "doc-" + std::to_string(++ordinal);
-    docs.push_back({id, key, p.input, ordinal, p.name});
+    out.documents.push_back({id, key, p.input, ordinal, p.name});
     json event = ingested_event(*p.doc, d, key, p.input);
     if (!p.name.empty()) event["name"] = p.name;
-    events.push_back({0, 0, "document_ingested", event.dump(), 0});
+    out.events.push_back({0, 0, "document_ingested", event.dump(), 0});
     if (keys[p.input].is_array()) {
       keys[p.input].push_back(key);
     } else {
@@ -360,6 +358,35 @@ Result<store::NewJob> prepare_job(store::Store& store, const Workflow& wf,
     }
   }
   for (auto& [input, k] : keys) inputs[input] = k;
+  out.inputs = std::move(inputs);
+  return out;
+}
+
+std::string unread_json(const std::vector<UnreadDocument>& unread) {
+  if (unread.empty()) return "";
+  json list = json::array();
+  for (const UnreadDocument& u : unread) list.push_back({{"input", u.input}, {"path", u.path}, {"name", u.name}});
+  return list.dump();
+}
+
+Result<std::vector<UnreadDocument>> parse_unread(const std::string& text) {
+  std::vector<UnreadDocument> out;
+  if (text.empty()) return out;
+  json list = json::parse(text, nullptr, false);
+  if (!list.is_array()) return internal_error("a job's pending documents are not a JSON list: " + text.substr(0, 80));
+  for (const json& u : list) {
+    if (!u.is_object() || !u.value("input", json()).is_string() || !u.value("path", json()).is_string() ||
+        !u.value("name", json()).is_string()) {
+      return internal_error("a job's pending document is not {input, path, name}: " + u.dump().substr(0, 80));
+    }
+    out.push_back({u["input"].get<std::string>(), u["path"].get<std::string>(), u["name"].get<std::string>()});
+  }
+  return out;
+}
+
+namespace {
+
+Result<store::NewJob> new_job(store::Store& store, const Workflow& wf, const JobRequest& request, json inputs) {
   store::WorkflowRecord w{0, wf.name, wf.version, wf.content_hash, wf.source, wf.path, 0};
   REAM_ASSIGN_OR_RETURN(int64_t workflow_id, store.put_workflow(w));
   store::JobRecord job;
@@ -368,7 +395,48 @@ Result<store::NewJob> prepare_job(store::Store& store, const Workflow& wf,
   job.priority = request.priority;
   job.idempotency_key = request.idempotency_key;
   job.idempotency_hash = request.idempotency_hash;
-  return store::NewJob{std::move(job), std::move(docs), std::move(events)};
+  return store::NewJob{std::move(job), {}, {}};
+}
+
+}  // namespace
+
+Result<store::NewJob> prepare_job(store::Store& store, const Workflow& wf,
+                                  const JobRequest& request, const ModelClient* model,
+                                  std::string* field) {
+  std::string ignored;
+  if (!field) field = &ignored;
+  REAM_ASSIGN_OR_RETURN(json inputs, check_inputs(wf, request.inputs, field));
+  const std::vector<UnreadDocument> unread = document_paths(wf, inputs, request.names);
+  REAM_ASSIGN_OR_RETURN(ReadDocuments read,
+                        read_documents(store, wf, std::move(inputs), unread, model, request.paths));
+  *field = read.field;
+  REAM_RETURN_IF_ERROR(read.stop);
+  *field = "";
+  REAM_ASSIGN_OR_RETURN(store::NewJob job, new_job(store, wf, request, std::move(read.inputs)));
+  job.documents = std::move(read.documents);
+  job.events = std::move(read.events);
+  return job;
+}
+
+Result<store::NewJob> prepare_unread_job(store::Store& store, const Workflow& wf, const JobRequest& request,
+                                         std::string* field) {
+  std::string ignored;
+  if (!field) field = &ignored;
+  REAM_ASSIGN_OR_RETURN(json inputs, check_inputs(wf, request.inputs, field));
+  *field = "";
+  std::vector<UnreadDocument> unread = document_paths(wf, inputs, request.names);
+  // The inputs keep the absolute paths the documents will be read from.
+  for (const InputSpec& in : wf.inputs) {
+    if (!inputs.contains(in.name)) continue;
+    json& v = inputs[in.name];
+    if (in.type == InputType::kDocument) v = absolute_path(v.get<std::string>());
+    if (in.type == InputType::kDocuments) {
+      for (json& p : v) p = absolute_path(p.get<std::string>());
+    }
+  }
+  REAM_ASSIGN_OR_RETURN(store::NewJob job, new_job(store, wf, request, std::move(inputs)));
+  job.job.pending_documents = unread_json(unread);
+  return job;
 }
 
 Result<int64_t> create_job(store::Store& store, const Workflow& wf, const JobRequest& request,

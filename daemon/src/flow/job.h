@@ -68,6 +68,42 @@ Result<store::NewJob> prepare_job(store::Store& store, const Workflow& workflow,
 Result<int64_t> create_job(store::Store& store, const Workflow& workflow, const JobRequest& request,
                            const ModelClient* model);
 
+// A document a job has still to read: the input it was given for, its absolute path, the
+// name it was sent under ("" = its path names it).
+struct UnreadDocument {
+  std::string input;
+  std::string path;
+  std::string name;
+};
+
+// What prepare_job does but reading the documents (reamd's submissions: reading a large
+// document must not hold the request): the inputs are checked and the workflow stored;
+// the job's document inputs keep their absolute paths and the documents wait in
+// store::JobRecord::pending_documents until the executor reads them (read_documents,
+// Store::attach_documents) when the job first runs.
+Result<store::NewJob> prepare_unread_job(store::Store& store, const Workflow& workflow, const JobRequest& request,
+                                         std::string* field = nullptr);
+
+// Reading documents for a job of `workflow` whose checked inputs are `inputs`: each one
+// ingested (one result per document, in order; a failure does not stop the others),
+// each good one's row stored (deduplicated) and given its key ("doc-1", ...).
+struct ReadDocuments {
+  nlohmann::json inputs;  // document inputs now name the keys of the documents read
+  std::vector<store::JobDocument> documents;
+  std::vector<store::EventRecord> events;  // document_ingested / document_failed, in order
+  // Not OK when the job cannot run: a `document` input, or every document of a
+  // `documents` input, failed (as prepare_job says); `field` then names the input.
+  Status stop;
+  std::string field;
+};
+// A non-OK result only when the store failed.
+Result<ReadDocuments> read_documents(store::Store& store, const Workflow& workflow, nlohmann::json inputs,
+                                     const std::vector<UnreadDocument>& unread, const ModelClient* model,
+                                     const ingest::PathPolicy& policy);
+// store::JobRecord::pending_documents to and from UnreadDocuments ("" = none).
+std::string unread_json(const std::vector<UnreadDocument>& unread);
+Result<std::vector<UnreadDocument>> parse_unread(const std::string& text);
+
 // Ingests documents as create_job does: one result per path, in order.
 std::vector<Result<ingest::Document>> ingest_documents(const std::vector<std::string>& paths,
                                                        const ModelClient* model,

@@ -9,8 +9,9 @@
 namespace ream::jobs {
 
 namespace {
-RunnerDeps with_store(RunnerDeps deps, store::Store& store) {
+RunnerDeps with_store(RunnerDeps deps, store::Store& store, const ingest::PathPolicy& paths) {
   deps.store = &store;
+  deps.paths = paths;
   return deps;
 }
 }  // namespace
@@ -18,7 +19,7 @@ RunnerDeps with_store(RunnerDeps deps, store::Store& store) {
 JobService::JobService(store::Store& store, RunnerSettings settings, RunnerDeps deps,
                        ingest::PathPolicy paths)
     : store_(store),
-      deps_(with_store(deps, store)),
+      deps_(with_store(deps, store, paths)),
       paths_(std::move(paths)),
       events_(store),
       commits_(store),
@@ -35,8 +36,13 @@ Result<Submitted> JobService::submit(const JobSpec& spec, std::string* field) {
   req.idempotency_key = spec.idempotency_key;
   req.idempotency_hash = spec.idempotency_hash;
   req.paths = paths_;
+  // reamd's documents are read when a runner takes the job (flow::Executor), not here:
+  // a submission never waits for ingestion, and at most queue.runners jobs read
+  // documents at once, however many submissions arrive.
   REAM_ASSIGN_OR_RETURN(store::NewJob job,
-                        flow::prepare_job(store_, *spec.workflow, req, deps_.model ? deps_.model() : nullptr, field));
+                        spec.read_documents_now
+                            ? flow::prepare_job(store_, *spec.workflow, req, deps_.model ? deps_.model() : nullptr, field)
+                            : flow::prepare_unread_job(store_, *spec.workflow, req, field));
   // Committed before this returns, in one transaction with the submissions beside it.
   REAM_ASSIGN_OR_RETURN(store::CreatedJob created, commits_.create(std::move(job)));
   if (!created.replayed) {

@@ -3,11 +3,12 @@
 // scheduler are thin callers of it, and so is `ream run` (submit, then run_here: the
 // same path in one process, without runner threads).
 //
-//   submit(JobSpec) -> ingest documents (flow::prepare_job) -> Store::create_jobs
-//       (the job, its documents, `job_queued`, idempotency key and digest: one
-//       transaction, shared with the submissions made at the same moment: GroupCommit)
-//       -> answered after that commit -> runners woken
-//   Runners: lease -> flow::Executor (steps -> plugins -> engine -> store) -> final state
+//   submit(JobSpec) -> inputs checked, documents left unread (flow::prepare_unread_job)
+//       -> Store::create_jobs (the job with its unread documents, `job_queued`,
+//       idempotency key and digest: one transaction, shared with the submissions made at
+//       the same moment: GroupCommit) -> answered after that commit -> runners woken
+//   Runners: lease -> flow::Executor (documents read and attached -> steps -> plugins
+//       -> engine -> store) -> final state
 //   every event the store commits -> JobEvents -> subscribers (SSE streams)
 //
 // Idempotency is a column of the job's row: submitting under a key a job already holds
@@ -44,6 +45,10 @@ struct JobSpec {
   int priority = 0;
   std::string idempotency_key;   // "" = none
   std::string idempotency_hash;  // digest of the request, compared on a replay
+  // Read the documents before the job is created (flow::prepare_job: a document that
+  // cannot be read refuses the submission), as `ream run` does. Otherwise (reamd) they
+  // are read when a runner first takes the job (flow::prepare_unread_job).
+  bool read_documents_now = false;
 };
 
 struct Submitted {
@@ -72,9 +77,10 @@ class JobService {
              ingest::PathPolicy paths);
   ~JobService();  // stops the runners (see Runners::~Runners), then the event feed
 
-  // Creates the job (or answers the one holding the idempotency key). Input and
-  // document errors come back as from flow::prepare_job, with `field` (when given)
-  // naming the input at fault ("inputs.max_words"; "inputs" when none alone is).
+  // Creates the job (or answers the one holding the idempotency key). Input errors (and,
+  // with read_documents_now, document errors) come back as from flow::prepare_job, with
+  // `field` (when given) naming the input at fault ("inputs.max_words"; "inputs" when
+  // none alone is).
   Result<Submitted> submit(const JobSpec& spec, std::string* field = nullptr);
   // Runs a job in the calling thread, leased to this process (Runners::run_here).
   Result<flow::JobOutcome> run_here(int64_t job_id, flow::RunOptions options) {

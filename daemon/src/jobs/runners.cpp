@@ -91,6 +91,7 @@ Result<flow::JobOutcome> Runners::run_here(int64_t job_id, flow::RunOptions opti
   options.cancel = active->stop;
   options.progress = active->live;
   options.lease_owner = settings_.owner;
+  options.paths = deps_.paths;
   if (auto record = (*deps_.store).get_job(job_id); record.ok()) active->workflow = record->workflow_name;
   {
     std::lock_guard lock(mu_);
@@ -269,6 +270,7 @@ std::string Runners::execute(Active& active, std::string* workflow) {
   opt.cancel = &active.cancel;
   opt.progress = &active.progress;
   opt.lease_owner = settings_.owner;
+  opt.paths = deps_.paths;
   opt.on_event = [job_id](const std::string& line) {
     spdlog::info("job {}: {} job_id={}", job_id, line, job_id);
   };

@@ -56,6 +56,9 @@ struct RunnerDeps {
   // The plugins of the moment; the run holds them to its end.
   std::function<std::shared_ptr<const plugins::PluginHost>()> plugins;
   std::function<flow::ModelClient*()> model;  // null while the engine is not loaded
+  // What a job's documents may name when they are read at its first run (documents.allowed_roots
+  // and the uploads; JobService sets it to its own).
+  ingest::PathPolicy paths = ingest::PathPolicy::unrestricted();
 };
 
 class Runners {

@@ -251,11 +251,17 @@ CREATE INDEX jobs_by_workflow ON jobs(workflow_name, id);
 CREATE INDEX jobs_by_workflow_status ON jobs(workflow_name, status, id);
 )SQL";
 
+// Version 7: a job may be created before its documents are read: the documents still
+// to read wait in its row (JobRecord::pending_documents) until a runner reads them.
+const char* kV7 = R"SQL(
+ALTER TABLE jobs ADD COLUMN pending_documents TEXT NOT NULL DEFAULT '';
+)SQL";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> kMigrations = {
-      {kV1}, {kV2}, {kV3}, {kV4}, {kV5, fold_reamd_tables}, {kV6}};
+      {kV1}, {kV2}, {kV3}, {kV4}, {kV5, fold_reamd_tables}, {kV6}, {kV7}};
   return kMigrations;
 }
 

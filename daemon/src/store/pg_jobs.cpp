@@ -33,6 +33,18 @@ Result<std::optional<CreatedJob>> replay_of(const pg::Conn& db, const JobRecord&
   return std::optional<CreatedJob>(c);
 }
 
+Status insert_job_documents(const pg::Conn& db, int64_t job_id, const std::vector<JobDocument>& documents) {
+  for (const JobDocument& d : documents) {
+    REAM_RETURN_IF_ERROR(
+        db.exec("INSERT INTO job_documents(job_id, ordinal, document_id, key, input_name, name) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                pg::Params().add(job_id).add(d.ordinal).add(d.document_id).add(d.key)
+                    .add(d.input_name).add(d.name))
+            .status());
+  }
+  return {};
+}
+
 Result<int64_t> insert_job(PgStore::Write& db, const NewJob& n, int64_t now) {
   const JobRecord& job = n.job;
   pg::Params p;
@@ -42,23 +54,16 @@ Result<int64_t> insert_job(PgStore::Write& db, const NewJob& n, int64_t now) {
   } else {
     p.add(job.idempotency_key);
   }
-  p.add(job.idempotency_hash);
+  p.add(job.idempotency_hash).add(job.pending_documents);
   auto ins = db->exec(
       "INSERT INTO jobs(workflow_id, workflow_name, status, inputs_json, priority, created_at, updated_at, "
-      "idempotency_key, idempotency_hash) VALUES ($1, COALESCE((SELECT name FROM workflows WHERE id = $1), ''), "
-      "'queued', $2, $3, $4, $4, $5, $6) RETURNING id",
+      "idempotency_key, idempotency_hash, pending_documents) VALUES ($1, "
+      "COALESCE((SELECT name FROM workflows WHERE id = $1), ''), 'queued', $2, $3, $4, $4, $5, $6, $7) RETURNING id",
       p);
   REAM_RETURN_IF_ERROR(ins.status());
   const int64_t job_id = ins.row(0).i64("id");
   REAM_RETURN_IF_ERROR(ins.mapping_status());
-  for (const JobDocument& d : n.documents) {
-    REAM_RETURN_IF_ERROR(
-        db->exec("INSERT INTO job_documents(job_id, ordinal, document_id, key, input_name, name) "
-                 "VALUES ($1, $2, $3, $4, $5, $6)",
-                 pg::Params().add(job_id).add(d.ordinal).add(d.document_id).add(d.key)
-                     .add(d.input_name).add(d.name))
-            .status());
-  }
+  REAM_RETURN_IF_ERROR(insert_job_documents(*db, job_id, n.documents));
   REAM_RETURN_IF_ERROR(db.event(job_id, "job_queued", "{}"));
   for (const EventRecord& e : n.events) REAM_RETURN_IF_ERROR(db.event(job_id, e.type, e.data_json));
   return job_id;
@@ -72,6 +77,15 @@ Result<std::pair<std::string, std::string>> status_and_owner(const pg::Conn& db,
   std::pair<std::string, std::string> out{q.row(0).text("status"), q.row(0).text("lease_owner")};
   REAM_RETURN_IF_ERROR(q.mapping_status());
   return out;
+}
+
+// Why a change to job `job_id` guarded by `lease_owner` matched no row.
+Status refused_change(const pg::Conn& db, int64_t job_id, const std::string& what, const std::string& lease_owner) {
+  REAM_ASSIGN_OR_RETURN(auto now, status_and_owner(db, job_id));
+  if (now.first != kJobQueued && now.first != kJobRunning) {
+    return failed_precondition(what + "it has already ended (" + now.first + ")");
+  }
+  return failed_precondition(what + "its lease is held by '" + now.second + "', not by '" + lease_owner + "'");
 }
 
 }  // namespace
@@ -172,15 +186,34 @@ Status PgStore::finish_job(int64_t job_id, const std::string& status, const std:
       pg::Params().add(job_id).add(status).add(outputs_json).add(error).add(now_ms()).add(lease_owner));
   REAM_RETURN_IF_ERROR(up.status());
   if (up.affected() == 0) {
-    REAM_ASSIGN_OR_RETURN(auto now, status_and_owner(*db, job_id));
-    const std::string what = "job " + std::to_string(job_id) + " not marked " + status + ": ";
-    if (now.first != kJobQueued && now.first != kJobRunning) {
-      return failed_precondition(what + "it has already ended (" + now.first + ")");
-    }
-    return failed_precondition(what + "its lease is held by '" + now.second + "', not by '" +
-                               lease_owner + "'");
+    return refused_change(*db, job_id, "job " + std::to_string(job_id) + " not marked " + status + ": ",
+                          lease_owner);
   }
   REAM_RETURN_IF_ERROR(db.event(job_id, "job_" + status, "{}"));
+  return db.commit();
+}
+
+Status PgStore::attach_documents(int64_t job_id, const std::string& lease_owner, const std::string& inputs_json,
+                                 const std::vector<JobDocument>& documents, const std::vector<EventRecord>& events) {
+  Write db(*this, true);
+  REAM_RETURN_IF_ERROR(db.begin_status());
+  auto up = db->exec(
+      "UPDATE jobs SET inputs_json = $2, pending_documents = '', updated_at = $3 "
+      "WHERE id = $1 AND pending_documents != '' AND status IN ('queued', 'running') "
+      "AND ($4::text = '' OR lease_owner = $4::text)",
+      pg::Params().add(job_id).add(inputs_json).add(now_ms()).add(lease_owner));
+  REAM_RETURN_IF_ERROR(up.status());
+  if (up.affected() == 0) {
+    const std::string what = "job " + std::to_string(job_id) + ": documents not attached: ";
+    auto q = db->exec("SELECT pending_documents FROM jobs WHERE id = $1", pg::Params().add(job_id));
+    REAM_RETURN_IF_ERROR(q.status());
+    if (q.rows() > 0 && q.row(0).text("pending_documents").empty()) {
+      return failed_precondition(what + "they were attached before");
+    }
+    return refused_change(*db, job_id, what, lease_owner);
+  }
+  REAM_RETURN_IF_ERROR(insert_job_documents(*db, job_id, documents));
+  for (const EventRecord& e : events) REAM_RETURN_IF_ERROR(db.event(job_id, e.type, e.data_json));
   return db.commit();
 }
 

@@ -187,10 +187,15 @@ CREATE INDEX jobs_by_workflow ON jobs(workflow_name, id);
 CREATE INDEX jobs_by_workflow_status ON jobs(workflow_name, status, id);
 )SQL";
 
+// SQLite's version 7: the documents a job has still to read wait in its row.
+const char* kPgV7 = R"SQL(
+ALTER TABLE jobs ADD COLUMN pending_documents TEXT NOT NULL DEFAULT '';
+)SQL";
+
 }  // namespace
 
 const std::vector<std::string>& pg_migrations() {
-  static const std::vector<std::string> kMigrations = {kPgV1, kPgV2, kPgV3, kPgV4, kPgV5, kPgV6};
+  static const std::vector<std::string> kMigrations = {kPgV1, kPgV2, kPgV3, kPgV4, kPgV5, kPgV6, kPgV7};
   return kMigrations;
 }
 

@@ -72,6 +72,11 @@ struct JobRecord {
   // A digest of the request that created the job under idempotency_key (reamd compares
   // a retry's with it); written with the job, in its transaction.
   std::string idempotency_hash;
+  // Documents still to read: a JSON list of {"input", "path", "name"} in input order, or
+  // "" when none. reamd creates a job with its document inputs as checked paths and
+  // reads them when a runner takes the job (Store::attach_documents), so a submission
+  // never waits for ingestion; `ream run` reads them before creating the job.
+  std::string pending_documents;
   Usage usage;  // summed over the job's committed step runs
 };
 

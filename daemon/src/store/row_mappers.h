@@ -37,7 +37,8 @@ inline constexpr const char* kJobColumns =
     "j.error AS error, j.priority AS priority, j.created_at AS created_at, "
     "j.started_at AS started_at, j.finished_at AS finished_at, j.updated_at AS updated_at, "
     "j.lease_owner AS lease_owner, j.lease_expires_at AS lease_expires_at, "
-    "COALESCE(j.idempotency_key, '') AS idempotency_key, j.idempotency_hash AS idempotency_hash ";
+    "COALESCE(j.idempotency_key, '') AS idempotency_key, j.idempotency_hash AS idempotency_hash, "
+    "j.pending_documents AS pending_documents ";
 
 inline constexpr const char* kJobDocumentColumns = "document_id, key, input_name, ordinal, name ";
 
@@ -105,6 +106,7 @@ JobRecord read_job(const R& q) {
   j.lease_expires_at = q.i64("lease_expires_at");
   j.idempotency_key = q.text("idempotency_key");
   j.idempotency_hash = q.text("idempotency_hash");
+  j.pending_documents = q.text("pending_documents");
   j.usage = read_usage(q);
   return j;
 }

@@ -37,14 +37,26 @@ Result<std::optional<CreatedJob>> replay_of(const Db& db, const JobRecord& job) 
   return std::optional<CreatedJob>(c);
 }
 
+Status insert_job_documents(const Db& db, int64_t job_id, const std::vector<JobDocument>& documents) {
+  for (const JobDocument& d : documents) {
+    Stmt jd = db.prepare(
+        "INSERT INTO job_documents(job_id, ordinal, document_id, key, input_name, name) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    jd.bind(1, job_id).bind(2, d.ordinal).bind(3, d.document_id).bind(4, d.key);
+    jd.bind(5, d.input_name).bind(6, d.name);
+    REAM_RETURN_IF_ERROR(jd.run());
+  }
+  return {};
+}
+
 Result<int64_t> insert_job(SqliteStore::Write& db, const NewJob& n, int64_t now) {
   const JobRecord& job = n.job;
   Stmt ins = db->prepare(
       "INSERT INTO jobs(workflow_id, workflow_name, status, inputs_json, priority, created_at, "
-      "updated_at, idempotency_key, idempotency_hash) VALUES (?1, "
-      "COALESCE((SELECT name FROM workflows WHERE id = ?1), ''), 'queued', ?2, ?3, ?4, ?4, ?5, ?6)");
+      "updated_at, idempotency_key, idempotency_hash, pending_documents) VALUES (?1, "
+      "COALESCE((SELECT name FROM workflows WHERE id = ?1), ''), 'queued', ?2, ?3, ?4, ?4, ?5, ?6, ?7)");
   ins.bind(1, job.workflow_id).bind(2, job.inputs_json).bind(3, job.priority).bind(4, now);
-  ins.bind(6, job.idempotency_hash);
+  ins.bind(6, job.idempotency_hash).bind(7, job.pending_documents);
   if (job.idempotency_key.empty()) {
     ins.bind_null(5);
   } else {
@@ -52,17 +64,24 @@ Result<int64_t> insert_job(SqliteStore::Write& db, const NewJob& n, int64_t now)
   }
   REAM_RETURN_IF_ERROR(ins.run());
   const int64_t job_id = db->last_insert_id();
-  for (const JobDocument& d : n.documents) {
-    Stmt jd = db->prepare(
-        "INSERT INTO job_documents(job_id, ordinal, document_id, key, input_name, name) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    jd.bind(1, job_id).bind(2, d.ordinal).bind(3, d.document_id).bind(4, d.key);
-    jd.bind(5, d.input_name).bind(6, d.name);
-    REAM_RETURN_IF_ERROR(jd.run());
-  }
+  REAM_RETURN_IF_ERROR(insert_job_documents(*db, job_id, n.documents));
   REAM_RETURN_IF_ERROR(db.event(job_id, "job_queued", "{}"));
   for (const EventRecord& e : n.events) REAM_RETURN_IF_ERROR(db.event(job_id, e.type, e.data_json));
   return job_id;
+}
+
+// Why a change to job `job_id` guarded by `lease_owner` matched no row.
+Status refused_change(const Db& db, int64_t job_id, const std::string& what, const std::string& lease_owner) {
+  Stmt q = db.prepare("SELECT status, lease_owner FROM jobs WHERE id = ?1");
+  q.bind(1, job_id);
+  Status st;
+  if (!q.step(&st)) return st.ok() ? not_found("no job " + std::to_string(job_id)) : st;
+  const std::string now_status = q.text("status"), owner = q.text("lease_owner");
+  REAM_RETURN_IF_ERROR(q.mapping_status());
+  if (now_status != kJobQueued && now_status != kJobRunning) {
+    return failed_precondition(what + "it has already ended (" + now_status + ")");
+  }
+  return failed_precondition(what + "its lease is held by '" + owner + "', not by '" + lease_owner + "'");
 }
 
 }  // namespace
@@ -169,20 +188,37 @@ Status SqliteStore::finish_job(int64_t job_id, const std::string& status,
   up.bind(6, lease_owner);
   REAM_RETURN_IF_ERROR(up.run());
   if (db->changes() == 0) {
-    Stmt q = db->prepare("SELECT status, lease_owner FROM jobs WHERE id = ?1");
-    q.bind(1, job_id);
-    Status st;
-    if (!q.step(&st)) return st.ok() ? not_found("no job " + std::to_string(job_id)) : st;
-    const std::string now_status = q.text("status"), owner = q.text("lease_owner");
-    REAM_RETURN_IF_ERROR(q.mapping_status());
-    const std::string what = "job " + std::to_string(job_id) + " not marked " + status + ": ";
-    if (now_status != kJobQueued && now_status != kJobRunning) {
-      return failed_precondition(what + "it has already ended (" + now_status + ")");
-    }
-    return failed_precondition(what + "its lease is held by '" + owner + "', not by '" +
-                               lease_owner + "'");
+    return refused_change(*db, job_id, "job " + std::to_string(job_id) + " not marked " + status + ": ",
+                          lease_owner);
   }
   REAM_RETURN_IF_ERROR(db.event(job_id, "job_" + status, "{}"));
+  return db.commit();
+}
+
+Status SqliteStore::attach_documents(int64_t job_id, const std::string& lease_owner, const std::string& inputs_json,
+                                     const std::vector<JobDocument>& documents,
+                                     const std::vector<EventRecord>& events) {
+  Write db(*this);
+  REAM_RETURN_IF_ERROR(db.begin_status());
+  Stmt up = db->prepare(
+      "UPDATE jobs SET inputs_json = ?2, pending_documents = '', updated_at = ?3 "
+      "WHERE id = ?1 AND pending_documents != '' AND status IN ('queued', 'running') "
+      "AND (?4 = '' OR lease_owner = ?4)");
+  up.bind(1, job_id).bind(2, inputs_json).bind(3, now_ms()).bind(4, lease_owner);
+  REAM_RETURN_IF_ERROR(up.run());
+  if (db->changes() == 0) {
+    const std::string what = "job " + std::to_string(job_id) + ": documents not attached: ";
+    Stmt q = db->prepare("SELECT pending_documents FROM jobs WHERE id = ?1");
+    q.bind(1, job_id);
+    Status st;
+    if (q.step(&st) && q.text("pending_documents").empty()) {
+      return failed_precondition(what + "they were attached before");
+    }
+    REAM_RETURN_IF_ERROR(st);
+    return refused_change(*db, job_id, what, lease_owner);
+  }
+  REAM_RETURN_IF_ERROR(insert_job_documents(*db, job_id, documents));
+  for (const EventRecord& e : events) REAM_RETURN_IF_ERROR(db.event(job_id, e.type, e.data_json));
   return db.commit();
 }
 

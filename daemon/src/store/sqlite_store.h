@@ -43,6 +43,9 @@ class SqliteStore final : public Store {
                                            const std::string& workflow_filter) override;
   Result<std::vector<JobDocument>> job_documents(int64_t job_id) override;
   Status mark_job_running(int64_t job_id) override;
+  Status attach_documents(int64_t job_id, const std::string& lease_owner, const std::string& inputs_json,
+                          const std::vector<JobDocument>& documents,
+                          const std::vector<EventRecord>& events) override;
   Status finish_job(int64_t job_id, const std::string& status, const std::string& outputs_json,
                     const std::string& error, const std::string& lease_owner) override;
   Result<bool> cancel_if_queued(int64_t job_id) override;

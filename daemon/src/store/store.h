@@ -91,6 +91,14 @@ class Store {
   virtual Status finish_job(int64_t job_id, const std::string& status,
                             const std::string& outputs_json, const std::string& error,
                             const std::string& lease_owner = "") = 0;
+  // The documents of a job created with pending_documents, once read: in ONE transaction,
+  // its inputs become `inputs_json` (document inputs naming `documents`' keys), the
+  // documents join the job, `events` are recorded and pending_documents is cleared.
+  // Only while `lease_owner` (when given) holds the job's lease and it is queued or
+  // running, and only once: otherwise kFailedPrecondition saying why, and nothing is written.
+  virtual Status attach_documents(int64_t job_id, const std::string& lease_owner, const std::string& inputs_json,
+                                  const std::vector<JobDocument>& documents,
+                                  const std::vector<EventRecord>& events) = 0;
   // Cancels a queued job that no runner holds; false when it was not in that state.
   virtual Result<bool> cancel_if_queued(int64_t job_id) = 0;
   // Jobs by status (all five states present, zero when none).
