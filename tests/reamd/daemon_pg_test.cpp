@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "daemon_harness.h"
 #include "pg_cluster.h"
@@ -88,6 +89,81 @@ TEST(ReamdOnPostgres, TwoDaemonsShareOneQueueAndEveryJobEndsOnceWithItsFindingsI
   // The log names the store without a password it never had.
   EXPECT_NE(a.log().find("store: " + url), std::string::npos) << a.log();
 
+  a.signal(SIGTERM);
+  b.signal(SIGTERM);
+  EXPECT_EQ(a.wait_exit(), 0) << a.log();
+  EXPECT_EQ(b.wait_exit(), 0) << b.log();
+}
+
+// Hosts on one store name one shared documents.dir: an upload made on one host is found by
+// its id on another, and an inline document a host accepted is read by whichever host's
+// runner takes the job (documents are read when the job first runs, not on submission).
+// Host A's one runner is kept busy with a long job and A is then frozen (SIGSTOP), so the
+// inline job it accepted can only be taken by host B.
+TEST(ReamdOnPostgres, UploadsAndInlineDocumentsInASharedFolderAreReadByEveryHost) {
+  PgCluster& pg = PgCluster::shared();
+  ASSERT_EQ(pg.error(), "");
+  const std::string url = pg.create_database();
+  ASSERT_NE(url, "");
+  ASSERT_FALSE(tiny_model_dir().empty()) << "ream init-model failed";
+  TempDir tmp;
+  const std::string docs = tmp.path() + "/docs", shared = tmp.path() + "/shared-documents";
+  std::filesystem::create_directories(docs);
+  std::mt19937 rng(std::random_device{}());
+  for (int i = 0; i < 3; ++i) std::ofstream(docs + "/d" + std::to_string(i) + ".md") << random_text(rng, 90);
+  const std::string config = "store: " + url + "\ndocuments:\n  allowed_roots: [" + docs + "]\n  dir: " + shared +
+                             "\nqueue:\n  runners: 1\n";
+  Daemon a(tmp.path() + "/a", config), b(tmp.path() + "/b", config);
+  ASSERT_TRUE(a.start()) << a.log();
+
+  const std::string uploaded = random_text(rng, 60);
+  auto up = http_request(a.port(), "POST", "/v1/documents?name=upload.md", uploaded,
+                         {{"Content-Type", "text/markdown"}});
+  ASSERT_EQ(up.status, 201u) << up.body;
+  const std::string doc_id = up.json()["id"];
+  EXPECT_TRUE(std::filesystem::exists(shared + "/" + doc_id + ".md"));
+
+  json slow = {{"workflow", "summarize"},
+               {"priority", 10},
+               {"inputs", {{"documents", {docs + "/d0.md", docs + "/d1.md", docs + "/d2.md"}},
+                           {"max_words", 20}, {"max_tokens", 3000}}}};
+  auto busy = a.post("/v1/jobs", slow);
+  ASSERT_EQ(busy.status, 202u) << busy.body;
+  const std::string busy_id = std::to_string(busy.json()["id"].get<int64_t>());
+  for (int i = 0; i < 200 && a.get("/v1/jobs/" + busy_id).json().value("status", "") != "running"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(a.get("/v1/jobs/" + busy_id).json().value("status", ""), "running") << a.log();
+  const std::string inline_text = random_text(rng, 70);
+  auto accepted = a.post("/v1/jobs", {{"workflow", "summarize"},
+                                      {"inputs", {{"documents", {{{"text", inline_text}, {"name", "notes.md"}}}},
+                                                  {"max_words", 20}, {"max_tokens", 12}}}});
+  a.signal(SIGSTOP);  // A's only runner is on the long job: the inline one stays queued
+  ASSERT_EQ(accepted.status, 202u) << accepted.body;
+  const int64_t inline_id = accepted.json()["id"];
+
+  ASSERT_TRUE(b.start()) << b.log();
+  // B finds A's upload by its id, and runs a job naming it.
+  auto meta = b.get("/v1/documents/" + doc_id);
+  EXPECT_EQ(meta.status, 200u) << meta.body;
+  auto by_id = b.post("/v1/jobs", {{"workflow", "summarize"},
+                                   {"inputs", {{"documents", {{{"document_id", doc_id}}}},
+                                               {"max_words", 20}, {"max_tokens", 12}}}});
+  ASSERT_EQ(by_id.status, 202u) << by_id.body;
+  for (int64_t id : {inline_id, by_id.json()["id"].get<int64_t>()}) {
+    json job = wait_job(b, id);
+    ASSERT_TRUE(job.is_object()) << b.log();
+    EXPECT_EQ(job["status"], "succeeded") << job.dump() << b.log();
+    EXPECT_NE(b.log().find("job " + std::to_string(id) + " leased by"), std::string::npos) << b.log();
+  }
+  // The inline document was read by B from the folder A stored it in.
+  const std::string path = PgCluster::query_one(
+      url, "SELECT d.source_path FROM documents d JOIN job_documents j ON j.document_id = d.id WHERE j.job_id = " +
+               std::to_string(inline_id));
+  EXPECT_EQ(path.rfind(shared + "/", 0), 0u) << path;
+
+  a.signal(SIGCONT);
+  (void)http_request(a.port(), "DELETE", "/v1/jobs/" + busy_id);
   a.signal(SIGTERM);
   b.signal(SIGTERM);
   EXPECT_EQ(a.wait_exit(), 0) << a.log();

@@ -42,7 +42,7 @@ Status App::open() {
   fs::create_directories(config_.data_dir, ec);
   if (ec) return unavailable("data_dir " + config_.data_dir + ": " + ec.message());
   config_.data_dir = fs::canonical(config_.data_dir, ec).string();
-  documents_dir_ = config_.data_dir + "/documents";
+  documents_dir_ = config_.documents_dir.empty() ? config_.data_dir + "/documents" : config_.documents_dir;
   fs::create_directories(documents_dir_, ec);
   if (ec) return unavailable(documents_dir_ + ": " + ec.message());
   std::vector<std::string> roots = config_.allowed_roots;

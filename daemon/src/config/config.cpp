@@ -217,7 +217,8 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
            walk(path, v, "documents",
                 {{"allowed_roots",
                   [&](auto& r, auto& k) { c->allowed_roots = string_list(path, r, k); }},
-                 REAM_FIELD("max_bytes", c->max_document_bytes, int64_t, "an integer")});
+                 REAM_FIELD("max_bytes", c->max_document_bytes, int64_t, "an integer"),
+                 REAM_FIELD("dir", c->documents_dir, std::string, "a directory")});
          }},
         {"queue",
          [&](auto& v, auto&) {
@@ -380,6 +381,10 @@ Status validate_config(const Config& c) {
   }
   if (!(h.retry_after_s >= 1 && h.retry_after_s <= 86400)) return bad("http.retry_after_s: 1..86400");
   if (c.data_dir.empty()) return bad("data_dir: must be set");
+  if (!c.documents_dir.empty() && c.documents_dir.front() != '/') {
+    return bad("documents.dir: '" + c.documents_dir + "' must be an absolute path (hosts sharing a store must "
+               "name the same folder the same way)");
+  }
   if (!c.store.empty() && !store::names_postgresql(c.store) &&
       (c.store.rfind("sqlite:", 0) != 0 || c.store.size() == 7)) {
     return bad("store: '" + store::describe_store(c.store) +

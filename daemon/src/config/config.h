@@ -54,6 +54,10 @@ struct Config {
   // Documents: paths a job may name must resolve under one of these roots.
   std::vector<std::string> allowed_roots;
   int64_t max_document_bytes = 64ll << 20;
+  // Where uploads and inline documents are stored, by content hash; "" = <data_dir>/documents.
+  // Hosts sharing one PostgreSQL store name one shared folder here (mounted at the same
+  // path on each), since a job submitted to one host may be run by another.
+  std::string documents_dir;
 
   // Queue and runners.
   int runners = 2;                            // jobs running at once
