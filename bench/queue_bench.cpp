@@ -158,7 +158,12 @@ double queue_jobs(store::Store& s, int n) {
 struct RunnerStats {
   std::vector<double> lease_ms, finish_ms;  // one entry per claimed job
   int64_t errors = 0;
+  std::string first_error;
 };
+
+void count_error(RunnerStats& st, const std::string& call, const Status& status) {
+  if (st.errors++ == 0) st.first_error = call + ": " + status.message();
+}
 
 // One runner: claims and finishes jobs until lease_next finds none, or `limit` jobs
 // (0: no limit). A store error is counted and the loop goes on, as reamd's runners retry.
@@ -169,7 +174,7 @@ void run_runner(store::Store& s, const std::string& owner, int64_t limit, Runner
     auto id = s.lease_next(owner, 60'000);
     const double lease = ms_since(t0);
     if (!id.ok()) {
-      ++st.errors;
+      count_error(st, "lease_next", id.status());
       if (++consecutive_errors > 100) die("lease_next keeps failing: " + id.status().message());
       continue;
     }
@@ -177,7 +182,7 @@ void run_runner(store::Store& s, const std::string& owner, int64_t limit, Runner
     if (*id == 0) break;  // nothing runnable: the queue is drained
     const auto t1 = Clock::now();
     Status fin = s.finish_job(*id, "succeeded", "{}", "", owner);
-    if (!fin.ok()) ++st.errors;
+    if (!fin.ok()) count_error(st, "finish_job", fin);
     st.lease_ms.push_back(lease);
     st.finish_ms.push_back(ms_since(t1));
   }
@@ -185,6 +190,7 @@ void run_runner(store::Store& s, const std::string& owner, int64_t limit, Runner
 
 struct RunResult {
   int64_t claims = 0, errors = 0;
+  std::string first_error;
   double seconds = 0;
   double lease_p50 = 0, lease_p99 = 0, finish_p50 = 0, finish_p99 = 0;
 };
@@ -219,6 +225,7 @@ RunResult run(const std::string& db, int hosts, int runners, int64_t limit) {
     lease.insert(lease.end(), st.lease_ms.begin(), st.lease_ms.end());
     finish.insert(finish.end(), st.finish_ms.begin(), st.finish_ms.end());
     out.errors += st.errors;
+    if (out.first_error.empty()) out.first_error = st.first_error;
   }
   out.claims = static_cast<int64_t>(lease.size());
   out.lease_p50 = percentile(lease, 50);
@@ -238,6 +245,7 @@ void print_row(const std::string& backend, const std::string& setting, const Run
               setting.c_str(), static_cast<long long>(r.claims), r.seconds,
               r.seconds > 0 ? static_cast<double>(r.claims) / r.seconds : 0.0, r.lease_p50, r.lease_p99,
               r.finish_p50, r.finish_p99, static_cast<long long>(r.errors));
+  if (!r.first_error.empty()) std::printf("%-10s (first error: %s)\n", "", r.first_error.c_str());
   std::fflush(stdout);
 }
 
