@@ -187,9 +187,11 @@ CREATE INDEX jobs_by_workflow ON jobs(workflow_name, id);
 CREATE INDEX jobs_by_workflow_status ON jobs(workflow_name, status, id);
 )SQL";
 
-// SQLite's version 7: the documents a job has still to read wait in its row.
+// SQLite's version 7: the documents a job has still to read wait in its row, and claims
+// walk an index in their order (priority, then id) over the runnable jobs only.
 const char* kPgV7 = R"SQL(
 ALTER TABLE jobs ADD COLUMN pending_documents TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_runnable ON jobs(priority DESC, id) WHERE status IN ('queued', 'running');
 )SQL";
 
 }  // namespace

@@ -274,9 +274,12 @@ Result<int64_t> SqliteStore::lease_next(const std::string& owner, int64_t lease_
   Write db(*this);
   int64_t now = now_ms();
   REAM_RETURN_IF_ERROR(db.begin_status());
+  // jobs_runnable (schema 7) is in the claim's order: the walk stops at the first job it
+  // may take. Named, because without statistics (reamd never runs ANALYZE) SQLite's planner
+  // prefers jobs_by_lease and sorts every runnable job (bench/NOTES.md, "Queue claims").
   Stmt q = db->prepare(
       "UPDATE jobs SET lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3 "
-      "WHERE id = (SELECT id FROM jobs WHERE status IN ('queued', 'running') "
+      "WHERE id = (SELECT id FROM jobs INDEXED BY jobs_runnable WHERE status IN ('queued', 'running') "
       "  AND (lease_owner = '' OR lease_expires_at < ?3) "
       "  ORDER BY priority DESC, id LIMIT 1) RETURNING id");
   q.bind(1, owner).bind(2, now + lease_ms).bind(3, now);
