@@ -160,10 +160,17 @@ class Session {
                "request body exceeds " + std::to_string(body_limit()) + " bytes");
   }
 
-  // Sends an error and closes the connection.
+  // Sends an error and closes the connection. When the request's head was read, the
+  // answer is to its method: a HEAD request's carries no body, even an error's, or a client
+  // would take the body for the next response (fuzz_http_request: a HEAD with a bad chunk).
   void send_error(unsigned status, const std::string& code, const std::string& message) {
     keep_alive_ = false;
-    respond_logged(json_error(status, code, message));
+    std::string method = "-", target;
+    if (parser_ && parser_->is_header_done()) {
+      method = std::string(parser_->get().method_string());
+      target = std::string(parser_->get().target());
+    }
+    respond_logged(json_error(status, code, message), method, target);
   }
 
   // Sends a response made here, not by a handler (logged with no route).
