@@ -13,6 +13,7 @@
 // (flow::read_documents under the App's path policy, Store::attach_documents): a store
 // error there, or a job whose documents stop it without saying why, is a finding. Every few hundred
 // accepted jobs the App is closed and a fresh one opened, so the store stays small.
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "api/app.h"
 #include "api/routes.h"
 #include "flow/job.h"
+#include "flow/paths.h"
 #include "fuzz_util.h"
 #include "make_pdf.h"
 
@@ -67,7 +69,21 @@ struct Harness {
   Harness() {
     fuzz::quiet_logs();
     make_documents(kDocsRoot);
+    keep_plugins_loaded();
     open();
+  }
+
+  // Each App loads the plugins (dlopen) and unloads them when it closes; libFuzzer keeps
+  // reading the coverage counters of every library it saw loaded, so an unloaded plugin
+  // would be a SEGV inside libFuzzer at the next input. One more handle on each, never
+  // closed, keeps them mapped across the Apps.
+  static void keep_plugins_loaded() {
+    std::error_code ec;
+    for (const std::string& dir : flow::default_plugin_dirs()) {
+      for (const auto& e : fs::directory_iterator(dir, ec)) {
+        if (e.path().extension() == ".so") (void)dlopen(e.path().c_str(), RTLD_NOW | RTLD_LOCAL);
+      }
+    }
   }
 
   void open() {
