@@ -32,6 +32,12 @@ std::string random_text(std::mt19937& rng, int words) {
   return s;
 }
 
+// d0.md, d1.md and d2.md of random words in a new folder `docs`.
+void write_documents(const std::string& docs, std::mt19937& rng) {
+  std::filesystem::create_directories(docs);
+  for (int i = 0; i < 3; ++i) std::ofstream(docs + "/d" + std::to_string(i) + ".md") << random_text(rng, 90);
+}
+
 TEST(ReamdOnPostgres, TwoDaemonsShareOneQueueAndEveryJobEndsOnceWithItsFindingsInPostgres) {
   PgCluster& pg = PgCluster::shared();
   ASSERT_EQ(pg.error(), "");
@@ -40,9 +46,8 @@ TEST(ReamdOnPostgres, TwoDaemonsShareOneQueueAndEveryJobEndsOnceWithItsFindingsI
   ASSERT_FALSE(tiny_model_dir().empty()) << "ream init-model failed";
   TempDir tmp;
   const std::string docs = tmp.path() + "/docs";
-  std::filesystem::create_directories(docs);
   std::mt19937 rng(std::random_device{}());
-  for (int i = 0; i < 3; ++i) std::ofstream(docs + "/d" + std::to_string(i) + ".md") << random_text(rng, 90);
+  write_documents(docs, rng);
   const std::string config = "store: " + url + "\ndocuments:\n  allowed_roots: [" + docs + "]\n";
   Daemon a(tmp.path() + "/a", config), b(tmp.path() + "/b", config);
   ASSERT_TRUE(a.start()) << a.log();
@@ -108,9 +113,8 @@ TEST(ReamdOnPostgres, UploadsAndInlineDocumentsInASharedFolderAreReadByEveryHost
   ASSERT_FALSE(tiny_model_dir().empty()) << "ream init-model failed";
   TempDir tmp;
   const std::string docs = tmp.path() + "/docs", shared = tmp.path() + "/shared-documents";
-  std::filesystem::create_directories(docs);
   std::mt19937 rng(std::random_device{}());
-  for (int i = 0; i < 3; ++i) std::ofstream(docs + "/d" + std::to_string(i) + ".md") << random_text(rng, 90);
+  write_documents(docs, rng);
   const std::string config = "store: " + url + "\ndocuments:\n  allowed_roots: [" + docs + "]\n  dir: " + shared +
                              "\nqueue:\n  runners: 1\n";
   Daemon a(tmp.path() + "/a", config), b(tmp.path() + "/b", config);
