@@ -13,6 +13,7 @@
 #include "cuda/convert.cuh"
 #include "cuda/embedding.cuh"
 #include "cuda/gemm.cuh"
+#include "cuda/gemm_stream.cuh"
 #include "cuda/kv_cache.cuh"
 #include "cuda/norm.cuh"
 #include "cuda/rope.cuh"
@@ -263,9 +264,16 @@ TEST(CudaKernels, MatmulInvariantRowsDoNotDependOnTheBatch) {
     for (const auto& [row0, n] : std::vector<std::pair<int64_t, int64_t>>{
              {0, 1}, {7, 1}, {299, 1}, {3, 5}, {10, 16}, {40, 17}, {1, 33}, {100, 64}, {20, 100}, {150, 129}, {0, 256}}) {
       SCOPED_TRACE("rows " + std::to_string(row0) + " + " + std::to_string(n));
-      const auto y32 = run(row0, n, true), y16 = run(row0, n, false);
-      EXPECT_EQ(y32, std::vector<float>(all32.begin() + row0 * out, all32.begin() + (row0 + n) * out));
-      EXPECT_EQ(y16, std::vector<float>(all16.begin() + row0 * out, all16.begin() + (row0 + n) * out));
+      // The streaming kernel (n <= 32) also with 3 blocks, each looping over many row tiles.
+      for (const int cap : {0, 3}) {
+        if (cap > 0 && n > 32) continue;
+        SCOPED_TRACE("streaming kernel's blocks capped at " + std::to_string(cap));
+        cuda::set_gemm_stream_block_cap(cap);
+        const auto y32 = run(row0, n, true), y16 = run(row0, n, false);
+        cuda::set_gemm_stream_block_cap(0);
+        EXPECT_EQ(y32, std::vector<float>(all32.begin() + row0 * out, all32.begin() + (row0 + n) * out));
+        EXPECT_EQ(y16, std::vector<float>(all16.begin() + row0 * out, all16.begin() + (row0 + n) * out));
+      }
     }
   }
 }

@@ -180,7 +180,6 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* k_s = reinterpret_cast<bf16*>(smem_raw);  // [2][KT][LDS]
   bf16* v_s = k_s + 2 * KT * LDS;                 // [2][KT][LDS]
-  pdl_launch_dependents();
   pdl_wait();
 
   const int kvh = blockIdx.y, split = blockIdx.z;
@@ -287,6 +286,7 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
       fold_piece<HD>(o, o_acc, m_run, l_run, m_acc, l_acc);
   }
 
+  pdl_launch_dependents();  // late: the next kernel's blocks take the slots this grid frees
   if (a.num_splits == 1) {
     if (compute) store_rows<HD>(o_acc, l_acc, rows, a.out, a.out_stride, q_row[0] - rows.tok[0], t4);
   } else if (compute) {

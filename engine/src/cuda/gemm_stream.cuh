@@ -26,4 +26,8 @@ Status launch_gemm_stream(StreamWidth width, const bf16* x, const bf16* w, int n
 Status launch_gemm_stream_swiglu(StreamWidth width, const bf16* x, const bf16* w_gate_up, int n, int in, int inter,
                                  bf16* act, cudaStream_t stream);
 
+// Tests only: at most `blocks` blocks a launch (each then loops over more row tiles); 0
+// lifts the cap. A timing choice like the others: the sums are the same.
+void set_gemm_stream_block_cap(int blocks);
+
 }  // namespace ream::cuda
