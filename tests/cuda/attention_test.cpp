@@ -275,7 +275,7 @@ TEST_P(CudaAttention, HopperKernelIsTheMmaSyncKernelBitForBit) {
     const Problem p = make_problem(rng, nh, nkv, bs, {{600, 1800}, {200, 200}, {64, 700}, {129, 1300}});
     const auto portable = gpu_attention(p, cuda::kAttnRowsPrefill, 1, true);
     if (std::exchange(first, false)) EXPECT_LT(rel_l2(portable, cpu_reference(p)), 2e-2);
-    for (int variant = 0; variant < 4; ++variant) {  // every scheduling of the Hopper kernel
+    for (const int variant : cuda::kHopperVariants) {  // every scheduling of the Hopper kernel
       cuda::set_hopper_attention_variant(variant);
       const auto hopper = gpu_attention(p, cuda::kAttnRowsPrefill, 1);
       size_t diff = 0;

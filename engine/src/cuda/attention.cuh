@@ -152,9 +152,14 @@ bool attention_supports_head_dim(int64_t head_dim);
 bool hopper_attention_supported(const AttentionArgs& args);
 Status launch_paged_attention_hopper(const AttentionArgs& args, cudaStream_t stream);
 // Benchmarks only: the Hopper kernel's scheduling variant (bit 0: the consumer warpgroups
-// take turns issuing products; bit 1: Q read from shared memory, not registers). Every
-// variant gives the same bits. -1 restores the default.
-constexpr int kHopperVariantDefault = 1;
+// take turns issuing products; bit 1: Q read from shared memory, not registers; bit 2: the
+// folded pieces' outputs kept in shared memory, not registers; bit 3: a tile's softmax
+// runs while the previous tile's P V is still in the tensor cores). Every variant gives
+// the same bits. -1 restores the default. kHopperVariants lists the ones built. Default:
+// 9 (ping-pong, softmax under P V; H100, session 12: 131,072-token prefill 13.76-13.79 s
+// against variant 1's 13.99-14.04 s, alternating in one call).
+constexpr int kHopperVariantDefault = 9;
+constexpr int kHopperVariants[] = {0, 1, 2, 3, 5, 9, 12, 13, 15};
 void set_hopper_attention_variant(int variant);
 
 // Causal attention of every work item's query rows over its sequence's paged keys;

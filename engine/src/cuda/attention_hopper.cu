@@ -53,17 +53,18 @@ constexpr int kThreads = 384;               // a producer warpgroup + 2 consumer
 // Registers per thread after setmaxnreg: the consumers' increase is served only from what
 // the producer warpgroup gave back, so 128 (168 - producer) >= 256 (consumer - 168) with 168
 // the launch's 65,536 / 384 rounded down to 8; a larger request blocks for ever. With Q in
-// registers the consumers need 240 (the producers then spill a word or two); with Q in
-// shared memory 232 suffice and the producers get 40.
-template <bool kQSmem>
+// registers the consumers need 240 (the producers then spill a word or two); with Q or
+// the folded outputs in shared memory 232 suffice and the producers get 40.
+template <bool kLean>
 struct HopperRegs {
-  static constexpr int kProducer = kQSmem ? 40 : 24, kConsumer = kQSmem ? 232 : 240;
+  static constexpr int kProducer = kLean ? 40 : 24, kConsumer = kLean ? 232 : 240;
   static_assert(128 * (168 - kProducer) >= 256 * (kConsumer - 168), "setmaxnreg.inc would never return");
 };
 [[maybe_unused]] constexpr int kColBlockBytes = KT * 128;  // 64 rows x 128 bytes: one 64-column half of a tile
 constexpr int kTileBytes = KT * HD * 2;     // 16 KiB: one K or V tile
 constexpr size_t kSmemBytes = 1024 /*alignment slack*/ + 2 * kStages * kTileBytes + 64 * kStages;
-constexpr size_t kSmemBytesQ = kSmemBytes + 2 * kTileBytes;  // with Q staged in shared memory
+constexpr size_t kSmemBytesQ = 2 * kTileBytes;  // more with Q staged in shared memory
+constexpr size_t kSmemBytesAcc = 256 * (HD / 8) * 16;  // more with the folded outputs there (64 KiB)
 static_assert(kAttnRowsPrefill == 128, "the Hopper kernel's block is the mma.sync kernel's 8-warp block");
 
 // ---- device helpers (sm_90a) ----
@@ -151,7 +152,16 @@ struct HopperMaps {
 
 // kPingpong: the consumer warpgroups take turns issuing products (named barriers 1, 2).
 // kQSmem: Q is staged in shared memory and read by wgmma from there (else registers).
-template <bool kPingpong, bool kQSmem>
+// kAccSmem: the folded pieces' outputs (o_acc) live in shared memory, a float4 slot per
+//   consumer thread and 4 head dims (conflict-free), read and written at each fold; frees
+//   their 64 registers a thread.
+// kOverlap: a tile's S and the previous tile's P V are committed as two groups; the warps
+//   wait for S only, run the softmax while P V is still in the tensor cores (the
+//   probabilities stay fp32 in S's registers), then wait for it, fold, rescale and pack the
+//   probabilities into the A-fragments P V read (FlashAttention-3's intra-warpgroup
+//   overlap with one score buffer). The arithmetic is unchanged: a piece's state is set
+//   aside before its successor's first softmax and folded after.
+template <bool kPingpong, bool kQSmem, bool kAccSmem, bool kOverlap>
 __global__ void __launch_bounds__(kThreads, 1)
     paged_attention_hopper_kernel(const AttentionArgs a, const __grid_constant__ HopperMaps maps) {
 #ifdef REAM_SM90A_DEVICE
@@ -161,6 +171,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t v_s = k_s + kStages * kTileBytes;    // [kStages][64 keys x 128] swizzled
   const uint32_t q_s = v_s + kStages * kTileBytes;    // kQSmem: [2 warpgroups][64 rows x 128] swizzled
   const uint32_t bars = q_s + (kQSmem ? 2 * kTileBytes : 0);  // full_k, full_v, empty: kStages each
+  const uint32_t acc_s = bars + 64 * kStages;  // kAccSmem: [HD / 8][256 consumer threads] float4
   auto full_k = [&](int st) { return bars + 8u * st; };
   auto full_v = [&](int st) { return bars + 8u * (kStages + st); };
   auto empty = [&](int st) { return bars + 8u * (2 * kStages + st); };
@@ -187,7 +198,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   __syncthreads();
 
   if (warp < 4) {  // ---- producers: warpgroup 0, warp p copies (K or V) x (64-column half) ----
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(HopperRegs<kQSmem>::kProducer));
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(HopperRegs<kQSmem || kAccSmem>::kProducer));
     const int half = warp & 1;
     const bool is_v = warp >= 2;
     const CUtensorMap* map = is_v ? &maps.v : &maps.k;
@@ -242,7 +253,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 
   // ---- consumers: warpgroup 1 + wg owns block rows [64 wg, 64 wg + 64) ----
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(HopperRegs<kQSmem>::kConsumer));
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(HopperRegs<kQSmem || kAccSmem>::kConsumer));
   const int cw = warp - 4;  // consumer warp: the mma.sync kernel's warp of the same rows
   const int wg = cw >> 2;   // consumer warpgroup
   const int g = lane >> 2, t4 = lane & 3;
@@ -266,25 +277,63 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
   const int min_pos = first_pos + w.q0;  // the block's first row
 
-  float o[HD / 8][4], o_acc[HD / 8][4];
+  float o[HD / 8][4], o_acc[kAccSmem ? 1 : HD / 8][4];
 #pragma unroll
   for (int i = 0; i < HD / 8; ++i)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) o[i][e] = o_acc[i][e] = 0.0f;
+    for (int e = 0; e < 4; ++e) o[i][e] = 0.0f;
+#pragma unroll
+  for (int i = 0; i < (kAccSmem ? 1 : HD / 8); ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) o_acc[i][e] = 0.0f;
+  float4* const acc_p = reinterpret_cast<float4*>(smem_gen + (acc_s - base)) + (tid - 128);
+  if constexpr (kAccSmem) {
+#pragma unroll
+    for (int dt = 0; dt < HD / 8; ++dt) acc_p[dt * 256] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  }
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
   float m_acc[2] = {-INFINITY, -INFINITY}, l_acc[2] = {0.0f, 0.0f};
   const float scale_log2 = a.scale * 1.4426950408889634f;
+  // Folds the piece whose state is (m_p, l_p) and outputs o into the running (m_acc,
+  // l_acc, o_acc) and zeroes o: attention_math.cuh's fold_piece, element for element.
+  auto fold_into = [&](const float (&m_p)[2], const float (&l_p)[2]) {
+    float fa[2], fb[2];
+#pragma unroll
+    for (int ri = 0; ri < 2; ++ri) {
+      const float l_piece = quad_sum(l_p[ri]);
+      const FoldCoef f = fold_coef(m_acc[ri], m_p[ri]);
+      l_acc[ri] = fold(l_acc[ri], f.a, l_piece, f.b);
+      m_acc[ri] = f.m_new;
+      fa[ri] = f.a;
+      fb[ri] = f.b;
+    }
+#pragma unroll
+    for (int dt = 0; dt < HD / 8; ++dt) {
+      if constexpr (kAccSmem) {
+        float4 v = acc_p[dt * 256];
+        v.x = fold(v.x, fa[0], o[dt][0], fb[0]);
+        v.y = fold(v.y, fa[0], o[dt][1], fb[0]);
+        v.z = fold(v.z, fa[1], o[dt][2], fb[1]);
+        v.w = fold(v.w, fa[1], o[dt][3], fb[1]);
+        acc_p[dt * 256] = v;
+      } else {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o_acc[dt][e] = fold(o_acc[dt][e], fa[e >> 1], o[dt][e], fb[e >> 1]);
+      }
+      o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+    }
+  };
 
   // Iteration `it` issues S = Q K^T of tile it together with O += P V of tile it - 1 (its
   // probabilities kept in registers), waits for both, then runs tile it's softmax: the
   // products of two tiles back to back, then the arithmetic. O's arithmetic is the same
   // sequence as one tile at a time: O = (O + P_{it-1} V_{it-1}) * corr_it, a piece folded
   // once its last P V is in. With kPingpong the two warpgroups alternate these phases.
-  // (Overlapping the softmax with the products inside one warpgroup, FlashAttention-3's
-  // intra-warpgroup pipeline, needs a second score buffer and spilled: session 3.)
+  // (Overlapping the next tile's S with this tile's softmax needs a second score buffer and
+  // spilled: session 3. kOverlap overlaps the softmax with the previous tile's P V instead.)
   if (kPingpong && wg == 1) named_arrive(1, 256);  // warpgroup 0 issues first
   float sc[KT / 8][4];
-  uint32_t pa[KT / 16][4];
+  uint32_t pa[KT / 16][4];  // tile it's probabilities, read by its P V in iteration it + 1
   bool piece_done = false;  // tile it - 1 ended a piece: fold once its P V is in
   const int tiles_per_piece = a.piece_len / KT;
   int tile_in_piece = 0;    // tile it's place in its piece
@@ -292,6 +341,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   // first and last iterations are peeled so that no wgmma sits on a divergent path.
   auto step = [&](int it, auto qk_tag, auto pv_tag) {
     constexpr bool kQK = decltype(qk_tag)::value, kPV = decltype(pv_tag)::value;
+    // Softmax while P V runs: only where this iteration has both products.
+    constexpr bool kUnder = kOverlap && kQK && kPV;
     const int st = it % kStages, stp = (it + kStages - 1) % kStages;
     const int tile_start = it * KT;
     if constexpr (kQK) {
@@ -317,6 +368,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         else
           wgmma_qk(sc, qf[kk], kd);
       }
+      if constexpr (kUnder) wgmma_commit();  // S alone in the older group: waited for first
     }
     if constexpr (kPV) {
 #pragma unroll
@@ -327,32 +379,66 @@ __global__ void __launch_bounds__(kThreads, 1)
     // Warpgroup 1's last turn hands nothing on: warpgroup 0 has no turn after its last tile.
     if constexpr (kPingpong && kQK)
       if (!(wg == 1 && it + 1 == n_tiles)) named_arrive(2 - wg, 256);
-    wgmma_wait_all();
+    auto fence_o = [&] {
+#pragma unroll
+      for (int dt = 0; dt < HD / 8; ++dt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) fence_operand(o[dt][e]);
+    };
+    auto release_stage = [&] {
+      __syncwarp();
+      if (lane == 0) mbar_arrive(empty(stp));  // the stage is free for the producer
+    };
+    if constexpr (kUnder) {
+      wgmma_wait<1>();  // S is in; P V may still run
+    } else {
+      wgmma_wait_all();
+    }
     if constexpr (kQK) {
 #pragma unroll
       for (int nt = 0; nt < KT / 8; ++nt)
 #pragma unroll
         for (int e = 0; e < 4; ++e) fence_operand(sc[nt][e]);
     }
-    if constexpr (kPV) {
-#pragma unroll
-      for (int dt = 0; dt < HD / 8; ++dt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) fence_operand(o[dt][e]);
-      __syncwarp();
-      if (lane == 0) mbar_arrive(empty(stp));  // the stage is free for the producer
-      if (piece_done) fold_piece<HD>(o, o_acc, m_run, l_run, m_acc, l_acc);
+    if constexpr (kPV && !kUnder) {
+      fence_o();
+      release_stage();
+      if (piece_done) {
+        fold_into(m_run, l_run);
+        m_run[0] = m_run[1] = -INFINITY;
+        l_run[0] = l_run[1] = 0.0f;
+      }
     }
     if constexpr (kQK) {
+      // kUnder: tile it - 1 may have ended a piece whose P V is still running: its state
+      // is set aside, tile it starts the next piece from the fresh state, the fold follows.
+      float m_old[2], l_old[2];
+      if constexpr (kUnder) {
+#pragma unroll
+        for (int ri = 0; ri < 2; ++ri) {
+          m_old[ri] = m_run[ri];
+          l_old[ri] = l_run[ri];
+          if (piece_done) {
+            m_run[ri] = -INFINITY;
+            l_run[ri] = 0.0f;
+          }
+        }
+      }
       float corr[2];
       if (tile_start + KT - 1 > min_pos)  // the diagonal, or past the block's keys
         softmax_tile<true>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
       else
         softmax_tile<false>(sc, tile_start, kv_end, row_pos, t4, scale_log2, m_run, l_run, corr);
-      // A piece's first tile finds O at zero: scaling it would change no bit.
-      if (tile_in_piece != 0) rescale_rows<HD>(o, corr);
+      if constexpr (kUnder) {
+        wgmma_wait_all();
+        fence_o();
+        release_stage();
+        if (piece_done) fold_into(m_old, l_old);
+      }
 #pragma unroll
       for (int kc = 0; kc < KT / 16; ++kc) pack_probabilities(sc, kc, pa[kc]);
+      // A piece's first tile finds O at zero: scaling it would change no bit.
+      if (tile_in_piece != 0) rescale_rows<HD>(o, corr);
       if (++tile_in_piece == tiles_per_piece) tile_in_piece = 0;
       piece_done = it + 1 == n_tiles || tile_in_piece == 0;
     }
@@ -363,7 +449,19 @@ __global__ void __launch_bounds__(kThreads, 1)
   for (int it = 1; it < n_tiles; ++it) step(it, Yes{}, Yes{});
   step(n_tiles, No{}, Yes{});
 
-  store_rows<HD>(o_acc, l_acc, rows, a.out, a.out_stride, s.query_start + w.q0, t4);
+  if constexpr (kAccSmem) {
+#pragma unroll
+    for (int dt = 0; dt < HD / 8; ++dt) {
+      const float4 v = acc_p[dt * 256];
+      o[dt][0] = v.x;
+      o[dt][1] = v.y;
+      o[dt][2] = v.z;
+      o[dt][3] = v.w;
+    }
+    store_rows<HD>(o, l_acc, rows, a.out, a.out_stride, s.query_start + w.q0, t4);
+  } else {
+    store_rows<HD>(o_acc, l_acc, rows, a.out, a.out_stride, s.query_start + w.q0, t4);
+  }
 #endif  // REAM_SM90A_DEVICE
 }
 
@@ -401,10 +499,10 @@ bool hopper_attention_supported(const AttentionArgs& a) {
 namespace {
 int g_hopper_variant = kHopperVariantDefault;
 
-template <bool kPingpong, bool kQSmem>
+template <bool kPingpong, bool kQSmem, bool kAccSmem = false, bool kOverlap = false>
 Status launch_hopper(const AttentionArgs& a, const HopperMaps& maps, cudaStream_t stream) {
-  auto* kernel = paged_attention_hopper_kernel<kPingpong, kQSmem>;
-  const size_t smem = kQSmem ? kSmemBytesQ : kSmemBytes;
+  auto* kernel = paged_attention_hopper_kernel<kPingpong, kQSmem, kAccSmem, kOverlap>;
+  const size_t smem = kSmemBytes + (kQSmem ? kSmemBytesQ : 0) + (kAccSmem ? kSmemBytesAcc : 0);
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
   kernel<<<dim3(a.n_work, a.n_kv_heads), kThreads, smem, stream>>>(a, maps);
   CUDA_CHECK_LAUNCH("paged_attention_hopper_kernel");
@@ -412,7 +510,11 @@ Status launch_hopper(const AttentionArgs& a, const HopperMaps& maps, cudaStream_
 }
 }  // namespace
 
-void set_hopper_attention_variant(int variant) { g_hopper_variant = variant < 0 ? kHopperVariantDefault : variant & 3; }
+void set_hopper_attention_variant(int variant) {
+  g_hopper_variant = kHopperVariantDefault;
+  for (const int v : kHopperVariants)
+    if (v == variant) g_hopper_variant = v;
+}
 
 Status launch_paged_attention_hopper(const AttentionArgs& a, cudaStream_t stream) {
   HopperMaps maps;
@@ -422,7 +524,12 @@ Status launch_paged_attention_hopper(const AttentionArgs& a, cudaStream_t stream
     case 0: return launch_hopper<false, false>(a, maps, stream);
     case 1: return launch_hopper<true, false>(a, maps, stream);
     case 2: return launch_hopper<false, true>(a, maps, stream);
-    default: return launch_hopper<true, true>(a, maps, stream);
+    case 3: return launch_hopper<true, true>(a, maps, stream);
+    case 5: return launch_hopper<true, false, true, false>(a, maps, stream);
+    case 12: return launch_hopper<false, false, true, true>(a, maps, stream);
+    case 13: return launch_hopper<true, false, true, true>(a, maps, stream);
+    case 15: return launch_hopper<true, true, true, true>(a, maps, stream);
+    default: return launch_hopper<true, false, false, true>(a, maps, stream);  // 9
   }
 }
 
