@@ -1,7 +1,7 @@
 // ream_cuda_bench: throughput of the CUDA backend on a random Qwen3-4B-shaped model held
 // in host memory (no checkpoint on disk needed), plus the attention kernels alone.
 //
-//   ream_cuda_bench [all|decode|prefill|attention|gemm|shared] [prefill_tokens]
+//   ream_cuda_bench [all|decode|decode32|prefill|attention|gemm|shared] [prefill_tokens]
 //
 // Prints one line per measurement: weight upload, batch-1 and batch-32 greedy decode
 // (tokens/s), a long prompt prefilled in chunks (s), attention TFLOP/s and GB/s; `gemm`:
@@ -367,15 +367,17 @@ void bench_attention() {
       std::printf("attention prefill %6d tokens (chunks of %d, %s), mma.sync: %8.2f ms/layer, %6.1f TFLOP/s\n", n,
                   chunk, pname, ms_ref, flops / (ms_ref * 1e-3) / 1e12);
       if (!hopper_attention_supported(a)) continue;
-      for (int variant = 0; variant < 4; ++variant) {
+      for (const int variant : kHopperVariants) {
         if ((piece != kAttnPiece || only_default) && variant != kHopperVariantDefault) continue;
         set_hopper_attention_variant(variant);
         float ms = 0;
         if (!time_prompt(false, piece, o2, &ms)) return;
-        std::printf("attention prefill %6d tokens (chunks of %d, %s), wgmma v%d (%s, Q in %s): %8.2f ms/layer, "
+        std::printf("attention prefill %6d tokens (chunks of %d, %s), wgmma v%d (%s, Q in %s, folds in %s, %s): "
+                    "%8.2f ms/layer, "
                     "%6.1f TFLOP/s, %.2fx mma.sync, %lld of %lld outputs differ\n",
                     n, chunk, pname, variant, variant & 1 ? "ping-pong" : "free-running",
-                    variant & 2 ? "smem" : "registers", ms, flops / (ms * 1e-3) / 1e12, ms_ref / ms,
+                    variant & 2 ? "smem" : "registers", variant & 4 ? "smem" : "registers",
+                    variant & 8 ? "softmax under P V" : "softmax after P V", ms, flops / (ms * 1e-3) / 1e12, ms_ref / ms,
                     static_cast<long long>(count_diff()), static_cast<long long>(elems));
       }
       set_hopper_attention_variant(-1);
@@ -550,6 +552,9 @@ void bench_prefill_products(int n) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
+  // REAM_ATTN_VARIANT=N: the Hopper attention kernel's scheduling variant for the whole
+  // run (prefill, decode; the attention mode still sweeps them all).
+  if (const char* v = std::getenv("REAM_ATTN_VARIANT")) ream::cuda::set_hopper_attention_variant(std::atoi(v));
   const int prefill_tokens = argc > 2 ? std::atoi(argv[2]) : 131072;
   if (mode == "gemm-one") {  // one product (gate_up at 4,096 tokens), for ncu; REAM_GEMM_HOPPER_VARIANT picks
     bench_prefill_product_once();
@@ -588,6 +593,7 @@ int main(int argc, char** argv) {
       bench_decode(b->get(), 32, 512, 64, 8192);
       bench_decode(b->get(), 1, 8192, 64, 8192);
     }
+    if (mode == "decode32") bench_decode(b->get(), 32, 512, 8, 8192);  // a short run of batch 32, for ncu
     if (mode == "prefill" || mode == "all") bench_prefill(b->get(), prefill_tokens, 8192);
     if (mode == "shared") {  // prefill_tokens: the document's length
       bench_shared_decode(b->get(), 7, prefill_tokens, 64, 64, 8192);
