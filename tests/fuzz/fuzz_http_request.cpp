@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -134,12 +135,25 @@ std::string exchange(std::string_view input) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(harness().port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // libFuzzer's -timeout alarm (SIGALRM) interrupts system calls, and a socket call with
+  // a timeout is never restarted (signal(7)): an interrupted connect goes on in the
+  // background, so wait for it; interrupted sends and receives are retried.
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    fuzz::fail(std::string("connect: ") + std::strerror(errno));
+    int err = errno;
+    if (err == EINTR) {
+      pollfd p{fd, POLLOUT, 0};
+      int r;
+      do r = ::poll(&p, 1, 10000);
+      while (r < 0 && errno == EINTR);
+      socklen_t len = sizeof err;
+      err = r == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ? err : ETIMEDOUT;
+    }
+    if (err != 0) fuzz::fail(std::string("connect: ") + std::strerror(err));
   }
   size_t sent = 0;
   while (sent < input.size()) {
     ssize_t n = ::send(fd, input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the server may close early (431, 413, 400): fine
     sent += static_cast<size_t>(n);
   }
@@ -148,6 +162,7 @@ std::string exchange(std::string_view input) {
   char buf[16384];
   for (;;) {
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n > 0) {
       out.append(buf, static_cast<size_t>(n));
       continue;
