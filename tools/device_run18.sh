@@ -20,9 +20,9 @@
 #      1 and 0 alternating (twice), then prefill 131072 with attention variants 1 and 9
 #      alternating (twice)
 #   F  the final checks: kernels (the streaming product with its blocks capped, each block
-#      looping over many row tiles), attention (Hopper variants), backend; then Nsight
-#      Compute, full set, on four streaming products of a batch-1 decode step and on the
-#      default Hopper attention kernel (A)
+#      looping over many row tiles), attention (Hopper variants), backend; the weight-load
+#      pattern probe (ream_cuda_bench stream-probe); then Nsight
+#      Compute, full set, on four streaming products of a batch-1 decode step
 #   A  Nsight Compute, full set, on the Hopper prefill attention kernel's last 8,192-token
 #      chunk of a 32,768-token prompt (batch-invariant pieces): where its issue slots go
 set -o pipefail
@@ -106,12 +106,14 @@ for stage in "$@"; do
       gtest kernels cuda_kernels_test '*' 200
       gtest attention_hopper cuda_attention_test '*Hopper*:*MixedBatch*:*Chunking*' 300
       gtest backend cuda_backend_test '*' 300
+      timeout 60 "$G/ream_cuda_bench" stream-probe > "$OUT/stream_probe.log" 2>&1
+      echo "stream probe rc $?"; cat "$OUT/stream_probe.log"
       REAM_CUDA_GRAPHS=0 REAM_BENCH_INVARIANT_ONLY=1 timeout 200 ncu --clock-control none --set full -k regex:gemm_stream \
         --launch-skip 400 --launch-count 4 "$G/ream_cuda_bench" decode > "$OUT/ncu_stream.txt" 2>&1
       echo "ncu stream rc $?"
       grep -E "gemm_stream_kernel<|Duration|DRAM Throughput|Memory Throughput|Eligible|Issued Warp|Achieved Occupancy|Registers Per|Block Limit|Waves|Grid Size|Block Size" \
         "$OUT/ncu_stream.txt" | head -60
-      ;&
+      ;;
     A)
       REAM_ATTN_PROFILE=1 REAM_ATTN_LENGTHS=32768 timeout 240 ncu --clock-control none --set full \
         -k regex:hopper --launch-skip 3 --launch-count 1 "$G/ream_cuda_bench" attention > "$OUT/ncu_attention.txt" 2>&1

@@ -1,7 +1,7 @@
 // ream_cuda_bench: throughput of the CUDA backend on a random Qwen3-4B-shaped model held
 // in host memory (no checkpoint on disk needed), plus the attention kernels alone.
 //
-//   ream_cuda_bench [all|decode|decode32|prefill|attention|gemm|shared] [prefill_tokens]
+//   ream_cuda_bench [all|decode|decode32|prefill|attention|gemm|shared|stream-probe] [prefill_tokens]
 //
 // Prints one line per measurement: weight upload, batch-1 and batch-32 greedy decode
 // (tokens/s), a long prompt prefilled in chunks (s), attention TFLOP/s and GB/s; `gemm`:
@@ -32,6 +32,10 @@
 
 using namespace ream;
 using Clock = std::chrono::steady_clock;
+
+namespace ream::bench {
+void run_stream_probe(int64_t rows, int64_t row_bytes);  // stream_probe.cu
+}
 
 namespace {
 
@@ -558,6 +562,11 @@ int main(int argc, char** argv) {
   const int prefill_tokens = argc > 2 ? std::atoi(argv[2]) : 131072;
   if (mode == "gemm-one") {  // one product (gate_up at 4,096 tokens), for ncu; REAM_GEMM_HOPPER_VARIANT picks
     bench_prefill_product_once();
+    return 0;
+  }
+  if (mode == "stream-probe") {  // the decode products' weight-load pattern against contiguous reads
+    ream::bench::run_stream_probe(19456, 2560 * 2);    // gate_up's weights (99.6 MB)
+    ream::bench::run_stream_probe(151936, 2560 * 2);   // the LM head's (778 MB)
     return 0;
   }
   if (mode == "gemm") {
