@@ -49,7 +49,7 @@ fi
 # the real reamd), the schedulers (engine and cron) and the engine core on the CPU backend.
 TSAN_TARGETS=(ream_executor_test reamd_cron_test reamd_jobs_test engine_test scheduler_test
   block_manager_test engine_progress_test)
-TSAN_SUITES='ExecutorScripted|ProgressRates|ProgressOfAJob|SchedulerTest|GroupCommit|JobEventsTest|Scheduler|BlockManager|EngineTest|EngineProgressTest'
+TSAN_SUITES='ExecutorScripted|RunnersScripted|ProgressRates|ProgressOfAJob|SchedulerTest|GroupCommit|JobEventsTest|Scheduler|BlockManager|EngineTest|EngineProgressTest'
 if [ "$DAEMON" = 1 ]; then
   TSAN_TARGETS+=(reamd_daemon_test)
   TSAN_SUITES+='|DaemonRunners'
