@@ -55,7 +55,7 @@ add_library(reamd_upstream STATIC
 target_include_directories(reamd_upstream PUBLIC ${REAM_DAEMON_SRC})
 target_link_libraries(reamd_upstream
   PUBLIC reamd_http ream_flow ream_metrics ream::engine nlohmann_json::nlohmann_json
-  PRIVATE spdlog::spdlog Threads::Threads)
+  PRIVATE OpenSSL::SSL OpenSSL::Crypto spdlog::spdlog Threads::Threads)
 target_compile_options(reamd_upstream PRIVATE -Wall -Wextra)
 
 file(GLOB REAMD_CORE_SOURCES CONFIGURE_DEPENDS

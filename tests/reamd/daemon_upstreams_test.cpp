@@ -267,6 +267,52 @@ TEST_F(Upstreams, NoReachableUpstreamIsAClear503AndAnUnknownModelA404) {
 }
 
 // Upstream settings a front cannot work with are refused at start, the entry and key named.
+// An https upstream: a reamd serving TLS with a fresh self-signed certificate for
+// 127.0.0.1. A front trusting that certificate (ca_file) sends its chats there; a front
+// trusting only the system's CAs refuses the connection and says why.
+TEST(UpstreamTls, HttpsUpstreamIsUsedWhenItsCertificateVerifiesAndRefusedWhenNot) {
+  TempDir tmp;
+  const std::string cert = tmp.path() + "/cert.pem", key = tmp.path() + "/key.pem";
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                         "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert +
+                         " >/dev/null 2>&1").c_str()), 0);
+  Daemon up(tmp.path() + "/up", "tls:\n  cert_file: " + cert + "\n  key_file: " + key + "\n");
+  up.add_engine_setting("served_model_name: gpu-tls");
+  up.start(false, 1);  // its readiness probe speaks plain HTTP; the fronts' health checks speak TLS
+  const std::string url = "https://127.0.0.1:" + std::to_string(up.port()) + "/v1";
+  auto front_with = [&](const std::string& name, const std::string& ca_line) {
+    auto d = std::make_unique<Daemon>(tmp.path() + "/" + name, "upstreams:\n  - name: tls\n    url: " + url + "\n" +
+                                                                   ca_line + "    health_interval_s: 0.5\n");
+    d->add_engine_setting("backend: upstreams");
+    d->add_engine_setting("served_model_name: fleet");
+    return d;
+  };
+  auto trusting = front_with("trusting", "    ca_file: " + cert + "\n");
+  ASSERT_TRUE(trusting->start()) << trusting->log();
+  const json body = {{"model", "fleet"},
+                     {"messages", {{{"role", "user"}, {"content", "Say something."}}}},
+                     {"max_tokens", 2},
+                     {"temperature", 0}};
+  HttpResult r;
+  for (int i = 0; i < 200; ++i) {  // until the first TLS health check has found it up
+    r = trusting->post("/v1/chat/completions", body);
+    if (r.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(r.status, 200u) << r.body << trusting->log() << up.log();
+  EXPECT_EQ(metric(*trusting, "reamd_upstream_requests_total{upstream=\"tls\"}"), 1) << trusting->get("/metrics").body;
+
+  // Without the certificate among its CAs the front never sends a request: the health
+  // check's handshake fails, the upstream stays down, and the log says why.
+  auto wary = front_with("wary", "");
+  ASSERT_TRUE(wary->start()) << wary->log();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto refused = wary->post("/v1/chat/completions", body);
+  EXPECT_NE(refused.status, 200u) << refused.body;
+  EXPECT_NE(wary->log().find("certificate verify failed"), std::string::npos) << wary->log();
+  EXPECT_EQ(metric(*wary, "reamd_upstream_requests_total{upstream=\"tls\"}"), 0);
+}
+
 TEST(UpstreamConfig, BadEntriesAreRefusedNamingTheKey) {
   TempDir tmp;
   const std::string key_file = tmp.path() + "/key";
@@ -276,7 +322,11 @@ TEST(UpstreamConfig, BadEntriesAreRefusedNamingTheKey) {
       {"engine: {backend: upstreams}\n", "engine.backend: upstreams needs at least one entry"},
       {"upstreams:" + good + "\n", "upstreams: are used only with engine.backend: upstreams"},
       {"engine: {backend: remote}\n", "engine.backend: local or upstreams"},
-      {"engine: {backend: upstreams}\nupstreams:\n  - {url: \"https://gpu1:8080\"}\n", "https is not supported"},
+      {"engine: {backend: upstreams}\nupstreams:\n  - {url: \"ftp://gpu1:8080\"}\n", "is not an http:// or https:// URL"},
+      {"engine: {backend: upstreams}\nupstreams:\n  - {url: \"http://gpu1:8080\", ca_file: /etc/hostname}\n",
+       "upstreams[].ca_file: only for an https:// url"},
+      {"engine: {backend: upstreams}\nupstreams:\n  - {url: \"https://gpu1:8080\", ca_file: /nonexistent/ca.pem}\n",
+       "upstreams[].ca_file: cannot read '/nonexistent/ca.pem'"},
       {"engine: {backend: upstreams}\nupstreams:\n  - {name: a}\n", "upstreams[].url: missing"},
       {"engine: {backend: upstreams}\nupstreams:\n  - {url: \"http://x:1\", api_key_env: REAM_TEST_UNSET_KEY}\n",
        "environment variable REAM_TEST_UNSET_KEY is not set"},

@@ -39,8 +39,14 @@ TEST(UpstreamEndpoint, ParsesHostPortAndBaseAndRefusesWhatItCannotServe) {
   EXPECT_EQ(e.base_path, "/proxy");
   EXPECT_EQ(parse_endpoint("http://host", &e), "");
   EXPECT_EQ(e.port, 80);
-  EXPECT_NE(parse_endpoint("https://gpu1:8080", &e).find("https is not supported"), std::string::npos);
-  EXPECT_NE(parse_endpoint("gpu1:8080", &e).find("not an http:// URL"), std::string::npos);
+  EXPECT_FALSE(e.tls);
+  EXPECT_EQ(parse_endpoint("https://gpu1:8080/v1", &e), "");
+  EXPECT_TRUE(e.tls);
+  EXPECT_EQ(e.host, "gpu1");
+  EXPECT_EQ(e.port, 8080);
+  EXPECT_EQ(parse_endpoint("https://gpu1", &e), "");
+  EXPECT_EQ(e.port, 443);
+  EXPECT_NE(parse_endpoint("gpu1:8080", &e).find("not an http:// or https:// URL"), std::string::npos);
   EXPECT_NE(parse_endpoint("http://gpu1:99999", &e).find("not a port number"), std::string::npos);
   EXPECT_NE(parse_endpoint("http://:8080", &e).find("names no host"), std::string::npos);
 }

@@ -114,7 +114,8 @@ void parse_upstreams(const std::string& path, const YAML::Node& n, Config* c) {
     upstream::UpstreamSpec u;
     walk(path, e, "upstreams[]",
          {REAM_FIELD("name", u.name, std::string, "a string"),
-          REAM_FIELD("url", u.url, std::string, "http://HOST:PORT"),
+          REAM_FIELD("url", u.url, std::string, "http://HOST:PORT or https://HOST:PORT"),
+          REAM_FIELD("ca_file", u.ca_file, std::string, "a PEM file of CA certificates"),
           {"api_key_env", [&](auto& v, auto& k) { u.api_key = read_secret(path, v, k, true); }},
           {"api_key_file", [&](auto& v, auto& k) { u.api_key = read_secret(path, v, k, false); }},
           REAM_FIELD("model", u.model, std::string, "a model name"),
@@ -127,6 +128,11 @@ void parse_upstreams(const std::string& path, const YAML::Node& n, Config* c) {
     upstream::Endpoint endpoint;
     if (std::string err = upstream::parse_endpoint(u.url, &endpoint); !err.empty()) {
       throw ConfigError{where(path, e, "upstreams[].url") + ": " + err};
+    }
+    if (!u.ca_file.empty()) {
+      if (!endpoint.tls) throw ConfigError{where(path, e, "upstreams[].ca_file") + ": only for an https:// url"};
+      std::ifstream probe(u.ca_file);
+      if (!probe) throw ConfigError{where(path, e, "upstreams[].ca_file") + ": cannot read '" + u.ca_file + "'"};
     }
     if (u.name.empty()) u.name = "upstream-" + std::to_string(c->upstreams.size() + 1);
     c->upstreams.push_back(u);

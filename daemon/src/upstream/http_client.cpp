@@ -3,10 +3,15 @@
 
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 
 namespace ream::upstream {
@@ -17,11 +22,9 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 std::string parse_endpoint(const std::string& url, Endpoint* out) {
-  const std::string scheme = "http://";
-  if (url.rfind("https://", 0) == 0) {
-    return "'" + url + "': https is not supported for upstreams yet; use http:// on a trusted network";
-  }
-  if (url.rfind(scheme, 0) != 0) return "'" + url + "' is not an http:// URL";
+  const bool tls = url.rfind("https://", 0) == 0;
+  const std::string scheme = tls ? "https://" : "http://";
+  if (url.rfind(scheme, 0) != 0) return "'" + url + "' is not an http:// or https:// URL";
   std::string rest = url.substr(scheme.size());
   size_t slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
@@ -31,6 +34,8 @@ std::string parse_endpoint(const std::string& url, Endpoint* out) {
   // are sent with their /v1 already.
   if (path.size() >= 3 && path.compare(path.size() - 3, 3, "/v1") == 0) path.resize(path.size() - 3);
   Endpoint e;
+  e.tls = tls;
+  e.port = tls ? 443 : 80;
   std::string port;
   if (!hostport.empty() && hostport.front() == '[') {
     size_t close = hostport.find(']');
@@ -80,6 +85,83 @@ void HttpCall::cancel() {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
 }
 
+namespace {
+
+// The request and the response over a connected (and, for https, handshaken) stream.
+template <class Stream>
+HttpOutcome exchange_on(Stream& stream, const Endpoint& endpoint, const std::string& where, const HttpCallOptions& options,
+                        const std::atomic<bool>& cancelled, const std::string& method, const std::string& target,
+                        const std::string& body, const std::map<std::string, std::string>& headers,
+                        const std::function<void(unsigned)>& on_head,
+                        const std::function<bool(std::string_view)>& on_data) {
+  beast::error_code ec;
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), endpoint.base_path + target, 11};
+  req.set(bhttp::field::host, endpoint.host + ":" + std::to_string(endpoint.port));
+  req.set(bhttp::field::user_agent, "reamd-upstream");
+  for (const auto& [name, value] : headers) req.set(name, value);
+  if (!body.empty() || method == "POST") {
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+  }
+  tcp_layer.expires_after(secs(options.io_timeout_s));
+  bhttp::write(stream, req, ec);
+  if (cancelled) return fail(HttpOutcome::Stage::kCancelled, "cancelled");
+  if (ec) return fail(HttpOutcome::Stage::kSend, "sending to " + where + ": " + ec.message());
+
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.body_limit(std::uint64_t{1} << 40);  // streams are long; health bodies are capped by the caller
+  tcp_layer.expires_after(secs(options.io_timeout_s));
+  bhttp::read_header(stream, buffer, parser, ec);
+  if (cancelled) return fail(HttpOutcome::Stage::kCancelled, "cancelled");
+  if (ec) {
+    // A connection closed or reset before any byte of the response: the upstream died or
+    // dropped the request before working on it.
+    if (ec == beast::error::timeout) {
+      return fail(HttpOutcome::Stage::kHead, where + " sent no response within " +
+                                                 std::to_string(options.io_timeout_s) + " s");
+    }
+    return fail(HttpOutcome::Stage::kSend, where + " closed the connection before answering: " + ec.message());
+  }
+  const unsigned status = parser.get().result_int();
+  if (on_head) on_head(status);
+  char chunk[16384];
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof chunk;
+    tcp_layer.expires_after(secs(options.io_timeout_s));
+    bhttp::read(stream, buffer, parser, ec);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    const size_t n = sizeof chunk - parser.get().body().size;
+    if (n > 0 && on_data && !on_data(std::string_view(chunk, n))) {
+      return fail(HttpOutcome::Stage::kOk, "", status);
+    }
+    if (cancelled) return fail(HttpOutcome::Stage::kCancelled, "cancelled", status);
+    if (ec) {
+      const std::string why = ec == beast::error::timeout
+                                  ? "silent for " + std::to_string(options.io_timeout_s) + " s"
+                                  : ec == bhttp::error::partial_message || ec == asio::error::eof ||
+                                            ec == asio::ssl::error::stream_truncated
+                                        ? "closed the connection mid-response"
+                                        : ec.message();
+      return fail(HttpOutcome::Stage::kBody, where + " " + why, status);
+    }
+  }
+  HttpOutcome ok;
+  ok.status = status;
+  return ok;
+}
+
+bool is_ip_literal(const std::string& host) {
+  beast::error_code ec;
+  (void)asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+}  // namespace
+
 HttpOutcome HttpCall::perform(const std::string& method, const std::string& target, const std::string& body,
                               const std::map<std::string, std::string>& headers,
                               const std::function<void(unsigned)>& on_head,
@@ -111,63 +193,50 @@ HttpOutcome HttpCall::perform(const std::string& method, const std::string& targ
     }
   } forget{this};
   if (cancelled_) return fail(HttpOutcome::Stage::kCancelled, "cancelled");
-
-  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), endpoint_.base_path + target, 11};
-  req.set(bhttp::field::host, endpoint_.host + ":" + std::to_string(endpoint_.port));
-  req.set(bhttp::field::user_agent, "reamd-upstream");
-  for (const auto& [name, value] : headers) req.set(name, value);
-  if (!body.empty() || method == "POST") {
-    req.set(bhttp::field::content_type, "application/json");
-    req.body() = body;
-    req.prepare_payload();
+  if (!endpoint_.tls) {
+    HttpOutcome out =
+        exchange_on(stream, endpoint_, where, options_, cancelled_, method, target, body, headers, on_head, on_data);
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    return out;
   }
-  stream.expires_after(secs(options_.io_timeout_s));
-  bhttp::write(stream, req, ec);
-  if (cancelled_) return fail(HttpOutcome::Stage::kCancelled, "cancelled");
-  if (ec) return fail(HttpOutcome::Stage::kSend, "sending to " + where + ": " + ec.message());
 
-  beast::flat_buffer buffer;
-  bhttp::response_parser<bhttp::buffer_body> parser;
-  parser.body_limit(std::uint64_t{1} << 40);  // streams are long; health bodies are capped by the caller
-  stream.expires_after(secs(options_.io_timeout_s));
-  bhttp::read_header(stream, buffer, parser, ec);
+  // https: the server's certificate must chain to ca_file (or the system's CAs) and name
+  // the host; the handshake has the connect deadline. Nothing is sent before it succeeds.
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  if (endpoint_.ca_file.empty()) {
+    ctx.set_default_verify_paths(ec);
+  } else {
+    ctx.load_verify_file(endpoint_.ca_file, ec);
+  }
+  if (ec) {
+    return fail(HttpOutcome::Stage::kConnect,
+                "cannot load the CA certificates " +
+                    (endpoint_.ca_file.empty() ? std::string("of the system") : "from " + endpoint_.ca_file) + ": " +
+                    ec.message());
+  }
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), ctx);
+  tls.set_verify_callback(asio::ssl::host_name_verification(endpoint_.host));
+  if (!is_ip_literal(endpoint_.host)) SSL_set_tlsext_host_name(tls.native_handle(), endpoint_.host.c_str());
+  beast::get_lowest_layer(tls).expires_after(secs(options_.connect_timeout_s));
+  tls.handshake(asio::ssl::stream_base::client, ec);
   if (cancelled_) return fail(HttpOutcome::Stage::kCancelled, "cancelled");
   if (ec) {
-    // A connection closed or reset before any byte of the response: the upstream died or
-    // dropped the request before working on it.
-    if (ec == beast::error::timeout) {
-      return fail(HttpOutcome::Stage::kHead, where + " sent no response within " +
-                                                 std::to_string(options_.io_timeout_s) + " s");
-    }
-    return fail(HttpOutcome::Stage::kSend, where + " closed the connection before answering: " + ec.message());
+    std::string why = ec == beast::error::timeout ? "no TLS handshake within " +
+                                                        std::to_string(options_.connect_timeout_s) + " s"
+                                                  : ec.message();
+    const long verify = SSL_get_verify_result(tls.native_handle());
+    if (verify != X509_V_OK) why += " (" + std::string(X509_verify_cert_error_string(verify)) + ")";
+    return fail(HttpOutcome::Stage::kConnect, "TLS handshake with " + where + " failed: " + why);
   }
-  const unsigned status = parser.get().result_int();
-  if (on_head) on_head(status);
-  char chunk[16384];
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk;
-    parser.get().body().size = sizeof chunk;
-    stream.expires_after(secs(options_.io_timeout_s));
-    bhttp::read(stream, buffer, parser, ec);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    const size_t n = sizeof chunk - parser.get().body().size;
-    if (n > 0 && on_data && !on_data(std::string_view(chunk, n))) {
-      return fail(HttpOutcome::Stage::kOk, "", status);
-    }
-    if (cancelled_) return fail(HttpOutcome::Stage::kCancelled, "cancelled", status);
-    if (ec) {
-      const std::string why = ec == beast::error::timeout
-                                  ? "silent for " + std::to_string(options_.io_timeout_s) + " s"
-                                  : ec == bhttp::error::partial_message || ec == asio::error::eof
-                                        ? "closed the connection mid-response"
-                                        : ec.message();
-      return fail(HttpOutcome::Stage::kBody, where + " " + why, status);
-    }
-  }
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  HttpOutcome ok;
-  ok.status = status;
-  return ok;
+  HttpOutcome out =
+      exchange_on(tls, endpoint_, where, options_, cancelled_, method, target, body, headers, on_head, on_data);
+  // The connection just closes: the response is whole (or the call failed), and a TLS
+  // shutdown would wait for the peer's close_notify. Servers take that as a truncated stream.
+  beast::get_lowest_layer(tls).socket().shutdown(tcp::socket::shutdown_both, ec);
+  return out;
 }
 
 HttpOutcome http_fetch(const Endpoint& endpoint, const std::string& method, const std::string& target,

@@ -23,19 +23,26 @@
 
 namespace ream::upstream {
 
-// "http://host:port/base" split up. Only plain http is supported (see docs/operations.md).
+// "http://host:port/base" or "https://host:port/base" split up. Over https the server's
+// certificate must verify against ca_file (PEM; "" = the system's trust store, OpenSSL's
+// default paths) and name the host (RFC 2818 rules; an IP address must be in its
+// subjectAltName).
 struct Endpoint {
   std::string host;
-  uint16_t port = 80;
+  uint16_t port = 80;     // 443 for https:// without a port
   std::string base_path;  // "" or "/v1-prefix" without a trailing slash
+  bool tls = false;
+  std::string ca_file;    // https: the CA certificates to trust, or "" for the system's
 };
-// Parses an upstream URL; returns "" and fills *out, or an error message.
+// Parses an upstream URL; returns "" and fills *out (ca_file left empty: the caller sets
+// it), or an error message.
 std::string parse_endpoint(const std::string& url, Endpoint* out);
 
 struct HttpOutcome {
   enum class Stage {
     kOk,        // the whole response arrived
-    kConnect,   // no connection (refused, unreachable, connect timeout); nothing was sent
+    kConnect,   // no connection (refused, unreachable, connect timeout, TLS handshake or
+                // certificate refused); nothing was sent
     kSend,      // the request could not be written, or the connection closed before any response byte
     kHead,      // the response head did not arrive in time
     kBody,      // the response began and was cut (reset, early close, silence past io_timeout_s)

@@ -47,6 +47,7 @@ UpstreamPool::UpstreamPool(std::vector<UpstreamSpec> specs, metrics::Registry* m
     st.spec = std::move(s);
     std::string err = parse_endpoint(st.spec.url, &st.endpoint);
     (void)err;  // the config was validated; a bad URL cannot reach here
+    st.endpoint.ca_file = st.spec.ca_file;
     states_.push_back(std::move(st));
   }
   if (m) {

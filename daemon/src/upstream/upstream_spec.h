@@ -11,7 +11,8 @@ namespace ream::upstream {
 
 struct UpstreamSpec {
   std::string name;                // for logs and metrics labels; default "upstream-N"
-  std::string url;                 // "http://gpu1:8080" (a trailing /v1 is accepted)
+  std::string url;                 // "http://gpu1:8080" or "https://…" (a trailing /v1 is accepted)
+  std::string ca_file;             // https: PEM CA certificates to trust; "" = the system's
   std::string api_key;             // sent as "Authorization: Bearer …"; read from api_key_env/api_key_file
   std::string model;               // the model name sent; "" = the first id its /v1/models lists
   int max_concurrent = 8;          // requests in flight to it at most
