@@ -1,5 +1,6 @@
 // PgStore: jobs (creation with idempotency, reads, state changes, counts) and their
 // leases, shared by every host on the database.
+#include <algorithm>
 #include <limits>
 
 #include "store/pg_store.h"
@@ -80,6 +81,11 @@ Result<std::pair<std::string, std::string>> status_and_owner(const pg::Conn& db,
 }
 
 // Why a change to job `job_id` guarded by `lease_owner` matched no row.
+// Tells every listening host, at this transaction's commit, that a job may be runnable.
+Status announce_runnable(const pg::Conn& db) {
+  return db.exec("SELECT pg_notify($1, '')", pg::Params().add(PgStore::kRunnableChannel)).status();
+}
+
 Status refused_change(const pg::Conn& db, int64_t job_id, const std::string& what, const std::string& lease_owner) {
   REAM_ASSIGN_OR_RETURN(auto now, status_and_owner(db, job_id));
   if (now.first != kJobQueued && now.first != kJobRunning) {
@@ -106,6 +112,9 @@ Result<std::vector<CreatedJob>> PgStore::create_jobs(const std::vector<NewJob>& 
     }
     REAM_ASSIGN_OR_RETURN(int64_t id, insert_job(db, n, now));
     out.push_back(CreatedJob{id, false, true});
+  }
+  if (std::any_of(out.begin(), out.end(), [](const CreatedJob& c) { return !c.replayed; })) {
+    REAM_RETURN_IF_ERROR(announce_runnable(*db));
   }
   REAM_RETURN_IF_ERROR(db.commit());
   return out;
@@ -334,8 +343,12 @@ Result<LeaseCheck> PgStore::lease_job(int64_t job_id, const std::string& owner, 
 
 Status PgStore::release(int64_t job_id, const std::string& owner) {
   REAM_ASSIGN_OR_RETURN(auto db, conn());
-  return db->exec("UPDATE jobs SET lease_owner = '', lease_expires_at = 0 WHERE id = $1 AND lease_owner = $2",
-                  pg::Params().add(job_id).add(owner))
+  // A job released before its end (a drain, a run that stopped) is runnable again:
+  // announced in the same statement, so at its commit.
+  return db->exec("WITH r AS (UPDATE jobs SET lease_owner = '', lease_expires_at = 0 "
+                  "  WHERE id = $1 AND lease_owner = $2 RETURNING status) "
+                  "SELECT pg_notify($3, '') FROM r WHERE status IN ('queued', 'running')",
+                  pg::Params().add(job_id).add(owner).add(kRunnableChannel))
       .status();
 }
 
@@ -365,6 +378,7 @@ Result<int> PgStore::requeue_orphans(const std::string& host, const std::string&
                  pg::Params().add(id).add(now))
             .status());
   }
+  if (!orphans.empty()) REAM_RETURN_IF_ERROR(announce_runnable(*db));
   REAM_RETURN_IF_ERROR(db.commit());
   return static_cast<int>(orphans.size());
 }

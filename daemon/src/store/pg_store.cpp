@@ -5,6 +5,8 @@
 
 #include "store/row_mappers.h"
 
+#include <cstdlib>
+
 namespace ream::store {
 
 namespace {
@@ -46,10 +48,12 @@ Status PgStore::Write::commit() {
 Status PgStore::Write::event(int64_t job_id, const std::string& type, const std::string& data_json) {
   if (!events_lock_.owns_lock()) return internal_error("job event written outside an event transaction");
   const int64_t now = now_ms();
+  // Announced in the same statement (no extra round trip inside the event lock); the
+  // notification leaves at commit, and repeats for one job in one transaction are folded.
   auto r = (*conn_)->exec(
-      "INSERT INTO job_events(job_id, type, data_json, created_at) VALUES ($1, $2, $3, $4) "
-      "RETURNING id",
-      pg::Params().add(job_id).add(type).add(data_json).add(now));
+      "WITH e AS (INSERT INTO job_events(job_id, type, data_json, created_at) VALUES ($1, $2, $3, $4) "
+      "RETURNING id) SELECT e.id, pg_notify($5, $1::text) FROM e",
+      pg::Params().add(job_id).add(type).add(data_json).add(now).add(kEventsChannel));
   REAM_RETURN_IF_ERROR(r.status());
   pending_.push_back({r.row(0).i64("id"), job_id, type, data_json, now});
   return r.mapping_status();
@@ -60,10 +64,40 @@ void PgStore::set_event_listener(EventListener listener) {
   listener_ = std::move(listener);
 }
 
+void PgStore::set_notice_listener(NoticeListener listener) {
+  std::lock_guard serial(notices_mu_);
+  const bool start = listener != nullptr;
+  std::unique_ptr<pg::Listener> stopped;
+  {
+    std::lock_guard lock(notice_mu_);
+    notice_listener_ = std::move(listener);
+    if (!start) stopped = std::move(notices_);
+  }
+  stopped.reset();  // joined without notice_mu_, which its thread takes to deliver
+  if (!start || notices_) return;
+  notices_ = std::make_unique<pg::Listener>(
+      url_, pool_->safe_url(), std::vector<std::string>{kRunnableChannel, kEventsChannel},
+      [this](const std::string& channel, const std::string& payload) {
+        Notice n;
+        if (channel == kEventsChannel) {
+          n.kind = Notice::Kind::kEvents;
+          n.job_id = std::strtoll(payload.c_str(), nullptr, 10);
+          if (n.job_id <= 0) return;
+        }
+        deliver(n);
+      },
+      [this] { deliver(Notice{Notice::Kind::kResync, 0}); });
+}
+
+void PgStore::deliver(const Notice& notice) {
+  std::lock_guard lock(notice_mu_);
+  if (notice_listener_) notice_listener_(notice);
+}
+
 Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url) {
   auto pool = pg::Pool::open(url, kConnections);
   if (!pool.ok()) return pool.status();
-  std::unique_ptr<PgStore> store(new PgStore(std::move(pool).value()));
+  std::unique_ptr<PgStore> store(new PgStore(std::move(pool).value(), url));
   Status st = store->migrate();
   if (!st.ok()) return Status(st.code(), store->pool_->safe_url() + ": " + st.message());
   return store;

@@ -12,6 +12,13 @@
 //   advisory lock, so events commit in id order on every host: a reader that has
 //   seen event N never later finds an event below N (JobEvents reads `after_id`).
 //   Within this process the same order holds for the listener (events_mu_).
+// - Commits are announced to every host with NOTIFY (Store::Notice): channel
+//   kRunnableChannel (empty payload) from the transactions that make a job runnable
+//   (create_jobs, a release that leaves the job queued or running, requeue_orphans), and
+//   kEventsChannel (payload: the job id) from every transaction that records a job event.
+//   PostgreSQL delivers them after the commit, folds repeats within one transaction, and
+//   serializes committing transactions that notified (they already are: the event lock).
+//   set_notice_listener receives them on one dedicated connection (pg_listen.h).
 // - Migrations run under an advisory lock, so hosts starting together migrate once.
 //
 // Only daemon/src/store includes this header.
@@ -24,6 +31,7 @@
 #include <vector>
 
 #include "store/pg.h"
+#include "store/pg_listen.h"
 #include "store/store.h"
 
 namespace ream::store {
@@ -34,6 +42,8 @@ const std::vector<std::string>& pg_migrations();
 class PgStore final : public Store {
  public:
   static constexpr int kConnections = 4;
+  static constexpr const char* kRunnableChannel = "ream_jobs";
+  static constexpr const char* kEventsChannel = "ream_events";
 
   // `url`: postgresql://[user[:password]@][host][:port]/dbname[?param=value...] (libpq's
   // URI form; host=/dir for a Unix socket). Errors name it without the password.
@@ -95,6 +105,8 @@ class PgStore final : public Store {
 
   Status probe_write() override;
   void set_event_listener(EventListener listener) override;
+  bool announces_commits() const override { return true; }
+  void set_notice_listener(NoticeListener listener) override;
 
   // A transaction on one pooled connection. With `events`, it takes the event lock
   // (in this process and in the database) before anything else, records job events
@@ -125,13 +137,20 @@ class PgStore final : public Store {
   Result<pg::Pool::Lease> conn() { return pool_->acquire(); }
 
  private:
-  explicit PgStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {}
+  PgStore(std::unique_ptr<pg::Pool> pool, std::string url) : pool_(std::move(pool)), url_(std::move(url)) {}
   Status migrate();
+  // The dedicated connection's notifications, as notices (under notice_mu_).
+  void deliver(const Notice& notice);
 
   std::unique_ptr<pg::Pool> pool_;
+  const std::string url_;  // with any password: the listener connects with it
   std::mutex events_mu_;  // held by an event-recording Write from begin to listener
   std::mutex listener_mu_;
   EventListener listener_;
+  std::mutex notice_mu_;  // held while a notice is delivered
+  NoticeListener notice_listener_;
+  std::mutex notices_mu_;  // serializes set_notice_listener, which alone touches notices_
+  std::unique_ptr<pg::Listener> notices_;  // while a notice listener is set; destroyed first
 };
 
 }  // namespace ream::store

@@ -166,6 +166,31 @@ class Store {
   using EventListener = std::function<void(const EventRecord&)>;
   virtual void set_event_listener(EventListener listener) = 0;
 
+  // --- Notices: commits announced to every process on the database --------------------
+  // A store shared by several hosts may announce, after the commit, that work became
+  // runnable (a job created, a lease released, jobs requeued) and that a job's events
+  // were committed, by any process. A notice only says when to look: one may be lost
+  // (the connection that receives them was down), so whoever waits on them still polls,
+  // less often. PostgreSQL's LISTEN/NOTIFY delivers them; SQLite (one host) has none.
+  struct Notice {
+    enum class Kind {
+      kRunnable,  // a job may be runnable now: look at the queue
+      kEvents,    // events of job_id were committed
+      kResync,    // notices were (re)connected; any sent meanwhile were lost: look at everything
+    };
+    Kind kind = Kind::kRunnable;
+    int64_t job_id = 0;  // kEvents
+  };
+  using NoticeListener = std::function<void(const Notice&)>;
+  // Whether set_notice_listener delivers notices (false: only this process's own
+  // wake-ups exist, so waiters must poll at their usual pace).
+  virtual bool announces_commits() const { return false; }
+  // Starts delivering notices to `listener` from a thread of the store's own (null
+  // stops; once it returns, the previous listener is not running and never runs again).
+  // It must be quick and must not call the store. One listener. A store that does not
+  // announce commits ignores it.
+  virtual void set_notice_listener(NoticeListener listener) { (void)listener; }
+
   // --- Schedules -------------------------------------------------------------------
   virtual Result<std::vector<ScheduleState>> schedules() = 0;
   virtual Status put_schedule(const ScheduleState& state) = 0;
