@@ -81,6 +81,7 @@ Status App::open() {
   runner_settings.count = config_.runners;
   runner_settings.lease_s = config_.lease_s;
   runner_settings.heartbeat_s = config_.heartbeat_s;
+  runner_settings.fallback_poll_s = config_.poll_s;
   runner_settings.step_parallel = config_.step_parallel;
   runner_settings.owner = owner_;
   runner_settings.host = me.host;

@@ -235,7 +235,8 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
                  REAM_FIELD("retry_after_s", c->retry_after_s, double, "seconds"),
                  REAM_FIELD("lease_s", c->lease_s, double, "seconds"),
                  REAM_FIELD("heartbeat_s", c->heartbeat_s, double, "seconds"),
-                 REAM_FIELD("drain_timeout_s", c->drain_timeout_s, double, "seconds")});
+                 REAM_FIELD("drain_timeout_s", c->drain_timeout_s, double, "seconds"),
+                 REAM_FIELD("poll_s", c->poll_s, double, "seconds")});
          }},
         {"schedules", [&](auto& v, auto&) {
            walk(path, v, "schedules",
@@ -365,7 +366,8 @@ Status validate_config(const Config& c) {
   if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty()) {
     return bad("tls: cert_file and key_file go together");
   }
-  if (c.runners < 1 || c.runners > 256) return bad("queue.runners: 1..256");
+  if (c.runners < 0 || c.runners > 256) return bad("queue.runners: 0..256");
+  if (!(c.poll_s >= 0.1 && c.poll_s <= 3600)) return bad("queue.poll_s: 0.1..3600 seconds");
   if (c.max_queued < 1) return bad("queue.max_queued: at least 1");
   if (c.lease_s < 2 || c.heartbeat_s <= 0 || c.heartbeat_s * 2 > c.lease_s) {
     return bad("queue: lease_s must be at least 2 and at least twice heartbeat_s");

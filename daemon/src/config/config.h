@@ -60,13 +60,16 @@ struct Config {
   std::string documents_dir;
 
   // Queue and runners.
-  int runners = 2;                            // jobs running at once
+  int runners = 2;                            // jobs running at once (0: this host runs none)
   int step_parallel = 4;                      // step runs in flight per job
   int max_queued = 1000;                      // more queued jobs -> 429
   double retry_after_s = 10;
   double lease_s = 30;
   double heartbeat_s = 10;
   double drain_timeout_s = 60;
+  // With a PostgreSQL store, how often idle runners and the reader of other hosts' job
+  // events look at the database when no notification (LISTEN/NOTIFY) woke them.
+  double poll_s = 5;
 
   // Schedules.
   bool schedules_enabled = true;

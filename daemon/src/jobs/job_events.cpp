@@ -96,30 +96,57 @@ void JobEvents::publish(const store::EventRecord& e) {
   for (const auto& s : live) s->push(e);
 }
 
+void JobEvents::announced(int64_t job_id) {
+  {
+    std::lock_guard lock(mu_);
+    if (job_id == 0) {
+      announced_all_ = true;
+    } else if (subs_.count(job_id) != 0) {
+      announced_.insert(job_id);
+    } else {
+      return;  // no one here watches it
+    }
+  }
+  cv_.notify_all();
+}
+
 void JobEvents::foreign_loop() {
   const auto every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(foreign_every_s_));
   std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, every, [this] { return stopping_; })) {
+  auto next = std::chrono::steady_clock::now() + every;
+  for (;;) {
+    cv_.wait_until(lock, next, [this] { return stopping_ || announced_all_ || !announced_.empty(); });
+    if (stopping_) break;
+    // The clock, or an announcement of any job: every subscribed job; else those announced.
     std::vector<int64_t> jobs;
-    for (const auto& [job_id, _] : subs_) jobs.push_back(job_id);
-    lock.unlock();
-    for (int64_t job_id : jobs) {
-      std::vector<std::shared_ptr<Subscription>> live;
-      {
-        std::lock_guard l(mu_);
-        live = live_locked(job_id);
-      }
-      if (live.empty()) continue;
-      int64_t after = live[0]->taken_upto();
-      for (const auto& s : live) after = std::min(after, s->taken_upto());
-      auto events = store_.events(job_id, after);
-      if (!events.ok()) continue;  // the next round tries again
-      for (const store::EventRecord& e : events.value()) {
-        for (const auto& s : live) s->push(e);
-      }
+    if (announced_all_ || std::chrono::steady_clock::now() >= next) {
+      for (const auto& [job_id, _] : subs_) jobs.push_back(job_id);
+      next = std::chrono::steady_clock::now() + every;
+    } else {
+      jobs.assign(announced_.begin(), announced_.end());
     }
+    announced_.clear();
+    announced_all_ = false;
+    lock.unlock();
+    for (int64_t job_id : jobs) read_foreign(job_id);
     lock.lock();
+  }
+}
+
+void JobEvents::read_foreign(int64_t job_id) {
+  std::vector<std::shared_ptr<Subscription>> live;
+  {
+    std::lock_guard l(mu_);
+    live = live_locked(job_id);
+  }
+  if (live.empty()) return;
+  int64_t after = live[0]->taken_upto();
+  for (const auto& s : live) after = std::min(after, s->taken_upto());
+  auto events = store_.events(job_id, after);
+  if (!events.ok()) return;  // the next round tries again
+  for (const store::EventRecord& e : events.value()) {
+    for (const auto& s : live) s->push(e);
   }
 }
 

@@ -4,8 +4,10 @@
 // Events reach it on one path: the store's event listener (store::Store::
 // set_event_listener) hands over each event this process commits, in commit order,
 // and subscribers are woken. Events another process writes to the same database (a job
-// run by another reamd) are read by one background thread, once a second, for the jobs
-// someone here is subscribed to; subscribers are woken the same way.
+// run by another reamd) are read by one background thread for the jobs someone here is
+// subscribed to, and subscribers are woken the same way: when the store announces that a
+// job's events were committed (announced(), from Store::Notice on PostgreSQL), and
+// every `foreign_every_s` besides, which catches an announcement that was lost.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -16,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -62,10 +65,14 @@ class JobEvents {
   // (read once, here), then each new one as it is committed. Dropping the last
   // shared_ptr unsubscribes.
   std::shared_ptr<Subscription> subscribe(int64_t job_id, int64_t after_id);
+  // Events of `job_id` were committed somewhere (0: of any job, perhaps): the reader
+  // looks now, for the jobs someone here is subscribed to. Quick; never reads the store.
+  void announced(int64_t job_id);
 
  private:
   void publish(const store::EventRecord& e);  // the store's listener
   void foreign_loop();
+  void read_foreign(int64_t job_id);  // the job's events past what its subscribers hold
   // Live subscriptions of a job (pruning dead ones), under mu_.
   std::vector<std::shared_ptr<Subscription>> live_locked(int64_t job_id);
 
@@ -75,6 +82,8 @@ class JobEvents {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::map<int64_t, std::vector<std::weak_ptr<Subscription>>> subs_;
+  std::set<int64_t> announced_;  // jobs to read at once (announced())
+  bool announced_all_ = false;   // announced(0): read every subscribed job at once
   std::thread foreign_;
 };
 

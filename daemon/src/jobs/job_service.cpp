@@ -14,6 +14,12 @@ RunnerDeps with_store(RunnerDeps deps, store::Store& store, const ingest::PathPo
   deps.paths = paths;
   return deps;
 }
+
+// How often the reader of other processes' events looks when nothing was announced: the
+// runners' fallback poll with a store that announces commits, else every second.
+double foreign_events_poll_s(const store::Store& store, const RunnerSettings& settings) {
+  return store.announces_commits() ? settings.fallback_poll_s : 1.0;
+}
 }  // namespace
 
 JobService::JobService(store::Store& store, RunnerSettings settings, RunnerDeps deps,
@@ -21,11 +27,30 @@ JobService::JobService(store::Store& store, RunnerSettings settings, RunnerDeps 
     : store_(store),
       deps_(with_store(deps, store, paths)),
       paths_(std::move(paths)),
-      events_(store),
+      events_(store, foreign_events_poll_s(store, settings)),
       commits_(store),
-      runners_(std::move(settings), deps_) {}
+      runners_(std::move(settings), deps_) {
+  // What other processes commit (PostgreSQL's NOTIFY): runnable work wakes the idle
+  // runners, events wake the reader for the streams here; a (re)connection wakes both,
+  // since whatever was announced while it was down is lost.
+  store_.set_notice_listener([this](const store::Store::Notice& n) {
+    switch (n.kind) {
+      case store::Store::Notice::Kind::kRunnable:
+        runners_.notify();
+        break;
+      case store::Store::Notice::Kind::kEvents:
+        events_.announced(n.job_id);
+        break;
+      case store::Store::Notice::Kind::kResync:
+        runners_.notify();
+        events_.announced(0);
+        break;
+    }
+  });
+}
 
-JobService::~JobService() = default;
+// The notices stop first (no callback into the members below once it returns).
+JobService::~JobService() { store_.set_notice_listener(nullptr); }
 
 Result<Submitted> JobService::submit(const JobSpec& spec, std::string* field) {
   if (!spec.workflow) return invalid_argument("no workflow");

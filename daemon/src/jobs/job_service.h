@@ -10,6 +10,10 @@
 //   Runners: lease -> flow::Executor (documents read and attached -> steps -> plugins
 //       -> engine -> store) -> final state
 //   every event the store commits -> JobEvents -> subscribers (SSE streams)
+//   what other processes commit, announced by the store (Store::Notice: PostgreSQL's
+//       LISTEN/NOTIFY) -> runnable work wakes the idle Runners, a job's events wake
+//       JobEvents' reader of other processes' events; both also poll, slower
+//       (RunnerSettings::fallback_poll_s), for an announcement that was lost
 //
 // Idempotency is a column of the job's row: submitting under a key a job already holds
 // creates nothing and answers that job (replayed), saying whether it came with the same
@@ -75,7 +79,7 @@ class JobService {
   // `paths`: which document paths a job may read. `store` outlives the service.
   JobService(store::Store& store, RunnerSettings settings, RunnerDeps deps,
              ingest::PathPolicy paths);
-  ~JobService();  // stops the runners (see Runners::~Runners), then the event feed
+  ~JobService();  // stops the store's notices, the runners (see Runners::~Runners), then the event feed
 
   // Creates the job (or answers the one holding the idempotency key). Input errors (and,
   // with read_documents_now, document errors) come back as from flow::prepare_job, with

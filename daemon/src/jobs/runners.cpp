@@ -194,15 +194,23 @@ void Runners::join() {
 
 void Runners::loop(int index) {
   const int64_t lease_ms = static_cast<int64_t>(settings_.lease_s * 1000);
+  const std::chrono::duration<double> poll(
+      (*deps_.store).announces_commits() ? settings_.fallback_poll_s : kUnannouncedPollS);
   while (!stopping_) {
+    // Counted before looking: a wake-up that comes while the lease query runs (a job
+    // committed after its snapshot) ends the wait below at once instead of being lost.
+    int64_t seen = 0;
+    {
+      std::lock_guard lock(mu_);
+      seen = wakeups_;
+    }
     auto leased = (*deps_.store).lease_next(settings_.owner, lease_ms);
     if (!leased.ok()) {
       spdlog::error("runner {}: lease failed: {}", index, leased.status().message());
     }
     if (!leased.ok() || leased.value() == 0) {
       std::unique_lock lock(mu_);
-      int64_t seen = wakeups_;
-      cv_.wait_for(lock, std::chrono::milliseconds(500),
+      cv_.wait_for(lock, poll,
                    [&] { return stopping_ || wakeups_ != seen; });
       continue;
     }

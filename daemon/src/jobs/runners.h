@@ -45,6 +45,12 @@ struct RunnerSettings {
   double lease_s = 60;        // a lease's length
   double heartbeat_s = 10;    // how often leases are renewed
   int step_parallel = 4;      // step runs in flight per job (flow::RunOptions::max_parallel)
+  // queue.poll_s: how often an idle runner looks at the queue when nothing woke it, with
+  // a store that announces commits (Store::announces_commits; JobService wires the
+  // notices to notify()): a job queued by any process wakes it, and this poll catches the
+  // rest (a lost announcement, a lease that expired). A store that does not (SQLite, one
+  // host) is looked at every kUnannouncedPollS: only this process's submissions wake.
+  double fallback_poll_s = 5;
   std::string owner;          // "host:pid:start_ms": who holds the leases taken here
   std::string host;           // this host's name (ProcessOwner::host)
 };
@@ -63,13 +69,15 @@ struct RunnerDeps {
 
 class Runners {
  public:
+  static constexpr double kUnannouncedPollS = 0.5;
+
   Runners(RunnerSettings settings, RunnerDeps deps);
   ~Runners();
   Runners(const Runners&) = delete;
   Runners& operator=(const Runners&) = delete;
 
   void start();
-  // Wakes an idle runner (a job was queued).
+  // Wakes the idle runners (a job was queued, here or, announced, elsewhere).
   void notify();
   // Runs job `job_id` in the calling thread as a runner thread would: leased to this
   // process (Store::lease_job), the lease renewed by the heartbeat while it runs and
