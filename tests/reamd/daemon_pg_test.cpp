@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -168,6 +170,86 @@ TEST(ReamdOnPostgres, UploadsAndInlineDocumentsInASharedFolderAreReadByEveryHost
 
   a.signal(SIGCONT);
   (void)http_request(a.port(), "DELETE", "/v1/jobs/" + busy_id);
+  a.signal(SIGTERM);
+  b.signal(SIGTERM);
+  EXPECT_EQ(a.wait_exit(), 0) << a.log();
+  EXPECT_EQ(b.wait_exit(), 0) << b.log();
+}
+
+// The value of an unlabelled gauge in a /metrics page, or -1.
+double gauge(const std::string& metrics, const std::string& name) {
+  const size_t at = metrics.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::atof(metrics.c_str() + at + name.size() + 2);
+}
+
+// Cross-host wake-ups (LISTEN/NOTIFY): with the fallback poll (queue.poll_s) at 120 s, a
+// job queued on host A, which runs no jobs (queue.runners: 0), is taken by B's idle
+// runner at once, and an event stream opened on A for it follows B's run as it goes.
+// B is frozen (SIGSTOP) while the job is queued and A's stream opened, so the stream
+// cannot have found the job ended in its first read; the notifications wait in B's
+// socket until it is thawed. Without them, B would look at the queue, and A for B's
+// events, only 120 s after each started; the bounds below are generous (a loaded
+// machine) and still far under that.
+TEST(ReamdOnPostgres, AJobQueuedOnOneHostWakesAnotherAtOnceAndItsEventsStreamBackAtOnce) {
+  PgCluster& pg = PgCluster::shared();
+  ASSERT_EQ(pg.error(), "");
+  const std::string url = pg.create_database();
+  ASSERT_NE(url, "");
+  ASSERT_FALSE(tiny_model_dir().empty()) << "ream init-model failed";
+  TempDir tmp;
+  const std::string docs = tmp.path() + "/docs";
+  std::mt19937 rng(std::random_device{}());
+  write_documents(docs, rng);
+  const std::string config = "store: " + url + "\ndocuments:\n  allowed_roots: [" + docs +
+                             "]\nqueue:\n  poll_s: 120\n  runners: ";
+  Daemon a(tmp.path() + "/a", config + "0\n"), b(tmp.path() + "/b", config + "1\n");
+  ASSERT_TRUE(a.start()) << a.log();
+  ASSERT_TRUE(b.start()) << b.log();
+  b.signal(SIGSTOP);
+
+  auto r = a.post("/v1/jobs", {{"workflow", "summarize"},
+                               {"inputs", {{"documents", {docs + "/d0.md"}}, {"max_words", 20}, {"max_tokens", 12}}}});
+  ASSERT_EQ(r.status, 202u) << r.body;
+  const int64_t id = r.json()["id"];
+  const std::string self = "/v1/jobs/" + std::to_string(id);
+  HttpResult stream;
+  int64_t stream_ended_ms = 0;
+  std::thread reader([&] {
+    stream = a.get(self + "/events");
+    stream_ended_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  });
+  // The stream is open (subscribed) before B may run the job.
+  for (int i = 0; i < 200 && gauge(a.get("/metrics").body, "reamd_http_streams") < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(gauge(a.get("/metrics").body, "reamd_http_streams"), 1) << a.get("/metrics").body;
+  EXPECT_EQ(a.get(self).json().value("status", ""), "queued");
+
+  const int64_t thawed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  b.signal(SIGCONT);
+  // Nothing returns from the test before the reader is joined. Without the wake-ups the
+  // job still ends (B's poll), and the stream with it (A's), a little after 120 s.
+  json job = wait_job(a, id, 300);
+  reader.join();
+  ASSERT_TRUE(job.is_object()) << a.log() << b.log();
+  EXPECT_EQ(job["status"], "succeeded") << job.dump();
+  EXPECT_NE(b.log().find("job " + std::to_string(id) + " leased by"), std::string::npos) << b.log();
+  ASSERT_EQ(stream.status, 200u) << stream.body;
+  EXPECT_NE(stream.body.find("job_succeeded"), std::string::npos) << stream.body;
+
+  // B took the job within seconds of thawing, and A's stream ended within seconds of
+  // B's final commit (times from the jobs row, in ms since the epoch).
+  const int64_t started = std::stoll(PgCluster::query_one(url, "SELECT started_at FROM jobs WHERE id = " +
+                                                                   std::to_string(id)));
+  const int64_t finished = std::stoll(PgCluster::query_one(url, "SELECT finished_at FROM jobs WHERE id = " +
+                                                                    std::to_string(id)));
+  EXPECT_LT(started - thawed_ms, 20000) << "B's runner was not woken: " << b.log();
+  EXPECT_LT(stream_ended_ms - finished, 20000) << "A's stream was not woken: " << a.log();
+
   a.signal(SIGTERM);
   b.signal(SIGTERM);
   EXPECT_EQ(a.wait_exit(), 0) << a.log();
