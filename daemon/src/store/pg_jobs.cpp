@@ -80,12 +80,12 @@ Result<std::pair<std::string, std::string>> status_and_owner(const pg::Conn& db,
   return out;
 }
 
-// Why a change to job `job_id` guarded by `lease_owner` matched no row.
 // Tells every listening host, at this transaction's commit, that a job may be runnable.
 Status announce_runnable(const pg::Conn& db) {
   return db.exec("SELECT pg_notify($1, '')", pg::Params().add(PgStore::kRunnableChannel)).status();
 }
 
+// Why a change to job `job_id` guarded by `lease_owner` matched no row.
 Status refused_change(const pg::Conn& db, int64_t job_id, const std::string& what, const std::string& lease_owner) {
   REAM_ASSIGN_OR_RETURN(auto now, status_and_owner(db, job_id));
   if (now.first != kJobQueued && now.first != kJobRunning) {
