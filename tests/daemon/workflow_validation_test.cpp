@@ -187,6 +187,17 @@ TEST_F(WorkflowValidation, IllFormedUtf8IsRefusedWithItsPosition) {
   // Well-formed text outside ASCII loads.
   EXPECT_EQ(error_of(std::string(kHeader) + "steps:\n  - id: a\n    plugin: qa\n    with: {questions: [\"café ✓\"]}\n"),
             "<ok>");
+  // A UTF-8 file whose double-quoted escape decodes to bytes that are not UTF-8: yaml-cpp
+  // writes "\_" (U+00A0) as the lone byte A0. The same type_error before, found by an hour
+  // of fuzz_workflow_yaml (tests/fuzz/corpus/workflow_yaml/crash-escape-decodes-to-bad-utf8).
+  // In a value and in a key.
+  const std::string bad_value =
+      error_of(kHeader + std::string("steps:\n  - id: a\n    plugin: qa\n    with: {questions: [\"ok \\_\"]}\n"));
+  EXPECT_EQ(bad_value.rfind("wf.yaml:8:", 0), 0u) << bad_value;
+  EXPECT_NE(bad_value.find("not valid UTF-8 once its escapes are decoded"), std::string::npos) << bad_value;
+  EXPECT_NE(error_of(kHeader + std::string("steps:\n  - id: a\n    plugin: qa\n    with: {\"k\\_\": 1}\n"))
+                .find("not valid UTF-8 once its escapes are decoded"),
+            std::string::npos);
 }
 
 TEST_F(WorkflowValidation, ReportsEveryErrorNotJustTheFirst) {

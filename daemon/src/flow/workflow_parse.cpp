@@ -423,6 +423,31 @@ json default_engine_settings() {
   return {{"max_tokens", 1024}};
 }
 
+namespace {
+
+// The first scalar (key or value) of `node` whose decoded text is not valid UTF-8: adds
+// the error at its position and returns true.
+bool first_bad_scalar(const YAML::Node& node, YamlErrors& errors) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      if (utf8::is_valid(node.Scalar())) return false;
+      errors.add(node, "not valid UTF-8 once its escapes are decoded (write the character itself, not \\_)");
+      return true;
+    case YAML::NodeType::Sequence:
+      for (const auto& item : node)
+        if (first_bad_scalar(item, errors)) return true;
+      return false;
+    case YAML::NodeType::Map:
+      for (auto it = node.begin(); it != node.end(); ++it)
+        if (first_bad_scalar(it->first, errors) || first_bad_scalar(it->second, errors)) return true;
+      return false;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 Result<Workflow> parse_workflow(const std::string& source, const std::string& path,
                                 const PluginCatalog& catalog) {
   YamlErrors errors(path);
@@ -462,6 +487,9 @@ Result<Workflow> parse_workflow(const std::string& source, const std::string& pa
     errors.add(SourcePos{1, 1}, "expected a mapping at the top level");
     return errors.status();
   }
+  // The file is UTF-8, but a scalar may still decode to bytes that are not (yaml-cpp writes
+  // the escape "\_", U+00A0, as the lone byte A0): refused where it is, before it becomes JSON.
+  if (first_bad_scalar(root, errors)) return errors.status();
   try {
     parse_top(root, wf, errors);
     if (errors.empty()) validate_workflow(wf, catalog, errors);
