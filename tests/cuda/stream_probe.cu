@@ -11,15 +11,13 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "cuda/gemm_math.cuh"  // ld_stream: the products' own weight load
+
 namespace ream::bench {
 namespace {
 
-__device__ __forceinline__ uint4 ld_nc(const uint4* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
+__device__ __forceinline__ uint4 ld_nc(const unsigned char* p) {
+  return cuda::gemm_detail::ld_stream(reinterpret_cast<const cuda::bf16*>(p));
 }
 
 // Unit u's 8 loads of this lane. kRows: unit u = row tile u / seg_units (16 rows), bytes
@@ -38,7 +36,7 @@ __device__ __forceinline__ void load_unit(uint4 (&v)[8], const unsigned char* ba
     } else {
       off = 4096 * u + 512 * q + 16 * lane;
     }
-    v[q] = ld_nc(reinterpret_cast<const uint4*>(base + off));
+    v[q] = ld_nc(base + off);
   }
 }
 
