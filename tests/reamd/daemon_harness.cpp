@@ -83,6 +83,13 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+bool make_loopback_certificate(const std::string& dir) {
+  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                          "-addext subjectAltName=IP:127.0.0.1 -keyout " + dir + "/key.pem -out " + dir +
+                          "/cert.pem >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
 const std::string& tiny_model_dir() {
   static TempDir dir;
   static std::string model = [] {

@@ -39,6 +39,10 @@ class TempDir {
 
 // The tiny model directory shared by a test binary (made on first use).
 const std::string& tiny_model_dir();
+
+// A fresh self-signed certificate for 127.0.0.1 (in its subjectAltName) and its key, made
+// by openssl's command-line tool in `dir`: dir/cert.pem, dir/key.pem. False if it failed.
+bool make_loopback_certificate(const std::string& dir);
 uint16_t free_port();
 
 class Daemon {

@@ -287,10 +287,7 @@ std::string shell_out(const std::string& cmd) {
 TEST(DaemonOps, TlsListenerServesHttpsWithTheConfiguredCertificate) {
   TempDir tmp;
   const std::string cert = tmp.path() + "/cert.pem", key = tmp.path() + "/key.pem";
-  // A fresh self-signed certificate for 127.0.0.1 (openssl's command-line tool).
-  ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-                         "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert +
-                         " >/dev/null 2>&1").c_str()), 0);
+  ASSERT_TRUE(make_loopback_certificate(tmp.path()));
   Daemon d(tmp.path() + "/data", "tls:\n  cert_file: " + cert + "\n  key_file: " + key + "\n");
   d.start(false, 1);  // its readiness probe speaks plain HTTP, so poll over TLS here
   const std::string url = "https://127.0.0.1:" + std::to_string(d.port());

@@ -273,9 +273,7 @@ TEST_F(Upstreams, NoReachableUpstreamIsAClear503AndAnUnknownModelA404) {
 TEST(UpstreamTls, HttpsUpstreamIsUsedWhenItsCertificateVerifiesAndRefusedWhenNot) {
   TempDir tmp;
   const std::string cert = tmp.path() + "/cert.pem", key = tmp.path() + "/key.pem";
-  ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-                         "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert +
-                         " >/dev/null 2>&1").c_str()), 0);
+  ASSERT_TRUE(make_loopback_certificate(tmp.path()));
   Daemon up(tmp.path() + "/up", "tls:\n  cert_file: " + cert + "\n  key_file: " + key + "\n");
   up.add_engine_setting("served_model_name: gpu-tls");
   up.start(false, 1);  // its readiness probe speaks plain HTTP; the fronts' health checks speak TLS
