@@ -60,6 +60,62 @@ TEST(Expr, SyntaxErrorsSayWhatAndWhere) {
   EXPECT_EQ(Template::parse("${{ x").status().message(), "'${{' without a closing '}}'");
 }
 
+// `piece` n times after `head`.
+std::string repeat(std::string head, const std::string& piece, int n) {
+  for (int i = 0; i < n; ++i) head += piece;
+  return head;
+}
+
+// Nesting past kMaxExprDepth is refused at the column where it goes past. Before, a
+// deep expression overflowed the stack: in the parser (fuzz_expr's input was 1,234
+// '('), or, for chains the parser builds in a loop, in evaluating and freeing the tree.
+TEST(Expr, NestingPastTheLimitIsRefusedAtItsColumn) {
+  ASSERT_EQ(kMaxExprDepth, 256);
+  const std::string too_deep = "expression nested deeper than 256 levels at column ";
+  const int n = 100000;
+  EXPECT_EQ(Expr::parse(std::string(n, '(') + "1").status().message(), too_deep + "257");
+  EXPECT_EQ(Expr::parse(std::string(n, '!') + "true").status().message(), too_deep + "257");
+  EXPECT_EQ(Expr::parse(repeat("", "length(", n)).status().message(), too_deep + "1799");  // 7 * 257
+  EXPECT_EQ(Expr::parse(repeat("x", "[x", n)).status().message(), too_deep + "514");       // 2 * 257
+  // Chains: the 257th '[', '.' or '||'.
+  EXPECT_EQ(Expr::parse(repeat("x", "[0]", n)).status().message(), too_deep + "770");      // 2 + 3 * 256
+  EXPECT_EQ(Expr::parse(repeat("x", ".a", n)).status().message(), too_deep + "514");       // 2 + 2 * 256
+  EXPECT_EQ(Expr::parse(repeat("x", " || x", n)).status().message(), too_deep + "1283");   // 3 + 5 * 256
+  EXPECT_EQ(Expr::parse(repeat("x", " && x", n)).status().message(), too_deep + "1283");
+  // '-' is no operator: a run of them is one bad number.
+  EXPECT_EQ(Expr::parse(std::string(n, '-') + "1").status().message(), "bad number '-' at column 1");
+  auto t = Template::parse("a ${{ " + std::string(n, '(') + " }}");
+  ASSERT_FALSE(t.ok());
+  EXPECT_TRUE(t.status().message().ends_with(": " + too_deep + "257")) << t.status().message().substr(0, 80);
+}
+
+TEST(Expr, NestingAtTheLimitParsesAndEvaluates) {
+  const int n = kMaxExprDepth;
+  json list = "deep", object = "deep";
+  for (int i = 0; i < n; ++i) {
+    list = json::array({list});
+    object = json{{"a", object}};
+  }
+  const json ctx = {{"l", list}, {"o", object}, {"s", "abc"}};
+  auto value = [&](const std::string& text) {
+    auto e = Expr::parse(text);
+    EXPECT_TRUE(e.ok()) << e.status().message();
+    return e.ok() ? e->eval(ctx) : json("not parsed");
+  };
+  EXPECT_EQ(value(std::string(n, '(') + "s" + std::string(n, ')')), "abc");
+  EXPECT_EQ(value(std::string(n, '!') + "s"), true);
+  EXPECT_EQ(value(std::string(n - 1, '!') + "s"), false);
+  EXPECT_EQ(value(repeat("l", "[0]", n)), "deep");
+  EXPECT_EQ(value(repeat("o", ".a", n)), "deep");
+  EXPECT_EQ(value(repeat("false", " || false", n - 1) + " || s"), "abc");
+  EXPECT_EQ(value(repeat("", "length(", n) + "s" + std::string(n, ')')), 0);
+  EXPECT_EQ(value("length(s)"), 3);
+  auto e = Expr::parse(repeat("o", ".a", n));
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->references().size(), 1u);
+  EXPECT_EQ(e->references()[0].size(), static_cast<size_t>(n + 1));
+}
+
 // A job document as the executor holds it: ingested, with its quote index.
 JobDoc job_doc(const std::string& key, ingest::Document doc) {
   auto d = std::make_shared<const ingest::Document>(std::move(doc));

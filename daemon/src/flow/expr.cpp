@@ -1,6 +1,7 @@
 // Workflow expressions: tokenizer, recursive-descent parser and evaluator.
 #include "flow/expr.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <stdexcept>
@@ -14,6 +15,7 @@ struct ExprNode {
   json value;                                   // kLiteral
   std::string name;                             // kName, kMember, kBinary op, kCall
   std::vector<std::shared_ptr<const ExprNode>> kids;
+  int depth = 0;  // levels below this node (0 for a leaf); at most kMaxExprDepth
 };
 
 namespace {
@@ -31,7 +33,12 @@ NodePtr make(ExprNode::Kind kind, std::string name = {}, std::vector<NodePtr> ki
   n->name = std::move(name);
   n->kids = std::move(kids);
   n->value = std::move(value);
+  for (const NodePtr& k : n->kids) n->depth = std::max(n->depth, k->depth + 1);
   return n;
+}
+
+std::string too_deep() {
+  return "expression nested deeper than " + std::to_string(kMaxExprDepth) + " levels";
 }
 
 class Parser {
@@ -48,8 +55,33 @@ class Parser {
   }
 
  private:
-  [[noreturn]] void fail(const std::string& what) {
-    throw ParseError(what + " at column " + std::to_string(pos_ + 1));
+  // One level of the parser's own recursion ('(', '[', a call's arguments, '!'),
+  // refused at `at` past kMaxExprDepth before it recurses: the recursion, the
+  // evaluation and the destruction of the tree all go as deep as the nesting.
+  class Nested {
+   public:
+    Nested(Parser& p, size_t at) : p_(p) {
+      if (p_.nesting_ >= kMaxExprDepth) p_.fail_at(at, too_deep());
+      ++p_.nesting_;
+    }
+    ~Nested() { --p_.nesting_; }
+    Nested(const Nested&) = delete;
+    Nested& operator=(const Nested&) = delete;
+
+   private:
+    Parser& p_;
+  };
+
+  [[noreturn]] void fail_at(size_t at, const std::string& what) {
+    throw ParseError(what + " at column " + std::to_string(at + 1));
+  }
+  [[noreturn]] void fail(const std::string& what) { fail_at(pos_, what); }
+  // A node of the operator at `at`; refused there when the tree would grow deeper
+  // than kMaxExprDepth (chains: a.b.c, a[0][1], a || b || c).
+  NodePtr node(size_t at, ExprNode::Kind kind, std::string name, std::vector<NodePtr> kids) {
+    NodePtr n = make(kind, std::move(name), std::move(kids));
+    if (n->depth > kMaxExprDepth) fail_at(at, too_deep());
+    return n;
   }
   void skip() {
     while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
@@ -63,43 +95,55 @@ class Parser {
     }
     return false;
   }
+  // eat, with the operator's position in *at.
+  bool eat_at(const char* op, size_t* at) {
+    skip();
+    *at = pos_;
+    return eat(op);
+  }
 
   NodePtr parse_or() {
     NodePtr left = parse_and();
-    while (eat("||")) left = make(ExprNode::kBinary, "||", {left, parse_and()});
+    for (size_t at; eat_at("||", &at);) left = node(at, ExprNode::kBinary, "||", {left, parse_and()});
     return left;
   }
   NodePtr parse_and() {
     NodePtr left = parse_cmp();
-    while (eat("&&")) left = make(ExprNode::kBinary, "&&", {left, parse_cmp()});
+    for (size_t at; eat_at("&&", &at);) left = node(at, ExprNode::kBinary, "&&", {left, parse_cmp()});
     return left;
   }
   NodePtr parse_cmp() {
     NodePtr left = parse_unary();
     for (const char* op : {"==", "!=", "<=", ">=", "<", ">"}) {
-      if (eat(op)) return make(ExprNode::kBinary, op, {left, parse_unary()});
+      size_t at;
+      if (eat_at(op, &at)) return node(at, ExprNode::kBinary, op, {left, parse_unary()});
     }
     return left;
   }
   NodePtr parse_unary() {
     skip();
     if (pos_ < s_.size() && s_[pos_] == '!' && s_.compare(pos_, 2, "!=") != 0) {
-      ++pos_;
-      return make(ExprNode::kNot, "", {parse_unary()});
+      const size_t at = pos_++;
+      Nested nested(*this, at);
+      return node(at, ExprNode::kNot, "", {parse_unary()});
     }
     return parse_postfix();
   }
   NodePtr parse_postfix() {
     NodePtr n = parse_primary();
-    for (;;) {
-      if (eat(".")) {
+    for (size_t at;;) {
+      if (eat_at(".", &at)) {
         std::string name = ident();
         if (name.empty()) fail("expected a name after '.'");
-        n = make(ExprNode::kMember, name, {n});
-      } else if (eat("[")) {
-        NodePtr index = parse_or();
+        n = node(at, ExprNode::kMember, name, {n});
+      } else if (eat_at("[", &at)) {
+        NodePtr index;
+        {
+          Nested nested(*this, at);
+          index = parse_or();
+        }
         if (!eat("]")) fail("expected ']'");
-        n = make(ExprNode::kIndex, "", {n, index});
+        n = node(at, ExprNode::kIndex, "", {n, index});
       } else {
         return n;
       }
@@ -119,6 +163,7 @@ class Parser {
     if (pos_ >= s_.size()) fail("unexpected end of expression");
     char c = s_[pos_];
     if (c == '(') {
+      Nested nested(*this, pos_);
       ++pos_;
       NodePtr n = parse_or();
       if (!eat(")")) fail("expected ')'");
@@ -133,7 +178,7 @@ class Parser {
     if (name == "true") return make(ExprNode::kLiteral, "", {}, true);
     if (name == "false") return make(ExprNode::kLiteral, "", {}, false);
     if (name == "null") return make(ExprNode::kLiteral, "", {}, nullptr);
-    if (eat("(")) return call(name);
+    if (size_t at; eat_at("(", &at)) return call(name, at);
     return make(ExprNode::kName, name);
   }
   json string_literal() {
@@ -167,7 +212,8 @@ class Parser {
     }
     return make(ExprNode::kLiteral, "", {}, v);
   }
-  NodePtr call(const std::string& name) {
+  // A call of `name`, its '(' at `at` (already eaten).
+  NodePtr call(const std::string& name, size_t at) {
     static const std::vector<std::pair<std::string, size_t>> kFunctions = {
         {"length", 1}, {"contains", 2}, {"join", 2}, {"toJSON", 1}};
     size_t arity = 0;
@@ -175,6 +221,7 @@ class Parser {
       if (fn == name) arity = n;
     }
     if (arity == 0) fail("unknown function '" + name + "' (known: length, contains, join, toJSON)");
+    Nested nested(*this, at);
     std::vector<NodePtr> args;
     if (!eat(")")) {
       do {
@@ -185,11 +232,12 @@ class Parser {
     if (args.size() != arity) {
       fail(name + "() takes " + std::to_string(arity) + " argument" + (arity == 1 ? "" : "s"));
     }
-    return make(ExprNode::kCall, name, std::move(args));
+    return node(at, ExprNode::kCall, name, std::move(args));
   }
 
   const std::string& s_;
   size_t pos_ = 0;
+  int nesting_ = 0;  // levels of Nested now open
 };
 
 bool loose_equal(const json& a, const json& b) {

@@ -9,6 +9,12 @@
 //   functions    length(x), contains(list_or_string, x), join(list, sep), toJSON(x)
 //
 // A missing property evaluates to null. Values are JSON values.
+//
+// Nesting is limited to kMaxExprDepth levels, so that parsing, evaluating and
+// freeing an expression stay within the stack: each '(', '!', index, member,
+// call and binary operator counts one level (a chain `a || b || c` is as deep
+// as it is long). A deeper expression is refused at the column where it goes
+// past the limit.
 #pragma once
 
 #include <memory>
@@ -21,6 +27,8 @@
 namespace ream::flow {
 
 struct ExprNode;
+
+inline constexpr int kMaxExprDepth = 256;
 
 // A reference path such as {"steps", "a", "outputs", "x"}, as written.
 using RefPath = std::vector<std::string>;
