@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <string_view>
+#include <vector>
 
 #include "ingest/gitignore.h"
 #include "ingest/ingest.h"
@@ -36,6 +38,44 @@ TEST(Glob, GitWildmatch) {
   EXPECT_TRUE(glob_match("\\#lit", "#lit"));
   EXPECT_TRUE(glob_match("foo**bar", "fooxbar"));  // not a "**" segment: like '*'
   EXPECT_FALSE(glob_match("foo**bar", "foo/bar"));
+}
+
+std::string repeat(const std::string& piece, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += piece;
+  return out;
+}
+
+// Patterns whose '*' or "**/" can each stop at many places. A backtracking matcher tries
+// every combination: C(256, 32) for the first, C(128, 32) for the second, and it took
+// fuzz_gitignore past its 15 s timeout with a few dozen of them; these return at once.
+TEST(Glob, ManyStarsInLinearTime) {
+  const std::string stars = repeat("*a", 32) + "*b";
+  EXPECT_FALSE(glob_match(stars, repeat("a", 256)));
+  EXPECT_TRUE(glob_match(stars, repeat("a", 256) + "b"));
+  EXPECT_FALSE(glob_match(stars, repeat("a", 128) + "/" + repeat("a", 127) + "b"));  // '*' stops at '/'
+  const std::string folders = repeat("**/a/", 32) + "b";
+  EXPECT_FALSE(glob_match(folders, repeat("a/", 128) + "c"));
+  EXPECT_TRUE(glob_match(folders, repeat("a/", 128) + "b"));
+  EXPECT_FALSE(glob_match(folders, repeat("a/", 31) + "b"));
+  EXPECT_TRUE(glob_match(folders, repeat("a/", 32) + "b"));
+  const std::string mixed = repeat("**/*a*a?/", 16) + "*.log";
+  EXPECT_FALSE(glob_match(mixed, repeat("xaaaax/", 160) + "a.txt"));
+  EXPECT_TRUE(glob_match(mixed, repeat("xaaaax/", 160) + "a.log"));
+  IgnoreRules r;
+  r.add_line("", repeat("**/", 40) + "*x*x*x*x*x*x*x*x*x*y");
+  EXPECT_FALSE(r.ignored(repeat("d/", 200) + repeat("x", 200), false));
+  EXPECT_TRUE(r.ignored(repeat("d/", 200) + repeat("x", 200) + "y", false));
+}
+
+// The end of the pattern consumes nothing, and nothing past it is read (under ASan a
+// read past this exact-size buffer is an error).
+TEST(Glob, ReadsNothingPastThePattern) {
+  const std::vector<char> pattern = {'a', '*'};
+  const std::string_view glob(pattern.data(), pattern.size());
+  EXPECT_TRUE(glob_match(glob, "ab"));
+  EXPECT_FALSE(glob_match(glob.substr(0, 1), "ab"));
+  EXPECT_FALSE(glob_match(glob, "ab/c"));
 }
 
 TEST(Glob, IgnoreRulesPrecedence) {

@@ -11,7 +11,7 @@
 namespace ream::ingest {
 
 // Matches `path` against one glob (git's wildmatch with "**"; "*" and "?" do not
-// match "/").
+// match "/"), in time O(pattern length x path length) however many '*' it holds.
 bool glob_match(std::string_view pattern, std::string_view path);
 
 class IgnoreRules {
