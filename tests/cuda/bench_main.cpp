@@ -528,8 +528,9 @@ void bench_prefill_products(int n) {
     };
     using ream::cuda::LargeGemm;
     timed("mma", [&] { return ream::cuda::launch_matmul_invariant_large(LargeGemm::kMma, x, w, n, sh.in, sh.out, y0, false, stream); });
-    // Every variant of the Hopper kernel (gemm_hopper.cu): all but the last are the
-    // canonical arithmetic; the last (natural k order) measures what the slot permutation costs.
+    // Every variant of the Hopper kernel (gemm_hopper.cu): all but one are the canonical
+    // arithmetic; that one (natural k order) measures what the slot order costs. The
+    // swapped variants' times include their copy of x into slot order.
     for (int v = 0; v < ream::cuda::gemm_hopper_variants(); ++v) {
       ream::cuda::set_gemm_hopper_variant(v);
       const std::string what = "hopper" + std::to_string(v);

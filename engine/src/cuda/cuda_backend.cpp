@@ -168,7 +168,11 @@ Status CudaBackend::check_model() const {
 }
 
 Status CudaBackend::matmul(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32) {
-  if (opt_.batch_invariant) return launch_matmul_invariant(x, w, n, in, out, y, y_f32, stream_.get());
+  // gate_up is idle in every product that goes through here (the large-n Hopper kernel
+  // copies x into it; matmul_swiglu lends act instead).
+  if (opt_.batch_invariant)
+    return launch_matmul_invariant(x, w, n, in, out, y, y_f32, stream_.get(), a_.gate_up,
+                                   lim_.max_tokens * 2 * cfg_.intermediate_size);
   return launch_matmul(cublas_.get(), x, w, n, in, out, y, y_f32, stream_.get());
 }
 

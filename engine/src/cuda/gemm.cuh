@@ -20,9 +20,11 @@ Status launch_matmul_swiglu(cublasHandle_t handle, const bf16* x, const bf16* w_
 
 // The same product, batch invariant: y[t] is bitwise the same for any n and any other rows
 // of x (one fixed reduction order over K for every n; gemm_invariant.cu). Needs in % 32 == 0
-// (else Unimplemented) and 16-byte aligned x and w. Twin: matmul_cpu.
+// (else Unimplemented) and 16-byte aligned x and w. Twin: matmul_cpu. `scratch` (room for
+// scratch_elems bf16): device memory the large-n Hopper kernel may use for a copy of x
+// (n * in elements; see gemm_hopper.cuh); the backend lends a buffer that is idle then.
 Status launch_matmul_invariant(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32,
-                               cudaStream_t stream);
+                               cudaStream_t stream, bf16* scratch = nullptr, int64_t scratch_elems = 0);
 
 // Rows up to which launch_matmul_invariant runs a small-n kernel (above: the tiled one).
 constexpr int64_t kSmallGemmMaxRows = 128;
@@ -34,7 +36,8 @@ constexpr int64_t kSmallGemmMaxRows = 128;
 // environment). For tests and benchmarks; the backend uses kAuto.
 enum class SmallGemm { kAuto, kRounds, kStream, kStreamNarrow, kStreamWide };
 Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* w, int64_t n, int64_t in,
-                                    int64_t out, void* y, bool y_f32, cudaStream_t stream);
+                                    int64_t out, void* y, bool y_f32, cudaStream_t stream, bf16* scratch = nullptr,
+                                    int64_t scratch_elems = 0);
 
 // The large-n kernels, bitwise the same: kHopper (wgmma, gemm_hopper.cu: sm_90a devices,
 // in % 64 == 0; Unimplemented elsewhere), kMma (the mma.sync tiled kernel), kAuto (kMma,
@@ -42,10 +45,12 @@ Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* 
 // for tests and benchmarks; launch_matmul_invariant uses kAuto above kSmallGemmMaxRows rows.
 enum class LargeGemm { kAuto, kMma, kHopper };
 Status launch_matmul_invariant_large(LargeGemm large, const bf16* x, const bf16* w, int64_t n, int64_t in,
-                                     int64_t out, void* y, bool y_f32, cudaStream_t stream);
+                                     int64_t out, void* y, bool y_f32, cudaStream_t stream, bf16* scratch = nullptr,
+                                     int64_t scratch_elems = 0);
 
 // act (n, inter) = swiglu(x @ w_gate_up^T): bitwise launch_matmul_invariant into gate_up
-// (n, 2 inter) followed by launch_swiglu(gate_up, n, inter, act). Where the streaming
+// (n, 2 inter) followed by launch_swiglu(gate_up, n, inter, act; act, idle until then,
+// is the product's scratch). Where the streaming
 // kernel applies (kAuto's choice), one launch whose blocks take gate rows and the same up
 // rows and apply SwiGLU in their epilogue (gate_up is not written); otherwise the two
 // launches. w_gate_up (2 inter, in): gate rows, then up rows. _with: as above.

@@ -52,13 +52,23 @@
 //     8, the default): 364-401 TFLOP/s against variant 6's 330-377 in the same call; with
 //     pipelined consumers (variant 7) only ~245, which the ring's fourth stage does not
 //     feed. The 131,072-token prefill: 13.98 s (variant 8) against 14.11 s (variant 6).
+//   - session 13: the swapped product (variants 10-13, below: x copied into slot order
+//     once per product, both operands by TMA, no producer copies). Same call, 4,096 /
+//     8,192 tokens, the copy of x included: qkv 426 / 425 TFLOP/s against variant 8's 357 /
+//     361, o 397 / 403 against 370 / 374, gate_up 463 / 457 against 373 / 374, down 415 /
+//     388 against 397 / 401 (cuBLAS 772-817). Pipelined consumers and six stages
+//     (11-13) within a few percent either way. Whole invariant prefill, variant 10 then 8
+//     on one machine (one binary): 4,096 tokens 0.09 / 0.10 s, 32,768 1.37 / 1.46 s,
+//     131,072 13.70 / 14.02 s. Variant 10 is the default.
 #include "cuda/gemm.cuh"
 #include "cuda/gemm_math.cuh"
 #include "cuda/hopper.cuh"
 #include "cuda/pdl.cuh"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace ream::cuda {
 namespace {
@@ -447,14 +457,221 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif  // REAM_SM90A_DEVICE
 }
 
-// Variant number -> (producer, consumer, stages): 0 = kCopy4 + wait-all (session 6), 1 =
-// kCopy4 + pipelined, 2 = kStaged + wait-all, 3 = kStaged + pipelined, 4 = the same with 6
-// stages, 5 = kStagedTmaX + pipelined, 6 stages, 6 = the same with three stages of weight
-// loads in flight, 7 = kTmaW + pipelined, 4 stages, 8 = kTmaW + wait-all, 9 = kNatural16
-// + pipelined (the last: not the canonical arithmetic).
-constexpr int kHopperGemmVariants = 10;
-constexpr int kDefaultVariant = 8;  // session 9 (H100): 364-401 TFLOP/s, v6 330-377
+// ---- The swapped product (variants 10-13) ----
+// x is first copied into the canonical slot order (permute_x_kernel: each 32-k chunk's
+// 4-byte pairs transposed 4 x 4, once per product), so that TMA can put it into shared
+// memory exactly as wgmma's shared operand needs it: x is B (tokens as N), the weights are
+// A (features as M), by TMA in their natural order and loaded from shared memory as
+// mma.sync A-fragments (a lane's 16 bytes of 8 consecutive k are its fragment words, as x's
+// are in the kernel above). No producer copies anything: one thread asks for both boxes.
+// An element's 16-k products are the same products in the same slots, so the sums are the
+// canonical ones (the test holds every variant to the mma.sync kernel bit for bit).
+//
+// A block computes 128 features (a consumer warpgroup each 64) x 128 tokens; the stage
+// ring (x 16 KiB + weights 16 KiB a stage) becomes the output tile at the end, so that the
+// stores to y (token rows) are whole 16-byte pieces.
+constexpr size_t swap_smem_bytes(int stages) { return 1024 + size_t(stages) * 2 * kStageBytes + 256; }
+constexpr int kSwapProducerRegs = 40, kSwapConsumerRegs = 232;
+static_assert(128 * (168 - kSwapProducerRegs) >= 256 * (kSwapConsumerRegs - 168), "setmaxnreg.inc would never return");
+constexpr int kEpiStride = kFeatures + 4;  // floats a token row of the output tile: conflict-free stores
+static_assert(size_t(kTokens) * kEpiStride * 4 <= 2 * 4 * size_t(kStageBytes), "the output tile fits a ring of 4 stages");
+
+// xp = x with each 32-k chunk in slot order: word 4a + i of a chunk (a = 2m + h) is pair
+// 4i + a of x's chunk (k = 8i + 4m + 2h, see above). `chunks` = n * in / 32.
+__global__ void permute_x_kernel(const uint4* __restrict__ x, uint4* __restrict__ xp, int64_t chunks) {
+  pdl_launch_dependents();
+  pdl_wait();
+  for (int64_t c = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; c < chunks; c += int64_t{gridDim.x} * blockDim.x) {
+    const uint4 v0 = x[4 * c], v1 = x[4 * c + 1], v2 = x[4 * c + 2], v3 = x[4 * c + 3];
+    xp[4 * c] = make_uint4(v0.x, v1.x, v2.x, v3.x);
+    xp[4 * c + 1] = make_uint4(v0.y, v1.y, v2.y, v3.y);
+    xp[4 * c + 2] = make_uint4(v0.z, v1.z, v2.z, v3.z);
+    xp[4 * c + 3] = make_uint4(v0.w, v1.w, v2.w, v3.w);
+  }
+}
+
+// grid (token tiles, feature tiles), as above. maps.map: xp (boxes of 64 k x 128 tokens,
+// 128-byte swizzle); maps.w_map: the weights (boxes of 32 k x 128 features, no swizzle).
+template <bool kPipelined, int kStages>
+__global__ void __launch_bounds__(kThreads, 1)
+    gemm_swap_kernel(int n, int in, int out, void* __restrict__ y, bool y_f32, const __grid_constant__ XMap maps) {
+#ifdef REAM_SM90A_DEVICE
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
+  const uint32_t x_s = base;                         // [kStages][128 tokens x 128 bytes] slot order, swizzled
+  const uint32_t w_s = x_s + kStages * kStageBytes;  // [kStages][2 chunks][128 features][32 k] natural order
+  const uint32_t bars = w_s + kStages * kStageBytes;
+  auto full = [&](int st) { return bars + 8u * st; };
+  auto empty = [&](int st) { return bars + 8u * (kStages + st); };
+  unsigned char* smem_gen = smem_raw + (base - smem_u32(smem_raw));  // generic pointer to `base`
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int t0 = blockIdx.x * kTokens, o0 = blockIdx.y * kFeatures;
+  const int n_ktiles = in / kTileK;
+
+  if (tid == 0) {
+    for (int st = 0; st < kStages; ++st) {
+      mbar_init(full(st), 1);   // the issuer's expect_tx
+      mbar_init(empty(st), 8);  // one arrival per consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  pdl_launch_dependents();
+  pdl_wait();
+
+  if (warp < 4) {  // ---- the producer: thread 0 asks for every stage's boxes ----
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kSwapProducerRegs));
+    if (tid == 0) {
+      for (int kt = 0; kt < n_ktiles; ++kt) {
+        const int st = kt % kStages;
+        if (kt >= kStages) mbar_wait(empty(st), ((kt / kStages) & 1) ^ 1);
+        mbar_expect_tx(full(st), 2 * kStageBytes);
+        const uint32_t ws = w_s + st * kStageBytes;
+        tma_load_2d(x_s + st * kStageBytes, &maps.map, kt * kTileK, t0, full(st));
+        tma_load_2d(ws, &maps.w_map, kt * kTileK, o0, full(st));
+        tma_load_2d(ws + 128 * kChunk * 2, &maps.w_map, kt * kTileK + kChunk, o0, full(st));
+      }
+    }
+    return;
+  }
+
+  // ---- consumers: warpgroup wg owns features [64 wg, 64 wg + 64) of the block ----
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kSwapConsumerRegs));
+  const int cw = warp - 4, wg = cw >> 2;
+  const int g = lane >> 2, t4 = lane & 3;
+  const int r0 = 64 * wg + 16 * (cw & 3);  // this warp's 16 features
+  float p[16][4], total[16][4];
+#pragma unroll
+  for (int j = 0; j < 16; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) p[j][e] = total[j][e] = 0.0f;
+
+  // The weight fragments of stage kt (rows r0 + g and r0 + 8 + g), then its four wgmma.
+  auto issue = [&](int kt, uint4 (&ag)[2], uint4 (&ah)[2]) {
+    const int st = kt % kStages;
+    mbar_wait(full(st), (kt / kStages) & 1);
+    const unsigned char* ws = smem_gen + (w_s - base) + st * kStageBytes;
+#pragma unroll
+    for (int ch = 0; ch < 2; ++ch) {
+      ag[ch] = *reinterpret_cast<const uint4*>(ws + ((ch * 128 + r0 + g) * kChunk + 8 * t4) * 2);
+      ah[ch] = *reinterpret_cast<const uint4*>(ws + ((ch * 128 + r0 + 8 + g) * kChunk + 8 * t4) * 2);
+    }
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) fence_operand(p[j][e]);
+    wgmma_fence();
+    const uint32_t xs = x_s + st * kStageBytes;
+#pragma unroll
+    for (int ch = 0; ch < 2; ++ch) {
+      wgmma_n128(p, ag[ch].x, ah[ch].x, ag[ch].y, ah[ch].y, desc_k_major(xs + 32 * (2 * ch)));
+      wgmma_n128(p, ag[ch].z, ah[ch].z, ag[ch].w, ah[ch].w, desc_k_major(xs + 32 * (2 * ch + 1)));
+    }
+    wgmma_commit();
+  };
+  auto release = [&](int kt) {
+    __syncwarp();
+    if (lane == 0) mbar_arrive(empty(kt % kStages));
+  };
+  auto end_segment = [&] {
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        fence_operand(p[j][e]);
+        total[j][e] = __fadd_rn(total[j][e], p[j][e]);
+        p[j][e] = 0.0f;
+      }
+  };
+  constexpr int kSegTiles = kSegK / kTileK;
+  if constexpr (kPipelined) {
+    uint4 fa_g[2], fa_h[2], fb_g[2], fb_h[2];
+    for (int kt0 = 0; kt0 < n_ktiles; kt0 += kSegTiles) {
+      const int m = min(kSegTiles, n_ktiles - kt0);
+#pragma unroll
+      for (int s = 0; s < kSegTiles; ++s) {
+        if (s >= m) break;
+        if (s & 1) issue(kt0 + s, fb_g, fb_h);
+        else issue(kt0 + s, fa_g, fa_h);
+        if (s > 0) {
+          wgmma_wait<1>();
+          release(kt0 + s - 1);
+        }
+      }
+      wgmma_wait_all();
+      release(kt0 + m - 1);
+      end_segment();
+    }
+  } else {
+    for (int kt = 0; kt < n_ktiles; ++kt) {
+      uint4 ag[2], ah[2];
+      issue(kt, ag, ah);
+      wgmma_wait_all();
+      release(kt);
+      if ((kt + 1) % kSegTiles == 0 || kt + 1 == n_ktiles) end_segment();
+    }
+  }
+
+  // The accumulator per warp is mma.m16n8k16's C per n8 tile j: features r0 + g (e 0, 1)
+  // and r0 + 8 + g (e 2, 3), tokens 8j + 2 t4 + (e & 1). Through the ring (every stage is
+  // consumed: both warpgroups have waited for all their products) into token rows.
+  named_sync(1, 256);
+  float* tile = reinterpret_cast<float*>(smem_gen);  // [128 tokens][kEpiStride]
+#pragma unroll
+  for (int j = 0; j < 16; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) tile[(8 * j + 2 * t4 + (e & 1)) * kEpiStride + r0 + g + 8 * (e >> 1)] = total[j][e];
+  named_sync(1, 256);
+  const int ct = tid - 128;
+  const bool quads = out % 4 == 0;
+#pragma unroll 4
+  for (int it = 0; it < kTokens * kFeatures / 4 / 256; ++it) {
+    const int idx = ct + 256 * it, row = idx >> 5, q = idx & 31;
+    const int t = t0 + row, o = o0 + 4 * q;
+    if (t >= n || o >= out) continue;
+    const float4 v = *reinterpret_cast<const float4*>(tile + row * kEpiStride + 4 * q);
+    const int64_t at = static_cast<int64_t>(t) * out + o;
+    if (quads) {
+      if (y_f32) *reinterpret_cast<float4*>(static_cast<float*>(y) + at) = v;
+      else *reinterpret_cast<uint2*>(static_cast<bf16*>(y) + at) = make_uint2(pack_bf16x2(v.x, v.y), pack_bf16x2(v.z, v.w));
+    } else {
+      const float vals[4] = {v.x, v.y, v.z, v.w};
+      for (int e = 0; e < 4 && o + e < out; ++e) store_pair(y, y_f32, at + e, vals[e], 0.0f, false);
+    }
+  }
+#else
+  (void)n, (void)in, (void)out, (void)y, (void)y_f32, (void)maps;
+#endif  // REAM_SM90A_DEVICE
+}
+
+// Variant number -> kernel: 0 = kCopy4 + wait-all (session 6), 1 = kCopy4 + pipelined,
+// 2 = kStaged + wait-all, 3 = kStaged + pipelined, 4 = the same with 6 stages, 5 =
+// kStagedTmaX + pipelined, 6 stages, 6 = the same with three stages of weight loads in
+// flight, 7 = kTmaW + pipelined, 4 stages, 8 = kTmaW + wait-all, 9 = kNatural16 +
+// pipelined (not the canonical arithmetic: a measurement); the swapped product (session
+// 13): 10 = wait-all, 4 stages, 11 = pipelined, 4 stages, 12 = wait-all, 6 stages, 13 =
+// pipelined, 6 stages.
+constexpr int kHopperGemmVariants = 14;
+constexpr int kNaturalVariant = 9;
+constexpr int kDefaultVariant = 10;  // session 13 (H100): 388-463 TFLOP/s, v8 357-401
 int g_gemm_variant = -1;  // -1: the default
+
+// Rows of `in` bf16, `rows` of them, as a 2-D tensor map with boxes of box_k x 128 rows.
+Status encode_rows(CUtensorMap* m, const bf16* p, int in, int rows, cuuint32_t box_k, CUtensorMapSwizzle swizzle,
+                   const char* what) {
+  const auto encode = hopper::encode_tiled();
+  if (!encode) return unimplemented("the driver has no cuTensorMapEncodeTiled");
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(in), static_cast<cuuint64_t>(rows)};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(in) * sizeof(bf16)};
+  const cuuint32_t box[2] = {box_k, 128}, elem[2] = {1, 1};
+  const CUresult r = encode(m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<bf16*>(p), dims, strides, box, elem,
+                            CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS)
+    return internal_error(std::string("cuTensorMapEncodeTiled failed for ") + what + " (" + std::to_string(r) + ")");
+  return Status();
+}
 
 template <int kProducer, bool kPipelined, int kStages = 4, int kDepth = 2>
 Status launch_variant(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,
@@ -464,26 +681,58 @@ Status launch_variant(const bf16* x, const bf16* w, int n, int in, int out, void
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)));
   XMap xmap{};
   if constexpr (kProducer == kStagedTmaX || kProducer == kTmaW) {
-    const auto encode = hopper::encode_tiled();
-    if (!encode) return unimplemented("the driver has no cuTensorMapEncodeTiled");
-    // rows of `in` bf16, `rows` of them, boxes of box_k x 128 rows, natural order
-    auto map2d = [&](CUtensorMap* m, const bf16* p, int rows, cuuint32_t box_k, const char* what) -> Status {
-      const cuuint64_t dims[2] = {static_cast<cuuint64_t>(in), static_cast<cuuint64_t>(rows)};
-      const cuuint64_t strides[1] = {static_cast<cuuint64_t>(in) * sizeof(bf16)};
-      const cuuint32_t box[2] = {box_k, 128}, elem[2] = {1, 1};
-      const CUresult r = encode(m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<bf16*>(p), dims, strides, box, elem,
-                                CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
-                                CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-      if (r != CUDA_SUCCESS)
-        return internal_error(std::string("cuTensorMapEncodeTiled failed for ") + what + " (" + std::to_string(r) + ")");
-      return Status();
-    };
-    REAM_RETURN_IF_ERROR(map2d(&xmap.map, x, n, kChunk, "x"));
-    if constexpr (kProducer == kTmaW) REAM_RETURN_IF_ERROR(map2d(&xmap.w_map, w, out, kTileK, "the weights"));
+    REAM_RETURN_IF_ERROR(encode_rows(&xmap.map, x, in, n, kChunk, CU_TENSOR_MAP_SWIZZLE_NONE, "x"));
+    if constexpr (kProducer == kTmaW)
+      REAM_RETURN_IF_ERROR(encode_rows(&xmap.w_map, w, in, out, kTileK, CU_TENSOR_MAP_SWIZZLE_NONE, "the weights"));
   }
   const dim3 grid(static_cast<unsigned>(ceil_div(n, kTokens)), static_cast<unsigned>(ceil_div(out, kFeatures)));
   return launch_pdl("gemm_hopper_kernel", kernel, grid, dim3(kThreads), kSmem, stream, x, w, n, in, out, y, y_f32,
                     xmap);
+}
+
+// Where x's slot-order copy goes when the caller gives no room for it (tests, benchmarks):
+// one buffer for the process, grown outside stream capture (*out stays null while a graph
+// is captured and the buffer is too small).
+Status fallback_scratch(int64_t elems, cudaStream_t stream, bf16** out) {
+  static std::mutex mu;
+  static void* buf = nullptr;
+  static int64_t cap = 0;
+  std::lock_guard<std::mutex> lock(mu);
+  *out = nullptr;
+  if (cap < elems) {
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    CUDA_CHECK(cudaStreamIsCapturing(stream, &capturing));
+    if (capturing != cudaStreamCaptureStatusNone) return Status();
+    CUDA_CHECK(cudaDeviceSynchronize());  // the old buffer may still be read
+    if (buf) CUDA_CHECK(cudaFree(buf));
+    buf = nullptr, cap = 0;
+    CUDA_CHECK(cudaMalloc(&buf, static_cast<size_t>(elems) * sizeof(bf16)));
+    cap = elems;
+  }
+  *out = static_cast<bf16*>(buf);
+  return Status();
+}
+
+template <bool kPipelined, int kStages>
+Status launch_swap(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32, bf16* scratch,
+                   int64_t scratch_elems, cudaStream_t stream) {
+  const int64_t elems = static_cast<int64_t>(n) * in;
+  if (!scratch || scratch_elems < elems) {
+    REAM_RETURN_IF_ERROR(fallback_scratch(elems, stream, &scratch));
+    if (!scratch) return launch_variant<kTmaW, false, 4>(x, w, n, in, out, y, y_f32, stream);  // the same bits
+  }
+  const int64_t chunks = elems / kChunk;
+  const unsigned pblocks = static_cast<unsigned>(std::min<int64_t>(ceil_div(chunks, 256), 4096));
+  REAM_RETURN_IF_ERROR(launch_pdl("permute_x_kernel", permute_x_kernel, dim3(pblocks), dim3(256), 0, stream,
+                                  reinterpret_cast<const uint4*>(x), reinterpret_cast<uint4*>(scratch), chunks));
+  auto kernel = gemm_swap_kernel<kPipelined, kStages>;
+  constexpr size_t kSmem = swap_smem_bytes(kStages);
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)));
+  XMap maps{};
+  REAM_RETURN_IF_ERROR(encode_rows(&maps.map, scratch, in, n, kTileK, CU_TENSOR_MAP_SWIZZLE_128B, "x in slot order"));
+  REAM_RETURN_IF_ERROR(encode_rows(&maps.w_map, w, in, out, kChunk, CU_TENSOR_MAP_SWIZZLE_NONE, "the weights"));
+  const dim3 grid(static_cast<unsigned>(ceil_div(n, kTokens)), static_cast<unsigned>(ceil_div(out, kFeatures)));
+  return launch_pdl("gemm_swap_kernel", kernel, grid, dim3(kThreads), kSmem, stream, n, in, out, y, y_f32, maps);
 }
 
 }  // namespace
@@ -530,8 +779,10 @@ bool gemm_hopper_by_default() {
 int gemm_hopper_variants() { return kHopperGemmVariants; }
 void set_gemm_hopper_variant(int variant) { g_gemm_variant = variant < kHopperGemmVariants ? variant : -1; }
 
+bool gemm_hopper_variant_canonical(int variant) { return variant != kNaturalVariant; }
+
 Status launch_gemm_hopper(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,
-                          cudaStream_t stream) {
+                          cudaStream_t stream, bf16* scratch, int64_t scratch_elems) {
   static const int env_variant = [] {
     const char* e = std::getenv("REAM_GEMM_HOPPER_VARIANT");
     return e ? std::atoi(e) : -1;
@@ -539,15 +790,19 @@ Status launch_gemm_hopper(const bf16* x, const bf16* w, int n, int in, int out, 
   int v = g_gemm_variant >= 0 ? g_gemm_variant : env_variant;
   if (v < 0 || v >= kHopperGemmVariants) v = kDefaultVariant;
   switch (v) {
+    case 0: return launch_variant<kCopy4, false>(x, w, n, in, out, y, y_f32, stream);
     case 1: return launch_variant<kCopy4, true>(x, w, n, in, out, y, y_f32, stream);
     case 2: return launch_variant<kStaged, false>(x, w, n, in, out, y, y_f32, stream);
     case 3: return launch_variant<kStaged, true>(x, w, n, in, out, y, y_f32, stream);
-    case 5: return launch_variant<kStagedTmaX, true, 6>(x, w, n, in, out, y, y_f32, stream);
-    case 7: return launch_variant<kTmaW, true, 4>(x, w, n, in, out, y, y_f32, stream);
-    case 6: return launch_variant<kStagedTmaX, true, 6, 3>(x, w, n, in, out, y, y_f32, stream);
-    case 9: return launch_variant<kNatural16, true>(x, w, n, in, out, y, y_f32, stream);
-    case 0: return launch_variant<kCopy4, false>(x, w, n, in, out, y, y_f32, stream);
     case 4: return launch_variant<kStaged, true, 6>(x, w, n, in, out, y, y_f32, stream);
+    case 5: return launch_variant<kStagedTmaX, true, 6>(x, w, n, in, out, y, y_f32, stream);
+    case 6: return launch_variant<kStagedTmaX, true, 6, 3>(x, w, n, in, out, y, y_f32, stream);
+    case 7: return launch_variant<kTmaW, true, 4>(x, w, n, in, out, y, y_f32, stream);
+    case 9: return launch_variant<kNatural16, true>(x, w, n, in, out, y, y_f32, stream);
+    case 10: return launch_swap<false, 4>(x, w, n, in, out, y, y_f32, scratch, scratch_elems, stream);
+    case 11: return launch_swap<true, 4>(x, w, n, in, out, y, y_f32, scratch, scratch_elems, stream);
+    case 12: return launch_swap<false, 6>(x, w, n, in, out, y, y_f32, scratch, scratch_elems, stream);
+    case 13: return launch_swap<true, 6>(x, w, n, in, out, y, y_f32, scratch, scratch_elems, stream);
     default: return launch_variant<kTmaW, false, 4>(x, w, n, in, out, y, y_f32, stream);  // 8
   }
 }

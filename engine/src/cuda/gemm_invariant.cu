@@ -301,7 +301,8 @@ bool stream_width(SmallGemm small, int n, int in, StreamWidth* width) {
 // ---- launchers ----
 
 Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* w, int64_t n, int64_t in,
-                                    int64_t out, void* y, bool y_f32, cudaStream_t stream) {
+                                    int64_t out, void* y, bool y_f32, cudaStream_t stream, bf16* scratch,
+                                    int64_t scratch_elems) {
   if (n == 0 || out == 0) return Status();
   REAM_RETURN_IF_ERROR(check_dims(n, in, out));
   const int ni = static_cast<int>(n), ii = static_cast<int>(in), oi = static_cast<int>(out);
@@ -310,16 +311,18 @@ Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* 
     if (stream_width(small, ni, ii, &width)) return launch_gemm_stream(width, x, w, ni, ii, oi, y, y_f32, stream);
     return launch_rounds(x, w, ni, ii, oi, y, y_f32, stream);
   }
-  return launch_matmul_invariant_large(LargeGemm::kAuto, x, w, n, in, out, y, y_f32, stream);
+  return launch_matmul_invariant_large(LargeGemm::kAuto, x, w, n, in, out, y, y_f32, stream, scratch, scratch_elems);
 }
 
 Status launch_matmul_invariant_large(LargeGemm large, const bf16* x, const bf16* w, int64_t n, int64_t in,
-                                     int64_t out, void* y, bool y_f32, cudaStream_t stream) {
+                                     int64_t out, void* y, bool y_f32, cudaStream_t stream, bf16* scratch,
+                                     int64_t scratch_elems) {
   if (n == 0 || out == 0) return Status();
   REAM_RETURN_IF_ERROR(check_dims(n, in, out));
   const int ni = static_cast<int>(n), ii = static_cast<int>(in), oi = static_cast<int>(out);
   const bool hopper = large == LargeGemm::kHopper || (large == LargeGemm::kAuto && gemm_hopper_by_default());
-  if (hopper && gemm_hopper_supported(in)) return launch_gemm_hopper(x, w, ni, ii, oi, y, y_f32, stream);
+  if (hopper && gemm_hopper_supported(in))
+    return launch_gemm_hopper(x, w, ni, ii, oi, y, y_f32, stream, scratch, scratch_elems);
   if (large == LargeGemm::kHopper) return unimplemented("the Hopper matmul kernel needs sm_90a and in % 64 == 0");
   CUDA_CHECK(cudaFuncSetAttribute(gemm_large_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   static_cast<int>(kLargeSmem)));
@@ -329,8 +332,8 @@ Status launch_matmul_invariant_large(LargeGemm large, const bf16* x, const bf16*
 }
 
 Status launch_matmul_invariant(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32,
-                               cudaStream_t stream) {
-  return launch_matmul_invariant_with(SmallGemm::kAuto, x, w, n, in, out, y, y_f32, stream);
+                               cudaStream_t stream, bf16* scratch, int64_t scratch_elems) {
+  return launch_matmul_invariant_with(SmallGemm::kAuto, x, w, n, in, out, y, y_f32, stream, scratch, scratch_elems);
 }
 
 Status launch_matmul_swiglu_invariant_with(SmallGemm small, const bf16* x, const bf16* w_gate_up, int64_t n,
@@ -341,7 +344,8 @@ Status launch_matmul_swiglu_invariant_with(SmallGemm small, const bf16* x, const
   StreamWidth width;
   if (stream_width(small, ni, ii, &width))
     return launch_gemm_stream_swiglu(width, x, w_gate_up, ni, ii, static_cast<int>(inter), act, stream);
-  REAM_RETURN_IF_ERROR(launch_matmul_invariant_with(small, x, w_gate_up, n, in, 2 * inter, gate_up, false, stream));
+  REAM_RETURN_IF_ERROR(
+      launch_matmul_invariant_with(small, x, w_gate_up, n, in, 2 * inter, gate_up, false, stream, act, n * inter));
   return launch_swiglu(gate_up, n, inter, act, stream);
 }
 

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Session 13 (issue 11): where a prefill's time goes outside attention, and the
+# batch-invariant product with the roles of its operands swapped (the weights as wgmma's
+# register operand, x from shared memory in the canonical slot order). Builds nothing.
+#
+# usage (repo root, on the GPU machine): tools/device_run19.sh F|R|G ...
+#   F  session 12's final checks (tools/device_run18.sh F): kernels with the streaming
+#      product's blocks capped, attention (Hopper variants), backend, stream-probe, Nsight
+#      Compute on four streaming products
+#   R  Nsight Compute, time per kernel, over a whole 16,384-token prefill (two 8,192-token
+#      chunks, graphs off): the products, attention and the rest, summed per kernel
+#   S  the softmax's row max and row sum as trees: attention tests (every Hopper variant
+#      bitwise the mma.sync kernel, chunking, mixed batches), then ream_cuda_bench attention
+#      (the default variant, 8K/32K/128K) with the build before (.carry/gpu/base) and this
+#      one alternating twice
+#   G  the swapped-operand product: the fused test (every variant bitwise the mma.sync
+#      kernel), ream_cuda_bench gemm (every variant beside cuBLAS), then prefill 131072 with
+#      the variants GEMM_VARIANTS (default "8 10") alternating, ROUNDS times (default 2);
+#      stage F runs the kernels and backend tests
+set -o pipefail
+cd "$(dirname "$0")/.."
+G=$PWD/.carry/gpu
+OUT=${OUT:-$PWD/gpu-results}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 REAM_TOKENIZER_DIR=$PWD/.deps/tokenizer-qwen3 REAM_TEST_DATA_DIR=$PWD/tests/data
+export LD_LIBRARY_PATH=$G
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/gpu.txt"
+cat "$OUT/gpu.txt"
+gtest() {  # NAME BINARY FILTER SECONDS: runs one CUDA test program, prints its result and any failure
+  timeout "$4" "$G/$2" --gtest_brief=1 --gtest_filter="$3" > "$OUT/$1.log" 2>&1
+  echo "$1 rc $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/$1.log" | tr '\n' ' ')"
+  grep -E "Failure|FAILED  \]|differ" "$OUT/$1.log" | head -8
+}
+bench() {  # NAME ARGS...: one ream_cuda_bench run, its result lines
+  local name=$1; shift
+  REAM_BENCH_INVARIANT_ONLY=1 timeout 240 "$G/ream_cuda_bench" "$@" > "$OUT/$name.log" 2>&1
+  echo "$name rc $?"; grep -E "^prefill|^decode|TFLOP|failed" "$OUT/$name.log"
+}
+for stage in "$@"; do
+  case $stage in
+    F)
+      OUT=$OUT/F tools/device_run18.sh F
+      ;;
+    R)
+      REAM_CUDA_GRAPHS=0 REAM_BENCH_INVARIANT_ONLY=1 timeout 300 ncu --clock-control none --cache-control none \
+        --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum --csv --page raw \
+        "$G/ream_cuda_bench" prefill 16384 > "$OUT/ncu_prefill16k.csv" 2> "$OUT/ncu_prefill16k.err"
+      echo "ncu prefill rc $?"; python3 tools/ncu_summary.py "$OUT/ncu_prefill16k.csv" | tee "$OUT/ncu_prefill16k.txt"
+      ;;
+    S)
+      gtest attention cuda_attention_test '*Hopper*:*MixedBatch*:*Chunking*:*Shared*:*Split*' 300
+      for r in 1 2; do
+        for b in base new; do
+          bin=$G/ream_cuda_bench; [ $b = base ] && bin=$G/base/ream_cuda_bench
+          REAM_ATTN_LENGTHS=8192,32768,131072 REAM_ATTN_PIECES=256 REAM_ATTN_DEFAULT_ONLY=1 timeout 120 "$bin" attention \
+            > "$OUT/attention_${b}_$r.log" 2>&1
+          echo "attention $b $r rc $?"; grep -E "wgmma|failed" "$OUT/attention_${b}_$r.log" | sed 's/ (chunks of 8192, pieces of 256)//'
+        done
+      done
+      ;;
+    G)
+      gtest fused cuda_fused_test '*' 300
+      REAM_BENCH_INVARIANT_ONLY=1 timeout 240 "$G/ream_cuda_bench" gemm > "$OUT/gemm.log" 2>&1
+      echo "gemm rc $?"; grep -E "cuBLAS|(hopper(8|1[0-3])|cublas|mma) .*TFLOP|differ|failed" "$OUT/gemm.log" | grep -v " 0 of "
+      for r in $(seq 1 ${ROUNDS:-2}); do
+        for v in ${GEMM_VARIANTS:-8 10}; do
+          REAM_GEMM_HOPPER_VARIANT=$v bench prefill_g${v}_$r prefill 131072
+        done
+      done
+      ;;
+    *) echo "unknown stage $stage" >&2 ;;
+  esac
+done
+(cd "$OUT" && tar cJf results.tar.xz --exclude=results.tar.xz . && find . -type f ! -name results.tar.xz \
+  ! -name '*.txt' -delete && find . -type d -empty -delete)
+exit 0
