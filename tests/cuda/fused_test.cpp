@@ -137,7 +137,6 @@ TEST(CudaFused, StreamingProductIsTheRoundsKernelBitForBit) {
   for (const auto& [in, out] : shapes) {
     const int64_t max_rows = kRows.back();
     DevVec<uint16_t> x(rand_bf16(rng, max_rows * in, 2.0f)), w(rand_bf16(rng, out * in, 0.05f));
-    DevVec<uint16_t> scratch(max_rows * in);
     for (const int64_t n : kRows) {
       for (const bool f32 : {true, false}) {
         SCOPED_TRACE("in " + std::to_string(in) + ", out " + std::to_string(out) + ", rows " + std::to_string(n) +

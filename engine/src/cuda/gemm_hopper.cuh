@@ -23,7 +23,7 @@ Status launch_gemm_hopper(const bf16* x, const bf16* w, int n, int in, int out, 
                           cudaStream_t stream, bf16* scratch = nullptr, int64_t scratch_elems = 0);
 
 // The kernel's ways of filling its stages and waiting for its products (gemm_hopper.cu):
-// for benchmarks and tests. -1 restores the default (REAM_GEMM_HOPPER_VARIANT, else 8).
+// for benchmarks and tests. -1 restores the default (REAM_GEMM_HOPPER_VARIANT, else 10).
 int gemm_hopper_variants();
 void set_gemm_hopper_variant(int variant);
 // False for the one variant that is not the canonical arithmetic (natural k order, a
