@@ -13,6 +13,9 @@
 #      bitwise the mma.sync kernel, chunking, mixed batches), then ream_cuda_bench attention
 #      (the default variant, 8K/32K/128K) with the build before (.carry/gpu/base) and this
 #      one alternating twice
+#   Q  Nsight Compute, full set, on one swapped product (gate_up at 4,096 tokens, variant
+#      GEMM_VARIANT, default 10): what bounds it (L2 and shared-memory throughput, tensor
+#      pipe, stalls)
 #   G  the swapped-operand product: the fused test (every variant bitwise the mma.sync
 #      kernel), ream_cuda_bench gemm (every variant beside cuBLAS), then prefill 131072 with
 #      the variants GEMM_VARIANTS (default "8 10") alternating, ROUNDS times (default 2);
@@ -57,6 +60,13 @@ for stage in "$@"; do
           echo "attention $b $r rc $?"; grep -E "wgmma|failed" "$OUT/attention_${b}_$r.log" | sed 's/ (chunks of 8192, pieces of 256)//'
         done
       done
+      ;;
+    Q)
+      REAM_GEMM_HOPPER_VARIANT=${GEMM_VARIANT:-10} timeout 240 ncu --clock-control none --set full -k regex:gemm_swap \
+        --launch-skip 1 --launch-count 1 "$G/ream_cuda_bench" gemm-one > "$OUT/ncu_gemm.txt" 2>&1
+      echo "ncu gemm rc $?"
+      grep -E "Duration|Throughput|Pipe|Stall|Issued|Eligible|Bank|Registers|Achieved|L2 Hit|ERR|rror" \
+        "$OUT/ncu_gemm.txt" | head -60
       ;;
     G)
       gtest fused cuda_fused_test '*' 300

@@ -9,7 +9,10 @@
 # Environment: REAM_LOAD_SECONDS (10) per measurement, REAM_LOAD_CONNECTIONS (32) and
 # REAM_LOAD_THREADS (2) for the submissions, REAM_LOAD_LOG (info) reamd's log level,
 # REAM_LOAD_JOBS (100000) jobs in the database for the second phase, REAM_LOAD_SUBMIT_ONLY=1
-# to stop after the first (it also runs against an older build, for a side-by-side figure).
+# to stop after the first (it also runs against an older build, for a side-by-side figure),
+# REAM_LOAD_RUNNERS (1) reamd's queue.runners: 0 measures the submission path alone, as on a
+# host that only takes submissions for other hosts' runners (this machine has no GPU, so
+# with 1 the runner's CPU engine executes the jobs on the same two cores).
 #
 # Phase 1, submissions: reamd with the tiny random model (1 runner, engine on 1 thread,
 # so jobs run beside the submissions), one uploaded document; wrk POSTs
@@ -69,7 +72,7 @@ http:
   max_connections_per_client: 0
   max_streams: 2048
 queue:
-  runners: 1
+  runners: ${REAM_LOAD_RUNNERS:-1}
   max_queued: 100000000
   drain_timeout_s: 1
 EOF
