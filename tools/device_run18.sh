@@ -25,20 +25,8 @@
 #      Compute, full set, on four streaming products of a batch-1 decode step
 #   A  Nsight Compute, full set, on the Hopper prefill attention kernel's last 8,192-token
 #      chunk of a 32,768-token prompt (batch-invariant pieces): where its issue slots go
-set -o pipefail
 cd "$(dirname "$0")/.."
-G=$PWD/.carry/gpu
-OUT=${OUT:-$PWD/gpu-results}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 REAM_TOKENIZER_DIR=$PWD/.deps/tokenizer-qwen3 REAM_TEST_DATA_DIR=$PWD/tests/data
-export LD_LIBRARY_PATH=$G
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/gpu.txt"
-cat "$OUT/gpu.txt"
-gtest() {  # NAME BINARY FILTER SECONDS: runs one CUDA test program, prints its result and any failure
-  timeout "$4" "$G/$2" --gtest_brief=1 --gtest_filter="$3" > "$OUT/$1.log" 2>&1
-  echo "$1 rc $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/$1.log" | tr '\n' ' ')"
-  grep -E "Failure|FAILED  \]|differ" "$OUT/$1.log" | head -8
-}
+. tools/device_common.sh
 bench() {  # NAME BINARY ARGS...: one ream_cuda_bench run, its result lines
   local name=$1 bin=$2; shift 2
   REAM_BENCH_INVARIANT_ONLY=1 timeout 150 "$bin" "$@" > "$OUT/$name.log" 2>&1
@@ -124,6 +112,5 @@ for stage in "$@"; do
     *) echo "unknown stage $stage" >&2 ;;
   esac
 done
-(cd "$OUT" && tar cJf results.tar.xz --exclude=results.tar.xz . && find . -type f ! -name results.tar.xz \
-  ! -name '*.txt' -delete && find . -type d -empty -delete)
+pack_results
 exit 0

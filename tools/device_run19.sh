@@ -20,20 +20,8 @@
 #      kernel), ream_cuda_bench gemm (every variant beside cuBLAS), then prefill 131072 with
 #      the variants GEMM_VARIANTS (default "8 10") alternating, ROUNDS times (default 2);
 #      stage F runs the kernels and backend tests
-set -o pipefail
 cd "$(dirname "$0")/.."
-G=$PWD/.carry/gpu
-OUT=${OUT:-$PWD/gpu-results}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 REAM_TOKENIZER_DIR=$PWD/.deps/tokenizer-qwen3 REAM_TEST_DATA_DIR=$PWD/tests/data
-export LD_LIBRARY_PATH=$G
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/gpu.txt"
-cat "$OUT/gpu.txt"
-gtest() {  # NAME BINARY FILTER SECONDS: runs one CUDA test program, prints its result and any failure
-  timeout "$4" "$G/$2" --gtest_brief=1 --gtest_filter="$3" > "$OUT/$1.log" 2>&1
-  echo "$1 rc $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/$1.log" | tr '\n' ' ')"
-  grep -E "Failure|FAILED  \]|differ" "$OUT/$1.log" | head -8
-}
+. tools/device_common.sh
 bench() {  # NAME ARGS...: one ream_cuda_bench run, its result lines
   local name=$1; shift
   REAM_BENCH_INVARIANT_ONLY=1 timeout 240 "$G/ream_cuda_bench" "$@" > "$OUT/$name.log" 2>&1
@@ -81,6 +69,5 @@ for stage in "$@"; do
     *) echo "unknown stage $stage" >&2 ;;
   esac
 done
-(cd "$OUT" && tar cJf results.tar.xz --exclude=results.tar.xz . && find . -type f ! -name results.tar.xz \
-  ! -name '*.txt' -delete && find . -type d -empty -delete)
+pack_results
 exit 0
