@@ -10,13 +10,16 @@ Result<store::CreatedJob> GroupCommit::create(store::NewJob job) {
   me.job = &job;
   std::unique_lock lock(mu_);
   waiting_.push_back(&me);
-  for (;;) {
-    cv_.wait(lock, [&] { return me.done || !leading_; });
+  if (leading_) {
+    me.cv.wait(lock, [&] { return me.done || me.lead; });
     if (me.done) return std::move(me.result);
-    // No commit under way and this job still waits: lead the next batch with every job
-    // waiting now (this one among them).
-    leading_ = true;
-    std::vector<Waiter*> batch;
+  }
+  // No commit under way, or the last leader named this waiter: lead, batch after batch
+  // of every job waiting (the oldest first), until this one's is committed.
+  leading_ = true;
+  std::vector<Waiter*> batch;
+  while (!me.done) {
+    batch.clear();
     while (!waiting_.empty() && batch.size() < kMaxBatch) {
       batch.push_back(waiting_.front());
       waiting_.pop_front();
@@ -24,10 +27,20 @@ Result<store::CreatedJob> GroupCommit::create(store::NewJob job) {
     lock.unlock();
     commit(batch);
     lock.lock();
-    leading_ = false;
-    for (Waiter* w : batch) w->done = true;
-    cv_.notify_all();
+    // Notified under the lock: a waiter may return, and its condition variable go, as
+    // soon as it sees done.
+    for (Waiter* w : batch) {
+      w->done = true;
+      if (w != &me) w->cv.notify_one();
+    }
   }
+  if (waiting_.empty()) {
+    leading_ = false;
+  } else {
+    waiting_.front()->lead = true;
+    waiting_.front()->cv.notify_one();
+  }
+  return std::move(me.result);
 }
 
 void GroupCommit::commit(const std::vector<Waiter*>& batch) {

@@ -5,8 +5,10 @@
 // gathered and committed together by the next one (Store::create_jobs), instead of
 // queueing one by one for the writer. The first caller to find no commit in progress
 // leads: it takes every job waiting (up to kMaxBatch), commits them, hands each waiter
-// its result and wakes them; a waiter whose job was not taken yet becomes the next
-// leader. No thread of its own and no timer: a lone submission commits at once, alone.
+// its result and wakes it; then the oldest waiter whose job was not taken yet is woken
+// to lead the next batch. Each waiter sleeps on its own condition variable, so a commit
+// wakes only the submissions it answered and one leader, never every waiting thread.
+// No thread of its own and no timer: a lone submission commits at once, alone.
 //
 // A batch the store refuses as a whole (one job's row breaking a constraint) is retried
 // job by job, so one bad job fails only its own submission.
@@ -36,15 +38,16 @@ class GroupCommit {
   struct Waiter {
     store::NewJob* job = nullptr;
     Result<store::CreatedJob> result = internal_error("not committed");
-    bool done = false;
+    bool done = false;  // result is set
+    bool lead = false;  // this waiter is to commit the next batch
+    std::condition_variable cv;
   };
   void commit(const std::vector<Waiter*>& batch);
 
   store::Store& store_;
   std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Waiter*> waiting_;
-  bool leading_ = false;  // a leader is committing a batch
+  bool leading_ = false;  // a leader is committing a batch, or has been named
 };
 
 }  // namespace ream::jobs
