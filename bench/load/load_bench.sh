@@ -10,6 +10,7 @@
 # REAM_LOAD_THREADS (2) for the submissions, REAM_LOAD_LOG (info) reamd's log level,
 # REAM_LOAD_JOBS (100000) jobs in the database for the second phase, REAM_LOAD_SUBMIT_ONLY=1
 # to stop after the first (it also runs against an older build, for a side-by-side figure),
+# REAM_LOAD_PERF=FILE records reamd's CPU profile during the first with perf (perf report -i FILE),
 # REAM_LOAD_RUNNERS (1) reamd's queue.runners: 0 measures the submission path alone, as on a
 # host that only takes submissions for other hosts' runners (this machine has no GPU, so
 # with 1 the runner's CPU engine executes the jobs on the same two cores).
@@ -143,6 +144,10 @@ PY
 fi
 
 echo "## phase 1: POST /v1/jobs"
+if [ -n "${REAM_LOAD_PERF:-}" ]; then  # a CPU profile of reamd during phase 1, for perf report
+  perf record -F 999 -g -o "$REAM_LOAD_PERF" -p "$reamd_pid" -- sleep "$SECS" >/dev/null 2>&1 &
+  pids+=($!)
+fi
 wrk -t"$THREADS" -c"$CONN" -d"${SECS}s" -s bench/load/submit.lua "$R/v1/jobs" | tee "$work/submit.txt" \
   | grep -E '^(accepted_202|other_status|rate_per_s|p[0-9.]+_ms) '
 accepted=$(awk '/^accepted_202/ {print $2}' "$work/submit.txt")
