@@ -17,6 +17,7 @@
 #include "grammar/compile.h"
 #include "grammar/matcher.h"
 #include "model/qwen3.h"
+#include "ream/common/thread.h"
 #include "ream/engine/engine.h"
 #include "sched/scheduler.h"
 #include "sched/stop_matcher.h"
@@ -337,6 +338,7 @@ void EngineImpl::publish_stats() {
 }
 
 void EngineImpl::run_loop() {
+  set_thread_name("ream-engine");
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);

@@ -72,6 +72,7 @@ class Daemon {
   // A further command-line argument, passed after --config and --listen.
   void add_arg(std::string arg) { extra_args_.push_back(std::move(arg)); }
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   const std::string& data_dir() const { return data_dir_; }
   std::string db_path() const { return data_dir_ + "/ream.db"; }
   std::string log() const;  // stderr so far

@@ -10,6 +10,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <future>
 #include <random>
 #include <thread>
@@ -85,6 +89,56 @@ TEST(DaemonHealth, HealthAndReadinessAnswerWhileEveryHandlerThreadIsBusy) {
     HttpResult r = s.get();
     EXPECT_EQ(r.status, 202u) << r.body;
   }
+}
+
+// Each thread of a process by name: its nice values (/proc/PID/task/TID/stat, field 19).
+std::map<std::string, std::vector<int>> thread_nice_by_name(pid_t pid) {
+  std::map<std::string, std::vector<int>> out;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& t : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(t.path() / "comm"), stat(t.path() / "stat");
+    std::string name, line;
+    std::getline(comm, name);
+    std::getline(stat, line);
+    // Fields after the name's closing parenthesis: state is field 3, nice field 19.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i < 19 && rest >> field; ++i) {
+    }
+    int nice = 0;
+    if (rest >> nice) out[name].push_back(nice);
+  }
+  return out;
+}
+
+// http.worker_nice: the handler threads, the runners and the engine run that many nice
+// steps below the I/O threads, which keep reamd's own priority (issue 14, item 4: health
+// never waits behind work, CPU included).
+TEST(DaemonHealth, HandlerRunnerAndEngineThreadsRunBelowTheIoThreads) {
+  TempDir tmp;
+  Daemon d(tmp.path() + "/data", "http:\n  handler_threads: 3\n  worker_nice: 7\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  const auto threads = thread_nice_by_name(d.pid());
+  ASSERT_TRUE(threads.count("reamd")) << "no thread keeps reamd's own name";
+  const int base = threads.at("reamd").front();  // the main thread's, and the I/O threads' due
+  const int lowered = std::min(19, base + 7);
+  auto expect = [&](const std::string& name, int nice, size_t at_least) {
+    auto it = threads.find(name);
+    ASSERT_NE(it, threads.end()) << "no thread named " << name;
+    EXPECT_GE(it->second.size(), at_least) << name;
+    for (int n : it->second) EXPECT_EQ(n, nice) << name;
+  };
+  expect("reamd-io", base, 2);
+  expect("reamd-handler", lowered, 3);
+  expect("reamd-runner", lowered, 1);
+  expect("ream-engine", lowered, 1);
+}
+
+TEST(DaemonHealth, AWorkerNiceOutsideItsRangeIsRefusedByName) {
+  TempDir tmp;
+  Daemon d(tmp.path() + "/data", "http:\n  worker_nice: 20\n");
+  ASSERT_FALSE(d.start(false, 30)) << "reamd started with http.worker_nice 20";
+  EXPECT_NE(d.log().find("http.worker_nice: 0..19"), std::string::npos) << d.log();
 }
 
 }  // namespace

@@ -203,6 +203,7 @@ void parse_root(const std::string& path, const YAML::Node& root, Config* c) {
            walk(path, v, "http",
                 {REAM_FIELD("io_threads", h.io_threads, int, "an integer"),
                  REAM_FIELD("handler_threads", h.handler_threads, int, "an integer"),
+                 REAM_FIELD("worker_nice", h.worker_nice, int, "an integer"),
                  REAM_FIELD("max_header_bytes", h.max_header_bytes, size_t, "an integer"),
                  REAM_FIELD("max_body_bytes", h.max_body_bytes, size_t, "an integer"),
                  REAM_FIELD("max_connections", h.max_connections, int, "an integer"),
@@ -379,6 +380,7 @@ Status validate_config(const Config& c) {
   }
   if (h.probe_connections < 0 || h.probe_connections > 1024) return bad("http.probe_connections: 0..1024");
   if (h.max_streams < 1) return bad("http.max_streams: at least 1");
+  if (h.worker_nice < 0 || h.worker_nice > 19) return bad("http.worker_nice: 0..19");
   for (auto [name, v] : {std::pair{"header_timeout_s", h.header_timeout_s},
                          {"body_timeout_s", h.body_timeout_s},
                          {"idle_timeout_s", h.idle_timeout_s},

@@ -8,6 +8,7 @@
 
 #include "http/errors.h"
 #include "http/session.h"
+#include "ream/common/thread.h"
 
 namespace ream::http {
 
@@ -71,7 +72,7 @@ Server::Impl::Impl(ServerOptions options, const Router& r, Authenticator a,
       router(r),
       auth(std::move(a)),
       ioc(std::max(1, opt.io_threads)),
-      handlers(static_cast<size_t>(std::max(1, opt.handler_threads))),
+      handlers(1),
       limits(limit_options(opt)),
       acceptor_(net::make_strand(ioc)) {
   if (registry != nullptr) {
@@ -96,6 +97,18 @@ Server::Impl::Impl(ServerOptions options, const Router& r, Authenticator a,
     registry->on_scrape([this, open, streams]() {
       open->set({}, connections.load());
       streams->set({}, limits.streams());
+    });
+  }
+  // The handler threads wait for work from the start, as a thread pool's would; they run
+  // opt.worker_nice below the I/O threads.
+  handlers_work_.emplace(handlers.get_executor());
+  for (int i = 0; i < std::max(1, opt.handler_threads); ++i) {
+    handler_threads_.emplace_back([this]() {
+      set_thread_name("reamd-handler");
+      if (!lower_thread_priority(opt.worker_nice)) {
+        spdlog::warn("http: could not lower a handler thread's priority (http.worker_nice {})", opt.worker_nice);
+      }
+      handlers.run();
     });
   }
 }
@@ -131,7 +144,10 @@ Status Server::Impl::start() {
   bound_port = acceptor_.local_endpoint().port();
   do_accept();
   for (int i = 0; i < std::max(1, opt.io_threads); ++i) {
-    threads_.emplace_back([this]() { ioc.run(); });
+    threads_.emplace_back([this]() {
+      set_thread_name("reamd-io");
+      ioc.run();
+    });
   }
   return {};
 }
@@ -176,7 +192,12 @@ void Server::Impl::stop_accepting() {
 void Server::Impl::stop() {
   if (stopped_.exchange(true)) return;
   stop_accepting();
-  handlers.join();
+  // Every handler posted so far still runs (and posts its response to ioc); then the
+  // handler threads end.
+  handlers_work_.reset();
+  for (auto& t : handler_threads_) {
+    if (t.joinable()) t.join();
+  }
   ioc.stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();

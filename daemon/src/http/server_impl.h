@@ -61,7 +61,7 @@ class Server::Impl {
   Authenticator auth;
   net::io_context ioc;
   std::optional<ssl::context> tls;
-  net::thread_pool handlers;
+  net::io_context handlers;  // the handler threads' (handler_threads_ run it)
   std::atomic<int> connections{0};
   Limits limits;
 
@@ -70,7 +70,9 @@ class Server::Impl {
   void on_accept(beast::error_code ec, tcp::socket socket);
 
   tcp::acceptor acceptor_;
-  std::vector<std::thread> threads_;
+  std::vector<std::thread> threads_;          // I/O: run ioc
+  std::vector<std::thread> handler_threads_;  // run handlers, opt.worker_nice lower
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> handlers_work_;
   std::atomic<uint64_t> next_id_{1};
   std::atomic<bool> stopped_{false};
   metrics::Family* requests_total_ = nullptr;

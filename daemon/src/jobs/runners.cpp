@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "ream/common/thread.h"
+
 namespace ream::jobs {
 
 ProcessOwner this_process_owner() {
@@ -193,6 +195,7 @@ void Runners::join() {
 }
 
 void Runners::loop(int index) {
+  set_thread_name("reamd-runner");
   const int64_t lease_ms = static_cast<int64_t>(settings_.lease_s * 1000);
   const std::chrono::duration<double> poll(
       (*deps_.store).announces_commits() ? settings_.fallback_poll_s : kUnannouncedPollS);
@@ -323,6 +326,7 @@ void Runners::record_metrics(int64_t job_id, const std::string& workflow,
 }
 
 void Runners::heartbeat_loop() {
+  set_thread_name("reamd-heartbeat");
   const int64_t lease_ms = static_cast<int64_t>(settings_.lease_s * 1000);
   const auto every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(settings_.heartbeat_s));

@@ -1,0 +1,23 @@
+// Thread names and priorities (Linux).
+//
+// set_thread_name: the calling thread's name as `top -H`, `ps -L`, gdb and perf show it
+// (at most 15 bytes; a longer name is cut). Threads a named thread starts inherit its
+// name until they set their own.
+//
+// lower_thread_priority: adds `steps` to the calling thread's nice value (a lower
+// priority; at most 19), so that threads left at the process's own priority are
+// scheduled first when the CPUs are short. Threads this one starts afterwards inherit
+// the lower priority. An unprivileged process may lower its threads' priority but never
+// raise it back, so this cannot be undone. reamd lowers every thread but its HTTP I/O
+// threads (http.worker_nice): /healthz and every response's bytes then wait for no
+// handler, runner or engine computing on the same cores. Returns false, changing
+// nothing, where the system refuses; `steps` <= 0 changes nothing.
+
+#pragma once
+
+namespace ream {
+
+void set_thread_name(const char* name);
+bool lower_thread_priority(int steps);
+
+}  // namespace ream
