@@ -13,7 +13,8 @@
 # REAM_LOAD_PERF=FILE records reamd's CPU profile during the first with perf (perf report -i FILE),
 # REAM_LOAD_RUNNERS (1) reamd's queue.runners: 0 measures the submission path alone, as on a
 # host that only takes submissions for other hosts' runners (this machine has no GPU, so
-# with 1 the runner's CPU engine executes the jobs on the same two cores).
+# with 1 the runner's CPU engine executes the jobs on the same two cores),
+# REAM_LOAD_WORKER_NICE (10) reamd's http.worker_nice.
 #
 # Phase 1, submissions: reamd with the tiny random model (1 runner, engine on 1 thread,
 # so jobs run beside the submissions), one uploaded document; wrk POSTs
@@ -72,6 +73,7 @@ http:
   max_connections: 4096
   max_connections_per_client: 0
   max_streams: 2048
+  worker_nice: ${REAM_LOAD_WORKER_NICE:-10}
 queue:
   runners: ${REAM_LOAD_RUNNERS:-1}
   max_queued: 100000000
@@ -171,8 +173,14 @@ echo "jobs_in_database $(sqlite3 "$work/data/ream.db" "SELECT COUNT(*) FROM jobs
 sqlite3 "$work/data/ream.db" "SELECT id FROM jobs WHERE status = 'queued' ORDER BY id DESC LIMIT 1000" >"$work/queued.txt"
 start_reamd
 
+# REAM_LOAD_CLIENT_NICE (0): the nice value of phase 2's load generators (the chat and
+# job-list loops, each request its own curl and jq process, and the SSE clients), which
+# share the machine's cores with reamd here as they would not in a deployment; wrk, which
+# measures /healthz, keeps the default priority.
+CLIENT_NICE=${REAM_LOAD_CLIENT_NICE:-0}
 for _ in $(seq 1 10); do
-  (while :; do
+  (renice -n "$CLIENT_NICE" -p $BASHPID >/dev/null
+   while :; do
      curl -s -o /dev/null -w '%{http_code}\n' -X POST "$R/v1/chat/completions" -H 'Content-Type: application/json' \
        -d '{"messages": [{"role": "user", "content": "Write a long story about a contract."}], "max_tokens": 256, "ignore_eos": true}' \
        >>"$work/chats" 2>/dev/null || sleep 0.2
@@ -180,6 +188,7 @@ for _ in $(seq 1 10); do
   pids+=($!)
 done
 walk() {  # $1: query without cursor; counts pages in $2
+  renice -n "$CLIENT_NICE" -p $BASHPID >/dev/null
   while :; do
     cursor=""
     while :; do
@@ -192,7 +201,7 @@ walk() {  # $1: query without cursor; counts pages in $2
 }
 for i in 1 2 3 4; do walk "limit=1000" "$work/pages_all_$i" & pids+=($!); done
 for i in 1 2 3 4; do walk "status=failed&workflow=summarize&limit=100" "$work/pages_failed_$i" & pids+=($!); done
-python3 bench/load/sse_clients.py "$port" 3600 1000 $(cat "$work/queued.txt") >"$work/sse.txt" &
+nice -n "$CLIENT_NICE" python3 bench/load/sse_clients.py "$port" 3600 1000 $(cat "$work/queued.txt") >"$work/sse.txt" &
 pids+=($!)
 for _ in $(seq 1 300); do grep -q sse_streams_open "$work/sse.txt" && break; sleep 0.2; done
 cat "$work/sse.txt"
