@@ -168,13 +168,7 @@ int serve(ream::api::App& app, sigset_t* signals) {
   // runs no destructor, so the loader is joined on every other way out (its state set,
   // it has nothing left to do but return).
   std::thread loader([&] {
-    // The engine, its backend's threads and the runners are started here and inherit
-    // this thread's priority: http.worker_nice below the I/O threads.
     ream::set_thread_name("reamd-loader");
-    if (!ream::lower_thread_priority(app.config().http.worker_nice)) {
-      spdlog::warn("could not lower the engine's and runners' priority (http.worker_nice {})",
-                   app.config().http.worker_nice);
-    }
     ream::Status st = app.load_engine();
     if (!st.ok()) engine_error = st.to_string();
     engine_state = st.ok() ? 1 : -1;

@@ -85,6 +85,7 @@ Status App::open() {
   runner_settings.step_parallel = config_.step_parallel;
   runner_settings.owner = owner_;
   runner_settings.host = me.host;
+  runner_settings.worker_nice = config_.http.worker_nice;
   jobs::RunnerDeps deps;
   deps.metrics = &metrics_;
   deps.plugins = [this]() -> std::shared_ptr<const plugins::PluginHost> { return catalog()->plugins; };

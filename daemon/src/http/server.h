@@ -41,10 +41,10 @@ struct ServerOptions {
   uint16_t port = 8080;                    // 0 = any free port (see Server::port())
   int io_threads = 2;
   int handler_threads = 8;
-  // Nice steps below the I/O threads for the handler threads (reamd also lowers its
-  // runners and engine by as much, main.cpp): when the CPUs are short, the I/O threads,
-  // which answer /healthz and /readyz and move every response's bytes, run first.
-  // 0: one priority for all.
+  // Nice steps below the I/O threads for the handler threads (reamd's runners lower
+  // themselves as much): when the CPUs are short, the I/O threads, which answer /healthz
+  // and /readyz and move every response's bytes, run first. The engine keeps the
+  // process's priority (a GPU waits for its launches). 0: one priority for all.
   int worker_nice = 10;
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 64ull << 20;

@@ -196,6 +196,11 @@ void Runners::join() {
 
 void Runners::loop(int index) {
   set_thread_name("reamd-runner");
+  // Below the HTTP I/O threads, as the handlers are (http.worker_nice); the executor's
+  // workers this thread starts inherit it.
+  if (!lower_thread_priority(settings_.worker_nice)) {
+    spdlog::warn("runner {}: could not lower its priority (http.worker_nice {})", index, settings_.worker_nice);
+  }
   const int64_t lease_ms = static_cast<int64_t>(settings_.lease_s * 1000);
   const std::chrono::duration<double> poll(
       (*deps_.store).announces_commits() ? settings_.fallback_poll_s : kUnannouncedPollS);

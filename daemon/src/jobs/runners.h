@@ -53,6 +53,7 @@ struct RunnerSettings {
   double fallback_poll_s = 5;
   std::string owner;          // "host:pid:start_ms": who holds the leases taken here
   std::string host;           // this host's name (ProcessOwner::host)
+  int worker_nice = 0;        // nice steps the runner threads add to their own (http.worker_nice)
 };
 
 // What a run needs from the daemon, each asked for when a job is leased.

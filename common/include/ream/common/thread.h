@@ -8,9 +8,9 @@
 // priority; at most 19), so that threads left at the process's own priority are
 // scheduled first when the CPUs are short. Threads this one starts afterwards inherit
 // the lower priority. An unprivileged process may lower its threads' priority but never
-// raise it back, so this cannot be undone. reamd lowers every thread but its HTTP I/O
-// threads (http.worker_nice): /healthz and every response's bytes then wait for no
-// handler, runner or engine computing on the same cores. Returns false, changing
+// raise it back, so this cannot be undone. reamd lowers its handler and runner threads
+// below its HTTP I/O threads (http.worker_nice): /healthz and every response's bytes
+// then wait for no handler or runner computing on the same cores. Returns false, changing
 // nothing, where the system refuses; `steps` <= 0 changes nothing.
 
 #pragma once
