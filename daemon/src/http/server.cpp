@@ -72,7 +72,7 @@ Server::Impl::Impl(ServerOptions options, const Router& r, Authenticator a,
       router(r),
       auth(std::move(a)),
       ioc(std::max(1, opt.io_threads)),
-      handlers(1),
+      handlers(std::max(1, opt.handler_threads)),  // the concurrency hint: so many run it
       limits(limit_options(opt)),
       acceptor_(net::make_strand(ioc)) {
   if (registry != nullptr) {
