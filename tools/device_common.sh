@@ -1,4 +1,4 @@
-# Sourced by the device scripts (tools/device_run18.sh and later), run from the repo root
+# Sourced by the device scripts (tools/device_run17.sh and later), run from the repo root
 # on the GPU machine: the packed binaries in G, results under OUT, the card in
 # OUT/gpu.txt, and the helpers they share.
 set -o pipefail

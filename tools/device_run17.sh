@@ -14,14 +14,9 @@
 #      every kernel of ~2 batch-1 decode steps: duration and DRAM bytes, summed per kernel by
 #      tools/ncu_summary.py
 # Everything under $OUT is also packed into $OUT/results.tar.xz (fewer files to bring back).
-set -o pipefail
 cd "$(dirname "$0")/.."
-G=$PWD/.carry/gpu
-OUT=${OUT:-$PWD/gpu-results}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 REAM_TOKENIZER_DIR=$PWD/.deps/tokenizer-qwen3 REAM_TEST_DATA_DIR=$PWD/tests/data
-export LD_LIBRARY_PATH=$G
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/gpu.txt"
+. tools/device_common.sh
+# This script's own gtest (the binary's name names its log), in place of the shared one.
 gtest() {  # BINARY FILTER SECONDS: runs one CUDA test program, prints its result and any failure
   timeout "$3" "$G/$1" --gtest_brief=1 --gtest_filter="$2" > "$OUT/$1.log" 2>&1
   echo "$1 rc $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/$1.log" | tr '\n' ' ')"
@@ -65,6 +60,5 @@ for stage in "$@"; do
   esac
 done
 # The stores and CSVs in one file; the short summaries stay beside it.
-(cd "$OUT" && tar cJf results.tar.xz --exclude=results.tar.xz . && find . -type f ! -name results.tar.xz \
-  ! -name '*.txt' -delete && find . -type d -empty -delete)
+pack_results
 exit 0
