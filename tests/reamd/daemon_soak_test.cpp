@@ -348,7 +348,7 @@ TEST(DaemonSoak, KillsUnderSubmissionLoadLoseAndRepeatNothing) {
   EXPECT_EQ(d.wait_exit(), 0) << d.log();
 
   const std::string path = d.db_path();
-  EXPECT_EQ(joined(broken_invariants(path, acked, [&] { return sent; })), "");
+  EXPECT_EQ(joined(broken_invariants(path, acked, [n_sent = sent] { return n_sent; })), "");
   Db db(path);
   // Exactly the acknowledged jobs, each finished once, each with one committed run per
   // document and the findings its documents call for.
