@@ -481,6 +481,34 @@ steps:
   EXPECT_TRUE(model.requests().empty());
 }
 
+// An expression whose value grows past kMaxExprValueBytes (toJSON nested: each level
+// doubles a backslash) fails its step, or the job at its outputs, with a message that
+// names the call; before, evaluation built gigabytes with no end in sight.
+TEST_F(ExecutorScripted, AnExpressionValuePastItsCapFailsTheStepThatUsesIt) {
+  std::string deep = "inputs.s";
+  for (int i = 0; i < 30; ++i) deep = "toJSON(" + deep + ")";
+  const std::string doc = dir_.write("d.txt", "Doc text here.");
+  const std::string head = "name: big\ninputs:\n  doc: {type: document}\n  s: {type: string}\nsteps:\n";
+  struct Case {
+    std::string where, yaml, error;
+  };
+  const std::vector<Case> cases = {
+      {"with", "  - id: a\n    plugin: testkit\n    with: {tag: \"${{ " + deep + " }}\"}\n", "step 'a' failed: expression"},
+      {"when", "  - id: a\n    plugin: testkit\n    when: \"${{ length(" + deep + ") > 0 }}\"\n",
+       "step 'a': when: expression"},
+      {"outputs", "  - id: a\n    plugin: testkit\noutputs:\n  x: \"${{ " + deep + " }}\"\n", "output 'x': expression"}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.where);
+    ScriptedModelClient model([](const ModelRequest&, int) { return ScriptedReply{"x"}; });
+    run(head + c.yaml, {{"doc", doc}, {"s", "\\"}}, model);
+    EXPECT_EQ(outcome_.status, "failed");
+    EXPECT_TRUE(outcome_.error.starts_with(c.error)) << outcome_.error;
+    EXPECT_NE(outcome_.error.find("more than the 16 MiB an expression's value may have"), std::string::npos)
+        << outcome_.error;
+    EXPECT_LT(outcome_.error.size(), 400u) << outcome_.error;
+  }
+}
+
 TEST_F(ExecutorScripted, ReduceRoundsSendFollowUpPromptsAndCarryState) {
   ScriptedModelClient model([](const ModelRequest& r, int) { return ScriptedReply{"re:" + test::last_text(r).substr(0, 6)}; });
   run(R"(name: rounds
@@ -547,6 +575,19 @@ TEST_F(ExecutorScripted, InputsAreCheckedBeforeAnythingRuns) {
   auto args = inputs_from_args(*wf, {"n=3"}, {dir_.path("a.txt")});
   ASSERT_TRUE(args.ok());
   EXPECT_EQ(*args, json({{"n", 3}, {"doc", dir_.path("a.txt")}}));
+  // An engine setting over the inputs whose value passes an expression's size cap is
+  // refused at submission, as one out of its range is.
+  std::string deep = "inputs.s";
+  for (int i = 0; i < 30; ++i) deep = "toJSON(" + deep + ")";
+  auto big = parse_workflow("name: big\ninputs:\n  doc: {type: document}\n  s: {type: string}\n"
+                            "engine: {max_tokens: \"${{ length(" + deep + ") }}\"}\n"
+                            "steps:\n  - {id: a, plugin: testkit}\n",
+                            "wf.yaml", catalog_of(host_));
+  ASSERT_TRUE(big.ok()) << big.status().message();
+  auto refused = create_job(*store_, *big, {{{"doc", dir_.path("a.txt")}, {"s", "\\"}}, 0, ""}, &model);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().message().starts_with("engine 'max_tokens': expression 'length(toJSON(")) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("more than the 16 MiB"), std::string::npos) << refused.status().message();
 }
 
 }  // namespace

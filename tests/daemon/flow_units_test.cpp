@@ -19,7 +19,10 @@ using nlohmann::json;
 json eval(const std::string& text, const json& ctx) {
   auto t = Template::parse(text);
   EXPECT_TRUE(t.ok()) << text << ": " << t.status().message();
-  return t.ok() ? t.value().eval(ctx) : json();
+  if (!t.ok()) return json();
+  auto v = t->eval(ctx);
+  EXPECT_TRUE(v.ok()) << text << ": " << v.status().message();
+  return v.ok() ? *v : json();
 }
 
 TEST(Expr, EvaluatesReferencesOperatorsAndFunctions) {
@@ -58,6 +61,69 @@ TEST(Expr, SyntaxErrorsSayWhatAndWhere) {
             "unknown function 'upper' (known: length, contains, join, toJSON) at column 7");
   EXPECT_EQ(Expr::parse("'open").status().message(), "unterminated string at column 6");
   EXPECT_EQ(Template::parse("${{ x").status().message(), "'${{' without a closing '}}'");
+}
+
+// A long expression's error quotes it around the error, not whole; the character
+// refused is quoted whole, so the message is valid UTF-8. Before, a 100 KB expression
+// gave a 100 KB message, and `${{ é }}` quoted half of the é.
+TEST(Expr, ErrorsQuoteALongExpressionAroundTheErrorAndStayValidUtf8) {
+  const std::string long_tail(100000, 'x');
+  auto t = Template::parse("${{ inputs.a == " + long_tail + " ) }}");
+  ASSERT_FALSE(t.ok());
+  const std::string m = t.status().message();
+  EXPECT_LT(m.size(), 200u) << m.substr(0, 300);
+  EXPECT_TRUE(m.starts_with("bad expression '…" + std::string(32, 'x') )) << m;
+  EXPECT_TRUE(m.ends_with(std::string(59, 'x') + " ) }}': unexpected ')' at column 100014")) << m;
+  auto head = Template::parse("${{ ) " + long_tail + " }}");
+  ASSERT_FALSE(head.ok());
+  EXPECT_TRUE(head.status().message().starts_with("bad expression '${{ ) xxx")) << head.status().message();
+  EXPECT_TRUE(head.status().message().find("…': unexpected ')' at column 1") != std::string::npos)
+      << head.status().message();
+  // Short ones are quoted whole, as before.
+  EXPECT_EQ(Template::parse("a ${{ inputs. }}").status().message(),
+            "bad expression '${{ inputs. }}': expected a name after '.' at column 8");
+  EXPECT_EQ(Expr::parse("inputs.a == \u00e9").status().message(), "unexpected '\u00e9' at column 13");
+  EXPECT_EQ(Expr::parse("a \u00e9").status().message(), "unexpected '\u00e9' at column 3");
+  EXPECT_EQ(Expr::parse("a \xff").status().message(), "unexpected '\ufffd' at column 3");
+  EXPECT_EQ(Expr::parse(std::string(500, '9') + ".5.5").status().message().size(),
+            std::string("bad number '…' at column 1").size() + 64);
+  EXPECT_EQ(excerpt("short"), "short");
+  EXPECT_EQ(excerpt(std::string(10, 'a') + "\u00e9" + std::string(100, 'b'), 0, 11), "aaaaaaaaaa\u00e9…");
+}
+
+// toJSON escapes what it is given, so nested it doubles a string at each level (a
+// backslash) or more (six times a control character). Before, 28 levels of a short
+// input took 32 s and gigabytes in fuzz_expr; now the value's size is capped and the
+// evaluation is refused, naming the call. Within the cap, nesting works as before.
+TEST(Expr, AValuePastTheSizeCapIsRefusedNamingTheCall) {
+  const json ctx = {{"s", "\\"}};
+  std::string text = "s";
+  for (int i = 0; i < 30; ++i) text = "toJSON(" + text + ")";
+  auto e = Expr::parse("length(" + text + ")");
+  ASSERT_TRUE(e.ok());
+  auto v = e->eval(ctx);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument);
+  const std::string m = v.status().message();
+  EXPECT_TRUE(m.starts_with("expression 'length(toJSON(toJSON(")) << m;
+  EXPECT_NE(m.find("': toJSON at column "), std::string::npos) << m;
+  EXPECT_NE(m.find("more than the 16 MiB an expression's value may have"), std::string::npos) << m;
+  EXPECT_LT(m.size(), 300u);
+  auto t = Template::parse("x ${{ " + text + " }} y");
+  ASSERT_TRUE(t.ok());
+  EXPECT_FALSE(t->eval(ctx).ok());
+  // Three levels: "\\" -> "\"\\\\\"" ...: within the cap, the value as before.
+  auto three = Expr::parse("toJSON(toJSON(toJSON(s)))");
+  ASSERT_TRUE(three.ok());
+  auto got = three->eval(ctx);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, json(json(json("\\").dump()).dump()).dump());
+  // Invalid UTF-8 in a value (a plugin's or the model's text) is written as U+FFFD.
+  auto bad = Expr::parse("toJSON(s)");
+  ASSERT_TRUE(bad.ok());
+  auto replaced = bad->eval(json{{"s", std::string("a\xff")}});
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_EQ(*replaced, "\"a\ufffd\"");
 }
 
 // `piece` n times after `head`.
@@ -100,7 +166,10 @@ TEST(Expr, NestingAtTheLimitParsesAndEvaluates) {
   auto value = [&](const std::string& text) {
     auto e = Expr::parse(text);
     EXPECT_TRUE(e.ok()) << e.status().message();
-    return e.ok() ? e->eval(ctx) : json("not parsed");
+    if (!e.ok()) return json("not parsed");
+    auto v = e->eval(ctx);
+    EXPECT_TRUE(v.ok()) << v.status().message();
+    return v.ok() ? *v : json("not evaluated");
   };
   EXPECT_EQ(value(std::string(n, '(') + "s" + std::string(n, ')')), "abc");
   EXPECT_EQ(value(std::string(n, '!') + "s"), true);

@@ -61,9 +61,10 @@ class JobRun {
   Status expand(size_t index);
   plugins::Document whole_document(const std::string& key) const;
   void plan_documents();
-  SamplingParams step_sampling(const Step& step, const json& ctx) const {
+  Result<SamplingParams> step_sampling(const Step& step, const json& ctx) const {
     json merged = engine_;
-    merged.update(resolve_value(step.engine, ctx));
+    REAM_ASSIGN_OR_RETURN(json settings, resolve_value(step.engine, ctx));
+    merged.update(settings);
     return sampling_from(merged, model_.default_sampling());
   }
   void finish_step(size_t index);
@@ -142,7 +143,9 @@ Status JobRun::load() {
     }
   }
   ctx_ = {{"inputs", inputs}, {"steps", json::object()}, {"job", {{"id", job_id_}}}};
-  engine_ = resolve_value(wf_.engine, ctx_);
+  auto engine = resolve_value(wf_.engine, ctx_);
+  if (!engine.ok()) return invalid_argument("engine: " + engine.status().message());
+  engine_ = std::move(engine).value();
   REAM_ASSIGN_OR_RETURN(std::vector<store::StepRunRecord> runs, store_.step_runs(job_id_));
   for (store::StepRunRecord& r : runs) existing_[{r.step_id, r.iteration}] = std::move(r);
   slots_.resize(wf_.steps.size());
@@ -230,7 +233,13 @@ Status JobRun::expand(size_t index) {
   slot.state = SlotState::kRunning;
   auto skipped = existing_.find({step.id, -1});
   bool skip = skipped != existing_.end() && skipped->second.status == store::kStepSkipped;
-  if (!skip && step.when && !truthy(step.when->eval(ctx_))) {
+  bool run = true;
+  if (!skip && step.when) {
+    auto when = step.when->eval(ctx_);
+    if (!when.ok()) return invalid_argument("when: " + when.status().message());
+    run = truthy(when.value());
+  }
+  if (!skip && !run) {
     REAM_RETURN_IF_ERROR(store_.skip_step(job_id_, step.id));
     skip = true;
   }
@@ -250,7 +259,8 @@ Status JobRun::expand(size_t index) {
     return plan_document(model_, docs_.at(key), budget, overlap);
   };
   if (step.foreach.kind == ForeachKind::kChunks && step.foreach.chunk_tokens <= 0) {
-    env.context_budget = context_budget(model_, step_sampling(step, ctx_));
+    REAM_ASSIGN_OR_RETURN(SamplingParams sampling, step_sampling(step, ctx_));
+    env.context_budget = context_budget(model_, sampling);
   }
   REAM_ASSIGN_OR_RETURN(Expansion expansion, expand_step(step, index, env));
   for (const ChunkPlanUsed& p : expansion.plans) {
@@ -347,7 +357,11 @@ void JobRun::run_unit(const RunUnit& unit) {
     env.context = ctx_;
   }
   env.context["item"] = unit.item;
-  env.sampling = step_sampling(step, env.context);
+  if (auto sampling = step_sampling(step, env.context); sampling.ok()) {
+    env.sampling = std::move(sampling).value();
+  } else {
+    env.setup = sampling.status();
+  }
   RunOutcome out = run_step(std::move(env), unit, step, store_, [this](const std::string& line) {
     std::lock_guard lock(mu_);
     event(line);
@@ -426,7 +440,16 @@ Result<JobOutcome> JobRun::run() {
     out.error = error_;
   } else {
     out.status = store::kJobSucceeded;
-    for (const auto& [name, t] : wf_.outputs) out.outputs[name] = t.eval(ctx_);
+    for (const auto& [name, t] : wf_.outputs) {
+      auto v = t.eval(ctx_);
+      if (!v.ok()) {
+        out.status = store::kJobFailed;
+        out.error = "output '" + name + "': " + v.status().message();
+        out.outputs = json::object();
+        break;
+      }
+      out.outputs[name] = std::move(v).value();
+    }
   }
   if (opt_.progress) opt_.progress->finish();  // before the final event a stream may be waiting for
   REAM_RETURN_IF_ERROR(

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "ream/common/utf8.h"
+
 namespace ream::flow {
 
 using nlohmann::json;
@@ -16,6 +18,7 @@ struct ExprNode {
   std::string name;                             // kName, kMember, kBinary op, kCall
   std::vector<std::shared_ptr<const ExprNode>> kids;
   int depth = 0;  // levels below this node (0 for a leaf); at most kMaxExprDepth
+  size_t at = 0;  // where it starts in the expression's text (a call: its name)
 };
 
 namespace {
@@ -23,11 +26,17 @@ namespace {
 using NodePtr = std::shared_ptr<const ExprNode>;
 
 struct ParseError : std::runtime_error {
+  ParseError(const std::string& what, size_t at) : std::runtime_error(what), at(at) {}
+  size_t at;
+};
+
+// Thrown inside one evaluation and caught by Expr::eval, which turns it into a Status.
+struct EvalError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-NodePtr make(ExprNode::Kind kind, std::string name = {}, std::vector<NodePtr> kids = {},
-             json value = nullptr) {
+std::shared_ptr<ExprNode> make(ExprNode::Kind kind, std::string name = {}, std::vector<NodePtr> kids = {},
+                               json value = nullptr) {
   auto n = std::make_shared<ExprNode>();
   n->kind = kind;
   n->name = std::move(name);
@@ -50,7 +59,7 @@ class Parser {
     if (pos_ >= s_.size()) fail("empty expression");
     NodePtr n = parse_or();
     skip();
-    if (pos_ < s_.size()) fail("unexpected '" + std::string(1, s_[pos_]) + "'");
+    if (pos_ < s_.size()) fail("unexpected " + char_here());
     return n;
   }
 
@@ -73,14 +82,24 @@ class Parser {
   };
 
   [[noreturn]] void fail_at(size_t at, const std::string& what) {
-    throw ParseError(what + " at column " + std::to_string(at + 1));
+    throw ParseError(what + " at column " + std::to_string(at + 1), at);
   }
   [[noreturn]] void fail(const std::string& what) { fail_at(pos_, what); }
+  // The character at pos_, quoted: a whole UTF-8 sequence, or a byte that starts none
+  // as U+FFFD, so that the message stays valid UTF-8.
+  std::string char_here() const {
+    const size_t len = std::max<size_t>(1, utf8::sequence_length(s_, pos_));
+    std::string out = "'";  // appended, not `"'" + ...`: GCC 12 warns falsely (-Wrestrict) on that
+    out += utf8::repair(std::string_view(s_).substr(pos_, len));
+    out += '\'';
+    return out;
+  }
   // A node of the operator at `at`; refused there when the tree would grow deeper
   // than kMaxExprDepth (chains: a.b.c, a[0][1], a || b || c).
   NodePtr node(size_t at, ExprNode::Kind kind, std::string name, std::vector<NodePtr> kids) {
-    NodePtr n = make(kind, std::move(name), std::move(kids));
+    std::shared_ptr<ExprNode> n = make(kind, std::move(name), std::move(kids));
     if (n->depth > kMaxExprDepth) fail_at(at, too_deep());
+    n->at = at;
     return n;
   }
   void skip() {
@@ -172,13 +191,14 @@ class Parser {
     if (c == '\'') return make(ExprNode::kLiteral, "", {}, string_literal());
     if (std::isdigit(static_cast<unsigned char>(c)) || c == '-') return number();
     if (!std::isalpha(static_cast<unsigned char>(c)) && c != '_') {
-      fail("unexpected '" + std::string(1, c) + "'");
+      fail("unexpected " + char_here());
     }
+    const size_t start = pos_;
     std::string name = ident();
     if (name == "true") return make(ExprNode::kLiteral, "", {}, true);
     if (name == "false") return make(ExprNode::kLiteral, "", {}, false);
     if (name == "null") return make(ExprNode::kLiteral, "", {}, nullptr);
-    if (size_t at; eat_at("(", &at)) return call(name, at);
+    if (size_t at; eat_at("(", &at)) return call(name, start, at);
     return make(ExprNode::kName, name);
   }
   json string_literal() {
@@ -208,19 +228,19 @@ class Parser {
     json v = json::parse(text, nullptr, false);
     if (v.is_discarded() || !v.is_number()) {
       pos_ = start;
-      fail("bad number '" + text + "'");
+      fail("bad number '" + excerpt(text) + "'");
     }
     return make(ExprNode::kLiteral, "", {}, v);
   }
-  // A call of `name`, its '(' at `at` (already eaten).
-  NodePtr call(const std::string& name, size_t at) {
+  // A call of `name` (which starts at `start`), its '(' at `at` (already eaten).
+  NodePtr call(const std::string& name, size_t start, size_t at) {
     static const std::vector<std::pair<std::string, size_t>> kFunctions = {
         {"length", 1}, {"contains", 2}, {"join", 2}, {"toJSON", 1}};
     size_t arity = 0;
     for (const auto& [fn, n] : kFunctions) {
       if (fn == name) arity = n;
     }
-    if (arity == 0) fail("unknown function '" + name + "' (known: length, contains, join, toJSON)");
+    if (arity == 0) fail("unknown function '" + excerpt(name) + "' (known: length, contains, join, toJSON)");
     Nested nested(*this, at);
     std::vector<NodePtr> args;
     if (!eat(")")) {
@@ -232,7 +252,7 @@ class Parser {
     if (args.size() != arity) {
       fail(name + "() takes " + std::to_string(arity) + " argument" + (arity == 1 ? "" : "s"));
     }
-    return node(at, ExprNode::kCall, name, std::move(args));
+    return node(start, ExprNode::kCall, name, std::move(args));
   }
 
   const std::string& s_;
@@ -295,7 +315,15 @@ json eval_call(const ExprNode& n, const json& ctx) {
     for (size_t i = 0; i < args[0].size(); ++i) out += (i ? sep : "") + stringify(args[0][i]);
     return out;
   }
-  return args[0].dump();  // toJSON
+  // toJSON. Invalid UTF-8 in a string (from a plugin or the model) is written as U+FFFD
+  // rather than thrown out of the evaluation.
+  std::string text = args[0].dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > kMaxExprValueBytes) {
+    throw EvalError("toJSON at column " + std::to_string(n.at + 1) + " builds " + std::to_string(text.size()) +
+                    " bytes, more than the " + std::to_string(kMaxExprValueBytes >> 20) +
+                    " MiB an expression's value may have");
+  }
+  return text;
 }
 
 json eval_node(const ExprNode& n, const json& ctx) {
@@ -358,18 +386,25 @@ void collect(const ExprNode& n, std::vector<RefPath>* out) {
 
 }  // namespace
 
-Result<Expr> Expr::parse(const std::string& text) {
+Result<Expr> Expr::parse(const std::string& text, size_t* error_at) {
   Expr e;
   e.text_ = text;
   try {
     e.root_ = Parser(text).parse();
   } catch (const ParseError& err) {
+    if (error_at) *error_at = err.at;
     return invalid_argument(err.what());
   }
   return e;
 }
 
-json Expr::eval(const json& context) const { return eval_node(*root_, context); }
+Result<json> Expr::eval(const json& context) const {
+  try {
+    return eval_node(*root_, context);
+  } catch (const EvalError& err) {
+    return invalid_argument("expression '" + excerpt(text_) + "': " + err.what());
+  }
+}
 
 std::vector<RefPath> Expr::references() const {
   std::vector<RefPath> out;
@@ -393,9 +428,14 @@ Result<Template> Template::parse(const std::string& text) {
     std::string inner = text.substr(open + 3, close - open - 3);
     // Columns in messages count from the expression's first character.
     size_t first = inner.find_first_not_of(" \t"), last = inner.find_last_not_of(" \t");
-    auto expr = Expr::parse(first == std::string::npos ? std::string() : inner.substr(first, last - first + 1));
+    size_t error_at = 0;
+    auto expr = Expr::parse(first == std::string::npos ? std::string() : inner.substr(first, last - first + 1),
+                            &error_at);
     if (!expr.ok()) {
-      return invalid_argument("bad expression '${{" + inner + "}}': " + expr.status().message());
+      // A long expression is quoted around the error, not whole.
+      const size_t at = 3 + (first == std::string::npos ? 0 : first) + error_at;
+      const std::string whole = "${{" + inner + "}}";
+      return invalid_argument("bad expression '" + excerpt(whole, at) + "': " + expr.status().message());
     }
     t.literals_.push_back(std::move(literal));
     literal.clear();
@@ -407,12 +447,15 @@ Result<Template> Template::parse(const std::string& text) {
   return t;
 }
 
-json Template::eval(const json& context) const {
-  if (exprs_.empty()) return literals_.empty() ? std::string() : literals_[0];
+Result<json> Template::eval(const json& context) const {
+  if (exprs_.empty()) return json(literals_.empty() ? std::string() : literals_[0]);
   if (whole_) return exprs_[0].eval(context);
   std::string out = literals_[0];
-  for (size_t i = 0; i < exprs_.size(); ++i) out += stringify(exprs_[i].eval(context)) + literals_[i + 1];
-  return out;
+  for (size_t i = 0; i < exprs_.size(); ++i) {
+    REAM_ASSIGN_OR_RETURN(json v, exprs_[i].eval(context));
+    out += stringify(v) + literals_[i + 1];
+  }
+  return json(std::move(out));
 }
 
 std::vector<RefPath> Template::references() const {
@@ -438,7 +481,20 @@ bool truthy(const json& v) {
 std::string stringify(const json& v) {
   if (v.is_null()) return "";
   if (v.is_string()) return v.get<std::string>();
-  return v.dump();
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string excerpt(std::string_view text, size_t at, size_t width) {
+  if (text.size() <= width) return utf8::repair(text);
+  auto continuation = [&](size_t i) { return i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80; };
+  size_t begin = std::min(at > width / 2 ? at - width / 2 : 0, text.size() - width);
+  while (begin > 0 && continuation(begin)) --begin;  // back to the character's first byte
+  size_t end = std::min(begin + width, text.size());
+  while (end < text.size() && continuation(end)) ++end;
+  std::string out = begin > 0 ? "…" : "";
+  out += utf8::repair(text.substr(begin, end - begin));
+  if (end < text.size()) out += "…";
+  return out;
 }
 
 }  // namespace ream::flow

@@ -5,9 +5,9 @@ namespace ream::flow {
 
 using nlohmann::json;
 
-std::vector<std::string> select_documents(const Template* source, const ExpandEnv& env) {
+Result<std::vector<std::string>> select_documents(const Template* source, const ExpandEnv& env) {
   if (!source) return env.documents;
-  json v = source->eval(*env.context);
+  REAM_ASSIGN_OR_RETURN(json v, source->eval(*env.context));
   std::vector<std::string> keys;
   auto add = [&](const json& d) {
     if (d.is_object() && d.contains("id") && d["id"].is_string()) keys.push_back(d["id"].get<std::string>());
@@ -57,15 +57,23 @@ Result<Expansion> expand_step(const Step& step, size_t index, const ExpandEnv& e
   switch (step.foreach.kind) {
     case ForeachKind::kNone: {
       RunUnit u{index, -1, json(), {}};
-      for (const std::string& k : select_documents(documents, env)) u.documents.push_back(env.document(k));
+      REAM_ASSIGN_OR_RETURN(const std::vector<std::string> keys, select_documents(documents, env));
+      for (const std::string& k : keys) u.documents.push_back(env.document(k));
       out.units.push_back(std::move(u));
       break;
     }
     case ForeachKind::kItems: {
-      json items = step.foreach.literal_items ? *step.foreach.literal_items
-                                              : step.foreach.source.eval(*env.context);
-      if (!items.is_array()) return invalid_argument("foreach items is not a list (got " + items.dump() + ")");
-      const std::vector<std::string> keys = select_documents(documents, env);
+      json items;
+      if (step.foreach.literal_items) {
+        items = *step.foreach.literal_items;
+      } else {
+        REAM_ASSIGN_OR_RETURN(items, step.foreach.source.eval(*env.context));
+      }
+      if (!items.is_array()) {
+        return invalid_argument("foreach items is not a list (got " +
+                                excerpt(items.dump(-1, ' ', false, json::error_handler_t::replace)) + ")");
+      }
+      REAM_ASSIGN_OR_RETURN(const std::vector<std::string> keys, select_documents(documents, env));
       for (size_t i = 0; i < items.size(); ++i) {
         RunUnit u{index, static_cast<int>(i), items[i], {}};
         for (const std::string& k : keys) u.documents.push_back(env.document(k));
@@ -73,17 +81,19 @@ Result<Expansion> expand_step(const Step& step, size_t index, const ExpandEnv& e
       }
       break;
     }
-    case ForeachKind::kDocuments:
-      for (const std::string& key : select_documents(&step.foreach.source, env)) {
+    case ForeachKind::kDocuments: {
+      REAM_ASSIGN_OR_RETURN(const std::vector<std::string> keys, select_documents(&step.foreach.source, env));
+      for (const std::string& key : keys) {
         const int it = static_cast<int>(out.units.size());
         out.units.push_back({index, it, {{"document", key}, {"index", it}}, {env.document(key)}});
       }
       break;
-    case ForeachKind::kChunks:
-      for (const std::string& key : select_documents(&step.foreach.source, env)) {
-        REAM_RETURN_IF_ERROR(expand_chunks(step, index, env, key, &out));
-      }
+    }
+    case ForeachKind::kChunks: {
+      REAM_ASSIGN_OR_RETURN(const std::vector<std::string> keys, select_documents(&step.foreach.source, env));
+      for (const std::string& key : keys) REAM_RETURN_IF_ERROR(expand_chunks(step, index, env, key, &out));
       break;
+    }
   }
   return out;
 }

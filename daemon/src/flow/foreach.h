@@ -43,11 +43,11 @@ struct Expansion {
 };
 
 // Expands step `index` of a workflow. Errors: a `foreach: {items}` expression that is
-// not a list, a plan the planner could not make.
+// not a list, an expression that fails to evaluate, a plan the planner could not make.
 Result<Expansion> expand_step(const Step& step, size_t index, const ExpandEnv& env);
 
 // The document keys a `documents:` (or foreach documents/chunks) expression selects
 // (objects with an "id"); all of the job's documents when `source` is null.
-std::vector<std::string> select_documents(const Template* source, const ExpandEnv& env);
+Result<std::vector<std::string>> select_documents(const Template* source, const ExpandEnv& env);
 
 }  // namespace ream::flow

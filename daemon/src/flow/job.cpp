@@ -115,11 +115,16 @@ Status check_engine_from_inputs(const Workflow& wf, const json& inputs, std::str
   for (const json* e : settings) {
     for (const auto& [key, expr] : e->items()) {
       if (!expr.is_string()) continue;
-      const json v = resolve_value(expr, ctx);
+      auto resolved = resolve_value(expr, ctx);
+      if (!resolved.ok()) {
+        *field = "inputs";
+        return invalid_argument("engine '" + key + "': " + resolved.status().message());
+      }
+      const json& v = resolved.value();
       if (!v.is_number()) continue;  // the sampler keeps its default, as it always did
       std::string bad = engine_value_error(key, v);
       if (bad.empty()) continue;
-      std::string from = "'" + expr.get<std::string>() + "'";
+      std::string from = "'" + excerpt(expr.get<std::string>()) + "'";
       *field = "inputs";
       for (const InputSpec& in : wf.inputs) {
         if (expr.get<std::string>().find("inputs." + in.name) != std::string::npos) {

@@ -242,19 +242,24 @@ store::EvidenceRecord locate_evidence(const plugins::Evidence& e, const RunUnit&
   return r;
 }
 
-json resolve_value(const json& value, const json& context) {
+Result<json> resolve_value(const json& value, const json& context) {
   if (value.is_string()) {
     auto t = Template::parse(value.get<std::string>());
-    return t.ok() ? t.value().eval(context) : value;
+    return t.ok() ? t.value().eval(context) : Result<json>(value);
   }
   if (value.is_array()) {
     json out = json::array();
-    for (const json& v : value) out.push_back(resolve_value(v, context));
+    for (const json& v : value) {
+      REAM_ASSIGN_OR_RETURN(json r, resolve_value(v, context));
+      out.push_back(std::move(r));
+    }
     return out;
   }
   if (value.is_object()) {
     json out = json::object();
-    for (const auto& [k, v] : value.items()) out[k] = resolve_value(v, context);
+    for (const auto& [k, v] : value.items()) {
+      REAM_ASSIGN_OR_RETURN(out[k], resolve_value(v, context));
+    }
     return out;
   }
   return value;
@@ -282,8 +287,10 @@ SamplingParams sampling_from(const json& e, SamplingParams base) {
 Status run_attempt(const AttemptEnv& env, const RunUnit& unit, AttemptResult* result) {
   const Step& step = env.workflow->steps[unit.step];
   const plugins::Manifest& m = env.plugin->manifest();
+  REAM_RETURN_IF_ERROR(env.setup);
   json schema = json::parse(m.params_schema, nullptr, false);
-  REAM_ASSIGN_OR_RETURN(json params, apply_schema(schema, resolve_value(step.with, env.context), m.name));
+  REAM_ASSIGN_OR_RETURN(json with, resolve_value(step.with, env.context));
+  REAM_ASSIGN_OR_RETURN(json params, apply_schema(schema, with, m.name));
   const std::string params_json = params.dump();
   const std::string item_json = unit.item.is_null() ? "" : unit.item.dump();
   plugins::CallEnv call;

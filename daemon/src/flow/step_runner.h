@@ -62,6 +62,7 @@ struct AttemptEnv {
   Progress* progress = nullptr;
   std::string tag;                                      // "job 3 step ask[2]"
   int64_t job_id = 0;
+  Status setup;  // an error found while preparing it (an engine setting's expression): each attempt fails with it
 };
 
 // Runs one attempt. Usage is filled even when the attempt fails.
@@ -82,8 +83,9 @@ struct RunOutcome {
 RunOutcome run_step(AttemptEnv env, const RunUnit& unit, const Step& step, store::Store& store,
                     const std::function<void(const std::string&)>& event);
 
-// Resolves every ${{ }} inside a JSON value (strings, lists, objects).
-nlohmann::json resolve_value(const nlohmann::json& value, const nlohmann::json& context);
+// Resolves every ${{ }} inside a JSON value (strings, lists, objects); the first
+// expression that fails to evaluate (kMaxExprValueBytes) is the error.
+Result<nlohmann::json> resolve_value(const nlohmann::json& value, const nlohmann::json& context);
 
 // Finds an evidence quote in its whole document: the plugin's own offsets when
 // they hold the quote exactly, else the document's QuoteIndex (exact, then
