@@ -323,6 +323,61 @@ TEST(PgStore, ARestartedServerIsReconnectedTo) {
   EXPECT_TRUE(s->probe_write().ok());
 }
 
+// A host stopped inside a transaction (SIGSTOP, a frozen VM) holding the event lock
+// held every other host's events with it for as long as it stayed stopped: found with
+// two reamds on one database, one stopped mid-write, under ASan (the other's job and
+// submission waited minutes). Each session now has an idle-in-transaction limit
+// (pg::kIdleInTransactionTimeout unless the operator set one): the server ends the
+// stopped session, its lock goes, the other host's write commits, and the stopped
+// connection, found dead when next used, is reconnected.
+TEST(PgStore, AHostStoppedInsideATransactionHoldsTheOthersOnlyUntilItsSessionTimesOut) {
+  const std::string db = pg_backend()->fresh_database();
+  const std::string safe = store::pg::redact_url(db);
+  {
+    auto fresh = store::pg::Conn::connect(db, safe);
+    ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+    auto shown = (*fresh)->exec("SHOW idle_in_transaction_session_timeout");
+    ASSERT_TRUE(shown.status().ok()) << shown.status().message();
+    EXPECT_EQ(shown.row(0).text("idle_in_transaction_session_timeout"), store::pg::kIdleInTransactionTimeout);
+  }
+  // The operator's value is kept (here the database's: a short one, for the test's time).
+  const std::string name = PgCluster::query_one(db, "SELECT current_database()");
+  ASSERT_EQ(PgCluster::exec(db, "ALTER DATABASE \"" + name + "\" SET idle_in_transaction_session_timeout = '1500ms'"), "");
+  auto b = open_store(db);
+  ASSERT_TRUE(b);
+  const int64_t job = queue_jobs(*b, 1).at(0);
+  auto stalled = store::pg::Conn::connect(db, safe);
+  ASSERT_TRUE(stalled.ok()) << stalled.status().message();
+  auto shown = (*stalled)->exec("SHOW idle_in_transaction_session_timeout");
+  ASSERT_TRUE(shown.status().ok());
+  EXPECT_EQ(shown.row(0).text("idle_in_transaction_session_timeout"), "1500ms");
+  // What a host stopped between two statements of an event write leaves: the event
+  // lock, taken as PgStore's writes take it, in a transaction nobody continues.
+  ASSERT_TRUE((*stalled)->exec_script("BEGIN").ok());
+  auto lock = (*stalled)->exec("SELECT pg_advisory_xact_lock(" + std::to_string(store::PgStore::kEventLock) + ")");
+  ASSERT_TRUE(lock.status().ok()) << lock.status().message();
+  std::atomic<bool> written{false};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread writer([&] {
+    EXPECT_TRUE(b->add_event(job, "note", "{}").ok());
+    written = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(written) << "the event was written while another session held the event lock";
+  writer.join();
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(waited, 1.0);
+  EXPECT_LT(waited, 30.0);
+  // The stopped host, awake again: its session is gone, and says so; the store's own
+  // connections are reconnected when next taken (ARestartedServerIsReconnectedTo).
+  auto after = (*stalled)->exec("SELECT 1");
+  EXPECT_FALSE(after.status().ok());
+  EXPECT_TRUE((*stalled)->broken());
+  auto events = b->events(job, 0);
+  ASSERT_TRUE(events.ok()) << events.status().message();
+  EXPECT_EQ(events->back().type, "note");
+}
+
 // reamd migrate-store's copy: a SQLite install with every kind of row moves into an
 // empty PostgreSQL database, ids kept, and new ids continue after the copied ones.
 TEST(PgStore, MigrateStoreCopiesEverySqliteRowWithItsIds) {

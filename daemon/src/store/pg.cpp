@@ -143,6 +143,22 @@ bool Row::is_null(std::string_view column) const {
   return result_->value(index_, result_->column(column)) == nullptr;
 }
 
+namespace {
+
+// Each session's settings, at connect and at every reconnect: UTC and hex bytea
+// whatever the server's defaults; and a limit on a transaction left idle, so that a
+// host stopped inside one (SIGSTOP, a frozen VM, a swap storm) cannot hold a row or the
+// event lock, and with it every other host, for longer than that: the server ends its
+// session, the others go on, and the stopped host reconnects when it wakes. ream's own
+// transactions never wait on a person. An operator's own value (the server's, the
+// role's or database's, or the URL's `options`) is kept.
+const std::string kSessionSetup =
+    "SET TIME ZONE 'UTC'; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; "
+    "SELECT set_config('idle_in_transaction_session_timeout', '" + std::string(kIdleInTransactionTimeout) +
+    "', false) WHERE current_setting('idle_in_transaction_session_timeout') = '0'";
+
+}  // namespace
+
 ream::Result<std::unique_ptr<Conn>> Conn::connect(const std::string& url, const std::string& safe_url) {
   PGconn* raw = PQconnectdb(url.c_str());
   if (raw == nullptr) return unavailable("postgresql " + safe_url + ": out of memory");
@@ -151,10 +167,8 @@ ream::Result<std::unique_ptr<Conn>> Conn::connect(const std::string& url, const 
     return unavailable("cannot connect to postgresql " + safe_url + ": " +
                        one_line(PQerrorMessage(raw)));
   }
-  // UTC and hex bytea whatever the server's defaults; no notices on stderr.
-  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
-  REAM_RETURN_IF_ERROR(conn->exec_script("SET TIME ZONE 'UTC'; SET bytea_output = 'hex'; "
-                                         "SET client_encoding = 'UTF8'"));
+  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);  // no notices on stderr
+  REAM_RETURN_IF_ERROR(conn->exec_script(kSessionSetup));
   return conn;
 }
 
@@ -207,7 +221,7 @@ Status Conn::reset() {
     return unavailable("cannot reconnect to postgresql " + safe_url_ + ": " +
                        one_line(PQerrorMessage(conn_)));
   }
-  return exec_script("SET TIME ZONE 'UTC'; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'");
+  return exec_script(kSessionSetup);
 }
 
 Txn::Txn(const Conn& conn) : conn_(conn) { begin_status_ = conn_.exec_script("BEGIN"); }

@@ -26,6 +26,10 @@
 
 namespace ream::store::pg {
 
+// What each session sets idle_in_transaction_session_timeout to unless the operator
+// gave it a value (server, role, database or the URL's `options`): see pg.cpp.
+inline constexpr std::string_view kIdleInTransactionTimeout = "10s";
+
 // "postgresql://user:secret@host/db" -> "postgresql://user@host/db" (also a
 // `password=` query parameter); anything else is returned as given.
 std::string redact_url(const std::string& url);

@@ -13,7 +13,6 @@ namespace {
 
 // Advisory lock keys (any bigint; these spell "ream" and a number).
 constexpr int64_t kMigrateLock = 0x7265616d0001;
-constexpr int64_t kEventLock = 0x7265616d0002;
 
 }  // namespace
 

@@ -42,6 +42,9 @@ const std::vector<std::string>& pg_migrations();
 class PgStore final : public Store {
  public:
   static constexpr int kConnections = 4;
+  // The transaction-scoped advisory lock every write with job events takes, so that event
+  // ids commit in id order across hosts (JobEvents reads after an id).
+  static constexpr int64_t kEventLock = 0x7265616d0002;
   static constexpr const char* kRunnableChannel = "ream_jobs";
   static constexpr const char* kEventsChannel = "ream_events";
 
