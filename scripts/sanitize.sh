@@ -5,7 +5,8 @@
 #   scripts/sanitize.sh [asan] [tsan] [fuzz]      (no argument: all three, in that order)
 #
 #   asan  build-asan/ (clang, -fsanitize=address,undefined, UB not recoverable): builds the
-#         daemon, ingestion, flow, store and http tests and runs them
+#         daemon, ingestion, flow, store and http tests and runs them; then reamd itself,
+#         driven by the release build's reamd_daemon_test (ASAN_DAEMON_SUITES, below)
 #   tsan  build-tsan/ (clang, -fsanitize=thread): the executor, runners, schedulers and the
 #         engine core (CPU) tests
 #   fuzz  every libFuzzer target of tests/fuzz (built in build-asan/) for
@@ -32,16 +33,22 @@ ASAN_TARGETS=(ream_store_test ream_pg_store_test ream_flow_test ream_plugin_host
 # Tests left out of the ASan run (a CTest regex).
 ASAN_SKIP=${REAM_ASAN_SKIP:-}
 # The tests against a real reamd (label daemon: reamd_daemon_test, reamd_pg_test,
-# reamd_soak_test, reamd_upstreams_test; TSan: DaemonRunners) need reamd, ream and a dozen large test files
-# built once more per sanitizer: the heaviest part of these builds, left out by default to
-# keep CI within its time budget (docs/operations.md, "Fuzzing and sanitizers"), and with
-# them reamd_unit_verify, which checks the systemd unit against the built reamd.
-# REAM_SANITIZE_DAEMON=1 builds and runs them too. Any other test of ASAN_DIRS that was not
-# built fails the run, so that a test added to those folders is not silently left out.
+# reamd_soak_test, reamd_upstreams_test; TSan: DaemonRunners) need reamd, ream and a dozen
+# large test files built once more per sanitizer, and take 30 minutes on two cores against
+# a sanitized reamd: all of them run with REAM_SANITIZE_DAEMON=1. By default, to keep CI
+# within its time budget (docs/operations.md, "Fuzzing and sanitizers"), only reamd is
+# built with ASan+UBSan and the release build's reamd_daemon_test drives it
+# (REAM_TEST_REAMD) through ASAN_DAEMON_SUITES: the path policy, auth, request limits and
+# bounds, health under load, and the REST API. reamd_unit_verify (the systemd unit
+# against the built reamd) is left out. Any other test of ASAN_DIRS that was not built
+# fails the run, so that a test added to those folders is not silently left out.
 DAEMON=${REAM_SANITIZE_DAEMON:-0}
+RELEASE_DIR=${REAM_BUILD_DIR:-$ROOT/build}
+ASAN_DAEMON_SUITES=${REAM_ASAN_DAEMON_SUITES:-DaemonPaths|DaemonAuth|DaemonLimits|BoundsTest|DaemonHealth|DaemonWorkflowNames|ApiTest}
 if [ "$DAEMON" = 1 ]; then
   ASAN_TARGETS+=(reamd_daemon_test reamd_pg_test reamd_soak_test reamd_upstreams_test reamd ream)
 else
+  ASAN_TARGETS+=(reamd)
   ASAN_SKIP=${ASAN_SKIP:+$ASAN_SKIP|}'^(reamd_daemon_test|reamd_pg_test|reamd_soak_test|reamd_upstreams_test)_NOT_BUILT$|^reamd_unit_verify$'
   ASAN_SKIP_LABEL=daemon
 fi
@@ -88,6 +95,22 @@ check_logs() {  # DIR
   fi
 }
 
+# The release build's reamd_daemon_test, ASAN_DAEMON_SUITES only, against the ASan reamd
+# of DIR (the caller has set ASAN_OPTIONS and UBSAN_OPTIONS, which reamd inherits).
+run_asan_daemon_subset() {  # DIR
+  local dir=$1
+  if [ ! -x "$RELEASE_DIR/tests/reamd/reamd_daemon_test" ]; then
+    if [ ! -f "$RELEASE_DIR/build.ninja" ]; then
+      echo "sanitize: no release build in $RELEASE_DIR to drive the ASan reamd (scripts/setup.sh makes it)" >&2
+      return 1
+    fi
+    cmake --build "$RELEASE_DIR" -j"$JOBS" --target reamd_daemon_test || return 1
+  fi
+  echo "sanitize: reamd (ASan+UBSan) under the release reamd_daemon_test: $ASAN_DAEMON_SUITES"
+  REAM_TEST_REAMD=$dir/daemon/reamd ctest --test-dir "$RELEASE_DIR/tests/reamd" --output-on-failure \
+    --no-tests=error -j"$JOBS" -R "^($ASAN_DAEMON_SUITES)\\."
+}
+
 run_asan() {
   local dir=$ROOT/build-asan
   configure "$dir" address,undefined -O0 -DREAM_FUZZ=ON
@@ -104,6 +127,9 @@ run_asan() {
     ctest --test-dir "$dir/$d" --output-on-failure --no-tests=error -j"$JOBS" ${ASAN_SKIP:+-E "$ASAN_SKIP"} \
       ${ASAN_SKIP_LABEL:+-LE "$ASAN_SKIP_LABEL"} || failed=1
   done
+  if [ "$DAEMON" != 1 ]; then
+    run_asan_daemon_subset "$dir" || failed=1
+  fi
   unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
   check_logs "$dir" || failed=1
   return $failed

@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -115,6 +116,11 @@ uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
+std::string reamd_path() {
+  const char* env = std::getenv("REAM_TEST_REAMD");
+  return env && *env ? env : std::string(REAM_BINARY_DIR) + "/daemon/reamd";
+}
+
 Daemon::Daemon(std::string data_dir, std::string config_yaml)
     : data_dir_(std::move(data_dir)), config_yaml_(std::move(config_yaml)) {
   fs::create_directories(data_dir_);
@@ -135,7 +141,7 @@ bool Daemon::start(bool wait_ready, double timeout_s) {
   {
     std::ofstream cfg(config_path_);
     cfg << "data_dir: " << data_dir_ << "\n"
-        << "engine:\n  model: " << tiny_model_dir() << "\n  threads: 1\n";
+        << "engine:\n  model: " << tiny_model_dir() << "\n  threads: " << engine_threads_ << "\n";
     for (const std::string& line : engine_settings_) cfg << "  " << line << "\n";
     cfg << "workflows: [" << REAM_SOURCE_DIR << "/workflows";
     for (const std::string& w : workflow_dirs_) cfg << ", " << w;
@@ -150,7 +156,7 @@ bool Daemon::start(bool wait_ready, double timeout_s) {
     dup2(fd, 2);
     dup2(fd, 1);
     std::string listen = listen_host_ + ":" + std::to_string(port_);
-    std::string bin = std::string(REAM_BINARY_DIR) + "/daemon/reamd";
+    const std::string bin = reamd_path();
     std::vector<std::string> args = {"reamd", "--config", config_path_, "--listen", listen};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;

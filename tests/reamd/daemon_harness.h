@@ -39,6 +39,10 @@ class TempDir {
 
 // The tiny model directory shared by a test binary (made on first use).
 const std::string& tiny_model_dir();
+// The reamd these tests run: $REAM_TEST_REAMD when set (scripts/sanitize.sh points it
+// at the ASan+UBSan build's, so that these release-built tests drive a sanitized
+// daemon), else this build's daemon/reamd.
+std::string reamd_path();
 
 // A fresh self-signed certificate for 127.0.0.1 (in its subjectAltName) and its key, made
 // by openssl's command-line tool in `dir`: dir/cert.pem, dir/key.pem. False if it failed.
@@ -69,6 +73,8 @@ class Daemon {
   void add_plugin_dir(std::string dir) { plugin_dirs_.push_back(std::move(dir)); }
   // A further `engine:` setting ("kv_block_size: 32"), written into the base config's block.
   void add_engine_setting(std::string line) { engine_settings_.push_back(std::move(line)); }
+  // engine.threads (1 unless set: the CPU engine computes on the calling thread alone).
+  void set_engine_threads(int threads) { engine_threads_ = threads; }
   // A further command-line argument, passed after --config and --listen.
   void add_arg(std::string arg) { extra_args_.push_back(std::move(arg)); }
   uint16_t port() const { return port_; }
@@ -86,6 +92,7 @@ class Daemon {
   std::string data_dir_;
   std::string config_yaml_;
   std::vector<std::string> engine_settings_;
+  int engine_threads_ = 1;
   std::string config_path_;
   std::string log_path_;
   uint16_t port_ = 0;

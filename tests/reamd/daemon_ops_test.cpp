@@ -236,7 +236,7 @@ TEST(DaemonAuth, AutoModeOnLoopbackWithoutKeysStaysOpenAndDisabledWithKeysIsRefu
   const std::string cfg = tmp.path() + "/c.yaml", out = tmp.path() + "/out";
   std::ofstream(cfg) << "data_dir: " << tmp.path() << "\nauth:\n  mode: disabled\n  keys:\n"
                      << "    - {name: ops, sha256: \"" << sha256_hex("k") << "\", role: admin}\n";
-  const std::string cmd = std::string(REAM_BINARY_DIR) + "/daemon/reamd --config " + cfg + " --check-config 2>" + out;
+  const std::string cmd = reamd_path() + " --config " + cfg + " --check-config 2>" + out;
   EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
   std::ifstream in(out);
   std::string msg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -264,7 +264,7 @@ TEST(DaemonOps, EngineOptionsComeFromTheConfig) {
     const std::string cfg = tmp.path() + "/c.yaml", out = tmp.path() + "/out";
     std::ofstream(cfg) << "data_dir: " << tmp.path() << "\nengine:\n  " << bad << "\n";
     const std::string cmd =
-        std::string(REAM_BINARY_DIR) + "/daemon/reamd --config " + cfg + " --check-config 2>" + out;
+        reamd_path() + " --config " + cfg + " --check-config 2>" + out;
     EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
     std::ifstream in(out);
     std::string msg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -308,7 +308,7 @@ TEST(DaemonOps, LoopbackPolicy) {
   TempDir tmp;
   std::string cfg = tmp.path() + "/c.yaml";
   std::ofstream(cfg) << "data_dir: " << tmp.path() << "\n";
-  std::string bin = std::string(REAM_BINARY_DIR) + "/daemon/reamd --config " + cfg;
+  std::string bin = reamd_path() + " --config " + cfg;
   EXPECT_EQ(WEXITSTATUS(std::system((bin + " --listen 127.0.0.2:9 --check-config >/dev/null").c_str())), 0);
   std::string out = tmp.path() + "/out";
   int rc = std::system((bin + " --listen 0.0.0.0:9 --check-config 2>" + out).c_str());

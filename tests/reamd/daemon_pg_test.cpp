@@ -269,7 +269,7 @@ TEST(ReamdOnPostgres, AServerThatIsDownStopsReamdWithItsUrlAndNoPassword) {
 
 // Runs `reamd ARGS`; its exit status and what it printed (stdout and stderr).
 std::pair<int, std::string> run_reamd(const std::string& args) {
-  const std::string cmd = std::string(REAM_BINARY_DIR) + "/daemon/reamd " + args + " 2>&1";
+  const std::string cmd = reamd_path() + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];

@@ -337,7 +337,7 @@ TEST(UpstreamConfig, BadEntriesAreRefusedNamingTheKey) {
     SCOPED_TRACE(yaml);
     const std::string cfg = tmp.path() + "/c.yaml", out = tmp.path() + "/out";
     std::ofstream(cfg) << "data_dir: " << tmp.path() << "\n" << yaml;
-    const std::string cmd = "env -u REAM_TEST_UNSET_KEY " + std::string(REAM_BINARY_DIR) + "/daemon/reamd --config " + cfg +
+    const std::string cmd = "env -u REAM_TEST_UNSET_KEY " + reamd_path() + " --config " + cfg +
                             " --check-config 2>" + out;
     EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
     std::ifstream in(out);
@@ -346,7 +346,7 @@ TEST(UpstreamConfig, BadEntriesAreRefusedNamingTheKey) {
   }
   const std::string cfg = tmp.path() + "/ok.yaml";
   std::ofstream(cfg) << "data_dir: " << tmp.path() << "\nengine: {backend: upstreams}\nupstreams:" << good << "\n";
-  EXPECT_EQ(WEXITSTATUS(std::system((std::string(REAM_BINARY_DIR) + "/daemon/reamd --config " + cfg +
+  EXPECT_EQ(WEXITSTATUS(std::system((reamd_path() + " --config " + cfg +
                                      " --check-config >/dev/null 2>&1").c_str())),
             0);
 }
