@@ -66,6 +66,7 @@ struct SampleResult {
 
 struct BackendOptions {
   int num_threads = 0;
+  int thread_nice = 0;  // CPU: nice steps the worker threads lower themselves by
   int block_size = 16;
   int64_t kv_cache_bytes = 0;
   double gpu_memory_utilization = 0.9;

@@ -339,6 +339,9 @@ void EngineImpl::publish_stats() {
 
 void EngineImpl::run_loop() {
   set_thread_name("ream-engine");
+  if (options_.device == "cpu" && options_.cpu_nice > 0 && !lower_thread_priority(options_.cpu_nice)) {
+    spdlog::warn("engine: could not lower the CPU engine's priority by {} (setpriority failed)", options_.cpu_nice);
+  }
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -433,6 +436,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
   if (options.max_model_len > 0) max_len = std::min(max_len, options.max_model_len);
   BackendOptions bo;
   bo.num_threads = options.num_threads;
+  bo.thread_nice = options.cpu_nice;
   bo.block_size = options.kv_block_size;
   bo.kv_cache_bytes = options.kv_cache_bytes;
   bo.gpu_memory_utilization = options.gpu_memory_utilization;

@@ -119,11 +119,13 @@ std::map<std::string, std::vector<int>> thread_nice_by_name(pid_t pid) {
 
 // http.worker_nice: the handler threads and the runners run that many nice steps below
 // the I/O threads (issue 14, item 4: health never waits behind work, CPU included). The
-// I/O threads keep reamd's own priority, and so does the engine, whose launches a GPU
-// waits for.
-TEST(DaemonHealth, HandlerAndRunnerThreadsRunBelowTheIoThreadsAndTheEngine) {
+// I/O threads keep reamd's own priority. So would a CUDA engine, whose launches a GPU
+// waits for; the CPU engine here (its loop and its pool's workers) computes on the
+// cores the I/O threads share, and runs lowered with the workers.
+TEST(DaemonHealth, HandlersRunnersAndACpuEngineRunBelowTheIoThreads) {
   TempDir tmp;
   Daemon d(tmp.path() + "/data", "http:\n  handler_threads: 3\n  worker_nice: 7\n");
+  d.set_engine_threads(3);  // the engine loop and two pool workers
   ASSERT_TRUE(d.start()) << d.log();
   const auto threads = thread_nice_by_name(d.pid());
   // reamd's own priority: its main thread's (task PID), which nothing lowers.
@@ -139,7 +141,8 @@ TEST(DaemonHealth, HandlerAndRunnerThreadsRunBelowTheIoThreadsAndTheEngine) {
   expect("reamd-io", base, 2);
   expect("reamd-handler", lowered, 3);
   expect("reamd-runner", lowered, 1);
-  expect("ream-engine", base, 1);
+  expect("ream-engine", lowered, 1);
+  expect("ream-cpu-pool", lowered, 2);
 }
 
 TEST(DaemonHealth, AWorkerNiceOutsideItsRangeIsRefusedByName) {

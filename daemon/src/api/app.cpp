@@ -168,6 +168,7 @@ Status App::load_engine() {
   if (config_.engine_backend == "upstreams") return load_upstreams();
   EngineOptions eo = config_.engine;
   eo.model = model_dir_;
+  eo.cpu_nice = config_.http.worker_nice;  // a CPU engine computes below the I/O threads, as the workers do
   auto t0 = std::chrono::steady_clock::now();
   auto engine = Engine::create(eo);
   if (!engine.ok()) return engine.status().with_context("engine");

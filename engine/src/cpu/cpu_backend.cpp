@@ -74,7 +74,7 @@ struct CpuLayer {
 class CpuBackend final : public Backend {
  public:
   CpuBackend(std::shared_ptr<LoadedModel> model, const BackendOptions& options)
-      : model_(std::move(model)), cfg_(model_->config), pool_(options.num_threads),
+      : model_(std::move(model)), cfg_(model_->config), pool_(options.num_threads, options.thread_nice),
         block_size_(options.block_size) {
     const Qwen3Weights& w = model_->weights;
     embed_ = MatrixWeight(w.embed_tokens);

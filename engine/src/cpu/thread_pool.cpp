@@ -4,11 +4,19 @@
 
 #include <algorithm>
 
+#include "ream/common/thread.h"
+
 namespace ream {
 
-ThreadPool::ThreadPool(int n_threads) {
+ThreadPool::ThreadPool(int n_threads, int nice) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 0; i + 1 < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
+  for (int i = 0; i + 1 < n_threads; ++i) {
+    workers_.emplace_back([this, i, nice] {
+      set_thread_name("ream-cpu-pool");
+      if (nice > 0) (void)lower_thread_priority(nice);  // the engine loop warns once if this fails
+      worker_loop(i + 1);
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

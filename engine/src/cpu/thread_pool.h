@@ -15,8 +15,9 @@ namespace ream {
 
 class ThreadPool {
  public:
-  // n_threads <= 0: hardware concurrency. The caller's thread counts as one.
-  explicit ThreadPool(int n_threads);
+  // n_threads <= 0: hardware concurrency. The caller's thread counts as one. The
+  // workers are named ream-cpu-pool and lower their priority by `nice` steps.
+  explicit ThreadPool(int n_threads, int nice = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

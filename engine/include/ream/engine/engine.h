@@ -28,6 +28,11 @@ struct EngineOptions {
   std::string model;                // model directory or Hugging Face repo id
   std::string device = "cpu";       // "cpu" or "cuda"
   int num_threads = 0;              // CPU backend threads; 0 = all cores
+  // CPU backend: nice steps its threads (the engine loop and the backend's workers) lower
+  // their priority by, so that computing on the cores a server's I/O threads share does
+  // not delay them (reamd passes http.worker_nice). A CUDA engine keeps its priority:
+  // there the GPU waits for the loop's launches.
+  int cpu_nice = 0;
   int kv_block_size = 16;           // tokens per KV block
   int64_t kv_cache_bytes = 0;       // KV budget; 0 = derive (CPU: 1 GiB cap, CUDA: below)
   double gpu_memory_utilization = 0.90;  // CUDA: share of device memory ream may use
