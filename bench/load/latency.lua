@@ -1,5 +1,13 @@
 -- wrk script for a GET (e.g. /healthz): prints the status counts and latency percentiles.
+-- REAM_WRK_PAUSE_MS=N: each connection waits N ms after an answer before asking again
+-- (a probe, as a load balancer's or systemd's health check asks, instead of a flood).
 local threads = {}
+local pause = tonumber(os.getenv("REAM_WRK_PAUSE_MS") or "0") or 0
+if pause > 0 then
+  function delay()
+    return pause
+  end
+end
 
 function setup(thread)
   table.insert(threads, thread)

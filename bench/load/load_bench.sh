@@ -32,7 +32,10 @@
 # reamd stopped), reamd restarted, then at once: 10 non-streaming chats in a loop, 8
 # loops walking the job list page by page (4 unfiltered, 1,000 a page; 4 by status and
 # workflow, 100 a page), 1,000 SSE streams of queued jobs; wrk measures GET /healthz
-# on 4 connections meanwhile.
+# meanwhile, twice: flooding it on 4 connections for REAM_LOAD_SECONDS (as many answers
+# as it can get: a fourth load on the two cores), then probing it on one connection, a
+# request REAM_LOAD_PROBE_MS (10) ms after each answer, for REAM_LOAD_PROBE_SECONDS (30),
+# as a load balancer's or systemd's health check asks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -80,8 +83,13 @@ queue:
   drain_timeout_s: 1
 EOF
 
+# REAM_LOAD_RT=1 starts reamd with the real-time policy SCHED_RR 1 (chrt, as systemd's
+# CPUSchedulingPolicy=rr does; needs CAP_SYS_NICE): its I/O threads keep it, its workers,
+# loader and engine leave it (common/include/ream/common/thread.h).
 start_reamd() {
-  "$BUILD/daemon/reamd" --config "$work/reamd.yaml" >>"$work/reamd.log" 2>&1 &
+  local rt=()
+  [ "${REAM_LOAD_RT:-0}" = 1 ] && rt=(chrt -r 1)
+  "${rt[@]}" "$BUILD/daemon/reamd" --config "$work/reamd.yaml" >>"$work/reamd.log" 2>&1 &
   reamd_pid=$!
   for _ in $(seq 1 300); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' $R/readyz)" = 200 ] && return 0
@@ -207,7 +215,15 @@ for _ in $(seq 1 300); do grep -q sse_streams_open "$work/sse.txt" && break; sle
 cat "$work/sse.txt"
 sleep 2  # let the chats and walks get going
 rm -f "$work"/pages_* "$work/chats"  # count what happens during the measurement only
+echo "reamd_threads (count, name, policy, rt priority, nice):"
+ps -L -o comm=,cls=,rtprio=,ni= -p "$reamd_pid" | sort | uniq -c
+echo "healthz_flood: wrk 1 thread x 4 connections, ${SECS} s"
 wrk -t1 -c4 -d"${SECS}s" -s bench/load/latency.lua "$R/healthz" | grep -E '^(ok_200|other_status|rate_per_s|p[0-9.]+_ms) '
+PROBE_MS=${REAM_LOAD_PROBE_MS:-10}
+PROBE_SECS=${REAM_LOAD_PROBE_SECONDS:-30}
+echo "healthz_probe: wrk 1 connection, a request ${PROBE_MS} ms after each answer, ${PROBE_SECS} s"
+REAM_WRK_PAUSE_MS=$PROBE_MS wrk -t1 -c1 -d"${PROBE_SECS}s" -s bench/load/latency.lua "$R/healthz" |
+  grep -E '^(ok_200|other_status|rate_per_s|p[0-9.]+_ms) '
 pages_all=$(cat "$work"/pages_all_* 2>/dev/null | wc -l)
 pages_failed=$(cat "$work"/pages_failed_* 2>/dev/null | wc -l)
 echo "job_list_pages_meanwhile unfiltered(1000/page) $pages_all, status+workflow(100/page) $pages_failed"

@@ -3,6 +3,7 @@
 #include "ream/common/thread.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,7 +20,16 @@ void set_thread_name(const char* name) {
   pthread_setname_np(pthread_self(), cut);
 }
 
+bool leave_realtime() {
+  const int policy = sched_getscheduler(0);  // 0: the calling thread
+  if (policy != SCHED_FIFO && policy != SCHED_RR) return true;
+  sched_param normal{};
+  normal.sched_priority = 0;
+  return sched_setscheduler(0, SCHED_OTHER, &normal) == 0;
+}
+
 bool lower_thread_priority(int steps) {
+  if (!leave_realtime()) return false;
   if (steps <= 0) return true;
   const auto tid = static_cast<id_t>(syscall(SYS_gettid));
   errno = 0;

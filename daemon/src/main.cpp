@@ -169,6 +169,7 @@ int serve(ream::api::App& app, sigset_t* signals) {
   // it has nothing left to do but return).
   std::thread loader([&] {
     ream::set_thread_name("reamd-loader");
+    (void)ream::leave_realtime();  // and so the engine loop it starts (thread.h)
     ream::Status st = app.load_engine();
     if (!st.ok()) engine_error = st.to_string();
     engine_state = st.ok() ? 1 : -1;

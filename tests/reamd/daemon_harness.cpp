@@ -2,6 +2,7 @@
 #include "daemon_harness.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -155,6 +156,11 @@ bool Daemon::start(bool wait_ready, double timeout_s) {
     int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 2);
     dup2(fd, 1);
+    if (realtime_) {
+      sched_param rr{};
+      rr.sched_priority = 1;
+      if (sched_setscheduler(0, SCHED_RR, &rr) != 0) _exit(126);
+    }
     std::string listen = listen_host_ + ":" + std::to_string(port_);
     const std::string bin = reamd_path();
     std::vector<std::string> args = {"reamd", "--config", config_path_, "--listen", listen};

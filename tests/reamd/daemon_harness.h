@@ -75,6 +75,9 @@ class Daemon {
   void add_engine_setting(std::string line) { engine_settings_.push_back(std::move(line)); }
   // engine.threads (1 unless set: the CPU engine computes on the calling thread alone).
   void set_engine_threads(int threads) { engine_threads_ = threads; }
+  // Starts reamd with the real-time policy SCHED_RR 1, as systemd's CPUSchedulingPolicy=rr
+  // does (needs CAP_SYS_NICE; start() fails without it).
+  void set_realtime() { realtime_ = true; }
   // A further command-line argument, passed after --config and --listen.
   void add_arg(std::string arg) { extra_args_.push_back(std::move(arg)); }
   uint16_t port() const { return port_; }
@@ -93,6 +96,7 @@ class Daemon {
   std::string config_yaml_;
   std::vector<std::string> engine_settings_;
   int engine_threads_ = 1;
+  bool realtime_ = false;
   std::string config_path_;
   std::string log_path_;
   uint16_t port_ = 0;

@@ -6,6 +6,7 @@
 // could not do. Once the lock is released the submissions are all accepted. No timing is
 // asserted: only the order of events.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sqlite3.h>
 
 #include <atomic>
@@ -143,6 +144,60 @@ TEST(DaemonHealth, HandlersRunnersAndACpuEngineRunBelowTheIoThreads) {
   expect("reamd-runner", lowered, 1);
   expect("ream-engine", lowered, 1);
   expect("ream-cpu-pool", lowered, 2);
+}
+
+// Whether this process may give a thread a real-time policy (CAP_SYS_NICE): tried on a
+// thread of its own that ends at once.
+bool can_run_realtime() {
+  bool ok = false;
+  std::thread([&] {
+    sched_param rr{};
+    rr.sched_priority = 1;
+    ok = sched_setscheduler(0, SCHED_RR, &rr) == 0;
+  }).join();
+  return ok;
+}
+
+// Each thread of a process by name: its scheduling policy (SCHED_OTHER, SCHED_RR, ...).
+std::map<std::string, std::vector<int>> thread_policy_by_name(pid_t pid) {
+  std::map<std::string, std::vector<int>> out;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream comm(t.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    out[name].push_back(sched_getscheduler(static_cast<pid_t>(std::stol(t.path().filename().string()))));
+  }
+  return out;
+}
+
+// Started real-time (systemd's CPUSchedulingPolicy=rr, as etc/reamd.service does), reamd
+// keeps that policy for its I/O threads, which then answer /healthz before anything
+// time-shared; every thread that computes (handlers, runners, the engine loop and its
+// pool) leaves it and runs time-shared at the lowered nice value, so none can hold a core
+// from the rest. Before, every thread inherited SCHED_RR: the handlers, runners and the
+// CPU engine would have run real-time too.
+TEST(DaemonHealth, StartedRealTimeOnlyTheIoThreadsKeepIt) {
+  if (!can_run_realtime()) GTEST_SKIP() << "no real-time policy for this process here (CAP_SYS_NICE)";
+  TempDir tmp;
+  Daemon d(tmp.path() + "/data", "http:\n  handler_threads: 3\n  worker_nice: 7\n");
+  d.set_engine_threads(3);
+  d.set_realtime();
+  ASSERT_TRUE(d.start()) << d.log();
+  const auto policies = thread_policy_by_name(d.pid());
+  const auto nices = thread_nice_by_name(d.pid());
+  const int base = task_nice("/proc/" + std::to_string(d.pid()) + "/task/" + std::to_string(d.pid()));
+  auto expect = [&](const std::string& name, int policy, size_t at_least) {
+    auto it = policies.find(name);
+    ASSERT_NE(it, policies.end()) << "no thread named " << name;
+    EXPECT_GE(it->second.size(), at_least) << name;
+    for (int p : it->second) EXPECT_EQ(p, policy) << name;
+  };
+  expect("reamd-io", SCHED_RR, 2);
+  for (const char* worker : {"reamd-handler", "reamd-runner", "ream-engine", "ream-cpu-pool"}) {
+    expect(worker, SCHED_OTHER, 1);
+    for (int n : nices.at(worker)) EXPECT_EQ(n, std::min(19, base + 7)) << worker;
+  }
+  EXPECT_EQ(d.get("/healthz").status, 200u);
 }
 
 TEST(DaemonHealth, AWorkerNiceOutsideItsRangeIsRefusedByName) {

@@ -11,7 +11,16 @@
 // raise it back, so this cannot be undone. reamd lowers its handler and runner threads
 // below its HTTP I/O threads (http.worker_nice): /healthz and every response's bytes
 // then wait for no handler or runner computing on the same cores. Returns false, changing
-// nothing, where the system refuses; `steps` <= 0 changes nothing.
+// nothing, where the system refuses; `steps` <= 0 changes no nice value. It first leaves
+// a real-time policy (below).
+//
+// leave_realtime: when the calling thread runs a real-time policy (SCHED_FIFO or
+// SCHED_RR: reamd started by systemd with CPUSchedulingPolicy=rr, which every thread
+// inherits), switches it to SCHED_OTHER, the normal time-shared policy, at the
+// process's nice value. reamd keeps the real-time policy for its I/O threads only (and
+// the small heartbeat and signal threads): its workers, the model loader and the engine
+// leave it, so that nothing computing for long can hold a core from others. Unprivileged
+// threads may always do this. Returns false where the system refuses.
 
 #pragma once
 
@@ -19,5 +28,6 @@ namespace ream {
 
 void set_thread_name(const char* name);
 bool lower_thread_priority(int steps);
+bool leave_realtime();
 
 }  // namespace ream
