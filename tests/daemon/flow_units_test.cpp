@@ -112,6 +112,14 @@ TEST(Expr, AValuePastTheSizeCapIsRefusedNamingTheCall) {
   auto t = Template::parse("x ${{ " + text + " }} y");
   ASSERT_TRUE(t.ok());
   EXPECT_FALSE(t->eval(ctx).ok());
+  // join multiplies: 16 items, the separator the join one level in, eight levels deep.
+  std::string joins = "'x'";
+  for (int i = 0; i < 8; ++i) joins = "join(l, " + joins + ")";
+  auto j = Expr::parse(joins);
+  ASSERT_TRUE(j.ok());
+  auto jv = j->eval(json{{"l", json(std::vector<std::string>(16, "ab"))}});
+  ASSERT_FALSE(jv.ok());
+  EXPECT_NE(jv.status().message().find("': join at column "), std::string::npos) << jv.status().message();
   // Three levels: "\\" -> "\"\\\\\"" ...: within the cap, the value as before.
   auto three = Expr::parse("toJSON(toJSON(toJSON(s)))");
   ASSERT_TRUE(three.ok());

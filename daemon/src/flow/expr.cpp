@@ -292,6 +292,13 @@ json eval_binary(const ExprNode& n, const json& ctx) {
   return false;
 }
 
+// A value past kMaxExprValueBytes, built by the call `n`: an error that names it.
+[[noreturn]] void too_big(const ExprNode& n, size_t bytes) {
+  throw EvalError(n.name + " at column " + std::to_string(n.at + 1) + " builds " + std::to_string(bytes) +
+                  " bytes, more than the " + std::to_string(kMaxExprValueBytes >> 20) +
+                  " MiB an expression's value may have");
+}
+
 json eval_call(const ExprNode& n, const json& ctx) {
   std::vector<json> args;
   for (const auto& k : n.kids) args.push_back(eval_node(*k, ctx));
@@ -312,17 +319,18 @@ json eval_call(const ExprNode& n, const json& ctx) {
   if (n.name == "join") {
     if (!args[0].is_array()) return stringify(args[0]);
     std::string out, sep = stringify(args[1]);
-    for (size_t i = 0; i < args[0].size(); ++i) out += (i ? sep : "") + stringify(args[0][i]);
+    // Nested, join multiplies as toJSON doubles: join(list, join(list, sep)).
+    for (size_t i = 0; i < args[0].size(); ++i) {
+      if (i) out += sep;
+      out += stringify(args[0][i]);
+      if (out.size() > kMaxExprValueBytes) too_big(n, out.size());
+    }
     return out;
   }
   // toJSON. Invalid UTF-8 in a string (from a plugin or the model) is written as U+FFFD
   // rather than thrown out of the evaluation.
   std::string text = args[0].dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > kMaxExprValueBytes) {
-    throw EvalError("toJSON at column " + std::to_string(n.at + 1) + " builds " + std::to_string(text.size()) +
-                    " bytes, more than the " + std::to_string(kMaxExprValueBytes >> 20) +
-                    " MiB an expression's value may have");
-  }
+  if (text.size() > kMaxExprValueBytes) too_big(n, text.size());
   return text;
 }
 

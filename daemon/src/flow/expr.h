@@ -18,8 +18,9 @@
 //
 // A value an expression builds is at most kMaxExprValueBytes: toJSON escapes what it
 // is given, so toJSON(toJSON(...)) doubles a string at each level (six times for
-// control characters), and an evaluation that goes past the cap is an error that
-// names the call and its column, not a process out of memory.
+// control characters), and join(list, join(list, sep)) multiplies; an evaluation that
+// goes past the cap is an error that names the call and its column, not a process out
+// of memory.
 #pragma once
 
 #include <memory>
