@@ -106,17 +106,21 @@ int task_nice(const std::filesystem::path& task) {
   return nice;
 }
 
-// Each thread of a process by name: their nice values.
-std::map<std::string, std::vector<int>> thread_nice_by_name(pid_t pid) {
+// Each thread of a process by name: `value` of each (given /proc/PID/task/TID).
+template <class Value>
+std::map<std::string, std::vector<int>> by_thread_name(pid_t pid, Value value) {
   std::map<std::string, std::vector<int>> out;
   for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
     std::ifstream comm(t.path() / "comm");
     std::string name;
     std::getline(comm, name);
-    out[name].push_back(task_nice(t.path()));
+    out[name].push_back(value(t.path()));
   }
   return out;
 }
+
+// Each thread of a process by name: their nice values.
+std::map<std::string, std::vector<int>> thread_nice_by_name(pid_t pid) { return by_thread_name(pid, task_nice); }
 
 // http.worker_nice: the handler threads and the runners run that many nice steps below
 // the I/O threads (issue 14, item 4: health never waits behind work, CPU included). The
@@ -160,14 +164,9 @@ bool can_run_realtime() {
 
 // Each thread of a process by name: its scheduling policy (SCHED_OTHER, SCHED_RR, ...).
 std::map<std::string, std::vector<int>> thread_policy_by_name(pid_t pid) {
-  std::map<std::string, std::vector<int>> out;
-  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-    std::ifstream comm(t.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    out[name].push_back(sched_getscheduler(static_cast<pid_t>(std::stol(t.path().filename().string()))));
-  }
-  return out;
+  return by_thread_name(pid, [](const std::filesystem::path& task) {
+    return sched_getscheduler(static_cast<pid_t>(std::stol(task.filename().string())));
+  });
 }
 
 // Started real-time (systemd's CPUSchedulingPolicy=rr, as etc/reamd.service does), reamd
