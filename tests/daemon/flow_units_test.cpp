@@ -88,6 +88,14 @@ TEST(Expr, ErrorsQuoteALongExpressionAroundTheErrorAndStayValidUtf8) {
   EXPECT_EQ(Expr::parse(std::string(500, '9') + ".5.5").status().message().size(),
             std::string("bad number '…' at column 1").size() + 64);
   EXPECT_EQ(excerpt("short"), "short");
+  // Stray continuation bytes (fuzz_expr's input): each is U+FFFD, and the quote stays
+  // about `width` bytes; before, the cut walked over the whole run and quoted it.
+  const std::string stray(100000, '\xa4');
+  EXPECT_LE(excerpt(stray, 50000).size(), 64u + 3u + 6u);
+  EXPECT_LE(excerpt(std::string(60, '\xa4')).size(), 64u + 3u + 3u);
+  auto t2 = Template::parse("${{ x " + stray + " }}");
+  ASSERT_FALSE(t2.ok());
+  EXPECT_LT(t2.status().message().size(), 200u);
   EXPECT_EQ(excerpt(std::string(10, 'a') + "\u00e9" + std::string(100, 'b'), 0, 11), "aaaaaaaaaa\u00e9…");
 }
 

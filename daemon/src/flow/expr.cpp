@@ -493,15 +493,31 @@ std::string stringify(const json& v) {
 }
 
 std::string excerpt(std::string_view text, size_t at, size_t width) {
-  if (text.size() <= width) return utf8::repair(text);
-  auto continuation = [&](size_t i) { return i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80; };
-  size_t begin = std::min(at > width / 2 ? at - width / 2 : 0, text.size() - width);
-  while (begin > 0 && continuation(begin)) --begin;  // back to the character's first byte
-  size_t end = std::min(begin + width, text.size());
-  while (end < text.size() && continuation(end)) ++end;
+  auto continuation = [](std::string_view s, size_t i) {
+    return i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;
+  };
+  size_t begin = 0, end = text.size();
+  if (text.size() > width) {
+    // Cut at character boundaries: at most 3 bytes further (a UTF-8 character is at most
+    // 4), so a run of stray continuation bytes cannot pull the whole text in.
+    begin = std::min(at > width / 2 ? at - width / 2 : 0, text.size() - width);
+    for (int i = 0; i < 3 && begin > 0 && continuation(text, begin); ++i) --begin;
+    end = std::min(begin + width, text.size());
+    for (int i = 0; i < 3 && continuation(text, end); ++i) ++end;
+  }
+  // Each ill-formed byte becomes U+FFFD (3 bytes): cut the repaired text to `width` again
+  // (and the 3 bytes a character's end may add).
+  std::string body = utf8::repair(text.substr(begin, end - begin));
+  bool cut = end < text.size();
+  if (body.size() > width + 3) {
+    size_t keep = width;
+    while (keep > 0 && continuation(body, keep)) --keep;
+    body.resize(keep);
+    cut = true;
+  }
   std::string out = begin > 0 ? "…" : "";
-  out += utf8::repair(text.substr(begin, end - begin));
-  if (end < text.size()) out += "…";
+  out += body;
+  if (cut) out += "…";
   return out;
 }
 
