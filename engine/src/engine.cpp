@@ -339,7 +339,7 @@ void EngineImpl::publish_stats() {
 
 void EngineImpl::run_loop() {
   set_thread_name("ream-engine");
-  (void)leave_realtime();  // a long step must not hold a core from a real-time I/O thread's peers
+  (void)leave_realtime();  // a step may compute for long: never real-time (common/thread.h)
   if (options_.device == "cpu" && options_.cpu_nice > 0 && !lower_thread_priority(options_.cpu_nice)) {
     spdlog::warn("engine: could not lower the CPU engine's priority by {} (setpriority failed)", options_.cpu_nice);
   }

@@ -13,7 +13,7 @@ ThreadPool::ThreadPool(int n_threads, int nice) {
   for (int i = 0; i + 1 < n_threads; ++i) {
     workers_.emplace_back([this, i, nice] {
       set_thread_name("ream-cpu-pool");
-      (void)lower_thread_priority(nice);  // the engine loop warns once if this fails
+      (void)lower_thread_priority(nice);  // as the engine loop's, which logs a refusal
       worker_loop(i + 1);
     });
   }

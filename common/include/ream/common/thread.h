@@ -18,7 +18,7 @@
 // SCHED_RR: reamd started by systemd with CPUSchedulingPolicy=rr, which every thread
 // inherits), switches it to SCHED_OTHER, the normal time-shared policy, at the
 // process's nice value. reamd keeps the real-time policy for its I/O threads only (and
-// the small heartbeat and signal threads): its workers, the model loader and the engine
+// its small signal, readiness and event threads): its workers, the model loader and the engine
 // leave it, so that nothing computing for long can hold a core from others. Unprivileged
 // threads may always do this. Returns false where the system refuses.
 
