@@ -119,6 +119,15 @@ std::map<std::string, std::vector<int>> by_thread_name(pid_t pid, Value value) {
   return out;
 }
 
+// Every thread named `name` in `by_name` (at least `at_least` of them) has `value`.
+void expect_each(const std::map<std::string, std::vector<int>>& by_name, const std::string& name, int value,
+                 size_t at_least) {
+  auto it = by_name.find(name);
+  ASSERT_NE(it, by_name.end()) << "no thread named " << name;
+  EXPECT_GE(it->second.size(), at_least) << name;
+  for (int v : it->second) EXPECT_EQ(v, value) << name;
+}
+
 // Each thread of a process by name: their nice values.
 std::map<std::string, std::vector<int>> thread_nice_by_name(pid_t pid) { return by_thread_name(pid, task_nice); }
 
@@ -137,17 +146,11 @@ TEST(DaemonHealth, HandlersRunnersAndACpuEngineRunBelowTheIoThreads) {
   const int base = task_nice("/proc/" + std::to_string(d.pid()) + "/task/" + std::to_string(d.pid()));
   ASSERT_GE(base, -20) << "no nice value read for reamd's main thread";
   const int lowered = std::min(19, base + 7);
-  auto expect = [&](const std::string& name, int nice, size_t at_least) {
-    auto it = threads.find(name);
-    ASSERT_NE(it, threads.end()) << "no thread named " << name;
-    EXPECT_GE(it->second.size(), at_least) << name;
-    for (int n : it->second) EXPECT_EQ(n, nice) << name;
-  };
-  expect("reamd-io", base, 2);
-  expect("reamd-handler", lowered, 3);
-  expect("reamd-runner", lowered, 1);
-  expect("ream-engine", lowered, 1);
-  expect("ream-cpu-pool", lowered, 2);
+  expect_each(threads, "reamd-io", base, 2);
+  expect_each(threads, "reamd-handler", lowered, 3);
+  expect_each(threads, "reamd-runner", lowered, 1);
+  expect_each(threads, "ream-engine", lowered, 1);
+  expect_each(threads, "ream-cpu-pool", lowered, 2);
 }
 
 // Whether this process may give a thread a real-time policy (CAP_SYS_NICE): tried on a
@@ -185,16 +188,11 @@ TEST(DaemonHealth, StartedRealTimeOnlyTheIoThreadsKeepIt) {
   const auto policies = thread_policy_by_name(d.pid());
   const auto nices = thread_nice_by_name(d.pid());
   const int base = task_nice("/proc/" + std::to_string(d.pid()) + "/task/" + std::to_string(d.pid()));
-  auto expect = [&](const std::string& name, int policy, size_t at_least) {
-    auto it = policies.find(name);
-    ASSERT_NE(it, policies.end()) << "no thread named " << name;
-    EXPECT_GE(it->second.size(), at_least) << name;
-    for (int p : it->second) EXPECT_EQ(p, policy) << name;
-  };
-  expect("reamd-io", SCHED_RR, 2);
+  ASSERT_GE(base, -20) << "no nice value read for reamd's main thread";
+  expect_each(policies, "reamd-io", SCHED_RR, 2);
   for (const char* worker : {"reamd-handler", "reamd-runner", "ream-engine", "ream-cpu-pool"}) {
-    expect(worker, SCHED_OTHER, 1);
-    for (int n : nices.at(worker)) EXPECT_EQ(n, std::min(19, base + 7)) << worker;
+    expect_each(policies, worker, SCHED_OTHER, 1);
+    expect_each(nices, worker, std::min(19, base + 7), 1);
   }
   EXPECT_EQ(d.get("/healthz").status, 200u);
 }
