@@ -2,6 +2,8 @@
 // transactions and the connection pool.
 #include "store/pg.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -172,6 +174,13 @@ ream::Result<std::unique_ptr<Conn>> Conn::connect(const std::string& url, const 
   return conn;
 }
 
+bool Conn::spoke_unasked() const {
+  const int fd = PQsocket(conn_);
+  if (fd < 0) return true;
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  return poll(&p, 1, 0) != 0;  // readable, closed, or an error
+}
+
 Conn::~Conn() {
   if (conn_) PQfinish(conn_);
 }
@@ -269,7 +278,7 @@ ream::Result<Pool::Lease> Pool::acquire() {
     *std::find(all_.begin(), all_.end(), nullptr) = std::move(fresh).value();
     return Lease(this, conn);
   }
-  if (conn->broken()) {
+  if (conn->broken() || conn->spoke_unasked()) {
     Status st = conn->reset();
     if (!st.ok()) {
       give_back(conn);

@@ -122,6 +122,12 @@ class Conn {
   Status exec_script(const std::string& sql) const;
   // Whether the connection was lost (server restarted, network cut).
   bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  // Whether the server sent this idle connection anything, without waiting and without
+  // a round trip: a server that shut down or ended the session (a restart, an idle
+  // timeout, pg_terminate_backend) has sent its goodbye and closed the socket, so a
+  // statement sent on it would be lost. (Anything else it may send unasked, a notice, is
+  // rare enough that making the connection again costs nothing.)
+  bool spoke_unasked() const;
   // Reconnects a lost connection.
   Status reset();
 

@@ -18,14 +18,21 @@ constexpr int64_t kMigrateLock = 0x7265616d0001;
 
 PgStore::Write::Write(PgStore& store, bool events) : store_(store) {
   if (events) events_lock_ = std::unique_lock(store_.events_mu_);
-  auto conn = store_.pool_->acquire();
-  if (!conn.ok()) {
-    status_ = conn.status();
-    return;
+  // A BEGIN that finds its connection lost (the server went away after the pool's check:
+  // a restart under way) did nothing: it is tried once more on a connection made again.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    txn_.reset();
+    conn_.reset();  // a lost connection goes back to the pool, which reconnects it
+    auto conn = store_.pool_->acquire();
+    if (!conn.ok()) {
+      status_ = conn.status();
+      return;
+    }
+    conn_.emplace(std::move(conn).value());
+    txn_.emplace(**conn_);
+    status_ = txn_->begin_status();
+    if (status_.ok() || !(*conn_)->broken()) break;
   }
-  conn_.emplace(std::move(conn).value());
-  txn_.emplace(**conn_);
-  status_ = txn_->begin_status();
   if (status_.ok() && events) {
     status_ = (*conn_)->exec("SELECT pg_advisory_xact_lock($1)", pg::Params().add(kEventLock)).status();
   }
