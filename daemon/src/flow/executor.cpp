@@ -93,6 +93,7 @@ class JobRun {
   bool stop_ = false;
   bool failed_ = false;
   std::string error_;
+  Status stopped_;  // a run could not reach the store: the job's run ends without a verdict
   bool fresh_ = false;  // the job had never started: show the documents' context plans
   std::string unread_error_;  // why the job's documents, read at this run, stop it
 };
@@ -367,6 +368,13 @@ void JobRun::run_unit(const RunUnit& unit) {
     event(line);
   });
   std::lock_guard lock(mu_);
+  if (!out.stopped.ok()) {
+    // No verdict for this run: nothing more starts, and run() returns the status.
+    if (stopped_.ok()) stopped_ = out.stopped;
+    event(out.error);
+    cv_.notify_all();
+    return;
+  }
   unit_done(unit, out.ok, out.outputs, out.findings, out.error);
 }
 
@@ -378,7 +386,7 @@ void JobRun::worker() {
       const int cap = wf_.steps[u.step].parallel;
       return cap <= 0 || slots_[u.step].in_flight < cap;
     });
-    if (next == queue_.end() || failed_ || cancelled()) {
+    if (next == queue_.end() || failed_ || !stopped_.ok() || cancelled()) {
       cv_.wait(lock);  // woken by a queued run, a run's end, the stop or a cancel
       continue;
     }
@@ -414,20 +422,24 @@ Result<JobOutcome> JobRun::run() {
   {
     std::unique_lock lock(mu_);
     for (;;) {
-      if (!failed_ && !cancelled()) expand_ready();
+      auto ending_now = [&] { return failed_ || !stopped_.ok() || cancelled(); };
+      if (!ending_now()) expand_ready();
+      const bool ending = ending_now();  // after the expansion, which may fail the job
       bool all_done = true;
       for (const StepSlot& s : slots_) {
         all_done = all_done && (s.state == SlotState::kDone || s.state == SlotState::kSkipped ||
                                 s.state == SlotState::kFailed);
       }
-      if (failed_ || cancelled()) queue_.clear();
-      if ((all_done || failed_ || cancelled()) && running_ == 0 && queue_.empty()) break;
+      if (ending) queue_.clear();
+      if ((all_done || ending) && running_ == 0 && queue_.empty()) break;
       cv_.wait(lock);  // woken by a run's end, an expansion or a cancel
     }
     stop_ = true;
     cv_.notify_all();
   }
   for (std::thread& t : workers) t.join();
+  // A run that could not reach the store: no verdict (its caller puts the job back).
+  if (!stopped_.ok()) return stopped_;
   JobOutcome out;
   if (cancelled() && !failed_) {
     out.status = opt_.cancel_is_interrupt ? store::kJobFailed : store::kJobCancelled;

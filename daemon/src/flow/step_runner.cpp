@@ -351,6 +351,10 @@ RunOutcome run_step(AttemptEnv env, const RunUnit& unit, const Step& step, store
     auto begun = store.begin_step_run(env.job_id, step.id, unit.iteration, item_json);
     if (!begun.ok()) {
       out.error = "step '" + name + "': " + begun.status().message();
+      if (begun.status().code() == StatusCode::kUnavailable) {
+        out.stopped = Status(StatusCode::kUnavailable, out.error);
+        return out;
+      }
       break;
     }
     store::StepRunRecord rec = std::move(begun).value();
@@ -367,6 +371,7 @@ RunOutcome run_step(AttemptEnv env, const RunUnit& unit, const Step& step, store
       rec.warnings_json = nlohmann::json(res.warnings).dump();
       if (Status commit = store.commit_step_run(rec, res.findings); !commit.ok()) {
         out.error = "step '" + name + "': cannot commit: " + commit.message();
+        if (commit.code() == StatusCode::kUnavailable) out.stopped = Status(StatusCode::kUnavailable, out.error);
         return out;
       }
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

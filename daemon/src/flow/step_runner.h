@@ -74,6 +74,10 @@ struct RunOutcome {
   nlohmann::json outputs;   // ok: the committed outputs
   int64_t findings = 0;     // ok: how many were committed
   std::string error;        // not ok: "step 'x[2]' failed: ..."
+  // Not ok: the store could not be reached (kUnavailable) to begin or commit the run, so
+  // the run has no verdict: the job's run stops here and is resumed later (its commits
+  // stand), instead of failing for what was not its doing.
+  Status stopped;
 };
 
 // Runs step run `unit` of `step` to its end: each attempt begins its row in the store,

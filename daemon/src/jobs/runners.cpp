@@ -222,11 +222,15 @@ void Runners::loop(int index) {
                    [&] { return stopping_ || wakeups_ != seen; });
       continue;
     }
-    run_job(leased.value());
+    if (run_job(leased.value()) == "requeued") {
+      // The store was out of reach: give it a moment before leasing again.
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, kRequeueBackoff, [&] { return stopping_.load(); });
+    }
   }
 }
 
-void Runners::run_job(int64_t job_id) {
+std::string Runners::run_job(int64_t job_id) {
   auto active = std::make_shared<Active>();
   active->job_id = job_id;
   {
@@ -249,7 +253,7 @@ void Runners::run_job(int64_t job_id) {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   (void)(*deps_.store).release(job_id, settings_.owner);
-  if (status != "skipped" && status != "abandoned") {
+  if (status != "skipped" && status != "abandoned" && status != "requeued") {
     try {
       record_metrics(job_id, workflow, status, secs);
     } catch (const std::exception& e) {
@@ -261,11 +265,13 @@ void Runners::run_job(int64_t job_id) {
     std::lock_guard lock(mu_);
     count_tokens_locked(*active);
     active_.erase(job_id);
+    if (status != "requeued") unavailable_runs_.erase(job_id);
     recent_.push_back(active);
     if (recent_.size() > kRecent) recent_.pop_front();
   }
   cv_.notify_all();
   if (stopping_) hb_cv_.notify_all();
+  return status;
 }
 
 std::string Runners::execute(Active& active, std::string* workflow) {
@@ -303,9 +309,29 @@ std::string Runners::execute(Active& active, std::string* workflow) {
     spdlog::warn("job {}: {} job_id={}", job_id, outcome.status().message(), job_id);
     return "skipped";
   }
-  spdlog::error("job {} could not run: {} job_id={}", job_id, outcome.status().message(), job_id);
+  std::string error = outcome.status().message();
+  if (outcome.status().code() == StatusCode::kUnavailable) {
+    // The store could not be reached (a PostgreSQL server restarting, a network cut): not
+    // the job's doing. Its commits stand, so it goes back to the queue and whichever runner
+    // leases it next resumes from the last one; only a job stopped so again and again here
+    // fails. (A step's own errors, an upstream's included, are its attempts' and never
+    // come here.)
+    int runs = 0;
+    {
+      std::lock_guard lock(mu_);
+      runs = ++unavailable_runs_[job_id];
+    }
+    if (runs < kMaxUnavailableRuns) {
+      spdlog::warn("job {}: stopped ({}); back to the queue, to resume from its last commit (run {} of at most "
+                   "{}) job_id={}",
+                   job_id, error, runs, kMaxUnavailableRuns, job_id);
+      return "requeued";
+    }
+    error += " (the job's last " + std::to_string(runs) + " runs here were each stopped so)";
+  }
+  spdlog::error("job {} could not run: {} job_id={}", job_id, error, job_id);
   active.progress.finish();  // before the final event a stream may be waiting for
-  return fail_job(job_id, outcome.status().message());
+  return fail_job(job_id, error);
 }
 
 std::string Runners::fail_job(int64_t job_id, const std::string& error) {

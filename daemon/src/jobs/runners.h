@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -108,6 +109,9 @@ class Runners {
 
  private:
   static constexpr size_t kRecent = 64;
+  static constexpr int kMaxUnavailableRuns = 5;
+  // After a requeued run, how long the runner waits before it leases again.
+  static constexpr std::chrono::milliseconds kRequeueBackoff{1000};
   struct Active {
     int64_t job_id = 0;
     std::string workflow;
@@ -121,9 +125,12 @@ class Runners {
     int64_t counted_prefilled = 0, counted_generated = 0;
   };
   void loop(int index);
-  void run_job(int64_t job_id);
-  // Runs the job to its end; returns its final status, or "skipped" (already final) or
-  // "abandoned" (lease lost). May throw: run_job catches.
+  // Runs a leased job (execute) and lets its lease go; returns what execute returned.
+  std::string run_job(int64_t job_id);
+  // Runs the job to its end; returns its final status, or "skipped" (already final),
+  // "abandoned" (lease lost) or "requeued" (the store could not be reached: the job goes
+  // back to the queue and resumes from its last commit, up to kMaxUnavailableRuns runs in
+  // a row here before it fails). May throw: run_job catches.
   std::string execute(Active& active, std::string* workflow);
   // Marks the job failed with `error` while this process holds its lease.
   std::string fail_job(int64_t job_id, const std::string& error);
@@ -148,6 +155,7 @@ class Runners {
   int64_t wakeups_ = 0;
   std::map<int64_t, std::shared_ptr<Active>> active_;
   std::deque<std::shared_ptr<Active>> recent_;  // ended here, newest last
+  std::map<int64_t, int> unavailable_runs_;     // job -> its runs requeued here in a row
   metrics::Family* jobs_finished_ = nullptr;
   metrics::Family* prefilled_ = nullptr;
   metrics::Family* generated_ = nullptr;
