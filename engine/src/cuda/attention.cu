@@ -28,6 +28,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 namespace ream::cuda {
 namespace {
@@ -172,6 +174,7 @@ __device__ __forceinline__ SharedRows shared_rows(const AttentionArgs& a, const 
 template <int HD>
 __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const AttentionArgs a) {
   constexpr int LDS = HD + 8;
+  static_assert(KT * (HD / 8) % 32 == 0, "load_tile's shuffles need whole warps of copies");
   const bool shared = a.share != nullptr;
   // Rows of a work item: a.rows (128 prefill, 16 decode). A decode block has more warps
   // than its one warp of rows (kAttnDecodeWarps): the others only help load the tiles.
@@ -247,14 +250,30 @@ __global__ void __launch_bounds__(256, 1) paged_attention_kernel(const Attention
   const int n_tiles = kv_end > kv_begin ? (kv_end - kv_begin + KT - 1) / KT : 0;
   const int64_t head_stride = static_cast<int64_t>(a.block_size) * HD;
 
+  // A tile's copies. With a.pages_by_lane the block-table entries of its pages are read
+  // once a warp, lane i holding page i's, and handed to the copies by shuffle: one global
+  // read a lane instead of one (a dependent one) before every copy, which chains a decode
+  // block's single warp. Tiles over more than 32 pages (pages of 1 key) read the table at
+  // each copy either way.
   auto load_tile = [&](int buf, int tile_start) {
+    const int first_page = tile_start / a.block_size;
+    const int last_tok = min(kv_end, tile_start + KT) - 1;  // tile_start < kv_end
+    const bool by_lane = a.pages_by_lane && last_tok / a.block_size - first_page < 32;  // the same for every thread
+    const int my_page = by_lane && first_page + lane <= last_tok / a.block_size ? bt[first_page + lane] : 0;
+    // The lanes of a warp run the loop equally often (KT * HD / 8 and NT are multiples of
+    // 32), so every lane reaches each shuffle.
     for (int idx = tid; idx < KT * (HD / 8); idx += NT) {
       const int row = idx / (HD / 8), chunk = idx % (HD / 8);
       const int tok = tile_start + row;
       const bool valid = tok < kv_end;
+      int64_t blk = 0;
+      if (by_lane) {
+        blk = __shfl_sync(0xffffffffu, my_page, min(tok, last_tok) / a.block_size - first_page);
+      } else if (valid) {
+        blk = bt[tok / a.block_size];
+      }
       int64_t off = 0;
       if (valid) {
-        const int64_t blk = bt[tok / a.block_size];
         off = (blk * a.n_kv_heads + kvh) * head_stride + static_cast<int64_t>(tok % a.block_size) * HD + chunk * 8;
       }
       const int so = (buf * KT + row) * LDS + chunk * 8;
@@ -580,6 +599,17 @@ bool attention_supports_head_dim(int64_t head_dim) {
   return head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128;
 }
 
+// Whether the mma.sync kernel reads a tile's block-table entries once a warp
+// (REAM_ATTN_PAGES_BY_LANE=1 in the environment, read once): a timing choice, the same
+// keys either way.
+bool attention_pages_by_lane() {
+  static const bool v = [] {
+    const char* env = std::getenv("REAM_ATTN_PAGES_BY_LANE");
+    return env && std::strcmp(env, "1") == 0;
+  }();
+  return v;
+}
+
 Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t stream) {
   if (args.n_work == 0) return Status();
   if (!attention_supports_head_dim(args.head_dim))
@@ -600,6 +630,7 @@ Status launch_paged_attention(const AttentionArgs& args, int rows, cudaStream_t 
     return invalid_argument("paged attention: shared-prefix groups need decode rows in split mode");
   AttentionArgs a = args;
   a.rows = rows;
+  a.pages_by_lane = attention_pages_by_lane();
   if (rows == kAttnRowsPrefill && !a.portable_only && hopper_attention_supported(a))
     return launch_paged_attention_hopper(a, stream);
   switch (a.head_dim) {

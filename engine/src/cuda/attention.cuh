@@ -98,6 +98,9 @@ struct AttentionArgs {
   // items' own blocks each round; nullptr / 0: none.
   const AttnShareGroup* share = nullptr;
   int n_share = 0;
+  // Set by launch_paged_attention (REAM_ATTN_PAGES_BY_LANE): the mma.sync kernel reads a
+  // tile's block-table entries once a warp and shuffles them to its copies.
+  bool pages_by_lane = false;
 };
 
 // The blocks of one launch: every sequence's new tokens in tiles of rows / group tokens.

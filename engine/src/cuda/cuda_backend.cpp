@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -63,6 +64,29 @@ constexpr size_t kCublasWorkspace = size_t{32} << 20;
 constexpr int64_t kPartialRows = 131072;  // split-attention partial rows (x head_dim fp32)
 constexpr int64_t kFoldStateRows = 16384;  // split-round running states (x head_dim + 2 fp32)
 constexpr size_t kReserveBytes = size_t{512} << 20;  // left free for cuBLAS, the driver, graphs
+
+// How many bytes of the next products' weights a decode product asks the L2 cache for
+// (l2_prefetch.cuh): after_qkv for the attention window, after_other for the gap before
+// the next product. Steps of up to kL2PrefetchMaxRows tokens (the streaming kernel's).
+struct L2PrefetchBudget {
+  int64_t after_qkv = 0, after_other = 0;
+};
+constexpr int64_t kL2PrefetchMaxRows = 32;
+
+// REAM_L2_PREFETCH="A,N" (MiB) in the environment, read once; unset or "0": none.
+L2PrefetchBudget l2_prefetch_budget() {
+  static const L2PrefetchBudget v = [] {
+    L2PrefetchBudget b;
+    const char* env = std::getenv("REAM_L2_PREFETCH");
+    if (!env) return b;
+    double a = 0, n = 0;
+    const int got = std::sscanf(env, "%lf,%lf", &a, &n);
+    if (got >= 1) b.after_qkv = static_cast<int64_t>(a * (1 << 20));
+    if (got >= 2) b.after_other = static_cast<int64_t>(n * (1 << 20));
+    return b;
+  }();
+  return v;
+}
 
 // Activations, carved from one allocation. Shapes use T = max_batch_tokens, S = max_num_seqs.
 struct Activations {
@@ -111,8 +135,10 @@ class CudaBackend final : public Backend {
   Status allocate_kv_cache();
   Status forward(const StepPlan& plan);
   Status attention(const StepPlan& plan, int64_t layer);
-  Status matmul(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32);
-  Status matmul_swiglu(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter);
+  Status matmul(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32,
+                const L2Prefetch& pf = {});
+  Status matmul_swiglu(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter,
+                       const L2Prefetch& pf = {});
   Status logits_kernels(const StepPlan& plan);
   Status sampler_kernel(const StepPlan& plan);
   // forward + logits (+ the sampler when `sample`): what a graph holds
@@ -167,20 +193,22 @@ Status CudaBackend::check_model() const {
   return Status();
 }
 
-Status CudaBackend::matmul(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32) {
+Status CudaBackend::matmul(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32,
+                           const L2Prefetch& pf) {
   // gate_up is idle in every product that goes through here (the large-n Hopper kernel
   // copies x into it; matmul_swiglu lends act instead).
   if (opt_.batch_invariant)
     return launch_matmul_invariant(x, w, n, in, out, y, y_f32, stream_.get(), a_.gate_up,
-                                   lim_.max_tokens * 2 * cfg_.intermediate_size);
+                                   lim_.max_tokens * 2 * cfg_.intermediate_size, pf);
   return launch_matmul(cublas_.get(), x, w, n, in, out, y, y_f32, stream_.get());
 }
 
 // act = swiglu(x W_gate_up^T): SwiGLU in the product's epilogue where the kernel allows it
 // (invariant: n <= 32; fast path: n <= 8), else the product into gate_up then SwiGLU.
-Status CudaBackend::matmul_swiglu(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter) {
+Status CudaBackend::matmul_swiglu(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter,
+                                  const L2Prefetch& pf) {
   if (opt_.batch_invariant)
-    return launch_matmul_swiglu_invariant(x, w_gate_up, n, in, inter, a_.gate_up, a_.act, stream_.get());
+    return launch_matmul_swiglu_invariant(x, w_gate_up, n, in, inter, a_.gate_up, a_.act, stream_.get(), pf);
   return launch_matmul_swiglu(cublas_.get(), x, w_gate_up, n, in, inter, a_.gate_up, a_.act, stream_.get());
 }
 
@@ -342,18 +370,40 @@ Status CudaBackend::forward(const StepPlan& plan) {
   REAM_RETURN_IF_ERROR(launch_embedding(w_.embed, meta<int32_t>(layout_.tokens), T, H, a_.residual, s));
   REAM_RETURN_IF_ERROR(launch_rmsnorm(a_.residual, w_.layers[0].input_layernorm, T, H, eps, a_.x, s));
   REAM_RETURN_IF_ERROR(launch_rope_cos_sin(meta<int32_t>(layout_.positions), T, hd, cfg_.rope_theta, a_.cos_sin, s));
+  // Decode: each product asks the L2 cache for the next ones' first weights once its own
+  // are loaded (l2_prefetch.cuh); the QKV product the most, for the attention window.
+  const int64_t b_qkv = qkv_w * H * 2, b_o = H * nh * hd * 2, b_gu = 2 * I * H * 2, b_down = H * I * 2;
+  const L2PrefetchBudget budget = T <= kL2PrefetchMaxRows ? l2_prefetch_budget() : L2PrefetchBudget{};
+  const int64_t gu_after_qkv = std::clamp<int64_t>(budget.after_qkv - b_o, 0, b_gu);
+  auto range = [](const void* p, int64_t bytes, int64_t from, int64_t n) {
+    L2Prefetch pf;
+    n = std::clamp<int64_t>(n, 0, bytes - from);
+    if (n > 0) {
+      pf.p[0] = static_cast<const char*>(p) + from;
+      pf.bytes[0] = n;
+    }
+    return pf;
+  };
   for (size_t l = 0; l < w_.layers.size(); ++l) {
     const DeviceLayer& L = w_.layers[l];
-    REAM_RETURN_IF_ERROR(matmul(a_.x, L.w_qkv, T, H, qkv_w, a_.qkv, false));
+    L2Prefetch after_qkv = range(L.w_o, b_o, 0, budget.after_qkv);
+    after_qkv.p[1] = L.w_gate_up;
+    after_qkv.bytes[1] = gu_after_qkv;
+    const L2Prefetch after_o = range(L.w_gate_up, b_gu, gu_after_qkv, budget.after_other);
+    const L2Prefetch after_gu = range(L.w_down, b_down, 0, budget.after_other);
+    const L2Prefetch after_down = l + 1 < w_.layers.size()
+                                      ? range(w_.layers[l + 1].w_qkv, b_qkv, 0, budget.after_other)
+                                      : range(w_.lm_head, cfg_.vocab_size * H * 2, 0, budget.after_other);
+    REAM_RETURN_IF_ERROR(matmul(a_.x, L.w_qkv, T, H, qkv_w, a_.qkv, false, after_qkv));
     REAM_RETURN_IF_ERROR(launch_qk_norm_rope_kv_store(a_.qkv, T, nh, nkv, hd, qkv_w, L.q_norm, L.k_norm, a_.cos_sin,
                                                       eps, meta<int64_t>(layout_.slots), opt_.block_size,
                                                       k_cache(static_cast<int64_t>(l)),
                                                       v_cache(static_cast<int64_t>(l)), s));
     REAM_RETURN_IF_ERROR(attention(plan, static_cast<int64_t>(l)));
-    REAM_RETURN_IF_ERROR(matmul(a_.attn, L.w_o, T, nh * hd, H, a_.proj, false));
+    REAM_RETURN_IF_ERROR(matmul(a_.attn, L.w_o, T, nh * hd, H, a_.proj, false, after_o));
     REAM_RETURN_IF_ERROR(launch_add_rmsnorm(a_.residual, a_.proj, L.post_attention_layernorm, T, H, eps, a_.x, s));
-    REAM_RETURN_IF_ERROR(matmul_swiglu(a_.x, L.w_gate_up, T, H, I));  // one launch at decode sizes
-    REAM_RETURN_IF_ERROR(matmul(a_.act, L.w_down, T, I, H, a_.proj, false));
+    REAM_RETURN_IF_ERROR(matmul_swiglu(a_.x, L.w_gate_up, T, H, I, after_gu));  // one launch at decode sizes
+    REAM_RETURN_IF_ERROR(matmul(a_.act, L.w_down, T, I, H, a_.proj, false, after_down));
     const float* next_norm = l + 1 < w_.layers.size() ? w_.layers[l + 1].input_layernorm : w_.norm;
     REAM_RETURN_IF_ERROR(launch_add_rmsnorm(a_.residual, a_.proj, next_norm, T, H, eps, a_.x, s));
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cuda/common.cuh"
+#include "cuda/l2_prefetch.cuh"
 
 namespace ream::cuda {
 
@@ -23,8 +24,11 @@ Status launch_matmul_swiglu(cublasHandle_t handle, const bf16* x, const bf16* w_
 // (else Unimplemented) and 16-byte aligned x and w. Twin: matmul_cpu. `scratch` (room for
 // scratch_elems bf16): device memory the large-n Hopper kernel may use for a copy of x
 // (n * in elements; see gemm_hopper.cuh); the backend lends a buffer that is idle then.
+// `pf`: weights of later products the streaming kernel asks the L2 cache for once its own
+// are loaded (l2_prefetch.cuh; the other kernels ignore it).
 Status launch_matmul_invariant(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32,
-                               cudaStream_t stream, bf16* scratch = nullptr, int64_t scratch_elems = 0);
+                               cudaStream_t stream, bf16* scratch = nullptr, int64_t scratch_elems = 0,
+                               const L2Prefetch& pf = {});
 
 // Rows up to which launch_matmul_invariant runs a small-n kernel (above: the tiled one).
 constexpr int64_t kSmallGemmMaxRows = 128;
@@ -37,7 +41,7 @@ constexpr int64_t kSmallGemmMaxRows = 128;
 enum class SmallGemm { kAuto, kRounds, kStream, kStreamNarrow, kStreamWide };
 Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* w, int64_t n, int64_t in,
                                     int64_t out, void* y, bool y_f32, cudaStream_t stream, bf16* scratch = nullptr,
-                                    int64_t scratch_elems = 0);
+                                    int64_t scratch_elems = 0, const L2Prefetch& pf = {});
 
 // The large-n kernels, bitwise the same: kHopper (wgmma, gemm_hopper.cu: sm_90a devices,
 // in % 64 == 0; Unimplemented elsewhere), kMma (the mma.sync tiled kernel), kAuto (kMma,
@@ -55,8 +59,9 @@ Status launch_matmul_invariant_large(LargeGemm large, const bf16* x, const bf16*
 // rows and apply SwiGLU in their epilogue (gate_up is not written); otherwise the two
 // launches. w_gate_up (2 inter, in): gate rows, then up rows. _with: as above.
 Status launch_matmul_swiglu_invariant(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter,
-                                      bf16* gate_up, bf16* act, cudaStream_t stream);
+                                      bf16* gate_up, bf16* act, cudaStream_t stream, const L2Prefetch& pf = {});
 Status launch_matmul_swiglu_invariant_with(SmallGemm small, const bf16* x, const bf16* w_gate_up, int64_t n,
-                                           int64_t in, int64_t inter, bf16* gate_up, bf16* act, cudaStream_t stream);
+                                           int64_t in, int64_t inter, bf16* gate_up, bf16* act, cudaStream_t stream,
+                                           const L2Prefetch& pf = {});
 
 }  // namespace ream::cuda

@@ -302,13 +302,13 @@ bool stream_width(SmallGemm small, int n, int in, StreamWidth* width) {
 
 Status launch_matmul_invariant_with(SmallGemm small, const bf16* x, const bf16* w, int64_t n, int64_t in,
                                     int64_t out, void* y, bool y_f32, cudaStream_t stream, bf16* scratch,
-                                    int64_t scratch_elems) {
+                                    int64_t scratch_elems, const L2Prefetch& pf) {
   if (n == 0 || out == 0) return Status();
   REAM_RETURN_IF_ERROR(check_dims(n, in, out));
   const int ni = static_cast<int>(n), ii = static_cast<int>(in), oi = static_cast<int>(out);
   if (n <= kSmallGemmMaxRows) {
     StreamWidth width;
-    if (stream_width(small, ni, ii, &width)) return launch_gemm_stream(width, x, w, ni, ii, oi, y, y_f32, stream);
+    if (stream_width(small, ni, ii, &width)) return launch_gemm_stream(width, x, w, ni, ii, oi, y, y_f32, stream, pf);
     return launch_rounds(x, w, ni, ii, oi, y, y_f32, stream);
   }
   return launch_matmul_invariant_large(LargeGemm::kAuto, x, w, n, in, out, y, y_f32, stream, scratch, scratch_elems);
@@ -332,26 +332,28 @@ Status launch_matmul_invariant_large(LargeGemm large, const bf16* x, const bf16*
 }
 
 Status launch_matmul_invariant(const bf16* x, const bf16* w, int64_t n, int64_t in, int64_t out, void* y, bool y_f32,
-                               cudaStream_t stream, bf16* scratch, int64_t scratch_elems) {
-  return launch_matmul_invariant_with(SmallGemm::kAuto, x, w, n, in, out, y, y_f32, stream, scratch, scratch_elems);
+                               cudaStream_t stream, bf16* scratch, int64_t scratch_elems, const L2Prefetch& pf) {
+  return launch_matmul_invariant_with(SmallGemm::kAuto, x, w, n, in, out, y, y_f32, stream, scratch, scratch_elems,
+                                      pf);
 }
 
 Status launch_matmul_swiglu_invariant_with(SmallGemm small, const bf16* x, const bf16* w_gate_up, int64_t n,
-                                           int64_t in, int64_t inter, bf16* gate_up, bf16* act, cudaStream_t stream) {
+                                           int64_t in, int64_t inter, bf16* gate_up, bf16* act, cudaStream_t stream,
+                                           const L2Prefetch& pf) {
   if (n == 0 || inter == 0) return Status();
   REAM_RETURN_IF_ERROR(check_dims(n, in, 2 * inter));
   const int ni = static_cast<int>(n), ii = static_cast<int>(in);
   StreamWidth width;
   if (stream_width(small, ni, ii, &width))
-    return launch_gemm_stream_swiglu(width, x, w_gate_up, ni, ii, static_cast<int>(inter), act, stream);
+    return launch_gemm_stream_swiglu(width, x, w_gate_up, ni, ii, static_cast<int>(inter), act, stream, pf);
   REAM_RETURN_IF_ERROR(
       launch_matmul_invariant_with(small, x, w_gate_up, n, in, 2 * inter, gate_up, false, stream, act, n * inter));
   return launch_swiglu(gate_up, n, inter, act, stream);
 }
 
 Status launch_matmul_swiglu_invariant(const bf16* x, const bf16* w_gate_up, int64_t n, int64_t in, int64_t inter,
-                                      bf16* gate_up, bf16* act, cudaStream_t stream) {
-  return launch_matmul_swiglu_invariant_with(SmallGemm::kAuto, x, w_gate_up, n, in, inter, gate_up, act, stream);
+                                      bf16* gate_up, bf16* act, cudaStream_t stream, const L2Prefetch& pf) {
+  return launch_matmul_swiglu_invariant_with(SmallGemm::kAuto, x, w_gate_up, n, in, inter, gate_up, act, stream, pf);
 }
 
 }  // namespace ream::cuda

@@ -39,6 +39,7 @@
 
 #include "cuda/activation.cuh"
 #include "cuda/gemm_math.cuh"
+#include "cuda/l2_prefetch.cuh"
 #include "cuda/pdl.cuh"
 
 namespace ream::cuda {
@@ -104,7 +105,8 @@ __device__ __forceinline__ void mma_group(float (&c)[MT][T][4], const uint4 (&bu
 template <int MT, int T, bool kSwiGLU>
 __global__ void __launch_bounds__(kMaxWarps * 32) gemm_stream_kernel(const bf16* __restrict__ x,
                                                                      const bf16* __restrict__ w, int n, int in,
-                                                                     int out, void* __restrict__ y, bool y_f32) {
+                                                                     int out, void* __restrict__ y, bool y_f32,
+                                                                     L2Prefetch pf) {
   constexpr int G = kChunksPerSeg / T;  // chunks per group; T groups per segment
   constexpr int kCols = 8 * T;          // weight rows of a row tile
   constexpr int kElems = 16 * MT * kCols;
@@ -188,8 +190,10 @@ __global__ void __launch_bounds__(kMaxWarps * 32) gemm_stream_kernel(const bf16*
       load_group<T>(b, wp, w_ok, seg_of(1), 1 % T, in);
     } else {
       // Every weight load of this block is issued: the next kernel may be scheduled (it
-      // then takes the SM slots this grid frees; an early trigger held slots while waiting).
+      // then takes the SM slots this grid frees; an early trigger held slots while waiting),
+      // and the memory may start on the next products' weights (l2_prefetch.cuh).
       pdl_launch_dependents();
+      if (warp == 0 && blockIdx.y == 0) prefetch_l2_share(pf, blockIdx.x, gridDim.x);
     }
     __syncthreads();
 
@@ -283,7 +287,8 @@ bool use_wide(int n, int in, int64_t blocks) {
 }
 
 template <int MT, int T, bool kSwiGLU>
-Status launch(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32, cudaStream_t stream) {
+Status launch(const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32, const L2Prefetch& pf,
+              cudaStream_t stream) {
   const size_t smem = smem_bytes(n, in, T);
   auto kernel = gemm_stream_kernel<MT, T, kSwiGLU>;
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
@@ -302,23 +307,23 @@ Status launch(const bf16* x, const bf16* w, int n, int in, int out, void* y, boo
   if (g_block_cap > 0) blocks_x = std::min(blocks_x, g_block_cap);
   const dim3 grid(static_cast<unsigned>(blocks_x), static_cast<unsigned>(token_tiles));
   return launch_pdl(kSwiGLU ? "gemm_stream_swiglu_kernel" : "gemm_stream_kernel", kernel, grid, dim3(threads), smem,
-                    stream, x, w, n, in, out, y, y_f32);
+                    stream, x, w, n, in, out, y, y_f32, pf);
 }
 
 template <bool kSwiGLU>
 Status launch_any(StreamWidth width, const bf16* x, const bf16* w, int n, int in, int out, void* y, bool y_f32,
-                  cudaStream_t stream) {
+                  const L2Prefetch& pf, cudaStream_t stream) {
   if (!gemm_stream_applies(n, in)) return internal_error("gemm_stream: not applicable to these dimensions");
   const bool wide = width == StreamWidth::kWide ||
                     (width == StreamWidth::kAuto && use_wide(n, in, ceil_div(out, kSwiGLU ? 16 : 32)));
   if (wide && smem_bytes(n, in, 4) > kMaxSmem)
     return internal_error("gemm_stream: the wide blocks' segment sums do not fit shared memory");
   if (n <= 16) {
-    if (wide) return launch<1, 4, kSwiGLU>(x, w, n, in, out, y, y_f32, stream);
-    return launch<1, 2, kSwiGLU>(x, w, n, in, out, y, y_f32, stream);
+    if (wide) return launch<1, 4, kSwiGLU>(x, w, n, in, out, y, y_f32, pf, stream);
+    return launch<1, 2, kSwiGLU>(x, w, n, in, out, y, y_f32, pf, stream);
   }
-  if (wide) return launch<2, 4, kSwiGLU>(x, w, n, in, out, y, y_f32, stream);
-  return launch<2, 2, kSwiGLU>(x, w, n, in, out, y, y_f32, stream);
+  if (wide) return launch<2, 4, kSwiGLU>(x, w, n, in, out, y, y_f32, pf, stream);
+  return launch<2, 2, kSwiGLU>(x, w, n, in, out, y, y_f32, pf, stream);
 }
 
 }  // namespace
@@ -334,13 +339,13 @@ void set_gemm_stream_block_cap(int blocks) { g_block_cap = std::max(0, blocks); 
 bool gemm_stream_wide_fits(int n, int in) { return gemm_stream_applies(n, in) && smem_bytes(n, in, 4) <= kMaxSmem; }
 
 Status launch_gemm_stream(StreamWidth width, const bf16* x, const bf16* w, int n, int in, int out, void* y,
-                          bool y_f32, cudaStream_t stream) {
-  return launch_any<false>(width, x, w, n, in, out, y, y_f32, stream);
+                          bool y_f32, cudaStream_t stream, const L2Prefetch& pf) {
+  return launch_any<false>(width, x, w, n, in, out, y, y_f32, pf, stream);
 }
 
 Status launch_gemm_stream_swiglu(StreamWidth width, const bf16* x, const bf16* w_gate_up, int n, int in, int inter,
-                                 bf16* act, cudaStream_t stream) {
-  return launch_any<true>(width, x, w_gate_up, n, in, inter, act, false, stream);
+                                 bf16* act, cudaStream_t stream, const L2Prefetch& pf) {
+  return launch_any<true>(width, x, w_gate_up, n, in, inter, act, false, pf, stream);
 }
 
 }  // namespace ream::cuda

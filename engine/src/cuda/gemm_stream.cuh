@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cuda/common.cuh"
+#include "cuda/l2_prefetch.cuh"
 
 namespace ream::cuda {
 
@@ -17,14 +18,15 @@ bool gemm_stream_wide_fits(int n, int in);
 // unless REAM_GEMM_STREAM_WIDE says otherwise). A timing choice: the sums are the same.
 enum class StreamWidth { kAuto, kNarrow, kWide };
 
-// y (n, out) = x @ w^T, bitwise the other batch-invariant kernels (gemm_math.cuh).
+// y (n, out) = x @ w^T, bitwise the other batch-invariant kernels (gemm_math.cuh). Each
+// block, once it has issued its last weight loads, asks the L2 cache for its share of `pf`.
 Status launch_gemm_stream(StreamWidth width, const bf16* x, const bf16* w, int n, int in, int out, void* y,
-                          bool y_f32, cudaStream_t stream);
+                          bool y_f32, cudaStream_t stream, const L2Prefetch& pf = {});
 
 // act (n, inter) = swiglu of the product with w_gate_up (2 inter, in): bitwise the product
 // into bf16 gate_up followed by launch_swiglu.
 Status launch_gemm_stream_swiglu(StreamWidth width, const bf16* x, const bf16* w_gate_up, int n, int in, int inter,
-                                 bf16* act, cudaStream_t stream);
+                                 bf16* act, cudaStream_t stream, const L2Prefetch& pf = {});
 
 // Tests only: at most `blocks` blocks a launch (each then loops over more row tiles); 0
 // lifts the cap. A timing choice like the others: the sums are the same.
