@@ -2,8 +2,9 @@
 //
 // At batch 1 a step's matrix products stream 8 GB of weights, but the memory is idle
 // between them: while a product's last blocks add up their sums, while the next kernel
-// launches, and through the small kernels (QK-norm + RoPE, attention, the norms), about
-// a third of a step at short context. A product whose blocks have issued their last weight
+// launches, and through the small kernels (QK-norm + RoPE, attention, the norms: 29% of
+// a batch-1 step's kernel time at 512 keys in session 10's profile, attention 17%, before
+// the gaps between kernels). A product whose blocks have issued their last weight
 // loads asks the L2 cache to fetch the next products' first bytes
 // (`cp.async.bulk.prefetch.L2`: one instruction a lane, nothing waits for it), so the
 // next product finds them there. Only timing: no sum changes.
