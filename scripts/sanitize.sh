@@ -33,7 +33,7 @@ ASAN_TARGETS=(ream_store_test ream_pg_store_test ream_flow_test ream_plugin_host
 # Tests left out of the ASan run (a CTest regex).
 ASAN_SKIP=${REAM_ASAN_SKIP:-}
 # The tests against a real reamd (label daemon: reamd_daemon_test, reamd_pg_test,
-# reamd_soak_test, reamd_upstreams_test; TSan: DaemonRunners) need reamd, ream and a dozen
+# reamd_soak_test, reamd_pg_soak_test, reamd_upstreams_test; TSan: DaemonRunners) need reamd, ream and a dozen
 # large test files built once more per sanitizer, and take 30 minutes on two cores against
 # a sanitized reamd: all of them run with REAM_SANITIZE_DAEMON=1. By default, to keep CI
 # within its time budget (docs/operations.md, "Fuzzing and sanitizers"), only reamd is
@@ -46,10 +46,10 @@ DAEMON=${REAM_SANITIZE_DAEMON:-0}
 RELEASE_DIR=${REAM_BUILD_DIR:-$ROOT/build}
 ASAN_DAEMON_SUITES=${REAM_ASAN_DAEMON_SUITES:-DaemonPaths|DaemonAuth|DaemonLimits|BoundsTest|DaemonHealth|DaemonWorkflowNames|ApiTest}
 if [ "$DAEMON" = 1 ]; then
-  ASAN_TARGETS+=(reamd_daemon_test reamd_pg_test reamd_soak_test reamd_upstreams_test reamd ream)
+  ASAN_TARGETS+=(reamd_daemon_test reamd_pg_test reamd_soak_test reamd_pg_soak_test reamd_upstreams_test reamd ream)
 else
   ASAN_TARGETS+=(reamd)
-  ASAN_SKIP=${ASAN_SKIP:+$ASAN_SKIP|}'^(reamd_daemon_test|reamd_pg_test|reamd_soak_test|reamd_upstreams_test)_NOT_BUILT$|^reamd_unit_verify$'
+  ASAN_SKIP=${ASAN_SKIP:+$ASAN_SKIP|}'^(reamd_daemon_test|reamd_pg_test|reamd_soak_test|reamd_pg_soak_test|reamd_upstreams_test)_NOT_BUILT$|^reamd_unit_verify$'
   ASAN_SKIP_LABEL=daemon
 fi
 # TSan: the executor, the job service's group commit and event bus, the runners (through
