@@ -265,9 +265,11 @@ std::string Runners::run_job(int64_t job_id) {
     std::lock_guard lock(mu_);
     count_tokens_locked(*active);
     active_.erase(job_id);
-    if (status != "requeued") unavailable_runs_.erase(job_id);
-    recent_.push_back(active);
-    if (recent_.size() > kRecent) recent_.pop_front();
+    if (status != "requeued") {
+      unavailable_runs_.erase(job_id);
+      recent_.push_back(active);  // a requeued job's progress is its next run's to tell
+      if (recent_.size() > kRecent) recent_.pop_front();
+    }
   }
   cv_.notify_all();
   if (stopping_) hb_cv_.notify_all();
