@@ -174,8 +174,9 @@ PgCluster::~PgCluster() {
   }
 }
 
-std::string PgCluster::restart() {
+std::string PgCluster::restart(double down_s) {
   stop_server();
+  if (down_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(down_s));
   error_ = start_server();
   return error_;
 }

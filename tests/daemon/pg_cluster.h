@@ -30,9 +30,10 @@ class PgCluster {
   // The socket directory (the URL's host).
   const std::string& socket_dir() const { return dir_; }
 
-  // Stops the server (fast shutdown) and starts it again on the same data: what a
-  // restart of a shared PostgreSQL looks like to its clients. "" or why not.
-  std::string restart();
+  // Stops the server (fast shutdown) and starts it again on the same data, after
+  // `down_s` seconds: what a restart of a shared PostgreSQL looks like to its clients.
+  // "" or why not.
+  std::string restart(double down_s = 0);
 
   // The first column of the first row of `sql` on the database `url` names, as text
   // ("NULL" for NULL, "SQL ERROR: ..." when it fails), through the test's own libpq

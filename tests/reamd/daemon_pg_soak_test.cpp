@@ -1,6 +1,7 @@
 // The multi-host soak (issue 17): three reamd processes share one PostgreSQL database as
 // one queue while a client submits 200 jobs across them. Mid-run one host is killed with
-// SIGKILL and restarted, PostgreSQL itself is restarted, another host is killed, and then
+// SIGKILL and restarted, PostgreSQL itself is stopped for longer than a lease and started
+// again, another host is killed, and then
 // the whole cluster is killed across a minute's boundary and started again. Each host runs
 // the same workflow file, whose schedule fires every minute (`missed: run_once`, with a
 // grace of two seconds, so the slot that passed while every host was down is missed and
@@ -53,6 +54,7 @@ constexpr const char* kKeyword = "notice";
 constexpr const char* kScheduleId = "keyword_spotting/minutely";
 constexpr int kJobs = 200;
 constexpr int64_t kMinuteMs = 60000;
+constexpr double kServerDownS = 6;  // past queue.lease_s below
 
 std::string words(std::mt19937& rng, int n) {
   // "notice" is in no other word, so its occurrences are the keyword's.
@@ -299,7 +301,9 @@ TEST(ReamdOnPostgresSoak, ThreeHostsKilledAndTheServerRestartedLoseAndRepeatNoth
     FAIL() << e << logs();
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1000 + rng() % 2000));
-  if (std::string e = pg.restart(); !e.empty()) {
+  // The server down for 6 s, past the hosts' 4 s leases: submissions are answered 503 and
+  // sent again, runs that need the store stop and go back to the queue, leases lapse.
+  if (std::string e = pg.restart(kServerDownS); !e.empty()) {
     finish();
     FAIL() << "PostgreSQL did not restart: " << e;
   }
@@ -409,8 +413,8 @@ TEST(ReamdOnPostgresSoak, ThreeHostsKilledAndTheServerRestartedLoseAndRepeatNoth
        at = all_logs.find("back to the queue", at + 1))
     ++requeued;
   std::printf("pg soak: %zu jobs over 3 hosts (%d submissions sent again), 3 kills of one host or all, "
-              "1 server restart, %zu schedule slots; %lld findings; %d runs put back in the queue\n",
-              acked.size(), retried, slots.size(), static_cast<long long>(findings), requeued);
+              "the server down %.0f s, %zu schedule slots; %lld findings; %d runs put back in the queue\n",
+              acked.size(), retried, kServerDownS, slots.size(), static_cast<long long>(findings), requeued);
 }
 
 }  // namespace
