@@ -43,33 +43,19 @@
 
 #include "daemon_harness.h"
 #include "pg_cluster.h"
+#include "soak_common.h"
 
 namespace ream::testing {
 namespace {
 
 using nlohmann::json;
+using namespace soak;
 using test::PgCluster;
 
-constexpr const char* kKeyword = "notice";
 constexpr const char* kScheduleId = "keyword_spotting/minutely";
 constexpr int kJobs = 200;
 constexpr int64_t kMinuteMs = 60000;
 constexpr double kServerDownS = 6;  // past queue.lease_s below
-
-std::string words(std::mt19937& rng, int n) {
-  // "notice" is in no other word, so its occurrences are the keyword's.
-  static const char* kW[] = {"alpha", "beta", "gamma", "delta", "notice", "term", "fee", "party"};
-  std::string s;
-  for (int i = 0; i < n; ++i) s += std::string(kW[rng() % 8]) + (i % 10 == 9 ? ".\n" : " ");
-  return s;
-}
-
-// What keyword_spotter finds in one document: each occurrence, and one note.
-int64_t findings_for(const std::string& text) {
-  int64_t n = 1;
-  for (size_t at = text.find(kKeyword); at != std::string::npos; at = text.find(kKeyword, at + 1)) ++n;
-  return n;
-}
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -163,18 +149,6 @@ std::vector<std::string> broken_invariants(const std::string& url, const std::ma
               "SELECT COUNT(*) FROM findings f JOIN step_runs r ON r.id = f.step_run_id WHERE r.status != 'succeeded'");
   return bad;
 }
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const std::string& l : lines) s += "  " + l + "\n";
-  return s;
-}
-
-struct Submission {
-  std::string body;
-  int64_t findings = 0;
-  int64_t id = 0;  // 0 until acknowledged
-};
 
 TEST(ReamdOnPostgresSoak, ThreeHostsKilledAndTheServerRestartedLoseAndRepeatNothingAndEverySlotFiresOnce) {
   PgCluster& pg = PgCluster::shared();
@@ -272,11 +246,7 @@ TEST(ReamdOnPostgresSoak, ThreeHostsKilledAndTheServerRestartedLoseAndRepeatNoth
   });
   auto acked_now = [&] {
     std::lock_guard<std::mutex> lock(mu);
-    std::map<std::string, int64_t> out;
-    for (const auto& [key, s] : subs) {
-      if (s.id > 0) out[key] = s.id;
-    }
-    return std::make_pair(out, subs.size());
+    return acknowledged(subs);
   };
   auto finish = [&] {
     stop = true;

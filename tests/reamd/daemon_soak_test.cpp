@@ -43,30 +43,13 @@
 #include <vector>
 
 #include "daemon_harness.h"
+#include "soak_common.h"
 
 namespace ream::testing {
 namespace {
 
 using nlohmann::json;
-
-constexpr const char* kKeyword = "notice";
-
-std::string words(std::mt19937& rng, int n) {
-  // "notice" is in no other word, so its occurrences are the keyword's.
-  static const char* kW[] = {"alpha", "beta", "gamma", "delta", "notice", "term", "fee", "party"};
-  std::string s;
-  for (int i = 0; i < n; ++i) s += std::string(kW[rng() % 8]) + (i % 10 == 9 ? ".\n" : " ");
-  return s;
-}
-
-// What keyword_spotter finds in one document: each occurrence, and one note.
-int64_t findings_for(const std::string& text) {
-  int64_t n = 1;
-  for (size_t at = text.find(kKeyword); at != std::string::npos; at = text.find(kKeyword, at + 1)) {
-    ++n;
-  }
-  return n;
-}
+using namespace soak;
 
 // The database file read beside the running daemon (WAL: a reader sees the last commit).
 class Db {
@@ -123,14 +106,6 @@ constexpr const char* kSameRun =
     "b.job_id = a.job_id AND json_extract(b.data_json, '$.step') = "
     "json_extract(a.data_json, '$.step') AND json_extract(b.data_json, '$.iteration') = "
     "json_extract(a.data_json, '$.iteration')";
-
-// What the client knows: per key, the body sent, the findings it calls for and, once
-// acknowledged, the job id.
-struct Submission {
-  std::string body;
-  int64_t findings = 0;
-  int64_t id = 0;  // 0 until acknowledged
-};
 
 // The invariants that hold at any moment, whatever was killed when: `acked` are the
 // submissions acknowledged before the last kill, `sent_now` says how many keys the client
@@ -212,12 +187,6 @@ std::vector<std::string> broken_invariants(const std::string& path,
   return bad;
 }
 
-std::string joined(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const std::string& l : lines) s += "  " + l + "\n";
-  return s;
-}
-
 int soak_kills() {
   const char* env = std::getenv("REAM_SOAK_KILLS");
   const int n = env ? std::atoi(env) : 0;
@@ -293,11 +262,7 @@ TEST(DaemonSoak, KillsUnderSubmissionLoadLoseAndRepeatNothing) {
   });
   auto acked_now = [&] {
     std::lock_guard<std::mutex> lock(mu);
-    std::map<std::string, int64_t> out;
-    for (const auto& [key, s] : subs) {
-      if (s.id > 0) out[key] = s.id;
-    }
-    return std::make_pair(out, subs.size());
+    return acknowledged(subs);
   };
   auto finish = [&] {
     stop = true;
