@@ -159,15 +159,7 @@ TEST(ReamdOnPostgresSoak, ThreeHostsKilledAndTheServerRestartedLoseAndRepeatNoth
   std::mt19937 rng(std::random_device{}());
   TempDir tmp;
   const std::string docs = tmp.path() + "/docs";
-  std::filesystem::create_directories(docs);
-  std::vector<std::string> paths;
-  std::vector<int64_t> doc_findings;
-  for (int i = 0; i < 4; ++i) {
-    paths.push_back(docs + "/d" + std::to_string(i) + ".txt");
-    const std::string text = words(rng, 30 + static_cast<int>(rng() % 40));
-    std::ofstream(paths.back()) << text;
-    doc_findings.push_back(findings_for(text));
-  }
+  const Documents documents = write_documents(docs, rng, 30, 40);
   // The example workflow with a schedule that fires every minute over d0.
   const std::string wf = tmp.path() + "/workflows";
   std::filesystem::create_directories(wf);
@@ -177,7 +169,7 @@ TEST(ReamdOnPostgresSoak, ThreeHostsKilledAndTheServerRestartedLoseAndRepeatNoth
     std::ifstream in(example + "/workflow.yaml");
     std::ofstream out(wf + "/workflow.yaml");
     out << in.rdbuf() << "\nschedule:\n  - name: minutely\n    cron: \"* * * * *\"\n"
-        << "    inputs: {documents: [" << paths[0] << "], keyword: " << kKeyword << "}\n"
+        << "    inputs: {documents: [" << documents.paths[0] << "], keyword: " << kKeyword << "}\n"
         << "    overlap: allow_all\n    missed: run_once\n";
   }
   const std::string cfg = "store: " + url + "\ndocuments:\n  allowed_roots: [" + docs + "]\n" +
@@ -210,18 +202,11 @@ TEST(ReamdOnPostgresSoak, ThreeHostsKilledAndTheServerRestartedLoseAndRepeatNoth
     std::mt19937 crng(seed);
     for (int i = 0; i < kJobs && !stop.load(); ++i) {
       const std::string key = "pg-soak-" + std::to_string(i);
-      json in_docs = json::array();
-      int64_t findings = 0;
-      for (int k = 0; k < 2; ++k) {
-        const size_t p = crng() % paths.size();
-        in_docs.push_back(paths[p]);
-        findings += doc_findings[p];
-      }
-      const std::string body =
-          json{{"workflow", "keyword_spotting"}, {"inputs", {{"documents", in_docs}, {"keyword", kKeyword}}}}.dump();
+      const Submission sub = draw_submission(documents, crng);
+      const std::string& body = sub.body;
       {
         std::lock_guard<std::mutex> lock(mu);
-        subs[key] = Submission{body, findings, 0};
+        subs[key] = sub;
       }
       for (size_t h = static_cast<size_t>(i);; ++h) {
         if (stop.load()) return;
@@ -338,7 +323,7 @@ TEST(ReamdOnPostgresSoak, ThreeHostsKilledAndTheServerRestartedLoseAndRepeatNoth
     const json job = wait_job(*hosts[0], id, 300);
     ASSERT_TRUE(job.is_object()) << "the schedule's job " << id << " did not finish\n" << logs();
     EXPECT_EQ(job["status"], "succeeded") << job.dump();
-    EXPECT_EQ(count(url, "SELECT COUNT(*) FROM findings WHERE job_id = " + std::to_string(id)), doc_findings[0])
+    EXPECT_EQ(count(url, "SELECT COUNT(*) FROM findings WHERE job_id = " + std::to_string(id)), documents.findings[0])
         << "the schedule's job " << id;
   }
   for (int64_t m = (cluster_up_ms / kMinuteMs + 1) * kMinuteMs; m + 3000 < end_ms; m += kMinuteMs) {

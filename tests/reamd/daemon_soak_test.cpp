@@ -198,15 +198,7 @@ TEST(DaemonSoak, KillsUnderSubmissionLoadLoseAndRepeatNothing) {
   std::mt19937 rng(std::random_device{}());
   TempDir tmp;
   const std::string docs = tmp.path() + "/docs";
-  std::filesystem::create_directories(docs);
-  std::vector<std::string> paths;
-  std::vector<int64_t> doc_findings;
-  for (int i = 0; i < 4; ++i) {
-    paths.push_back(docs + "/d" + std::to_string(i) + ".txt");
-    const std::string text = words(rng, 40 + static_cast<int>(rng() % 60));
-    std::ofstream(paths.back()) << text;
-    doc_findings.push_back(findings_for(text));
-  }
+  const Documents documents = write_documents(docs, rng, 40, 60);
   const std::string cfg = "documents:\n  allowed_roots: [" + docs + "]\n"
                           "queue:\n  runners: 4\n  lease_s: 4\n  heartbeat_s: 1\n";
   Daemon d(tmp.path() + "/data", cfg);
@@ -225,20 +217,11 @@ TEST(DaemonSoak, KillsUnderSubmissionLoadLoseAndRepeatNothing) {
     std::mt19937 crng(seed);
     for (int i = 0; !stop.load(); ++i) {
       const std::string key = "soak-" + std::to_string(i);
-      json docs_in = json::array();
-      int64_t findings = 0;
-      for (int k = 0; k < 2; ++k) {
-        const size_t p = crng() % paths.size();
-        docs_in.push_back(paths[p]);
-        findings += doc_findings[p];
-      }
-      const std::string body =
-          json{{"workflow", "keyword_spotting"},
-               {"inputs", {{"documents", docs_in}, {"keyword", kKeyword}}}}
-              .dump();
+      const Submission sub = draw_submission(documents, crng);
+      const std::string& body = sub.body;
       {
         std::lock_guard<std::mutex> lock(mu);
-        subs[key] = Submission{body, findings, 0};
+        subs[key] = sub;
       }
       // Until answered (a dead or restarting daemon answers nothing, or 503 while
       // starting; 429 asks to come back later).

@@ -5,7 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <utility>
@@ -39,6 +42,39 @@ struct Submission {
   int64_t findings = 0;
   int64_t id = 0;  // 0 until acknowledged
 };
+
+// Four documents of random words, dir/d0.txt .. d3.txt, and the findings each calls for.
+struct Documents {
+  std::vector<std::string> paths;
+  std::vector<int64_t> findings;
+};
+// `dir` is made; each document has min_words + [0, spread) words.
+inline Documents write_documents(const std::string& dir, std::mt19937& rng, int min_words, int spread) {
+  std::filesystem::create_directories(dir);
+  Documents d;
+  for (int i = 0; i < 4; ++i) {
+    d.paths.push_back(dir + "/d" + std::to_string(i) + ".txt");
+    const std::string text = words(rng, min_words + static_cast<int>(rng() % spread));
+    std::ofstream(d.paths.back()) << text;
+    d.findings.push_back(findings_for(text));
+  }
+  return d;
+}
+
+// A keyword_spotting job over two of `docs` drawn by `rng`: its body, and the findings it
+// calls for (id 0: not acknowledged yet).
+inline Submission draw_submission(const Documents& docs, std::mt19937& rng) {
+  nlohmann::json in_docs = nlohmann::json::array();
+  int64_t findings = 0;
+  for (int k = 0; k < 2; ++k) {
+    const size_t p = rng() % docs.paths.size();
+    in_docs.push_back(docs.paths[p]);
+    findings += docs.findings[p];
+  }
+  const nlohmann::json body = {{"workflow", "keyword_spotting"},
+                               {"inputs", {{"documents", in_docs}, {"keyword", kKeyword}}}};
+  return Submission{body.dump(), findings, 0};
+}
 
 // The acknowledged keys (key -> job id) of `subs`, and how many keys were sent.
 inline std::pair<std::map<std::string, int64_t>, size_t> acknowledged(const std::map<std::string, Submission>& subs) {
